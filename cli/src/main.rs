@@ -1,0 +1,140 @@
+//! `herald`: the whole of Herald on one machine, and the commands that manage it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use herald_core::clock::SystemClock;
+use herald_core::domain::{Role, TeamId};
+use herald_core::local::DataDir;
+use herald_core::services::{keys, scheduled};
+
+#[derive(Parser)]
+#[command(name = "herald", version, about = "Social media scheduling, inbox and reports for small teams, without servers.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the background work on this machine, on an embedded SQLite store.
+    Serve {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080", env = "HERALD_ADDR")]
+        addr: SocketAddr,
+        #[arg(long, default_value = "./herald-data", env = "HERALD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key (and the team, if it does not exist). Prints only the key.
+    Create {
+        /// The team's id: lowercase letters, digits and hyphens (e.g. cafe-du-coin).
+        #[arg(long)]
+        team: String,
+        /// admin, editor, contributor or viewer.
+        #[arg(long)]
+        role: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, default_value = "./herald-data", env = "HERALD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+}
+
+/// The team `herald serve` creates on its first run.
+const DEFAULT_TEAM: &str = "default";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    herald_core::logging::init_human();
+    match Cli::parse().command {
+        Command::Serve { addr, data_dir } => serve(addr, &data_dir).await,
+        Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
+            create_key(&team, &role, &name, &data_dir).await
+        }
+    }
+}
+
+async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
+    }
+    let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    if dir.first_run {
+        let team = TeamId::parse("team", DEFAULT_TEAM)?;
+        keys::ensure_team(&*dir.store, &SystemClock, &team, chrono_tz::UTC).await?;
+        let (_, secret) = keys::create_key(&*dir.store, &SystemClock, &team, Role::Admin, "first run").await?;
+        println!("First run: created team `{DEFAULT_TEAM}` and its admin API key (shown once, keep it):");
+        println!("  {}", secret.reveal());
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
+
+    let state = dir.app_state();
+    let publisher = tokio::spawn(publisher_timer(state.clone()));
+    let app = herald_core::http::api_router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    publisher.abort();
+    Ok(())
+}
+
+/// The local stand-in for the publisher's EventBridge rule.
+async fn publisher_timer(state: herald_core::http::AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = scheduled::run_publisher(&*state.store, &*state.clock).await {
+            tracing::error!(error = %e, "publisher run failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn create_key(team: &str, role: &str, name: &str, data_dir: &Path) -> Result<()> {
+    let team = TeamId::parse("--team", team)?;
+    let role = Role::parse("--role", role)?;
+    if name.trim().is_empty() {
+        bail!("--name must not be empty");
+    }
+    let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let (_, created) = keys::ensure_team(&*dir.store, &SystemClock, &team, chrono_tz::UTC).await?;
+    if created {
+        eprintln!("created team `{team}`");
+    }
+    let (key, secret) = keys::create_key(&*dir.store, &SystemClock, &team, role, name.trim()).await?;
+    eprintln!("created {role} key {} for team `{team}`", key.id);
+    println!("{}", secret.reveal());
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Wiring for the Lambda functions: configuration from the environment, the SDK clients, and
+//! the credentials key from SSM. Only the functions' mains call this.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `HERALD_TABLE` | the DynamoDB table name (required) |
+//! | `HERALD_EVENT_BUS` | the EventBridge bus name |
+//! | `HERALD_CREDENTIALS_KEY_PARAM` | SSM SecureString parameter holding the base64 AES-256 key |
+//! | `HERALD_CREDENTIALS_KEY` | the key itself, base64 (instead of the parameter; for tests) |
+//! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+
+use crate::clock::SystemClock;
+use crate::crypto::{CredentialCipher, CryptoError};
+use crate::http::AppState;
+use crate::store::dynamo::DynamoStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("reading SSM parameter {name}: {message}")]
+    Ssm { name: String, message: String },
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Everything a function needs, built once per cold start.
+pub struct AwsContext {
+    pub sdk: aws_config::SdkConfig,
+    pub store: Arc<DynamoStore>,
+    pub table: String,
+    pub event_bus: Option<String>,
+}
+
+impl AwsContext {
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = std::env::var("HERALD_TABLE").map_err(|_| ConfigError::Missing("HERALD_TABLE"))?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()));
+        Ok(Self { sdk, store, table, event_bus: std::env::var("HERALD_EVENT_BUS").ok() })
+    }
+
+    /// The credentials cipher: `HERALD_CREDENTIALS_KEY` if set, else the SSM parameter.
+    pub async fn credential_cipher(&self) -> Result<CredentialCipher, ConfigError> {
+        if let Ok(key) = std::env::var("HERALD_CREDENTIALS_KEY") {
+            return Ok(CredentialCipher::from_base64(&key)?);
+        }
+        let name = std::env::var("HERALD_CREDENTIALS_KEY_PARAM")
+            .map_err(|_| ConfigError::Missing("HERALD_CREDENTIALS_KEY_PARAM or HERALD_CREDENTIALS_KEY"))?;
+        let ssm = aws_sdk_ssm::Client::new(&self.sdk);
+        let out = ssm
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Ssm { name: name.clone(), message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string() })?;
+        let value = out
+            .parameter()
+            .and_then(|p| p.value())
+            .ok_or_else(|| ConfigError::Ssm { name: name.clone(), message: "the parameter has no value".into() })?;
+        Ok(CredentialCipher::from_base64(value)?)
+    }
+
+    /// The API's state on DynamoDB.
+    pub async fn app_state(&self) -> Result<AppState, ConfigError> {
+        Ok(AppState { store: self.store.clone(), clock: Arc::new(SystemClock), cipher: self.credential_cipher().await? })
+    }
+}

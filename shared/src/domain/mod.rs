@@ -1,0 +1,47 @@
+//! Plain types and rules. Nothing here knows about AWS, Lambda, SQL or HTTP.
+
+mod channel;
+mod ids;
+mod interaction;
+mod metrics;
+mod post;
+mod report;
+mod team;
+
+pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
+pub use ids::{ApiKeyId, ChannelId, DeliveryId, InteractionId, PostId, ReportId};
+pub use interaction::{Interaction, InteractionKind, InteractionStatus};
+pub use metrics::{MetricCounters, MetricSnapshot, MetricSubject};
+pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText};
+pub use report::{Report, ReportFormat};
+pub use team::{ApiKey, ApiKeySecret, KeyHash, Role, Team, TeamId};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// A value at the edge of the system broke a rule. `field` names what was wrong, `rule` says why
+/// in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct ValidationError {
+    pub field: String,
+    pub rule: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self { field: field.into(), rule: rule.into() }
+    }
+}
+
+/// Parses an IANA time zone name ("Europe/Paris"); anything else is a validation error.
+pub fn parse_time_zone(field: &str, name: &str) -> Result<Tz, ValidationError> {
+    name.parse::<Tz>()
+        .map_err(|_| ValidationError::new(field, format!("`{name}` is not an IANA time zone name (e.g. Europe/Paris)")))
+}
+
+/// The canonical text form of an instant in keys and columns: fixed width, UTC, microseconds,
+/// so that lexicographic order is time order (DynamoDB sort keys, SQLite indexes).
+pub fn sortable_instant(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}

@@ -1,0 +1,210 @@
+//! Teams, API keys and roles.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ValidationError;
+
+/// A team's identifier is a short slug its people choose ("cafe-du-coin"): it is what
+/// `herald keys create --team` takes. Lowercase ASCII letters, digits and hyphens, 1–63 long,
+/// not starting or ending with a hyphen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TeamId(String);
+
+impl TeamId {
+    pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
+        let ok = (1..=63).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                field,
+                "must be 1–63 lowercase letters, digits or hyphens, not starting or ending with a hyphen",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TeamId {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse("team_id", &s)
+    }
+}
+
+impl From<TeamId> for String {
+    fn from(t: TeamId) -> String {
+        t.0
+    }
+}
+
+impl fmt::Display for TeamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    /// The zone reports and defaults use when a channel has none of its own.
+    pub time_zone: Tz,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a key may do. Ordered: each role may do everything the roles below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything of the team.
+    Viewer,
+    /// Writes drafts that an editor must approve.
+    Contributor,
+    /// Schedules posts and approves others' drafts.
+    Editor,
+    /// Manages channels, credentials and keys.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Contributor, Role::Editor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Contributor => "contributor",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| ValidationError::new(field, "must be one of admin, editor, contributor, viewer"))
+    }
+
+    /// True when this role includes everything `other` may do.
+    pub fn includes(self, other: Role) -> bool {
+        self >= other
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The SHA-256 of a full API key, hex-encoded. Keys are 192 random bits, so a fast hash is
+/// enough: there is nothing to brute-force that a slow hash would protect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyHash(String);
+
+impl KeyHash {
+    pub fn of(token: &str) -> Self {
+        Self(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    /// Rebuilds a hash read back from a store.
+    pub fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A freshly minted key, shown once to its owner and never stored.
+pub struct ApiKeySecret(SecretString);
+
+impl ApiKeySecret {
+    /// Prefix of every Herald key, so secret scanners and people can recognise one.
+    pub const PREFIX: &'static str = "hrld_";
+
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(SecretString::from(format!("{}{}", Self::PREFIX, hex::encode(bytes))))
+    }
+
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(self.0.expose_secret())
+    }
+
+    /// The key itself, for the one moment it is shown to its owner.
+    pub fn reveal(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySecret([REDACTED])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: super::ApiKeyId,
+    pub team_id: TeamId,
+    pub role: Role,
+    /// A label for people ("ci", "Marie's laptop").
+    pub name: String,
+    pub hash: KeyHash,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_ids_are_slugs() {
+        assert!(TeamId::parse("team", "cafe-du-coin").is_ok());
+        assert!(TeamId::parse("team", "a").is_ok());
+        for bad in ["", "-a", "a-", "Café", "a b", &"x".repeat(64)] {
+            assert!(TeamId::parse("team", bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn roles_are_ordered_and_parse() {
+        assert!(Role::Admin.includes(Role::Editor));
+        assert!(Role::Editor.includes(Role::Contributor));
+        assert!(!Role::Contributor.includes(Role::Editor));
+        assert!(!Role::Viewer.includes(Role::Contributor));
+        assert_eq!(Role::parse("role", "editor"), Ok(Role::Editor));
+        assert!(Role::parse("role", "owner").is_err());
+    }
+
+    #[test]
+    fn keys_are_random_prefixed_and_hash_stably() {
+        let a = ApiKeySecret::generate();
+        let b = ApiKeySecret::generate();
+        assert!(a.reveal().starts_with("hrld_"));
+        assert_eq!(a.reveal().len(), 5 + 48);
+        assert_ne!(a.reveal(), b.reveal());
+        assert_eq!(a.hash(), KeyHash::of(a.reveal()));
+        assert_ne!(a.hash(), b.hash());
+        assert!(!format!("{a:?}").contains(a.reveal()));
+    }
+}

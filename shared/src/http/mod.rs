@@ -1,0 +1,79 @@
+//! The HTTP surface: axum routers shared by every host (`lambda_http::run` on AWS, a TCP
+//! listener in `herald serve`). There is one implementation of every endpoint.
+
+mod auth;
+mod error;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use crate::clock::Clock;
+use crate::crypto::CredentialCipher;
+use crate::store::Store;
+
+/// What every handler may use. Ports only: the same state runs on SQLite or DynamoDB.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub cipher: CredentialCipher,
+}
+
+/// Request bodies larger than this are refused with 413 before any handler runs.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The API router: `/health` and everything under `/v1`.
+pub fn api_router(state: AppState) -> Router {
+    let v1 = Router::new().route("/me", get(me));
+    with_common_layers(Router::new().route("/health", get(health)).nest("/v1", v1).fallback(not_found).with_state(state))
+}
+
+/// Body limit, request ids (taken from `x-request-id` or made up) and one tracing span per
+/// request carrying that id, so every log line of a request can be found by it.
+fn with_common_layers(router: Router) -> Router {
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+/// The webhook router (`/webhooks/{platform}/{channel_id}`). Intake itself arrives with the
+/// intake issue; until then every webhook is answered 404 and nothing is stored.
+pub fn webhook_router(state: AppState) -> Router {
+    with_common_layers(Router::new().route("/health", get(health)).fallback(not_found).with_state(state))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"status": "ok", "time": state.clock.now()}))
+}
+
+/// Who the key belongs to: the first call a client makes to check its key.
+async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({"team_id": caller.team_id, "role": caller.role, "key_id": caller.key_id}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route")
+}
+
+/// How long `herald serve` waits for in-flight requests on shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -1,0 +1,15 @@
+//! Herald's core: the domain, the store ports and their SQLite and DynamoDB adapters, the
+//! credential cipher and the HTTP routers. Every Lambda function and the `herald` CLI are thin
+//! wiring around this crate.
+
+pub mod clock;
+pub mod local;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod logging;
+pub mod services;
+pub mod store;
+
+#[cfg(feature = "aws")]
+pub mod aws;

@@ -1,0 +1,53 @@
+//! Herald on one machine: the data directory that `herald serve` and the CLI share.
+//!
+//! ```text
+//! <data-dir>/herald.db         the SQLite store
+//! <data-dir>/credentials.key   the AES-256 key sealing channel credentials (0600, made on first run)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::SystemClock;
+use crate::crypto::{CredentialCipher, CryptoError};
+use crate::http::AppState;
+use crate::store::StoreError;
+use crate::store::sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// An opened data directory.
+pub struct DataDir {
+    pub path: PathBuf,
+    pub store: Arc<SqliteStore>,
+    pub cipher: CredentialCipher,
+    /// True when this open created the database: the first run.
+    pub first_run: bool,
+}
+
+impl DataDir {
+    pub fn open(path: &Path) -> Result<Self, LocalError> {
+        std::fs::create_dir_all(path)
+            .map_err(|source| LocalError::DataDir { path: path.display().to_string(), source })?;
+        let db = path.join("herald.db");
+        let first_run = !db.exists();
+        let store = Arc::new(SqliteStore::open(&db)?);
+        let cipher = match std::env::var("HERALD_CREDENTIALS_KEY") {
+            Ok(key) => CredentialCipher::from_base64(&key)?,
+            Err(_) => CredentialCipher::load_or_create_key_file(&path.join("credentials.key"))?,
+        };
+        Ok(Self { path: path.to_owned(), store, cipher, first_run })
+    }
+
+    pub fn app_state(&self) -> AppState {
+        AppState { store: self.store.clone(), clock: Arc::new(SystemClock), cipher: self.cipher.clone() }
+    }
+}

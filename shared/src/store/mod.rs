@@ -1,0 +1,202 @@
+//! Store ports, grouped by aggregate, and their two adapters: SQLite (embedded default) and
+//! DynamoDB (one table; see docs/data-model.md). Both pass the same contract suite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::{
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Interaction, InteractionId,
+    InteractionStatus, KeyHash, MetricSnapshot, MetricSubject, Platform, Post, PostId, Report,
+    ReportId, Team, TeamId,
+};
+
+pub mod sqlite;
+#[cfg(feature = "aws")]
+pub mod dynamo;
+
+mod cursor;
+
+pub use cursor::Cursor;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    /// The item changed since it was read (optimistic concurrency): read again and retry, or
+    /// give up (a lost claim).
+    #[error("changed concurrently")]
+    Conflict,
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    #[error("stored item could not be read: {0}")]
+    Corrupt(String),
+    #[error("store backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which page of a listing to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (stores clamp it to 1..=MAX_PAGE).
+    pub limit: u32,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub const MAX_PAGE: u32 = 500;
+    pub const DEFAULT_PAGE: u32 = 50;
+
+    pub fn first(limit: u32) -> Self {
+        Self { limit, cursor: None }
+    }
+
+    pub fn effective_limit(&self) -> u32 {
+        match self.limit {
+            0 => Self::DEFAULT_PAGE,
+            n => n.min(Self::MAX_PAGE),
+        }
+    }
+}
+
+/// One page of a listing; `next` reads the following page, `None` means the end.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait TeamStore: Send + Sync {
+    /// Creates a team; [`StoreError::AlreadyExists`] when its id is taken.
+    async fn create_team(&self, team: &Team) -> StoreResult<()>;
+    async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn put_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The authentication lookup: one read by the key's hash.
+    async fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>>;
+    async fn list_api_keys(&self, team: &TeamId) -> StoreResult<Vec<ApiKey>>;
+    /// [`StoreError::NotFound`] when the team has no such key.
+    async fn delete_api_key(&self, team: &TeamId, id: ApiKeyId) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()>;
+    /// A team's channel; `None` when it does not exist or belongs to another team.
+    async fn get_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<Option<Channel>>;
+    /// A channel by id alone, for webhook intake where the URL names only the channel.
+    async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>>;
+    async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>>;
+    /// Replaces a stored channel; [`StoreError::NotFound`] when it does not exist.
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<()>;
+    async fn delete_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    /// Stores a post and its deliveries atomically: all of them or none.
+    async fn create_post(&self, post: &Post, deliveries: &[Delivery]) -> StoreResult<()>;
+    async fn get_post(&self, team: &TeamId, id: PostId) -> StoreResult<Option<Post>>;
+    async fn update_post(&self, post: &Post) -> StoreResult<()>;
+    /// The deliveries of one post (empty when the post is another team's).
+    async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>>;
+    async fn get_delivery(&self, team: &TeamId, post: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>>;
+    /// Writes `delivery` if the stored one still has `delivery.version`, and returns it with the
+    /// version bumped. [`StoreError::Conflict`] when someone else wrote first: this is how a
+    /// claim is won by exactly one publisher.
+    async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<Delivery>;
+    /// The calendar: a team's deliveries with `from <= publish_at < to`, by publish time.
+    async fn calendar(
+        &self,
+        team: &TeamId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+    /// Due work across all teams: deliveries whose [`Delivery::due_at`] is at or before `until`,
+    /// earliest first, at most `limit`.
+    async fn due_deliveries(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>>;
+}
+
+/// Filters of an inbox listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxQuery {
+    pub status: InteractionStatus,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait InteractionStore: Send + Sync {
+    /// Stores a new interaction; [`StoreError::AlreadyExists`] when its id is taken.
+    async fn create_interaction(&self, interaction: &Interaction) -> StoreResult<()>;
+    async fn get_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<Option<Interaction>>;
+    /// Replaces a stored interaction (status, assignee…); [`StoreError::NotFound`] when absent.
+    async fn update_interaction(&self, interaction: &Interaction) -> StoreResult<()>;
+    /// A team's inbox in one status, newest first, `from <= created_at < to`.
+    async fn inbox(&self, team: &TeamId, query: &InboxQuery, page: &PageRequest) -> StoreResult<Page<Interaction>>;
+    /// One conversation, oldest first.
+    async fn thread(&self, team: &TeamId, channel: ChannelId, thread_id: &str) -> StoreResult<Vec<Interaction>>;
+    /// Everything one author wrote to the team, newest first (contact history, erasure).
+    async fn by_author(
+        &self,
+        team: &TeamId,
+        platform: Platform,
+        author_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Interaction>>;
+}
+
+#[async_trait]
+pub trait DedupeStore: Send + Sync {
+    /// Records that `event_id` was seen in `scope` (e.g. a channel), remembered for `ttl`.
+    /// Returns `true` the first time and `false` for a repeat, in one conditional write. An
+    /// entry past its expiry counts as unseen even if the backend has not removed it yet.
+    async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait MetricStore: Send + Sync {
+    async fn put_snapshot(&self, snapshot: &MetricSnapshot) -> StoreResult<()>;
+    /// Snapshots of one subject with `from <= taken_at < to`, oldest first.
+    async fn snapshots(
+        &self,
+        team: &TeamId,
+        subject: &MetricSubject,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<MetricSnapshot>>;
+}
+
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn put_report(&self, report: &Report) -> StoreResult<()>;
+    async fn get_report(&self, team: &TeamId, id: ReportId) -> StoreResult<Option<Report>>;
+    /// A team's reports, newest first.
+    async fn list_reports(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Report>>;
+}
+
+/// Everything Herald keeps. Services take the narrowest port they need; hosts hold this.
+pub trait Store:
+    TeamStore + ApiKeyStore + ChannelStore + PostStore + InteractionStore + DedupeStore + MetricStore + ReportStore
+{
+}
+
+impl<T> Store for T where
+    T: TeamStore + ApiKeyStore + ChannelStore + PostStore + InteractionStore + DedupeStore + MetricStore + ReportStore
+{
+}

@@ -1,0 +1,685 @@
+//! The embedded store: one SQLite file (or `:memory:` in tests), migrations applied at open.
+//!
+//! Each table keeps the entity as JSON in `body` plus the columns its access patterns filter
+//! and sort on (see docs/data-model.md). rusqlite is blocking, so every call runs on tokio's
+//! blocking pool behind one connection mutex: SQLite serialises writers anyway, and a single
+//! connection makes conditional updates (claims) trivially atomic.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, InteractionStore, MetricStore, Page,
+    PageRequest, PostStore, ReportStore, StoreError, StoreResult, TeamStore,
+};
+use crate::domain::{
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Interaction, InteractionId, KeyHash,
+    MetricSnapshot, MetricSubject, Platform, Post, PostId, Report, ReportId, Team, TeamId, sortable_instant,
+};
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE teams (
+    id    TEXT PRIMARY KEY,
+    body  TEXT NOT NULL
+);
+CREATE TABLE api_keys (
+    hash     TEXT PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,
+    team_id  TEXT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE INDEX api_keys_team ON api_keys (team_id, id);
+CREATE TABLE channels (
+    id       TEXT PRIMARY KEY,
+    team_id  TEXT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE INDEX channels_team ON channels (team_id, id);
+CREATE TABLE posts (
+    id       TEXT PRIMARY KEY,
+    team_id  TEXT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+    id          TEXT PRIMARY KEY,
+    post_id     TEXT NOT NULL REFERENCES posts (id),
+    team_id     TEXT NOT NULL,
+    publish_at  TEXT NOT NULL,
+    due_at      TEXT,
+    version     INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX deliveries_post ON deliveries (post_id);
+CREATE INDEX deliveries_calendar ON deliveries (team_id, publish_at, id);
+CREATE INDEX deliveries_due ON deliveries (due_at, id) WHERE due_at IS NOT NULL;
+CREATE TABLE interactions (
+    id          TEXT PRIMARY KEY,
+    team_id     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    channel_id  TEXT NOT NULL,
+    thread_id   TEXT NOT NULL,
+    platform    TEXT NOT NULL,
+    author_id   TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX interactions_inbox ON interactions (team_id, status, created_at, id);
+CREATE INDEX interactions_thread ON interactions (team_id, channel_id, thread_id, created_at);
+CREATE INDEX interactions_author ON interactions (team_id, platform, author_id, created_at, id);
+CREATE TABLE seen_events (
+    scope       TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, event_id)
+);
+CREATE INDEX seen_events_expiry ON seen_events (expires_at);
+CREATE TABLE metric_snapshots (
+    team_id     TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    taken_at    TEXT NOT NULL,
+    expires_at  INTEGER,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (team_id, subject, taken_at)
+);
+CREATE TABLE reports (
+    id          TEXT PRIMARY KEY,
+    team_id     TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX reports_team ON reports (team_id, created_at, id);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(StoreError::backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> StoreResult<Self> {
+        Self::init(Connection::open_in_memory().map_err(StoreError::backend)?)
+    }
+
+    fn init(mut conn: Connection) -> StoreResult<Self> {
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(StoreError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let applied: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(StoreError::backend)?
+        .try_into()
+        .unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {applied} is newer than this Herald ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction().map_err(StoreError::backend)?;
+        tx.execute_batch(sql).map_err(StoreError::backend)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(StoreError::backend)?;
+        tx.commit().map_err(StoreError::backend)?;
+    }
+    Ok(())
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Reads the JSON `body` column of every row of a query.
+fn bodies<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(db)?;
+    rows.map(|r| r.map_err(db).and_then(|b| from_json(&b))).collect()
+}
+
+fn one_body<T: DeserializeOwned>(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<T>> {
+    conn.query_row(sql, params, |r| r.get::<_, String>(0))
+        .optional()
+        .map_err(db)?
+        .map(|b| from_json(&b))
+        .transpose()
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation
+    )
+}
+
+/// Insert that maps a key collision to [`StoreError::AlreadyExists`].
+fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+    match conn.execute(sql, params) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+        Err(e) => Err(db(e)),
+    }
+}
+
+fn changed_one(n: usize) -> StoreResult<()> {
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Keyset pagination over `(sort, id)`: the cursor is the last row's position.
+type Position = (String, String);
+
+/// Takes one extra row to know whether a next page exists.
+fn paginate<T>(mut rows: Vec<(Position, T)>, limit: u32) -> Page<T> {
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(pos, _)| Cursor::encode(pos))
+    } else {
+        None
+    };
+    Page { items: rows.into_iter().map(|(_, t)| t).collect(), next }
+}
+
+fn positioned<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<(Position, T)>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let rows = stmt
+        .query_map(params, |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?)))
+        .map_err(db)?;
+    rows.map(|r| {
+        let (pos, body) = r.map_err(db)?;
+        Ok((pos, from_json(&body)?))
+    })
+    .collect()
+}
+
+fn start_after(page: &PageRequest) -> StoreResult<Option<Position>> {
+    page.cursor.as_deref().map(Cursor::decode::<Position>).transpose()
+}
+
+fn subject_key(subject: &MetricSubject) -> String {
+    match subject {
+        MetricSubject::Delivery { delivery_id, .. } => format!("D#{delivery_id}"),
+        MetricSubject::Channel { channel_id } => format!("C#{channel_id}"),
+    }
+}
+
+fn write_delivery(tx: &Transaction<'_>, d: &Delivery) -> StoreResult<()> {
+    insert(
+        tx,
+        "INSERT INTO deliveries (id, post_id, team_id, publish_at, due_at, version, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            d.id.to_string(),
+            d.post_id.to_string(),
+            d.team_id.as_str(),
+            sortable_instant(d.publish_at),
+            d.due_at().map(sortable_instant),
+            d.version as i64,
+            to_json(d)?,
+        ],
+    )
+}
+
+#[async_trait]
+impl TeamStore for SqliteStore {
+    async fn create_team(&self, team: &Team) -> StoreResult<()> {
+        let (id, body) = (team.id.to_string(), to_json(team)?);
+        self.with(move |c| insert(c, "INSERT INTO teams (id, body) VALUES (?1, ?2)", params![id, body]))
+            .await
+    }
+
+    async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>> {
+        let id = id.to_string();
+        self.with(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn put_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        let (hash, id, team, body) = (key.hash.as_str().to_owned(), key.id.to_string(), key.team_id.to_string(), to_json(key)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (hash, id, team_id, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hash) DO UPDATE SET body = excluded.body",
+                params![hash, id, team, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>> {
+        let hash = hash.as_str().to_owned();
+        self.with(move |c| one_body(c, "SELECT body FROM api_keys WHERE hash = ?1", [hash])).await
+    }
+
+    async fn list_api_keys(&self, team: &TeamId) -> StoreResult<Vec<ApiKey>> {
+        let team = team.to_string();
+        self.with(move |c| bodies(c, "SELECT body FROM api_keys WHERE team_id = ?1 ORDER BY id", [team])).await
+    }
+
+    async fn delete_api_key(&self, team: &TeamId, id: ApiKeyId) -> StoreResult<()> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| {
+            changed_one(c.execute("DELETE FROM api_keys WHERE team_id = ?1 AND id = ?2", [team, id]).map_err(db)?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let (id, team, body) = (channel.id.to_string(), channel.team_id.to_string(), to_json(channel)?);
+        self.with(move |c| {
+            insert(c, "INSERT INTO channels (id, team_id, body) VALUES (?1, ?2, ?3)", params![id, team, body])
+        })
+        .await
+    }
+
+    async fn get_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<Option<Channel>> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]))
+            .await
+    }
+
+    async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>> {
+        let id = id.to_string();
+        self.with(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1", [id])).await
+    }
+
+    async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>> {
+        let team = team.to_string();
+        self.with(move |c| bodies(c, "SELECT body FROM channels WHERE team_id = ?1 ORDER BY id", [team])).await
+    }
+
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<()> {
+        let (id, team, body) = (channel.id.to_string(), channel.team_id.to_string(), to_json(channel)?);
+        self.with(move |c| {
+            changed_one(
+                c.execute("UPDATE channels SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
+                    .map_err(db)?,
+            )
+        })
+        .await
+    }
+
+    async fn delete_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<()> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| {
+            changed_one(c.execute("DELETE FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]).map_err(db)?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PostStore for SqliteStore {
+    async fn create_post(&self, post: &Post, deliveries: &[Delivery]) -> StoreResult<()> {
+        let (id, team, body) = (post.id.to_string(), post.team_id.to_string(), to_json(post)?);
+        let deliveries = deliveries.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            insert(&tx, "INSERT INTO posts (id, team_id, body) VALUES (?1, ?2, ?3)", params![id, team, body])?;
+            for d in &deliveries {
+                write_delivery(&tx, d)?;
+            }
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn get_post(&self, team: &TeamId, id: PostId) -> StoreResult<Option<Post>> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| one_body(c, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [id, team])).await
+    }
+
+    async fn update_post(&self, post: &Post) -> StoreResult<()> {
+        let (id, team, body) = (post.id.to_string(), post.team_id.to_string(), to_json(post)?);
+        self.with(move |c| {
+            changed_one(
+                c.execute("UPDATE posts SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
+                    .map_err(db)?,
+            )
+        })
+        .await
+    }
+
+    async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>> {
+        let (team, post) = (team.to_string(), post.to_string());
+        self.with(move |c| {
+            bodies(c, "SELECT body FROM deliveries WHERE post_id = ?1 AND team_id = ?2 ORDER BY id", [post, team])
+        })
+        .await
+    }
+
+    async fn get_delivery(&self, team: &TeamId, post: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>> {
+        let (team, post, id) = (team.to_string(), post.to_string(), id.to_string());
+        self.with(move |c| {
+            one_body(
+                c,
+                "SELECT body FROM deliveries WHERE id = ?1 AND post_id = ?2 AND team_id = ?3",
+                [id, post, team],
+            )
+        })
+        .await
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<Delivery> {
+        let mut next = delivery.clone();
+        next.version += 1;
+        let body = to_json(&next)?;
+        let (id, expected) = (next.id.to_string(), delivery.version as i64);
+        let (publish_at, due_at, version) =
+            (sortable_instant(next.publish_at), next.due_at().map(sortable_instant), next.version as i64);
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE deliveries SET publish_at = ?3, due_at = ?4, version = ?5, body = ?6
+                     WHERE id = ?1 AND version = ?2",
+                    params![id, expected, publish_at, due_at, version, body],
+                )
+                .map_err(db)?;
+            if n == 0 { Err(StoreError::Conflict) } else { Ok(next) }
+        })
+        .await
+    }
+
+    async fn calendar(
+        &self,
+        team: &TeamId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        let limit = page.effective_limit();
+        let (after_t, after_id) = start_after(page)?.unwrap_or_default();
+        let (team, from, to) = (team.to_string(), sortable_instant(from), sortable_instant(to));
+        self.with(move |c| {
+            let rows = positioned(
+                c,
+                "SELECT publish_at, id, body FROM deliveries
+                 WHERE team_id = ?1 AND publish_at >= ?2 AND publish_at < ?3 AND (publish_at, id) > (?4, ?5)
+                 ORDER BY publish_at, id LIMIT ?6",
+                params![team, from, to, after_t, after_id, limit + 1],
+            )?;
+            Ok(paginate(rows, limit))
+        })
+        .await
+    }
+
+    async fn due_deliveries(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>> {
+        let until = sortable_instant(until);
+        self.with(move |c| {
+            bodies(
+                c,
+                "SELECT body FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+                params![until, limit],
+            )
+        })
+        .await
+    }
+}
+
+fn interaction_columns(i: &Interaction) -> StoreResult<[String; 9]> {
+    Ok([
+        i.id.to_string(),
+        i.team_id.to_string(),
+        i.status.as_str().to_owned(),
+        sortable_instant(i.created_at),
+        i.channel_id.to_string(),
+        i.thread_id.clone(),
+        i.platform.as_str().to_owned(),
+        i.author_id.clone(),
+        to_json(i)?,
+    ])
+}
+
+#[async_trait]
+impl InteractionStore for SqliteStore {
+    async fn create_interaction(&self, interaction: &Interaction) -> StoreResult<()> {
+        let cols = interaction_columns(interaction)?;
+        self.with(move |c| {
+            insert(
+                c,
+                "INSERT INTO interactions (id, team_id, status, created_at, channel_id, thread_id, platform, author_id, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                cols,
+            )
+        })
+        .await
+    }
+
+    async fn get_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<Option<Interaction>> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| one_body(c, "SELECT body FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]))
+            .await
+    }
+
+    async fn update_interaction(&self, interaction: &Interaction) -> StoreResult<()> {
+        let cols = interaction_columns(interaction)?;
+        self.with(move |c| {
+            changed_one(
+                c.execute(
+                    "UPDATE interactions SET status = ?3, created_at = ?4, channel_id = ?5, thread_id = ?6,
+                         platform = ?7, author_id = ?8, body = ?9
+                     WHERE id = ?1 AND team_id = ?2",
+                    cols,
+                )
+                .map_err(db)?,
+            )
+        })
+        .await
+    }
+
+    async fn inbox(&self, team: &TeamId, query: &InboxQuery, page: &PageRequest) -> StoreResult<Page<Interaction>> {
+        let limit = page.effective_limit();
+        // Newest first: the cursor is the last (created_at, id) shown; the next page is below it.
+        let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
+        let team = team.to_string();
+        let status = query.status.as_str();
+        let from = query.from.map(sortable_instant).unwrap_or_default();
+        let to = query.to.map(sortable_instant).unwrap_or_else(|| "~".into());
+        self.with(move |c| {
+            let rows = positioned(
+                c,
+                "SELECT created_at, id, body FROM interactions
+                 WHERE team_id = ?1 AND status = ?2 AND created_at >= ?3 AND created_at < ?4
+                   AND (created_at, id) < (?5, ?6)
+                 ORDER BY created_at DESC, id DESC LIMIT ?7",
+                params![team, status, from, to, before_t, before_id, limit + 1],
+            )?;
+            Ok(paginate(rows, limit))
+        })
+        .await
+    }
+
+    async fn thread(&self, team: &TeamId, channel: ChannelId, thread_id: &str) -> StoreResult<Vec<Interaction>> {
+        let (team, channel, thread) = (team.to_string(), channel.to_string(), thread_id.to_owned());
+        self.with(move |c| {
+            bodies(
+                c,
+                "SELECT body FROM interactions WHERE team_id = ?1 AND channel_id = ?2 AND thread_id = ?3
+                 ORDER BY created_at, id",
+                [team, channel, thread],
+            )
+        })
+        .await
+    }
+
+    async fn by_author(
+        &self,
+        team: &TeamId,
+        platform: Platform,
+        author_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Interaction>> {
+        let limit = page.effective_limit();
+        let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
+        let (team, author) = (team.to_string(), author_id.to_owned());
+        let platform = platform.as_str();
+        self.with(move |c| {
+            let rows = positioned(
+                c,
+                "SELECT created_at, id, body FROM interactions
+                 WHERE team_id = ?1 AND platform = ?2 AND author_id = ?3 AND (created_at, id) < (?4, ?5)
+                 ORDER BY created_at DESC, id DESC LIMIT ?6",
+                params![team, platform, author, before_t, before_id, limit + 1],
+            )?;
+            Ok(paginate(rows, limit))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DedupeStore for SqliteStore {
+    async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool> {
+        let (scope, event) = (scope.to_owned(), event_id.to_owned());
+        let (now, expires) = (now.timestamp(), (now + ttl).timestamp());
+        self.with(move |c| {
+            // One statement: insert, or take over an expired entry; a live entry is left alone.
+            let n = c
+                .execute(
+                    "INSERT INTO seen_events (scope, event_id, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (scope, event_id) DO UPDATE SET expires_at = excluded.expires_at
+                     WHERE seen_events.expires_at <= ?4",
+                    params![scope, event, expires, now],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl MetricStore for SqliteStore {
+    async fn put_snapshot(&self, snapshot: &MetricSnapshot) -> StoreResult<()> {
+        let team = snapshot.team_id.to_string();
+        let subject = subject_key(&snapshot.subject);
+        let taken = sortable_instant(snapshot.taken_at);
+        let expires = snapshot.expires_at.map(|t| t.timestamp());
+        let body = to_json(snapshot)?;
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO metric_snapshots (team_id, subject, taken_at, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (team_id, subject, taken_at) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body",
+                params![team, subject, taken, expires, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn snapshots(
+        &self,
+        team: &TeamId,
+        subject: &MetricSubject,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<MetricSnapshot>> {
+        let (team, subject) = (team.to_string(), subject_key(subject));
+        let (from, to) = (sortable_instant(from), sortable_instant(to));
+        self.with(move |c| {
+            bodies(
+                c,
+                "SELECT body FROM metric_snapshots
+                 WHERE team_id = ?1 AND subject = ?2 AND taken_at >= ?3 AND taken_at < ?4 ORDER BY taken_at",
+                [team, subject, from, to],
+            )
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ReportStore for SqliteStore {
+    async fn put_report(&self, report: &Report) -> StoreResult<()> {
+        let (id, team, created, body) =
+            (report.id.to_string(), report.team_id.to_string(), sortable_instant(report.created_at), to_json(report)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO reports (id, team_id, created_at, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![id, team, created, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn get_report(&self, team: &TeamId, id: ReportId) -> StoreResult<Option<Report>> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| one_body(c, "SELECT body FROM reports WHERE id = ?1 AND team_id = ?2", [id, team])).await
+    }
+
+    async fn list_reports(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Report>> {
+        let limit = page.effective_limit();
+        let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
+        let team = team.to_string();
+        self.with(move |c| {
+            let rows = positioned(
+                c,
+                "SELECT created_at, id, body FROM reports WHERE team_id = ?1 AND (created_at, id) < (?2, ?3)
+                 ORDER BY created_at DESC, id DESC LIMIT ?4",
+                params![team, before_t, before_id, limit + 1],
+            )?;
+            Ok(paginate(rows, limit))
+        })
+        .await
+    }
+}

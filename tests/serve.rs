@@ -1,0 +1,145 @@
+//! `herald serve` and `herald keys create` through the real binary: what a newcomer does first.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `herald` binary cargo built beside this test (`target/<profile>/herald`).
+fn herald_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let bin = dir.join(format!("herald{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: build the workspace (`cargo build -p herald`) or use tests/run", bin.display());
+    bin
+}
+
+/// A running `herald serve`, killed by its PID when dropped.
+struct Serve {
+    child: Child,
+    url: String,
+    first_run_key: Option<String>,
+}
+
+impl Serve {
+    fn start(data_dir: &Path) -> Serve {
+        let mut child = Command::new(herald_bin())
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("herald serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut first_run_key = None;
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("herald serve prints its URL within 30 s");
+            if let Some(k) = line.trim().strip_prefix("hrld_") {
+                first_run_key = Some(format!("hrld_{k}"));
+            }
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let url = rest.split_whitespace().next().expect("a URL").to_owned();
+                return Serve { child, url, first_run_key };
+            }
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keys_create(data_dir: &Path, team: &str, role: &str) -> std::process::Output {
+    Command::new(herald_bin())
+        .args(["keys", "create", "--team", team, "--role", role, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("herald keys create runs")
+}
+
+async fn get(url: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let resp = req.send().await.expect("request reaches herald");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn serve_answers_health_and_authenticates_its_first_run_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    assert!(serve.url.starts_with("http://127.0.0.1:"), "binds loopback: {}", serve.url);
+
+    let (status, body) = get(&format!("{}/health", serve.url), None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+
+    let key = serve.first_run_key.clone().expect("the first run prints an admin key");
+    let (status, me) = get(&format!("{}/v1/me", serve.url), Some(&key)).await;
+    assert_eq!(status, 200);
+    assert_eq!((me["team_id"].as_str(), me["role"].as_str()), (Some("default"), Some("admin")));
+
+    let (status, err) = get(&format!("{}/v1/me", serve.url), None).await;
+    assert_eq!(status, 401);
+    assert_eq!(err["error"]["code"], "unauthorized");
+    let (status, _) = get(&format!("{}/v1/me", serve.url), Some("hrld_0000")).await;
+    assert_eq!(status, 401);
+    let (status, err) = get(&format!("{}/v1/nothing-here", serve.url), Some(&key)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn keys_create_prints_only_the_key_and_serve_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keys_create(dir.path(), "cafe-du-coin", "viewer");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<_> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout is the key alone: {stdout:?}");
+    let key = lines[0];
+    assert!(key.starts_with("hrld_") && key.len() == 53, "{key}");
+
+    // The database existed already: no first-run key this time.
+    let serve = Serve::start(dir.path());
+    assert_eq!(serve.first_run_key, None);
+    let (status, me) = get(&format!("{}/v1/me", serve.url), Some(key)).await;
+    assert_eq!(status, 200);
+    assert_eq!((me["team_id"].as_str(), me["role"].as_str()), (Some("cafe-du-coin"), Some("viewer")));
+
+    // A second key for the same team, while serve runs on the same database.
+    let second = keys_create(dir.path(), "cafe-du-coin", "admin");
+    assert!(second.status.success());
+    let key2 = String::from_utf8(second.stdout).unwrap().trim().to_owned();
+    assert_ne!(key2, key);
+    let (status, me) = get(&format!("{}/v1/me", serve.url), Some(&key2)).await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
+}
+
+#[test]
+fn keys_create_refuses_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keys_create(dir.path(), "cafe", "owner");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--role"));
+    let out = keys_create(dir.path(), "Café!", "admin");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--team"));
+}

@@ -1,0 +1,563 @@
+//! The store contract: one suite, run against both stores. SQLite runs in memory; DynamoDB runs
+//! against the DynamoDB-compatible server that `tests/run` starts (moto), each test on a fresh
+//! table. Without `HERALD_TEST_DYNAMODB_ENDPOINT` the DynamoDB half FAILS rather than skipping:
+//! the contract is never silently half-checked.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use herald_core::domain::*;
+use herald_core::store::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).single().expect("valid instant")
+}
+
+fn team(id: &str) -> Team {
+    Team { id: TeamId::parse("team", id).unwrap(), name: id.into(), time_zone: chrono_tz::Europe::Paris, created_at: t0() }
+}
+
+fn channel(team: &TeamId) -> Channel {
+    Channel {
+        id: ChannelId::new(),
+        team_id: team.clone(),
+        platform: Platform::Mastodon,
+        name: ChannelName::parse("name", "@cafe@mastodon.social").unwrap(),
+        time_zone: chrono_tz::Europe::Paris,
+        credentials: Some(SealedCredentials::from_stored("v1:c2VhbGVk".into())),
+        queue_slots: vec![QueueSlot { weekday: chrono::Weekday::Mon, time: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap() }],
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn post(team: &TeamId, text: &str) -> Post {
+    let mut variants = BTreeMap::new();
+    variants.insert(Platform::Bluesky, PostText::parse("text", "short é ✨").unwrap());
+    Post {
+        id: PostId::new(),
+        team_id: team.clone(),
+        text: PostText::parse("text", text).unwrap(),
+        variants,
+        media: vec![MediaRef::parse("media", "https://example.org/a.png", Some("a cat".into())).unwrap()],
+        created_by: Some(ApiKeyId::new()),
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn delivery(post: &Post, state: DeliveryState, publish_at: DateTime<Utc>) -> Delivery {
+    Delivery::new(post, ChannelId::new(), Platform::Sandbox, state, publish_at, t0())
+}
+
+/// Stores one post with deliveries at the given offsets (seconds from t0), all scheduled.
+async fn schedule<S: Store>(s: &S, team: &TeamId, offsets: &[i64]) -> (Post, Vec<Delivery>) {
+    let p = post(team, "hello");
+    let ds: Vec<_> = offsets.iter().map(|o| delivery(&p, DeliveryState::Scheduled, t0() + Duration::seconds(*o))).collect();
+    s.create_post(&p, &ds).await.unwrap();
+    (p, ds)
+}
+
+fn interaction(team: &TeamId, channel: ChannelId, author: &str, thread: &str, at: DateTime<Utc>) -> Interaction {
+    Interaction {
+        id: InteractionId::new(),
+        team_id: team.clone(),
+        channel_id: channel,
+        platform: Platform::Bluesky,
+        kind: InteractionKind::Reply,
+        external_id: format!("at://{}", uuid_like()),
+        thread_id: thread.into(),
+        parent_id: Some(thread.into()),
+        author_id: author.into(),
+        author_name: "Alice".into(),
+        text: "Love it ✨".into(),
+        created_at: at,
+        received_at: at + Duration::seconds(1),
+        post_url: None,
+        status: InteractionStatus::Open,
+        assignee: None,
+    }
+}
+
+fn uuid_like() -> String {
+    DeliveryId::new().to_string()
+}
+
+/// Reads every page of the calendar, asserting page sizes on the way.
+async fn all_calendar_pages<S: Store>(s: &S, team: &TeamId, limit: u32) -> Vec<Vec<Delivery>> {
+    let mut pages = vec![];
+    let mut req = PageRequest::first(limit);
+    loop {
+        let page = s.calendar(team, t0() - Duration::days(1), t0() + Duration::days(30), &req).await.unwrap();
+        assert!(page.items.len() <= limit as usize);
+        pages.push(page.items);
+        match page.next {
+            Some(next) => req.cursor = Some(next),
+            None => return pages,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The cases. Each takes a fresh, empty store.
+// ------------------------------------------------------------------------------------------
+
+async fn teams_crud<S: Store>(s: Arc<S>) {
+    let a = team("alpha");
+    assert_eq!(s.get_team(&a.id).await.unwrap(), None);
+    s.create_team(&a).await.unwrap();
+    assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
+    assert!(matches!(s.create_team(&a).await, Err(StoreError::AlreadyExists)));
+}
+
+async fn api_keys_crud<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let mk = |t: &TeamId, role| ApiKey {
+        id: ApiKeyId::new(),
+        team_id: t.clone(),
+        role,
+        name: "ci".into(),
+        hash: ApiKeySecret::generate().hash(),
+        created_at: t0(),
+    };
+    let (k1, k2, k3) = (mk(&a, Role::Admin), mk(&a, Role::Viewer), mk(&b, Role::Editor));
+    for k in [&k1, &k2, &k3] {
+        s.put_api_key(k).await.unwrap();
+    }
+    assert_eq!(s.api_key_by_hash(&k2.hash).await.unwrap(), Some(k2.clone()));
+    assert_eq!(s.api_key_by_hash(&KeyHash::of("hrld_nope")).await.unwrap(), None);
+    let mut ids: Vec<_> = s.list_api_keys(&a).await.unwrap().into_iter().map(|k| k.id).collect();
+    ids.sort();
+    let mut want = vec![k1.id, k2.id];
+    want.sort();
+    assert_eq!(ids, want);
+    // Another team's key cannot be deleted through this team.
+    assert!(matches!(s.delete_api_key(&b, k1.id).await, Err(StoreError::NotFound)));
+    s.delete_api_key(&a, k1.id).await.unwrap();
+    assert_eq!(s.api_key_by_hash(&k1.hash).await.unwrap(), None);
+    assert!(matches!(s.delete_api_key(&a, k1.id).await, Err(StoreError::NotFound)));
+    assert_eq!(s.list_api_keys(&b).await.unwrap(), vec![k3]);
+}
+
+async fn channels_crud<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let mut c = channel(&a);
+    let other = channel(&b);
+    s.create_channel(&c).await.unwrap();
+    s.create_channel(&other).await.unwrap();
+    assert!(matches!(s.create_channel(&c).await, Err(StoreError::AlreadyExists)));
+    assert_eq!(s.get_channel(&a, c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(s.get_channel(&b, c.id).await.unwrap(), None, "a team never sees another's channel");
+    assert_eq!(s.channel_by_id(c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(s.list_channels(&a).await.unwrap(), vec![c.clone()]);
+
+    c.name = ChannelName::parse("name", "renamed").unwrap();
+    c.credentials = None;
+    c.queue_slots.clear();
+    s.update_channel(&c).await.unwrap();
+    assert_eq!(s.get_channel(&a, c.id).await.unwrap(), Some(c.clone()));
+    assert!(matches!(s.update_channel(&channel(&a)).await, Err(StoreError::NotFound)));
+
+    assert!(matches!(s.delete_channel(&b, c.id).await, Err(StoreError::NotFound)));
+    s.delete_channel(&a, c.id).await.unwrap();
+    assert_eq!(s.get_channel(&a, c.id).await.unwrap(), None);
+    assert!(s.list_channels(&a).await.unwrap().is_empty());
+    assert_eq!(s.list_channels(&b).await.unwrap(), vec![other]);
+}
+
+async fn posts_and_deliveries_crud<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let (mut p, ds) = schedule(&*s, &a, &[60, 120]).await;
+    assert_eq!(s.get_post(&a, p.id).await.unwrap(), Some(p.clone()));
+    assert_eq!(s.get_post(&b, p.id).await.unwrap(), None);
+    let mut got = s.deliveries_of_post(&a, p.id).await.unwrap();
+    got.sort_by_key(|d| d.id);
+    let mut want = ds.clone();
+    want.sort_by_key(|d| d.id);
+    assert_eq!(got, want);
+    assert!(s.deliveries_of_post(&b, p.id).await.unwrap().is_empty());
+    assert_eq!(s.get_delivery(&a, p.id, ds[0].id).await.unwrap(), Some(ds[0].clone()));
+    assert_eq!(s.get_delivery(&b, p.id, ds[0].id).await.unwrap(), None);
+
+    p.text = PostText::parse("text", "edited").unwrap();
+    s.update_post(&p).await.unwrap();
+    assert_eq!(s.get_post(&a, p.id).await.unwrap().unwrap().text.as_str(), "edited");
+    assert!(matches!(s.update_post(&post(&a, "ghost")).await, Err(StoreError::NotFound)));
+}
+
+async fn create_post_is_all_or_nothing<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let (_, ds) = schedule(&*s, &a, &[60]).await;
+    // A second post whose deliveries reuse an existing delivery id must leave nothing behind.
+    let p2 = post(&a, "second");
+    let mut clash = delivery(&p2, DeliveryState::Scheduled, t0());
+    clash.id = ds[0].id;
+    let fresh = delivery(&p2, DeliveryState::Scheduled, t0());
+    assert!(s.create_post(&p2, &[fresh.clone(), clash]).await.is_err());
+    assert_eq!(s.get_post(&a, p2.id).await.unwrap(), None);
+    assert_eq!(s.get_delivery(&a, p2.id, fresh.id).await.unwrap(), None);
+}
+
+async fn delivery_updates_check_versions<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let (p, ds) = schedule(&*s, &a, &[60]).await;
+    let mut d = ds[0].clone();
+    d.transition(DeliveryState::Cancelled, t0()).unwrap();
+    let stored = s.update_delivery(&d).await.unwrap();
+    assert_eq!(stored.version, d.version + 1);
+    assert_eq!(s.get_delivery(&a, p.id, d.id).await.unwrap(), Some(stored.clone()));
+    // Writing from the stale copy again loses.
+    assert!(matches!(s.update_delivery(&d).await, Err(StoreError::Conflict)));
+    // A delivery that was never stored cannot be updated.
+    let ghost = delivery(&p, DeliveryState::Scheduled, t0());
+    assert!(matches!(s.update_delivery(&ghost).await, Err(StoreError::Conflict)));
+}
+
+async fn calendar_range_query<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let (_, ds) = schedule(&*s, &a, &[-10, 0, 30, 3600, 7200]).await;
+    schedule(&*s, &b, &[0, 30]).await;
+    // [t0, t0 + 1h): includes the one at exactly t0, excludes the one at exactly t0 + 1h.
+    let page = s.calendar(&a, t0(), t0() + Duration::hours(1), &PageRequest::first(100)).await.unwrap();
+    let got: Vec<_> = page.items.iter().map(|d| d.id).collect();
+    assert_eq!(got, vec![ds[1].id, ds[2].id]);
+    assert_eq!(page.next, None);
+    let all = s.calendar(&a, t0() - Duration::days(1), t0() + Duration::days(1), &PageRequest::first(100)).await.unwrap();
+    let times: Vec<_> = all.items.iter().map(|d| d.publish_at).collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "the calendar is in publish order");
+    assert_eq!(all.items.len(), 5, "and holds only this team's deliveries");
+}
+
+async fn calendar_paginates_past_one_page<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    // 120 deliveries, some sharing the same second, so the cursor must break ties by id.
+    let offsets: Vec<i64> = (0..120).map(|i| (i / 2) * 60).collect();
+    for chunk in offsets.chunks(20) {
+        schedule(&*s, &a, chunk).await;
+    }
+    let pages = all_calendar_pages(&*s, &a, 50).await;
+    let sizes: Vec<_> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 120);
+    assert!(sizes.len() >= 3, "120 items in pages of 50 take at least 3 pages: {sizes:?}");
+    let flat: Vec<_> = pages.into_iter().flatten().collect();
+    let unique: HashSet<_> = flat.iter().map(|d| d.id).collect();
+    assert_eq!(unique.len(), 120, "no item is repeated or lost across pages");
+    assert!(flat.windows(2).all(|w| w[0].publish_at <= w[1].publish_at));
+    let bad = PageRequest { limit: 10, cursor: Some("not-a-cursor".into()) };
+    assert!(matches!(
+        s.calendar(&a, t0(), t0() + Duration::days(1), &bad).await,
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+async fn due_deliveries_across_teams_with_lookahead<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let now = t0();
+    let lookahead = Duration::seconds(60);
+    let (_, da) = schedule(&*s, &a, &[10, 90]).await; // 10 s: due; 90 s: beyond the lookahead
+    let (_, db) = schedule(&*s, &b, &[50, -30]).await; // both due, -30 is overdue
+    // Not scheduled: a draft at now, a published one, a cancelled one.
+    let p = post(&b, "other states");
+    let draft = delivery(&p, DeliveryState::Draft, now);
+    let mut published = delivery(&p, DeliveryState::Publishing, now - Duration::seconds(5));
+    published.state = DeliveryState::Published;
+    let mut cancelled = delivery(&p, DeliveryState::Scheduled, now);
+    cancelled.state = DeliveryState::Cancelled;
+    // Publishing with an expired lease is due again (to be reconciled); with a live lease, not.
+    let mut expired = delivery(&p, DeliveryState::Publishing, now - Duration::seconds(120));
+    expired.lease_until = Some(now - Duration::seconds(1));
+    let mut leased = delivery(&p, DeliveryState::Publishing, now - Duration::seconds(120));
+    leased.lease_until = Some(now + Duration::seconds(300));
+    s.create_post(&p, &[draft, published, cancelled, expired.clone(), leased]).await.unwrap();
+
+    let due = s.due_deliveries(now + lookahead, 100).await.unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
+    assert_eq!(ids, vec![db[1].id, expired.id, da[0].id, db[0].id], "earliest due first, both teams");
+    assert!(!ids.contains(&da[1].id));
+    let limited = s.due_deliveries(now + lookahead, 2).await.unwrap();
+    assert_eq!(limited.iter().map(|d| d.id).collect::<Vec<_>>(), vec![db[1].id, expired.id]);
+
+    // Once published, a delivery leaves the due index.
+    let claimed = s.update_delivery(&da[0].claimed(now, lookahead, Duration::seconds(30)).unwrap()).await.unwrap();
+    let mut done = claimed.clone();
+    done.transition(DeliveryState::Published, now).unwrap();
+    s.update_delivery(&done).await.unwrap();
+    let due = s.due_deliveries(now + lookahead, 100).await.unwrap();
+    assert!(!due.iter().any(|d| d.id == da[0].id));
+    // At the due instant exactly, it is due.
+    assert_eq!(s.due_deliveries(t0() - Duration::seconds(30), 10).await.unwrap().len(), 1);
+}
+
+async fn claim_race<S: Store + 'static>(s: Arc<S>, claimers: usize) {
+    let a = team("alpha").id;
+    let (_, ds) = schedule(&*s, &a, &[0]).await;
+    let found = s.due_deliveries(t0() + Duration::seconds(60), 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let barrier = Arc::new(tokio::sync::Barrier::new(claimers));
+    let tasks: Vec<_> = (0..claimers)
+        .map(|_| {
+            let (s, seen, barrier) = (Arc::clone(&s), found[0].clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let mine = seen.claimed(t0(), Duration::seconds(60), Duration::seconds(30)).unwrap();
+                barrier.wait().await;
+                s.update_delivery(&mine).await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(d) => {
+                wins += 1;
+                assert_eq!(d.state, DeliveryState::Publishing);
+            }
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("a losing claimer must see Conflict, got {e}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one of {claimers} claimers wins");
+    let stored = s.get_delivery(&a, ds[0].post_id, ds[0].id).await.unwrap().unwrap();
+    assert_eq!((stored.state, stored.attempts, stored.version), (DeliveryState::Publishing, 1, 1));
+}
+
+async fn seen_events_are_idempotent_and_expire<S: Store>(s: Arc<S>) {
+    let ttl = Duration::days(7);
+    assert!(s.mark_seen("chan-1", "evt-1", t0(), ttl).await.unwrap());
+    assert!(!s.mark_seen("chan-1", "evt-1", t0(), ttl).await.unwrap());
+    assert!(!s.mark_seen("chan-1", "evt-1", t0() + Duration::days(6), ttl).await.unwrap());
+    assert!(s.mark_seen("chan-2", "evt-1", t0(), ttl).await.unwrap(), "scopes are separate");
+    assert!(s.mark_seen("chan-1", "evt-2", t0(), ttl).await.unwrap());
+    // Past its TTL an entry counts as unseen even if the backend has not swept it yet.
+    assert!(s.mark_seen("chan-1", "evt-1", t0() + Duration::days(8), ttl).await.unwrap());
+    assert!(!s.mark_seen("chan-1", "evt-1", t0() + Duration::days(8), ttl).await.unwrap());
+}
+
+async fn concurrent_seen_marks_admit_one<S: Store + 'static>(s: Arc<S>) {
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.mark_seen("chan", "evt", t0(), Duration::hours(1)).await.unwrap() })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += usize::from(t.await.unwrap());
+    }
+    assert_eq!(firsts, 1);
+}
+
+async fn interactions_inbox_thread_and_author<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let ch = ChannelId::new();
+    let mut items = vec![];
+    for i in 0..7 {
+        let author = if i % 2 == 0 { "did:plc:alice" } else { "did:plc:bob" };
+        let thread = if i < 4 { "thread-1" } else { "thread-2" };
+        let it = interaction(&a, ch, author, thread, t0() + Duration::minutes(i));
+        s.create_interaction(&it).await.unwrap();
+        items.push(it);
+    }
+    s.create_interaction(&interaction(&b, ch, "did:plc:alice", "thread-1", t0())).await.unwrap();
+    assert!(matches!(s.create_interaction(&items[0]).await, Err(StoreError::AlreadyExists)));
+    assert_eq!(s.get_interaction(&a, items[0].id).await.unwrap(), Some(items[0].clone()));
+    assert_eq!(s.get_interaction(&b, items[0].id).await.unwrap(), None);
+
+    let open = InboxQuery { status: InteractionStatus::Open, from: None, to: None };
+    let page = s.inbox(&a, &open, &PageRequest::first(3)).await.unwrap();
+    assert_eq!(page.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[6].id, items[5].id, items[4].id]);
+    let page2 = s.inbox(&a, &open, &PageRequest { limit: 3, cursor: page.next.clone() }).await.unwrap();
+    assert_eq!(page2.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[3].id, items[2].id, items[1].id]);
+    let page3 = s.inbox(&a, &open, &PageRequest { limit: 3, cursor: page2.next.clone() }).await.unwrap();
+    assert_eq!(page3.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[0].id]);
+    assert_eq!(page3.next, None);
+
+    // A time window: [t0+2m, t0+4m).
+    let window = InboxQuery { status: InteractionStatus::Open, from: Some(t0() + Duration::minutes(2)), to: Some(t0() + Duration::minutes(4)) };
+    let got = s.inbox(&a, &window, &PageRequest::first(50)).await.unwrap();
+    assert_eq!(got.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[3].id, items[2].id]);
+
+    // Closing one moves it between status listings.
+    let mut closed = items[6].clone();
+    closed.status = InteractionStatus::Closed;
+    closed.assignee = Some("marie".into());
+    s.update_interaction(&closed).await.unwrap();
+    let open_now = s.inbox(&a, &open, &PageRequest::first(50)).await.unwrap();
+    assert_eq!(open_now.items.len(), 6);
+    let closed_q = InboxQuery { status: InteractionStatus::Closed, from: None, to: None };
+    assert_eq!(s.inbox(&a, &closed_q, &PageRequest::first(50)).await.unwrap().items, vec![closed.clone()]);
+    assert!(matches!(
+        s.update_interaction(&interaction(&a, ch, "x", "t", t0())).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let thread = s.thread(&a, ch, "thread-1").await.unwrap();
+    assert_eq!(thread.iter().map(|i| i.id).collect::<Vec<_>>(), items[..4].iter().map(|i| i.id).collect::<Vec<_>>());
+
+    let alice = s.by_author(&a, Platform::Bluesky, "did:plc:alice", &PageRequest::first(50)).await.unwrap();
+    assert_eq!(alice.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[6].id, items[4].id, items[2].id, items[0].id]);
+    assert!(s.by_author(&a, Platform::Mastodon, "did:plc:alice", &PageRequest::first(50)).await.unwrap().items.is_empty());
+}
+
+async fn metric_snapshots_by_subject_and_time<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let ch = ChannelId::new();
+    let post_subject = MetricSubject::Delivery { channel_id: ch, delivery_id: DeliveryId::new() };
+    let chan_subject = MetricSubject::Channel { channel_id: ch };
+    for h in 0..5 {
+        let counters = MetricCounters { likes: Some(h as u64), impressions: None, ..Default::default() };
+        s.put_snapshot(&MetricSnapshot {
+            team_id: a.clone(),
+            subject: post_subject,
+            taken_at: t0() + Duration::hours(h),
+            counters,
+            expires_at: Some(t0() + Duration::days(90)),
+        })
+        .await
+        .unwrap();
+    }
+    s.put_snapshot(&MetricSnapshot {
+        team_id: a.clone(),
+        subject: chan_subject,
+        taken_at: t0(),
+        counters: MetricCounters { followers: Some(1234), ..Default::default() },
+        expires_at: None,
+    })
+    .await
+    .unwrap();
+    let got = s.snapshots(&a, &post_subject, t0() + Duration::hours(1), t0() + Duration::hours(4)).await.unwrap();
+    assert_eq!(got.iter().map(|m| m.counters.likes).collect::<Vec<_>>(), vec![Some(1), Some(2), Some(3)]);
+    assert_eq!(got[0].counters.impressions, None, "a missing counter stays missing, not 0");
+    let followers = s.snapshots(&a, &chan_subject, t0(), t0() + Duration::days(1)).await.unwrap();
+    assert_eq!(followers.len(), 1);
+    assert_eq!(followers[0].counters.followers, Some(1234));
+    assert!(s.snapshots(&team("beta").id, &post_subject, t0(), t0() + Duration::days(1)).await.unwrap().is_empty());
+}
+
+async fn reports_crud_and_listing<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let mut made = vec![];
+    for w in 0..3 {
+        let r = Report {
+            id: ReportId::new(),
+            team_id: a.clone(),
+            period_start: chrono::NaiveDate::from_ymd_opt(2027, 1, 4 + 7 * w).unwrap(),
+            period_end: chrono::NaiveDate::from_ymd_opt(2027, 1, 10 + 7 * w).unwrap(),
+            created_at: t0() + Duration::days(7 * i64::from(w)),
+            files: [(ReportFormat::Html, format!("reports/{w}/report.html"))].into_iter().collect(),
+        };
+        s.put_report(&r).await.unwrap();
+        made.push(r);
+    }
+    assert_eq!(s.get_report(&a, made[1].id).await.unwrap(), Some(made[1].clone()));
+    assert_eq!(s.get_report(&b, made[1].id).await.unwrap(), None);
+    let first = s.list_reports(&a, &PageRequest::first(2)).await.unwrap();
+    assert_eq!(first.items, vec![made[2].clone(), made[1].clone()], "newest first");
+    let rest = s.list_reports(&a, &PageRequest { limit: 2, cursor: first.next }).await.unwrap();
+    assert_eq!(rest.items, vec![made[0].clone()]);
+    assert_eq!(rest.next, None);
+    assert!(s.list_reports(&b, &PageRequest::first(10)).await.unwrap().items.is_empty());
+}
+
+/// Generates one `#[tokio::test]` per contract case for a store factory.
+macro_rules! contract_suite {
+    ($store:ident, $make:expr) => {
+        mod $store {
+            use super::*;
+
+            macro_rules! case {
+                ($name:ident $(, $arg:expr)?) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        super::$name(Arc::new($make.await) $(, $arg)?).await;
+                    }
+                };
+            }
+
+            case!(teams_crud);
+            case!(api_keys_crud);
+            case!(channels_crud);
+            case!(posts_and_deliveries_crud);
+            case!(create_post_is_all_or_nothing);
+            case!(delivery_updates_check_versions);
+            case!(calendar_range_query);
+            case!(calendar_paginates_past_one_page);
+            case!(due_deliveries_across_teams_with_lookahead);
+            case!(seen_events_are_idempotent_and_expire);
+            case!(concurrent_seen_marks_admit_one);
+            case!(interactions_inbox_thread_and_author);
+            case!(metric_snapshots_by_subject_and_time);
+            case!(reports_crud_and_listing);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn claim_race_two_claimers() {
+                super::claim_race(Arc::new($make.await), 2).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn claim_race_fifty_claimers() {
+                super::claim_race(Arc::new($make.await), 50).await;
+            }
+        }
+    };
+}
+
+async fn sqlite_store() -> herald_core::store::sqlite::SqliteStore {
+    herald_core::store::sqlite::SqliteStore::in_memory().expect("in-memory SQLite opens")
+}
+
+contract_suite!(sqlite, sqlite_store());
+
+mod dynamo_support {
+    use herald_core::store::dynamo::{DynamoStore, client_for_endpoint};
+
+    pub fn endpoint() -> String {
+        std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+            panic!(
+                "HERALD_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB store contract needs a \
+                 DynamoDB-compatible server. Run the suite with `tests/run`, which starts one."
+            )
+        })
+    }
+
+    /// A fresh table on the test server, named for this test alone.
+    pub async fn store() -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
+        let client = client_for_endpoint(&endpoint()).await;
+        let table = format!("herald-contract-{}", uuid::Uuid::new_v4().simple());
+        DynamoStore::create_table(&client, &table).await.expect("test table is created");
+        (DynamoStore::new(client.clone(), table.clone()), client, table)
+    }
+}
+
+async fn dynamo_store() -> herald_core::store::dynamo::DynamoStore {
+    dynamo_support::store().await.0
+}
+
+contract_suite!(dynamo, dynamo_store());
+
+/// DynamoDB only deletes what carries a numeric `ttl` attribute: check a seen-event marker
+/// carries it, in epoch seconds, and that the table's TTL setting names that attribute.
+#[tokio::test]
+async fn dynamo_writes_the_ttl_attribute() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (store, client, table) = dynamo_support::store().await;
+    store.mark_seen("chan-1", "evt-9", t0(), Duration::days(7)).await.unwrap();
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("SEEN#chan-1#evt-9".into()))
+        .key("sk", AttributeValue::S("SEEN".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the marker item exists");
+    let ttl = item.get("ttl").and_then(|v| v.as_n().ok()).expect("numeric ttl attribute");
+    assert_eq!(ttl.parse::<i64>().unwrap(), (t0() + Duration::days(7)).timestamp());
+
+    let ttl_desc = client.describe_time_to_live().table_name(&table).send().await.unwrap();
+    let spec = ttl_desc.time_to_live_description().expect("TTL is configured");
+    assert_eq!(spec.attribute_name(), Some("ttl"));
+}
