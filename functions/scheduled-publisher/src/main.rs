@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = ctx.store.clone();
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
         let store = store.clone();
-        async move { scheduled::run_publisher(&*store, &SystemClock).await }
+        async move { scheduled::run_publisher(&*store, &SystemClock).await.map_err(lambda_runtime::Error::from) }
     }))
     .await
 }

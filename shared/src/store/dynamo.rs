@@ -1,0 +1,1002 @@
+//! The DynamoDB adapter: every store port on one table (single-table design).
+//!
+//! Which item carries which `pk`/`sk`/`gsiNpk`/`gsiNsk` is written down in docs/data-model.md;
+//! the `*_item` functions below are the one implementation of that table. Each item is the
+//! entity's serde form (`serde_dynamo`) plus its key attributes; reading ignores the keys.
+//!
+//! Consistency: key reads (GetItem, Query on the table) are strongly consistent; GSI queries
+//! (calendar, due work, inbox, threads, authors, lists) are eventually consistent in real
+//! DynamoDB, so a write may take a moment to show there. Writes that must not race (claims)
+//! are conditional on the item itself, never on what an index said.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification,
+    TransactWriteItem,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use super::{
+    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, InteractionStore, MetricStore, Page, PageRequest,
+    PostStore, ReportStore, StoreError, StoreResult, TeamStore,
+};
+use crate::domain::{
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Interaction, InteractionId, InteractionStatus, KeyHash,
+    MetricSnapshot, MetricSubject, Platform, Post, PostId, Report, ReportId, Team, TeamId, sortable_instant,
+};
+
+/// A post and its deliveries are written in one TransactWriteItems, which holds at most 100
+/// items: the post plus at most this many deliveries. `create_post` refuses more.
+pub const MAX_DELIVERIES_PER_POST: usize = 99;
+
+type Attrs = HashMap<String, AttributeValue>;
+
+/// Every store port on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Creates Herald's table as template.yaml does (on-demand; `pk`/`sk` strings; GSIs gsi1..gsi4
+    /// on `gsiNpk`/`gsiNsk` strings projecting everything; SSE with the AWS managed key), waits
+    /// until it and its indexes are ACTIVE, then enables TTL on `ttl`. Point-in-time recovery is
+    /// left to the template. [`StoreError::AlreadyExists`] when the table exists.
+    pub async fn create_table(client: &Client, table: &str) -> StoreResult<()> {
+        const OP: &str = "CreateTable";
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| backend(OP, e))
+        };
+        let key = |name: &str, key_type: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(|e| backend(OP, e))
+        };
+
+        let mut attributes = vec![attribute("pk")?, attribute("sk")?];
+        let mut indexes = Vec::new();
+        for index in Index::GSIS {
+            attributes.push(attribute(index.pk_attr())?);
+            attributes.push(attribute(index.sk_attr())?);
+            indexes.push(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name().unwrap_or_default())
+                    .key_schema(key(index.pk_attr(), KeyType::Hash)?)
+                    .key_schema(key(index.sk_attr(), KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(|e| backend(OP, e))?,
+            );
+        }
+
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(attributes))
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .set_global_secondary_indexes(Some(indexes))
+            .sse_specification(SseSpecification::builder().enabled(true).build())
+            .send()
+            .await
+            .map_err(|e| match e.into_service_error() {
+                CreateTableError::ResourceInUseException(_) => StoreError::AlreadyExists,
+                other => backend(OP, other),
+            })?;
+
+        wait_until_active(client, table).await?;
+
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name("ttl")
+            .enabled(true)
+            .build()
+            .map_err(|e| backend("UpdateTimeToLive", e))?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(|e| backend("UpdateTimeToLive", e))?;
+        Ok(())
+    }
+}
+
+/// A client for a DynamoDB-compatible server at `endpoint` (moto on loopback in tests), with
+/// fixed fake credentials and region so the SDK never looks for real ones.
+pub async fn client_for_endpoint(endpoint: &str) -> Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+async fn wait_until_active(client: &Client, table: &str) -> StoreResult<()> {
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(600);
+    let mut pause = StdDuration::from_millis(100);
+    loop {
+        let out = client.describe_table().table_name(table).send().await.map_err(|e| backend("DescribeTable", e))?;
+        let active = out.table().is_some_and(|t| {
+            t.table_status() == Some(&TableStatus::Active)
+                && t.global_secondary_indexes()
+                    .iter()
+                    .all(|i| i.index_status().is_none_or(|s| *s == IndexStatus::Active))
+        });
+        if active {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(failure("DescribeTable", format!("table {table} is still not ACTIVE after 10 minutes")));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(StdDuration::from_secs(2));
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Errors
+
+/// What DynamoDB (or this adapter) said, as one readable line.
+#[derive(Debug, thiserror::Error)]
+#[error("DynamoDB {operation}: {message}")]
+struct DynamoError {
+    operation: &'static str,
+    message: String,
+}
+
+fn backend(operation: &'static str, e: impl std::error::Error) -> StoreError {
+    failure(operation, DisplayErrorContext(&e).to_string())
+}
+
+fn failure(operation: &'static str, message: String) -> StoreError {
+    StoreError::backend(DynamoError { operation, message })
+}
+
+// ------------------------------------------------------------------------------------------
+// Items and keys: the single-table design (docs/data-model.md)
+
+/// The table and its four GSIs, with the attributes that key each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Index {
+    Table,
+    Gsi1,
+    Gsi2,
+    Gsi3,
+    Gsi4,
+}
+
+impl Index {
+    const GSIS: [Index; 4] = [Index::Gsi1, Index::Gsi2, Index::Gsi3, Index::Gsi4];
+
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Index::Table => None,
+            Index::Gsi1 => Some("gsi1"),
+            Index::Gsi2 => Some("gsi2"),
+            Index::Gsi3 => Some("gsi3"),
+            Index::Gsi4 => Some("gsi4"),
+        }
+    }
+
+    fn pk_attr(self) -> &'static str {
+        match self {
+            Index::Table => "pk",
+            Index::Gsi1 => "gsi1pk",
+            Index::Gsi2 => "gsi2pk",
+            Index::Gsi3 => "gsi3pk",
+            Index::Gsi4 => "gsi4pk",
+        }
+    }
+
+    fn sk_attr(self) -> &'static str {
+        match self {
+            Index::Table => "sk",
+            Index::Gsi1 => "gsi1sk",
+            Index::Gsi2 => "gsi2sk",
+            Index::Gsi3 => "gsi3sk",
+            Index::Gsi4 => "gsi4sk",
+        }
+    }
+}
+
+/// One item being written: the entity's serde form plus key attributes.
+struct Item(Attrs);
+
+impl Item {
+    fn of<T: Serialize>(entity: &T, pk: String, sk: impl Into<String>) -> StoreResult<Item> {
+        let attrs: Attrs = to_item(entity).map_err(|e| backend("serialize", e))?;
+        Ok(Item(attrs).with("pk", s(pk)).with("sk", s(sk)))
+    }
+
+    fn index(self, index: Index, pk: String, sk: String) -> Item {
+        self.with(index.pk_attr(), s(pk)).with(index.sk_attr(), s(sk))
+    }
+
+    /// DynamoDB deletes the item some time (up to days) after this instant.
+    fn expires(self, at: DateTime<Utc>) -> Item {
+        let secs = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+        self.with("ttl", AttributeValue::N(secs.to_string()))
+    }
+
+    fn with(mut self, name: &str, value: AttributeValue) -> Item {
+        self.0.insert(name.to_owned(), value);
+        self
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// `<sortable instant>#<id>`: a sort key in time order, unique per item.
+fn at_id(t: DateTime<Utc>, id: impl std::fmt::Display) -> String {
+    format!("{}#{id}", sortable_instant(t))
+}
+
+/// Free text inside a key, made unable to fake a `#` separator.
+fn key_part(text: &str) -> String {
+    text.replace('%', "%25").replace('#', "%23")
+}
+
+mod pk {
+    use super::*;
+
+    pub fn team(id: &TeamId) -> String {
+        format!("TEAM#{id}")
+    }
+    pub fn api_key(hash: &KeyHash) -> String {
+        format!("APIKEY#{}", hash.as_str())
+    }
+    pub fn keys_of(team: &TeamId) -> String {
+        format!("KEYS#{team}")
+    }
+    pub fn channel(id: ChannelId) -> String {
+        format!("CHANNEL#{id}")
+    }
+    pub fn channels_of(team: &TeamId) -> String {
+        format!("CHANNELS#{team}")
+    }
+    pub fn post(id: PostId) -> String {
+        format!("POST#{id}")
+    }
+    pub fn calendar(team: &TeamId) -> String {
+        format!("CAL#{team}")
+    }
+    pub const DUE: &str = "DUE";
+    pub fn interaction(id: InteractionId) -> String {
+        format!("INTERACTION#{id}")
+    }
+    pub fn inbox(team: &TeamId, status: InteractionStatus) -> String {
+        format!("INBOX#{team}#{}", status.as_str())
+    }
+    pub fn author(team: &TeamId, platform: Platform, author_id: &str) -> String {
+        format!("AUTHOR#{team}#{}#{author_id}", platform.as_str())
+    }
+    pub fn thread(team: &TeamId, channel: ChannelId, thread_id: &str) -> String {
+        format!("THREAD#{team}#{channel}#{thread_id}")
+    }
+    pub fn seen(scope: &str, event_id: &str) -> String {
+        format!("SEEN#{}#{event_id}", key_part(scope))
+    }
+    pub fn metric(team: &TeamId, subject: &MetricSubject) -> String {
+        match subject {
+            MetricSubject::Delivery { delivery_id, .. } => format!("METRIC#{team}#D#{delivery_id}"),
+            MetricSubject::Channel { channel_id } => format!("METRIC#{team}#C#{channel_id}"),
+        }
+    }
+    pub fn report(id: ReportId) -> String {
+        format!("REPORT#{id}")
+    }
+    pub fn reports_of(team: &TeamId) -> String {
+        format!("REPORTS#{team}")
+    }
+}
+
+fn delivery_sk(id: DeliveryId) -> String {
+    format!("DELIVERY#{id}")
+}
+
+fn team_item(t: &Team) -> StoreResult<Item> {
+    Item::of(t, pk::team(&t.id), "TEAM")
+}
+
+fn api_key_item(k: &ApiKey) -> StoreResult<Item> {
+    Ok(Item::of(k, pk::api_key(&k.hash), "APIKEY")?.index(Index::Gsi1, pk::keys_of(&k.team_id), k.id.to_string()))
+}
+
+fn channel_item(c: &Channel) -> StoreResult<Item> {
+    Ok(Item::of(c, pk::channel(c.id), "CHANNEL")?.index(Index::Gsi1, pk::channels_of(&c.team_id), c.id.to_string()))
+}
+
+fn post_item(p: &Post) -> StoreResult<Item> {
+    Item::of(p, pk::post(p.id), "POST")
+}
+
+/// A delivery is in the calendar always, and in the sparse DUE index only while
+/// [`Delivery::due_at`] says the publisher must look at it (a full put drops stale keys).
+fn delivery_item(d: &Delivery) -> StoreResult<Item> {
+    let item = Item::of(d, pk::post(d.post_id), delivery_sk(d.id))?.index(
+        Index::Gsi1,
+        pk::calendar(&d.team_id),
+        at_id(d.publish_at, d.id),
+    );
+    Ok(match d.due_at() {
+        Some(due) => item.index(Index::Gsi2, pk::DUE.to_owned(), at_id(due, d.id)),
+        None => item,
+    })
+}
+
+fn interaction_item(i: &Interaction) -> StoreResult<Item> {
+    let sk = at_id(i.created_at, i.id);
+    Ok(Item::of(i, pk::interaction(i.id), "INTERACTION")?
+        .index(Index::Gsi1, pk::inbox(&i.team_id, i.status), sk.clone())
+        .index(Index::Gsi3, pk::author(&i.team_id, i.platform, &i.author_id), sk.clone())
+        .index(Index::Gsi4, pk::thread(&i.team_id, i.channel_id, &i.thread_id), sk))
+}
+
+fn snapshot_item(m: &MetricSnapshot) -> StoreResult<Item> {
+    let item = Item::of(m, pk::metric(&m.team_id, &m.subject), sortable_instant(m.taken_at))?;
+    Ok(match m.expires_at {
+        Some(at) => item.expires(at),
+        None => item,
+    })
+}
+
+fn report_item(r: &Report) -> StoreResult<Item> {
+    Ok(Item::of(r, pk::report(r.id), "REPORT")?.index(
+        Index::Gsi1,
+        pk::reports_of(&r.team_id),
+        at_id(r.created_at, r.id),
+    ))
+}
+
+/// The dedupe record of one platform event.
+#[derive(Serialize)]
+struct SeenEvent<'a> {
+    scope: &'a str,
+    event_id: &'a str,
+    seen_at: DateTime<Utc>,
+    /// Sortable instant until which the event counts as seen; compared in the write condition
+    /// because DynamoDB removes expired items only eventually.
+    seen_until: String,
+}
+
+fn read<T: DeserializeOwned>(item: Attrs) -> StoreResult<T> {
+    let at = match item.get("pk").zip(item.get("sk")) {
+        Some((AttributeValue::S(pk), AttributeValue::S(sk))) => format!("{pk} / {sk}"),
+        _ => "without keys".to_owned(),
+    };
+    from_item(item).map_err(|e| StoreError::Corrupt(format!("item {at}: {e}")))
+}
+
+// ------------------------------------------------------------------------------------------
+// Conditions and queries
+
+/// A condition expression with its placeholders.
+struct Condition {
+    expression: &'static str,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    fn new(expression: &'static str) -> Self {
+        Self { expression, names: HashMap::new(), values: HashMap::new() }
+    }
+
+    fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names.insert(placeholder.to_owned(), attribute.to_owned());
+        self
+    }
+
+    fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.to_owned(), value);
+        self
+    }
+
+    /// The item does not exist yet.
+    fn absent() -> Self {
+        Self::new("attribute_not_exists(pk)")
+    }
+
+    /// The item exists and belongs to `team`.
+    fn owned_by(team: &TeamId) -> Self {
+        Self::new("attribute_exists(pk) AND #team = :team").name("#team", "team_id").value(":team", s(team.as_str()))
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// Which sort keys of a partition a query reads.
+#[derive(Debug, Clone)]
+enum SortRange {
+    All,
+    Equals(String),
+    Prefix(String),
+    /// Inclusive at both ends.
+    Between(String, String),
+    AtLeast(String),
+    Below(String),
+    AtMost(String),
+}
+
+impl SortRange {
+    /// `from <= t < to` (either bound optional) over sort keys `<sortable t>#<id>`.
+    fn instants(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> SortRange {
+        match (from, to) {
+            // "<to>" sorts before every "<to>#<id>", so an inclusive bound at "<to>" excludes `to`.
+            (Some(f), Some(t)) => SortRange::Between(sortable_instant(f), sortable_instant(t)),
+            (Some(f), None) => SortRange::AtLeast(sortable_instant(f)),
+            (None, Some(t)) => SortRange::Below(sortable_instant(t)),
+            (None, None) => SortRange::All,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, SortRange::Between(a, b) if a >= b)
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        match self {
+            SortRange::All => true,
+            SortRange::Equals(v) => key == v,
+            SortRange::Prefix(p) => key.starts_with(p.as_str()),
+            SortRange::Between(a, b) => a.as_str() <= key && key <= b.as_str(),
+            SortRange::AtLeast(a) => key >= a.as_str(),
+            SortRange::Below(b) => key < b.as_str(),
+            SortRange::AtMost(b) => key <= b.as_str(),
+        }
+    }
+
+    /// The sort-key part of a key condition on `#sk`, with its values.
+    fn condition(&self) -> (Option<&'static str>, Vec<(&'static str, String)>) {
+        match self.clone() {
+            SortRange::All => (None, vec![]),
+            SortRange::Equals(v) => (Some("#sk = :a"), vec![(":a", v)]),
+            SortRange::Prefix(p) => (Some("begins_with(#sk, :a)"), vec![(":a", p)]),
+            SortRange::Between(a, b) => (Some("#sk BETWEEN :a AND :b"), vec![(":a", a), (":b", b)]),
+            SortRange::AtLeast(a) => (Some("#sk >= :a"), vec![(":a", a)]),
+            SortRange::Below(b) => (Some("#sk < :b"), vec![(":b", b)]),
+            SortRange::AtMost(b) => (Some("#sk <= :b"), vec![(":b", b)]),
+        }
+    }
+}
+
+/// One partition of the table or of a GSI, read in sort-key order.
+struct Query {
+    index: Index,
+    partition: String,
+    range: SortRange,
+    ascending: bool,
+}
+
+impl Query {
+    fn new(index: Index, partition: String, range: SortRange, ascending: bool) -> Self {
+        Self { index, partition, range, ascending }
+    }
+
+    /// The key attributes of a position in this query: the table key, plus the index key.
+    fn key_attrs(&self) -> Vec<&'static str> {
+        let mut attrs = vec!["pk", "sk"];
+        if self.index != Index::Table {
+            attrs.extend([self.index.pk_attr(), self.index.sk_attr()]);
+        }
+        attrs
+    }
+
+    /// The cursor after `item`: its key attributes (what DynamoDB's LastEvaluatedKey holds).
+    fn cursor_after(&self, item: &Attrs) -> StoreResult<String> {
+        let mut position = BTreeMap::new();
+        for attr in self.key_attrs() {
+            match item.get(attr) {
+                Some(AttributeValue::S(v)) => position.insert(attr, v.as_str()),
+                _ => return Err(StoreError::Corrupt(format!("item without string key attribute {attr}"))),
+            };
+        }
+        Ok(Cursor::encode(&position))
+    }
+
+    /// A cursor back into an ExclusiveStartKey, refused unless it is a position of this very
+    /// query (same key attributes, same partition, inside the range).
+    fn start_at(&self, cursor: &str) -> StoreResult<Attrs> {
+        let position: BTreeMap<String, String> = Cursor::decode(cursor)?;
+        let attrs = self.key_attrs();
+        let fits = position.len() == attrs.len()
+            && attrs.iter().all(|a| position.contains_key(*a))
+            && position.get(self.index.pk_attr()) == Some(&self.partition)
+            && position.get(self.index.sk_attr()).is_some_and(|sk| self.range.contains(sk));
+        if !fits {
+            return Err(StoreError::InvalidCursor);
+        }
+        Ok(position.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+    }
+}
+
+impl DynamoStore {
+    /// GetItem, strongly consistent.
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> StoreResult<Option<T>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend("GetItem", e))?;
+        out.item.map(read).transpose()
+    }
+
+    /// PutItem under an optional condition: `Ok(false)` when the condition failed.
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<bool> {
+        let mut request = self.client.put_item().table_name(&self.table).set_item(Some(item.0));
+        if let Some(c) = condition {
+            request = request
+                .condition_expression(c.expression)
+                .set_expression_attribute_names(c.names())
+                .set_expression_attribute_values(c.values());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => Ok(false),
+                other => Err(backend("PutItem", other)),
+            },
+        }
+    }
+
+    /// DeleteItem under a condition: `Ok(false)` when the condition failed.
+    async fn delete(&self, pk: String, sk: &str, condition: Condition) -> StoreResult<bool> {
+        let request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values());
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                DeleteItemError::ConditionalCheckFailedException(_) => Ok(false),
+                other => Err(backend("DeleteItem", other)),
+            },
+        }
+    }
+
+    /// Runs `q` from `start`, following LastEvaluatedKey, until `max` items (all when `None`).
+    async fn query(&self, q: &Query, start: Option<Attrs>, max: Option<usize>) -> StoreResult<Vec<Attrs>> {
+        if q.range.is_empty() || max == Some(0) {
+            return Ok(vec![]);
+        }
+        let (sk_condition, sk_values) = q.range.condition();
+        let expression = match sk_condition {
+            Some(c) => format!("#pk = :pk AND {c}"),
+            None => "#pk = :pk".to_owned(),
+        };
+        let mut names = HashMap::from([("#pk".to_owned(), q.index.pk_attr().to_owned())]);
+        if sk_condition.is_some() {
+            names.insert("#sk".to_owned(), q.index.sk_attr().to_owned());
+        }
+        let mut values = HashMap::from([(":pk".to_owned(), s(q.partition.as_str()))]);
+        values.extend(sk_values.into_iter().map(|(k, v)| (k.to_owned(), s(v))));
+
+        let mut items = Vec::new();
+        let mut start = start;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(q.index.name().map(str::to_owned))
+                .key_condition_expression(expression.as_str())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(q.ascending)
+                // GSIs only offer eventually consistent reads.
+                .consistent_read(q.index == Index::Table)
+                .set_exclusive_start_key(start.take());
+            if let Some(max) = max {
+                let remaining = max.saturating_sub(items.len()).min(1000);
+                request = request.limit(i32::try_from(remaining).unwrap_or(1000));
+            }
+            let out = request.send().await.map_err(|e| backend("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            let wanted_more = max.is_none_or(|m| items.len() < m);
+            match out.last_evaluated_key {
+                Some(key) if wanted_more && !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        if let Some(max) = max {
+            items.truncate(max);
+        }
+        Ok(items)
+    }
+
+    async fn query_all<T: DeserializeOwned>(&self, q: Query) -> StoreResult<Vec<T>> {
+        self.query(&q, None, None).await?.into_iter().map(read).collect()
+    }
+
+    /// One page of `q`. Reads one item more than asked to know whether a next page exists, so
+    /// the last page has `next: None` (as SQLite's keyset pages do).
+    async fn query_page<T: DeserializeOwned>(&self, q: Query, page: &PageRequest) -> StoreResult<Page<T>> {
+        let start = page.cursor.as_deref().map(|c| q.start_at(c)).transpose()?;
+        let limit = page.effective_limit() as usize;
+        let mut items = self.query(&q, start, Some(limit + 1)).await?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|last| q.cursor_after(last)).transpose()?
+        } else {
+            None
+        };
+        let items = items.into_iter().map(read).collect::<StoreResult<_>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The ports
+
+#[async_trait]
+impl TeamStore for DynamoStore {
+    async fn create_team(&self, team: &Team) -> StoreResult<()> {
+        match self.put(team_item(team)?, Some(Condition::absent())).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>> {
+        self.get(pk::team(id), "TEAM").await
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for DynamoStore {
+    async fn put_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        self.put(api_key_item(key)?, None).await.map(drop)
+    }
+
+    async fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>> {
+        self.get(pk::api_key(hash), "APIKEY").await
+    }
+
+    /// In key-id order.
+    async fn list_api_keys(&self, team: &TeamId) -> StoreResult<Vec<ApiKey>> {
+        self.query_all(Query::new(Index::Gsi1, pk::keys_of(team), SortRange::All, true)).await
+    }
+
+    async fn delete_api_key(&self, team: &TeamId, id: ApiKeyId) -> StoreResult<()> {
+        let q = Query::new(Index::Gsi1, pk::keys_of(team), SortRange::Equals(id.to_string()), true);
+        let found: Vec<ApiKey> = self.query_all(q).await?;
+        let key = found.into_iter().next().ok_or(StoreError::NotFound)?;
+        match self.delete(pk::api_key(&key.hash), "APIKEY", Condition::owned_by(team)).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+}
+
+#[async_trait]
+impl ChannelStore for DynamoStore {
+    async fn create_channel(&self, channel: &Channel) -> StoreResult<()> {
+        match self.put(channel_item(channel)?, Some(Condition::absent())).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn get_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<Option<Channel>> {
+        Ok(self.channel_by_id(id).await?.filter(|c| &c.team_id == team))
+    }
+
+    async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>> {
+        self.get(pk::channel(id), "CHANNEL").await
+    }
+
+    /// In channel-id order.
+    async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>> {
+        self.query_all(Query::new(Index::Gsi1, pk::channels_of(team), SortRange::All, true)).await
+    }
+
+    async fn update_channel(&self, channel: &Channel) -> StoreResult<()> {
+        match self.put(channel_item(channel)?, Some(Condition::owned_by(&channel.team_id))).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn delete_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<()> {
+        match self.delete(pk::channel(id), "CHANNEL", Condition::owned_by(team)).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+}
+
+#[async_trait]
+impl PostStore for DynamoStore {
+    /// One TransactWriteItems: the post and every delivery, each only if absent. More than
+    /// [`MAX_DELIVERIES_PER_POST`] deliveries is refused with a backend error.
+    async fn create_post(&self, post: &Post, deliveries: &[Delivery]) -> StoreResult<()> {
+        const OP: &str = "TransactWriteItems";
+        if deliveries.len() > MAX_DELIVERIES_PER_POST {
+            return Err(failure(
+                OP,
+                format!(
+                    "a post has at most {MAX_DELIVERIES_PER_POST} deliveries (one transaction); got {}",
+                    deliveries.len()
+                ),
+            ));
+        }
+        let mut items = vec![post_item(post)?];
+        for d in deliveries {
+            items.push(delivery_item(d)?);
+        }
+        let writes = items
+            .into_iter()
+            .map(|item| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item.0))
+                    .condition_expression(Condition::absent().expression)
+                    .build()
+                    .map_err(|e| backend(OP, e))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let codes: Vec<&str> = c.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    if codes.contains(&"ConditionalCheckFailed") {
+                        StoreError::AlreadyExists
+                    } else if codes.contains(&"TransactionConflict") {
+                        StoreError::Conflict
+                    } else {
+                        backend(OP, c)
+                    }
+                }
+                other => backend(OP, other),
+            }),
+        }
+    }
+
+    async fn get_post(&self, team: &TeamId, id: PostId) -> StoreResult<Option<Post>> {
+        Ok(self.get::<Post>(pk::post(id), "POST").await?.filter(|p| &p.team_id == team))
+    }
+
+    async fn update_post(&self, post: &Post) -> StoreResult<()> {
+        match self.put(post_item(post)?, Some(Condition::owned_by(&post.team_id))).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
+    /// In delivery-id order.
+    async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>> {
+        let q = Query::new(Index::Table, pk::post(post), SortRange::Prefix("DELIVERY#".to_owned()), true);
+        let deliveries: Vec<Delivery> = self.query_all(q).await?;
+        Ok(deliveries.into_iter().filter(|d| &d.team_id == team).collect())
+    }
+
+    async fn get_delivery(&self, team: &TeamId, post: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>> {
+        Ok(self.get::<Delivery>(pk::post(post), &delivery_sk(id)).await?.filter(|d| &d.team_id == team))
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<Delivery> {
+        let mut next = delivery.clone();
+        next.version = delivery.version.checked_add(1).ok_or(StoreError::Conflict)?;
+        let condition = Condition::new("#version = :expected AND #team = :team")
+            .name("#version", "version")
+            .value(":expected", AttributeValue::N(delivery.version.to_string()))
+            .name("#team", "team_id")
+            .value(":team", s(delivery.team_id.as_str()));
+        match self.put(delivery_item(&next)?, Some(condition)).await? {
+            true => Ok(next),
+            false => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn calendar(
+        &self,
+        team: &TeamId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>> {
+        let range = SortRange::instants(Some(from), Some(to));
+        self.query_page(Query::new(Index::Gsi1, pk::calendar(team), range, true), page).await
+    }
+
+    async fn due_deliveries(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>> {
+        // '~' sorts after every character of an id, so deliveries due AT `until` are included.
+        let range = SortRange::AtMost(format!("{}#~", sortable_instant(until)));
+        let q = Query::new(Index::Gsi2, pk::DUE.to_owned(), range, true);
+        self.query(&q, None, Some(limit as usize)).await?.into_iter().map(read).collect()
+    }
+}
+
+#[async_trait]
+impl InteractionStore for DynamoStore {
+    async fn create_interaction(&self, interaction: &Interaction) -> StoreResult<()> {
+        match self.put(interaction_item(interaction)?, Some(Condition::absent())).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn get_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<Option<Interaction>> {
+        Ok(self.get::<Interaction>(pk::interaction(id), "INTERACTION").await?.filter(|i| &i.team_id == team))
+    }
+
+    /// A full put: the inbox keys follow the new status.
+    async fn update_interaction(&self, interaction: &Interaction) -> StoreResult<()> {
+        match self.put(interaction_item(interaction)?, Some(Condition::owned_by(&interaction.team_id))).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn inbox(&self, team: &TeamId, query: &InboxQuery, page: &PageRequest) -> StoreResult<Page<Interaction>> {
+        let range = SortRange::instants(query.from, query.to);
+        self.query_page(Query::new(Index::Gsi1, pk::inbox(team, query.status), range, false), page).await
+    }
+
+    async fn thread(&self, team: &TeamId, channel: ChannelId, thread_id: &str) -> StoreResult<Vec<Interaction>> {
+        self.query_all(Query::new(Index::Gsi4, pk::thread(team, channel, thread_id), SortRange::All, true)).await
+    }
+
+    async fn by_author(
+        &self,
+        team: &TeamId,
+        platform: Platform,
+        author_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Interaction>> {
+        let q = Query::new(Index::Gsi3, pk::author(team, platform, author_id), SortRange::All, false);
+        self.query_page(q, page).await
+    }
+}
+
+#[async_trait]
+impl DedupeStore for DynamoStore {
+    /// Seen means: a record exists whose `seen_until` is after `now`. The event counts as seen
+    /// during `[first seen, first seen + ttl)`.
+    async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool> {
+        let until = now + ttl;
+        let record = SeenEvent { scope, event_id, seen_at: now, seen_until: sortable_instant(until) };
+        let item = Item::of(&record, pk::seen(scope, event_id), "SEEN")?.expires(until);
+        let condition = Condition::new("attribute_not_exists(pk) OR #until <= :now")
+            .name("#until", "seen_until")
+            .value(":now", s(sortable_instant(now)));
+        self.put(item, Some(condition)).await
+    }
+}
+
+#[async_trait]
+impl MetricStore for DynamoStore {
+    /// A second snapshot of the same subject at the same instant replaces the first.
+    async fn put_snapshot(&self, snapshot: &MetricSnapshot) -> StoreResult<()> {
+        self.put(snapshot_item(snapshot)?, None).await.map(drop)
+    }
+
+    async fn snapshots(
+        &self,
+        team: &TeamId,
+        subject: &MetricSubject,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<MetricSnapshot>> {
+        let (from_key, to_key) = (sortable_instant(from), sortable_instant(to));
+        if from_key >= to_key {
+            return Ok(vec![]);
+        }
+        // The sort key is the bare instant: BETWEEN is inclusive, so drop a snapshot AT `to`.
+        let q = Query::new(Index::Table, pk::metric(team, subject), SortRange::Between(from_key, to_key.clone()), true);
+        let items = self.query(&q, None, None).await?;
+        items
+            .into_iter()
+            .filter(|item| !matches!(item.get("sk"), Some(AttributeValue::S(sk)) if *sk == to_key))
+            .map(read)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ReportStore for DynamoStore {
+    async fn put_report(&self, report: &Report) -> StoreResult<()> {
+        self.put(report_item(report)?, None).await.map(drop)
+    }
+
+    async fn get_report(&self, team: &TeamId, id: ReportId) -> StoreResult<Option<Report>> {
+        Ok(self.get::<Report>(pk::report(id), "REPORT").await?.filter(|r| &r.team_id == team))
+    }
+
+    async fn list_reports(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Report>> {
+        self.query_page(Query::new(Index::Gsi1, pk::reports_of(team), SortRange::All, false), page).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + secs, 0).single().unwrap()
+    }
+
+    #[test]
+    fn instant_ranges_include_from_and_exclude_to() {
+        let r = SortRange::instants(Some(at(0)), Some(at(10)));
+        assert!(r.contains(&at_id(at(0), "a")));
+        assert!(r.contains(&at_id(at(9), "z")));
+        assert!(!r.contains(&at_id(at(10), "a")));
+        assert!(SortRange::instants(Some(at(10)), Some(at(10))).is_empty());
+        let below = SortRange::instants(None, Some(at(10)));
+        assert!(below.contains(&at_id(at(9), "f")) && !below.contains(&at_id(at(10), "0")));
+    }
+
+    #[test]
+    fn the_due_bound_includes_items_due_at_until() {
+        let bound = SortRange::AtMost(format!("{}#~", sortable_instant(at(5))));
+        assert!(bound.contains(&at_id(at(5), DeliveryId::new())));
+        assert!(!bound.contains(&at_id(at(6), DeliveryId::new())));
+    }
+
+    #[test]
+    fn cursors_only_fit_their_own_query() {
+        let q = Query::new(Index::Gsi1, "CAL#a".into(), SortRange::All, true);
+        let item: Attrs = [("pk", "POST#1"), ("sk", "DELIVERY#2"), ("gsi1pk", "CAL#a"), ("gsi1sk", "x#2")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), s(v)))
+            .collect();
+        let cursor = q.cursor_after(&item).unwrap();
+        assert_eq!(q.start_at(&cursor).unwrap(), item);
+        let other_team = Query::new(Index::Gsi1, "CAL#b".into(), SortRange::All, true);
+        assert!(matches!(other_team.start_at(&cursor), Err(StoreError::InvalidCursor)));
+        let table = Query::new(Index::Table, "CAL#a".into(), SortRange::All, true);
+        assert!(matches!(table.start_at(&cursor), Err(StoreError::InvalidCursor)));
+        assert!(matches!(q.start_at("not a cursor"), Err(StoreError::InvalidCursor)));
+    }
+
+    #[test]
+    fn scopes_cannot_fake_a_separator() {
+        assert_ne!(pk::seen("a#b", "c"), pk::seen("a", "b#c"));
+    }
+}
