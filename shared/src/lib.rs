@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod logging;
+pub mod platforms;
 pub mod services;
 pub mod store;
 

@@ -1,0 +1,80 @@
+//! The port every network's publishing adapter implements.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::crypto::Credentials;
+use crate::domain::{Channel, Delivery, MediaRef, Platform};
+
+/// Everything an adapter needs to publish one delivery.
+pub struct PublishRequest<'a> {
+    pub delivery: &'a Delivery,
+    pub channel: &'a Channel,
+    pub credentials: &'a Credentials,
+    /// The text for this platform (the post's variant for it, or its text).
+    pub text: &'a str,
+    pub media: &'a [MediaRef],
+}
+
+impl PublishRequest<'_> {
+    /// A handle that is the same on every attempt of this delivery, for the platform's own
+    /// idempotency mechanism (Mastodon `Idempotency-Key`, the seed of a Bluesky `rkey`).
+    pub fn idempotency_key(&self) -> String {
+        format!("herald-{}", self.delivery.id)
+    }
+}
+
+/// What the platform said about a post that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub platform_post_id: String,
+    pub url: Option<String>,
+    /// When the platform says it was published, if it says.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Why publishing did not work, sorted by what the publisher must do next. `reason` is for
+/// people: it ends up on the delivery and in the `Post Failed` event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// Worth trying again later: timeouts, 5xx, 429. `retry_after` is the platform's own word
+    /// (`Retry-After`, rate-limit reset headers) when it gave one.
+    #[error("{reason}")]
+    Transient { reason: String, retry_after: Option<Duration> },
+    /// Will fail the same way every time: text too long, media rejected, post refused.
+    #[error("{reason}")]
+    Permanent { reason: String },
+    /// The token is expired or revoked: the channel needs reconnecting.
+    #[error("{reason}")]
+    Auth { reason: String },
+}
+
+#[async_trait]
+pub trait PlatformAdapter: Send + Sync {
+    /// Publishes, using the request's idempotency key wherever the platform has a mechanism
+    /// for it, so that a repeated attempt does not make a second post.
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError>;
+
+    /// After a claim expired mid-publish: does this delivery's post already exist on the
+    /// platform? `Ok(None)` means it is safe to publish again.
+    async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError>;
+}
+
+/// The adapters a host wires in, by platform.
+#[derive(Clone, Default)]
+pub struct Adapters(HashMap<Platform, Arc<dyn PlatformAdapter>>);
+
+impl Adapters {
+    pub fn with(mut self, platform: Platform, adapter: Arc<dyn PlatformAdapter>) -> Self {
+        self.0.insert(platform, adapter);
+        self
+    }
+
+    pub fn get(&self, platform: Platform) -> Option<&Arc<dyn PlatformAdapter>> {
+        self.0.get(&platform)
+    }
+}
