@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use herald_core::clock::SystemClock;
 use herald_core::domain::{Role, TeamId};
 use herald_core::local::DataDir;
-use herald_core::services::{keys, scheduled};
+use herald_core::services::keys;
+use herald_core::services::publisher::{Publisher, PublisherConfig};
 
 #[derive(Parser)]
 #[command(name = "herald", version, about = "Social media scheduling, inbox and reports for small teams, without servers.")]
@@ -83,23 +84,30 @@ async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
 
-    let state = dir.app_state();
-    let publisher = tokio::spawn(publisher_timer(state.clone()));
-    let app = herald_core::http::api_router(state);
+    let publisher = tokio::spawn(publisher_timer(dir.publisher(PublisherConfig {
+        lookahead: chrono::Duration::seconds(2),
+        ..PublisherConfig::default()
+    })));
+    let app = herald_core::http::api_router(dir.app_state());
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     publisher.abort();
     Ok(())
 }
 
-/// The local stand-in for the publisher's EventBridge rule.
-async fn publisher_timer(state: herald_core::http::AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+/// The local stand-in for the publisher's EventBridge rule: a run every second, each looking
+/// two seconds ahead, each in its own task so a slow network never delays the next run.
+/// Claims keep overlapping runs from publishing anything twice.
+async fn publisher_timer(publisher: Publisher) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = scheduled::run_publisher(&*state.store, &*state.clock).await {
-            tracing::error!(error = %e, "publisher run failed");
-        }
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            if let Err(e) = publisher.run_once().await {
+                tracing::error!(error = %e, "publisher run failed");
+            }
+        });
     }
 }
 

@@ -15,7 +15,10 @@ use aws_config::BehaviorVersion;
 
 use crate::clock::SystemClock;
 use crate::crypto::{CredentialCipher, CryptoError};
+use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
 use crate::http::AppState;
+use crate::platforms::Adapters;
+use crate::services::publisher::{Publisher, PublisherConfig};
 use crate::store::dynamo::DynamoStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,31 @@ impl AwsContext {
             .and_then(|p| p.value())
             .ok_or_else(|| ConfigError::Ssm { name: name.clone(), message: "the parameter has no value".into() })?;
         Ok(CredentialCipher::from_base64(value)?)
+    }
+
+    /// Where events go: the bus named by `HERALD_EVENT_BUS`, or (with no bus configured) the
+    /// function's log, so nothing is silently dropped.
+    pub fn event_sink(&self) -> Arc<dyn EventSink> {
+        match &self.event_bus {
+            Some(bus) => Arc::new(EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&self.sdk), bus.clone())),
+            None => {
+                tracing::warn!("HERALD_EVENT_BUS is not set: events go to /tmp/herald-events.jsonl only");
+                Arc::new(JsonLinesSink::new("/tmp/herald-events.jsonl".into()))
+            }
+        }
+    }
+
+    /// The publisher on DynamoDB and EventBridge. Network adapters are registered here as they
+    /// are written; a delivery to a network without one fails with that reason.
+    pub async fn publisher(&self) -> Result<Publisher, ConfigError> {
+        Ok(Publisher {
+            store: self.store.clone(),
+            adapters: Adapters::default(),
+            events: self.event_sink(),
+            clock: Arc::new(SystemClock),
+            cipher: self.credential_cipher().await?,
+            config: PublisherConfig::default(),
+        })
     }
 
     /// The API's state on DynamoDB.

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod local;
 pub mod crypto;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod logging;
 pub mod platforms;

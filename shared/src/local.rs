@@ -3,14 +3,21 @@
 //! ```text
 //! <data-dir>/herald.db         the SQLite store
 //! <data-dir>/credentials.key   the AES-256 key sealing channel credentials (0600, made on first run)
+//! <data-dir>/events.jsonl      every event (Post Published, Post Failed…), one JSON object a line
+//! <data-dir>/outbox/           what the sandbox network "published", one JSON file per delivery
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::crypto::{CredentialCipher, CryptoError};
+use crate::domain::Platform;
+use crate::events::JsonLinesSink;
 use crate::http::AppState;
+use crate::platforms::Adapters;
+use crate::platforms::sandbox::SandboxAdapter;
+use crate::services::publisher::{Publisher, PublisherConfig};
 use crate::store::StoreError;
 use crate::store::sqlite::SqliteStore;
 
@@ -49,5 +56,24 @@ impl DataDir {
 
     pub fn app_state(&self) -> AppState {
         AppState { store: self.store.clone(), clock: Arc::new(SystemClock), cipher: self.cipher.clone() }
+    }
+
+    /// Where the sandbox network writes what it publishes.
+    pub fn outbox(&self) -> PathBuf {
+        self.path.join("outbox")
+    }
+
+    /// The publisher on this data directory: events to `events.jsonl`, sandbox to `outbox/`.
+    pub fn publisher(&self, config: PublisherConfig) -> Publisher {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let adapters = Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(self.outbox(), clock.clone())));
+        Publisher {
+            store: self.store.clone(),
+            adapters,
+            events: Arc::new(JsonLinesSink::new(self.path.join("events.jsonl"))),
+            clock,
+            cipher: self.cipher.clone(),
+            config,
+        }
     }
 }

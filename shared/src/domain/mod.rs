@@ -6,6 +6,7 @@ mod interaction;
 mod metrics;
 mod post;
 mod report;
+mod schedule;
 mod team;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
@@ -14,6 +15,10 @@ pub use interaction::{Interaction, InteractionKind, InteractionStatus};
 pub use metrics::{MetricCounters, MetricSnapshot, MetricSubject};
 pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText};
 pub use report::{Report, ReportFormat};
+pub use schedule::{
+    PAST_GRACE, PublishAt, check_not_past, next_free_slot, parse_local, parse_slot_time, parse_weekday, resolve_local,
+    slot_time_text, weekday_name,
+};
 pub use team::{ApiKey, ApiKeySecret, KeyHash, Role, Team, TeamId};
 
 use chrono::{DateTime, Utc};

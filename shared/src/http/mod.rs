@@ -2,21 +2,24 @@
 //! listener in `herald serve`). There is one implementation of every endpoint.
 
 mod auth;
+mod channels;
 mod error;
+mod keys;
+mod posts;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::Caller;
-pub use error::ApiError;
+pub use error::{ApiError, ApiJson, parse_json};
 
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
@@ -37,7 +40,18 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API router: `/health` and everything under `/v1`.
 pub fn api_router(state: AppState) -> Router {
-    let v1 = Router::new().route("/me", get(me));
+    let v1 = Router::new()
+        .route("/me", get(me))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
+        .route("/posts", get(posts::list).post(posts::create))
+        .route("/posts/{id}", get(posts::get).patch(posts::update))
+        .route("/posts/{id}/cancel", post(posts::cancel))
+        .route("/posts/{id}/approve", post(posts::approve))
+        .route("/posts/{id}/retry", post(posts::retry))
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", delete(keys::delete))
+        .method_not_allowed_fallback(method_not_allowed);
     with_common_layers(Router::new().route("/health", get(health)).nest("/v1", v1).fallback(not_found).with_state(state))
 }
 
@@ -73,6 +87,11 @@ async fn me(caller: Caller) -> Json<Value> {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route")
+}
+
+async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
+    let body = json!({"error": {"code": "method_not_allowed", "message": "this path does not take that method"}});
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body))
 }
 
 /// How long `herald serve` waits for in-flight requests on shutdown.

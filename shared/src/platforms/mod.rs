@@ -3,5 +3,8 @@
 
 mod adapter;
 pub mod limits;
+pub mod mastodon;
+pub mod bluesky;
+pub mod sandbox;
 
 pub use adapter::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};

@@ -1,5 +1,50 @@
 //! Use cases, written once and called by every host: the HTTP handlers, the Lambda mains and
 //! the `herald` CLI. They take the narrowest ports they need.
 
+pub mod channels;
 pub mod keys;
+pub mod posts;
+pub mod publisher;
 pub mod scheduled;
+
+use crate::domain::{ApiKeyId, Role, TeamId, ValidationError};
+use crate::store::StoreError;
+
+/// Who is acting: the team whose data the call may touch, and what their role allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub team_id: TeamId,
+    pub role: Role,
+    pub key_id: ApiKeyId,
+}
+
+impl Actor {
+    /// Refuses unless the actor's role includes `needed`; `why` says what the role is for.
+    pub fn require(&self, needed: Role, why: &'static str) -> Result<(), ServiceError> {
+        if self.role.includes(needed) { Ok(()) } else { Err(ServiceError::Forbidden(why)) }
+    }
+}
+
+/// What a use case can refuse with. The HTTP layer maps each to a status; the CLI prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The role does not allow it (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Absent, or another team's (404): `field` names the input that pointed at it.
+    #[error("{message}")]
+    NotFound { message: String, field: Option<String> },
+    /// The current state does not allow it (409).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ServiceError::NotFound { message: message.into(), field: None }
+    }
+}

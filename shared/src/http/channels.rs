@@ -1,0 +1,168 @@
+//! `/v1/channels`: a team's connected accounts. Credentials go in and never come out: responses
+//! say `"has_credentials"` only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, AppState, Caller};
+use crate::crypto::Credentials;
+use crate::domain::{
+    Channel, ChannelId, ChannelName, Platform, QueueSlot, ValidationError, parse_slot_time, parse_time_zone,
+    parse_weekday, slot_time_text, weekday_name,
+};
+use crate::services::channels::{self as service, ChannelChanges, NewChannel};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannelBody {
+    platform: String,
+    name: String,
+    time_zone: String,
+    #[serde(default)]
+    credentials: Option<Value>,
+    #[serde(default)]
+    queue_slots: Vec<SlotBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotBody {
+    weekday: String,
+    time: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchChannelBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    /// Present-and-null removes the credentials; absent leaves them.
+    #[serde(default, deserialize_with = "present")]
+    credentials: Option<Value>,
+    #[serde(default)]
+    queue_slots: Option<Vec<SlotBody>>,
+    /// Accepted only to refuse it with a clear message.
+    #[serde(default)]
+    platform: Option<Value>,
+}
+
+/// `Some(value)` whenever the key is present, `Some(Value::Null)` for an explicit null.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateChannelBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let new = NewChannel {
+        platform: Platform::parse("platform", &body.platform)?,
+        name: ChannelName::parse("name", &body.name)?,
+        time_zone: parse_time_zone("time_zone", &body.time_zone)?,
+        credentials: parse_credentials(body.credentials)?,
+        queue_slots: parse_slots(&body.queue_slots)?,
+    };
+    let channel = service::create_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), new).await?;
+    Ok((StatusCode::CREATED, Json(channel_json(&channel))))
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let channels = service::list_channels(&*state.store, &caller.actor()).await?;
+    Ok(Json(json!({"items": channels.iter().map(channel_json).collect::<Vec<_>>()})))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let channel = service::get_channel(&*state.store, &caller.actor(), channel_id(&id)?).await?;
+    Ok(Json(channel_json(&channel)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchChannelBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = channel_id(&id)?;
+    if body.platform.is_some() {
+        return Err(
+            ValidationError::new("platform", "cannot change; connect the other network as a new channel").into()
+        );
+    }
+    let changes = ChannelChanges {
+        name: body.name.as_deref().map(|n| ChannelName::parse("name", n)).transpose()?,
+        time_zone: body.time_zone.as_deref().map(|z| parse_time_zone("time_zone", z)).transpose()?,
+        credentials: match body.credentials {
+            None => None,
+            Some(v) => Some(parse_credentials(Some(v))?),
+        },
+        queue_slots: body.queue_slots.as_deref().map(parse_slots).transpose()?,
+    };
+    let channel =
+        service::update_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), id, changes).await?;
+    Ok(Json(channel_json(&channel)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = channel_id(&id)?;
+    service::delete_channel(&*state.store, &*state.store, &*state.clock, &caller.actor(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A path id that is not even a UUID names no channel: 404, like any unknown id.
+fn channel_id(s: &str) -> Result<ChannelId, ApiError> {
+    ChannelId::parse("id", s)
+        .map_err(|_| ApiError::Missing { message: format!("no channel `{s}` in your team"), field: None })
+}
+
+fn parse_credentials(value: Option<Value>) -> Result<Option<Credentials>, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Credentials::from_json("credentials", &v).map(Some),
+    }
+}
+
+fn parse_slots(slots: &[SlotBody]) -> Result<Vec<QueueSlot>, ValidationError> {
+    slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Ok(QueueSlot {
+                weekday: parse_weekday(&format!("queue_slots[{i}].weekday"), &s.weekday)?,
+                time: parse_slot_time(&format!("queue_slots[{i}].time"), &s.time)?,
+            })
+        })
+        .collect()
+}
+
+/// A channel as the API shows it: never the credentials, only whether there are some.
+pub fn channel_json(c: &Channel) -> Value {
+    let slots: Vec<Value> = c
+        .queue_slots
+        .iter()
+        .map(|s| json!({"weekday": weekday_name(s.weekday), "time": slot_time_text(s.time)}))
+        .collect();
+    json!({
+        "id": c.id,
+        "platform": c.platform,
+        "name": c.name.as_str(),
+        "time_zone": c.time_zone.name(),
+        "has_credentials": c.credentials.is_some(),
+        "queue_slots": slots,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}

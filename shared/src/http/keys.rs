@@ -1,0 +1,89 @@
+//! `/v1/keys`: a team's API keys, admin only. A new key is shown once, in the creation
+//! response; afterwards only its id, role and name are.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, AppState, Caller};
+use crate::domain::{ApiKey, ApiKeyId, Role, ValidationError};
+use crate::services::keys::create_key;
+use crate::store::StoreError;
+
+const ADMIN_ONLY: &str = "only an admin key can manage API keys";
+
+/// The longest key label.
+pub const MAX_KEY_NAME: usize = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyBody {
+    role: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateKeyBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.actor().require(Role::Admin, ADMIN_ONLY)?;
+    let role = Role::parse("role", &body.role)?;
+    let name = key_name(body.name.as_deref())?;
+    let (key, secret) = create_key(&*state.store, &*state.clock, &caller.team_id, role, &name).await?;
+    tracing::info!(key_id = %key.id, role = %key.role, "API key created");
+    let mut shown = key_json(&key);
+    shown["key"] = Value::String(secret.reveal().to_owned());
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.actor().require(Role::Admin, ADMIN_ONLY)?;
+    let keys = state.store.list_api_keys(&caller.team_id).await?;
+    Ok(Json(json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()})))
+}
+
+/// Revokes a key at once. The key making the call cannot revoke itself (that is how a team
+/// locks itself out): create another admin key first, then revoke this one with it.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.actor().require(Role::Admin, ADMIN_ONLY)?;
+    let missing = || ApiError::Missing { message: format!("no API key `{id}` in your team"), field: None };
+    let key_id = ApiKeyId::parse("id", &id).map_err(|_| missing())?;
+    if key_id == caller.key_id {
+        return Err(ApiError::Conflict("this is the key making the request; revoke it with another admin key".into()));
+    }
+    match state.store.delete_api_key(&caller.team_id, key_id).await {
+        Ok(()) => {
+            tracing::info!(key_id = %key_id, "API key revoked");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(StoreError::NotFound) => Err(missing()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn key_name(name: Option<&str>) -> Result<String, ValidationError> {
+    let name = name.map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Err(ValidationError::new("name", "is required: a label for people, like \"ci\" or \"Marie's laptop\""));
+    }
+    if name.chars().count() > MAX_KEY_NAME {
+        return Err(ValidationError::new("name", format!("must be at most {MAX_KEY_NAME} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::new("name", "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A key as listings show it: never the secret, nor its hash.
+fn key_json(k: &ApiKey) -> Value {
+    json!({"id": k.id, "role": k.role, "name": k.name, "created_at": k.created_at})
+}

@@ -1,0 +1,287 @@
+//! `/v1/posts`: create, read, the calendar, change, cancel, approve, retry. Handlers parse the
+//! request into domain values, call the service, and show the result; the rules live in
+//! [`crate::services::posts`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, AppState, Caller};
+use crate::domain::{ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, ValidationError};
+use crate::services::Actor;
+use crate::services::posts::{self as service, NewPost, PostChanges, PostView};
+use crate::store::PageRequest;
+
+/// At most this many media items per post (above every platform's own limit).
+pub const MAX_MEDIA: usize = 50;
+/// The longest alt text Herald keeps.
+pub const MAX_ALT_CHARS: usize = 5000;
+
+/// The calendar's default range: from a week ago…
+const DEFAULT_PAST_DAYS: i64 = 7;
+/// …to a month ahead.
+const DEFAULT_FUTURE_DAYS: i64 = 30;
+
+impl Caller {
+    /// The service layer's view of the caller.
+    pub fn actor(&self) -> Actor {
+        Actor { team_id: self.team_id.clone(), role: self.role, key_id: self.key_id }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePostBody {
+    text: String,
+    channel_ids: Vec<String>,
+    publish_at: Value,
+    #[serde(default)]
+    variants: BTreeMap<String, String>,
+    #[serde(default)]
+    media: Vec<MediaBody>,
+    #[serde(default)]
+    draft: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaBody {
+    url: String,
+    #[serde(default)]
+    alt: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchPostBody {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    variants: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    media: Option<Vec<MediaBody>>,
+    #[serde(default)]
+    publish_at: Option<Value>,
+    #[serde(default)]
+    draft: Option<bool>,
+    /// Accepted only to refuse it with a clear message.
+    #[serde(default)]
+    channel_ids: Option<Value>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreatePostBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let new = NewPost {
+        text: PostText::parse("text", &body.text)?,
+        channel_ids: channel_ids(&body.channel_ids)?,
+        publish_at: PublishAt::from_json(&body.publish_at)?,
+        variants: variants(body.variants)?,
+        media: media(body.media)?,
+        draft: body.draft,
+    };
+    let view = service::create_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), new).await?;
+    Ok((StatusCode::CREATED, Json(post_json(&view))))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = service::get_post(&*state.store, &caller.actor(), post_id(&id)?).await?;
+    Ok(Json(post_json(&view)))
+}
+
+/// `GET /v1/posts?from=…&to=…&limit=…&cursor=…`: the calendar.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) =
+        query.map_err(|_| ValidationError::new("query", "could not be read; use from, to, limit and cursor"))?;
+    if let Some(unknown) = params.keys().find(|k| !["from", "to", "limit", "cursor"].contains(&k.as_str())) {
+        return Err(ValidationError::new(
+            unknown.as_str(),
+            "is not a parameter of this listing (from, to, limit, cursor)",
+        )
+        .into());
+    }
+    let now = state.clock.now();
+    let from = match params.get("from") {
+        Some(s) => instant("from", s)?,
+        None => now - Duration::days(DEFAULT_PAST_DAYS),
+    };
+    let to = match params.get("to") {
+        Some(s) => instant("to", s)?,
+        None => now + Duration::days(DEFAULT_FUTURE_DAYS),
+    };
+    let limit = match params.get("limit") {
+        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=PageRequest::MAX_PAGE).contains(n)).ok_or_else(|| {
+            ValidationError::new("limit", format!("must be a whole number from 1 to {}", PageRequest::MAX_PAGE))
+        })?,
+        None => PageRequest::DEFAULT_PAGE,
+    };
+    let page = PageRequest { limit, cursor: params.get("cursor").cloned() };
+    let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &page).await?;
+    Ok(Json(json!({
+        "items": listing.items.iter().map(post_json).collect::<Vec<_>>(),
+        "next": listing.next,
+    })))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchPostBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = post_id(&id)?;
+    if body.channel_ids.is_some() {
+        return Err(ValidationError::new(
+            "channel_ids",
+            "cannot change on an existing post; cancel it and create a new one for other channels",
+        )
+        .into());
+    }
+    let changes = PostChanges {
+        text: body.text.as_deref().map(|t| PostText::parse("text", t)).transpose()?,
+        variants: body.variants.map(variants).transpose()?,
+        media: body.media.map(media).transpose()?,
+        publish_at: body.publish_at.as_ref().map(PublishAt::from_json).transpose()?,
+        draft: body.draft,
+    };
+    let view = service::update_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), id, changes).await?;
+    Ok(Json(post_json(&view)))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view =
+        service::cancel_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+    Ok(Json(post_json(&view)))
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view =
+        service::approve_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+    Ok(Json(post_json(&view)))
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = service::retry_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+    Ok(Json(post_json(&view)))
+}
+
+/// A path id that is not even a UUID names no post: 404, like any unknown id.
+fn post_id(s: &str) -> Result<PostId, ApiError> {
+    PostId::parse("id", s)
+        .map_err(|_| ApiError::Missing { message: format!("no post `{s}` in your team"), field: None })
+}
+
+/// Ids that are not UUIDs name no channel of the team: 404 on `channel_ids`, like unknown ones.
+fn channel_ids(ids: &[String]) -> Result<Vec<ChannelId>, ApiError> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut bad = Vec::new();
+    for id in ids {
+        match ChannelId::parse("channel_ids", id) {
+            Ok(c) => out.push(c),
+            Err(_) => bad.push(format!("`{id}`")),
+        }
+    }
+    if !bad.is_empty() {
+        let noun = if bad.len() == 1 { "channel" } else { "channels" };
+        return Err(ApiError::Missing {
+            message: format!("no {noun} {} in your team", bad.join(", ")),
+            field: Some("channel_ids".into()),
+        });
+    }
+    Ok(out)
+}
+
+fn variants(raw: BTreeMap<String, String>) -> Result<BTreeMap<Platform, PostText>, ValidationError> {
+    raw.into_iter()
+        .map(|(platform, text)| {
+            let field = format!("variants.{platform}");
+            Ok((Platform::parse(&field, &platform)?, PostText::parse(&field, &text)?))
+        })
+        .collect()
+}
+
+fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {
+    if raw.len() > MAX_MEDIA {
+        return Err(ValidationError::new("media", format!("at most {MAX_MEDIA} items per post")));
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if m.alt.as_ref().is_some_and(|a| a.chars().count() > MAX_ALT_CHARS) {
+                return Err(ValidationError::new(
+                    format!("media[{i}].alt"),
+                    format!("must be at most {MAX_ALT_CHARS} characters"),
+                ));
+            }
+            MediaRef::parse(&format!("media[{i}].url"), &m.url, m.alt)
+        })
+        .collect()
+}
+
+/// An RFC 3339 query parameter. A `+` in an offset arrives as a space when the client did not
+/// percent-encode it; that is read as the `+` it was.
+fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_rfc3339(&s.replace(' ', "+")))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ValidationError::new(field, format!("`{s}` is not an RFC 3339 instant like 2027-01-04T09:00:00Z")))
+}
+
+/// A post as the API shows it, deliveries by publish time.
+pub fn post_json(v: &PostView) -> Value {
+    let p = &v.post;
+    let mut deliveries: Vec<_> = v.deliveries.iter().collect();
+    deliveries.sort_by_key(|d| (d.publish_at, d.channel_id));
+    let variants: BTreeMap<&str, &str> = p.variants.iter().map(|(k, t)| (k.as_str(), t.as_str())).collect();
+    json!({
+        "id": p.id,
+        "text": p.text.as_str(),
+        "variants": variants,
+        "media": p.media,
+        "state": v.state(),
+        "created_by": p.created_by,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "deliveries": deliveries.iter().map(|d| json!({
+            "id": d.id,
+            "channel_id": d.channel_id,
+            "platform": d.platform,
+            "state": d.state,
+            "publish_at": d.publish_at,
+            "attempts": d.attempts,
+            "retry_at": d.retry_at,
+            "last_error": d.last_error,
+            "platform_post_id": d.platform_post_id,
+            "url": d.url,
+            "published_at": d.published_at,
+        })).collect::<Vec<_>>(),
+    })
+}

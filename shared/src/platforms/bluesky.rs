@@ -1,0 +1,1099 @@
+//! Bluesky (AT Protocol): publishing as records in the account's repository on its PDS.
+//!
+//! Flow (platforms.md §2.2 ✅): a session from `com.atproto.server.createSession` with an app
+//! password, cached per channel and renewed with `refreshSession` when the access token is
+//! refused; links, @-mentions and #hashtags turned into facets (UTF-8 byte offsets — the
+//! client must do it, Bluesky detects nothing); each picture downloaded, checked (the PDS does
+//! not enforce Bluesky's 1 MB / image type rules, peers-bluesky.md) and sent with `uploadBlob`;
+//! then `com.atproto.repo.createRecord` with an `rkey` chosen before the first attempt.
+//!
+//! Idempotency: Bluesky has no idempotency header. The record key is derived from the delivery
+//! ([`rkey_for`]), so a retry writes to the same key and cannot make a second post. The
+//! reference PDS answers such a collision with a `500 InternalServerError` (bluesky-social/atproto
+//! issue 3718; platforms.md lists the error name as ❓), so after any failed `createRecord` the
+//! adapter reads the record at that key: if it is there with this text, the post is published.
+//!
+//! Credentials: `service` (the PDS, default `https://bsky.social`, which works as an entryway
+//! for accounts hosted by Bluesky), `identifier` (handle or DID) and `app_password`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use reqwest::{Client, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::mastodon::{
+    Fetched, Reply, ResetHeader, auth, fetch_media, http_client, one_line, parse_instant, permanent, redact_url,
+    retry_after, send, service_base, transient,
+};
+use super::{PlatformAdapter, PublishError, PublishRequest, Published};
+use crate::clock::Clock;
+use crate::crypto::Credentials;
+use crate::domain::{ChannelId, Delivery};
+
+const PLATFORM: &str = "Bluesky";
+const DEFAULT_SERVICE: &str = "https://bsky.social";
+const POST_COLLECTION: &str = "app.bsky.feed.post";
+/// Bluesky's limit per image (§2.2 ✅), which the PDS itself does not enforce.
+pub const MAX_IMAGE_BYTES: u64 = 1_000_000;
+/// Images per post (§2.2 ✅).
+pub const MAX_IMAGES: usize = 4;
+const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+
+/// Tunables of [`BlueskyAdapter`]; [`Default`] is what production uses.
+#[derive(Debug, Clone)]
+pub struct BlueskyConfig {
+    pub connect_timeout: Duration,
+    /// Time for one whole HTTP exchange.
+    pub timeout: Duration,
+}
+
+impl Default for BlueskyConfig {
+    fn default() -> Self {
+        Self { connect_timeout: Duration::from_secs(5), timeout: Duration::from_secs(30) }
+    }
+}
+
+/// A channel's session: the access and refresh JWTs, never printed (`secrecy`).
+#[derive(Clone, Debug)]
+struct Session {
+    /// Which session this is, to tell "someone else already renewed it" from "renew it".
+    generation: u64,
+    /// The credentials it was made with (hash), so that new credentials get a new session.
+    fingerprint: [u8; 32],
+    did: String,
+    handle: String,
+    access: SecretString,
+    refresh: SecretString,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Session>>>;
+
+pub struct BlueskyAdapter {
+    http: Client,
+    clock: Arc<dyn Clock>,
+    /// One slot per channel; its async lock is held while a session is created or renewed, so
+    /// concurrent posts on one channel make one `createSession` (limited to 30 per 5 min, §2.2).
+    sessions: Mutex<HashMap<ChannelId, Slot>>,
+    generations: AtomicU64,
+}
+
+impl std::fmt::Debug for BlueskyAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlueskyAdapter").finish_non_exhaustive()
+    }
+}
+
+/// A channel's Bluesky credentials, checked.
+struct Account {
+    base: String,
+    identifier: String,
+    password: SecretString,
+    fingerprint: [u8; 32],
+}
+
+impl Account {
+    fn from_credentials(credentials: &Credentials) -> Result<Self, PublishError> {
+        let base = service_base(credentials.get("service"), "service", Some(DEFAULT_SERVICE), PLATFORM)?;
+        let field = |name: &str| {
+            credentials
+                .get(name)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| auth(format!("the Bluesky channel has no {name}; reconnect it")))
+        };
+        let identifier = field("identifier")?.trim_start_matches('@').to_owned();
+        let password = field("app_password")?;
+        let mut h = Sha256::new();
+        for part in [base.as_str(), identifier.as_str(), password] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        Ok(Self {
+            base,
+            identifier,
+            password: SecretString::from(password.to_owned()),
+            fingerprint: h.finalize().into(),
+        })
+    }
+
+    fn xrpc(&self, nsid: &str) -> String {
+        format!("{}/xrpc/{nsid}", self.base)
+    }
+}
+
+#[derive(Deserialize)]
+struct SessionJson {
+    did: String,
+    handle: String,
+    #[serde(rename = "accessJwt")]
+    access_jwt: String,
+    #[serde(rename = "refreshJwt")]
+    refresh_jwt: String,
+}
+
+#[derive(Deserialize)]
+struct RecordJson {
+    uri: String,
+    #[serde(default)]
+    value: Value,
+}
+
+/// `{"error": "<ErrorName>", "message": "<human text>"}` (§2.2 ✅).
+fn xrpc_error(reply: &Reply) -> (String, Option<String>) {
+    let v: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    let error = v.get("error").and_then(Value::as_str).map(one_line).unwrap_or_default();
+    let message = v.get("message").and_then(Value::as_str).map(one_line).filter(|m| !m.is_empty());
+    (error, message)
+}
+
+/// Error name and message together, for a reason: "grapheme too big (InvalidRequest)".
+fn xrpc_detail(reply: &Reply) -> String {
+    match xrpc_error(reply) {
+        (e, Some(m)) if !e.is_empty() => format!("{m} ({e})"),
+        (_, Some(m)) => m,
+        (e, None) if !e.is_empty() => e,
+        _ => format!("HTTP {}", reply.status.as_u16()),
+    }
+}
+
+/// The access token was refused: `401`, or `400` with `ExpiredToken` / `InvalidToken` (a real
+/// PDS answers a bad token with 400 `InvalidToken`, peers-bluesky.md).
+fn token_rejected(reply: &Reply) -> bool {
+    match reply.status.as_u16() {
+        401 => true,
+        400 => matches!(xrpc_error(reply).0.as_str(), "ExpiredToken" | "InvalidToken"),
+        _ => false,
+    }
+}
+
+fn record_not_found(reply: &Reply) -> bool {
+    let (error, message) = xrpc_error(reply);
+    matches!(reply.status.as_u16(), 400 | 404)
+        && (error == "RecordNotFound" || message.is_some_and(|m| m.starts_with("Could not locate record")))
+}
+
+enum RefreshFailure {
+    /// The refresh token is refused too: a new session is needed.
+    Rejected,
+    Other(PublishError),
+}
+
+/// A checked image, ready for `uploadBlob`.
+struct Image {
+    bytes: Vec<u8>,
+    mime: &'static str,
+    /// Width and height as displayed (EXIF rotation applied).
+    size: Option<(u32, u32)>,
+    alt: String,
+}
+
+impl BlueskyAdapter {
+    pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+        Self::with_config(clock, BlueskyConfig::default())
+    }
+
+    pub fn with_config(clock: Arc<dyn Clock>, config: BlueskyConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: http_client(config.connect_timeout, config.timeout)?,
+            clock,
+            sessions: Mutex::new(HashMap::new()),
+            generations: AtomicU64::new(1),
+        })
+    }
+
+    fn slot(&self, channel: ChannelId) -> Slot {
+        let mut map = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(channel).or_default())
+    }
+
+    fn new_session(&self, account: &Account, json: SessionJson) -> Session {
+        Session {
+            generation: self.generations.fetch_add(1, Ordering::Relaxed),
+            fingerprint: account.fingerprint,
+            did: json.did,
+            handle: json.handle,
+            access: SecretString::from(json.access_jwt),
+            refresh: SecretString::from(json.refresh_jwt),
+        }
+    }
+
+    /// The cached session of the channel, or a new one.
+    async fn session(&self, account: &Account, slot: &Slot) -> Result<Session, PublishError> {
+        let mut guard = slot.lock().await;
+        if let Some(s) = guard.as_ref().filter(|s| s.fingerprint == account.fingerprint) {
+            return Ok(s.clone());
+        }
+        let s = self.create_session(account).await?;
+        *guard = Some(s.clone());
+        Ok(s)
+    }
+
+    /// After the access token of session `stale` was refused: refresh it, or sign in again if
+    /// the refresh token is refused too. Someone else may have renewed it meanwhile.
+    async fn renew(&self, account: &Account, slot: &Slot, stale: u64) -> Result<Session, PublishError> {
+        let mut guard = slot.lock().await;
+        let current = guard.as_ref().filter(|s| s.fingerprint == account.fingerprint).cloned();
+        if let Some(s) = current {
+            if s.generation != stale {
+                return Ok(s);
+            }
+            match self.refresh_session(account, &s).await {
+                Ok(new) => {
+                    *guard = Some(new.clone());
+                    return Ok(new);
+                }
+                Err(RefreshFailure::Rejected) => {}
+                Err(RefreshFailure::Other(e)) => return Err(e),
+            }
+        }
+        *guard = None;
+        let new = self.create_session(account).await?;
+        *guard = Some(new.clone());
+        Ok(new)
+    }
+
+    async fn create_session(&self, account: &Account) -> Result<Session, PublishError> {
+        let body = json!({ "identifier": account.identifier, "password": account.password.expose_secret() });
+        let reply =
+            send(self.http.post(account.xrpc("com.atproto.server.createSession")).json(&body), PLATFORM, "signing in")
+                .await?;
+        if reply.status.is_success() {
+            tracing::info!(identifier = %account.identifier, "new Bluesky session");
+            return Ok(self.new_session(account, reply.json(PLATFORM, "the new session")?));
+        }
+        let (error, _) = xrpc_error(&reply);
+        let detail = xrpc_detail(&reply);
+        Err(match reply.status.as_u16() {
+            401 => auth(format!(
+                "Bluesky app password rejected for {}: {detail}; reconnect the channel",
+                account.identifier
+            )),
+            400 if error == "AuthFactorTokenRequired" => auth(format!(
+                "Bluesky asks {} for a sign-in code: connect the channel with an app password, not the account password",
+                account.identifier
+            )),
+            400 | 403 => auth(format!("Bluesky refused to sign in {}: {detail}", account.identifier)),
+            _ => self.error_from(&reply, "signing in"),
+        })
+    }
+
+    async fn refresh_session(&self, account: &Account, s: &Session) -> Result<Session, RefreshFailure> {
+        let reply = send(
+            self.http.post(account.xrpc("com.atproto.server.refreshSession")).bearer_auth(s.refresh.expose_secret()),
+            PLATFORM,
+            "refreshing the session",
+        )
+        .await
+        .map_err(RefreshFailure::Other)?;
+        if reply.status.is_success() {
+            tracing::info!(identifier = %account.identifier, "refreshed Bluesky session");
+            let json = reply.json(PLATFORM, "the refreshed session").map_err(RefreshFailure::Other)?;
+            return Ok(self.new_session(account, json));
+        }
+        match reply.status.as_u16() {
+            400 | 401 | 403 => Err(RefreshFailure::Rejected),
+            _ => Err(RefreshFailure::Other(self.error_from(&reply, "refreshing the session"))),
+        }
+    }
+
+    /// Sends an authenticated request made by `make` for the current session; when the access
+    /// token is refused, renews the session once and sends again.
+    async fn call<F>(
+        &self,
+        account: &Account,
+        slot: &Slot,
+        doing: &str,
+        make: F,
+    ) -> Result<(Session, Reply), PublishError>
+    where
+        F: Fn(&Session) -> reqwest::RequestBuilder + Send + Sync,
+    {
+        let session = self.session(account, slot).await?;
+        let reply = send(make(&session), PLATFORM, doing).await?;
+        if !token_rejected(&reply) {
+            return Ok((session, reply));
+        }
+        tracing::info!(identifier = %account.identifier, "Bluesky refused the access token; renewing the session");
+        let session = self.renew(account, slot, session.generation).await?;
+        let reply = send(make(&session), PLATFORM, doing).await?;
+        if token_rejected(&reply) {
+            let mut guard = slot.lock().await;
+            if guard.as_ref().is_some_and(|s| s.generation == session.generation) {
+                *guard = None;
+            }
+            return Err(auth(format!("Bluesky: token expired or revoked ({})", xrpc_detail(&reply))));
+        }
+        Ok((session, reply))
+    }
+
+    /// What a non-success answer means; `what` names the object ("the post", "image 2").
+    fn error_from(&self, reply: &Reply, what: &str) -> PublishError {
+        let detail = xrpc_detail(reply);
+        let status = reply.status.as_u16();
+        let retry = || retry_after(&reply.headers, self.clock.now(), ResetHeader::EpochSeconds);
+        match status {
+            429 => PublishError::Transient {
+                reason: format!("Bluesky rate limit reached: {detail}"),
+                retry_after: retry(),
+            },
+            401 => auth(format!("Bluesky: token expired or revoked ({detail})")),
+            403 => auth(format!("Bluesky refused access while {what}: {detail}")),
+            408 | 409 | 425 => PublishError::Transient {
+                reason: format!("Bluesky answered HTTP {status} for {what}: {detail}"),
+                retry_after: retry(),
+            },
+            400..=499 => permanent(format!("Bluesky refused {what}: {detail}")),
+            _ => PublishError::Transient {
+                reason: format!("Bluesky answered HTTP {status} for {what}: {detail}"),
+                retry_after: retry(),
+            },
+        }
+    }
+
+    /// The DID of `handle`, or `None` when Bluesky cannot resolve it (no facet then).
+    async fn resolve_handle(&self, account: &Account, handle: &str) -> Result<Option<String>, PublishError> {
+        let reply = send(
+            self.http.get(account.xrpc("com.atproto.identity.resolveHandle")).query(&[("handle", handle)]),
+            PLATFORM,
+            "resolving a mention",
+        )
+        .await?;
+        if reply.status.is_success() {
+            let v: Value = reply.json(PLATFORM, "a resolved handle")?;
+            return Ok(v.get("did").and_then(Value::as_str).filter(|d| d.starts_with("did:")).map(str::to_owned));
+        }
+        if reply.status == StatusCode::BAD_REQUEST || reply.status == StatusCode::NOT_FOUND {
+            tracing::debug!(handle, "mention not resolvable: no facet");
+            return Ok(None);
+        }
+        Err(self.error_from(&reply, &format!("resolving @{handle}")))
+    }
+
+    /// Facets for the text: links and hashtags as found, mentions once resolved.
+    async fn facets(&self, account: &Account, text: &str) -> Result<Vec<Value>, PublishError> {
+        let mut resolved: HashMap<String, Option<String>> = HashMap::new();
+        let mut facets = Vec::new();
+        for span in detect_facets(text) {
+            let feature = match &span.kind {
+                FacetKind::Link(uri) => json!({ "$type": "app.bsky.richtext.facet#link", "uri": uri }),
+                FacetKind::Tag(tag) => json!({ "$type": "app.bsky.richtext.facet#tag", "tag": tag }),
+                FacetKind::Mention(handle) => {
+                    let did = match resolved.get(handle) {
+                        Some(did) => did.clone(),
+                        None => {
+                            let did = self.resolve_handle(account, handle).await?;
+                            resolved.insert(handle.clone(), did.clone());
+                            did
+                        }
+                    };
+                    let Some(did) = did else { continue };
+                    json!({ "$type": "app.bsky.richtext.facet#mention", "did": did })
+                }
+            };
+            facets.push(json!({
+                "index": { "byteStart": span.byte_start, "byteEnd": span.byte_end },
+                "features": [feature],
+            }));
+        }
+        Ok(facets)
+    }
+
+    /// Downloads and checks every picture before anything is sent to Bluesky.
+    async fn images(&self, request: &PublishRequest<'_>) -> Result<Vec<Image>, PublishError> {
+        if request.media.len() > MAX_IMAGES {
+            return Err(permanent(format!(
+                "media rejected: {} images attached; Bluesky takes at most {MAX_IMAGES}",
+                request.media.len()
+            )));
+        }
+        let mut images = Vec::with_capacity(request.media.len());
+        for media in request.media {
+            let fetched = fetch_media(&self.http, &media.url, MAX_IMAGE_BYTES, PLATFORM).await?;
+            let mut image = checked_image(fetched, &media.url)?;
+            image.alt = media.alt.clone().unwrap_or_default();
+            images.push(image);
+        }
+        Ok(images)
+    }
+
+    /// The post at this delivery's record key, if it is there with this text.
+    async fn existing_post(
+        &self,
+        account: &Account,
+        slot: &Slot,
+        rkey: &str,
+        text: &str,
+    ) -> Result<Option<Published>, PublishError> {
+        let (session, reply) = self
+            .call(account, slot, "looking for the post", |s| {
+                self.http
+                    .get(account.xrpc("com.atproto.repo.getRecord"))
+                    .bearer_auth(s.access.expose_secret())
+                    .query(&[("repo", s.did.as_str()), ("collection", POST_COLLECTION), ("rkey", rkey)])
+            })
+            .await?;
+        if record_not_found(&reply) {
+            return Ok(None);
+        }
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, "looking for the post"));
+        }
+        let record: RecordJson = reply.json(PLATFORM, "the post record")?;
+        let found_text = record.value.get("text").and_then(Value::as_str).unwrap_or("");
+        if found_text != text {
+            return Err(permanent(format!(
+                "another Bluesky post already uses this delivery's record key {rkey} ({}); it was not published",
+                record.uri
+            )));
+        }
+        let published_at = record.value.get("createdAt").and_then(Value::as_str).and_then(parse_instant);
+        Ok(Some(published(&session, record.uri, rkey, published_at)))
+    }
+}
+
+fn published(
+    session: &Session,
+    uri: String,
+    rkey: &str,
+    published_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Published {
+    let profile =
+        if session.handle.is_empty() || session.handle == "handle.invalid" { &session.did } else { &session.handle };
+    Published {
+        platform_post_id: uri,
+        url: Some(format!("https://bsky.app/profile/{profile}/post/{rkey}")),
+        published_at,
+    }
+}
+
+#[async_trait]
+impl PlatformAdapter for BlueskyAdapter {
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
+        let account = Account::from_credentials(request.credentials)?;
+        let slot = self.slot(request.channel.id);
+        let rkey = rkey_for(request.delivery);
+        let images = self.images(request).await?;
+        let facets = self.facets(&account, request.text).await?;
+
+        let mut blobs = Vec::with_capacity(images.len());
+        for (k, image) in images.iter().enumerate() {
+            let what = format!("image {}", k + 1);
+            let (_, reply) = self
+                .call(&account, &slot, "uploading an image", |s| {
+                    self.http
+                        .post(account.xrpc("com.atproto.repo.uploadBlob"))
+                        .bearer_auth(s.access.expose_secret())
+                        .header(reqwest::header::CONTENT_TYPE, image.mime)
+                        .body(image.bytes.clone())
+                })
+                .await?;
+            if !reply.status.is_success() {
+                return Err(self.error_from(&reply, &what));
+            }
+            let v: Value = reply.json(PLATFORM, "an uploaded image")?;
+            let blob = v.get("blob").cloned().ok_or_else(|| transient("Bluesky's uploadBlob answer has no blob"))?;
+            let mut entry = json!({ "alt": image.alt, "image": blob });
+            if let Some((w, h)) = image.size {
+                entry["aspectRatio"] = json!({ "width": w, "height": h });
+            }
+            blobs.push(entry);
+        }
+
+        let created_at = self.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut record = json!({ "$type": POST_COLLECTION, "text": request.text, "createdAt": created_at });
+        if !facets.is_empty() {
+            record["facets"] = Value::Array(facets);
+        }
+        if !blobs.is_empty() {
+            record["embed"] = json!({ "$type": "app.bsky.embed.images", "images": blobs });
+        }
+        let (session, reply) = self
+            .call(&account, &slot, "publishing", |s| {
+                let body = json!({ "repo": s.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record });
+                self.http
+                    .post(account.xrpc("com.atproto.repo.createRecord"))
+                    .bearer_auth(s.access.expose_secret())
+                    .json(&body)
+            })
+            .await?;
+        if reply.status.is_success() {
+            let v: Value = reply.json(PLATFORM, "the new post")?;
+            let uri = v
+                .get("uri")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("at://{}/{POST_COLLECTION}/{rkey}", session.did), str::to_owned);
+            tracing::info!(delivery = %request.delivery.id, channel = %request.channel.id, %uri, "published on Bluesky");
+            return Ok(published(&session, uri, &rkey, parse_instant(&created_at)));
+        }
+        let error = self.error_from(&reply, "the post");
+        if reply.status == StatusCode::TOO_MANY_REQUESTS || matches!(error, PublishError::Auth { .. }) {
+            return Err(error);
+        }
+        // Perhaps an earlier attempt wrote it: the reference PDS answers a taken rkey with 500.
+        match self.existing_post(&account, &slot, &rkey, request.text).await {
+            Ok(Some(found)) => {
+                tracing::info!(delivery = %request.delivery.id, uri = %found.platform_post_id, "Bluesky post was already there");
+                Ok(found)
+            }
+            Ok(None) => Err(error),
+            Err(PublishError::Permanent { reason }) if reason.starts_with("another Bluesky post") => {
+                Err(PublishError::Permanent { reason })
+            }
+            Err(other) => {
+                tracing::debug!(error = %other, "could not check for an earlier attempt's post");
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads the record at this delivery's key ([`rkey_for`]): there → published, `RecordNotFound`
+    /// → `None`. Exact, unlike Mastodon's search, since the key is the delivery's own.
+    async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
+        let account = Account::from_credentials(request.credentials)?;
+        let slot = self.slot(request.channel.id);
+        self.existing_post(&account, &slot, &rkey_for(request.delivery), request.text).await
+    }
+}
+
+/// A picture Bluesky takes: PNG, JPEG, WebP or GIF by its bytes (not its declared type), JPEG
+/// metadata stripped (§2.2 ✅ "strip EXIF client-side": camera photos carry GPS positions).
+fn checked_image(fetched: Fetched, url: &str) -> Result<Image, PublishError> {
+    let shown = redact_url(url);
+    let sniffed = fetched.sniffed.filter(|s| IMAGE_TYPES.contains(&s.mime));
+    let Some(sniffed) = sniffed else {
+        let declared = fetched.declared.as_deref().unwrap_or("");
+        let is_video = declared.starts_with("video/") || fetched.sniffed.is_some_and(|s| s.mime.starts_with("video/"));
+        return Err(permanent(if is_video {
+            format!("media rejected: {shown} is a video; Herald cannot post videos to Bluesky yet")
+        } else {
+            let what = if declared.is_empty() { "not an image Herald recognises" } else { declared };
+            format!("media rejected: {shown} is {what}; Bluesky takes PNG, JPEG, WebP or GIF images")
+        }));
+    };
+    let mut size = sniffed.size;
+    let bytes = if sniffed.mime == "image/jpeg" {
+        match strip_jpeg_metadata(&fetched.bytes) {
+            Some((stripped, orientation)) => {
+                if matches!(orientation, Some(5..=8)) {
+                    size = size.map(|(w, h)| (h, w)); // shown rotated by a quarter turn
+                }
+                stripped
+            }
+            None => fetched.bytes,
+        }
+    } else {
+        fetched.bytes
+    };
+    Ok(Image { bytes, mime: sniffed.mime, size, alt: String::new() })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record keys
+
+const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+
+/// The record key of a delivery's post: a TID (13 characters of base32-sortable, first one of
+/// `234567abcdefghij`) made of the delivery's `created_at` in microseconds (53 bits) and a
+/// 10-bit clock id from a SHA-256 of the delivery id. The same on every attempt; two deliveries
+/// share it only if created in the same microsecond *and* their hashes agree on 10 bits (and
+/// then [`BlueskyAdapter`] notices the text differs and refuses).
+pub fn rkey_for(delivery: &Delivery) -> String {
+    let micros = u64::try_from(delivery.created_at.timestamp_micros()).unwrap_or(0) & ((1 << 53) - 1);
+    let digest = Sha256::digest(delivery.id.to_string().as_bytes());
+    let clock_id = ((u64::from(digest[0]) << 8) | u64::from(digest[1])) & 0x3FF;
+    encode_tid((micros << 10) | clock_id)
+}
+
+fn encode_tid(v: u64) -> String {
+    (0..13u32).map(|k| char::from(TID_ALPHABET[((v >> (60 - 5 * k)) & 31) as usize])).collect()
+}
+
+/// Is `s` a syntactically valid TID?
+pub fn is_valid_tid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 13
+        && b.first().is_some_and(|c| b"234567abcdefghij".contains(c))
+        && b.iter().all(|c| TID_ALPHABET.contains(c))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rich-text facets
+
+/// What a facet points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FacetKind {
+    /// An `http(s)://` link, as written.
+    Link(String),
+    /// A handle (lowercase, without `@`), to be resolved to a DID.
+    Mention(String),
+    /// A hashtag, without `#`.
+    Tag(String),
+}
+
+/// A facet's place in the text, in UTF-8 bytes (`byte_end` exclusive), as Bluesky wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacetSpan {
+    pub byte_start: usize,
+    pub byte_end: usize,
+    pub kind: FacetKind,
+}
+
+/// Links, mentions and hashtags in `text`, left to right, never overlapping. The rules follow
+/// the reference client's `detectFacets` (@atproto/api), which is what people see in the app:
+/// - a link starts with `http://` or `https://` at the start, after a space or `(`, and runs to
+///   the next space, less trailing `.,;:!?"'` and a `)` that opens nowhere in it;
+/// - a mention is `@handle.domain` at the start, after a space or `(`; a trailing `.` or `-`
+///   is not part of it;
+/// - a hashtag is `#` (or `＃`) at the start or after a space, then anything up to the next
+///   space, less trailing punctuation; it needs a character that is not a digit or punctuation,
+///   and at most 64 characters. "Punctuation" here is ASCII punctuation and the common Unicode
+///   ones (an approximation of `\p{P}`).
+pub fn detect_facets(text: &str) -> Vec<FacetSpan> {
+    let mut spans = Vec::new();
+    let mut prev: Option<char> = None;
+    let mut i = 0;
+    while let Some(c) = text.get(i..).and_then(|s| s.chars().next()) {
+        let after_space = prev.is_none_or(char::is_whitespace);
+        let after_space_or_paren = after_space || prev == Some('(');
+        let found = match c {
+            'h' | 'H' if after_space_or_paren => link_at(text, i),
+            '@' if after_space_or_paren => mention_at(text, i),
+            '#' | '＃' if after_space => tag_at(text, i),
+            _ => None,
+        };
+        if let Some(span) = found {
+            i = span.byte_end;
+            prev = text.get(..i).and_then(|s| s.chars().next_back());
+            spans.push(span);
+            continue;
+        }
+        i += c.len_utf8();
+        prev = Some(c);
+    }
+    spans
+}
+
+fn non_space_end(text: &str, from: usize) -> usize {
+    let rest = text.get(from..).unwrap_or("");
+    from + rest.char_indices().find(|&(_, c)| c.is_whitespace()).map_or(rest.len(), |(j, _)| j)
+}
+
+fn link_at(text: &str, i: usize) -> Option<FacetSpan> {
+    let rest = text.get(i..)?;
+    let has_scheme =
+        ["https://", "http://"].iter().any(|s| rest.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+    if !has_scheme {
+        return None;
+    }
+    let mut uri = text.get(i..non_space_end(text, i))?;
+    loop {
+        let last = uri.chars().next_back()?;
+        let drop = ".,;:!?\"'".contains(last) || (last == ')' && !uri.contains('('));
+        if !drop {
+            break;
+        }
+        uri = uri.get(..uri.len() - last.len_utf8())?;
+    }
+    let parsed = Url::parse(uri).ok()?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    Some(FacetSpan { byte_start: i, byte_end: i + uri.len(), kind: FacetKind::Link(uri.to_owned()) })
+}
+
+fn mention_at(text: &str, i: usize) -> Option<FacetSpan> {
+    let start = i + 1;
+    let rest = text.get(start..)?;
+    let len = rest
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .map_or(rest.len(), |(j, _)| j);
+    let handle = rest.get(..len)?.trim_end_matches(['.', '-']);
+    if !is_valid_handle(handle) {
+        return None;
+    }
+    Some(FacetSpan {
+        byte_start: i,
+        byte_end: start + handle.len(),
+        kind: FacetKind::Mention(handle.to_ascii_lowercase()),
+    })
+}
+
+/// atproto handle syntax: a domain name of at least two labels, each 1–63 letters, digits or
+/// inner hyphens, the last one starting with a letter; 253 characters at most.
+fn is_valid_handle(h: &str) -> bool {
+    let labels: Vec<&str> = h.split('.').collect();
+    h.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels.last().and_then(|l| l.chars().next()).is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+fn tag_at(text: &str, i: usize) -> Option<FacetSpan> {
+    let hash_len = text.get(i..)?.chars().next()?.len_utf8();
+    let start = i + hash_len;
+    let rest = text.get(start..)?;
+    let excluded = |c: char| {
+        c.is_whitespace()
+            || matches!(c, '\u{AD}' | '\u{2060}' | '\u{200A}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{20E2}')
+    };
+    let len = rest.char_indices().find(|&(_, c)| excluded(c)).map_or(rest.len(), |(j, _)| j);
+    let mut tag = rest.get(..len)?;
+    if tag.starts_with('\u{FE0F}') {
+        return None;
+    }
+    tag = tag.trim_end_matches(is_punctuation);
+    let meaningful = tag.chars().any(|c| !c.is_ascii_digit() && !c.is_numeric() && !is_punctuation(c));
+    if !meaningful || tag.chars().count() > 64 {
+        return None;
+    }
+    Some(FacetSpan { byte_start: i, byte_end: start + tag.len(), kind: FacetKind::Tag(tag.to_owned()) })
+}
+
+/// ASCII punctuation (not the symbols `$+<=>^`|~`) and the common Unicode punctuation.
+fn is_punctuation(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_punctuation() && !"$+<=>^`|~".contains(c);
+    }
+    matches!(u32::from(c),
+        0xA1 | 0xA7 | 0xAB | 0xB6 | 0xB7 | 0xBB | 0xBF
+        | 0x2010..=0x2027 | 0x2030..=0x205E
+        | 0x3001..=0x3003 | 0x3008..=0x3011 | 0x3014..=0x301F
+        | 0xFF01..=0xFF03 | 0xFF05..=0xFF0A | 0xFF0C..=0xFF0F | 0xFF1A | 0xFF1B | 0xFF1F | 0xFF20
+        | 0xFF3B..=0xFF3D | 0xFF3F | 0xFF5B | 0xFF5D | 0xFF5F..=0xFF65)
+}
+
+// ---------------------------------------------------------------------------------------------
+// JPEG metadata
+
+/// The JPEG without its metadata segments — EXIF (APP1, which holds GPS positions, camera
+/// serials), XMP (APP1), IPTC/Photoshop (APP13) and comments — keeping everything the picture
+/// needs (JFIF, ICC colour profile, Adobe, tables, frames, data) and the EXIF orientation, which
+/// is written back as a minimal EXIF segment so a phone photo is not shown sideways.
+/// `None` when the segment structure cannot be read (the bytes are then sent as they are).
+pub(crate) fn strip_jpeg_metadata(b: &[u8]) -> Option<(Vec<u8>, Option<u16>)> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len());
+    out.extend_from_slice(&[0xFF, 0xD8]);
+    let mut orientation = None;
+    let mut exif_at = None;
+    let mut i = 2;
+    loop {
+        let seg_start = i;
+        if *b.get(i)? != 0xFF {
+            return None;
+        }
+        while *b.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = *b.get(i)?;
+        i += 1;
+        if marker == 0xDA || marker == 0xD9 {
+            out.extend_from_slice(b.get(seg_start..)?); // scan data and the rest, untouched
+            break;
+        }
+        if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
+            out.extend_from_slice(b.get(seg_start..i)?);
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+        if len < 2 {
+            return None;
+        }
+        let payload = b.get(i + 2..i + len)?;
+        let end = i + len;
+        match marker {
+            0xE1 => {
+                if let Some(tiff) = payload.strip_prefix(b"Exif\0\0") {
+                    orientation = orientation.or_else(|| exif_orientation(tiff));
+                    exif_at.get_or_insert(out.len());
+                }
+            }
+            0xED | 0xFE => {}
+            _ => out.extend_from_slice(b.get(seg_start..end)?),
+        }
+        i = end;
+    }
+    if let (Some(o), Some(at)) = (orientation.filter(|&o| o != 1), exif_at) {
+        let mut seg = vec![0xFF, 0xE1, 0, 34];
+        seg.extend_from_slice(b"Exif\0\0MM\0\x2A\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01");
+        seg.extend_from_slice(&o.to_be_bytes());
+        seg.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        out.splice(at..at, seg);
+    }
+    Some((out, orientation))
+}
+
+/// Tag 0x0112 (Orientation) of IFD0 in a TIFF-structured EXIF block, if valid (1–8).
+fn exif_orientation(tiff: &[u8]) -> Option<u16> {
+    let big = match tiff.get(0..2)? {
+        b"MM" => true,
+        b"II" => false,
+        _ => return None,
+    };
+    let u16_at = |i: usize| {
+        tiff.get(i..i + 2)
+            .map(|s| if big { u16::from_be_bytes([s[0], s[1]]) } else { u16::from_le_bytes([s[0], s[1]]) })
+    };
+    let u32_at = |i: usize| {
+        tiff.get(i..i + 4).map(|s| {
+            let a = [s[0], s[1], s[2], s[3]];
+            if big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) }
+        })
+    };
+    let ifd = usize::try_from(u32_at(4)?).ok()?;
+    let count = usize::from(u16_at(ifd)?);
+    (0..count.min(512))
+        .find_map(|k| {
+            let e = ifd + 2 + 12 * k;
+            (u16_at(e)? == 0x0112 && u16_at(e + 2)? == 3).then(|| u16_at(e + 8)).flatten()
+        })
+        .filter(|o| (1..=8).contains(o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn spans(text: &str) -> Vec<(usize, usize, FacetKind)> {
+        detect_facets(text).into_iter().map(|s| (s.byte_start, s.byte_end, s.kind)).collect()
+    }
+
+    #[test]
+    fn tids_are_13_sortable_characters() {
+        assert_eq!(encode_tid(0), "2222222222222");
+        assert!(is_valid_tid("3jzfcijpj2z2a"));
+        assert!(!is_valid_tid("kjzfcijpj2z2a")); // first character carries only 4 bits
+        assert!(!is_valid_tid("3jzfcijpj2z2"));
+        assert!(!is_valid_tid("3jzfcijpj2z21"));
+        let max = encode_tid(u64::MAX >> 1);
+        assert!(is_valid_tid(&max), "{max}");
+        // Later instants sort later, as strings.
+        assert!(encode_tid(1_700_000_000_000_000 << 10) < encode_tid(1_700_000_000_000_001 << 10));
+    }
+
+    #[test]
+    fn rkey_is_stable_per_delivery_and_differs_between_deliveries() {
+        let post = crate::domain::Post {
+            id: crate::domain::PostId::new(),
+            team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
+            text: crate::domain::PostText::parse("text", "hi").unwrap(),
+            variants: Default::default(),
+            media: vec![],
+            created_by: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let a = Delivery::new(
+            &post,
+            ChannelId::new(),
+            crate::domain::Platform::Bluesky,
+            crate::domain::DeliveryState::Scheduled,
+            at,
+            at,
+        );
+        let b = Delivery::new(
+            &post,
+            ChannelId::new(),
+            crate::domain::Platform::Bluesky,
+            crate::domain::DeliveryState::Scheduled,
+            at,
+            at,
+        );
+        let ka = rkey_for(&a);
+        assert!(is_valid_tid(&ka), "{ka}");
+        assert_eq!(ka, rkey_for(&a.clone()));
+        // Same microsecond: only the clock id (10 bits of the hash) can tell them apart.
+        assert_eq!(ka[..11], rkey_for(&b)[..11]);
+        let mut c = a.clone();
+        c.created_at = at + chrono::Duration::microseconds(1);
+        assert_ne!(rkey_for(&c), ka);
+        // Before 1970 (impossible, but no panic): the timestamp part is zero.
+        c.created_at = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
+        assert!(is_valid_tid(&rkey_for(&c)));
+    }
+
+    #[test]
+    fn facets_use_utf8_byte_offsets() {
+        let text = "Café ✨ https://example.com/menu et @alice.test #café!";
+        let got = spans(text);
+        let link_start = "Café ✨ ".len();
+        assert_eq!(link_start, 10); // C a f é(2) space ✨(3) space
+        let link_end = link_start + "https://example.com/menu".len();
+        let mention_start = text.find("@alice").unwrap();
+        let tag_start = text.find("#café").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (link_start, link_end, FacetKind::Link("https://example.com/menu".into())),
+                (mention_start, mention_start + "@alice.test".len(), FacetKind::Mention("alice.test".into())),
+                (tag_start, tag_start + "#café".len(), FacetKind::Tag("café".into())),
+            ]
+        );
+        assert_eq!(&text[link_start..link_end], "https://example.com/menu");
+    }
+
+    #[test]
+    fn links_drop_trailing_punctuation_and_unopened_parentheses() {
+        let link = |t: &str| {
+            detect_facets(t).into_iter().find_map(|s| match s.kind {
+                FacetKind::Link(u) => Some(u),
+                _ => None,
+            })
+        };
+        assert_eq!(link("see https://example.com/a."), Some("https://example.com/a".into()));
+        assert_eq!(link("(https://example.com/a)"), Some("https://example.com/a".into()));
+        assert_eq!(
+            link("https://en.wikipedia.org/wiki/Rust_(language)"),
+            Some("https://en.wikipedia.org/wiki/Rust_(language)".into())
+        );
+        assert_eq!(link("HTTPS://EXAMPLE.COM/x?!"), Some("HTTPS://EXAMPLE.COM/x".into()));
+        assert_eq!(link("xhttps://example.com"), None);
+        assert_eq!(link("https://"), None);
+        assert_eq!(link("example.com"), None); // bare domains are not links here
+    }
+
+    #[test]
+    fn mentions_need_a_domain_and_tags_need_a_letter() {
+        assert_eq!(spans("hi @bob."), vec![]);
+        assert_eq!(spans("mail a@b.com"), vec![]);
+        assert_eq!(spans("@Bob.Example.com."), vec![(0, 16, FacetKind::Mention("bob.example.com".into()))]);
+        assert_eq!(spans("@-bad.com"), vec![]);
+        assert_eq!(spans("#123 #1a #, C#sharp #\u{FE0F}x"), vec![(5, 8, FacetKind::Tag("1a".into()))]);
+        assert_eq!(spans("＃日本"), vec![(0, "＃日本".len(), FacetKind::Tag("日本".into()))]);
+        assert_eq!(spans(&format!("#{}", "a".repeat(65))), vec![]);
+        assert_eq!(spans("#tag… next"), vec![(0, 4, FacetKind::Tag("tag".into()))]);
+    }
+
+    #[test]
+    fn odd_texts_never_panic() {
+        for t in
+            ["", "@", "#", "h", "http", "https://", "(@", "＃", "#\u{301}", "@.", "@a..b", "https://[::1", "é@é.é #é"]
+        {
+            let _ = detect_facets(t);
+        }
+    }
+
+    fn jpeg_with_exif(orientation: u16) -> Vec<u8> {
+        // SOI, APP0 JFIF, APP1 Exif (II, IFD0 with Orientation and a fake GPS pointer), COM,
+        // APP2 ICC, SOF0 400x300, SOS + data, EOI.
+        let mut tiff = b"II\x2A\0\x08\0\0\0".to_vec();
+        tiff.extend_from_slice(&2u16.to_le_bytes());
+        tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0]);
+        tiff.extend_from_slice(&orientation.to_le_bytes());
+        tiff.extend_from_slice(&[0, 0]);
+        tiff.extend_from_slice(&[0x25, 0x88, 4, 0, 1, 0, 0, 0, 0x26, 0, 0, 0]); // GPS IFD pointer
+        tiff.extend_from_slice(&[0, 0, 0, 0]);
+        tiff.extend_from_slice(b"GPS-SECRET-48.8566N-2.3522E");
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let seg = |marker: u8, payload: &[u8]| {
+            let mut s = vec![0xFF, marker];
+            s.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+            s.extend_from_slice(payload);
+            s
+        };
+        let mut j = vec![0xFF, 0xD8];
+        j.extend(seg(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"));
+        j.extend(seg(0xE1, &app1));
+        j.extend(seg(0xFE, b"shot on my phone at home"));
+        j.extend(seg(0xE2, b"ICC_PROFILE\0\x01\x01colour"));
+        j.extend(seg(0xC0, &[8, 0x01, 0x2C, 0x01, 0x90, 1, 1, 0x11, 0]));
+        j.extend(seg(0xDA, &[1, 1, 0, 0, 0x3F, 0]));
+        j.extend_from_slice(&[0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD9]);
+        j
+    }
+
+    #[test]
+    fn jpeg_metadata_is_stripped_but_orientation_kept() {
+        let original = jpeg_with_exif(6);
+        let (stripped, orientation) = strip_jpeg_metadata(&original).unwrap();
+        assert_eq!(orientation, Some(6));
+        let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+        assert!(has(&original, b"GPS-SECRET") && !has(&stripped, b"GPS-SECRET"));
+        assert!(!has(&stripped, b"shot on my phone"));
+        assert!(has(&stripped, b"ICC_PROFILE") && has(&stripped, b"JFIF"));
+        assert!(stripped.ends_with(&[0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD9]));
+        // The orientation survives in a minimal EXIF block that a reader finds again.
+        let (again, o2) = strip_jpeg_metadata(&stripped).unwrap();
+        assert_eq!(o2, Some(6));
+        assert_eq!(again, stripped);
+        assert_eq!(crate::platforms::mastodon::sniff(&stripped).and_then(|s| s.size), Some((400, 300)));
+
+        // Upright photos lose the EXIF block entirely.
+        let (upright, o) = strip_jpeg_metadata(&jpeg_with_exif(1)).unwrap();
+        assert_eq!(o, Some(1));
+        assert!(!has(&upright, b"Exif"));
+
+        // Truncated or odd files: no panic, no result.
+        for n in 0..original.len() {
+            let _ = strip_jpeg_metadata(&original[..n]);
+        }
+        assert!(strip_jpeg_metadata(b"not a jpeg").is_none());
+    }
+
+    #[test]
+    fn rotated_photos_get_a_swapped_aspect_ratio() {
+        let fetched = Fetched {
+            bytes: jpeg_with_exif(6),
+            declared: Some("image/jpeg".into()),
+            sniffed: crate::platforms::mastodon::sniff(&jpeg_with_exif(6)),
+            file_name: "p.jpg".into(),
+        };
+        let image = checked_image(fetched, "https://example.com/p.jpg").unwrap_or_else(|_| panic!("refused"));
+        assert_eq!(image.size, Some((300, 400)));
+        assert_eq!(image.mime, "image/jpeg");
+    }
+
+    #[test]
+    fn only_the_four_image_types_are_taken() {
+        let refuse = |bytes: &[u8], declared: &str| {
+            let fetched = Fetched {
+                bytes: bytes.to_vec(),
+                declared: Some(declared.into()),
+                sniffed: crate::platforms::mastodon::sniff(bytes),
+                file_name: "x".into(),
+            };
+            match checked_image(fetched, "https://example.com/x?sig=secret") {
+                Err(PublishError::Permanent { reason }) => reason,
+                _ => panic!("accepted"),
+            }
+        };
+        let svg = refuse(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml");
+        assert_eq!(
+            svg,
+            "media rejected: https://example.com/x is image/svg+xml; Bluesky takes PNG, JPEG, WebP or GIF images"
+        );
+        let video = refuse(b"\0\0\0\x18ftypisom", "video/mp4");
+        assert!(video.contains("is a video"), "{video}");
+        // A PNG declared as JPEG is taken as the PNG it is.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x02\0\0\0\x01".to_vec();
+        let ok = checked_image(
+            Fetched {
+                bytes: png.clone(),
+                declared: Some("image/jpeg".into()),
+                sniffed: crate::platforms::mastodon::sniff(&png),
+                file_name: "x".into(),
+            },
+            "https://example.com/x",
+        );
+        assert!(matches!(ok, Ok(Image { mime: "image/png", size: Some((2, 1)), .. })));
+    }
+}

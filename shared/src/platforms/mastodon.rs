@@ -1,0 +1,971 @@
+//! Mastodon: publishing with the REST API of the account's own instance.
+//!
+//! Flow (platforms.md §1.2 ✅): each picture or video is downloaded from its URL, uploaded with
+//! `POST /api/v2/media` (which may answer `202` while the server still processes it: then
+//! `GET /api/v1/media/:id` is polled until `200`), then `POST /api/v1/statuses` with the
+//! attachments' ids and the header `Idempotency-Key: <request.idempotency_key()>`. Mastodon
+//! remembers that key for one hour (§1.2 ✅), so a retry within the hour returns the status the
+//! first attempt made instead of a second one.
+//!
+//! Credentials: `instance_url` (`https://mastodon.social`) and `access_token` (an OAuth user
+//! token with `write:statuses` and `write:media`; `read:accounts` and `read:statuses` for
+//! [`MastodonAdapter::find_published`]). Tokens do not expire; they stop working when revoked
+//! (§1.4 ✅), which is an [`PublishError::Auth`].
+//!
+//! The second half of this file holds the HTTP helpers that `bluesky.rs` shares (bounded
+//! downloads, rate-limit headers, image sniffing, sizes in words).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Client, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
+
+use super::{PlatformAdapter, PublishError, PublishRequest, Published};
+use crate::clock::Clock;
+use crate::crypto::Credentials;
+
+const PLATFORM: &str = "Mastodon";
+
+/// Tunables of [`MastodonAdapter`]; [`Default`] is what production uses.
+#[derive(Debug, Clone)]
+pub struct MastodonConfig {
+    /// Time to open a TCP+TLS connection.
+    pub connect_timeout: Duration,
+    /// Time for one whole HTTP exchange (request and response body).
+    pub timeout: Duration,
+    /// Largest picture or video Herald downloads and uploads. Mastodon's own limits are set per
+    /// instance (16 MiB for images by default in recent versions; not in platforms.md): this bound
+    /// keeps memory in check and refuses early what most instances would refuse anyway.
+    pub max_media_bytes: u64,
+    /// How long to wait for the server to finish processing an upload (`202` → `200`).
+    pub media_processing_wait: Duration,
+    /// Pause between two `GET /api/v1/media/:id` while processing.
+    pub media_poll_interval: Duration,
+}
+
+impl Default for MastodonConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            max_media_bytes: 16_000_000,
+            media_processing_wait: Duration::from_secs(60),
+            media_poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+pub struct MastodonAdapter {
+    http: Client,
+    clock: Arc<dyn Clock>,
+    config: MastodonConfig,
+}
+
+impl std::fmt::Debug for MastodonAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MastodonAdapter").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// A channel's Mastodon credentials, checked.
+struct Account {
+    /// `https://mastodon.social`, without a trailing `/`.
+    base: String,
+    token: SecretString,
+}
+
+impl Account {
+    fn from_credentials(credentials: &Credentials) -> Result<Self, PublishError> {
+        let base = service_base(credentials.get("instance_url"), "instance_url", None, PLATFORM)?;
+        let token = credentials
+            .get("access_token")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| auth("the Mastodon channel has no access_token; reconnect it"))?;
+        Ok(Self { base, token: SecretString::from(token.to_owned()) })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusJson {
+    id: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    uri: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    /// Plain-text source: Mastodon returns it only in some answers (after a delete); some
+    /// compatible servers always do. Preferred over `content` when present.
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    media_attachments: Vec<serde_json::Value>,
+}
+
+impl StatusJson {
+    fn published(&self) -> Published {
+        Published {
+            platform_post_id: self.id.clone(),
+            url: self.url.clone().or_else(|| self.uri.clone()),
+            published_at: self.created_at.as_deref().and_then(parse_instant),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MediaJson {
+    id: String,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountJson {
+    id: String,
+}
+
+impl MastodonAdapter {
+    /// The production adapter: timeouts 5 s to connect, 30 s per exchange.
+    pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
+        Self::with_config(clock, MastodonConfig::default())
+    }
+
+    pub fn with_config(clock: Arc<dyn Clock>, config: MastodonConfig) -> Result<Self, reqwest::Error> {
+        Ok(Self { http: http_client(config.connect_timeout, config.timeout)?, clock, config })
+    }
+
+    /// Downloads one picture or video and uploads it; the attachment id once processed.
+    async fn upload_media(&self, account: &Account, media: &crate::domain::MediaRef) -> Result<String, PublishError> {
+        let fetched = fetch_media(&self.http, &media.url, self.config.max_media_bytes, PLATFORM).await?;
+        let mime = match fetched.sniffed.map(|s| s.mime) {
+            Some(m) => m.to_owned(),
+            None => match fetched.declared.as_deref() {
+                Some(d) if d.starts_with("image/") || d.starts_with("video/") => d.to_owned(),
+                other => {
+                    return Err(permanent(format!(
+                        "media rejected: {} is {}, not an image or video",
+                        redact_url(&media.url),
+                        other.unwrap_or("of unknown type")
+                    )));
+                }
+            },
+        };
+        let size = fetched.bytes.len();
+        let part = reqwest::multipart::Part::bytes(fetched.bytes)
+            .file_name(fetched.file_name.clone())
+            .mime_str(&mime)
+            .map_err(|_| permanent(format!("media rejected: `{mime}` is not a valid content type")))?;
+        let mut form = reqwest::multipart::Form::new().part("file", part);
+        if let Some(alt) = media.alt.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            form = form.text("description", alt.to_owned());
+        }
+        let reply = send(
+            self.http.post(account.url("/api/v2/media")).bearer_auth(account.token.expose_secret()).multipart(form),
+            PLATFORM,
+            "uploading media",
+        )
+        .await?;
+        let what = format!("media {}", fetched.file_name);
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, &what));
+        }
+        let uploaded: MediaJson = reply.json(PLATFORM, "the media upload")?;
+        tracing::debug!(media_id = %uploaded.id, bytes = size, mime = %mime, processed = uploaded.url.is_some(), "uploaded media to Mastodon");
+        if reply.status == StatusCode::OK && uploaded.url.is_some() {
+            return Ok(uploaded.id);
+        }
+        self.wait_until_processed(account, &uploaded.id, &fetched.file_name).await?;
+        Ok(uploaded.id)
+    }
+
+    /// Polls `GET /api/v1/media/:id` until `200` with a `url` (§1.2 ✅ for the `202` + polling).
+    /// That the poll answers `206 Partial Content` while processing is from Mastodon's API docs
+    /// of the endpoint, not in platforms.md (unverified here): any of 200-without-url, 202 and 206
+    /// is taken as "still processing".
+    async fn wait_until_processed(&self, account: &Account, id: &str, file_name: &str) -> Result<(), PublishError> {
+        let path = format!("/api/v1/media/{}", path_segment(id)?);
+        let waited_from = tokio::time::Instant::now();
+        loop {
+            let reply = send(
+                self.http.get(account.url(&path)).bearer_auth(account.token.expose_secret()),
+                PLATFORM,
+                "checking an upload",
+            )
+            .await?;
+            match reply.status {
+                StatusCode::OK => {
+                    let media: MediaJson = reply.json(PLATFORM, "the media status")?;
+                    if media.url.is_some() {
+                        return Ok(());
+                    }
+                }
+                StatusCode::PARTIAL_CONTENT | StatusCode::ACCEPTED => {}
+                _ => return Err(self.error_from(&reply, &format!("media {file_name}"))),
+            }
+            if waited_from.elapsed() + self.config.media_poll_interval > self.config.media_processing_wait {
+                return Err(PublishError::Transient {
+                    reason: format!(
+                        "Mastodon was still processing {file_name} after {} s; will try again",
+                        self.config.media_processing_wait.as_secs()
+                    ),
+                    retry_after: None,
+                });
+            }
+            tokio::time::sleep(self.config.media_poll_interval).await;
+        }
+    }
+
+    /// What a non-success answer means. `what` names the object ("the post", "media cat.png").
+    fn error_from(&self, reply: &Reply, what: &str) -> PublishError {
+        let detail = reply.mastodon_error();
+        let with_detail = |base: String| match &detail {
+            Some(d) => format!("{base}: {d}"),
+            None => base,
+        };
+        let status = reply.status;
+        match status.as_u16() {
+            401 | 403 => auth(with_detail(format!("Mastodon: token expired or revoked (HTTP {})", status.as_u16()))),
+            429 => PublishError::Transient {
+                reason: with_detail("Mastodon rate limit reached".into()),
+                retry_after: retry_after(&reply.headers, self.clock.now(), ResetHeader::MastodonIso),
+            },
+            408 | 409 | 425 => PublishError::Transient {
+                reason: with_detail(format!("Mastodon answered HTTP {} for {what}", status.as_u16())),
+                retry_after: retry_after(&reply.headers, self.clock.now(), ResetHeader::MastodonIso),
+            },
+            400..=499 => {
+                let refused = if what == "the post" {
+                    "Mastodon refused the post".to_owned()
+                } else {
+                    format!("Mastodon refused {what}")
+                };
+                permanent(match &detail {
+                    Some(d) => format!("{refused}: {d}"),
+                    None => format!("{refused} (HTTP {})", status.as_u16()),
+                })
+            }
+            _ => PublishError::Transient {
+                reason: with_detail(format!("Mastodon answered HTTP {} for {what}", status.as_u16())),
+                retry_after: retry_after(&reply.headers, self.clock.now(), ResetHeader::MastodonIso),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl PlatformAdapter for MastodonAdapter {
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
+        let account = Account::from_credentials(request.credentials)?;
+        let mut media_ids = Vec::with_capacity(request.media.len());
+        for media in request.media {
+            media_ids.push(self.upload_media(&account, media).await?);
+        }
+        let mut body = serde_json::json!({ "status": request.text });
+        if !media_ids.is_empty() {
+            body["media_ids"] = serde_json::json!(media_ids);
+        }
+        let reply = send(
+            self.http
+                .post(account.url("/api/v1/statuses"))
+                .bearer_auth(account.token.expose_secret())
+                .header("Idempotency-Key", request.idempotency_key())
+                .json(&body),
+            PLATFORM,
+            "publishing",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, "the post"));
+        }
+        let status: StatusJson = reply.json(PLATFORM, "the new post")?;
+        let published = status.published();
+        tracing::info!(
+            delivery = %request.delivery.id,
+            channel = %request.channel.id,
+            status_id = %published.platform_post_id,
+            "published on Mastodon"
+        );
+        Ok(published)
+    }
+
+    /// Looks for this delivery's status among the account's 40 most recent ones.
+    ///
+    /// A status matches when it was created at or after `publish_at` minus one minute, its text
+    /// equals the delivery's text once both are normalised (HTML stripped from `content`,
+    /// whitespace collapsed, Unicode NFC, `@user@domain` reduced to `@user` since that is how
+    /// Mastodon renders a remote mention), and it has as many attachments as the delivery has
+    /// media.
+    ///
+    /// Limits (Mastodon has no lookup by `Idempotency-Key`):
+    /// - only the 40 latest statuses (one page) are read: an account that posted more than 40
+    ///   times since the attempt is reported as "not found", and a retry would then duplicate,
+    ///   unless it is within the hour in which Mastodon still honours the `Idempotency-Key`;
+    /// - a status edited since, or deleted, is not found;
+    /// - the same text posted by hand inside the window is taken for this delivery's;
+    /// - the HTML-to-text conversion covers what Mastodon's own formatter emits (paragraphs,
+    ///   line breaks, links split into invisible spans, mentions, hashtags, entities); a server
+    ///   with another formatter (glitch-soc Markdown, other software) may not match.
+    async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
+        let account = Account::from_credentials(request.credentials)?;
+        let reply = send(
+            self.http
+                .get(account.url("/api/v1/accounts/verify_credentials"))
+                .bearer_auth(account.token.expose_secret()),
+            PLATFORM,
+            "looking up the account",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, "the account lookup"));
+        }
+        let me: AccountJson = reply.json(PLATFORM, "the account")?;
+        let path = format!("/api/v1/accounts/{}/statuses", path_segment(&me.id)?);
+        let reply = send(
+            self.http
+                .get(account.url(&path))
+                .bearer_auth(account.token.expose_secret())
+                // `limit` (max 40) and `exclude_reblogs` are from Mastodon's accounts API docs,
+                // not in platforms.md (unverified here); a server ignoring them still works.
+                .query(&[("limit", "40"), ("exclude_reblogs", "true")]),
+            PLATFORM,
+            "listing recent posts",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, "the list of recent posts"));
+        }
+        let statuses: Vec<StatusJson> = reply.json(PLATFORM, "the recent posts")?;
+        let not_before = request.delivery.publish_at - chrono::Duration::minutes(1);
+        let wanted = normalise_for_match(request.text);
+        let found = statuses.iter().find(|s| {
+            let recent = s.created_at.as_deref().and_then(parse_instant).is_some_and(|t| t >= not_before);
+            let text = match (&s.text, &s.content) {
+                (Some(t), _) => normalise_for_match(t),
+                (None, Some(html)) => normalise_for_match(&html_to_text(html)),
+                (None, None) => String::new(),
+            };
+            recent && text == wanted && s.media_attachments.len() == request.media.len()
+        });
+        Ok(found.map(StatusJson::published))
+    }
+}
+
+/// A path segment from an id the server gave: ids are digits (snowflakes) on Mastodon; anything
+/// that would change the path is refused rather than escaped.
+fn path_segment(id: &str) -> Result<&str, PublishError> {
+    if !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        Ok(id)
+    } else {
+        Err(transient(format!("Mastodon returned an unexpected id `{}`", id.chars().take(64).collect::<String>())))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching text: HTML → text, normalisation
+
+/// The text a reader sees in Mastodon's HTML `content`: tags removed (a `<br>` and paragraph
+/// boundaries become line breaks), entities decoded. Link parts hidden with
+/// `<span class="invisible">` are kept: together they are the full URL that was posted.
+pub(crate) fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '<' => {
+                let Some(end) = rest.find('>') else {
+                    out.push_str(rest);
+                    break;
+                };
+                let tag = rest.get(1..end).unwrap_or("").trim().to_ascii_lowercase();
+                let name: String =
+                    tag.trim_start_matches('/').chars().take_while(char::is_ascii_alphanumeric).collect();
+                if name == "br" || name == "p" {
+                    out.push('\n');
+                }
+                rest = rest.get(end + 1..).unwrap_or("");
+            }
+            '&' => {
+                let entity_end = rest.get(..12.min(rest.len())).and_then(|head| head.find(';'));
+                match entity_end.and_then(|e| rest.get(1..e).and_then(decode_entity).map(|ch| (e, ch))) {
+                    Some((e, ch)) => {
+                        out.push(ch);
+                        rest = rest.get(e + 1..).unwrap_or("");
+                    }
+                    None => {
+                        out.push('&');
+                        rest = rest.get(1..).unwrap_or("");
+                    }
+                }
+            }
+            _ => {
+                out.push(c);
+                rest = rest.get(c.len_utf8()..).unwrap_or("");
+            }
+        }
+    }
+    out
+}
+
+fn decode_entity(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        "nbsp" => Some('\u{A0}'),
+        _ => {
+            let num = name.strip_prefix('#')?;
+            let code = match num.strip_prefix('x').or_else(|| num.strip_prefix('X')) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => num.parse::<u32>().ok()?,
+            };
+            char::from_u32(code)
+        }
+    }
+}
+
+/// Both sides of a text comparison: NFC, whitespace runs collapsed to one space, trimmed, and
+/// `@user@domain` reduced to `@user` (Mastodon renders remote mentions without the domain).
+pub(crate) fn normalise_for_match(text: &str) -> String {
+    let nfc: String = text.nfc().collect();
+    let collapsed = nfc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(collapsed.len());
+    let mut prev: Option<char> = None;
+    let mut i = 0;
+    while let Some(c) = collapsed.get(i..).and_then(|s| s.chars().next()) {
+        out.push(c);
+        i += c.len_utf8();
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_') {
+            let user_end = run_end(&collapsed, i, |ch| ch.is_alphanumeric() || ch == '_' || ch == '.' || ch == '-');
+            let user = collapsed.get(i..user_end).unwrap_or("");
+            if !user.is_empty() && collapsed.get(user_end..).is_some_and(|r| r.starts_with('@')) {
+                let domain_end = run_end(&collapsed, user_end + 1, |ch| ch.is_alphanumeric() || ch == '.' || ch == '-');
+                let domain = collapsed.get(user_end + 1..domain_end).unwrap_or("").trim_end_matches(['.', '-']);
+                if domain.contains('.') {
+                    out.push_str(user);
+                    i = user_end + 1 + domain.len();
+                    prev = Some('x');
+                    continue;
+                }
+            }
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+fn run_end(text: &str, from: usize, keep: impl Fn(char) -> bool) -> usize {
+    let rest = text.get(from..).unwrap_or("");
+    from + rest.char_indices().find(|&(_, c)| !keep(c)).map_or(rest.len(), |(j, _)| j)
+}
+
+// =============================================================================================
+// HTTP helpers shared with bluesky.rs (candidates for a `platforms/http.rs` of their own).
+
+/// Largest API answer read into memory (JSON of a post, a session, a list of 40 statuses).
+const MAX_API_BODY: usize = 4 * 1024 * 1024;
+
+/// One HTTP client per adapter, built once: rustls, the given timeouts, Herald's user agent.
+pub(crate) fn http_client(connect: Duration, total: Duration) -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (social media scheduling)"))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+}
+
+pub(crate) fn permanent(reason: impl Into<String>) -> PublishError {
+    PublishError::Permanent { reason: reason.into() }
+}
+
+pub(crate) fn transient(reason: impl Into<String>) -> PublishError {
+    PublishError::Transient { reason: reason.into(), retry_after: None }
+}
+
+pub(crate) fn auth(reason: impl Into<String>) -> PublishError {
+    PublishError::Auth { reason: reason.into() }
+}
+
+/// The base URL of a service from a credential field: `https://` (or `http://` to a loopback
+/// address, for local peers and tests), no query, without a trailing `/`. A bad value is the
+/// channel's to fix: [`PublishError::Auth`] ("reconnect it").
+pub(crate) fn service_base(
+    value: Option<&str>,
+    field: &str,
+    default: Option<&str>,
+    platform: &str,
+) -> Result<String, PublishError> {
+    let example = if platform == PLATFORM { "https://mastodon.social" } else { "https://bsky.social" };
+    let raw = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .or(default)
+        .ok_or_else(|| auth(format!("the {platform} channel has no {field} (e.g. {example}); reconnect it")))?;
+    let url = Url::parse(raw)
+        .map_err(|_| auth(format!("the {platform} channel's {field} `{raw}` is not a URL; reconnect it")))?;
+    let loopback = url.host_str().is_some_and(|h| {
+        h.eq_ignore_ascii_case("localhost")
+            || h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok || url.host().is_none() || url.query().is_some() || !url.username().is_empty() {
+        return Err(auth(format!(
+            "the {platform} channel's {field} must be an https:// address like {example}; reconnect it"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A whole answer, read with a size bound.
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json<T: serde::de::DeserializeOwned>(&self, platform: &str, what: &str) -> Result<T, PublishError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| transient(format!("{platform} sent an answer Herald does not understand for {what}: {e}")))
+    }
+
+    /// Mastodon's `{"error": "...", "error_description": "..."}` (§1.2 ✅), in one line.
+    fn mastodon_error(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        let error = v.get("error").and_then(|e| e.as_str()).map(one_line);
+        let description = v.get("error_description").and_then(|e| e.as_str()).map(one_line);
+        match (error, description) {
+            (Some(e), Some(d)) if !d.is_empty() => Some(format!("{e} ({d})")),
+            (Some(e), _) if !e.is_empty() => Some(e),
+            (None, Some(d)) if !d.is_empty() => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// Sends and reads the whole answer; network trouble is [`PublishError::Transient`].
+pub(crate) async fn send(request: reqwest::RequestBuilder, platform: &str, doing: &str) -> Result<Reply, PublishError> {
+    let mut response = request.send().await.map_err(|e| network_error(platform, doing, e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| network_error(platform, doing, e))? {
+        if body.len() + chunk.len() > MAX_API_BODY {
+            return Err(transient(format!(
+                "{platform} sent an answer larger than {} while {doing}",
+                size_words(MAX_API_BODY as u64)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Reply { status, headers, body })
+}
+
+/// A transport failure in words. The URL is left out (it may carry a signed query).
+pub(crate) fn network_error(platform: &str, doing: &str, e: reqwest::Error) -> PublishError {
+    let why = if e.is_timeout() {
+        "did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "could not be reached".to_owned()
+    } else {
+        format!("connection failed ({})", e.without_url())
+    };
+    transient(format!("{platform} {why} while {doing}"))
+}
+
+/// One line of at most 300 characters, for a reason shown to people.
+pub(crate) fn one_line(s: &str) -> String {
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 300 {
+        let mut cut: String = flat.chars().take(299).collect();
+        cut.push('…');
+        cut
+    } else {
+        flat
+    }
+}
+
+/// Which rate-limit reset header a platform sends besides `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResetHeader {
+    /// `X-RateLimit-Reset: 2026-11-20T10:05:00.000Z` — an ISO-8601 instant (§1.2 ✅).
+    MastodonIso,
+    /// `RateLimit-Reset: 1763632800` — Unix epoch seconds (§2.2 ✅).
+    EpochSeconds,
+}
+
+/// The wait a platform asked for: `Retry-After` (seconds, or an HTTP date) first, else the
+/// rate-limit reset instant minus `now`. `None` when neither says anything usable or the reset
+/// is already past. Capped at one day.
+pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>, reset: ResetHeader) -> Option<Duration> {
+    const CAP: Duration = Duration::from_secs(24 * 3600);
+    let until = |t: DateTime<Utc>| (t - now).to_std().ok().filter(|d| !d.is_zero());
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let from_retry_after = text(RETRY_AFTER.as_str()).and_then(|v| match v.parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => DateTime::parse_from_rfc2822(v).ok().and_then(|t| until(t.with_timezone(&Utc))),
+    });
+    let from_reset = || match reset {
+        ResetHeader::MastodonIso => text("x-ratelimit-reset").and_then(parse_instant).and_then(until),
+        ResetHeader::EpochSeconds => text("ratelimit-reset")
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+            .and_then(until),
+    };
+    from_retry_after.or_else(from_reset).map(|d| d.min(CAP))
+}
+
+pub(crate) fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// A URL fit for a message people read: no query or fragment (signed URLs carry secrets there).
+pub(crate) fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => url.split(['?', '#']).next().unwrap_or("").chars().take(200).collect(),
+    }
+}
+
+/// `2300000` → "2.3 MB", `16000000` → "16 MB", `850000` → "850 KB" (decimal units).
+pub(crate) fn size_words(bytes: u64) -> String {
+    let in_units = |unit: u64, name: &str| {
+        let tenths = bytes.saturating_mul(10).saturating_add(unit / 2) / unit;
+        if tenths.is_multiple_of(10) || tenths >= 1000 {
+            format!("{} {name}", (tenths + 5) / 10)
+        } else {
+            format!("{}.{} {name}", tenths / 10, tenths % 10)
+        }
+    };
+    if bytes >= 1_000_000 {
+        in_units(1_000_000, "MB")
+    } else if bytes >= 1_000 {
+        in_units(1_000, "KB")
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// "is 2.3 MB; Bluesky takes at most 1 MB", falling back to exact byte counts when rounding
+/// would make the two look equal.
+pub(crate) fn too_big_words(size: Option<u64>, limit: u64, platform: &str) -> String {
+    match size {
+        Some(n) if size_words(n) != size_words(limit) => {
+            format!("is {}; {platform} takes at most {}", size_words(n), size_words(limit))
+        }
+        Some(n) => format!("is {} bytes; {platform} takes at most {} bytes", group_digits(n), group_digits(limit)),
+        None => format!("is larger than {}; {platform} takes at most {}", size_words(limit), size_words(limit)),
+    }
+}
+
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A downloaded picture or video.
+pub(crate) struct Fetched {
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` the media host declared (essence only, lowercase).
+    pub declared: Option<String>,
+    /// What the bytes say they are, when Herald recognises them.
+    pub sniffed: Option<Sniffed>,
+    /// A file name for uploads: the last path segment of the URL, or `media`.
+    pub file_name: String,
+}
+
+/// Downloads `url` with at most `max` bytes. Refused (permanently): a 4xx, a declared type that
+/// is not an image, a video or unknown (`application/octet-stream` or none, decided by the
+/// bytes later), a size over `max`. A 5xx, 429 or network trouble is transient.
+pub(crate) async fn fetch_media(http: &Client, url: &str, max: u64, platform: &str) -> Result<Fetched, PublishError> {
+    let shown = redact_url(url);
+    let parsed = Url::parse(url).map_err(|_| permanent(format!("media rejected: `{shown}` is not a URL")))?;
+    if parsed.scheme() != "https" && parsed.scheme() != "http" {
+        return Err(permanent(format!("media rejected: `{shown}` is not an http(s) URL")));
+    }
+    let mut response = http.get(parsed.clone()).send().await.map_err(|e| {
+        let mut err = network_error("the media host", "downloading media", e);
+        if let PublishError::Transient { reason, .. } = &mut err {
+            let _ = write!(reason, " ({shown})");
+        }
+        err
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let reason = format!("media download failed: {shown} answered HTTP {}", status.as_u16());
+        return Err(if status.is_client_error() && !matches!(status.as_u16(), 408 | 425 | 429) {
+            permanent(format!("media rejected: {shown} answered HTTP {}", status.as_u16()))
+        } else {
+            transient(reason)
+        });
+    }
+    let declared = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty());
+    let kind = match declared.as_deref() {
+        Some(d) if d.starts_with("image/") => "image",
+        Some(d) if d.starts_with("video/") => "video",
+        None | Some("application/octet-stream" | "binary/octet-stream") => "file",
+        Some(other) => return Err(permanent(format!("media rejected: {shown} is {other}, not an image or video"))),
+    };
+    if let Some(len) = response.content_length().filter(|&n| n > max) {
+        return Err(permanent(format!("media rejected: {kind} {} ({shown})", too_big_words(Some(len), max, platform))));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| network_error("the media host", &format!("downloading {shown}"), e))?
+    {
+        if (bytes.len() + chunk.len()) as u64 > max {
+            return Err(permanent(format!("media rejected: {kind} {} ({shown})", too_big_words(None, max, platform))));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return Err(permanent(format!("media rejected: {shown} is empty")));
+    }
+    let file_name = parsed
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(100).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "media".to_owned());
+    let sniffed = sniff(&bytes);
+    Ok(Fetched { bytes, declared, sniffed, file_name })
+}
+
+/// What the first bytes of a file say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sniffed {
+    pub mime: &'static str,
+    /// Width and height in pixels, for images whose header Herald can read.
+    pub size: Option<(u32, u32)>,
+}
+
+/// Recognises PNG, JPEG, GIF and WebP (with their pixel size) and MP4/QuickTime and WebM.
+pub(crate) fn sniff(b: &[u8]) -> Option<Sniffed> {
+    let u16_le = |i: usize| b.get(i..i + 2).map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])));
+    let u32_be = |i: usize| b.get(i..i + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+    let u24_le = |i: usize| b.get(i..i + 3).map(|s| u32::from(s[0]) | (u32::from(s[1]) << 8) | (u32::from(s[2]) << 16));
+    let both = |w: Option<u32>, h: Option<u32>| w.zip(h).filter(|&(w, h)| w > 0 && h > 0);
+
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some(Sniffed { mime: "image/png", size: both(u32_be(16), u32_be(20)) });
+    }
+    if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        return Some(Sniffed { mime: "image/gif", size: both(u16_le(6), u16_le(8)) });
+    }
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Some(Sniffed { mime: "image/jpeg", size: jpeg_size(b) });
+    }
+    if b.get(0..4) == Some(b"RIFF") && b.get(8..12) == Some(b"WEBP") {
+        let size = match b.get(12..16) {
+            Some(b"VP8 ") => both(u16_le(26).map(|w| w & 0x3FFF), u16_le(28).map(|h| h & 0x3FFF)),
+            Some(b"VP8L") => b.get(21..25).and_then(|s| {
+                let (b0, b1, b2, b3) = (u32::from(s[0]), u32::from(s[1]), u32::from(s[2]), u32::from(s[3]));
+                both(
+                    Some(1 + (((b1 & 0x3F) << 8) | b0)),
+                    Some(1 + (((b3 & 0x0F) << 10) | (b2 << 2) | ((b1 & 0xC0) >> 6))),
+                )
+            }),
+            Some(b"VP8X") => both(u24_le(24).map(|w| w + 1), u24_le(27).map(|h| h + 1)),
+            _ => None,
+        };
+        return Some(Sniffed { mime: "image/webp", size });
+    }
+    if b.get(4..8) == Some(b"ftyp") {
+        let mime = if b.get(8..12) == Some(b"qt  ") { "video/quicktime" } else { "video/mp4" };
+        return Some(Sniffed { mime, size: None });
+    }
+    if b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        return Some(Sniffed { mime: "video/webm", size: None });
+    }
+    None
+}
+
+/// A JPEG's size from its first start-of-frame marker.
+fn jpeg_size(b: &[u8]) -> Option<(u32, u32)> {
+    let mut i = 2;
+    loop {
+        // Markers start with 0xFF, possibly padded with more 0xFF.
+        if *b.get(i)? != 0xFF {
+            return None;
+        }
+        while *b.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = *b.get(i)?;
+        i += 1;
+        if marker == 0x01 || (0xD0..=0xD9).contains(&marker) {
+            continue; // no length
+        }
+        let len = usize::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+        let is_sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            let h = u32::from(u16::from_be_bytes([*b.get(i + 3)?, *b.get(i + 4)?]));
+            let w = u32::from(u16::from_be_bytes([*b.get(i + 5)?, *b.get(i + 6)?]));
+            return (w > 0 && h > 0).then_some((w, h));
+        }
+        if marker == 0xDA || len < 2 {
+            return None; // image data before any frame header, or a broken length
+        }
+        i += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_content_becomes_the_posted_text() {
+        let html = concat!(
+            "<p>Caf&#233; ouvert ✨ <a href=\"https://example.com/menu/today\" rel=\"nofollow noopener\" target=\"_blank\">",
+            "<span class=\"invisible\">https://</span><span class=\"ellipsis\">example.com/menu/to</span>",
+            "<span class=\"invisible\">day</span></a></p><p>merci <span class=\"h-card\" translate=\"no\">",
+            "<a href=\"https://social.example/@bob\" class=\"u-url mention\">@<span>bob</span></a></span> ",
+            "<a href=\"https://mastodon.social/tags/caf%C3%A9\" class=\"mention hashtag\" rel=\"tag\">#<span>café</span></a>",
+            "<br />a &lt;b&gt; &amp; &quot;c&quot; &#x27;d&#39;</p>"
+        );
+        let text = html_to_text(html);
+        assert_eq!(text, "\nCafé ouvert ✨ https://example.com/menu/today\n\nmerci @bob #café\na <b> & \"c\" 'd'\n");
+        let posted =
+            "Café ouvert ✨ https://example.com/menu/today\n\nmerci @bob@social.example #café\na <b> & \"c\" 'd'";
+        assert_eq!(normalise_for_match(&text), normalise_for_match(posted));
+    }
+
+    #[test]
+    fn html_to_text_survives_broken_markup() {
+        for odd in
+            ["<", "<p", "&", "&;", "&#;", "&#xZZ;", "&#99999999;", "a < b", "&amp", "é<br", "&verylongentityname;"]
+        {
+            let _ = html_to_text(odd);
+        }
+        assert_eq!(html_to_text("a < b"), "a < b");
+        assert_eq!(html_to_text("AT&T &unknown; x"), "AT&T &unknown; x");
+    }
+
+    #[test]
+    fn normalisation_keeps_what_matters() {
+        assert_eq!(normalise_for_match("  a\n\n b\tc "), "a b c");
+        assert_eq!(normalise_for_match("hi @alice@example.org!"), "hi @alice!");
+        assert_eq!(normalise_for_match("mail a@b.org"), "mail a@b.org"); // not a mention
+        assert_eq!(normalise_for_match("@x@localhost"), "@x@localhost"); // no dot: left alone
+        assert_eq!(normalise_for_match("e\u{301}"), "é");
+        assert_ne!(normalise_for_match("hello"), normalise_for_match("hello!"));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_dates_and_reset_headers() {
+        let now = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap().with_timezone(&Utc);
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", "2026-11-20T10:01:30.000Z".parse().unwrap());
+        assert_eq!(retry_after(&h, now, ResetHeader::MastodonIso), Some(Duration::from_secs(90)));
+        assert_eq!(retry_after(&h, now, ResetHeader::EpochSeconds), None);
+        h.insert("retry-after", "12".parse().unwrap());
+        assert_eq!(retry_after(&h, now, ResetHeader::MastodonIso), Some(Duration::from_secs(12)));
+        h.insert("retry-after", "Fri, 20 Nov 2026 10:00:05 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h, now, ResetHeader::MastodonIso), Some(Duration::from_secs(5)));
+
+        let mut b = HeaderMap::new();
+        b.insert("ratelimit-reset", (now.timestamp() + 42).to_string().parse().unwrap());
+        assert_eq!(retry_after(&b, now, ResetHeader::EpochSeconds), Some(Duration::from_secs(42)));
+        b.insert("ratelimit-reset", (now.timestamp() - 5).to_string().parse().unwrap());
+        assert_eq!(retry_after(&b, now, ResetHeader::EpochSeconds), None); // already past
+        b.insert("retry-after", "9999999".parse().unwrap());
+        assert_eq!(retry_after(&b, now, ResetHeader::EpochSeconds), Some(Duration::from_secs(24 * 3600)));
+    }
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(size_words(2_300_000), "2.3 MB");
+        assert_eq!(size_words(1_000_000), "1 MB");
+        assert_eq!(size_words(16_000_000), "16 MB");
+        assert_eq!(size_words(850_000), "850 KB");
+        assert_eq!(size_words(999), "999 bytes");
+        assert_eq!(size_words(999_999_999), "1000 MB");
+        assert_eq!(too_big_words(Some(2_300_000), 1_000_000, "Bluesky"), "is 2.3 MB; Bluesky takes at most 1 MB");
+        assert_eq!(
+            too_big_words(Some(1_000_001), 1_000_000, "Bluesky"),
+            "is 1,000,001 bytes; Bluesky takes at most 1,000,000 bytes"
+        );
+        assert_eq!(too_big_words(None, 16_000_000, "Mastodon"), "is larger than 16 MB; Mastodon takes at most 16 MB");
+    }
+
+    #[test]
+    fn sniffing_reads_types_and_pixel_sizes() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        assert_eq!(sniff(&png), Some(Sniffed { mime: "image/png", size: Some((640, 480)) }));
+        assert_eq!(sniff(b"GIF89a\x20\x03\x58\x02"), Some(Sniffed { mime: "image/gif", size: Some((800, 600)) }));
+        // SOI, APP0 (length 4), SOF0 with height 300, width 400.
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0x01, 0x2C, 0x01, 0x90, 3];
+        assert_eq!(sniff(&jpeg), Some(Sniffed { mime: "image/jpeg", size: Some((400, 300)) }));
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
+        webp.extend_from_slice(&[0x7F, 0x02, 0x00, 0xDF, 0x01, 0x00]); // 640 x 480
+        assert_eq!(sniff(&webp), Some(Sniffed { mime: "image/webp", size: Some((640, 480)) }));
+        assert_eq!(sniff(b"\0\0\0\x18ftypisom").map(|s| s.mime), Some("video/mp4"));
+        assert_eq!(sniff(b"<svg xmlns"), None);
+        for short in [&b""[..], b"\xFF\xD8\xFF", b"\xFF\xD8\xFF\xC0", b"RIFF\0\0\0\0WEBPVP8 ", b"\x89PNG\r\n\x1a\n"] {
+            let _ = sniff(short);
+        }
+    }
+
+    #[test]
+    fn service_urls_must_be_https_except_on_loopback() {
+        let ok = |v: &str| service_base(Some(v), "instance_url", None, PLATFORM);
+        assert_eq!(ok("https://mastodon.social/").unwrap(), "https://mastodon.social");
+        assert_eq!(ok(" https://example.org/sub/ ").unwrap(), "https://example.org/sub");
+        assert_eq!(ok("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert!(matches!(ok("http://mastodon.social"), Err(PublishError::Auth { .. })));
+        assert!(matches!(ok("mastodon.social"), Err(PublishError::Auth { .. })));
+        assert!(matches!(ok("https://user:pw@mastodon.social"), Err(PublishError::Auth { .. })));
+        assert!(matches!(service_base(None, "instance_url", None, PLATFORM), Err(PublishError::Auth { .. })));
+        assert_eq!(
+            service_base(None, "service", Some("https://bsky.social"), "Bluesky").unwrap(),
+            "https://bsky.social"
+        );
+    }
+
+    #[test]
+    fn urls_in_messages_lose_their_query() {
+        assert_eq!(redact_url("https://bucket.example/a.png?X-Amz-Signature=abc#f"), "https://bucket.example/a.png");
+        assert_eq!(redact_url("not a url?secret"), "not a url");
+    }
+}

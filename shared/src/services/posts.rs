@@ -1,0 +1,743 @@
+//! Posts and their deliveries: create, read, the calendar, change, cancel, approve, retry.
+//!
+//! Who may do what: a viewer reads; a contributor writes posts that wait for approval (and may
+//! change or cancel them until they are approved); an editor or admin schedules directly,
+//! approves, changes, cancels and retries. `"draft": true` keeps a post a draft for anyone.
+//!
+//! Every state change goes through [`Delivery::transition`], and every delivery write through
+//! [`PostStore::update_delivery`] (version-checked): when someone else — the publisher, most
+//! likely — wrote first, the delivery is read again and the change re-applied if still legal.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
+
+use super::{Actor, ServiceError};
+use crate::clock::Clock;
+use crate::domain::{
+    Channel, ChannelId, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, PublishAt, Role, TeamId,
+    ValidationError, check_not_past, next_free_slot, resolve_local, sortable_instant,
+};
+use crate::platforms::limits::check_post;
+use crate::store::{ChannelStore, Page, PageRequest, PostStore, StoreError};
+
+/// A post targets at most this many channels.
+pub const MAX_CHANNELS: usize = 99;
+
+/// How many times a delivery write is re-tried after losing a version race.
+const WRITE_ATTEMPTS: usize = 4;
+
+/// `next_slot` reads the calendar this many days at a time…
+const SLOT_WINDOW_DAYS: i64 = 28;
+/// …for at most this many windows (about a year) before saying the queue is full.
+const SLOT_WINDOWS: usize = 13;
+
+/// At most this many calendar reads serve one page of the post listing.
+const LIST_ROUNDS: usize = 20;
+
+const VIEWERS_READ: &str = "a viewer key can read posts but not change them";
+const EDITORS_ONLY: &str = "only an editor or admin key can do this";
+const CONTRIBUTOR_LIMIT: &str =
+    "a contributor key can change or cancel only drafts and posts awaiting approval; ask an editor";
+
+/// A new post, parsed from the request but not yet checked against its channels.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub text: PostText,
+    pub channel_ids: Vec<ChannelId>,
+    pub publish_at: PublishAt,
+    pub variants: BTreeMap<Platform, PostText>,
+    pub media: Vec<MediaRef>,
+    /// Keep it a draft, whatever the role.
+    pub draft: bool,
+}
+
+/// What a PATCH changes; `None` leaves it as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PostChanges {
+    pub text: Option<PostText>,
+    /// Replaces every variant.
+    pub variants: Option<BTreeMap<Platform, PostText>>,
+    /// Replaces every media item.
+    pub media: Option<Vec<MediaRef>>,
+    pub publish_at: Option<PublishAt>,
+    /// `true` puts the post back to draft; `false` submits a draft (for approval when the
+    /// actor is a contributor, scheduled otherwise).
+    pub draft: Option<bool>,
+}
+
+/// A post with all its deliveries, as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostView {
+    pub post: Post,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl PostView {
+    /// One word for the whole post: the deliveries' common state, `partially_published` when
+    /// some went out and others failed, `mixed` otherwise.
+    pub fn state(&self) -> &'static str {
+        let mut states = self.deliveries.iter().map(|d| d.state);
+        let Some(first) = states.next() else { return "empty" };
+        if self.deliveries.iter().all(|d| d.state == first) {
+            return first.as_str();
+        }
+        let has = |s| self.deliveries.iter().any(|d| d.state == s);
+        if has(DeliveryState::Published) && has(DeliveryState::Failed) { "partially_published" } else { "mixed" }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Create and read
+// ------------------------------------------------------------------------------------------
+
+pub async fn create_post(
+    channels: &dyn ChannelStore,
+    posts: &dyn PostStore,
+    clock: &dyn Clock,
+    actor: &Actor,
+    new: NewPost,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Contributor, VIEWERS_READ)?;
+    check_channel_ids(&new.channel_ids)?;
+    let targets = load_channels(channels, &actor.team_id, &new.channel_ids).await?;
+    let now = clock.now();
+    let post = Post {
+        id: PostId::new(),
+        team_id: actor.team_id.clone(),
+        text: new.text,
+        variants: new.variants,
+        media: new.media,
+        created_by: Some(actor.key_id),
+        created_at: now,
+        updated_at: now,
+    };
+    check_texts(&post, targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)))?;
+    let state = if new.draft {
+        DeliveryState::Draft
+    } else if actor.role.includes(Role::Editor) {
+        DeliveryState::Scheduled
+    } else {
+        DeliveryState::PendingApproval
+    };
+    let mut deliveries = Vec::with_capacity(targets.len());
+    for channel in &targets {
+        let at = resolve_publish_at(posts, &actor.team_id, channel, new.publish_at, now, None).await?;
+        deliveries.push(Delivery::new(&post, channel.id, channel.platform, state, at, now));
+    }
+    posts.create_post(&post, &deliveries).await?;
+    tracing::info!(post_id = %post.id, deliveries = deliveries.len(), state = %state, "post created");
+    Ok(PostView { post, deliveries })
+}
+
+/// The actor's team's post with its deliveries, or 404 (also when it is another team's).
+pub async fn get_post(posts: &dyn PostStore, actor: &Actor, id: PostId) -> Result<PostView, ServiceError> {
+    let post = posts
+        .get_post(&actor.team_id, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(format!("no post {id} in your team")))?;
+    let deliveries = posts.deliveries_of_post(&actor.team_id, id).await?;
+    Ok(PostView { post, deliveries })
+}
+
+/// The calendar: posts with at least one delivery scheduled in `from <= t < to`, in the order
+/// of their first such delivery, each with all its deliveries. A post shows on one page only,
+/// even when its deliveries span several; `page.limit` bounds the posts of a page.
+pub async fn list_posts(
+    posts: &dyn PostStore,
+    actor: &Actor,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    page: &PageRequest,
+) -> Result<Page<PostView>, ServiceError> {
+    if from >= to {
+        return Err(ValidationError::new("to", "must be after `from`").into());
+    }
+    let team = &actor.team_id;
+    let want = page.effective_limit() as usize;
+    let continuing = page.cursor.is_some();
+    let in_range = |d: &Delivery| d.publish_at >= from && d.publish_at < to;
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    let mut first_key: Option<(String, String)> = None;
+    let mut cursor = page.cursor.clone();
+    let mut next = None;
+    for _ in 0..LIST_ROUNDS {
+        let request = PageRequest { limit: (want - items.len()) as u32, cursor: cursor.clone() };
+        let calendar = posts.calendar(team, from, to, &request).await?;
+        for d in &calendar.items {
+            let key = calendar_key(d);
+            let first = first_key.get_or_insert_with(|| key.clone()).clone();
+            if !seen.insert(d.post_id) {
+                continue;
+            }
+            let Some(post) = posts.get_post(team, d.post_id).await? else { continue };
+            let deliveries = posts.deliveries_of_post(team, d.post_id).await?;
+            // Already on an earlier page: one of its deliveries in range came before this page.
+            if continuing && deliveries.iter().any(|e| in_range(e) && calendar_key(e) < first) {
+                continue;
+            }
+            items.push(PostView { post, deliveries });
+        }
+        next = calendar.next;
+        if items.len() >= want || next.is_none() {
+            break;
+        }
+        cursor = next.clone();
+    }
+    Ok(Page { items, next })
+}
+
+/// The order the calendar lists deliveries in: publish time, then id.
+fn calendar_key(d: &Delivery) -> (String, String) {
+    (sortable_instant(d.publish_at), d.id.to_string())
+}
+
+// ------------------------------------------------------------------------------------------
+// Change
+// ------------------------------------------------------------------------------------------
+
+/// Changes a post that has not started going out. Texts are checked again against every
+/// channel still to publish; a new `publish_at` re-schedules every delivery not yet cancelled
+/// or failed (failed ones wait for `retry`).
+pub async fn update_post(
+    channels: &dyn ChannelStore,
+    posts: &dyn PostStore,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: PostId,
+    changes: PostChanges,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Contributor, VIEWERS_READ)?;
+    let PostView { post, deliveries } = get_post(posts, actor, id).await?;
+    let names = channel_names(channels, &actor.team_id, &deliveries).await?;
+    if let Some(d) = deliveries.iter().find(|d| matches!(d.state, DeliveryState::Publishing | DeliveryState::Published))
+    {
+        return Err(ServiceError::Conflict(format!(
+            "this post can no longer change: its delivery to channel {} is {}; cancel what has not gone out and create a new post",
+            channel_label(&names, d),
+            d.state
+        )));
+    }
+    let editable = |s: DeliveryState| {
+        matches!(s, DeliveryState::Draft | DeliveryState::PendingApproval | DeliveryState::Scheduled)
+    };
+    if !actor.role.includes(Role::Editor)
+        && deliveries.iter().any(|d| matches!(d.state, DeliveryState::Scheduled | DeliveryState::Failed))
+    {
+        return Err(ServiceError::Forbidden(CONTRIBUTOR_LIMIT));
+    }
+    if !deliveries.iter().any(|d| editable(d.state) || d.state == DeliveryState::Failed) {
+        return Err(ServiceError::Conflict("this post is cancelled; create a new post instead".into()));
+    }
+
+    let now = clock.now();
+    let mut updated = post.clone();
+    if let Some(text) = changes.text {
+        updated.text = text;
+    }
+    if let Some(variants) = changes.variants {
+        updated.variants = variants;
+    }
+    if let Some(media) = changes.media {
+        updated.media = media;
+    }
+    let live: Vec<&Delivery> = deliveries.iter().filter(|d| d.state != DeliveryState::Cancelled).collect();
+    check_texts(&updated, live.iter().map(|d| (channel_label_plain(&names, d), d.platform)))?;
+
+    // Work out every delivery's new time and state before writing anything.
+    let mut plans: Vec<(Delivery, DateTime<Utc>, DeliveryState)> = Vec::new();
+    for d in deliveries.iter().filter(|d| editable(d.state)) {
+        let at = match changes.publish_at {
+            Some(publish_at) => {
+                let channel = names.get(&d.channel_id).ok_or_else(|| {
+                    ValidationError::new(
+                        "publish_at",
+                        format!("channel {} was deleted; cancel this post and create a new one", d.channel_id),
+                    )
+                })?;
+                resolve_publish_at(posts, &actor.team_id, channel, publish_at, now, Some(post.id)).await?
+            }
+            None => d.publish_at,
+        };
+        let to = match (changes.draft, d.state) {
+            (Some(true), _) => DeliveryState::Draft,
+            (Some(false), DeliveryState::Draft) if actor.role.includes(Role::Editor) => DeliveryState::Scheduled,
+            (Some(false), DeliveryState::Draft) => DeliveryState::PendingApproval,
+            (_, s) => s,
+        };
+        if to != d.state && to == DeliveryState::Scheduled {
+            check_not_past(at, now)?;
+        }
+        if at != d.publish_at || to != d.state {
+            plans.push((d.clone(), at, to));
+        }
+    }
+
+    for (d, at, to) in plans {
+        let expected = d.state;
+        let label = channel_label(&names, &d);
+        write_delivery(posts, d, |d| {
+            if d.state != expected {
+                return Err(ServiceError::Conflict(format!(
+                    "the delivery to channel {label} became {} meanwhile; read the post again",
+                    d.state
+                )));
+            }
+            if d.state != to {
+                d.transition(to, now).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+            }
+            d.publish_at = at;
+            d.updated_at = now;
+            Ok(true)
+        })
+        .await?;
+    }
+    if updated != post {
+        updated.updated_at = now;
+        posts.update_post(&updated).await?;
+    }
+    get_post(posts, actor, id).await
+}
+
+/// Cancels every delivery that has not gone out (draft, awaiting approval, scheduled, failed).
+/// 409 when there is none; deliveries publishing or published are left as they are.
+pub async fn cancel_post(
+    channels: &dyn ChannelStore,
+    posts: &dyn PostStore,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: PostId,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Contributor, VIEWERS_READ)?;
+    let view = get_post(posts, actor, id).await?;
+    if !actor.role.includes(Role::Editor)
+        && view.deliveries.iter().any(|d| matches!(d.state, DeliveryState::Scheduled | DeliveryState::Failed))
+    {
+        return Err(ServiceError::Forbidden(CONTRIBUTOR_LIMIT));
+    }
+    let now = clock.now();
+    let changed =
+        move_each(posts, &view.deliveries, now, is_cancellable, |d| d.transition(DeliveryState::Cancelled, now))
+            .await?;
+    if changed == 0 {
+        let names = channel_names(channels, &actor.team_id, &view.deliveries).await?;
+        return Err(ServiceError::Conflict(format!(
+            "nothing to cancel: {}",
+            describe_states(&names, &view.deliveries)
+        )));
+    }
+    get_post(posts, actor, id).await
+}
+
+/// Approves a post awaiting approval: its pending deliveries become scheduled. 409 when none
+/// awaits approval; 422 when its time has passed meanwhile (change `publish_at`, then approve).
+pub async fn approve_post(
+    channels: &dyn ChannelStore,
+    posts: &dyn PostStore,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: PostId,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Editor, "only an editor or admin key can approve posts")?;
+    let view = get_post(posts, actor, id).await?;
+    let now = clock.now();
+    let pending = |d: &Delivery| d.state == DeliveryState::PendingApproval;
+    for d in view.deliveries.iter().filter(|d| pending(d)) {
+        check_not_past(d.publish_at, now).map_err(|e| {
+            ValidationError::new(
+                e.field,
+                format!(
+                    "{}; change publish_at (PATCH the post), then approve it",
+                    e.rule.trim_end_matches("; pick a later time")
+                ),
+            )
+        })?;
+    }
+    let changed =
+        move_each(posts, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Scheduled, now)).await?;
+    if changed == 0 {
+        let names = channel_names(channels, &actor.team_id, &view.deliveries).await?;
+        return Err(ServiceError::Conflict(format!(
+            "nothing to approve: {}",
+            describe_states(&names, &view.deliveries)
+        )));
+    }
+    get_post(posts, actor, id).await
+}
+
+/// Retries the failed deliveries of a post, and only those: each is scheduled for now with its
+/// attempts reset. 409 when none failed.
+pub async fn retry_post(
+    channels: &dyn ChannelStore,
+    posts: &dyn PostStore,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: PostId,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Editor, EDITORS_ONLY)?;
+    let view = get_post(posts, actor, id).await?;
+    let now = clock.now();
+    let failed = |d: &Delivery| d.state == DeliveryState::Failed;
+    let changed = move_each(posts, &view.deliveries, now, failed, |d| {
+        d.transition(DeliveryState::Scheduled, now)?;
+        d.publish_at = now;
+        d.attempts = 0;
+        d.last_error = None;
+        d.retry_at = None;
+        Ok(())
+    })
+    .await?;
+    if changed == 0 {
+        let names = channel_names(channels, &actor.team_id, &view.deliveries).await?;
+        return Err(ServiceError::Conflict(format!(
+            "nothing to retry: only failed deliveries are retried, and {}",
+            describe_states(&names, &view.deliveries)
+        )));
+    }
+    get_post(posts, actor, id).await
+}
+
+/// Cancels a channel's deliveries that have not gone out, whatever post they belong to (the
+/// channel is being deleted). Returns how many were cancelled.
+pub async fn cancel_channel_deliveries(
+    posts: &dyn PostStore,
+    clock: &dyn Clock,
+    team: &TeamId,
+    channel: ChannelId,
+) -> Result<usize, ServiceError> {
+    let now = clock.now();
+    let (from, to) = whole_calendar();
+    let mut page = PageRequest::first(PageRequest::MAX_PAGE);
+    let mut cancelled = 0;
+    loop {
+        let calendar = posts.calendar(team, from, to, &page).await?;
+        let mine: Vec<Delivery> =
+            calendar.items.into_iter().filter(|d| d.channel_id == channel && is_cancellable(d)).collect();
+        cancelled +=
+            move_each(posts, &mine, now, is_cancellable, |d| d.transition(DeliveryState::Cancelled, now)).await?;
+        match calendar.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(cancelled),
+        }
+    }
+}
+
+/// Every instant a calendar query can hold (sortable instants are four-digit years).
+fn whole_calendar() -> (DateTime<Utc>, DateTime<Utc>) {
+    let from = Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::UNIX_EPOCH);
+    let to = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().unwrap_or(DateTime::UNIX_EPOCH);
+    (from, to)
+}
+
+fn is_cancellable(d: &Delivery) -> bool {
+    matches!(
+        d.state,
+        DeliveryState::Draft | DeliveryState::PendingApproval | DeliveryState::Scheduled | DeliveryState::Failed
+    )
+}
+
+// ------------------------------------------------------------------------------------------
+// Writing deliveries
+// ------------------------------------------------------------------------------------------
+
+/// Applies `change` to every delivery that `applies` to, each written version-checked (and
+/// re-read and re-checked after a lost race). Returns how many changed.
+async fn move_each(
+    posts: &dyn PostStore,
+    deliveries: &[Delivery],
+    now: DateTime<Utc>,
+    applies: impl Fn(&Delivery) -> bool,
+    change: impl Fn(&mut Delivery) -> Result<(), crate::domain::IllegalTransition>,
+) -> Result<usize, ServiceError> {
+    let mut changed = 0;
+    for d in deliveries.iter().filter(|d| applies(d)) {
+        let (_, wrote) = write_delivery(posts, d.clone(), |d| {
+            // Someone else moved it meanwhile (the publisher claimed it): leave it.
+            if !applies(d) {
+                return Ok(false);
+            }
+            change(d).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+            d.updated_at = now;
+            Ok(true)
+        })
+        .await?;
+        if wrote {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Applies `change` to `d` and writes it if it says so; on a version conflict reads the
+/// delivery again and re-applies, up to [`WRITE_ATTEMPTS`] times. Returns the delivery as it
+/// now is, and whether this call wrote it.
+async fn write_delivery(
+    posts: &dyn PostStore,
+    mut d: Delivery,
+    change: impl Fn(&mut Delivery) -> Result<bool, ServiceError>,
+) -> Result<(Delivery, bool), ServiceError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut next = d.clone();
+        if !change(&mut next)? {
+            return Ok((d, false));
+        }
+        match posts.update_delivery(&next).await {
+            Ok(stored) => return Ok((stored, true)),
+            Err(StoreError::Conflict) => {
+                d = posts
+                    .get_delivery(&d.team_id, d.post_id, d.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found(format!("delivery {} disappeared", d.id)))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ServiceError::Conflict(format!(
+        "delivery {} kept changing while this request tried to update it; try again",
+        d.id
+    )))
+}
+
+// ------------------------------------------------------------------------------------------
+// Checks
+// ------------------------------------------------------------------------------------------
+
+fn check_channel_ids(ids: &[ChannelId]) -> Result<(), ValidationError> {
+    if ids.is_empty() {
+        return Err(ValidationError::new("channel_ids", "must name at least one channel"));
+    }
+    if ids.len() > MAX_CHANNELS {
+        return Err(ValidationError::new(
+            "channel_ids",
+            format!("names {} channels; a post targets at most {MAX_CHANNELS}", ids.len()),
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+        return Err(ValidationError::new("channel_ids", format!("channel {dup} is listed twice")));
+    }
+    Ok(())
+}
+
+/// The team's channels with these ids, in order; 404 naming every one that is missing.
+async fn load_channels(
+    channels: &dyn ChannelStore,
+    team: &TeamId,
+    ids: &[ChannelId],
+) -> Result<Vec<Channel>, ServiceError> {
+    let mut found = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match channels.get_channel(team, *id).await? {
+            Some(c) => found.push(c),
+            None => missing.push(id.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        let (noun, list) =
+            if missing.len() == 1 { ("channel", missing[0].clone()) } else { ("channels", missing.join(", ")) };
+        return Err(ServiceError::NotFound {
+            message: format!("no {noun} {list} in your team"),
+            field: Some("channel_ids".into()),
+        });
+    }
+    Ok(found)
+}
+
+/// Checks the text each target channel would publish against that platform's rules, and says
+/// every broken rule at once, naming the channel: `channel "@cafe" (bluesky): text is 312
+/// characters on Bluesky; the limit is 300 (graphemes)`. The field is `text`, or
+/// `variants.<platform>` when a variant is what that channel publishes, or `media`.
+pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platform)>) -> Result<(), ValidationError> {
+    let mut field: Option<String> = None;
+    let mut messages = Vec::new();
+    for (name, platform) in targets {
+        for v in check_post(platform, post.text_for(platform).as_str(), post.media.len()) {
+            let f = match v.rule {
+                "too_many_media" | "media_required" => "media".to_owned(),
+                _ if post.variants.contains_key(&platform) => format!("variants.{platform}"),
+                _ => "text".to_owned(),
+            };
+            field.get_or_insert(f);
+            messages.push(format!("channel \"{name}\" ({platform}): {}", v.message));
+        }
+    }
+    match field {
+        None => Ok(()),
+        Some(field) => Err(ValidationError::new(field, messages.join("; "))),
+    }
+}
+
+/// Turns `publish_at` into this channel's instant, refusing past times.
+async fn resolve_publish_at(
+    posts: &dyn PostStore,
+    team: &TeamId,
+    channel: &Channel,
+    publish_at: PublishAt,
+    now: DateTime<Utc>,
+    own_post: Option<PostId>,
+) -> Result<DateTime<Utc>, ServiceError> {
+    let at = match publish_at {
+        PublishAt::Instant(t) => t,
+        PublishAt::Local { local, time_zone } => resolve_local(local, time_zone.unwrap_or(channel.time_zone))?,
+        PublishAt::NextSlot => return next_slot(posts, team, channel, now, own_post).await,
+    };
+    check_not_past(at, now)?;
+    Ok(at)
+}
+
+/// The channel's first weekly queue slot after `now` that no other live delivery of the
+/// channel holds (deliveries of `own_post` do not count: re-slotting a post may keep its slot).
+async fn next_slot(
+    posts: &dyn PostStore,
+    team: &TeamId,
+    channel: &Channel,
+    now: DateTime<Utc>,
+    own_post: Option<PostId>,
+) -> Result<DateTime<Utc>, ServiceError> {
+    if channel.queue_slots.is_empty() {
+        return Err(ValidationError::new(
+            "publish_at",
+            format!(
+                "channel \"{}\" has no queue slots, so \"next_slot\" has nothing to pick from; add queue_slots to the channel or give a time",
+                channel.name.as_str()
+            ),
+        )
+        .into());
+    }
+    let mut start = now;
+    for _ in 0..SLOT_WINDOWS {
+        let end = start + Duration::days(SLOT_WINDOW_DAYS);
+        let taken = taken_instants(posts, team, channel.id, start, end, own_post).await?;
+        if let Some(t) = next_free_slot(&channel.queue_slots, channel.time_zone, now, start..end, &taken) {
+            return Ok(t);
+        }
+        start = end;
+    }
+    Err(ValidationError::new(
+        "publish_at",
+        format!(
+            "every queue slot of channel \"{}\" in the next {} days is taken; give a time instead",
+            channel.name.as_str(),
+            SLOT_WINDOW_DAYS * SLOT_WINDOWS as i64
+        ),
+    )
+    .into())
+}
+
+/// Instants (to the second) in `[from, to)` that live deliveries of `channel` hold.
+async fn taken_instants(
+    posts: &dyn PostStore,
+    team: &TeamId,
+    channel: ChannelId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    own_post: Option<PostId>,
+) -> Result<BTreeSet<DateTime<Utc>>, ServiceError> {
+    let mut taken = BTreeSet::new();
+    let mut page = PageRequest::first(PageRequest::MAX_PAGE);
+    loop {
+        let calendar = posts.calendar(team, from, to, &page).await?;
+        taken.extend(
+            calendar
+                .items
+                .iter()
+                .filter(|d| d.channel_id == channel && Some(d.post_id) != own_post)
+                .filter(|d| !matches!(d.state, DeliveryState::Cancelled | DeliveryState::Failed))
+                .map(|d| d.publish_at.trunc_subsecs(0)),
+        );
+        match calendar.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(taken),
+        }
+    }
+}
+
+/// The channels the deliveries point at, by id (a deleted channel is absent).
+async fn channel_names(
+    channels: &dyn ChannelStore,
+    team: &TeamId,
+    deliveries: &[Delivery],
+) -> Result<BTreeMap<ChannelId, Channel>, ServiceError> {
+    let mut out = BTreeMap::new();
+    for d in deliveries {
+        if let Entry::Vacant(slot) = out.entry(d.channel_id)
+            && let Some(c) = channels.get_channel(team, d.channel_id).await?
+        {
+            slot.insert(c);
+        }
+    }
+    Ok(out)
+}
+
+fn channel_label_plain(names: &BTreeMap<ChannelId, Channel>, d: &Delivery) -> String {
+    names.get(&d.channel_id).map_or_else(|| d.channel_id.to_string(), |c| c.name.as_str().to_owned())
+}
+
+fn channel_label(names: &BTreeMap<ChannelId, Channel>, d: &Delivery) -> String {
+    format!("\"{}\" ({})", channel_label_plain(names, d), d.platform)
+}
+
+/// "the delivery to channel "@cafe" (bluesky) is published, to "@x" (x) is scheduled".
+fn describe_states(names: &BTreeMap<ChannelId, Channel>, deliveries: &[Delivery]) -> String {
+    let parts: Vec<String> =
+        deliveries.iter().map(|d| format!("channel {} is {}", channel_label(names, d), d.state)).collect();
+    if parts.is_empty() { "this post has no deliveries".into() } else { parts.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TeamId;
+
+    fn post(text: &str) -> Post {
+        let now = Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap();
+        Post {
+            id: PostId::new(),
+            team_id: TeamId::parse("team", "cafe").unwrap(),
+            text: PostText::parse("text", text).unwrap(),
+            variants: BTreeMap::new(),
+            media: vec![],
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn text_checks_name_the_channel_and_the_rule() {
+        let p = post(&"a".repeat(312));
+        let e = check_texts(&p, [("@cafe".to_owned(), Platform::Bluesky), ("@m".to_owned(), Platform::Mastodon)])
+            .unwrap_err();
+        assert_eq!(e.field, "text");
+        assert_eq!(
+            e.rule,
+            "channel \"@cafe\" (bluesky): text is 312 characters on Bluesky; the limit is 300 (graphemes)"
+        );
+        assert!(check_texts(&p, [("@m".to_owned(), Platform::Mastodon)]).is_ok());
+    }
+
+    #[test]
+    fn a_variant_is_checked_and_named_instead_of_the_text() {
+        let mut p = post("short");
+        p.variants.insert(Platform::Bluesky, PostText::parse("text", &"b".repeat(301)).unwrap());
+        let e = check_texts(&p, [("@cafe".to_owned(), Platform::Bluesky)]).unwrap_err();
+        assert_eq!(e.field, "variants.bluesky");
+        let e = check_texts(&p, [("insta".to_owned(), Platform::Instagram)]).unwrap_err();
+        assert_eq!(e.field, "media");
+        assert!(e.rule.starts_with("channel \"insta\" (instagram): "), "{}", e.rule);
+    }
+
+    #[test]
+    fn channel_ids_are_bounded_and_distinct() {
+        assert!(check_channel_ids(&[]).is_err());
+        let a = ChannelId::new();
+        assert!(check_channel_ids(&[a]).is_ok());
+        let e = check_channel_ids(&[a, ChannelId::new(), a]).unwrap_err();
+        assert!(e.rule.contains("listed twice"));
+        let many: Vec<_> = (0..100).map(|_| ChannelId::new()).collect();
+        assert!(check_channel_ids(&many).unwrap_err().rule.contains("at most 99"));
+    }
+}

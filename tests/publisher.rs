@@ -1,0 +1,315 @@
+//! The publisher against the SQLite store: once, on time, retried with backoff, failed with a
+//! reason, reconciled after an expired lease, and events for each outcome.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use herald_core::clock::{Clock, ManualClock, SystemClock};
+use herald_core::crypto::{CredentialCipher, Credentials};
+use herald_core::domain::*;
+use herald_core::events::{EventKind, MemorySink};
+use herald_core::platforms::sandbox::SandboxAdapter;
+use herald_core::platforms::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};
+use herald_core::services::publisher::{Publisher, PublisherConfig};
+use herald_core::store::sqlite::SqliteStore;
+use herald_core::store::{ChannelStore, PostStore};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).single().expect("valid instant")
+}
+
+/// An adapter that answers from a script and counts what it was asked.
+#[derive(Default)]
+struct Scripted {
+    answers: Mutex<VecDeque<Result<Published, PublishError>>>,
+    existing: Mutex<Option<Published>>,
+    publishes: AtomicUsize,
+    lookups: AtomicUsize,
+}
+
+impl Scripted {
+    fn answering(answers: Vec<Result<Published, PublishError>>) -> Arc<Self> {
+        Arc::new(Self { answers: Mutex::new(answers.into()), ..Self::default() })
+    }
+}
+
+fn ok(id: &str) -> Result<Published, PublishError> {
+    Ok(Published { platform_post_id: id.into(), url: Some(format!("https://example.social/{id}")), published_at: None })
+}
+
+fn transient(after: Option<u64>) -> Result<Published, PublishError> {
+    Err(PublishError::Transient { reason: "503 from the network".into(), retry_after: after.map(std::time::Duration::from_secs) })
+}
+
+#[async_trait]
+impl PlatformAdapter for Scripted {
+    async fn publish(&self, _: &PublishRequest<'_>) -> Result<Published, PublishError> {
+        self.publishes.fetch_add(1, Ordering::SeqCst);
+        self.answers.lock().unwrap().pop_front().unwrap_or_else(|| ok("default"))
+    }
+
+    async fn find_published(&self, _: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        Ok(self.existing.lock().unwrap().clone())
+    }
+}
+
+struct Rig {
+    store: Arc<SqliteStore>,
+    clock: Arc<ManualClock>,
+    events: Arc<MemorySink>,
+    publisher: Publisher,
+    team: TeamId,
+    cipher: CredentialCipher,
+}
+
+impl Rig {
+    fn new(adapter: Arc<dyn PlatformAdapter>) -> Rig {
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let clock = Arc::new(ManualClock::new(t0()));
+        let events = Arc::new(MemorySink::default());
+        let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
+        let publisher = Publisher {
+            store: store.clone(),
+            adapters: Adapters::default().with(Platform::Mastodon, adapter),
+            events: events.clone(),
+            clock: clock.clone(),
+            cipher: cipher.clone(),
+            config: PublisherConfig { base_backoff: Duration::seconds(10), max_attempts: 3, ..PublisherConfig::default() },
+        };
+        Rig { store, clock, events, publisher, team: TeamId::parse("team", "cafe").unwrap(), cipher }
+    }
+
+    async fn channel(&self, platform: Platform, credentials: serde_json::Value) -> Channel {
+        let id = ChannelId::new();
+        let creds = Credentials::from_json("credentials", &credentials).unwrap();
+        let c = Channel {
+            id,
+            team_id: self.team.clone(),
+            platform,
+            name: ChannelName::parse("name", "@cafe").unwrap(),
+            time_zone: chrono_tz::Europe::Paris,
+            credentials: Some(self.cipher.seal(id, &creds)),
+            queue_slots: vec![],
+            created_at: t0(),
+            updated_at: t0(),
+        };
+        self.store.create_channel(&c).await.unwrap();
+        c
+    }
+
+    async fn schedule(&self, channels: &[&Channel], at: DateTime<Utc>) -> (Post, Vec<Delivery>) {
+        let post = Post {
+            id: PostId::new(),
+            team_id: self.team.clone(),
+            text: PostText::parse("text", "Fresh croissants at 9").unwrap(),
+            variants: Default::default(),
+            media: vec![],
+            created_by: None,
+            created_at: t0(),
+            updated_at: t0(),
+        };
+        let ds: Vec<_> = channels
+            .iter()
+            .map(|c| Delivery::new(&post, c.id, c.platform, DeliveryState::Scheduled, at, t0()))
+            .collect();
+        self.store.create_post(&post, &ds).await.unwrap();
+        (post, ds)
+    }
+
+    async fn reload(&self, d: &Delivery) -> Delivery {
+        self.store.get_delivery(&self.team, d.post_id, d.id).await.unwrap().unwrap()
+    }
+
+    fn kinds(&self) -> Vec<EventKind> {
+        self.events.events().iter().map(|e| e.kind).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_due_delivery_is_published_once_and_announced() {
+    let adapter = Scripted::answering(vec![ok("109")]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({"access_token": "t"})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!((summary.due, summary.claimed, summary.published), (1, 1, 1));
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!(d.state, DeliveryState::Published);
+    assert_eq!(d.platform_post_id.as_deref(), Some("109"));
+    assert_eq!(d.url.as_deref(), Some("https://example.social/109"));
+    assert_eq!(d.published_at, Some(t0()));
+    assert_eq!(rig.kinds(), vec![EventKind::PostPublished]);
+    assert_eq!(rig.events.events()[0].detail["platform_post_id"], "109");
+
+    // Nothing is due any more: a second run publishes nothing.
+    assert_eq!(rig.publisher.run_once().await.unwrap().due, 0);
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn deliveries_beyond_the_lookahead_wait() {
+    let adapter = Scripted::answering(vec![]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0() + Duration::seconds(61)).await;
+    assert_eq!(rig.publisher.run_once().await.unwrap().due, 0);
+    assert_eq!(rig.reload(&ds[0]).await.state, DeliveryState::Scheduled);
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn transient_failures_back_off_honour_retry_after_then_fail_with_a_reason() {
+    let adapter = Scripted::answering(vec![transient(None), transient(Some(600)), transient(None)]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+
+    assert_eq!(rig.publisher.run_once().await.unwrap().retrying, 1);
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.attempts), (DeliveryState::Scheduled, 1));
+    let retry_at = d.retry_at.expect("a retry time");
+    // Base 10 s with jitter in [0.5, 1]: between 5 and 10 s later.
+    assert!(retry_at >= t0() + Duration::seconds(5) && retry_at <= t0() + Duration::seconds(10), "{retry_at}");
+    assert_eq!(d.last_error.as_deref(), Some("503 from the network"));
+
+    rig.clock.set(retry_at);
+    assert_eq!(rig.publisher.run_once().await.unwrap().retrying, 1);
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!(d.attempts, 2);
+    let retry_at = d.retry_at.expect("a retry time");
+    assert!(retry_at >= rig.clock.now() + Duration::seconds(600), "Retry-After 600 s is honoured: {retry_at}");
+
+    rig.clock.set(retry_at);
+    assert_eq!(rig.publisher.run_once().await.unwrap().failed, 1);
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.attempts), (DeliveryState::Failed, 3));
+    assert_eq!(d.last_error.as_deref(), Some("gave up after 3 attempts: 503 from the network"));
+    assert_eq!(rig.kinds(), vec![EventKind::PostFailed]);
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn permanent_and_auth_failures_fail_at_once_and_auth_asks_for_a_reconnect() {
+    let adapter = Scripted::answering(vec![
+        Err(PublishError::Permanent { reason: "text too long for X".into() }),
+        Err(PublishError::Auth { reason: "token expired".into() }),
+    ]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, first) = rig.schedule(&[&ch], t0()).await;
+    rig.publisher.run_once().await.unwrap();
+    let (_, second) = rig.schedule(&[&ch], t0()).await;
+    rig.publisher.run_once().await.unwrap();
+
+    let a = rig.reload(&first[0]).await;
+    assert_eq!((a.state, a.last_error.as_deref()), (DeliveryState::Failed, Some("text too long for X")));
+    let b = rig.reload(&second[0]).await;
+    assert_eq!((b.state, b.last_error.as_deref()), (DeliveryState::Failed, Some("token expired")));
+    assert_eq!(rig.kinds(), vec![EventKind::PostFailed, EventKind::PostFailed, EventKind::ChannelNeedsReconnect]);
+    assert_eq!(rig.events.events()[2].detail["channel_id"], serde_json::json!(ch.id));
+}
+
+#[tokio::test]
+async fn an_expired_claim_is_reconciled_before_publishing_again() {
+    let adapter = Scripted::answering(vec![]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+    // A run claimed both of these and died before recording anything.
+    let crashed = rig.store.update_delivery(&ds[0].claimed(t0(), Duration::seconds(60), Duration::seconds(30)).unwrap()).await.unwrap();
+    *adapter.existing.lock().unwrap() = Some(Published {
+        platform_post_id: "already-there".into(),
+        url: None,
+        published_at: Some(t0() + Duration::seconds(1)),
+    });
+
+    // While the lease holds, nobody touches it.
+    rig.clock.set(t0() + Duration::seconds(29));
+    assert_eq!(rig.publisher.run_once().await.unwrap().claimed, 0);
+
+    rig.clock.set(crashed.lease_until.unwrap());
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!((summary.claimed, summary.reconciled, summary.published), (1, 1, 0));
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.platform_post_id.as_deref()), (DeliveryState::Published, Some("already-there")));
+    assert_eq!(d.published_at, Some(t0() + Duration::seconds(1)));
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 0, "found on the platform: not published again");
+    assert_eq!(adapter.lookups.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_expired_claim_not_found_on_the_platform_is_published() {
+    let adapter = Scripted::answering(vec![ok("fresh")]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+    let crashed = rig.store.update_delivery(&ds[0].claimed(t0(), Duration::seconds(60), Duration::seconds(30)).unwrap()).await.unwrap();
+    rig.clock.set(crashed.lease_until.unwrap() + Duration::seconds(1));
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!(summary.published, 1);
+    assert_eq!((adapter.lookups.load(Ordering::SeqCst), adapter.publishes.load(Ordering::SeqCst)), (1, 1));
+    assert_eq!(rig.reload(&ds[0]).await.attempts, 2);
+}
+
+#[tokio::test]
+async fn one_failing_channel_does_not_hold_back_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = Rig::new(Scripted::answering(vec![]));
+    let mut publisher = rig.publisher.clone();
+    publisher.adapters =
+        Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(dir.path().to_owned(), rig.clock.clone())));
+    let good = rig.channel(Platform::Sandbox, serde_json::json!({})).await;
+    let bad = rig.channel(Platform::Sandbox, serde_json::json!({"fail_with": "permanent"})).await;
+    let (_, ds) = rig.schedule(&[&good, &bad], t0()).await;
+    let summary = publisher.run_once().await.unwrap();
+    assert_eq!((summary.published, summary.failed), (1, 1));
+    let by_channel = |c: &Channel| ds.iter().find(|d| d.channel_id == c.id).unwrap().clone();
+    assert_eq!(rig.reload(&by_channel(&good)).await.state, DeliveryState::Published);
+    let failed = rig.reload(&by_channel(&bad)).await;
+    assert_eq!((failed.state, failed.last_error.as_deref()), (DeliveryState::Failed, Some("sandbox: simulated refusal")));
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runs_publish_each_delivery_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = Rig::new(Scripted::answering(vec![]));
+    let mut publisher = rig.publisher.clone();
+    publisher.adapters =
+        Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(dir.path().to_owned(), rig.clock.clone())));
+    let ch = rig.channel(Platform::Sandbox, serde_json::json!({})).await;
+    for _ in 0..40 {
+        rig.schedule(&[&ch], t0() - Duration::seconds(5)).await;
+    }
+    let runs: Vec<_> = (0..6).map(|_| {
+        let p = publisher.clone();
+        tokio::spawn(async move { p.run_once().await.unwrap() })
+    }).collect();
+    let mut published = 0;
+    for r in runs {
+        published += r.await.unwrap().published;
+    }
+    assert_eq!(published, 40, "every delivery published by exactly one run");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 40);
+    assert_eq!(rig.events.events().len(), 40);
+}
+
+#[tokio::test]
+async fn the_publisher_waits_for_the_scheduled_second() {
+    // Real time: a delivery 1.2 s ahead is claimed now and published no earlier than its second.
+    let adapter = Scripted::answering(vec![]);
+    let mut rig = Rig::new(adapter);
+    rig.publisher.clock = Arc::new(SystemClock);
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let at = SystemClock.now() + Duration::milliseconds(1200);
+    let (_, ds) = rig.schedule(&[&ch], at).await;
+    assert_eq!(rig.publisher.run_once().await.unwrap().published, 1);
+    let d = rig.reload(&ds[0]).await;
+    assert!(d.published_at.unwrap() >= at, "published at {:?}, scheduled {at}", d.published_at);
+}
