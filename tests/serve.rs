@@ -23,10 +23,16 @@ struct Serve {
 
 impl Serve {
     fn start(data_dir: &Path) -> Serve {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts `herald serve` with extra environment (publisher tuning).
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(herald_bin())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

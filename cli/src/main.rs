@@ -28,12 +28,41 @@ enum Command {
         addr: SocketAddr,
         #[arg(long, default_value = "./herald-data", env = "HERALD_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        publishing: PublishingArgs,
     },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+/// Publisher tuning (the defaults suit real networks; tests and demos shorten them).
+#[derive(clap::Args)]
+struct PublishingArgs {
+    /// How long a claim on a delivery holds before another run may take it over.
+    #[arg(long, default_value_t = 120, env = "HERALD_PUBLISH_LEASE_SECS")]
+    publish_lease_secs: u32,
+    /// First retry delay after a transient failure (doubles each attempt, with jitter).
+    #[arg(long, default_value_t = 30_000, env = "HERALD_PUBLISH_BACKOFF_MS")]
+    publish_backoff_ms: u32,
+    /// Attempts before a delivery fails for good.
+    #[arg(long, default_value_t = 5, env = "HERALD_PUBLISH_MAX_ATTEMPTS")]
+    publish_max_attempts: u32,
+}
+
+impl PublishingArgs {
+    fn config(&self) -> PublisherConfig {
+        PublisherConfig {
+            // Runs start every second; looking two seconds ahead leaves time to claim and wait.
+            lookahead: chrono::Duration::seconds(2),
+            lease: chrono::Duration::seconds(i64::from(self.publish_lease_secs.max(1))),
+            base_backoff: chrono::Duration::milliseconds(i64::from(self.publish_backoff_ms)),
+            max_attempts: self.publish_max_attempts.max(1),
+            ..PublisherConfig::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -61,14 +90,14 @@ const DEFAULT_TEAM: &str = "default";
 async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
-        Command::Serve { addr, data_dir } => serve(addr, &data_dir).await,
+        Command::Serve { addr, data_dir, publishing } => serve(addr, &data_dir, publishing.config()).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
             create_key(&team, &role, &name, &data_dir).await
         }
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
+async fn serve(addr: SocketAddr, data_dir: &Path, publishing: PublisherConfig) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
     }
@@ -84,10 +113,7 @@ async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
 
-    let publisher = tokio::spawn(publisher_timer(dir.publisher(PublisherConfig {
-        lookahead: chrono::Duration::seconds(2),
-        ..PublisherConfig::default()
-    })));
+    let publisher = tokio::spawn(publisher_timer(dir.publisher(publishing)));
     let app = herald_core::http::api_router(dir.app_state());
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     publisher.abort();

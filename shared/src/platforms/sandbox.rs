@@ -1,8 +1,13 @@
 //! The sandbox network: "publishes" by writing one JSON file per delivery into an outbox
 //! folder. For the demo, for tests, and for trying Herald without any account.
 //!
-//! A sandbox channel's credentials may hold `fail_with`: `transient`, `permanent` or `auth`,
-//! to rehearse what happens when a network misbehaves.
+//! Every real publication also appends one line to `<outbox>/published.log`, so a duplicate
+//! (the same delivery posted twice) would show as two lines.
+//!
+//! A sandbox channel's credentials may hold, to rehearse what happens when a network misbehaves:
+//! - `fail_with`: `transient`, `permanent` or `auth`;
+//! - `ack_delay_ms`: the post is made at once but the answer comes that much later (a slow
+//!   network whose reply may be lost if Herald dies meanwhile).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +54,20 @@ impl SandboxAdapter {
     }
 }
 
+impl SandboxAdapter {
+    async fn log_publication(&self, entry: &OutboxEntry) -> Result<(), PublishError> {
+        use tokio::io::AsyncWriteExt;
+        let line = format!("{} {} {}\n", entry.published_at.to_rfc3339(), entry.delivery_id, entry.channel_id);
+        let mut log = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.outbox.join("published.log"))
+            .await
+            .map_err(|e| io_error("log", e))?;
+        log.write_all(line.as_bytes()).await.map_err(|e| io_error("log", e))
+    }
+}
+
 fn io_error(what: &str, e: std::io::Error) -> PublishError {
     PublishError::Transient { reason: format!("sandbox outbox {what}: {e}"), retry_after: None }
 }
@@ -85,6 +104,10 @@ impl PlatformAdapter for SandboxAdapter {
         let tmp = path.with_extension("json.tmp");
         tokio::fs::write(&tmp, body).await.map_err(|e| io_error("write", e))?;
         tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error("rename", e))?;
+        self.log_publication(&entry).await?;
+        if let Some(ms) = request.credentials.get("ack_delay_ms").and_then(|v| v.parse::<u64>().ok()) {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         Ok(Self::published(&entry, &path))
     }
 

@@ -1,0 +1,271 @@
+//! Issue 3's promise through the real entry point, `herald serve`: a contributor's post waits
+//! for approval; an approved post goes out once, at its second; a failing channel is retried
+//! then failed with a reason while the other channel publishes; retrying republishes only the
+//! failed channel; killing serve in the middle of publishing and restarting makes no duplicate.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+fn herald_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let bin = dir.join(format!("herald{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: build it (`cargo build -p herald`) or use tests/run", bin.display());
+    bin
+}
+
+/// Fast publisher settings so retries and lease expiry happen within a test.
+const FAST: &[(&str, &str)] =
+    &[("HERALD_PUBLISH_LEASE_SECS", "3"), ("HERALD_PUBLISH_BACKOFF_MS", "200"), ("HERALD_PUBLISH_MAX_ATTEMPTS", "3")];
+
+struct Serve {
+    child: Child,
+    url: String,
+    key: Option<String>,
+}
+
+impl Serve {
+    fn start(data_dir: &Path) -> Serve {
+        let mut child = Command::new(herald_bin())
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .envs(FAST.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("herald serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut key = None;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let line = lines.next().expect("serve keeps printing until its URL").expect("utf-8 line");
+            if line.trim().starts_with("hrld_") {
+                key = Some(line.trim().to_owned());
+            }
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let url = rest.split_whitespace().next().expect("a URL").to_owned();
+                // Keep draining stdout so serve never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return Serve { child, url, key };
+            }
+        }
+        panic!("herald serve did not print its URL in 30 s");
+    }
+
+    /// Ends serve the hard way: no chance to finish what it was doing.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("serve answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, key, Some(body)).await
+    }
+
+    async fn get(&self, path: &str, key: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, key, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    async fn key(&self, admin: &str, role: &str) -> String {
+        let (status, body) = self.post("/v1/keys", admin, json!({"role": role, "name": role})).await;
+        assert_eq!(status, 201, "{body}");
+        body["key"].as_str().expect("the new key").to_owned()
+    }
+
+    async fn channel(&self, admin: &str, name: &str, credentials: Value) -> String {
+        let (status, body) = self
+            .post(
+                "/v1/channels",
+                admin,
+                json!({"platform": "sandbox", "name": name, "time_zone": "Europe/Paris", "credentials": credentials}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("channel id").to_owned()
+    }
+
+    /// Polls a post until every delivery satisfies `done`, or panics after `secs`.
+    async fn wait_for(&self, post: &str, key: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let p = self.get(&format!("/v1/posts/{post}"), key).await;
+            let ds = p["deliveries"].as_array().expect("deliveries");
+            if ds.iter().all(&done) {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "post did not settle in {secs} s: {p:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn in_secs(s: i64) -> String {
+    (Utc::now() + chrono::Duration::seconds(s)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn state(d: &Value) -> &str {
+    d["state"].as_str().unwrap_or("")
+}
+
+/// Lines of the sandbox's publication log for one delivery: more than one is a duplicate.
+fn publications(data_dir: &Path, delivery: &str) -> usize {
+    std::fs::read_to_string(data_dir.join("outbox/published.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(delivery))
+        .count()
+}
+
+fn events(data_dir: &Path, kind: &str) -> Vec<Value> {
+    std::fs::read_to_string(data_dir.join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["detail-type"] == kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn approval_then_exactly_once_at_its_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let contributor = api.key(&admin, "contributor").await;
+    let editor = api.key(&admin, "editor").await;
+    let channel = api.channel(&admin, "Café du coin", json!({})).await;
+
+    let at = in_secs(4);
+    let (status, post) =
+        api.post("/v1/posts", &contributor, json!({"text": "Galettes today ✨", "channel_ids": [channel], "publish_at": at})).await;
+    assert_eq!(status, 201, "{post}");
+    let id = post["id"].as_str().unwrap().to_owned();
+    assert_eq!(state(&post["deliveries"][0]), "pending_approval");
+    let delivery = post["deliveries"][0]["id"].as_str().unwrap().to_owned();
+
+    // A contributor cannot approve; an editor can.
+    let (status, _) = api.post(&format!("/v1/posts/{id}/approve"), &contributor, json!({})).await;
+    assert_eq!(status, 403);
+    let (status, body) = api.post(&format!("/v1/posts/{id}/approve"), &editor, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+
+    let done = api.wait_for(&id, &editor, 20, |d| state(d) == "published").await;
+    let d = &done["deliveries"][0];
+    let published_at: DateTime<Utc> = d["published_at"].as_str().unwrap().parse().unwrap();
+    let scheduled: DateTime<Utc> = at.parse().unwrap();
+    assert!(published_at >= scheduled, "never early: {published_at} vs {scheduled}");
+    assert!(d["platform_post_id"].as_str().is_some_and(|p| p.contains(&delivery)));
+    assert!(d["url"].as_str().is_some());
+
+    // Once: one outbox file, one publication, one event, even after more publisher runs.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(format!("outbox/{delivery}.json"))).unwrap()).unwrap();
+    assert_eq!(file["text"], "Galettes today ✨");
+    assert_eq!(file["delivery_id"], delivery.as_str());
+    assert_eq!(publications(dir.path(), &delivery), 1);
+    assert_eq!(events(dir.path(), "Post Published").len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_channel_fails_with_a_reason_and_retry_touches_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let good = api.channel(&admin, "good", json!({})).await;
+    let flaky = api.channel(&admin, "flaky", json!({"fail_with": "transient"})).await;
+
+    let (status, post) =
+        api.post("/v1/posts", &admin, json!({"text": "Two channels", "channel_ids": [good, flaky], "publish_at": in_secs(2)})).await;
+    assert_eq!(status, 201, "{post}");
+    let id = post["id"].as_str().unwrap().to_owned();
+    let settled = api.wait_for(&id, &admin, 30, |d| matches!(state(d), "published" | "failed")).await;
+    let by = |ch: &str| settled["deliveries"].as_array().unwrap().iter().find(|d| d["channel_id"] == ch).unwrap().clone();
+    let (ok, failed) = (by(&good), by(&flaky));
+    assert_eq!(state(&ok), "published");
+    assert_eq!(state(&failed), "failed");
+    assert_eq!(failed["attempts"], 3, "retried up to the bound");
+    assert_eq!(failed["last_error"], "gave up after 3 attempts: sandbox: simulated outage");
+    assert_eq!(events(dir.path(), "Post Failed").len(), 1);
+    let good_delivery = ok["id"].as_str().unwrap().to_owned();
+    let good_file = std::fs::read(dir.path().join(format!("outbox/{good_delivery}.json"))).unwrap();
+
+    // The network recovers; retrying the post republishes the failed channel only.
+    let (status, body) = api
+        .call(reqwest::Method::PATCH, &format!("/v1/channels/{flaky}"), &admin, Some(json!({"credentials": {}})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api.post(&format!("/v1/posts/{id}/retry"), &admin, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let again = api.wait_for(&id, &admin, 20, |d| state(d) == "published").await;
+    assert_eq!(again["deliveries"].as_array().unwrap().len(), 2);
+    assert_eq!(publications(dir.path(), &good_delivery), 1, "the good channel was not published again");
+    assert_eq!(std::fs::read(dir.path().join(format!("outbox/{good_delivery}.json"))).unwrap(), good_file);
+    assert_eq!(publications(dir.path(), failed["id"].as_str().unwrap()), 1);
+}
+
+#[tokio::test]
+async fn killing_serve_mid_publish_and_restarting_makes_no_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    // The network takes the post at once but answers 4 s later: serve dies before it hears back.
+    let slow = api.channel(&admin, "slow", json!({"ack_delay_ms": "4000"})).await;
+    let (status, post) =
+        api.post("/v1/posts", &admin, json!({"text": "Do not double me", "channel_ids": [slow], "publish_at": in_secs(1)})).await;
+    assert_eq!(status, 201, "{post}");
+    let id = post["id"].as_str().unwrap().to_owned();
+    let delivery = post["deliveries"][0]["id"].as_str().unwrap().to_owned();
+
+    // Wait until the network has the post, then kill serve before it records anything.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while publications(dir.path(), &delivery) == 0 {
+        assert!(Instant::now() < deadline, "the sandbox never received the post");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    serve.kill();
+
+    let serve = Serve::start(dir.path());
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    // The claim's lease (3 s here) runs out; the publisher reconciles instead of posting again.
+    let done = api.wait_for(&id, &admin, 30, |d| state(d) == "published").await;
+    assert_eq!(publications(dir.path(), &delivery), 1, "no duplicate after the restart");
+    assert_eq!(done["deliveries"][0]["attempts"], 2, "the second attempt found the post instead of posting");
+    assert_eq!(events(dir.path(), "Post Published").len(), 1);
+}
