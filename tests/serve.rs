@@ -149,3 +149,45 @@ fn keys_create_refuses_bad_input_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--team"));
 }
+
+#[tokio::test]
+async fn demo_publishes_its_first_posts_within_the_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(herald_bin())
+        .args(["demo", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("herald demo starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first demo post is due 10 s after start, on 3 channels; allow for a slow machine.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut lines = vec![];
+    while lines.iter().filter(|l: &&String| l.starts_with("📤")).count() < 3 {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => lines.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the demo published nothing visible in time; it printed: {lines:#?}");
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines.iter().any(|l| l.contains("Its admin API key:  hrld_")), "{lines:#?}");
+    let files = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
+        .count();
+    assert!(files >= 3, "one outbox file per channel of the first post, found {files}");
+}

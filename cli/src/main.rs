@@ -1,5 +1,7 @@
 //! `herald`: the whole of Herald on one machine, and the commands that manage it.
 
+mod demo;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +32,14 @@ enum Command {
         data_dir: PathBuf,
         #[command(flatten)]
         publishing: PublishingArgs,
+    },
+    /// A demo team with sandbox channels and a week of posts, some due within the minute, then
+    /// `serve`, printing each post as it goes out.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080", env = "HERALD_ADDR")]
+        addr: SocketAddr,
+        #[arg(long, default_value = "./herald-demo")]
+        data_dir: PathBuf,
     },
     /// Manage API keys.
     Keys {
@@ -91,6 +101,7 @@ async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
         Command::Serve { addr, data_dir, publishing } => serve(addr, &data_dir, publishing.config()).await,
+        Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
             create_key(&team, &role, &name, &data_dir).await
         }
@@ -109,9 +120,35 @@ async fn serve(addr: SocketAddr, data_dir: &Path, publishing: PublisherConfig) -
         println!("First run: created team `{DEFAULT_TEAM}` and its admin API key (shown once, keep it):");
         println!("  {}", secret.reveal());
     }
+    run(&dir, addr, publishing, |_| {}).await
+}
+
+async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
+    let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    match demo::seed(&dir).await? {
+        Some(key) => {
+            println!("Demo team `{}`: 3 sandbox channels, 4 posts due within the minute, a week after that.", demo::DEMO_TEAM);
+            println!("Its admin API key:  {key}");
+        }
+        None => println!("Demo data already in {} (delete the folder to start over).", dir.path.display()),
+    }
+    println!("Published posts appear as files in {}/ and below as they go out.", dir.outbox().display());
+    tokio::spawn({
+        let outbox = dir.outbox();
+        async move { demo::watch_outbox(&outbox).await }
+    });
+    run(&dir, addr, PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() }, |url| {
+        println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
+    })
+    .await
+}
+
+/// Binds, prints the URL, runs the API and the publisher until Ctrl-C or SIGTERM.
+async fn run(dir: &DataDir, addr: SocketAddr, publishing: PublisherConfig, started: impl FnOnce(&str)) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
+    started(&format!("http://{local}"));
 
     let publisher = tokio::spawn(publisher_timer(dir.publisher(publishing)));
     let app = herald_core::http::api_router(dir.app_state());
