@@ -31,11 +31,16 @@ struct Serve {
 
 impl Serve {
     fn start(data_dir: &Path) -> Serve {
+        Self::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(herald_bin())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
             .envs(FAST.iter().copied())
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -268,4 +273,54 @@ async fn killing_serve_mid_publish_and_restarting_makes_no_duplicate() {
     assert_eq!(publications(dir.path(), &delivery), 1, "no duplicate after the restart");
     assert_eq!(done["deliveries"][0]["attempts"], 2, "the second attempt found the post instead of posting");
     assert_eq!(events(dir.path(), "Post Published").len(), 1);
+}
+
+#[tokio::test]
+async fn events_go_out_as_signed_standard_webhooks() {
+    use axum::http::HeaderMap;
+    use herald_core::webhooks::StandardWebhooks;
+    use std::sync::{Arc, Mutex};
+
+    type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+    let received: Received = Arc::default();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let received = received.clone();
+            move |headers: HeaderMap, body: axum::body::Bytes| async move {
+                received.lock().unwrap().push((headers, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start_with(dir.path(), &[("HERALD_WEBHOOK_URLS", hook.as_str()), ("HERALD_WEBHOOK_SECRET", secret)]);
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let channel = api.channel(&admin, "hooked", json!({})).await;
+    let (status, post) =
+        api.post("/v1/posts", &admin, json!({"text": "Hook me", "channel_ids": [channel], "publish_at": in_secs(1)})).await;
+    assert_eq!(status, 201, "{post}");
+    let delivery = post["deliveries"][0]["id"].as_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no webhook arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (headers, body) = received.lock().unwrap()[0].clone();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let signer = StandardWebhooks::new(secret).unwrap();
+    signer
+        .verify(&header("webhook-id"), &header("webhook-timestamp"), &header("webhook-signature"), &body, Utc::now().timestamp())
+        .expect("the signature verifies with the shared secret");
+    assert!(header("webhook-id").starts_with("msg_"));
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(payload["type"], "post.published");
+    assert_eq!(payload["data"]["delivery_id"], delivery.as_str());
 }

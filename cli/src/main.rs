@@ -13,6 +13,7 @@ use herald_core::domain::{Role, TeamId};
 use herald_core::local::DataDir;
 use herald_core::services::keys;
 use herald_core::services::publisher::{Publisher, PublisherConfig};
+use herald_core::webhooks::StandardWebhooks;
 
 #[derive(Parser)]
 #[command(name = "herald", version, about = "Social media scheduling, inbox and reports for small teams, without servers.")]
@@ -60,9 +61,32 @@ struct PublishingArgs {
     /// Attempts before a delivery fails for good.
     #[arg(long, default_value_t = 5, env = "HERALD_PUBLISH_MAX_ATTEMPTS")]
     publish_max_attempts: u32,
+    /// Outgoing webhook URL(s) receiving every event, signed per Standard Webhooks
+    /// (comma-separated in the environment variable).
+    #[arg(long = "webhook-url", env = "HERALD_WEBHOOK_URLS", value_delimiter = ',')]
+    webhook_urls: Vec<String>,
+    /// The `whsec_…` secret that signs outgoing webhooks (required with --webhook-url).
+    #[arg(long, env = "HERALD_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
 }
 
 impl PublishingArgs {
+    fn webhooks(&self) -> Result<Vec<(String, StandardWebhooks)>> {
+        if self.webhook_urls.is_empty() {
+            return Ok(vec![]);
+        }
+        let secret = self.webhook_secret.as_deref().context("--webhook-url needs --webhook-secret (HERALD_WEBHOOK_SECRET)")?;
+        self.webhook_urls
+            .iter()
+            .map(|url| {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("--webhook-url {url}: must be an http(s) URL");
+                }
+                Ok((url.clone(), StandardWebhooks::new(secret).context("--webhook-secret")?))
+            })
+            .collect()
+    }
+
     fn config(&self) -> PublisherConfig {
         PublisherConfig {
             // Runs start every second; looking two seconds ahead leaves time to claim and wait.
@@ -100,7 +124,9 @@ const DEFAULT_TEAM: &str = "default";
 async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
-        Command::Serve { addr, data_dir, publishing } => serve(addr, &data_dir, publishing.config()).await,
+        Command::Serve { addr, data_dir, publishing } => {
+            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?).await
+        }
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
             create_key(&team, &role, &name, &data_dir).await
@@ -108,7 +134,12 @@ async fn main() -> Result<()> {
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: &Path, publishing: PublisherConfig) -> Result<()> {
+async fn serve(
+    addr: SocketAddr,
+    data_dir: &Path,
+    publishing: PublisherConfig,
+    webhooks: Vec<(String, StandardWebhooks)>,
+) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
     }
@@ -120,7 +151,8 @@ async fn serve(addr: SocketAddr, data_dir: &Path, publishing: PublisherConfig) -
         println!("First run: created team `{DEFAULT_TEAM}` and its admin API key (shown once, keep it):");
         println!("  {}", secret.reveal());
     }
-    run(&dir, addr, publishing, |_| {}).await
+    let events = dir.event_sink(webhooks);
+    run(&dir, addr, dir.publisher(publishing, events), |_| {}).await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
@@ -137,20 +169,21 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
         let outbox = dir.outbox();
         async move { demo::watch_outbox(&outbox).await }
     });
-    run(&dir, addr, PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() }, |url| {
+    let config = PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() };
+    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![])), |url| {
         println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
     })
     .await
 }
 
 /// Binds, prints the URL, runs the API and the publisher until Ctrl-C or SIGTERM.
-async fn run(dir: &DataDir, addr: SocketAddr, publishing: PublisherConfig, started: impl FnOnce(&str)) -> Result<()> {
+async fn run(dir: &DataDir, addr: SocketAddr, publisher: Publisher, started: impl FnOnce(&str)) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
     started(&format!("http://{local}"));
 
-    let publisher = tokio::spawn(publisher_timer(dir.publisher(publishing)));
+    let publisher = tokio::spawn(publisher_timer(publisher));
     let app = herald_core::http::api_router(dir.app_state());
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     publisher.abort();

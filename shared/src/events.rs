@@ -97,6 +97,97 @@ impl EventSink for JsonLinesSink {
     }
 }
 
+/// Sends every event to each sink in turn; one sink's failure does not stop the others.
+pub struct FanoutSink(pub Vec<std::sync::Arc<dyn EventSink>>);
+
+#[async_trait]
+impl EventSink for FanoutSink {
+    async fn emit(&self, event: &Event) -> Result<(), EventError> {
+        let mut errors = vec![];
+        for sink in &self.0 {
+            if let Err(e) = sink.emit(event).await {
+                errors.push(e.0);
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(EventError(errors.join("; "))) }
+    }
+}
+
+/// Outgoing webhooks, signed per Standard Webhooks: `POST` of
+/// `{"type":"post.published","timestamp":…,"data":{…}}` with `webhook-id`, `webhook-timestamp`
+/// and `webhook-signature` headers. Sending happens in the background with a few retries, so a
+/// slow receiver never delays publishing; the JSON-lines log stays the durable record.
+pub struct WebhookSink {
+    client: reqwest::Client,
+    url: String,
+    signer: std::sync::Arc<crate::webhooks::StandardWebhooks>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+}
+
+impl WebhookSink {
+    /// Delays before each attempt (Standard Webhooks suggests immediately, then 5 s, …).
+    const ATTEMPTS: [u64; 3] = [0, 5, 30];
+
+    pub fn new(url: String, signer: crate::webhooks::StandardWebhooks, clock: std::sync::Arc<dyn crate::clock::Clock>) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self { client, url, signer: std::sync::Arc::new(signer), clock }
+    }
+
+    /// The `type` of an event in webhook payloads.
+    pub fn event_type(kind: EventKind) -> &'static str {
+        match kind {
+            EventKind::PostPublished => "post.published",
+            EventKind::PostFailed => "post.failed",
+            EventKind::ChannelNeedsReconnect => "channel.needs_reconnect",
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for WebhookSink {
+    async fn emit(&self, event: &Event) -> Result<(), EventError> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "type": Self::event_type(event.kind),
+            "timestamp": event.time,
+            "data": event.detail,
+        }))
+        .map_err(|e| EventError(e.to_string()))?;
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let (client, url, signer, clock) = (self.client.clone(), self.url.clone(), self.signer.clone(), self.clock.clone());
+        tokio::spawn(async move {
+            for delay in Self::ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+                // The timestamp is the attempt's, per the spec; the id stays the same.
+                let ts = clock.now().timestamp();
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", signer.sign(&id, ts, &body))
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => return,
+                    Ok(r) if r.status() == reqwest::StatusCode::GONE => {
+                        tracing::warn!(%url, "webhook endpoint answered 410 Gone; not retrying");
+                        return;
+                    }
+                    Ok(r) => tracing::warn!(%url, status = %r.status(), "webhook delivery refused"),
+                    Err(e) => tracing::warn!(%url, error = %e, "webhook delivery failed"),
+                }
+            }
+            tracing::error!(%url, webhook_id = %id, "webhook not delivered after every attempt");
+        });
+        Ok(())
+    }
+}
+
 /// Keeps events in memory, for tests and for hosts that want to look at what happened.
 #[derive(Default)]
 pub struct MemorySink(Mutex<Vec<Event>>);

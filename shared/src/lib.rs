@@ -12,6 +12,7 @@ pub mod logging;
 pub mod platforms;
 pub mod services;
 pub mod store;
+pub mod webhooks;
 
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{CredentialCipher, CryptoError};
 use crate::domain::Platform;
-use crate::events::JsonLinesSink;
+use crate::events::{EventSink, FanoutSink, JsonLinesSink, WebhookSink};
+use crate::webhooks::StandardWebhooks;
 use crate::http::AppState;
 use crate::platforms::Adapters;
 use crate::platforms::sandbox::SandboxAdapter;
@@ -63,14 +64,24 @@ impl DataDir {
         self.path.join("outbox")
     }
 
-    /// The publisher on this data directory: events to `events.jsonl`, sandbox to `outbox/`.
-    pub fn publisher(&self, config: PublisherConfig) -> Publisher {
+    /// Where events go: `events.jsonl`, plus each outgoing webhook.
+    pub fn event_sink(&self, webhooks: Vec<(String, StandardWebhooks)>) -> Arc<dyn EventSink> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(JsonLinesSink::new(self.path.join("events.jsonl")))];
+        for (url, signer) in webhooks {
+            sinks.push(Arc::new(WebhookSink::new(url, signer, clock.clone())));
+        }
+        Arc::new(FanoutSink(sinks))
+    }
+
+    /// The publisher on this data directory: sandbox to `outbox/`, events to `events`.
+    pub fn publisher(&self, config: PublisherConfig, events: Arc<dyn EventSink>) -> Publisher {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let adapters = Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(self.outbox(), clock.clone())));
         Publisher {
             store: self.store.clone(),
             adapters,
-            events: Arc::new(JsonLinesSink::new(self.path.join("events.jsonl"))),
+            events,
             clock,
             cipher: self.cipher.clone(),
             config,
