@@ -15,7 +15,13 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn team(id: &str) -> Team {
-    Team { id: TeamId::parse("team", id).unwrap(), name: id.into(), time_zone: chrono_tz::Europe::Paris, created_at: t0() }
+    Team {
+        id: TeamId::parse("team", id).unwrap(),
+        name: id.into(),
+        time_zone: chrono_tz::Europe::Paris,
+        created_at: t0(),
+        calendar_token_hash: None,
+    }
 }
 
 fn channel(team: &TeamId) -> Channel {
@@ -44,6 +50,7 @@ fn post(team: &TeamId, text: &str) -> Post {
         created_by: Some(ApiKeyId::new()),
         created_at: t0(),
         updated_at: t0(),
+        series_id: Some(SeriesId::new()),
     }
 }
 
@@ -109,6 +116,49 @@ async fn teams_crud<S: Store>(s: Arc<S>) {
     s.create_team(&a).await.unwrap();
     assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
     assert!(matches!(s.create_team(&a).await, Err(StoreError::AlreadyExists)));
+}
+
+async fn teams_update_and_calendar_tokens<S: Store>(s: Arc<S>) {
+    let (mut a, mut b) = (team("alpha"), team("beta"));
+    // Updating a team that does not exist changes nothing.
+    assert!(matches!(s.update_team(&a).await, Err(StoreError::NotFound)));
+    assert_eq!(s.get_team(&a.id).await.unwrap(), None);
+    s.create_team(&a).await.unwrap();
+    s.create_team(&b).await.unwrap();
+
+    let (h1, h2, h3) = (KeyHash::of("hcal_one"), KeyHash::of("hcal_two"), KeyHash::of("hcal_three"));
+    assert_eq!(s.team_by_calendar_token(&h1).await.unwrap(), None);
+    a.name = "Alpha café".into();
+    a.calendar_token_hash = Some(h1.clone());
+    s.update_team(&a).await.unwrap();
+    assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.team_by_calendar_token(&h1).await.unwrap(), Some(a.clone()));
+
+    // Rotation: the new token finds the team, the old one finds nothing.
+    a.calendar_token_hash = Some(h2.clone());
+    s.update_team(&a).await.unwrap();
+    assert_eq!(s.team_by_calendar_token(&h1).await.unwrap(), None);
+    assert_eq!(s.team_by_calendar_token(&h2).await.unwrap(), Some(a.clone()));
+
+    // Another team's token finds that team only; an update that keeps the token keeps it.
+    b.calendar_token_hash = Some(h3.clone());
+    s.update_team(&b).await.unwrap();
+    b.name = "Beta".into();
+    s.update_team(&b).await.unwrap();
+    assert_eq!(s.team_by_calendar_token(&h3).await.unwrap(), Some(b.clone()));
+    assert_eq!(s.team_by_calendar_token(&h2).await.unwrap().map(|t| t.id), Some(a.id.clone()));
+
+    // Removing the token disables it.
+    a.calendar_token_hash = None;
+    s.update_team(&a).await.unwrap();
+    assert_eq!(s.team_by_calendar_token(&h2).await.unwrap(), None);
+    assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
+
+    // A team created with a token is findable by it at once.
+    let mut c = team("gamma");
+    c.calendar_token_hash = Some(KeyHash::of("hcal_four"));
+    s.create_team(&c).await.unwrap();
+    assert_eq!(s.team_by_calendar_token(&KeyHash::of("hcal_four")).await.unwrap(), Some(c));
 }
 
 async fn api_keys_crud<S: Store>(s: Arc<S>) {
@@ -484,6 +534,7 @@ macro_rules! contract_suite {
             }
 
             case!(teams_crud);
+            case!(teams_update_and_calendar_tokens);
             case!(api_keys_crud);
             case!(channels_crud);
             case!(posts_and_deliveries_crud);

@@ -152,7 +152,7 @@ async fn serve(
         println!("  {}", secret.reveal());
     }
     let events = dir.event_sink(webhooks);
-    run(&dir, addr, dir.publisher(publishing, events), |_| {}).await
+    run(&dir, addr, dir.publisher(publishing, events)?, |_| {}).await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
@@ -170,7 +170,7 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
         async move { demo::watch_outbox(&outbox).await }
     });
     let config = PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() };
-    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![])), |url| {
+    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, |url| {
         println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
     })
     .await

@@ -17,7 +17,7 @@ use crate::clock::SystemClock;
 use crate::crypto::{CredentialCipher, CryptoError};
 use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
 use crate::http::AppState;
-use crate::platforms::Adapters;
+use crate::platforms::network_adapters;
 use crate::services::publisher::{Publisher, PublisherConfig};
 use crate::store::dynamo::DynamoStore;
 
@@ -29,6 +29,8 @@ pub enum ConfigError {
     Ssm { name: String, message: String },
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
 
 /// Everything a function needs, built once per cold start.
@@ -81,12 +83,13 @@ impl AwsContext {
         }
     }
 
-    /// The publisher on DynamoDB and EventBridge. Network adapters are registered here as they
-    /// are written; a delivery to a network without one fails with that reason.
+    /// The publisher on DynamoDB and EventBridge, with every network adapter Herald has; a
+    /// delivery to a network without one fails with that reason.
     pub async fn publisher(&self) -> Result<Publisher, ConfigError> {
+        let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
         Ok(Publisher {
             store: self.store.clone(),
-            adapters: Adapters::default(),
+            adapters,
             events: self.event_sink(),
             clock: Arc::new(SystemClock),
             cipher: self.credential_cipher().await?,

@@ -16,7 +16,7 @@ use crate::domain::Platform;
 use crate::events::{EventSink, FanoutSink, JsonLinesSink, WebhookSink};
 use crate::webhooks::StandardWebhooks;
 use crate::http::AppState;
-use crate::platforms::Adapters;
+use crate::platforms::network_adapters;
 use crate::platforms::sandbox::SandboxAdapter;
 use crate::services::publisher::{Publisher, PublisherConfig};
 use crate::store::StoreError;
@@ -30,6 +30,8 @@ pub enum LocalError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    #[error("HTTP client: {0}")]
+    Http(String),
 }
 
 /// An opened data directory.
@@ -75,16 +77,18 @@ impl DataDir {
     }
 
     /// The publisher on this data directory: sandbox to `outbox/`, events to `events`.
-    pub fn publisher(&self, config: PublisherConfig, events: Arc<dyn EventSink>) -> Publisher {
+    pub fn publisher(&self, config: PublisherConfig, events: Arc<dyn EventSink>) -> Result<Publisher, LocalError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let adapters = Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(self.outbox(), clock.clone())));
-        Publisher {
+        let adapters = network_adapters(clock.clone())
+            .map_err(|e| LocalError::Http(e.to_string()))?
+            .with(Platform::Sandbox, Arc::new(SandboxAdapter::new(self.outbox(), clock.clone())));
+        Ok(Publisher {
             store: self.store.clone(),
             adapters,
             events,
             clock,
             cipher: self.cipher.clone(),
             config,
-        }
+        })
     }
 }

@@ -266,6 +266,7 @@ impl Fixture {
             text: PostText::parse("text", text).unwrap(),
             variants: Default::default(),
             media: vec![],
+            series_id: None,
             created_by: None,
             created_at: now(),
             updated_at: now(),

@@ -62,6 +62,8 @@ id_type!(/// A comment, mention or message in the inbox.
     InteractionId, "interaction");
 id_type!(/// A generated report.
     ReportId, "report");
+id_type!(/// The posts made from one recurrence rule share it.
+    SeriesId, "series");
 
 #[cfg(test)]
 mod tests {

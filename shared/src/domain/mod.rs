@@ -5,21 +5,23 @@ mod ids;
 mod interaction;
 mod metrics;
 mod post;
+mod recurrence;
 mod report;
 mod schedule;
 mod team;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
-pub use ids::{ApiKeyId, ChannelId, DeliveryId, InteractionId, PostId, ReportId};
+pub use ids::{ApiKeyId, ChannelId, DeliveryId, InteractionId, PostId, ReportId, SeriesId};
 pub use interaction::{Interaction, InteractionKind, InteractionStatus};
 pub use metrics::{MetricCounters, MetricSnapshot, MetricSubject};
 pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText};
+pub use recurrence::{Expansion, MAX_OCCURRENCES, Occurrence, RRULE_FIELD, Recurrence};
 pub use report::{Report, ReportFormat};
 pub use schedule::{
     PAST_GRACE, PublishAt, check_not_past, next_free_slot, parse_local, parse_slot_time, parse_weekday, resolve_local,
     slot_time_text, weekday_name,
 };
-pub use team::{ApiKey, ApiKeySecret, KeyHash, Role, Team, TeamId};
+pub use team::{ApiKey, ApiKeySecret, CalendarToken, KeyHash, Role, Team, TeamId};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

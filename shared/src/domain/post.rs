@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiKeyId, ChannelId, DeliveryId, Platform, PostId, TeamId, ValidationError};
+use super::{ApiKeyId, ChannelId, DeliveryId, Platform, PostId, SeriesId, TeamId, ValidationError};
 
 /// The text of a post. Platform limits are checked per target at scheduling time; this type
 /// only refuses what no platform accepts.
@@ -80,6 +80,10 @@ pub struct Post {
     pub created_by: Option<ApiKeyId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The recurring series this post is one occurrence of (`POST /v1/posts` with a
+    /// `recurrence`); `None` for a one-off post. Absent in posts stored before series existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<SeriesId>,
 }
 
 impl Post {
@@ -296,6 +300,7 @@ mod tests {
             created_by: None,
             created_at: at(0),
             updated_at: at(0),
+            series_id: None,
         };
         Delivery::new(&post, ChannelId::new(), Platform::Sandbox, state, at(100), at(0))
     }
@@ -374,6 +379,7 @@ mod tests {
             created_by: None,
             created_at: at(0),
             updated_at: at(0),
+            series_id: None,
         };
         post.variants.insert(Platform::Mastodon, PostText::parse("text", "toot").unwrap());
         assert_eq!(post.text_for(Platform::Mastodon).as_str(), "toot");

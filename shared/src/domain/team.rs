@@ -65,6 +65,10 @@ pub struct Team {
     /// The zone reports and defaults use when a channel has none of its own.
     pub time_zone: Tz,
     pub created_at: DateTime<Utc>,
+    /// The SHA-256 of the team's calendar feed token (`GET /v1/calendar.ics?token=…`), when
+    /// one was made; the token itself is shown once and never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_token_hash: Option<KeyHash>,
 }
 
 /// What a key may do. Ordered: each role may do everything the roles below it may.
@@ -162,6 +166,37 @@ impl fmt::Debug for ApiKeySecret {
     }
 }
 
+/// A team's calendar feed token, fresh: shown once to an admin (inside the feed URL), stored
+/// only as its hash. Calendar apps cannot send headers, so the token travels in the URL and is
+/// the feed's only credential; rotating it makes the old URL answer 404.
+pub struct CalendarToken(SecretString);
+
+impl CalendarToken {
+    /// Prefix of every calendar token, so people and secret scanners can recognise one.
+    pub const PREFIX: &'static str = "hcal_";
+
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(SecretString::from(format!("{}{}", Self::PREFIX, hex::encode(bytes))))
+    }
+
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(self.0.expose_secret())
+    }
+
+    /// The token itself, for the one moment it is shown.
+    pub fn reveal(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for CalendarToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CalendarToken([REDACTED])")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: super::ApiKeyId,
@@ -206,5 +241,23 @@ mod tests {
         assert_eq!(a.hash(), KeyHash::of(a.reveal()));
         assert_ne!(a.hash(), b.hash());
         assert!(!format!("{a:?}").contains(a.reveal()));
+    }
+
+    #[test]
+    fn calendar_tokens_are_random_url_safe_and_redacted() {
+        let a = CalendarToken::generate();
+        assert!(a.reveal().starts_with("hcal_"));
+        assert!(a.reveal().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        assert_ne!(a.reveal(), CalendarToken::generate().reveal());
+        assert_eq!(a.hash(), KeyHash::of(a.reveal()));
+        assert!(!format!("{a:?}").contains(a.reveal()));
+    }
+
+    #[test]
+    fn teams_stored_before_calendar_tokens_still_read() {
+        let old = r#"{"id":"cafe","name":"Café","time_zone":"Europe/Paris","created_at":"2027-01-04T09:00:00Z"}"#;
+        let team: Team = serde_json::from_str(old).unwrap();
+        assert_eq!(team.calendar_token_hash, None);
+        assert!(!serde_json::to_string(&team).unwrap().contains("calendar_token_hash"));
     }
 }

@@ -2,8 +2,10 @@
 //! listener in `herald serve`). There is one implementation of every endpoint.
 
 mod auth;
+mod calendar;
 mod channels;
 mod error;
+mod import;
 mod keys;
 mod posts;
 
@@ -45,12 +47,15 @@ pub fn api_router(state: AppState) -> Router {
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/posts", get(posts::list).post(posts::create))
+        .route("/posts/import", post(import::import))
         .route("/posts/{id}", get(posts::get).patch(posts::update))
         .route("/posts/{id}/cancel", post(posts::cancel))
         .route("/posts/{id}/approve", post(posts::approve))
         .route("/posts/{id}/retry", post(posts::retry))
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", delete(keys::delete))
+        .route("/calendar/token", post(calendar::rotate_token))
+        .route("/calendar.ics", get(calendar::feed))
         .method_not_allowed_fallback(method_not_allowed);
     with_common_layers(Router::new().route("/health", get(health)).nest("/v1", v1).fallback(not_found).with_state(state))
 }

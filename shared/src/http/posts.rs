@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, AppState, Caller};
-use crate::domain::{ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, ValidationError};
+use crate::domain::{ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, ValidationError, parse_time_zone};
 use crate::services::Actor;
 use crate::services::posts::{self as service, NewPost, PostChanges, PostView};
+use crate::services::series::{self as service_series, RecurrenceRequest, SeriesView};
 use crate::store::PageRequest;
 
 /// At most this many media items per post (above every platform's own limit).
@@ -47,6 +48,17 @@ pub struct CreatePostBody {
     media: Vec<MediaBody>,
     #[serde(default)]
     draft: bool,
+    /// Makes a series: one post per occurrence of the rule (see [`service_series`]).
+    #[serde(default)]
+    recurrence: Option<RecurrenceBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceBody {
+    rrule: String,
+    #[serde(default)]
+    time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,8 +100,40 @@ pub async fn create(
         media: media(body.media)?,
         draft: body.draft,
     };
+    if let Some(recurrence) = body.recurrence {
+        let recurrence = RecurrenceRequest {
+            rrule: recurrence.rrule,
+            time_zone: recurrence
+                .time_zone
+                .as_deref()
+                .map(|tz| parse_time_zone(service_series::TIME_ZONE_FIELD, tz))
+                .transpose()?,
+        };
+        let series =
+            service_series::create_series(&*state.store, &*state.store, &*state.clock, &caller.actor(), new, recurrence)
+                .await?;
+        return Ok((StatusCode::CREATED, Json(series_json(&series))));
+    }
     let view = service::create_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(post_json(&view))))
+}
+
+/// A created series: its id and rule, each post (with `publish_at`, its first delivery's
+/// time), and the wall-clock times skipped because they do not exist in the zone.
+fn series_json(s: &SeriesView) -> Value {
+    json!({
+        "series_id": s.series_id,
+        "recurrence": {"rrule": s.rrule, "time_zone": s.time_zone.name()},
+        "posts": s.posts.iter().map(|v| {
+            let mut post = post_json(v);
+            post["publish_at"] = json!(v.deliveries.iter().map(|d| d.publish_at).min());
+            post
+        }).collect::<Vec<_>>(),
+        "skipped": s.skipped.iter().map(|t| json!({
+            "local": t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "reason": format!("does not exist in {} (clocks move forward that day)", s.time_zone),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 pub async fn get(
@@ -263,6 +307,7 @@ pub fn post_json(v: &PostView) -> Value {
     let variants: BTreeMap<&str, &str> = p.variants.iter().map(|(k, t)| (k.as_str(), t.as_str())).collect();
     json!({
         "id": p.id,
+        "series_id": p.series_id,
         "text": p.text.as_str(),
         "variants": variants,
         "media": p.media,

@@ -896,6 +896,7 @@ mod tests {
             text: crate::domain::PostText::parse("text", "hi").unwrap(),
             variants: Default::default(),
             media: vec![],
+            series_id: None,
             created_by: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -16,7 +16,8 @@ pub async fn ensure_team(
     if let Some(team) = teams.get_team(id).await? {
         return Ok((team, false));
     }
-    let team = Team { id: id.clone(), name: id.to_string(), time_zone, created_at: clock.now() };
+    let team =
+        Team { id: id.clone(), name: id.to_string(), time_zone, created_at: clock.now(), calendar_token_hash: None };
     match teams.create_team(&team).await {
         Ok(()) => Ok((team, true)),
         // Someone created it between our read and our write: theirs stands.

@@ -1,11 +1,14 @@
 //! Use cases, written once and called by every host: the HTTP handlers, the Lambda mains and
 //! the `herald` CLI. They take the narrowest ports they need.
 
+pub mod calendar;
 pub mod channels;
+pub mod import;
 pub mod keys;
 pub mod posts;
 pub mod publisher;
 pub mod scheduled;
+pub mod series;
 
 use crate::domain::{ApiKeyId, Role, TeamId, ValidationError};
 use crate::store::StoreError;

@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    Channel, ChannelId, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, PublishAt, Role, TeamId,
-    ValidationError, check_not_past, next_free_slot, resolve_local, sortable_instant,
+    Channel, ChannelId, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, PublishAt, Role, SeriesId,
+    TeamId, ValidationError, check_not_past, next_free_slot, resolve_local, sortable_instant,
 };
 use crate::platforms::limits::check_post;
 use crate::store::{ChannelStore, Page, PageRequest, PostStore, StoreError};
@@ -102,7 +102,26 @@ pub async fn create_post(
     actor.require(Role::Contributor, VIEWERS_READ)?;
     check_channel_ids(&new.channel_ids)?;
     let targets = load_channels(channels, &actor.team_id, &new.channel_ids).await?;
-    let now = clock.now();
+    let view = prepare_post(posts, clock.now(), actor, &targets, new, None).await?;
+    posts.create_post(&view.post, &view.deliveries).await?;
+    tracing::info!(post_id = %view.post.id, deliveries = view.deliveries.len(), state = %view.state(), "post created");
+    Ok(view)
+}
+
+/// Everything `create_post` checks and builds, without storing it: the post and one delivery
+/// per target channel, in the state the actor's role gives (scheduled for an editor, pending
+/// approval for a contributor, draft when asked). `targets` are the team's channels the post
+/// goes to (the caller loaded and checked them). Series and bulk imports prepare every post
+/// first and store only when all are good.
+pub async fn prepare_post(
+    posts: &dyn PostStore,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    targets: &[Channel],
+    new: NewPost,
+    series_id: Option<SeriesId>,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Contributor, VIEWERS_READ)?;
     let post = Post {
         id: PostId::new(),
         team_id: actor.team_id.clone(),
@@ -112,6 +131,7 @@ pub async fn create_post(
         created_by: Some(actor.key_id),
         created_at: now,
         updated_at: now,
+        series_id,
     };
     check_texts(&post, targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)))?;
     let state = if new.draft {
@@ -122,13 +142,41 @@ pub async fn create_post(
         DeliveryState::PendingApproval
     };
     let mut deliveries = Vec::with_capacity(targets.len());
-    for channel in &targets {
+    for channel in targets {
         let at = resolve_publish_at(posts, &actor.team_id, channel, new.publish_at, now, None).await?;
         deliveries.push(Delivery::new(&post, channel.id, channel.platform, state, at, now));
     }
-    posts.create_post(&post, &deliveries).await?;
-    tracing::info!(post_id = %post.id, deliveries = deliveries.len(), state = %state, "post created");
     Ok(PostView { post, deliveries })
+}
+
+/// Stores prepared posts one by one. When a write fails part-way, the posts already written are
+/// taken back (their deliveries cancelled, so nothing of the batch goes out) and the error is
+/// returned: a batch is never left half-scheduled.
+pub async fn store_all(posts: &dyn PostStore, now: DateTime<Utc>, views: &[PostView]) -> Result<(), ServiceError> {
+    for (i, view) in views.iter().enumerate() {
+        if let Err(e) = posts.create_post(&view.post, &view.deliveries).await {
+            tracing::error!(error = %e, stored = i, of = views.len(), "batch write failed; cancelling what was stored");
+            for done in &views[..i] {
+                let cancel = |d: &mut Delivery| d.transition(DeliveryState::Cancelled, now);
+                if let Err(undo) = move_each(posts, &done.deliveries, now, is_cancellable, cancel).await {
+                    tracing::error!(error = %undo, post_id = %done.post.id, "could not cancel a post of a failed batch");
+                }
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// The team's channels with these ids, in order (checked: at least one, distinct, bounded);
+/// 404 naming every one that is missing.
+pub async fn target_channels(
+    channels: &dyn ChannelStore,
+    team: &TeamId,
+    ids: &[ChannelId],
+) -> Result<Vec<Channel>, ServiceError> {
+    check_channel_ids(ids)?;
+    load_channels(channels, team, ids).await
 }
 
 /// The actor's team's post with its deliveries, or 404 (also when it is another team's).
@@ -504,7 +552,7 @@ async fn write_delivery(
 // Checks
 // ------------------------------------------------------------------------------------------
 
-fn check_channel_ids(ids: &[ChannelId]) -> Result<(), ValidationError> {
+pub(crate) fn check_channel_ids(ids: &[ChannelId]) -> Result<(), ValidationError> {
     if ids.is_empty() {
         return Err(ValidationError::new("channel_ids", "must name at least one channel"));
     }
@@ -703,7 +751,93 @@ mod tests {
             created_by: None,
             created_at: now,
             updated_at: now,
+            series_id: None,
         }
+    }
+
+    /// A post store that refuses the `fail_at`-th `create_post` (0-based) and delegates the rest.
+    struct FailingStore {
+        inner: crate::store::sqlite::SqliteStore,
+        fail_at: usize,
+        calls: std::sync::Mutex<usize>,
+    }
+
+    #[async_trait::async_trait]
+    impl PostStore for FailingStore {
+        async fn create_post(&self, post: &Post, deliveries: &[Delivery]) -> crate::store::StoreResult<()> {
+            let n = {
+                let mut calls = self.calls.lock().unwrap();
+                *calls += 1;
+                *calls - 1
+            };
+            if n == self.fail_at {
+                return Err(StoreError::Corrupt("disk on fire".into()));
+            }
+            self.inner.create_post(post, deliveries).await
+        }
+        async fn get_post(&self, team: &TeamId, id: PostId) -> crate::store::StoreResult<Option<Post>> {
+            self.inner.get_post(team, id).await
+        }
+        async fn update_post(&self, post: &Post) -> crate::store::StoreResult<()> {
+            self.inner.update_post(post).await
+        }
+        async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> crate::store::StoreResult<Vec<Delivery>> {
+            self.inner.deliveries_of_post(team, post).await
+        }
+        async fn get_delivery(
+            &self,
+            team: &TeamId,
+            post: PostId,
+            id: crate::domain::DeliveryId,
+        ) -> crate::store::StoreResult<Option<Delivery>> {
+            self.inner.get_delivery(team, post, id).await
+        }
+        async fn update_delivery(&self, delivery: &Delivery) -> crate::store::StoreResult<Delivery> {
+            self.inner.update_delivery(delivery).await
+        }
+        async fn calendar(
+            &self,
+            team: &TeamId,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+            page: &PageRequest,
+        ) -> crate::store::StoreResult<Page<Delivery>> {
+            self.inner.calendar(team, from, to, page).await
+        }
+        async fn due_deliveries(&self, until: DateTime<Utc>, limit: u32) -> crate::store::StoreResult<Vec<Delivery>> {
+            self.inner.due_deliveries(until, limit).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_part_way_takes_back_what_it_stored() {
+        let store = FailingStore {
+            inner: crate::store::sqlite::SqliteStore::in_memory().unwrap(),
+            fail_at: 2,
+            calls: std::sync::Mutex::new(0),
+        };
+        let now = Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap();
+        let views: Vec<PostView> = (0..4)
+            .map(|i| {
+                let p = post("hi");
+                let d = Delivery::new(
+                    &p,
+                    ChannelId::new(),
+                    Platform::Sandbox,
+                    DeliveryState::Scheduled,
+                    now + Duration::days(i + 1),
+                    now,
+                );
+                PostView { post: p, deliveries: vec![d] }
+            })
+            .collect();
+        assert!(store_all(&store, now, &views).await.is_err());
+        let team = TeamId::parse("team", "cafe").unwrap();
+        let stored = store.inner.calendar(&team, now, now + Duration::days(30), &PageRequest::first(50)).await.unwrap();
+        // The two written before the failure are there, cancelled: nothing of the batch goes out.
+        assert_eq!(stored.items.len(), 2);
+        assert!(stored.items.iter().all(|d| d.state == DeliveryState::Cancelled && d.due_at().is_none()));
+        assert!(store.inner.due_deliveries(now + Duration::days(30), 10).await.unwrap().is_empty());
     }
 
     #[test]

@@ -173,7 +173,10 @@ impl Publisher {
             text: post.text_for(channel.platform).as_str(),
             media: &post.media,
         };
-        if reclaimed {
+        // After an expired claim, or a failed attempt whose outcome may be unknown (a timeout,
+        // a 5xx after the network took the post), ask before posting again: some networks
+        // remember idempotency keys only for a while (Mastodon: one hour).
+        if reclaimed || d.attempts > 1 {
             if let Some(found) = adapter.find_published(&request).await? {
                 return Ok((found, true));
             }

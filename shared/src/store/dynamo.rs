@@ -20,9 +20,9 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ScalarAttributeType, SseSpecification, TableStatus, TimeToLiveSpecification,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, IndexStatus, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, SseSpecification, TableStatus,
+    TimeToLiveSpecification, TransactWriteItem,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -271,6 +271,9 @@ mod pk {
     pub fn api_key(hash: &KeyHash) -> String {
         format!("APIKEY#{}", hash.as_str())
     }
+    pub fn calendar_token(hash: &KeyHash) -> String {
+        format!("CALTOKEN#{}", hash.as_str())
+    }
     pub fn keys_of(team: &TeamId) -> String {
         format!("KEYS#{team}")
     }
@@ -322,6 +325,16 @@ fn delivery_sk(id: DeliveryId) -> String {
 
 fn team_item(t: &Team) -> StoreResult<Item> {
     Item::of(t, pk::team(&t.id), "TEAM")
+}
+
+/// The calendar-token lookup: a token's hash → its team.
+#[derive(Serialize, serde::Deserialize)]
+struct CalendarTokenRecord {
+    team_id: TeamId,
+}
+
+fn calendar_token_item(hash: &KeyHash, team: &TeamId) -> StoreResult<Item> {
+    Item::of(&CalendarTokenRecord { team_id: team.clone() }, pk::calendar_token(hash), "CALTOKEN")
 }
 
 fn api_key_item(k: &ApiKey) -> StoreResult<Item> {
@@ -596,6 +609,53 @@ impl DynamoStore {
         }
     }
 
+    /// One TransactWriteItems of puts (each under an optional condition) and deletes (by key):
+    /// `Ok(false)` when a condition failed, [`StoreError::Conflict`] when another transaction
+    /// got in the way.
+    async fn transact(
+        &self,
+        puts: Vec<(Item, Option<Condition>)>,
+        deletes: Vec<(String, &str)>,
+    ) -> StoreResult<bool> {
+        const OP: &str = "TransactWriteItems";
+        let mut writes = Vec::with_capacity(puts.len() + deletes.len());
+        for (item, condition) in puts {
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(item.0));
+            if let Some(c) = condition {
+                put = put
+                    .condition_expression(c.expression)
+                    .set_expression_attribute_names(c.names())
+                    .set_expression_attribute_values(c.values());
+            }
+            writes.push(TransactWriteItem::builder().put(put.build().map_err(|e| backend(OP, e))?).build());
+        }
+        for (pk, sk) in deletes {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .build()
+                .map_err(|e| backend(OP, e))?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let codes: Vec<&str> = c.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+                    if codes.contains(&"ConditionalCheckFailed") {
+                        Ok(false)
+                    } else if codes.contains(&"TransactionConflict") {
+                        Err(StoreError::Conflict)
+                    } else {
+                        Err(backend(OP, c))
+                    }
+                }
+                other => Err(backend(OP, other)),
+            },
+        }
+    }
+
     /// Runs `q` from `start`, following LastEvaluatedKey, until `max` items (all when `None`).
     async fn query(&self, q: &Query, start: Option<Attrs>, max: Option<usize>) -> StoreResult<Vec<Attrs>> {
         if q.range.is_empty() || max == Some(0) {
@@ -673,7 +733,11 @@ impl DynamoStore {
 #[async_trait]
 impl TeamStore for DynamoStore {
     async fn create_team(&self, team: &Team) -> StoreResult<()> {
-        match self.put(team_item(team)?, Some(Condition::absent())).await? {
+        let mut writes = vec![(team_item(team)?, Some(Condition::absent()))];
+        if let Some(hash) = &team.calendar_token_hash {
+            writes.push((calendar_token_item(hash, &team.id)?, Some(Condition::absent())));
+        }
+        match self.transact(writes, vec![]).await? {
             true => Ok(()),
             false => Err(StoreError::AlreadyExists),
         }
@@ -681,6 +745,43 @@ impl TeamStore for DynamoStore {
 
     async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>> {
         self.get(pk::team(id), "TEAM").await
+    }
+
+    /// One TransactWriteItems: the team (conditional on it existing and still having the token
+    /// hash just read, so two rotations cannot both win), the new `CALTOKEN#<hash>` item, and
+    /// the deletion of the one it replaces.
+    async fn update_team(&self, team: &Team) -> StoreResult<()> {
+        let stored: Team = self.get(pk::team(&team.id), "TEAM").await?.ok_or(StoreError::NotFound)?;
+        let (old, new) = (stored.calendar_token_hash.as_ref(), team.calendar_token_hash.as_ref());
+        let condition = match old {
+            Some(hash) => Condition::new("attribute_exists(pk) AND #token = :token")
+                .name("#token", "calendar_token_hash")
+                .value(":token", s(hash.as_str())),
+            None => Condition::new("attribute_exists(pk) AND attribute_not_exists(#token)")
+                .name("#token", "calendar_token_hash"),
+        };
+        let mut puts = vec![(team_item(team)?, Some(condition))];
+        let mut deletes = vec![];
+        if old != new {
+            if let Some(hash) = new {
+                puts.push((calendar_token_item(hash, &team.id)?, Some(Condition::absent())));
+            }
+            if let Some(hash) = old {
+                deletes.push((pk::calendar_token(hash), "CALTOKEN"));
+            }
+        }
+        match self.transact(puts, deletes).await? {
+            true => Ok(()),
+            false => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>> {
+        let Some(record) = self.get::<CalendarTokenRecord>(pk::calendar_token(hash), "CALTOKEN").await? else {
+            return Ok(None);
+        };
+        // The team's own hash is the truth; a lookup item it no longer names is stale.
+        Ok(self.get_team(&record.team_id).await?.filter(|t| t.calendar_token_hash.as_ref() == Some(hash)))
     }
 }
 

@@ -81,6 +81,12 @@ pub trait TeamStore: Send + Sync {
     /// Creates a team; [`StoreError::AlreadyExists`] when its id is taken.
     async fn create_team(&self, team: &Team) -> StoreResult<()>;
     async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>>;
+    /// Replaces a stored team; [`StoreError::NotFound`] when it does not exist. Keeps the
+    /// calendar-token lookup in step with `team.calendar_token_hash`: a new hash is findable
+    /// by [`TeamStore::team_by_calendar_token`] and the one it replaced is not, atomically.
+    async fn update_team(&self, team: &Team) -> StoreResult<()>;
+    /// The team whose calendar feed token has this hash (one key read), or `None`.
+    async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>>;
 }
 
 #[async_trait]

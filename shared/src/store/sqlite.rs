@@ -95,6 +95,11 @@ CREATE TABLE reports (
     body        TEXT NOT NULL
 );
 CREATE INDEX reports_team ON reports (team_id, created_at, id);
+"#, r#"
+CREATE TABLE calendar_tokens (
+    hash     TEXT PRIMARY KEY,
+    team_id  TEXT NOT NULL UNIQUE
+);
 "#];
 
 #[derive(Clone)]
@@ -273,14 +278,53 @@ fn write_delivery(tx: &Transaction<'_>, d: &Delivery) -> StoreResult<()> {
 impl TeamStore for SqliteStore {
     async fn create_team(&self, team: &Team) -> StoreResult<()> {
         let (id, body) = (team.id.to_string(), to_json(team)?);
-        self.with(move |c| insert(c, "INSERT INTO teams (id, body) VALUES (?1, ?2)", params![id, body]))
-            .await
+        let token = team.calendar_token_hash.as_ref().map(|h| h.as_str().to_owned());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            insert(&tx, "INSERT INTO teams (id, body) VALUES (?1, ?2)", params![id, body])?;
+            set_calendar_token(&tx, &id, token.as_deref())?;
+            tx.commit().map_err(db)
+        })
+        .await
     }
 
     async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>> {
         let id = id.to_string();
         self.with(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
     }
+
+    async fn update_team(&self, team: &Team) -> StoreResult<()> {
+        let (id, body) = (team.id.to_string(), to_json(team)?);
+        let token = team.calendar_token_hash.as_ref().map(|h| h.as_str().to_owned());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            changed_one(tx.execute("UPDATE teams SET body = ?2 WHERE id = ?1", params![id, body]).map_err(db)?)?;
+            set_calendar_token(&tx, &id, token.as_deref())?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>> {
+        let hash = hash.as_str().to_owned();
+        self.with(move |c| {
+            one_body(
+                c,
+                "SELECT t.body FROM calendar_tokens k JOIN teams t ON t.id = k.team_id WHERE k.hash = ?1",
+                [hash],
+            )
+        })
+        .await
+    }
+}
+
+/// Makes `hash` the team's only calendar token (none when `None`).
+fn set_calendar_token(tx: &Transaction<'_>, team: &str, hash: Option<&str>) -> StoreResult<()> {
+    tx.execute("DELETE FROM calendar_tokens WHERE team_id = ?1", [team]).map_err(db)?;
+    if let Some(hash) = hash {
+        insert(tx, "INSERT INTO calendar_tokens (hash, team_id) VALUES (?1, ?2)", params![hash, team])?;
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -1,0 +1,69 @@
+//! `POST /v1/posts/import`: posts from a CSV file (see [`crate::services::import`]).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::posts::post_json;
+use super::{ApiError, AppState, Caller, MAX_BODY_BYTES};
+use crate::domain::ValidationError;
+use crate::services::import::{CSV_FIELD, ImportOutcome, RowError, import_csv};
+
+/// `POST /v1/posts/import[?partial=true]` with the CSV file as the body (`Content-Type:
+/// text/csv`, not insisted on). 201 `{"imported","posts":[{"id","line",…}],"rejected"}`; when
+/// nothing is imported, 422 with the usual error and `"rows":[{"line","field","message"}]`.
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query.map_err(|_| ValidationError::new("query", "could not be read; use partial=true"))?;
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "partial") {
+        return Err(ValidationError::new(unknown.as_str(), "is not a parameter of the import (partial)").into());
+    }
+    let partial = match params.get("partial").map(String::as_str) {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => return Err(ValidationError::new("partial", format!("is `{other}`; use true or false")).into()),
+    };
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!("the CSV file is over {MAX_BODY_BYTES} bytes; split it"))
+        } else {
+            ApiError::Invalid(ValidationError::new(CSV_FIELD, "could not be read"))
+        }
+    })?;
+    let outcome = import_csv(&*state.store, &*state.store, &*state.clock, &caller.actor(), &body, partial).await?;
+    Ok(match outcome {
+        ImportOutcome::Imported { posts, rejected } => {
+            let shown: Vec<Value> = posts
+                .iter()
+                .map(|p| {
+                    let mut post = post_json(&p.view);
+                    post["line"] = json!(p.line);
+                    post
+                })
+                .collect();
+            let body = json!({"imported": posts.len(), "posts": shown, "rejected": rows_json(&rejected)});
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        ImportOutcome::Refused { message, rows } => {
+            let body = json!({
+                "error": {"code": "invalid", "message": message, "field": CSV_FIELD},
+                "rows": rows_json(&rows),
+            });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    })
+}
+
+fn rows_json(rows: &[RowError]) -> Vec<Value> {
+    rows.iter().map(|r| json!({"line": r.line, "field": r.field, "message": r.message})).collect()
+}

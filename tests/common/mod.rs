@@ -1,0 +1,202 @@
+//! The in-process API rig shared by the `api_*` system tests: the API router on an in-memory
+//! SQLite store, a manual clock and a fresh credentials key; every request through
+//! `tower::ServiceExt::oneshot`, no network. (tests/api_posts.rs keeps its own copy.)
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request};
+use chrono::{DateTime, TimeZone, Utc};
+use herald_core::clock::{Clock, ManualClock};
+use herald_core::crypto::CredentialCipher;
+use herald_core::domain::{Delivery, DeliveryId, DeliveryState, PostId, Role, TeamId};
+use herald_core::http::{AppState, api_router};
+use herald_core::services::keys::{create_key, ensure_team};
+use herald_core::store::PostStore;
+use herald_core::store::sqlite::SqliteStore;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// Monday 2027-01-04, 08:00 in Paris.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 1, 4, 7, 0, 0).single().expect("valid instant")
+}
+
+pub fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("an RFC 3339 instant").with_timezone(&Utc)
+}
+
+/// A response as the tests look at it.
+pub struct Raw {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!("{}: the body is not JSON: {}", self.status, String::from_utf8_lossy(&self.body))
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("a UTF-8 body")
+    }
+}
+
+pub struct App {
+    pub router: Router,
+    pub store: Arc<SqliteStore>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl App {
+    pub fn new() -> App {
+        let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
+        let clock = Arc::new(ManualClock::new(t0()));
+        let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
+        let state = AppState { store: store.clone(), clock: clock.clone(), cipher };
+        App { router: api_router(state), store, clock }
+    }
+
+    /// A key of `role` for `team` (created on first use).
+    pub async fn key(&self, team: &str, role: Role) -> String {
+        let team = TeamId::parse("team", team).unwrap();
+        ensure_team(&*self.store, &*self.clock, &team, chrono_tz::Europe::Paris).await.unwrap();
+        let (_, secret) = create_key(&*self.store, &*self.clock, &team, role, "test").await.unwrap();
+        secret.reveal().to_owned()
+    }
+
+    /// Any request; the body is sent as it is, with `content_type` when given.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        content_type: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Raw {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+        Raw { status, content_type, body }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<String>) -> (u16, Value) {
+        let ct = body.as_ref().map(|_| "application/json");
+        let raw = self.raw(method, path, key, ct, body.map(String::into_bytes)).await;
+        if raw.body.is_empty() {
+            return (raw.status, Value::Null);
+        }
+        (raw.status, raw.json())
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(key), Some(body.to_string())).await
+    }
+
+    pub async fn action(&self, post: &str, what: &str, key: &str) -> (u16, Value) {
+        self.call(Method::POST, &format!("/v1/posts/{post}/{what}"), Some(key), None).await
+    }
+
+    pub async fn channel(&self, admin: &str, body: Value) -> String {
+        let (status, ch) = self.post("/v1/channels", admin, body).await;
+        assert_eq!(status, 201, "{ch}");
+        ch["id"].as_str().expect("an id").to_owned()
+    }
+
+    pub async fn sandbox(&self, admin: &str, name: &str) -> String {
+        self.channel(
+            admin,
+            json!({"platform": "sandbox", "name": name, "time_zone": "Europe/Paris", "credentials": {}}),
+        )
+        .await
+    }
+
+    /// A channel of `platform` (no credentials: enough to schedule, not to publish).
+    pub async fn platform_channel(&self, admin: &str, platform: &str, name: &str) -> String {
+        self.channel(admin, json!({"platform": platform, "name": name, "time_zone": "Europe/Paris"})).await
+    }
+
+    /// Creates a post and returns its JSON (asserting 201).
+    pub async fn create(&self, key: &str, body: Value) -> Value {
+        let (status, post) = self.post("/v1/posts", key, body).await;
+        assert_eq!(status, 201, "{post}");
+        post
+    }
+
+    /// Every delivery of the team, straight from the store.
+    pub async fn stored_calendar(&self, team: &str) -> Vec<Delivery> {
+        let team = TeamId::parse("team", team).unwrap();
+        let mut page = herald_core::store::PageRequest::first(500);
+        let from = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+        let mut all = Vec::new();
+        loop {
+            let got = self.store.calendar(&team, from, to, &page).await.unwrap();
+            all.extend(got.items);
+            match got.next {
+                Some(next) => page.cursor = Some(next),
+                None => return all,
+            }
+        }
+    }
+
+    /// Moves a delivery through the state machine and stores it, as the publisher would.
+    pub async fn force(
+        &self,
+        team: &str,
+        post_id: &str,
+        delivery: &str,
+        path: &[DeliveryState],
+        edit: impl Fn(&mut Delivery),
+    ) {
+        let team = TeamId::parse("team", team).unwrap();
+        let post_id = PostId::parse("id", post_id).unwrap();
+        let id = DeliveryId::parse("id", delivery).unwrap();
+        let mut d = self.store.get_delivery(&team, post_id, id).await.unwrap().expect("the delivery");
+        for to in path {
+            d.transition(*to, self.clock.now()).expect("a legal move");
+        }
+        edit(&mut d);
+        self.store.update_delivery(&d).await.expect("stored");
+    }
+}
+
+pub fn error_of(body: &Value) -> (String, Option<String>, String) {
+    let e = &body["error"];
+    (
+        e["code"].as_str().unwrap_or_else(|| panic!("an error code: {body}")).to_owned(),
+        e["field"].as_str().map(str::to_owned),
+        e["message"].as_str().unwrap_or_else(|| panic!("an error message: {body}")).to_owned(),
+    )
+}
+
+pub fn deliveries(post: &Value) -> &Vec<Value> {
+    post["deliveries"].as_array().expect("deliveries")
+}
+
+/// A rig with team `cafe`: an admin key and one sandbox channel.
+pub async fn cafe() -> (App, String, String) {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let ch = app.sandbox(&admin, "Sandbox").await;
+    (app, admin, ch)
+}
