@@ -15,13 +15,6 @@ pub struct Caller {
     pub key_id: ApiKeyId,
 }
 
-impl Caller {
-    /// Refuses with 403 unless the caller's role includes `needed`.
-    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
-        if self.role.includes(needed) { Ok(()) } else { Err(ApiError::Forbidden("your key's role does not allow this")) }
-    }
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
