@@ -15,6 +15,19 @@ use crate::services::calendar::{self as service, feed_path};
 
 /// Creates or rotates the team's feed token: 201 `{"url":"/v1/calendar.ics?token=…"}`. The
 /// previous URL stops working at once. The token is shown this once.
+#[utoipa::path(
+    post,
+    path = "/v1/calendar/token",
+    tag = "calendar",
+    operation_id = "rotate_calendar_token",
+    summary = "Create or rotate the team's calendar feed token (admin)",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "`{\"url\":\"/v1/calendar.ics?token=…\"}`, shown once", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn rotate_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -25,6 +38,18 @@ pub async fn rotate_token(
 
 /// The feed, `text/calendar`. No API key: the token in the URL is the credential, and any
 /// token that is not a team's current one is 404. Query errors are 404 too (nothing to reveal).
+#[utoipa::path(
+    get,
+    path = "/v1/calendar.ics",
+    tag = "calendar",
+    operation_id = "calendar_feed",
+    summary = "The team's iCalendar feed; the token in the URL is the credential",
+    params(("token" = String, Query, description = "the team's current calendar token")),
+    responses(
+        (status = 200, description = "the feed", body = String, content_type = "text/calendar"),
+        (status = 404, description = "a wrong, old or missing token", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn feed(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,

@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::services::channels::{self as service, ChannelChanges, NewChannel};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannelBody {
     platform: String,
@@ -27,14 +27,14 @@ pub struct CreateChannelBody {
     queue_slots: Vec<SlotBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotBody {
     weekday: String,
     time: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchChannelBody {
     #[serde(default)]
@@ -56,6 +56,22 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/channels",
+    tag = "channels",
+    operation_id = "create_channel",
+    summary = "Connect an account (admin)",
+    request_body = CreateChannelBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "the channel; credentials never shown again", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,11 +88,37 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(channel_json(&channel))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/channels",
+    tag = "channels",
+    operation_id = "list_channels",
+    summary = "The team's channels",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"items\":[…]}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let channels = service::list_channels(&*state.store, &caller.actor()).await?;
     Ok(Json(json!({"items": channels.iter().map(channel_json).collect::<Vec<_>>()})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/channels/{id}",
+    tag = "channels",
+    operation_id = "get_channel",
+    summary = "One channel",
+    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the channel", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,6 +128,25 @@ pub async fn get(
     Ok(Json(channel_json(&channel)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/channels/{id}",
+    tag = "channels",
+    operation_id = "update_channel",
+    summary = "Change a channel (admin)",
+    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    request_body = PatchChannelBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the changed channel", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "changed concurrently", body = crate::http::openapi::ApiErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,6 +173,21 @@ pub async fn update(
     Ok(Json(channel_json(&channel)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/channels/{id}",
+    tag = "channels",
+    operation_id = "delete_channel",
+    summary = "Delete a channel and cancel its unpublished deliveries (admin)",
+    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

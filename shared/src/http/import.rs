@@ -18,6 +18,23 @@ use crate::services::import::{CSV_FIELD, ImportOutcome, RowError, import_csv};
 /// `POST /v1/posts/import[?partial=true]` with the CSV file as the body (`Content-Type:
 /// text/csv`, not insisted on). 201 `{"imported","posts":[{"id","line",…}],"rejected"}`; when
 /// nothing is imported, 422 with the usual error and `"rows":[{"line","field","message"}]`.
+#[utoipa::path(
+    post,
+    path = "/v1/posts/import",
+    tag = "posts",
+    operation_id = "import_posts",
+    summary = "Bulk-import posts from a CSV file",
+    params(("partial" = Option<bool>, Query, description = "import the good rows and list the bad ones in `rejected`")),
+    request_body(content = String, content_type = "text/csv", description = "header `text,channels,local_time,time_zone`; at most 1000 rows"),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "`{\"imported\",\"posts\":[{\"id\",\"line\",…}],\"rejected\"}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "bad rows; nothing imported; `rows` lists them", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,

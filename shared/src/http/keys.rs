@@ -17,7 +17,7 @@ const ADMIN_ONLY: &str = "only an admin key can manage API keys";
 /// The longest key label.
 pub const MAX_KEY_NAME: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyBody {
     role: String,
@@ -25,6 +25,22 @@ pub struct CreateKeyBody {
     name: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "keys",
+    operation_id = "create_key",
+    summary = "Create an API key, shown this once (admin)",
+    request_body = CreateKeyBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "`{\"id\",\"key\",\"role\",\"name\",\"created_at\"}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -40,6 +56,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    operation_id = "list_keys",
+    summary = "The team's API keys, never the secrets (admin)",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"items\":[…]}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.actor().require(Role::Admin, ADMIN_ONLY)?;
     let keys = state.store.list_api_keys(&caller.team_id).await?;
@@ -48,6 +77,22 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 
 /// Revokes a key at once. The key making the call cannot revoke itself (that is how a team
 /// locks itself out): create another admin key first, then revoke this one with it.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}",
+    tag = "keys",
+    operation_id = "delete_key",
+    summary = "Revoke an API key at once (admin)",
+    params(("id" = String, Path, description = "the key id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such key in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "this is the key making the request", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,6 +7,7 @@ mod channels;
 mod error;
 mod import;
 mod keys;
+pub mod openapi;
 mod posts;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn api_router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/me", get(me))
+        .route("/openapi.json", get(openapi::serve))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/posts", get(posts::list).post(posts::create))
@@ -81,11 +83,31 @@ pub fn webhook_router(state: AppState) -> Router {
     with_common_layers(Router::new().route("/health", get(health)).fallback(not_found).with_state(state))
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    operation_id = "health",
+    summary = "Liveness and the server's clock; no key needed",
+    responses((status = 200, description = "`{\"status\":\"ok\",\"time\":…}`", body = serde_json::Value)),
+)]
 async fn health(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"status": "ok", "time": state.clock.now()}))
 }
 
 /// Who the key belongs to: the first call a client makes to check its key.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "meta",
+    operation_id = "me",
+    summary = "The key's team, role and id",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"team_id\",\"role\",\"key_id\"}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = openapi::ApiErrorBody),
+    ),
+)]
 async fn me(caller: Caller) -> Json<Value> {
     Json(json!({"team_id": caller.team_id, "role": caller.role, "key_id": caller.key_id}))
 }

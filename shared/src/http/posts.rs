@@ -36,11 +36,12 @@ impl Caller {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostBody {
     text: String,
     channel_ids: Vec<String>,
+    #[schema(value_type = super::openapi::PublishAtSchema)]
     publish_at: Value,
     #[serde(default)]
     variants: BTreeMap<String, String>,
@@ -48,12 +49,12 @@ pub struct CreatePostBody {
     media: Vec<MediaBody>,
     #[serde(default)]
     draft: bool,
-    /// Makes a series: one post per occurrence of the rule (see [`service_series`]).
+    /// Makes a series: one post per occurrence of the rule, in the rule's zone.
     #[serde(default)]
     recurrence: Option<RecurrenceBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecurrenceBody {
     rrule: String,
@@ -61,7 +62,7 @@ pub struct RecurrenceBody {
     time_zone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaBody {
     url: String,
@@ -69,7 +70,7 @@ pub struct MediaBody {
     alt: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchPostBody {
     #[serde(default)]
@@ -79,6 +80,7 @@ pub struct PatchPostBody {
     #[serde(default)]
     media: Option<Vec<MediaBody>>,
     #[serde(default)]
+    #[schema(value_type = Option<super::openapi::PublishAtSchema>)]
     publish_at: Option<Value>,
     #[serde(default)]
     draft: Option<bool>,
@@ -87,6 +89,23 @@ pub struct PatchPostBody {
     channel_ids: Option<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts",
+    tag = "posts",
+    operation_id = "create_post",
+    summary = "Schedule a post, a draft, or a recurring series",
+    request_body = CreatePostBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "the post with its deliveries, or with `recurrence` the series `{\"series_id\",\"recurrence\",\"posts\",\"skipped\"}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "a channel of `channel_ids` is not in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,6 +155,20 @@ fn series_json(s: &SeriesView) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/posts/{id}",
+    tag = "posts",
+    operation_id = "get_post",
+    summary = "A post and the state of each delivery",
+    params(("id" = String, Path, description = "the post id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the post", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -146,6 +179,25 @@ pub async fn get(
 }
 
 /// `GET /v1/posts?from=…&to=…&limit=…&cursor=…`: the calendar.
+#[utoipa::path(
+    get,
+    path = "/v1/posts",
+    tag = "posts",
+    operation_id = "list_posts",
+    summary = "The calendar: posts with a delivery in [from, to)",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339 instant; default a week ago"),
+        ("to" = Option<String>, Query, description = "RFC 3339 instant, exclusive; default 30 days ahead"),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to the maximum page"),
+        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"items\":[…],\"next\":cursor|null}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,6 +235,25 @@ pub async fn list(
     })))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/posts/{id}",
+    tag = "posts",
+    operation_id = "update_post",
+    summary = "Change a post until a delivery is publishing",
+    params(("id" = String, Path, description = "the post id (a UUID)")),
+    request_body = PatchPostBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the changed post", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "a delivery is already publishing, or changed concurrently", body = crate::http::openapi::ApiErrorBody),
+        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -208,6 +279,22 @@ pub async fn update(
     Ok(Json(post_json(&view)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/cancel",
+    tag = "posts",
+    operation_id = "cancel_post",
+    summary = "Cancel every delivery not yet publishing or published",
+    params(("id" = String, Path, description = "the post id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the post", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "nothing left to cancel", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -218,6 +305,23 @@ pub async fn cancel(
     Ok(Json(post_json(&view)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/approve",
+    tag = "posts",
+    operation_id = "approve_post",
+    summary = "Approve deliveries awaiting approval (editor/admin)",
+    params(("id" = String, Path, description = "the post id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the post", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "nothing awaits approval", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "their time has passed", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -228,6 +332,22 @@ pub async fn approve(
     Ok(Json(post_json(&view)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/retry",
+    tag = "posts",
+    operation_id = "retry_post",
+    summary = "Retry failed deliveries now (editor/admin)",
+    params(("id" = String, Path, description = "the post id (a UUID)")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the post", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "no failed delivery", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,0 +1,174 @@
+//! `GET /v1/openapi.json`: the OpenAPI 3 document is served without a key, is generated from the
+//! handlers' annotations, and covers every route of `api_router`, no more and no less.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::Method;
+use common::App;
+use serde_json::Value;
+
+/// Every (method, path) `api_router` serves, written from `shared/src/http/mod.rs`. A route
+/// added there without an entry here, or without a `#[utoipa::path]` listed in
+/// `shared/src/http/openapi.rs`, fails `every_route_is_documented_and_nothing_else`.
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/v1/me"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/channels"),
+    ("post", "/v1/channels"),
+    ("get", "/v1/channels/{id}"),
+    ("patch", "/v1/channels/{id}"),
+    ("delete", "/v1/channels/{id}"),
+    ("get", "/v1/posts"),
+    ("post", "/v1/posts"),
+    ("post", "/v1/posts/import"),
+    ("get", "/v1/posts/{id}"),
+    ("patch", "/v1/posts/{id}"),
+    ("post", "/v1/posts/{id}/cancel"),
+    ("post", "/v1/posts/{id}/approve"),
+    ("post", "/v1/posts/{id}/retry"),
+    ("get", "/v1/keys"),
+    ("post", "/v1/keys"),
+    ("delete", "/v1/keys/{id}"),
+    ("post", "/v1/calendar/token"),
+    ("get", "/v1/calendar.ics"),
+];
+
+/// Served without an API key.
+const PUBLIC: &[&str] = &["/health", "/v1/openapi.json", "/v1/calendar.ics"];
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+async fn document(app: &App) -> Value {
+    let raw = app.raw(Method::GET, "/v1/openapi.json", None, None, None).await;
+    assert_eq!(raw.status, 200, "{}", String::from_utf8_lossy(&raw.body));
+    assert!(raw.content_type.as_deref().unwrap_or("").starts_with("application/json"), "{:?}", raw.content_type);
+    raw.json()
+}
+
+/// (method, path, operation) for every operation of the document.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths is an object") {
+        for (method, op) in item.as_object().expect("a path item is an object") {
+            if METHODS.contains(&method.as_str()) {
+                out.push((method.clone(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_document_is_openapi_3_json_served_without_a_key() {
+    let app = App::new();
+    let doc = document(&app).await;
+    let version = doc["openapi"].as_str().expect("an `openapi` version string");
+    assert!(version.starts_with("3."), "openapi = {version}");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string(), "{}", doc["info"]);
+    let scheme = &doc["components"]["securitySchemes"]["ApiKey"];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let error = &doc["components"]["schemas"]["ApiErrorBody"];
+    assert!(error["properties"]["error"].is_object(), "{error}");
+
+    // Every `$ref` points at a schema the document defines.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "$ref" {
+                        out.push(v.as_str().expect("a $ref string").to_owned());
+                    } else {
+                        refs(v, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected $ref {r}"));
+        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {r}");
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_nothing_else() {
+    let app = App::new();
+    let doc = document(&app).await;
+    let documented: BTreeSet<(String, String)> = operations(&doc).into_iter().map(|(m, p, _)| (m, p)).collect();
+    let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let undocumented: Vec<_> = expected.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&expected).collect();
+    assert!(undocumented.is_empty(), "routes missing from /v1/openapi.json: {undocumented:?}");
+    assert!(unknown.is_empty(), "documented operations not in the expected route list: {unknown:?}");
+}
+
+/// Each documented operation is served by the router: with a dummy id and no key it answers
+/// something other than the fallback's 404 "no such route" or a 405.
+#[tokio::test]
+async fn every_documented_operation_is_served_by_the_router() {
+    let app = App::new();
+    // The check means something: an unknown path is the fallback, a wrong method is 405.
+    let (status, body) = app.call(Method::GET, "/v1/nothing-here", None, None).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (404, Some("no such route")), "{body}");
+    let (status, _) = app.call(Method::PUT, "/v1/channels", None, None).await;
+    assert_eq!(status, 405);
+
+    let dummy = "00000000-0000-4000-8000-000000000000";
+    for (method, path, _) in operations(&document(&app).await) {
+        let uri = path.replace("{id}", dummy);
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let raw = app.raw(m, &uri, None, None, None).await;
+        assert_ne!(raw.status, 405, "{method} {path}: 405 from the router");
+        if raw.status == 404 {
+            let body = raw.json();
+            assert_ne!(body["error"]["message"], "no such route", "{method} {path}: not routed");
+        }
+        if !PUBLIC.contains(&path.as_str()) {
+            assert_eq!(raw.status, 401, "{method} {path}: without a key");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_operation_declares_success_and_protected_ones_declare_401() {
+    let app = App::new();
+    let doc = document(&app).await;
+    for (method, path, op) in operations(&doc) {
+        let what = format!("{method} {path}");
+        assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{what}: no summary");
+        assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{what}: no tag");
+        let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{what}: no responses"));
+        assert!(responses.keys().any(|code| code.starts_with('2')), "{what}: no 2xx response");
+        let secured = op["security"]
+            .as_array()
+            .is_some_and(|reqs| reqs.iter().any(|r| r.get("ApiKey").is_some()));
+        if PUBLIC.contains(&path.as_str()) {
+            assert!(!secured, "{what}: public but declares the ApiKey security");
+        } else {
+            assert!(secured, "{what}: protected but declares no ApiKey security");
+            let unauthorized = &responses.get("401").unwrap_or_else(|| panic!("{what}: no 401 response"));
+            let schema = &unauthorized["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(schema, "#/components/schemas/ApiErrorBody", "{what}: 401 is not the error schema");
+        }
+        if path.contains("{id}") {
+            let params = op["parameters"].as_array().unwrap_or_else(|| panic!("{what}: no parameters"));
+            assert!(params.iter().any(|p| p["name"] == "id" && p["in"] == "path"), "{what}: `id` is not a path parameter");
+        }
+    }
+    // The bodies the handlers read are described.
+    let create = &doc["paths"]["/v1/posts"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(create, "#/components/schemas/CreatePostBody");
+    let csv = &doc["paths"]["/v1/posts/import"]["post"]["requestBody"]["content"];
+    assert!(csv.get("text/csv").is_some(), "{csv}");
+    let feed = &doc["paths"]["/v1/calendar.ics"]["get"]["responses"]["200"]["content"];
+    assert!(feed.get("text/calendar").is_some(), "{feed}");
+}
