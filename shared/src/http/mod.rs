@@ -11,7 +11,6 @@ pub mod openapi;
 mod posts;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request};
@@ -120,6 +119,3 @@ async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
     let body = json!({"error": {"code": "method_not_allowed", "message": "this path does not take that method"}});
     (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body))
 }
-
-/// How long `herald serve` waits for in-flight requests on shutdown.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
