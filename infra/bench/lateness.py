@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 GOAL_P99_MS = 1000.0
 SETTLE_S = 3.0
+OUTLIER_MS = 50.0
 # Loopback only, and never through an HTTP proxy from the environment.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -226,12 +227,13 @@ def run(args: argparse.Namespace) -> int:
         serve.stop()
 
         # Lateness from the API; duplicates and missing from the sandbox's publication log.
-        lateness_ms, early, failed = [], [], []
+        lateness_ms, early, failed, by_delivery = [], [], [], []
         for did, at in wanted.items():
             d = seen.get(did)
             if d and d["state"] == "published" and d.get("published_at"):
                 ms = (parse_instant(d["published_at"]) - at).total_seconds() * 1000
                 lateness_ms.append(ms)
+                by_delivery.append((ms, did, at, d["published_at"]))
                 if ms < 0:
                     early.append(did)
             elif d and d["state"] == "failed":
@@ -274,6 +276,10 @@ def run(args: argparse.Namespace) -> int:
         for what, items in (("duplicated", [f"{k} x{v}" for k, v in duplicates.items()]), ("missing", missing), ("failed", failed), ("early", early)):
             for item in items[:10]:
                 print(f"  {what}: {item}")
+        # The latest few, when any was noticeably late: where to start looking in serve.log.
+        slow = [x for x in sorted(by_delivery, reverse=True)[:5] if x[0] >= OUTLIER_MS]
+        for ms, did, at, published in slow:
+            print(f"  late: {ms:7.1f} ms  delivery {did}  asked {rfc3339(at, True)}  published {published}")
         if args.json:
             Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
         ok = not duplicates and not missing
