@@ -35,7 +35,7 @@ impl App {
     fn new() -> App {
         let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
         let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
-        let state = AppState { store: store.clone(), clock: Arc::new(ManualClock::new(t0())), cipher: cipher.clone() };
+        let state = AppState::new(store.clone(), Arc::new(ManualClock::new(t0())), cipher.clone());
         App { router: api_router(state), store, cipher }
     }
 

@@ -34,10 +34,24 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/keys/{id}"),
     ("post", "/v1/calendar/token"),
     ("get", "/v1/calendar.ics"),
+    ("get", "/v1/inbox"),
+    ("get", "/v1/inbox/{id}"),
+    ("post", "/v1/inbox/{id}/assign"),
+    ("post", "/v1/inbox/{id}/notes"),
+    ("post", "/v1/inbox/{id}/close"),
+    ("post", "/v1/inbox/{id}/reopen"),
+    ("post", "/v1/inbox/{id}/reply"),
+    ("get", "/v1/contacts/{platform}/{author_id}"),
+    ("delete", "/v1/contacts/{platform}/{author_id}"),
+    ("get", "/v1/watchlist"),
+    ("put", "/v1/watchlist"),
+    ("get", "/v1/incidents"),
+    ("get", "/webhooks/{platform}/{channel_id}"),
+    ("post", "/webhooks/{platform}/{channel_id}"),
 ];
 
 /// Served without an API key.
-const PUBLIC: &[&str] = &["/health", "/v1/openapi.json", "/v1/calendar.ics"];
+const PUBLIC: &[&str] = &["/health", "/v1/openapi.json", "/v1/calendar.ics", "/webhooks/{platform}/{channel_id}"];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -124,7 +138,11 @@ async fn every_documented_operation_is_served_by_the_router() {
 
     let dummy = "00000000-0000-4000-8000-000000000000";
     for (method, path, _) in operations(&document(&app).await) {
-        let uri = path.replace("{id}", dummy);
+        let uri = path
+            .replace("{id}", dummy)
+            .replace("{channel_id}", dummy)
+            .replace("{platform}", "mastodon")
+            .replace("{author_id}", "109876543210");
         let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let raw = app.raw(m, &uri, None, None, None).await;
         assert_ne!(raw.status, 405, "{method} {path}: 405 from the router");

@@ -44,7 +44,7 @@ impl App {
         let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
         let clock = Arc::new(ManualClock::new(t0()));
         let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
-        let state = AppState { store: store.clone(), clock: clock.clone(), cipher };
+        let state = AppState::new(store.clone(), clock.clone(), cipher);
         App { router: api_router(state), store, clock }
     }
 

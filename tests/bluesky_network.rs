@@ -7,16 +7,31 @@
 //!  "accounts": [{"handle": "alice.test", "did": "did:plc:…", "password": "…"}, …]}
 //! ```
 //!
-//! These tests check the network itself with a plain HTTP client, along the path the Bluesky
+//! The first tests check the network itself with a plain HTTP client, along the path the Bluesky
 //! adapter takes (session, post with a link facet at UTF-8 byte offsets, counts, notifications),
-//! so that an adapter test failing here points at the adapter, not the rig.
+//! so that an adapter test failing here points at the adapter, not the rig. The others run
+//! Herald's `BlueskyAdapter` against it: publishing (facets, images, record keys, sessions) and
+//! the inbox (polling notifications, replying), checked by reading back what the PDS stored
+//! and what the AppView shows. The adapter connects with an app password, as a team would.
 //!
 //! Without `HERALD_TEST_BLUESKY_NETWORK` they FAIL rather than skip, unless
 //! `HERALD_SKIP_BLUESKY_NETWORK=1` says to skip (tests/run honours the same variable, loudly).
 //! Each test makes its own records, so re-running against one network is fine.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+use herald_core::clock::{ManualClock, SystemClock};
+use herald_core::crypto::Credentials;
+use herald_core::domain::{
+    Channel, ChannelId, ChannelName, Delivery, DeliveryState, Interaction, InteractionDraft, InteractionKind, MediaRef,
+    Platform, Post, PostId, PostText, TeamId,
+};
+use herald_core::platforms::bluesky::{BlueskyAdapter, rkey_for};
+use herald_core::platforms::{InboxAdapter, PlatformAdapter, Polled, PublishError, PublishRequest, Published};
 use serde_json::{Value, json};
 
 /// How long indexing by the AppView (counts, notifications) may take before a test fails.
@@ -285,4 +300,661 @@ async fn a_post_with_a_link_facet_is_stored_liked_counted_and_notified() {
     assert_eq!(notif["author"]["did"], bob_did.as_str(), "{notif}");
     assert_eq!(notif["author"]["handle"], "bob.test", "{notif}");
     assert_eq!(notif["record"]["subject"]["uri"], uri.as_str(), "{notif}");
+}
+
+// =============================================================================================
+// Herald's BlueskyAdapter against the network
+
+/// A real 3×2 RGB PNG (73 bytes).
+const PNG_3X2: [u8; 73] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x03, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0x12, 0x16, 0xf1, 0x4d, 0x00, 0x00, 0x00, 0x10, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xf8, 0xcf, 0xc0, 0xc0, 0x00, 0xc1, 0x70, 0x16, 0x00, 0x3b, 0xd8, 0x05, 0xfb,
+    0x36, 0x11, 0x98, 0xea, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// Eight characters that tell this run's records from other runs' on the same network.
+fn run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+/// A new app password of `account` (what a team connects Herald with), made with its password.
+async fn app_password(c: &reqwest::Client, net: &Network, account: &Account) -> String {
+    let (_, jwt) = login(c, net, account).await;
+    let name = format!("herald-test-{}", run_id());
+    let (status, made) =
+        post(c, &net.pds, "com.atproto.server.createAppPassword", Some(&jwt), &json!({"name": name})).await;
+    assert_eq!(status, 200, "createAppPassword: {made}");
+    made["password"].as_str().expect("an app password").to_owned()
+}
+
+fn credentials(service: &str, identifier: &str, app_password: &str) -> Credentials {
+    Credentials::from_json(
+        "credentials",
+        &json!({"service": service, "identifier": identifier, "app_password": app_password}),
+    )
+    .expect("credentials")
+}
+
+fn channel(handle: &str) -> Channel {
+    Channel {
+        id: ChannelId::new(),
+        team_id: TeamId::parse("team", "cafe-du-coin").unwrap(),
+        platform: Platform::Bluesky,
+        name: ChannelName::parse("name", &format!("@{handle}")).unwrap(),
+        time_zone: chrono_tz::Europe::Paris,
+        credentials: None,
+        queue_slots: vec![],
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+/// One delivery of a post to `channel`, ready to publish.
+struct Job {
+    delivery: Delivery,
+    channel: Channel,
+    credentials: Credentials,
+    text: String,
+    media: Vec<MediaRef>,
+}
+
+impl Job {
+    fn new(channel: &Channel, credentials: &Credentials, text: &str, media: Vec<MediaRef>) -> Self {
+        let now = Utc::now();
+        let post = Post {
+            id: PostId::new(),
+            team_id: channel.team_id.clone(),
+            text: PostText::parse("text", text).unwrap(),
+            variants: Default::default(),
+            media: vec![],
+            series_id: None,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let delivery = Delivery::new(&post, channel.id, Platform::Bluesky, DeliveryState::Publishing, now, now);
+        Self { delivery, channel: channel.clone(), credentials: credentials.clone(), text: text.to_owned(), media }
+    }
+
+    fn request(&self) -> PublishRequest<'_> {
+        PublishRequest {
+            delivery: &self.delivery,
+            channel: &self.channel,
+            credentials: &self.credentials,
+            text: &self.text,
+            media: &self.media,
+        }
+    }
+}
+
+fn adapter() -> BlueskyAdapter {
+    BlueskyAdapter::new(Arc::new(SystemClock)).expect("adapter")
+}
+
+async fn publish(a: &BlueskyAdapter, job: &Job) -> Published {
+    a.publish(&job.request()).await.unwrap_or_else(|e| panic!("publishing {:?}: {e:?}", job.text))
+}
+
+/// `com.atproto.repo.getRecord` of an `at://` URI (no auth needed): the record view.
+async fn get_record(c: &reqwest::Client, net: &Network, uri: &str) -> Value {
+    let rest = uri.strip_prefix("at://").unwrap_or_else(|| panic!("not an at:// URI: {uri}"));
+    let parts: Vec<&str> = rest.splitn(3, '/').collect();
+    let (status, got) = get(
+        c,
+        &net.pds,
+        "com.atproto.repo.getRecord",
+        None,
+        &[("repo", parts[0]), ("collection", parts[1]), ("rkey", parts[2])],
+    )
+    .await;
+    assert_eq!(status, 200, "getRecord {uri}: {got}");
+    got
+}
+
+/// The text a facet covers in the stored record: its byte range of the UTF-8 text.
+fn facet_text<'a>(text: &'a str, facet: &Value) -> &'a str {
+    let index = &facet["index"];
+    let (s, e) = (index["byteStart"].as_u64().unwrap() as usize, index["byteEnd"].as_u64().unwrap() as usize);
+    text.get(s..e).unwrap_or_else(|| panic!("facet {facet} is outside the text or splits a character"))
+}
+
+#[tokio::test]
+async fn the_adapter_publishes_link_mention_and_tag_facets_at_utf8_byte_offsets() {
+    let Some(net) = network() else { return };
+    let c = client();
+    let alice = net.account("alice.test");
+    let bob = net.account("bob.test");
+    let creds = credentials(&net.pds, "alice.test", &app_password(&c, &net, alice).await);
+    let run = run_id();
+    let link = "https://example.org/menu?jour=lundi&plat=crème";
+    let text = format!("Crème brûlée ✨ ce soir : {link} avec @bob.test #menu{run}");
+    let job = Job::new(&channel("alice.test"), &creds, &text, vec![]);
+    let published = publish(&adapter(), &job).await;
+
+    let rkey = rkey_for(&job.delivery);
+    assert_eq!(published.platform_post_id, format!("at://{}/app.bsky.feed.post/{rkey}", alice.did));
+    assert_eq!(published.url.as_deref(), Some(format!("https://bsky.app/profile/alice.test/post/{rkey}").as_str()));
+
+    let got = get_record(&c, &net, &published.platform_post_id).await;
+    let value = &got["value"];
+    assert_eq!(value["text"], text.as_str());
+    let stored = value["text"].as_str().unwrap();
+    let facets = value["facets"].as_array().unwrap_or_else(|| panic!("no facets: {got}"));
+    assert_eq!(facets.len(), 3, "{got}");
+    // Link: its byte offset is not its offset in characters (é, û, ✨ before it).
+    let link_start = facets[0]["index"]["byteStart"].as_u64().unwrap() as usize;
+    assert_eq!(link_start, text.find(link).unwrap());
+    assert_ne!(link_start, text[..link_start].chars().count());
+    assert_eq!(facet_text(stored, &facets[0]), link);
+    assert_eq!(facets[0]["features"], json!([{"$type": "app.bsky.richtext.facet#link", "uri": link}]));
+    // Mention: resolved to bob's DID by the PDS.
+    assert_eq!(facet_text(stored, &facets[1]), "@bob.test");
+    assert_eq!(facets[1]["features"], json!([{"$type": "app.bsky.richtext.facet#mention", "did": bob.did}]));
+    // Tag.
+    assert_eq!(facet_text(stored, &facets[2]), format!("#menu{run}"));
+    assert_eq!(facets[2]["features"], json!([{"$type": "app.bsky.richtext.facet#tag", "tag": format!("menu{run}")}]));
+
+    // The AppView takes it as it is.
+    let uri = published.platform_post_id.clone();
+    let view = eventually("the AppView shows the post", || {
+        let (c, appview, uri) = (&c, &net.appview, &uri);
+        async move {
+            let (status, body) = get(c, appview, "app.bsky.feed.getPosts", None, &[("uris", uri)]).await;
+            match body["posts"].get(0) {
+                Some(p) if status == 200 => Ok(p.clone()),
+                _ => Err(format!("HTTP {status}: {body}")),
+            }
+        }
+    })
+    .await;
+    assert_eq!(view["record"]["facets"], value["facets"]);
+}
+
+#[tokio::test]
+async fn the_adapter_uploads_a_picture_it_downloads_from_its_url() {
+    let Some(net) = network() else { return };
+    let c = client();
+    let alice = net.account("alice.test");
+    let creds = credentials(&net.pds, "alice.test", &app_password(&c, &net, alice).await);
+
+    // The media host: a local listener serving one PNG.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let media_host = axum::Router::new().route(
+        "/media/cafe.png",
+        axum::routing::get(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                ([("content-type", "image/png")], PNG_3X2.to_vec())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let media_base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, media_host).await;
+    });
+
+    let alt = "La terrasse au soleil, trois tables rouges";
+    let media = vec![MediaRef::parse("media", &format!("{media_base}/media/cafe.png"), Some(alt.into())).unwrap()];
+    let job = Job::new(&channel("alice.test"), &creds, &format!("La terrasse est ouverte {}", run_id()), media);
+    let published = publish(&adapter(), &job).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "downloaded once");
+
+    let got = get_record(&c, &net, &published.platform_post_id).await;
+    let embed = &got["value"]["embed"];
+    assert_eq!(embed["$type"], "app.bsky.embed.images", "{got}");
+    let image = &embed["images"][0];
+    assert_eq!(image["alt"], alt);
+    assert_eq!(image["aspectRatio"], json!({"width": 3, "height": 2}));
+    assert_eq!(image["image"]["$type"], "blob");
+    assert_eq!(image["image"]["mimeType"], "image/png");
+    assert_eq!(image["image"]["size"], PNG_3X2.len());
+    // The PDS holds exactly those bytes under the blob's CID.
+    let cid = image["image"]["ref"]["$link"].as_str().unwrap_or_else(|| panic!("no blob ref: {image}"));
+    let res = c
+        .get(format!("{}/xrpc/com.atproto.sync.getBlob", net.pds))
+        .query(&[("did", alice.did.as_str()), ("cid", cid)])
+        .send()
+        .await
+        .expect("getBlob answers");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG_3X2.as_slice());
+}
+
+#[tokio::test]
+async fn one_delivery_is_one_post_however_often_it_is_published_and_find_published_finds_it() {
+    let Some(net) = network() else { return };
+    let c = client();
+    let alice = net.account("alice.test");
+    let creds = credentials(&net.pds, "alice.test", &app_password(&c, &net, alice).await);
+    let a = adapter();
+    let ch = channel("alice.test");
+    let text = format!("Une seule fois {}", run_id());
+    let job = Job::new(&ch, &creds, &text, vec![]);
+
+    assert_eq!(a.find_published(&job.request()).await.unwrap(), None, "not published yet");
+    let first = publish(&a, &job).await;
+    // A retry (the publisher lost the answer): the same record key, so the same post.
+    let second = publish(&a, &job).await;
+    assert_eq!(second.platform_post_id, first.platform_post_id);
+    assert_eq!(second.url, first.url);
+    let found = a.find_published(&job.request()).await.unwrap().expect("found after publishing");
+    assert_eq!(found.platform_post_id, first.platform_post_id);
+    assert_eq!(found.url, first.url);
+
+    // Another delivery of the same text is another post, not yet made.
+    let other = Job::new(&ch, &creds, &text, vec![]);
+    assert_eq!(a.find_published(&other.request()).await.unwrap(), None);
+
+    let (status, list) = get(
+        &c,
+        &net.pds,
+        "com.atproto.repo.listRecords",
+        None,
+        &[("repo", alice.did.as_str()), ("collection", "app.bsky.feed.post"), ("limit", "100")],
+    )
+    .await;
+    assert_eq!(status, 200, "listRecords: {list}");
+    let same: Vec<&Value> =
+        list["records"].as_array().unwrap().iter().filter(|r| r["value"]["text"] == text.as_str()).collect();
+    assert_eq!(same.len(), 1, "exactly one record with this text: {same:?}");
+    assert_eq!(same[0]["uri"], first.platform_post_id.as_str());
+}
+
+/// A proxy in front of the PDS that records every exchange (NSID, status, JSON answer), and can
+/// make an access token go bad in flight as it does when its two hours are over: the real PDS
+/// then refuses it with its own error. Only once per token: the PDS's access JWTs carry no
+/// nonce, so a token issued again in the same second is the same string.
+#[derive(Clone)]
+struct Recorder(Arc<Mutex<RecorderState>>);
+
+struct RecorderState {
+    target: String,
+    exchanges: Vec<(String, u16, Value)>,
+    spoiled: HashSet<String>,
+}
+
+impl Recorder {
+    async fn start(target: &str) -> (Self, String) {
+        let r = Recorder(Arc::new(Mutex::new(RecorderState {
+            target: target.to_owned(),
+            exchanges: vec![],
+            spoiled: HashSet::new(),
+        })));
+        let app = axum::Router::new().fallback(forward).with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (r, base)
+    }
+
+    fn exchanges(&self) -> Vec<(String, u16, Value)> {
+        self.0.lock().unwrap().exchanges.clone()
+    }
+
+    /// (NSID, status) of every exchange from `from` on.
+    fn since(&self, from: usize) -> Vec<(String, u16)> {
+        self.exchanges().into_iter().skip(from).map(|(n, s, _)| (n, s)).collect()
+    }
+
+    /// The last JSON answer of `nsid`.
+    fn last_answer(&self, nsid: &str) -> Value {
+        let found = self.exchanges().into_iter().rev().find(|(n, _, _)| n == nsid);
+        found.unwrap_or_else(|| panic!("no {nsid} went through the proxy")).2
+    }
+
+    fn spoil(&self, token: &str) {
+        self.0.lock().unwrap().spoiled.insert(token.to_owned());
+    }
+}
+
+async fn forward(
+    axum::extract::State(r): axum::extract::State<Recorder>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let nsid = parts.uri.path().trim_start_matches("/xrpc/").to_owned();
+    let target = r.0.lock().unwrap().target.clone();
+    let url = format!("{target}{}", parts.uri.path_and_query().map_or("", |p| p.as_str()));
+    let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap();
+    let mut req = client().request(method, url).body(body.to_vec());
+    for name in ["content-type", "authorization"] {
+        if let Some(v) = parts.headers.get(name).and_then(|v| v.to_str().ok()) {
+            let value = match v.strip_prefix("Bearer ") {
+                Some(token) if r.0.lock().unwrap().spoiled.remove(token) => format!("Bearer {token}x"),
+                _ => v.to_owned(),
+            };
+            req = req.header(name, value);
+        }
+    }
+    let res = req.send().await.unwrap_or_else(|e| panic!("{nsid}: the PDS did not answer the proxy: {e}"));
+    let status = res.status().as_u16();
+    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = res.bytes().await.unwrap_or_default();
+    let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    r.0.lock().unwrap().exchanges.push((nsid, status, answer));
+    let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
+    *response.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+    if let Some(ct) = content_type {
+        response.headers_mut().insert("content-type", ct.parse().unwrap());
+    }
+    response
+}
+
+fn nsids(list: &[(&str, u16)]) -> Vec<(String, u16)> {
+    list.iter().map(|(n, s)| ((*n).to_owned(), *s)).collect()
+}
+
+#[tokio::test]
+async fn a_refused_access_token_is_refreshed_a_revoked_session_replaced_and_an_old_one_renewed_ahead() {
+    let Some(net) = network() else { return };
+    let c = client();
+    let alice = net.account("alice.test");
+    let (recorder, proxy) = Recorder::start(&net.pds).await;
+    let creds = credentials(&proxy, "alice.test", &app_password(&c, &net, alice).await);
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let a = BlueskyAdapter::new(clock.clone()).unwrap();
+    let ch = channel("alice.test");
+    let run = run_id();
+    let jobs: Vec<Job> = (1..=4).map(|k| Job::new(&ch, &creds, &format!("Session {k} {run}"), vec![])).collect();
+
+    publish(&a, &jobs[0]).await;
+    assert_eq!(
+        recorder.since(0),
+        nsids(&[("com.atproto.server.createSession", 200), ("com.atproto.repo.createRecord", 200)])
+    );
+
+    // The access token goes bad: the PDS refuses it, the adapter refreshes and posts.
+    let session = recorder.last_answer("com.atproto.server.createSession");
+    recorder.spoil(session["accessJwt"].as_str().unwrap());
+    let mark = recorder.exchanges().len();
+    publish(&a, &jobs[1]).await;
+    assert_eq!(
+        recorder.since(mark),
+        nsids(&[
+            ("com.atproto.repo.createRecord", 400),
+            ("com.atproto.server.refreshSession", 200),
+            ("com.atproto.repo.createRecord", 200),
+        ])
+    );
+    let refused = &recorder.exchanges()[mark].2;
+    assert!(matches!(refused["error"].as_str(), Some("InvalidToken" | "ExpiredToken")), "{refused}");
+
+    // The session is revoked (deleteSession with its refresh token) and the access token goes
+    // bad: the refresh is refused too, so the adapter signs in again.
+    let refreshed = recorder.last_answer("com.atproto.server.refreshSession");
+    let res = c
+        .post(format!("{}/xrpc/com.atproto.server.deleteSession", net.pds))
+        .bearer_auth(refreshed["refreshJwt"].as_str().unwrap())
+        .send()
+        .await
+        .expect("deleteSession answers");
+    assert_eq!(res.status().as_u16(), 200, "deleteSession");
+    recorder.spoil(refreshed["accessJwt"].as_str().unwrap());
+    let mark = recorder.exchanges().len();
+    publish(&a, &jobs[2]).await;
+    assert_eq!(
+        recorder.since(mark),
+        nsids(&[
+            ("com.atproto.repo.createRecord", 400),
+            ("com.atproto.server.refreshSession", 400),
+            ("com.atproto.server.createSession", 200),
+            ("com.atproto.repo.createRecord", 200),
+        ])
+    );
+
+    // Two hours later by Herald's clock the access token has run its lifetime: refreshed
+    // before use, so no request is refused.
+    clock.advance(chrono::Duration::minutes(121));
+    let mark = recorder.exchanges().len();
+    publish(&a, &jobs[3]).await;
+    assert_eq!(
+        recorder.since(mark),
+        nsids(&[("com.atproto.server.refreshSession", 200), ("com.atproto.repo.createRecord", 200)])
+    );
+
+    for job in &jobs {
+        let uri = format!("at://{}/app.bsky.feed.post/{}", alice.did, rkey_for(&job.delivery));
+        assert_eq!(get_record(&c, &net, &uri).await["value"]["text"], job.text.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_app_password_is_an_auth_error() {
+    let Some(net) = network() else { return };
+    let creds = credentials(&net.pds, "alice.test", "aaaa-bbbb-cccc-dddd");
+    let ch = channel("alice.test");
+    let job = Job::new(&ch, &creds, &format!("jamais publié {}", run_id()), vec![]);
+    let a = adapter();
+    match a.publish(&job.request()).await {
+        Err(PublishError::Auth { reason }) => {
+            assert!(reason.contains("app password rejected"), "{reason}");
+            assert!(!reason.contains("aaaa-bbbb"), "the password is not in the reason: {reason}");
+        }
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    assert!(matches!(a.poll(&ch, &creds, None).await, Err(PublishError::Auth { .. })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox
+
+/// The interaction Herald would store from a draft (as JSON, so that fields added to
+/// `Interaction` later with defaults do not break this test).
+fn interaction_from(draft: &InteractionDraft, channel: &Channel) -> Interaction {
+    let mut v = serde_json::to_value(draft).unwrap();
+    v["id"] = json!(herald_core::domain::InteractionId::new());
+    v["team_id"] = json!(channel.team_id);
+    v["channel_id"] = json!(channel.id);
+    v["platform"] = json!("bluesky");
+    v["received_at"] = json!(Utc::now());
+    v["status"] = json!("open");
+    serde_json::from_value(v).unwrap()
+}
+
+/// bob's record of `collection`; returns (uri, cid).
+async fn bob_writes(
+    c: &reqwest::Client,
+    net: &Network,
+    jwt: &str,
+    collection: &str,
+    record: Value,
+) -> (String, String) {
+    let bob = net.account("bob.test");
+    let (status, made) = post(
+        c,
+        &net.pds,
+        "com.atproto.repo.createRecord",
+        Some(jwt),
+        &json!({"repo": bob.did, "collection": collection, "record": record}),
+    )
+    .await;
+    assert_eq!(status, 200, "bob's {collection}: {made}");
+    (made["uri"].as_str().unwrap().to_owned(), made["cid"].as_str().unwrap().to_owned())
+}
+
+fn items_of(polled: &Polled) -> Vec<&str> {
+    polled.items.iter().map(|(id, _)| id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn bob_s_reply_mention_and_quote_reach_alice_s_inbox_once_and_her_reply_joins_the_thread() {
+    let Some(net) = network() else { return };
+    let c = client();
+    let alice = net.account("alice.test");
+    let bob = net.account("bob.test");
+    let creds = credentials(&net.pds, "alice.test", &app_password(&c, &net, alice).await);
+    let a = adapter();
+    let ch = channel("alice.test");
+    let run = run_id();
+
+    // Where the inbox stands before (other runs may have left notifications: a first poll takes
+    // the latest page, whatever is in it).
+    let before = a.poll(&ch, &creds, None).await.expect("first poll");
+    let mut cursor = before.cursor.clone();
+
+    // Alice (through Herald) posts; bob answers, mentions her, quotes her, likes and follows.
+    let menu = publish(&a, &Job::new(&ch, &creds, &format!("Nouveau menu d'hiver {run}"), vec![])).await;
+    let menu_uri = menu.platform_post_id.clone();
+    let menu_cid = get_record(&c, &net, &menu_uri).await["cid"].as_str().unwrap().to_owned();
+    let menu_ref = json!({"uri": menu_uri, "cid": menu_cid});
+    // Bob answers a post he has seen, i.e. one the AppView has indexed. (Indexing runs per
+    // repository in parallel: a reply indexed before its parent makes no reply notification.)
+    eventually("the AppView has alice's post", || {
+        let (c, appview, uri) = (&c, &net.appview, &menu_uri);
+        async move {
+            let (status, body) = get(c, appview, "app.bsky.feed.getPosts", None, &[("uris", uri)]).await;
+            if status == 200 && body["posts"][0]["uri"] == uri.as_str() {
+                Ok(())
+            } else {
+                Err(format!("HTTP {status}: {body}"))
+            }
+        }
+    })
+    .await;
+    let (_, bob_jwt) = login(&c, &net, bob).await;
+    let reply_text = format!("Miam, la crème brûlée ✨ {run}");
+    let (reply_uri, reply_cid) = bob_writes(
+        &c,
+        &net,
+        &bob_jwt,
+        "app.bsky.feed.post",
+        json!({
+            "$type": "app.bsky.feed.post", "text": reply_text, "createdAt": now(),
+            "reply": {"root": menu_ref, "parent": menu_ref},
+        }),
+    )
+    .await;
+    let mention_text = format!("Bravo @alice.test pour le menu {run}");
+    let at = mention_text.find("@alice.test").unwrap();
+    let (mention_uri, _) = bob_writes(
+        &c,
+        &net,
+        &bob_jwt,
+        "app.bsky.feed.post",
+        json!({
+            "$type": "app.bsky.feed.post", "text": mention_text, "createdAt": now(),
+            "facets": [{"index": {"byteStart": at, "byteEnd": at + "@alice.test".len()},
+                        "features": [{"$type": "app.bsky.richtext.facet#mention", "did": alice.did}]}],
+        }),
+    )
+    .await;
+    let (quote_uri, _) = bob_writes(
+        &c,
+        &net,
+        &bob_jwt,
+        "app.bsky.feed.post",
+        json!({
+            "$type": "app.bsky.feed.post", "text": format!("Regardez ça {run}"), "createdAt": now(),
+            "embed": {"$type": "app.bsky.embed.record", "record": menu_ref},
+        }),
+    )
+    .await;
+    bob_writes(
+        &c,
+        &net,
+        &bob_jwt,
+        "app.bsky.feed.like",
+        json!({
+            "$type": "app.bsky.feed.like", "subject": menu_ref, "createdAt": now(),
+        }),
+    )
+    .await;
+    bob_writes(
+        &c,
+        &net,
+        &bob_jwt,
+        "app.bsky.graph.follow",
+        json!({
+            "$type": "app.bsky.graph.follow", "subject": alice.did, "createdAt": now(),
+        }),
+    )
+    .await;
+
+    // Poll as the poller does (storing the cursor each time) until the three are in.
+    let wanted: HashSet<&str> = [reply_uri.as_str(), mention_uri.as_str(), quote_uri.as_str()].into();
+    let mut inbox: Vec<(String, InteractionDraft)> = Vec::new();
+    let deadline = Instant::now() + INDEXING_DEADLINE;
+    while inbox.len() < wanted.len() {
+        assert!(Instant::now() < deadline, "not all in the inbox within {INDEXING_DEADLINE:?}: {inbox:#?}");
+        let polled = a.poll(&ch, &creds, cursor.as_deref()).await.expect("poll");
+        cursor = polled.cursor.clone();
+        for (id, draft) in polled.items {
+            assert!(wanted.contains(id.as_str()), "only bob's three posts are new, not {id}: {draft:?}");
+            assert!(inbox.iter().all(|(seen, _)| *seen != id), "{id} came twice");
+            inbox.push((id, draft));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let find = |uri: &str| &inbox.iter().find(|(id, _)| id == uri).unwrap().1;
+
+    let reply = find(&reply_uri);
+    assert_eq!(reply.kind, InteractionKind::Reply);
+    assert_eq!(reply.external_id, reply_uri);
+    assert_eq!(reply.thread_id, menu_uri, "the thread is alice's post");
+    assert_eq!(reply.parent_id.as_deref(), Some(menu_uri.as_str()));
+    assert_eq!(reply.post_external_id.as_deref(), Some(menu_uri.as_str()));
+    let menu_rkey = menu_uri.rsplit('/').next().unwrap();
+    assert_eq!(reply.post_url, Some(format!("https://bsky.app/profile/{}/post/{menu_rkey}", alice.did)));
+    assert_eq!(reply.author_id, bob.did);
+    assert_eq!(reply.text, reply_text);
+    let mention = find(&mention_uri);
+    assert_eq!((mention.kind, mention.thread_id.as_str()), (InteractionKind::Mention, mention_uri.as_str()));
+    assert_eq!(mention.text, mention_text);
+    let quote = find(&quote_uri);
+    assert_eq!(quote.kind, InteractionKind::Mention, "a quote is a mention");
+    assert_eq!(quote.post_external_id.as_deref(), Some(menu_uri.as_str()));
+
+    // The next poll with the stored cursor: nothing new (the like and the follow never are).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = a.poll(&ch, &creds, cursor.as_deref()).await.expect("poll");
+    assert_eq!(items_of(&again), Vec::<&str>::new());
+    cursor = again.cursor;
+
+    // Alice answers bob's reply through Herald; a retry of the same answer is the same post.
+    let to = interaction_from(reply, &ch);
+    let answer_text = format!("Merci @bob.test, à ce soir ! {run}");
+    let answer = a.reply(&ch, &creds, &to, &answer_text).await.expect("reply");
+    let retried = a.reply(&ch, &creds, &to, &answer_text).await.expect("reply again");
+    assert_eq!(retried.platform_post_id, answer.platform_post_id);
+    let stored = get_record(&c, &net, &answer.platform_post_id).await;
+    assert_eq!(stored["value"]["text"], answer_text.as_str());
+    assert_eq!(
+        stored["value"]["reply"],
+        json!({"root": {"uri": menu_uri, "cid": menu_cid}, "parent": {"uri": reply_uri, "cid": reply_cid}})
+    );
+    assert_eq!(stored["value"]["facets"][0]["features"][0]["did"], bob.did.as_str());
+
+    // The AppView shows it in the thread, under bob's reply.
+    let thread = eventually("alice's answer in the thread", || {
+        let (c, appview, menu_uri, reply_uri, answer_uri) =
+            (&c, &net.appview, &menu_uri, &reply_uri, &answer.platform_post_id);
+        async move {
+            let (status, body) =
+                get(c, appview, "app.bsky.feed.getPostThread", None, &[("uri", menu_uri), ("depth", "6")]).await;
+            let under_bob = body["thread"]["replies"]
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["post"]["uri"] == reply_uri.as_str()))
+                .and_then(|r| r["replies"].as_array())
+                .and_then(|rs| rs.iter().find(|r| r["post"]["uri"] == answer_uri.as_str()).cloned());
+            match under_bob {
+                Some(node) if status == 200 => Ok(node),
+                _ => Err(format!("HTTP {status}: {body}")),
+            }
+        }
+    })
+    .await;
+    assert_eq!(thread["post"]["author"]["did"], alice.did.as_str());
+    assert_eq!(thread["post"]["record"]["text"], answer_text.as_str());
+
+    // Her own answer is not something to answer: still nothing new for alice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = a.poll(&ch, &creds, cursor.as_deref()).await.expect("poll");
+    assert_eq!(items_of(&after), Vec::<&str>::new());
 }

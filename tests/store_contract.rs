@@ -21,6 +21,7 @@ fn team(id: &str) -> Team {
         time_zone: chrono_tz::Europe::Paris,
         created_at: t0(),
         calendar_token_hash: None,
+        watch_terms: vec![],
     }
 }
 
@@ -84,6 +85,12 @@ fn interaction(team: &TeamId, channel: ChannelId, author: &str, thread: &str, at
         post_url: None,
         status: InteractionStatus::Open,
         assignee: None,
+        reply_ref: None,
+        sentiment: None,
+        tags: vec![],
+        notes: vec![],
+        first_response_at: None,
+        raw_event_id: None,
     }
 }
 
@@ -422,7 +429,7 @@ async fn interactions_inbox_thread_and_author<S: Store>(s: Arc<S>) {
     assert_eq!(s.get_interaction(&a, items[0].id).await.unwrap(), Some(items[0].clone()));
     assert_eq!(s.get_interaction(&b, items[0].id).await.unwrap(), None);
 
-    let open = InboxQuery { status: InteractionStatus::Open, from: None, to: None };
+    let open = InboxQuery::status(InteractionStatus::Open);
     let page = s.inbox(&a, &open, &PageRequest::first(3)).await.unwrap();
     assert_eq!(page.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[6].id, items[5].id, items[4].id]);
     let page2 = s.inbox(&a, &open, &PageRequest { limit: 3, cursor: page.next.clone() }).await.unwrap();
@@ -432,7 +439,7 @@ async fn interactions_inbox_thread_and_author<S: Store>(s: Arc<S>) {
     assert_eq!(page3.next, None);
 
     // A time window: [t0+2m, t0+4m).
-    let window = InboxQuery { status: InteractionStatus::Open, from: Some(t0() + Duration::minutes(2)), to: Some(t0() + Duration::minutes(4)) };
+    let window = InboxQuery { from: Some(t0() + Duration::minutes(2)), to: Some(t0() + Duration::minutes(4)), ..InboxQuery::status(InteractionStatus::Open) };
     let got = s.inbox(&a, &window, &PageRequest::first(50)).await.unwrap();
     assert_eq!(got.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![items[3].id, items[2].id]);
 
@@ -443,7 +450,7 @@ async fn interactions_inbox_thread_and_author<S: Store>(s: Arc<S>) {
     s.update_interaction(&closed).await.unwrap();
     let open_now = s.inbox(&a, &open, &PageRequest::first(50)).await.unwrap();
     assert_eq!(open_now.items.len(), 6);
-    let closed_q = InboxQuery { status: InteractionStatus::Closed, from: None, to: None };
+    let closed_q = InboxQuery::status(InteractionStatus::Closed);
     assert_eq!(s.inbox(&a, &closed_q, &PageRequest::first(50)).await.unwrap().items, vec![closed.clone()]);
     assert!(matches!(
         s.update_interaction(&interaction(&a, ch, "x", "t", t0())).await,

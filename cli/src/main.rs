@@ -47,6 +47,30 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Webhook intake maintenance.
+    Intake {
+        #[command(subcommand)]
+        command: IntakeCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntakeCommand {
+    /// Parse the stored raw webhook bodies of a channel again (after a parser fix): what was
+    /// missed is added to the inbox, what is there already is left alone.
+    Replay {
+        /// The channel id.
+        #[arg(long)]
+        channel: String,
+        /// RFC 3339 instant; default 14 days ago (how long raw bodies are kept).
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339 instant, exclusive; default now.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "./herald-data", env = "HERALD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 /// Publisher tuning (the defaults suit real networks; tests and demos shorten them).
@@ -68,6 +92,9 @@ struct PublishingArgs {
     /// The `whsec_…` secret that signs outgoing webhooks (required with --webhook-url).
     #[arg(long, env = "HERALD_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// Seconds between notification-polling rounds (Mastodon, Bluesky) and crisis checks.
+    #[arg(long, default_value_t = 60, env = "HERALD_POLL_SECS")]
+    poll_secs: u32,
 }
 
 impl PublishingArgs {
@@ -125,13 +152,36 @@ async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
         Command::Serve { addr, data_dir, publishing } => {
-            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?).await
+            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.poll_secs).await
         }
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
             create_key(&team, &role, &name, &data_dir).await
         }
+        Command::Intake { command: IntakeCommand::Replay { channel, from, to, data_dir } } => {
+            replay(&channel, from.as_deref(), to.as_deref(), &data_dir).await
+        }
     }
+}
+
+async fn replay(channel: &str, from: Option<&str>, to: Option<&str>, data_dir: &Path) -> Result<()> {
+    let channel = herald_core::domain::ChannelId::parse("--channel", channel)?;
+    let instant = |flag: &str, s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .with_context(|| format!("{flag} {s}: not an RFC 3339 instant like 2027-01-04T09:00:00Z"))
+    };
+    let now = chrono::Utc::now();
+    let from = from.map(|s| instant("--from", s)).transpose()?.unwrap_or(now - chrono::Duration::days(14));
+    let to = to.map(|s| instant("--to", s)).transpose()?.unwrap_or(now + chrono::Duration::seconds(1));
+    let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let intake = dir.app_state(dir.event_sink(vec![]))?.intake();
+    let (bodies, summary) = intake.replay_channel(channel, from, to).await?;
+    println!(
+        "replayed {bodies} raw bodies: {} new interactions, {} already stored, {} ignored events",
+        summary.created, summary.duplicates, summary.ignored
+    );
+    Ok(())
 }
 
 async fn serve(
@@ -139,6 +189,7 @@ async fn serve(
     data_dir: &Path,
     publishing: PublisherConfig,
     webhooks: Vec<(String, StandardWebhooks)>,
+    poll_secs: u32,
 ) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
@@ -152,7 +203,7 @@ async fn serve(
         println!("  {}", secret.reveal());
     }
     let events = dir.event_sink(webhooks);
-    run(&dir, addr, dir.publisher(publishing, events)?, |_| {}).await
+    run(&dir, addr, dir.publisher(publishing, events)?, Duration::from_secs(u64::from(poll_secs.max(1))), |_| {}).await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
@@ -170,24 +221,51 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
         async move { demo::watch_outbox(&outbox).await }
     });
     let config = PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() };
-    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, |url| {
+    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, Duration::from_secs(60), |url| {
         println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
     })
     .await
 }
 
 /// Binds, prints the URL, runs the API and the publisher until Ctrl-C or SIGTERM.
-async fn run(dir: &DataDir, addr: SocketAddr, publisher: Publisher, started: impl FnOnce(&str)) -> Result<()> {
+/// Binds, prints the URL, runs the API (webhooks included), the publisher and the
+/// notification poller until Ctrl-C or SIGTERM.
+async fn run(
+    dir: &DataDir,
+    addr: SocketAddr,
+    publisher: Publisher,
+    poll_every: Duration,
+    started: impl FnOnce(&str),
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
     started(&format!("http://{local}"));
 
+    let state = dir.app_state(publisher.events.clone())?;
+    let poller = tokio::spawn(poll_timer(state.intake(), state.adapters.clone(), poll_every));
     let publisher = tokio::spawn(publisher_timer(publisher));
-    let app = herald_core::http::api_router(dir.app_state());
+    let app = herald_core::http::api_router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     publisher.abort();
+    poller.abort();
     Ok(())
+}
+
+/// The local stand-in for the notification poller's EventBridge rule.
+async fn poll_timer(intake: herald_core::intake::Intake, adapters: herald_core::platforms::Adapters, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match intake.poll_all(&adapters).await {
+            Ok(s) if s.ingested.created > 0 || s.failed > 0 => {
+                tracing::info!(channels = s.channels, failed = s.failed, new = s.ingested.created, "notifications polled")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "notification polling failed"),
+        }
+    }
 }
 
 /// The local stand-in for the publisher's EventBridge rule: a run every second, each looking

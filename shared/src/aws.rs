@@ -97,8 +97,12 @@ impl AwsContext {
         })
     }
 
-    /// The API's state on DynamoDB.
+    /// The API's (and webhook intake's) state on DynamoDB: events to the bus, replies through
+    /// every network adapter.
     pub async fn app_state(&self) -> Result<AppState, ConfigError> {
-        Ok(AppState { store: self.store.clone(), clock: Arc::new(SystemClock), cipher: self.credential_cipher().await? })
+        let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
+        Ok(AppState::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
+            .with_events(self.event_sink())
+            .with_adapters(adapters))
     }
 }

@@ -23,6 +23,10 @@ pub enum EventKind {
     PostFailed,
     #[serde(rename = "Channel Needs Reconnect")]
     ChannelNeedsReconnect,
+    #[serde(rename = "Crisis Detected")]
+    CrisisDetected,
+    #[serde(rename = "Crisis Resolved")]
+    CrisisResolved,
 }
 
 impl EventKind {
@@ -31,6 +35,8 @@ impl EventKind {
             EventKind::PostPublished => "Post Published",
             EventKind::PostFailed => "Post Failed",
             EventKind::ChannelNeedsReconnect => "Channel Needs Reconnect",
+            EventKind::CrisisDetected => "Crisis Detected",
+            EventKind::CrisisResolved => "Crisis Resolved",
         }
     }
 }
@@ -143,6 +149,8 @@ impl WebhookSink {
             EventKind::PostPublished => "post.published",
             EventKind::PostFailed => "post.failed",
             EventKind::ChannelNeedsReconnect => "channel.needs_reconnect",
+            EventKind::CrisisDetected => "crisis.detected",
+            EventKind::CrisisResolved => "crisis.resolved",
         }
     }
 }

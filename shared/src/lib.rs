@@ -8,6 +8,8 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod intake;
+pub mod listening;
 pub mod logging;
 pub mod platforms;
 pub mod services;
@@ -16,3 +18,5 @@ pub mod webhooks;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "lambda")]
+pub mod lambda;

@@ -16,7 +16,7 @@ use crate::domain::Platform;
 use crate::events::{EventSink, FanoutSink, JsonLinesSink, WebhookSink};
 use crate::webhooks::StandardWebhooks;
 use crate::http::AppState;
-use crate::platforms::network_adapters;
+use crate::platforms::{Adapters, network_adapters};
 use crate::platforms::sandbox::SandboxAdapter;
 use crate::services::publisher::{Publisher, PublisherConfig};
 use crate::store::StoreError;
@@ -57,8 +57,21 @@ impl DataDir {
         Ok(Self { path: path.to_owned(), store, cipher, first_run })
     }
 
-    pub fn app_state(&self) -> AppState {
-        AppState { store: self.store.clone(), clock: Arc::new(SystemClock), cipher: self.cipher.clone() }
+    /// The HTTP state on this data directory: events to `events`, replies through the same
+    /// adapters the publisher uses.
+    pub fn app_state(&self, events: Arc<dyn EventSink>) -> Result<AppState, LocalError> {
+        Ok(AppState::new(self.store.clone(), Arc::new(SystemClock), self.cipher.clone())
+            .with_events(events)
+            .with_adapters(self.adapters()?))
+    }
+
+    /// Every platform adapter, with the sandbox writing to `outbox/`.
+    pub fn adapters(&self) -> Result<Adapters, LocalError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sandbox = Arc::new(SandboxAdapter::new(self.outbox(), clock.clone()));
+        Ok(network_adapters(clock)
+            .map_err(|e| LocalError::Http(e.to_string()))?
+            .with(Platform::Sandbox, sandbox))
     }
 
     /// Where the sandbox network writes what it publishes.
@@ -79,12 +92,9 @@ impl DataDir {
     /// The publisher on this data directory: sandbox to `outbox/`, events to `events`.
     pub fn publisher(&self, config: PublisherConfig, events: Arc<dyn EventSink>) -> Result<Publisher, LocalError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let adapters = network_adapters(clock.clone())
-            .map_err(|e| LocalError::Http(e.to_string()))?
-            .with(Platform::Sandbox, Arc::new(SandboxAdapter::new(self.outbox(), clock.clone())));
         Ok(Publisher {
             store: self.store.clone(),
-            adapters,
+            adapters: self.adapters()?,
             events,
             clock,
             cipher: self.cipher.clone(),

@@ -66,7 +66,8 @@ impl StandardWebhooks {
     /// Checks the timestamp window and, in constant time, each `v1,` signature of the header.
     pub fn verify(&self, id: &str, timestamp: &str, signatures: &str, body: &[u8], now: i64) -> Result<(), WebhookError> {
         let ts: i64 = timestamp.trim().parse().map_err(|_| WebhookError::BadTimestamp)?;
-        if (now - ts).abs() > TOLERANCE_SECS {
+        // Checked: a timestamp near i64::MIN must be refused, not overflow.
+        if now.checked_sub(ts).and_then(i64::checked_abs).is_none_or(|d| d > TOLERANCE_SECS) {
             return Err(WebhookError::StaleTimestamp);
         }
         let expected = self.mac(id, ts, body);
@@ -106,6 +107,9 @@ mod tests {
         assert_eq!(wh.verify("msg_other", "1614265330", SIG, BODY, TS), Err(WebhookError::BadSignature));
         assert_eq!(wh.verify(ID, "yesterday", SIG, BODY, TS), Err(WebhookError::BadTimestamp));
         assert_eq!(wh.verify(ID, "1614265330", "v2,abc", BODY, TS), Err(WebhookError::BadSignature));
+        // Extreme timestamps are stale, not an arithmetic overflow.
+        assert_eq!(wh.verify(ID, &i64::MIN.to_string(), SIG, BODY, TS), Err(WebhookError::StaleTimestamp));
+        assert_eq!(wh.verify(ID, &i64::MAX.to_string(), SIG, BODY, -TS), Err(WebhookError::StaleTimestamp));
     }
 
     #[test]

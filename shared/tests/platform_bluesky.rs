@@ -17,10 +17,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use herald_core::clock::ManualClock;
 use herald_core::crypto::Credentials;
 use herald_core::domain::{
-    Channel, ChannelId, ChannelName, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, TeamId,
+    Channel, ChannelId, ChannelName, Delivery, DeliveryState, Interaction, InteractionDraft, InteractionKind, MediaRef,
+    Platform, Post, PostId, PostText, TeamId,
 };
-use herald_core::platforms::bluesky::{BlueskyAdapter, BlueskyConfig, is_valid_tid, rkey_for};
-use herald_core::platforms::{PlatformAdapter, PublishError, PublishRequest, Published};
+use herald_core::platforms::bluesky::{BlueskyAdapter, BlueskyConfig, is_valid_tid, reply_rkey, rkey_for};
+use herald_core::platforms::{InboxAdapter, PlatformAdapter, Polled, PublishError, PublishRequest, Published};
 use serde_json::{Value, json};
 
 const DID: &str = "did:plc:alice1234567890abcdefgh";
@@ -68,6 +69,16 @@ struct PdsState {
     /// Answer to give to `createRecord` instead of creating.
     create_reply: Option<CannedReply>,
     hang: bool,
+    /// Access tokens shaped like the PDS's JWTs (`iat`/`exp` two hours apart) instead of `access-N`.
+    jwt_tokens: bool,
+    /// Every notification of the account, in any order (`listNotifications` sorts by `indexedAt`).
+    notifications: Vec<Value>,
+    /// Answer every `reasons` filter with all reasons (as an AppView that ignores it would).
+    ignore_reasons: bool,
+    /// Answer to give to `listNotifications` instead of a page.
+    notifications_reply: Option<CannedReply>,
+    /// What `app.bsky.feed.getPosts` knows, by URI: post views.
+    posts: HashMap<String, Value>,
 }
 
 #[derive(Clone, Default)]
@@ -103,8 +114,14 @@ fn xrpc_error(status: StatusCode, error: &str, message: &str) -> Response {
 }
 
 fn new_session(s: &mut PdsState) -> Value {
+    use base64::Engine as _;
     s.tokens += 1;
-    let (access, refresh) = (format!("access-{}", s.tokens), format!("refresh-{}", s.tokens));
+    let (mut access, refresh) = (format!("access-{}", s.tokens), format!("refresh-{}", s.tokens));
+    if s.jwt_tokens {
+        let claims = json!({"scope": "com.atproto.access", "sub": DID, "iat": 1_800_000_000, "exp": 1_800_007_200});
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        access = format!("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJIUzI1NiJ9.{payload}.{access}");
+    }
     s.access.insert(access.clone());
     s.refresh.insert(refresh.clone());
     json!({"did": DID, "handle": HANDLE, "accessJwt": access, "refreshJwt": refresh, "active": true})
@@ -231,8 +248,51 @@ async fn handle(State(pds): State<Pds>, request: Request) -> Response {
                 ),
             }
         }
+        "/xrpc/app.bsky.notification.listNotifications" => {
+            if let Some((status, headers, body)) = pds.with(|s| s.notifications_reply.clone()) {
+                let mut r = xrpc(status, body);
+                for (k, v) in headers {
+                    r.headers_mut().insert(k, v.parse().unwrap());
+                }
+                return r;
+            }
+            pds.with(|s| notifications_page(s, parts.uri.query().unwrap_or("")))
+        }
+        "/xrpc/app.bsky.feed.getPosts" => {
+            let uri = query.get("uris").map(|u| u.replace("%2F", "/").replace("%2f", "/")).unwrap_or_default();
+            let posts: Vec<Value> = pds.with(|s| s.posts.get(&uri).cloned()).into_iter().collect();
+            xrpc(StatusCode::OK, json!({"posts": posts}))
+        }
         _ => xrpc_error(StatusCode::NOT_IMPLEMENTED, "MethodNotImplemented", "Method Not Implemented"),
     }
+}
+
+/// `limit`, `cursor` and `reasons` as the AppView reads them: newest first by `indexedAt`, the
+/// cursor being the `indexedAt` of the last item of the previous page.
+fn notifications_page(s: &PdsState, query: &str) -> Response {
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%3a", ":")))
+        .collect();
+    let reasons: Vec<&str> = params.iter().filter(|(k, _)| k == "reasons").map(|(_, v)| v.as_str()).collect();
+    let limit: usize = params.iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(50);
+    let cursor = params.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.clone());
+    let at = |n: &Value| n["indexedAt"].as_str().unwrap().to_owned();
+    let mut all: Vec<Value> = s
+        .notifications
+        .iter()
+        .filter(|n| s.ignore_reasons || reasons.is_empty() || reasons.contains(&n["reason"].as_str().unwrap()))
+        .filter(|n| cursor.as_ref().is_none_or(|c| at(n) < *c))
+        .cloned()
+        .collect();
+    all.sort_by_key(|n| std::cmp::Reverse(at(n)));
+    all.truncate(limit);
+    let mut body = json!({"notifications": all});
+    if let Some(last) = body["notifications"].as_array().unwrap().last().map(at) {
+        body["cursor"] = json!(last);
+    }
+    xrpc(StatusCode::OK, body)
 }
 
 async fn start(pds: &Pds) -> String {
@@ -667,4 +727,398 @@ async fn find_published_refuses_a_different_post_at_the_same_key() {
         }
         other => panic!("expected Permanent, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox: polling notifications, replying
+
+const BOB: &str = "did:plc:bob";
+const CAROL: &str = "did:plc:carol";
+
+fn post_uri(did: &str, rkey: &str) -> String {
+    format!("at://{did}/app.bsky.feed.post/{rkey}")
+}
+
+/// 2026-11-20T10:00:00.000Z plus `secs` seconds, in the AppView's format.
+fn at(secs: i64) -> String {
+    (now() + chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A `listNotifications` entry. `reply`: (root uri, parent uri); cids are `cid-<uri>`.
+fn notif(
+    reason: &str,
+    uri: &str,
+    author: (&str, &str, Option<&str>),
+    text: &str,
+    indexed: i64,
+    reply: Option<(&str, &str)>,
+    subject: Option<&str>,
+) -> Value {
+    let (did, handle, display) = author;
+    let mut record = json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": at(indexed - 1)});
+    if let Some((root, parent)) = reply {
+        record["reply"] = json!({"root": {"uri": root, "cid": format!("cid-{root}")},
+            "parent": {"uri": parent, "cid": format!("cid-{parent}")}});
+    }
+    let mut author = json!({"did": did, "handle": handle});
+    if let Some(d) = display {
+        author["displayName"] = json!(d);
+    }
+    let mut n = json!({"uri": uri, "cid": format!("cid-{uri}"), "author": author, "reason": reason,
+        "record": record, "isRead": false, "indexedAt": at(indexed), "labels": []});
+    if let Some(s) = subject {
+        n["reasonSubject"] = json!(s);
+    }
+    n
+}
+
+fn polled(r: Result<Polled, PublishError>) -> Polled {
+    r.unwrap_or_else(|e| panic!("poll failed: {e:?}"))
+}
+
+/// The interaction Herald would store from a draft (as JSON, so that fields added to
+/// `Interaction` later with defaults do not break this test).
+fn interaction_from(draft: &InteractionDraft, channel: &Channel) -> Interaction {
+    let mut v = serde_json::to_value(draft).unwrap();
+    v["id"] = json!(herald_core::domain::InteractionId::new());
+    v["team_id"] = json!(channel.team_id);
+    v["channel_id"] = json!(channel.id);
+    v["platform"] = json!("bluesky");
+    v["received_at"] = json!(now());
+    v["status"] = json!("open");
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn a_first_poll_takes_replies_mentions_and_quotes_but_not_likes_reposts_or_follows() {
+    let (pds, fx) = setup("", &[]).await;
+    let menu = post_uri(DID, "3menu2222222a");
+    let someone_else = post_uri(CAROL, "3root22222222");
+    let my_answer = post_uri(DID, "3answer222222");
+    let bob_reply = post_uri(BOB, "3bobreply222a");
+    let erin_reply = post_uri("did:plc:erin", "3erin22222222");
+    pds.with(|s| {
+        // An AppView that ignores `reasons`: likes, reposts and follows must still be left out.
+        s.ignore_reasons = true;
+        s.notifications = vec![
+            notif("like", "at://did:plc:bob/app.bsky.feed.like/3l", (BOB, "bob.test", None), "", 1, None, Some(&menu)),
+            notif("follow", "at://did:plc:bob/app.bsky.graph.follow/3f", (BOB, "bob.test", None), "", 2, None, None),
+            notif(
+                "reply",
+                &bob_reply,
+                (BOB, "bob.test", None),
+                "Trop bien ✨ à demain",
+                3,
+                Some((&menu, &menu)),
+                Some(&menu),
+            ),
+            notif(
+                "mention",
+                &post_uri(CAROL, "3carol2222222"),
+                (CAROL, "carol.test", Some("Carol")),
+                "@alice.test bonjour",
+                4,
+                None,
+                None,
+            ),
+            notif(
+                "quote",
+                &post_uri("did:plc:dave", "3dave22222222"),
+                ("did:plc:dave", "dave.test", Some(" ")),
+                "regardez",
+                5,
+                None,
+                Some(&menu),
+            ),
+            // Erin answers the café's answer in Carol's thread, and mentions the café: one reply.
+            notif(
+                "reply",
+                &erin_reply,
+                ("did:plc:erin", "erin.test", Some("Erin")),
+                "@alice.test oui !",
+                6,
+                Some((&someone_else, &my_answer)),
+                Some(&my_answer),
+            ),
+            notif(
+                "repost",
+                "at://did:plc:bob/app.bsky.feed.repost/3r",
+                (BOB, "bob.test", None),
+                "",
+                7,
+                None,
+                Some(&menu),
+            ),
+            notif(
+                "mention",
+                &erin_reply,
+                ("did:plc:erin", "erin.test", Some("Erin")),
+                "@alice.test oui !",
+                6,
+                Some((&someone_else, &my_answer)),
+                None,
+            ),
+        ];
+    });
+    let a = adapter();
+    let got = polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    let ids: Vec<&str> = got.items.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            bob_reply.as_str(),
+            &post_uri(CAROL, "3carol2222222"),
+            &post_uri("did:plc:dave", "3dave22222222"),
+            &erin_reply
+        ]
+    );
+
+    let reply = &got.items[0].1;
+    assert_eq!(reply.kind, InteractionKind::Reply);
+    assert_eq!(reply.external_id, bob_reply);
+    assert_eq!(reply.thread_id, menu, "the thread is the root post");
+    assert_eq!(reply.parent_id.as_deref(), Some(menu.as_str()));
+    assert_eq!(reply.author_id, BOB);
+    assert_eq!(reply.author_name, "bob.test", "no display name: the handle");
+    assert_eq!(reply.text, "Trop bien ✨ à demain");
+    assert_eq!(reply.created_at, now() + chrono::Duration::seconds(2), "the post's own createdAt");
+    assert_eq!(reply.post_external_id.as_deref(), Some(menu.as_str()));
+    assert_eq!(reply.post_url.as_deref(), Some(format!("https://bsky.app/profile/{DID}/post/3menu2222222a").as_str()));
+    let refs: Value = serde_json::from_str(reply.reply_ref.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        refs,
+        json!({"root": {"uri": menu, "cid": format!("cid-{menu}")}, "parent": {"uri": bob_reply, "cid": format!("cid-{bob_reply}")}})
+    );
+
+    let mention = &got.items[1].1;
+    assert_eq!(
+        (mention.kind, mention.thread_id.as_str(), mention.parent_id.as_deref()),
+        (InteractionKind::Mention, mention.external_id.as_str(), None)
+    );
+    assert_eq!(mention.author_name, "Carol");
+    let quote = &got.items[2].1;
+    assert_eq!((quote.kind, quote.author_name.as_str()), (InteractionKind::Mention, "dave.test"));
+    assert_eq!(quote.post_external_id.as_deref(), Some(menu.as_str()));
+    let deep = &got.items[3].1;
+    assert_eq!(deep.kind, InteractionKind::Reply, "a reply that also mentions is a reply");
+    assert_eq!((deep.thread_id.as_str(), deep.parent_id.as_deref()), (someone_else.as_str(), Some(my_answer.as_str())));
+    let refs: Value = serde_json::from_str(deep.reply_ref.as_deref().unwrap()).unwrap();
+    assert_eq!(refs["root"]["uri"], someone_else.as_str());
+    assert_eq!(refs["parent"]["uri"], erin_reply.as_str());
+
+    // The request: through the PDS with the session, one page of 50, the three reasons.
+    let sent = pds.seen("app.bsky.notification.listNotifications");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].query, "limit=50&reasons=mention&reasons=reply&reasons=quote");
+    assert_eq!(sent[0].headers["authorization"], "Bearer access-1");
+
+    // Again with the cursor: nothing new.
+    let again = polled(a.poll(&fx.channel, &fx.credentials, got.cursor.as_deref()).await);
+    assert_eq!(again.items, vec![]);
+    assert!(again.cursor.is_some());
+    let sent = pds.seen("app.bsky.notification.listNotifications");
+    assert!(sent[1].query.starts_with("limit=100&"), "{}", sent[1].query);
+}
+
+#[tokio::test]
+async fn later_polls_read_down_to_the_cursor_across_pages_and_catch_a_late_arrival() {
+    let (pds, fx) = setup("", &[]).await;
+    let menu = post_uri(DID, "3menu2222222a");
+    let reply = |k: usize, indexed: i64| {
+        notif(
+            "reply",
+            &post_uri(BOB, &format!("3r{k:011}")),
+            (BOB, "bob.test", None),
+            &format!("réponse {k}"),
+            indexed,
+            Some((&menu, &menu)),
+            Some(&menu),
+        )
+    };
+    pds.with(|s| s.notifications = (0..3).map(|k| reply(k, k as i64)).collect());
+    let a = adapter();
+    let first = polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    assert_eq!(first.items.len(), 3);
+
+    // 120 more: two pages of 100 are read, down to where the last poll stopped.
+    pds.with(|s| s.notifications.extend((3..123).map(|k| reply(k, 10 + k as i64))));
+    let second = polled(a.poll(&fx.channel, &fx.credentials, first.cursor.as_deref()).await);
+    let texts: Vec<String> = second.items.iter().map(|(_, d)| d.text.clone()).collect();
+    assert_eq!(texts, (3..123).map(|k| format!("réponse {k}")).collect::<Vec<_>>(), "all of them, oldest first");
+    let pages: Vec<String> =
+        pds.seen("app.bsky.notification.listNotifications").into_iter().skip(1).map(|s| s.query).collect();
+    assert!(pages.len() >= 2, "{pages:?}");
+    assert!(pages[1].contains("&cursor="), "{pages:?}");
+
+    // A post whose createdAt is two minutes behind (a client's clock) is listed below the
+    // newest one already seen: the next poll still finds it, and only it.
+    pds.with(|s| s.notifications.push(reply(500, 10 + 122 - 120)));
+    let third = polled(a.poll(&fx.channel, &fx.credentials, second.cursor.as_deref()).await);
+    assert_eq!(third.items.iter().map(|(_, d)| d.text.as_str()).collect::<Vec<_>>(), ["réponse 500"]);
+    let fourth = polled(a.poll(&fx.channel, &fx.credentials, third.cursor.as_deref()).await);
+    assert_eq!(fourth.items, vec![]);
+
+    // An unreadable cursor is a first run, not an error forever.
+    let reset = polled(a.poll(&fx.channel, &fx.credentials, Some("not json")).await);
+    assert_eq!(reset.items.len(), 50);
+}
+
+#[tokio::test]
+async fn a_reply_carries_root_and_parent_refs_and_is_not_posted_twice() {
+    let (pds, fx) = setup("", &[]).await;
+    let someone_else = post_uri(CAROL, "3root22222222");
+    let my_answer = post_uri(DID, "3answer222222");
+    let erin_reply = post_uri("did:plc:erin", "3erin22222222");
+    pds.with(|s| {
+        s.notifications = vec![notif(
+            "reply",
+            &erin_reply,
+            ("did:plc:erin", "erin.test", None),
+            "@alice.test oui !",
+            6,
+            Some((&someone_else, &my_answer)),
+            Some(&my_answer),
+        )]
+    });
+    let a = adapter();
+    let got = polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    let to = interaction_from(&got.items[0].1, &fx.channel);
+
+    let text = "Merci @bob.test et à très vite ✨";
+    let published = a.reply(&fx.channel, &fx.credentials, &to, text).await.unwrap();
+    let rkey = reply_rkey(&to, text);
+    assert!(is_valid_tid(&rkey), "{rkey}");
+    assert_eq!(published.platform_post_id, post_uri(DID, &rkey));
+    assert_eq!(published.url.as_deref(), Some(format!("https://bsky.app/profile/{HANDLE}/post/{rkey}").as_str()));
+    let sent = created_record(&pds, 0);
+    assert_eq!(sent["rkey"], rkey.as_str());
+    let record = &sent["record"];
+    assert_eq!(record["text"], text);
+    assert_eq!(
+        record["reply"],
+        json!({"root": {"uri": someone_else, "cid": format!("cid-{someone_else}")},
+               "parent": {"uri": erin_reply, "cid": format!("cid-{erin_reply}")}})
+    );
+    let at_bob = text.find("@bob.test").unwrap();
+    assert_eq!(
+        record["facets"],
+        json!([{"index": {"byteStart": at_bob, "byteEnd": at_bob + "@bob.test".len()},
+                "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:bob"}]}])
+    );
+
+    // The same reply again (a retry after a lost answer): the same key, one post.
+    let again = a.reply(&fx.channel, &fx.credentials, &to, text).await.unwrap();
+    assert_eq!(again.platform_post_id, published.platform_post_id);
+    assert_eq!(pds.with(|s| s.records.len()), 1);
+    // Another text to the same interaction is another post.
+    assert_ne!(reply_rkey(&to, "autre"), rkey);
+
+    // Without reply_ref (an interaction from elsewhere): the refs come from getPosts.
+    let bob_reply = post_uri(BOB, "3bobreply222a");
+    let menu = post_uri(DID, "3menu2222222a");
+    pds.with(|s| {
+        s.posts.insert(bob_reply.clone(), json!({"uri": bob_reply, "cid": "cid-bob", "author": {"did": BOB},
+            "record": {"text": "Trop bien", "createdAt": at(0), "reply": {"root": {"uri": menu, "cid": "cid-menu"}, "parent": {"uri": menu, "cid": "cid-menu"}}}}))
+    });
+    let mut bare = to.clone();
+    bare.external_id = bob_reply.clone();
+    bare.reply_ref = None;
+    a.reply(&fx.channel, &fx.credentials, &bare, "Merci !").await.unwrap();
+    assert_eq!(
+        created_record(&pds, 2)["record"]["reply"],
+        json!({"root": {"uri": menu, "cid": "cid-menu"}, "parent": {"uri": bob_reply, "cid": "cid-bob"}})
+    );
+    // A post that is gone cannot be answered.
+    bare.external_id = post_uri(BOB, "3gone22222222");
+    match a.reply(&fx.channel, &fx.credentials, &bare, "Merci !").await {
+        Err(PublishError::Permanent { reason }) => assert!(reason.contains("is gone"), "{reason}"),
+        other => panic!("expected Permanent, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn inbox_rate_limits_are_transient_and_refused_credentials_are_auth_errors() {
+    let (pds, fx) = setup("", &[]).await;
+    let reset = (now() + chrono::Duration::seconds(75)).timestamp().to_string();
+    pds.with(|s| {
+        s.notifications_reply = Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            vec![("ratelimit-remaining", "0".into()), ("ratelimit-reset", reset)],
+            json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}),
+        ))
+    });
+    let a = adapter();
+    match a.poll(&fx.channel, &fx.credentials, None).await {
+        Err(PublishError::Transient { reason, retry_after }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(75)));
+            assert!(reason.contains("rate limit"), "{reason}");
+        }
+        other => panic!("expected Transient, got {other:?}"),
+    }
+
+    pds.with(|s| {
+        s.notifications_reply = None;
+        s.refuse_all_access = true;
+    });
+    match adapter().poll(&fx.channel, &fx.credentials, None).await {
+        Err(PublishError::Auth { reason }) => assert!(reason.contains("token expired or revoked"), "{reason}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    let draft = InteractionDraft {
+        kind: InteractionKind::Mention,
+        external_id: post_uri(BOB, "3bob222222222"),
+        thread_id: post_uri(BOB, "3bob222222222"),
+        parent_id: None,
+        author_id: BOB.into(),
+        author_name: "bob.test".into(),
+        text: "@alice.test".into(),
+        created_at: now(),
+        post_external_id: None,
+        post_url: None,
+        reply_ref: Some(
+            json!({"root": {"uri": post_uri(BOB, "3bob222222222"), "cid": "c"},
+            "parent": {"uri": post_uri(BOB, "3bob222222222"), "cid": "c"}})
+            .to_string(),
+        ),
+    };
+    let to = interaction_from(&draft, &fx.channel);
+    assert!(matches!(
+        adapter().reply(&fx.channel, &fx.credentials, &to, "merci").await,
+        Err(PublishError::Auth { .. })
+    ));
+
+    pds.with(|s| s.refuse_all_access = false);
+    let wrong = Credentials::from_json(
+        "credentials",
+        &json!({"service": fx.base, "identifier": HANDLE, "app_password": "wrong-pass-word-0000"}),
+    )
+    .unwrap();
+    match adapter().poll(&fx.channel, &wrong, None).await {
+        Err(PublishError::Auth { reason }) => assert!(reason.contains("app password rejected"), "{reason}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_at_the_end_of_its_life_is_refreshed_before_it_is_used() {
+    let (pds, fx) = setup("", &[]).await;
+    pds.with(|s| s.jwt_tokens = true);
+    let clock = Arc::new(ManualClock::new(now()));
+    let config = BlueskyConfig { connect_timeout: Duration::from_secs(1), timeout: Duration::from_secs(1) };
+    let a = BlueskyAdapter::with_config(clock.clone(), config).unwrap();
+    polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    clock.advance(chrono::Duration::minutes(100));
+    polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    assert_eq!(pds.count("com.atproto.server.refreshSession"), 0, "still within its two hours");
+    // Two hours after it was issued (less a minute): renewed before use, not after a refusal.
+    clock.advance(chrono::Duration::minutes(19) + chrono::Duration::seconds(30));
+    polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    assert_eq!(pds.count("com.atproto.server.refreshSession"), 1);
+    assert_eq!(pds.count("com.atproto.server.createSession"), 1);
+    let tokens: Vec<String> = pds
+        .seen("app.bsky.notification.listNotifications")
+        .iter()
+        .map(|s| s.headers["authorization"].to_str().unwrap().rsplit('.').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(tokens, ["access-1", "access-1", "access-2"], "no request was refused");
 }

@@ -15,10 +15,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use herald_core::clock::ManualClock;
 use herald_core::crypto::Credentials;
 use herald_core::domain::{
-    Channel, ChannelId, ChannelName, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, TeamId,
+    Channel, ChannelId, ChannelName, Delivery, DeliveryState, Interaction, InteractionDraft, InteractionKind, MediaRef,
+    Platform, Post, PostId, PostText, TeamId,
 };
 use herald_core::platforms::mastodon::{MastodonAdapter, MastodonConfig};
-use herald_core::platforms::{PlatformAdapter, PublishError, PublishRequest, Published};
+use herald_core::platforms::{InboxAdapter, PlatformAdapter, Polled, PublishError, PublishRequest, Published};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "tok-secret-123";
@@ -65,6 +66,16 @@ struct FakeState {
     hang: bool,
     /// What `GET /api/v1/accounts/109/statuses` lists.
     timeline: Vec<Value>,
+    /// Every notification of the account (`GET /api/v1/notifications` pages through them).
+    notifications: Vec<Value>,
+    /// Answer every `types[]` filter with all types (as a server that ignores it would).
+    ignore_types: bool,
+    /// Send no `Link` header with notification pages.
+    no_link: bool,
+    /// Answer to give to `GET /api/v1/notifications` instead of a page.
+    notifications_reply: Option<CannedReply>,
+    /// `GET /api/v1/statuses/:id/context` answers, by status id (404 for others).
+    contexts: HashMap<String, Value>,
 }
 
 #[derive(Clone, Default)]
@@ -189,8 +200,66 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
             let timeline = fake.0.lock().unwrap().timeline.clone();
             json_reply(StatusCode::OK, Value::Array(timeline))
         }
+        (Method::GET, "/api/v1/notifications") => {
+            let s = fake.0.lock().unwrap();
+            if let Some((status, headers, body)) = s.notifications_reply.clone() {
+                let mut r = json_reply(status, body);
+                for (k, v) in headers {
+                    r.headers_mut().insert(k, v.parse().unwrap());
+                }
+                return r;
+            }
+            notifications_page(&s, parts.uri.query().unwrap_or(""), &base)
+        }
+        (Method::GET, p) if p.starts_with("/api/v1/statuses/") && p.ends_with("/context") => {
+            let id = p.trim_start_matches("/api/v1/statuses/").trim_end_matches("/context");
+            match fake.0.lock().unwrap().contexts.get(id) {
+                Some(context) => json_reply(StatusCode::OK, context.clone()),
+                None => json_reply(StatusCode::NOT_FOUND, json!({"error": "Record not found"})),
+            }
+        }
         _ => json_reply(StatusCode::NOT_FOUND, json!({"error": "Record not found"})),
     }
+}
+
+/// `types[]` / `limit` / `min_id` as Mastodon reads them: without `min_id` the newest page,
+/// with it the page just after it; newest first either way, with a `Link` header
+/// (`prev` = newer, with `min_id`; `next` = older, with `max_id`).
+fn notifications_page(s: &FakeState, query: &str, base: &str) -> Response {
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.replace("%5B", "[").replace("%5D", "]"), v.to_owned()))
+        .collect();
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let types: Vec<&str> = params.iter().filter(|(k, _)| k == "types[]").map(|(_, v)| v.as_str()).collect();
+    let limit: usize = param("limit").and_then(|l| l.parse().ok()).unwrap_or(40);
+    let id = |n: &Value| n["id"].as_str().unwrap().parse::<u64>().unwrap();
+    let mut all: Vec<Value> = s
+        .notifications
+        .iter()
+        .filter(|n| s.ignore_types || types.is_empty() || types.contains(&n["type"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    all.sort_by_key(id);
+    let page: Vec<Value> = match param("min_id").and_then(|m| m.parse::<u64>().ok()) {
+        Some(min) => {
+            all.into_iter().filter(|n| id(n) > min).take(limit).collect::<Vec<_>>().into_iter().rev().collect()
+        }
+        None => all.into_iter().rev().take(limit).collect(),
+    };
+    let mut r = json_reply(StatusCode::OK, Value::Array(page.clone()));
+    if let (false, Some(newest), Some(oldest)) = (s.no_link, page.first(), page.last()) {
+        let filter: String = types.iter().map(|t| format!("types%5B%5D={t}&")).collect();
+        let link = format!(
+            "<{base}/api/v1/notifications?{filter}limit={limit}&max_id={}>; rel=\"next\", \
+             <{base}/api/v1/notifications?{filter}limit={limit}&min_id={}>; rel=\"prev\"",
+            id(oldest),
+            id(newest)
+        );
+        r.headers_mut().insert("link", link.parse().unwrap());
+    }
+    r
 }
 
 async fn start(fake: &Fake) -> String {
@@ -595,6 +664,289 @@ async fn find_published_with_a_revoked_token_is_an_auth_error() {
         Credentials::from_json("credentials", &json!({"instance_url": base_of(&fx), "access_token": "revoked"}))
             .unwrap();
     assert!(matches!(adapter().find_published(&fx.request()).await, Err(PublishError::Auth { .. })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox: polling notifications, replying
+
+fn person(id: &str, acct: &str, display_name: &str) -> Value {
+    json!({"id": id, "username": acct.split('@').next().unwrap(), "acct": acct, "display_name": display_name})
+}
+
+fn toot(id: &str, author: Value, html: &str, visibility: &str, in_reply_to_id: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "created_at": "2026-11-20T09:30:00.000Z",
+        "url": format!("https://other.example/@x/{id}"),
+        "content": html,
+        "visibility": visibility,
+        "in_reply_to_id": in_reply_to_id,
+        "account": author,
+        "media_attachments": [],
+    })
+}
+
+fn notification(id: u64, kind: &str, status: Option<Value>) -> Value {
+    let mut n = json!({"id": id.to_string(), "type": kind, "created_at": "2026-11-20T09:31:00.000Z",
+        "account": person("9", "someone@other.example", "Someone")});
+    if let Some(s) = status {
+        n["status"] = s;
+    }
+    n
+}
+
+fn polled(r: Result<Polled, PublishError>) -> Polled {
+    r.unwrap_or_else(|e| panic!("poll failed: {e:?}"))
+}
+
+/// The interaction Herald would store from a draft (as JSON, so that fields added to
+/// `Interaction` later with defaults do not break this test).
+fn interaction_from(draft: &InteractionDraft, channel: &Channel) -> Interaction {
+    let mut v = serde_json::to_value(draft).unwrap();
+    v["id"] = json!(herald_core::domain::InteractionId::new());
+    v["team_id"] = json!(channel.team_id);
+    v["channel_id"] = json!(channel.id);
+    v["platform"] = json!("mastodon");
+    v["received_at"] = json!(now());
+    v["status"] = json!("open");
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn a_first_poll_reads_the_latest_page_of_mentions_replies_and_direct_messages() {
+    let (fake, fx) = setup("", &[]).await;
+    let bob = person("71", "bob@other.example", "Bob ✨");
+    let carol = person("72", "carol@other.example", "");
+    fake.with(|s| {
+        // A server that ignores `types[]`: likes, follows and boosts must still be left out.
+        s.ignore_types = true;
+        s.notifications = vec![
+            notification(101, "favourite", Some(toot("50", person("109", "cafe", "Café"), "<p>menu</p>", "public", None))),
+            notification(102, "follow", None),
+            notification(103, "mention", Some(toot("201", bob.clone(),
+                "<p><span class=\"h-card\" translate=\"no\"><a href=\"https://mastodon.example/@cafe\" class=\"u-url mention\">@<span>cafe</span></a></span> \
+                 Vous ouvrez à quelle heure&nbsp;? C&#39;est pour <a href=\"https://example.org/anniv\"><span class=\"invisible\">https://</span><span class=\"\">example.org/anniv</span></a></p><p>Merci&nbsp;!<br />Bob</p>",
+                "public", None))),
+            notification(104, "mention", Some(toot("202", carol.clone(), "<p>@cafe miam</p>", "public", Some("50")))),
+            notification(105, "mention", Some(toot("203", carol.clone(), "<p>@cafe et demain ?</p>", "unlisted", Some("202")))),
+            notification(106, "mention", Some(toot("204", person("73", "dave@other.example", "Dave"), "<p>@cafe un secret</p>", "direct", None))),
+            notification(107, "quote", Some({
+                let mut t = toot("205", person("74", "erin", "Erin"), "<p>Regardez ça</p>", "public", None);
+                t["quote"] = json!({"state": "accepted", "quoted_status": {"id": "50"}});
+                t
+            })),
+            notification(108, "reblog", Some(toot("50", person("109", "cafe", "Café"), "<p>menu</p>", "public", None))),
+            // The quote mentions the café too: one interaction, not two.
+            notification(109, "mention", Some({
+                let mut t = toot("205", person("74", "erin", "Erin"), "<p>Regardez ça</p>", "public", None);
+                t["quote"] = json!({"state": "accepted", "quoted_status": {"id": "50"}});
+                t
+            })),
+        ];
+        s.contexts.insert("202".into(), json!({"ancestors": [{"id": "50"}], "descendants": []}));
+    });
+    let a = adapter();
+    let got = polled(a.poll(&fx.channel, &fx.credentials, None).await);
+
+    let ids: Vec<&str> = got.items.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["201", "202", "203", "204", "205"], "oldest first, likes/follows/boosts skipped, one per status");
+    assert_eq!(got.cursor.as_deref(), Some("109"));
+    let by_id = |id: &str| &got.items.iter().find(|(k, _)| k == id).unwrap().1;
+
+    let mention = by_id("201");
+    assert_eq!(mention.kind, InteractionKind::Mention);
+    assert_eq!(mention.external_id, "201");
+    assert_eq!(mention.thread_id, "201");
+    assert_eq!(mention.parent_id, None);
+    assert_eq!(mention.author_id, "71");
+    assert_eq!(mention.author_name, "Bob ✨");
+    assert_eq!(
+        mention.text,
+        "@cafe Vous ouvrez à quelle heure\u{a0}? C'est pour https://example.org/anniv\n\nMerci\u{a0}!\nBob"
+    );
+    assert_eq!(mention.created_at, Utc.with_ymd_and_hms(2026, 11, 20, 9, 30, 0).unwrap());
+    let reply_ref: Value = serde_json::from_str(mention.reply_ref.as_deref().unwrap()).unwrap();
+    assert_eq!(reply_ref, json!({"status_id": "201", "acct": "bob@other.example", "visibility": "public"}));
+
+    let reply = by_id("202");
+    assert_eq!(
+        (reply.kind, reply.thread_id.as_str(), reply.parent_id.as_deref()),
+        (InteractionKind::Reply, "50", Some("50"))
+    );
+    assert_eq!(reply.post_external_id.as_deref(), Some("50"));
+    assert_eq!(reply.author_name, "carol@other.example", "no display name: the acct");
+    // A reply to a reply of the same poll shares its root without another lookup.
+    let deeper = by_id("203");
+    assert_eq!(
+        (deeper.kind, deeper.thread_id.as_str(), deeper.parent_id.as_deref()),
+        (InteractionKind::Reply, "50", Some("202"))
+    );
+    assert_eq!(fake.count(Method::GET, "/api/v1/statuses/202/context"), 1);
+    assert_eq!(fake.count(Method::GET, "/api/v1/statuses/203/context"), 0);
+
+    let dm = by_id("204");
+    assert_eq!((dm.kind, dm.thread_id.as_str()), (InteractionKind::DirectMessage, "204"));
+    let quote = by_id("205");
+    assert_eq!((quote.kind, quote.post_external_id.as_deref()), (InteractionKind::Mention, Some("50")));
+
+    // The request: mentions and quotes, one page of 40, no cursor.
+    let sent = fake.seen(Method::GET, "/api/v1/notifications");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].query, "types%5B%5D=mention&types%5B%5D=quote&limit=40");
+    assert_eq!(sent[0].headers["authorization"], format!("Bearer {TOKEN}").as_str());
+
+    // Polling again with the cursor: nothing new, the same cursor.
+    let again = polled(a.poll(&fx.channel, &fx.credentials, got.cursor.as_deref()).await);
+    assert_eq!(again, Polled { items: vec![], cursor: Some("109".into()) });
+    assert!(fake.seen(Method::GET, "/api/v1/notifications")[1].query.ends_with("&min_id=109"));
+}
+
+#[tokio::test]
+async fn a_poll_with_a_cursor_reads_every_newer_page_through_the_link_header() {
+    let (fake, fx) = setup("", &[]).await;
+    fake.with(|s| {
+        s.notifications = (990..=1045)
+            .map(|n| {
+                let status = toot(
+                    &(n + 2000).to_string(),
+                    person("71", "bob@other.example", "Bob"),
+                    "<p>hi</p>",
+                    "public",
+                    None,
+                );
+                notification(n, "mention", Some(status))
+            })
+            .collect()
+    });
+    let a = adapter();
+    let got = polled(a.poll(&fx.channel, &fx.credentials, Some("1000")).await);
+    let ids: Vec<String> = got.items.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids, (3001..=3045).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert_eq!(got.cursor.as_deref(), Some("1045"));
+    let sent = fake.seen(Method::GET, "/api/v1/notifications");
+    assert_eq!(sent.len(), 2, "40, then the last 5");
+    assert!(sent[0].query.ends_with("limit=40&min_id=1000"), "{}", sent[0].query);
+    assert!(sent[1].query.ends_with("limit=40&min_id=1040"), "the Link header's prev: {}", sent[1].query);
+
+    // Without a Link header the adapter goes on from the newest id itself.
+    fake.with(|s| {
+        s.no_link = true;
+        s.seen.clear();
+    });
+    let got = polled(a.poll(&fx.channel, &fx.credentials, Some("1000")).await);
+    assert_eq!(got.items.len(), 45);
+    let sent = fake.seen(Method::GET, "/api/v1/notifications");
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].query.ends_with("min_id=1040"), "{}", sent[1].query);
+}
+
+#[tokio::test]
+async fn a_reply_answers_in_the_thread_mentions_the_author_and_keeps_a_direct_message_direct() {
+    let (fake, fx) = setup("", &[]).await;
+    fake.with(|s| {
+        s.notifications = vec![notification(
+            106,
+            "mention",
+            Some(toot("204", person("73", "dave@other.example", "Dave"), "<p>@cafe un secret</p>", "direct", None)),
+        )]
+    });
+    let a = adapter();
+    let got = polled(a.poll(&fx.channel, &fx.credentials, None).await);
+    let dm = interaction_from(&got.items[0].1, &fx.channel);
+
+    let first = a.reply(&fx.channel, &fx.credentials, &dm, "Bonjour, c'est noté !").await.unwrap();
+    let sent = fake.seen(Method::POST, "/api/v1/statuses");
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "@dave@other.example Bonjour, c'est noté !", "in_reply_to_id": "204", "visibility": "direct"})
+    );
+    let key = sent[0].headers["idempotency-key"].to_str().unwrap().to_owned();
+    assert!(key.starts_with("herald-reply-") && key.len() == "herald-reply-".len() + 32, "{key}");
+    assert!(first.platform_post_id.starts_with("11330"));
+    assert!(first.url.is_some());
+
+    // The same reply again (a retry) uses the same key, and Mastodon gives back the same status.
+    let second = a.reply(&fx.channel, &fx.credentials, &dm, "Bonjour, c'est noté !").await.unwrap();
+    assert_eq!(second, first);
+    // Another text is another reply.
+    a.reply(&fx.channel, &fx.credentials, &dm, "Autre chose").await.unwrap();
+    let keys: Vec<String> = fake
+        .seen(Method::POST, "/api/v1/statuses")
+        .iter()
+        .map(|s| s.headers["idempotency-key"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys[0], keys[1]);
+    assert_ne!(keys[0], keys[2]);
+
+    // A public reply that already names the author: no mention added, the account's default visibility.
+    let mut public = dm.clone();
+    public.kind = InteractionKind::Reply;
+    public.reply_ref =
+        Some(json!({"status_id": "202", "acct": "carol@other.example", "visibility": "public"}).to_string());
+    a.reply(&fx.channel, &fx.credentials, &public, "Merci @Carol@other.example !").await.unwrap();
+    // Without a reply_ref (an interaction from elsewhere): the external id, nothing more.
+    let mut bare = dm.clone();
+    bare.kind = InteractionKind::Comment;
+    bare.external_id = "777".into();
+    bare.reply_ref = None;
+    a.reply(&fx.channel, &fx.credentials, &bare, "Merci").await.unwrap();
+    let bodies: Vec<Value> =
+        fake.seen(Method::POST, "/api/v1/statuses").iter().map(|s| serde_json::from_slice(&s.body).unwrap()).collect();
+    assert_eq!(bodies[3], json!({"status": "Merci @Carol@other.example !", "in_reply_to_id": "202"}));
+    assert_eq!(bodies[4], json!({"status": "Merci", "in_reply_to_id": "777"}));
+}
+
+#[tokio::test]
+async fn inbox_errors_are_sorted_like_publishing_errors() {
+    let (fake, fx) = setup("", &[]).await;
+    let reset = (now() + chrono::Duration::seconds(90)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    fake.with(|s| {
+        s.notifications_reply = Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            vec![("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", reset)],
+            json!({"error": "Too many requests"}),
+        ))
+    });
+    let a = adapter();
+    match a.poll(&fx.channel, &fx.credentials, Some("5")).await {
+        Err(PublishError::Transient { reason, retry_after }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(90)));
+            assert!(reason.contains("rate limit"), "{reason}");
+        }
+        other => panic!("expected Transient, got {other:?}"),
+    }
+
+    let revoked =
+        Credentials::from_json("credentials", &json!({"instance_url": base_of(&fx), "access_token": "revoked"}))
+            .unwrap();
+    assert!(matches!(a.poll(&fx.channel, &revoked, None).await, Err(PublishError::Auth { .. })));
+
+    let draft = InteractionDraft {
+        kind: InteractionKind::Reply,
+        external_id: "202".into(),
+        thread_id: "50".into(),
+        parent_id: Some("50".into()),
+        author_id: "72".into(),
+        author_name: "Carol".into(),
+        text: "miam".into(),
+        created_at: now(),
+        post_external_id: Some("50".into()),
+        post_url: None,
+        reply_ref: None,
+    };
+    let to = interaction_from(&draft, &fx.channel);
+    assert!(matches!(a.reply(&fx.channel, &revoked, &to, "merci").await, Err(PublishError::Auth { .. })));
+    fake.with(|s| {
+        s.statuses_reply =
+            Some((StatusCode::UNPROCESSABLE_ENTITY, vec![], json!({"error": "Validation failed: Text is too long"})))
+    });
+    match a.reply(&fx.channel, &fx.credentials, &to, "merci").await {
+        Err(PublishError::Permanent { reason }) => {
+            assert_eq!(reason, "Mastodon refused the reply: Validation failed: Text is too long")
+        }
+        other => panic!("expected Permanent, got {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

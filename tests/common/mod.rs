@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod lambda_emulator;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -13,7 +15,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use herald_core::clock::{Clock, ManualClock};
 use herald_core::crypto::CredentialCipher;
 use herald_core::domain::{Delivery, DeliveryId, DeliveryState, PostId, Role, TeamId};
+use herald_core::events::MemorySink;
 use herald_core::http::{AppState, api_router};
+use herald_core::platforms::Adapters;
 use herald_core::services::keys::{create_key, ensure_team};
 use herald_core::store::PostStore;
 use herald_core::store::sqlite::SqliteStore;
@@ -52,15 +56,33 @@ pub struct App {
     pub router: Router,
     pub store: Arc<SqliteStore>,
     pub clock: Arc<ManualClock>,
+    /// Every event the app emitted (crisis, …).
+    pub events: Arc<MemorySink>,
+    pub state: AppState,
 }
 
 impl App {
     pub fn new() -> App {
+        Self::with_adapters(Adapters::default())
+    }
+
+    /// The app with these platform adapters (for replies from the inbox).
+    pub fn with_adapters(adapters: Adapters) -> App {
         let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
         let clock = Arc::new(ManualClock::new(t0()));
         let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
-        let state = AppState { store: store.clone(), clock: clock.clone(), cipher };
-        App { router: api_router(state), store, clock }
+        let events = Arc::new(MemorySink::default());
+        let state = AppState::new(store.clone(), clock.clone(), cipher).with_events(events.clone()).with_adapters(adapters);
+        App { router: api_router(state.clone()), store, clock, events, state }
+    }
+
+    /// Sends a request as it is (any headers).
+    pub async fn send(&self, req: Request<Body>) -> Raw {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+        Raw { status, content_type, body }
     }
 
     /// A key of `role` for `team` (created on first use).
@@ -88,11 +110,7 @@ impl App {
             req = req.header("content-type", ct);
         }
         let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
-        Raw { status, content_type, body }
+        self.send(req).await
     }
 
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<String>) -> (u16, Value) {

@@ -1,11 +1,11 @@
-//! The HTTP API on Lambda: the same axum router `herald serve` runs, behind API Gateway.
+//! The HTTP API on Lambda: the same axum router `herald serve` runs, behind API Gateway
+//! (HTTP API, payload format 2.0). Errors: see `herald_core::lambda`.
 
-use herald_core::aws::AwsContext;
+use herald_core::{aws::AwsContext, http, lambda};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let ctx = AwsContext::from_env().await?;
-    let router = herald_core::http::api_router(ctx.app_state().await?);
-    lambda_http::run(router).await
+    let state = lambda::init(async { AwsContext::from_env().await?.app_state().await }).await?;
+    lambda::run_http(http::api_router(state)).await
 }

@@ -1,14 +1,11 @@
 //! The notification poller (Bluesky, Mastodon), invoked by an EventBridge schedule.
+//! Its service comes with a later issue: until then each run answers that nothing was done.
 
+use herald_core::lambda::{self, FunctionError};
 use herald_core::services::scheduled;
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
-        Ok::<_, lambda_runtime::Error>(scheduled::not_yet_implemented("notification-poller"))
-    }))
-    .await
+    lambda::run_scheduled(|_tick| async { Ok::<_, FunctionError>(scheduled::not_yet_implemented("notification-poller")) }).await
 }

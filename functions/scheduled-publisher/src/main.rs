@@ -1,17 +1,12 @@
 //! The publisher, invoked every minute by an EventBridge schedule: claims what is due within
 //! the next minute, publishes each delivery at its second, and returns a summary of the run.
+//! A store failure is a retryable `Herald.Transient` error (see `herald_core::lambda`).
 
-use herald_core::aws::AwsContext;
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+use herald_core::{aws::AwsContext, lambda};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let publisher = AwsContext::from_env().await?.publisher().await?;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
-        let publisher = publisher.clone();
-        async move { publisher.run_once().await.map_err(lambda_runtime::Error::from) }
-    }))
-    .await
+    let publisher = lambda::init(async { AwsContext::from_env().await?.publisher().await }).await?;
+    lambda::run_scheduled(|_tick| publisher.run_once()).await
 }

@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use super::ValidationError;
 
+/// Namespace of Herald's derived (v5) identifiers.
+const HERALD_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4f0e_9a57_2c1e_0b9d_7a31);
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -19,6 +22,12 @@ macro_rules! id_type {
             /// A fresh random identifier.
             pub fn new() -> Self {
                 Self(Uuid::new_v4())
+            }
+
+            /// The same identifier for the same `name` every time (UUID v5 in Herald's
+            /// namespace): how a redelivered platform event maps onto the item it made.
+            pub fn derived(name: &str) -> Self {
+                Self(Uuid::new_v5(&HERALD_NAMESPACE, name.as_bytes()))
             }
 
             /// Parses a client-supplied identifier; `field` names it in the error.
@@ -60,6 +69,10 @@ id_type!(/// One (post, channel) publication.
     DeliveryId, "delivery");
 id_type!(/// A comment, mention or message in the inbox.
     InteractionId, "interaction");
+id_type!(/// A crisis incident: a wave of negative interactions on one channel.
+    IncidentId, "incident");
+id_type!(/// A webhook body as received, kept for replay.
+    RawEventId, "raw event");
 id_type!(/// A generated report.
     ReportId, "report");
 id_type!(/// The posts made from one recurrence rule share it.

@@ -2,6 +2,7 @@
 
 mod channel;
 mod ids;
+mod intake;
 mod interaction;
 mod metrics;
 mod post;
@@ -11,8 +12,11 @@ mod schedule;
 mod team;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
-pub use ids::{ApiKeyId, ChannelId, DeliveryId, InteractionId, PostId, ReportId, SeriesId};
-pub use interaction::{Interaction, InteractionKind, InteractionStatus};
+pub use ids::{ApiKeyId, ChannelId, DeliveryId, IncidentId, InteractionId, PostId, RawEventId, ReportId, SeriesId};
+pub use intake::{Incident, RawEvent};
+pub use interaction::{
+    Interaction, InteractionDraft, InteractionKind, InteractionStatus, Note, Sentiment, SentimentLabel,
+};
 pub use metrics::{MetricCounters, MetricSnapshot, MetricSubject};
 pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText};
 pub use recurrence::{Expansion, MAX_OCCURRENCES, Occurrence, RRULE_FIELD, Recurrence};

@@ -69,6 +69,10 @@ pub struct Team {
     /// one was made; the token itself is shown once and never stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_token_hash: Option<KeyHash>,
+    /// Watch list: terms (brand and competitor names, hashtags) that tag interactions whose
+    /// text contains them, compared case- and accent-insensitively.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch_terms: Vec<String>,
 }
 
 /// What a key may do. Ordered: each role may do everything the roles below it may.

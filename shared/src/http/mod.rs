@@ -6,9 +6,11 @@ mod calendar;
 mod channels;
 mod error;
 mod import;
+mod inbox;
 mod keys;
 pub mod openapi;
 mod posts;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -25,6 +27,9 @@ pub use error::{ApiError, ApiJson, parse_json};
 
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
+use crate::events::{EventSink, MemorySink};
+use crate::intake::{Intake, IntakeConfig};
+use crate::platforms::Adapters;
 use crate::store::Store;
 
 /// What every handler may use. Ports only: the same state runs on SQLite or DynamoDB.
@@ -33,6 +38,47 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub cipher: CredentialCipher,
+    /// Where intake sends `Crisis Detected` and friends.
+    pub events: Arc<dyn EventSink>,
+    /// Platform adapters, for replies sent from the inbox.
+    pub adapters: Adapters,
+    pub intake: IntakeConfig,
+}
+
+impl AppState {
+    /// State with no platform adapters and events kept in memory; hosts set both with
+    /// [`AppState::with_events`] and [`AppState::with_adapters`].
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, cipher: CredentialCipher) -> Self {
+        Self {
+            store,
+            clock,
+            cipher,
+            events: Arc::new(MemorySink::default()),
+            adapters: Adapters::default(),
+            intake: IntakeConfig::default(),
+        }
+    }
+
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn with_adapters(mut self, adapters: Adapters) -> Self {
+        self.adapters = adapters;
+        self
+    }
+
+    /// The intake service on this state.
+    pub fn intake(&self) -> Intake {
+        Intake {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            cipher: self.cipher.clone(),
+            events: self.events.clone(),
+            config: self.intake.clone(),
+        }
+    }
 }
 
 /// Request bodies larger than this are refused with 413 before any handler runs.
@@ -57,8 +103,19 @@ pub fn api_router(state: AppState) -> Router {
         .route("/keys/{id}", delete(keys::delete))
         .route("/calendar/token", post(calendar::rotate_token))
         .route("/calendar.ics", get(calendar::feed))
+        .route("/inbox", get(inbox::list))
+        .route("/inbox/{id}", get(inbox::get))
+        .route("/inbox/{id}/assign", post(inbox::assign))
+        .route("/inbox/{id}/notes", post(inbox::add_note))
+        .route("/inbox/{id}/close", post(inbox::close))
+        .route("/inbox/{id}/reopen", post(inbox::reopen))
+        .route("/inbox/{id}/reply", post(inbox::reply))
+        .route("/contacts/{platform}/{author_id}", get(inbox::contact).delete(inbox::erase_contact))
+        .route("/watchlist", get(inbox::get_watchlist).put(inbox::put_watchlist))
+        .route("/incidents", get(inbox::incidents))
         .method_not_allowed_fallback(method_not_allowed);
-    with_common_layers(Router::new().route("/health", get(health)).nest("/v1", v1).fallback(not_found).with_state(state))
+    let router = Router::new().route("/health", get(health)).nest("/v1", v1);
+    with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 
 /// Body limit, request ids (taken from `x-request-id` or made up) and one tracing span per
@@ -76,10 +133,11 @@ fn with_common_layers(router: Router) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
 }
 
-/// The webhook router (`/webhooks/{platform}/{channel_id}`). Intake itself arrives with the
-/// intake issue; until then every webhook is answered 404 and nothing is stored.
+/// The webhook router: `GET|POST /webhooks/{platform}/{channel_id}` and `/health`, for the
+/// webhook-intake function. [`api_router`] serves the same routes, for `herald serve`.
 pub fn webhook_router(state: AppState) -> Router {
-    with_common_layers(Router::new().route("/health", get(health)).fallback(not_found).with_state(state))
+    let router = Router::new().route("/health", get(health));
+    with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 
 #[utoipa::path(

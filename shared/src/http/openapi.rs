@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{calendar, channels, import, keys, posts};
+use super::{calendar, channels, import, inbox, keys, posts, webhooks};
 
 /// Every error response: `{"error":{"code","message","field"?}}`.
 #[derive(ToSchema)]
@@ -91,6 +91,20 @@ impl Modify for ApiKeyScheme {
         keys::delete,
         calendar::rotate_token,
         calendar::feed,
+        inbox::list,
+        inbox::get,
+        inbox::assign,
+        inbox::add_note,
+        inbox::close,
+        inbox::reopen,
+        inbox::reply,
+        inbox::contact,
+        inbox::erase_contact,
+        inbox::get_watchlist,
+        inbox::put_watchlist,
+        inbox::incidents,
+        webhooks::receive,
+        webhooks::handshake,
     ),
     components(schemas(
         ApiErrorBody,
@@ -104,6 +118,10 @@ impl Modify for ApiKeyScheme {
         posts::MediaBody,
         posts::RecurrenceBody,
         keys::CreateKeyBody,
+        inbox::AssignBody,
+        inbox::TextBody,
+        inbox::WatchlistBody,
+        crate::intake::platforms::GenericInteraction,
     )),
     modifiers(&ApiKeyScheme),
     tags(
@@ -112,6 +130,8 @@ impl Modify for ApiKeyScheme {
         (name = "posts", description = "Posts, their deliveries, the calendar, import"),
         (name = "keys", description = "API keys"),
         (name = "calendar", description = "The iCalendar feed"),
+        (name = "inbox", description = "Comments, mentions and messages from every channel; contacts; watch list; crisis incidents"),
+        (name = "webhooks", description = "Where platforms deliver interactions (signed per platform)"),
     ),
 )]
 pub struct ApiDoc;

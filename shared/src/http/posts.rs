@@ -412,7 +412,7 @@ fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {
 
 /// An RFC 3339 query parameter. A `+` in an offset arrives as a space when the client did not
 /// percent-encode it; that is read as the `+` it was.
-fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
+pub(super) fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
     DateTime::parse_from_rfc3339(s)
         .or_else(|_| DateTime::parse_from_rfc3339(&s.replace(' ', "+")))
         .map(|t| t.with_timezone(&Utc))

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::inbox::InboxAdapter;
 use crate::crypto::Credentials;
 use crate::domain::{Channel, Delivery, MediaRef, Platform};
 
@@ -64,9 +65,9 @@ pub trait PlatformAdapter: Send + Sync {
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError>;
 }
 
-/// The adapters a host wires in, by platform.
+/// The adapters a host wires in, by platform: publishing, and inbox (polling and replying).
 #[derive(Clone, Default)]
-pub struct Adapters(HashMap<Platform, Arc<dyn PlatformAdapter>>);
+pub struct Adapters(HashMap<Platform, Arc<dyn PlatformAdapter>>, HashMap<Platform, Arc<dyn InboxAdapter>>);
 
 impl Adapters {
     pub fn with(mut self, platform: Platform, adapter: Arc<dyn PlatformAdapter>) -> Self {
@@ -76,5 +77,14 @@ impl Adapters {
 
     pub fn get(&self, platform: Platform) -> Option<&Arc<dyn PlatformAdapter>> {
         self.0.get(&platform)
+    }
+
+    pub fn with_inbox(mut self, platform: Platform, adapter: Arc<dyn InboxAdapter>) -> Self {
+        self.1.insert(platform, adapter);
+        self
+    }
+
+    pub fn inbox(&self, platform: Platform) -> Option<&Arc<dyn InboxAdapter>> {
+        self.1.get(&platform)
     }
 }

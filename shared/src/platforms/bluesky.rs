@@ -13,6 +13,16 @@
 //! issue 3718; platforms.md lists the error name as ❓), so after any failed `createRecord` the
 //! adapter reads the record at that key: if it is there with this text, the post is published.
 //!
+//! Sessions: an access token past its lifetime (read from its JWT claims, measured on Herald's
+//! clock) is refreshed before use; one refused anyway (`400 InvalidToken`/`ExpiredToken` on a
+//! real PDS) is refreshed once and the request sent again; a refused refresh token means a new
+//! session. A token cannot be revoked on the PDS (`deleteSession` only revokes the refresh
+//! token), which `tests/bluesky_network.rs` works around with a proxy that spoils it in flight.
+//!
+//! Inbox ([`InboxAdapter`]): `listNotifications` through the PDS, read from the newest down to
+//! the stored cursor (`InboxCursor`); replies are posts with `reply: {root, parent}` at a record
+//! key derived from the interaction and the text ([`reply_rkey`]), so a retry does not post twice.
+//!
 //! Credentials: `service` (the PDS, default `https://bsky.social`, which works as an entryway
 //! for accounts hosted by Bluesky), `identifier` (handle or DID) and `app_password`.
 
@@ -22,13 +32,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::SecondsFormat;
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::{Client, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::inbox::{InboxAdapter, Polled, reply_digest};
 use super::mastodon::{
     Fetched, Reply, ResetHeader, auth, fetch_media, http_client, one_line, parse_instant, permanent, redact_url,
     retry_after, send, service_base, transient,
@@ -36,7 +48,7 @@ use super::mastodon::{
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
-use crate::domain::{ChannelId, Delivery};
+use crate::domain::{Channel, ChannelId, Delivery, Interaction, InteractionDraft, InteractionKind};
 
 const PLATFORM: &str = "Bluesky";
 const DEFAULT_SERVICE: &str = "https://bsky.social";
@@ -64,6 +76,10 @@ impl Default for BlueskyConfig {
 /// A channel's session: the access and refresh JWTs, never printed (`secrecy`).
 #[derive(Clone, Debug)]
 struct Session {
+    /// When the access token stops working, by Herald's clock: its lifetime (`exp - iat` of
+    /// the JWT) from when Herald received it, less a minute, so clock skew does not matter.
+    /// `None` when the token is not a JWT Herald can read: then only a refusal renews it.
+    expires_at: Option<DateTime<Utc>>,
     /// Which session this is, to tell "someone else already renewed it" from "renew it".
     generation: u64,
     /// The credentials it was made with (hash), so that new credentials get a new session.
@@ -215,7 +231,11 @@ impl BlueskyAdapter {
     }
 
     fn new_session(&self, account: &Account, json: SessionJson) -> Session {
+        let expires_at = jwt_lifetime(&json.access_jwt)
+            .filter(|life| *life > chrono::Duration::minutes(2))
+            .map(|life| self.clock.now() + life - chrono::Duration::minutes(1));
         Session {
+            expires_at,
             generation: self.generations.fetch_add(1, Ordering::Relaxed),
             fingerprint: account.fingerprint,
             did: json.did,
@@ -225,12 +245,30 @@ impl BlueskyAdapter {
         }
     }
 
-    /// The cached session of the channel, or a new one.
+    /// The cached session of the channel, or a new one. A session whose access token has run
+    /// its lifetime is refreshed first (a new session if the refresh token is refused too),
+    /// rather than sending a request Bluesky would refuse.
     async fn session(&self, account: &Account, slot: &Slot) -> Result<Session, PublishError> {
         let mut guard = slot.lock().await;
-        if let Some(s) = guard.as_ref().filter(|s| s.fingerprint == account.fingerprint) {
-            return Ok(s.clone());
+        if let Some(s) = guard.as_ref().filter(|s| s.fingerprint == account.fingerprint).cloned() {
+            if s.expires_at.is_none_or(|t| self.clock.now() < t) {
+                return Ok(s);
+            }
+            tracing::debug!(identifier = %account.identifier, "Bluesky access token at the end of its life: refreshing");
+            match self.refresh_session(account, &s).await {
+                Ok(new) => {
+                    *guard = Some(new.clone());
+                    return Ok(new);
+                }
+                Err(RefreshFailure::Rejected) => {}
+                // The token may still work (its lifetime is Herald's estimate): let Bluesky say.
+                Err(RefreshFailure::Other(e)) => {
+                    tracing::info!(error = %e, "could not refresh the Bluesky session; trying the old token");
+                    return Ok(s);
+                }
+            }
         }
+        *guard = None;
         let s = self.create_session(account).await?;
         *guard = Some(s.clone());
         Ok(s)
@@ -459,6 +497,68 @@ impl BlueskyAdapter {
     }
 }
 
+impl BlueskyAdapter {
+    /// `createRecord` of a post at `rkey`; after a failure (other than a rate limit or refused
+    /// credentials) looks at that key, since an earlier attempt may have written it: the
+    /// reference PDS answers a taken rkey with 500. `what` names it in errors ("the post").
+    async fn write_post(
+        &self,
+        account: &Account,
+        slot: &Slot,
+        rkey: &str,
+        record: &Value,
+        text: &str,
+        what: &str,
+    ) -> Result<Published, PublishError> {
+        let (session, reply) = self
+            .call(account, slot, "publishing", |s| {
+                let body = json!({ "repo": s.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record });
+                self.http
+                    .post(account.xrpc("com.atproto.repo.createRecord"))
+                    .bearer_auth(s.access.expose_secret())
+                    .json(&body)
+            })
+            .await?;
+        if reply.status.is_success() {
+            let v: Value = reply.json(PLATFORM, "the new post")?;
+            let uri = v
+                .get("uri")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("at://{}/{POST_COLLECTION}/{rkey}", session.did), str::to_owned);
+            let created_at = record.get("createdAt").and_then(Value::as_str).and_then(parse_instant);
+            return Ok(published(&session, uri, rkey, created_at));
+        }
+        let error = self.error_from(&reply, what);
+        if reply.status == StatusCode::TOO_MANY_REQUESTS || matches!(error, PublishError::Auth { .. }) {
+            return Err(error);
+        }
+        match self.existing_post(account, slot, rkey, text).await {
+            Ok(Some(found)) => {
+                tracing::info!(uri = %found.platform_post_id, "Bluesky post was already there");
+                Ok(found)
+            }
+            Ok(None) => Err(error),
+            Err(PublishError::Permanent { reason }) if reason.starts_with("another Bluesky post") => {
+                Err(PublishError::Permanent { reason })
+            }
+            Err(other) => {
+                tracing::debug!(error = %other, "could not check for an earlier attempt's post");
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The lifetime of a JWT (`exp - iat` of its payload), without checking anything else: the
+/// server checks the token, Herald only wants to know when to renew it.
+fn jwt_lifetime(jwt: &str) -> Option<chrono::Duration> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let (iat, exp) = (claims.get("iat")?.as_i64()?, claims.get("exp")?.as_i64()?);
+    (exp > iat).then(|| chrono::Duration::seconds(exp - iat))
+}
+
 fn published(
     session: &Session,
     uri: String,
@@ -515,43 +615,9 @@ impl PlatformAdapter for BlueskyAdapter {
         if !blobs.is_empty() {
             record["embed"] = json!({ "$type": "app.bsky.embed.images", "images": blobs });
         }
-        let (session, reply) = self
-            .call(&account, &slot, "publishing", |s| {
-                let body = json!({ "repo": s.did, "collection": POST_COLLECTION, "rkey": rkey, "record": record });
-                self.http
-                    .post(account.xrpc("com.atproto.repo.createRecord"))
-                    .bearer_auth(s.access.expose_secret())
-                    .json(&body)
-            })
-            .await?;
-        if reply.status.is_success() {
-            let v: Value = reply.json(PLATFORM, "the new post")?;
-            let uri = v
-                .get("uri")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("at://{}/{POST_COLLECTION}/{rkey}", session.did), str::to_owned);
-            tracing::info!(delivery = %request.delivery.id, channel = %request.channel.id, %uri, "published on Bluesky");
-            return Ok(published(&session, uri, &rkey, parse_instant(&created_at)));
-        }
-        let error = self.error_from(&reply, "the post");
-        if reply.status == StatusCode::TOO_MANY_REQUESTS || matches!(error, PublishError::Auth { .. }) {
-            return Err(error);
-        }
-        // Perhaps an earlier attempt wrote it: the reference PDS answers a taken rkey with 500.
-        match self.existing_post(&account, &slot, &rkey, request.text).await {
-            Ok(Some(found)) => {
-                tracing::info!(delivery = %request.delivery.id, uri = %found.platform_post_id, "Bluesky post was already there");
-                Ok(found)
-            }
-            Ok(None) => Err(error),
-            Err(PublishError::Permanent { reason }) if reason.starts_with("another Bluesky post") => {
-                Err(PublishError::Permanent { reason })
-            }
-            Err(other) => {
-                tracing::debug!(error = %other, "could not check for an earlier attempt's post");
-                Err(error)
-            }
-        }
+        let published = self.write_post(&account, &slot, &rkey, &record, request.text, "the post").await?;
+        tracing::info!(delivery = %request.delivery.id, channel = %request.channel.id, uri = %published.platform_post_id, "published on Bluesky");
+        Ok(published)
     }
 
     /// Reads the record at this delivery's key ([`rkey_for`]): there → published, `RecordNotFound`
@@ -560,6 +626,320 @@ impl PlatformAdapter for BlueskyAdapter {
         let account = Account::from_credentials(request.credentials)?;
         let slot = self.slot(request.channel.id);
         self.existing_post(&account, &slot, &rkey_for(request.delivery), request.text).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox: notifications in, replies out
+
+/// Notification reasons that become interactions (platforms.md §2.1 ✅): `reply` is a
+/// [`InteractionKind::Reply`], `mention` and `quote` are mentions. Likes, reposts, follows and
+/// the rest are not interactions.
+const INBOX_REASONS: [&str; 3] = ["mention", "reply", "quote"];
+/// Notifications read on a first run: the most recent page only, no backfill.
+const FIRST_POLL_PAGE: usize = 50;
+/// Page size of later polls (the lexicon's maximum, §2.1 ✅).
+const POLL_PAGE: usize = 100;
+/// Pages one poll reads at most; an account with more new notifications than that between two
+/// polls loses the oldest ones (logged).
+const MAX_POLL_PAGES: usize = 10;
+/// How far below the newest notification seen a poll looks again. The list is ordered by
+/// `indexedAt`, which the AppView sets to the earlier of the post's own `createdAt` and the time
+/// it indexed it: a post from a client whose clock is behind lands a little below notifications
+/// already seen. Those within this window are still found; what was already returned is
+/// recognised by the cursor's `seen` list.
+const POLL_OVERLAP_MINUTES: i64 = 10;
+/// At most this many recent posts are remembered in the cursor (12 hex characters each).
+const MAX_SEEN: usize = 500;
+
+/// The stored cursor of a Bluesky channel (JSON, opaque to the caller): the newest `indexedAt`
+/// seen and a short hash of every post returned within `POLL_OVERLAP_MINUTES` of it.
+///
+/// Bluesky's own `cursor` pages towards *older* notifications (the AppView's is the `indexedAt`
+/// of the last item), so it cannot say "newer than": each poll reads from the newest down to
+/// where it stopped last time.
+#[derive(Debug, Serialize, Deserialize)]
+struct InboxCursor {
+    at: DateTime<Utc>,
+    #[serde(default)]
+    seen: Vec<String>,
+}
+
+fn seen_hash(uri: &str) -> String {
+    hex::encode(&Sha256::digest(uri.as_bytes())[..6])
+}
+
+/// A notification worth an interaction, as read from `listNotifications`.
+struct Notified {
+    sort_at: DateTime<Utc>,
+    uri: String,
+    draft: InteractionDraft,
+}
+
+/// A `com.atproto.repo.strongRef`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StrongRef {
+    uri: String,
+    cid: String,
+}
+
+impl StrongRef {
+    fn from_json(v: &Value) -> Option<Self> {
+        let uri = v.get("uri")?.as_str()?;
+        let cid = v.get("cid")?.as_str()?;
+        (uri.starts_with("at://") && !cid.is_empty()).then(|| Self { uri: uri.to_owned(), cid: cid.to_owned() })
+    }
+}
+
+/// What a reply needs (`app.bsky.feed.post#replyRef`), kept in [`Interaction::reply_ref`] as
+/// JSON: `{"root": {"uri", "cid"}, "parent": {"uri", "cid"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ReplyRefs {
+    root: StrongRef,
+    parent: StrongRef,
+}
+
+impl ReplyRefs {
+    fn parse(json: &str) -> Option<Self> {
+        let v: Value = serde_json::from_str(json).ok()?;
+        Some(Self { root: StrongRef::from_json(v.get("root")?)?, parent: StrongRef::from_json(v.get("parent")?)? })
+    }
+
+    /// Answering the post `this` (whose own record is `record`): same root as it, or it is the root.
+    fn answering(this: StrongRef, record: &Value) -> Self {
+        let root = record.get("reply").and_then(|r| r.get("root")).and_then(StrongRef::from_json);
+        Self { root: root.unwrap_or_else(|| this.clone()), parent: this }
+    }
+}
+
+/// `https://bsky.app/profile/<did>/post/<rkey>` for the post `at://<did>/app.bsky.feed.post/<rkey>`.
+fn post_link(at_uri: &str) -> Option<String> {
+    let rest = at_uri.strip_prefix("at://")?;
+    let (did, rkey) = rest.split_once(&format!("/{POST_COLLECTION}/"))?;
+    (!did.is_empty() && !rkey.is_empty() && !rkey.contains('/'))
+        .then(|| format!("https://bsky.app/profile/{did}/post/{rkey}"))
+}
+
+/// One `notification` of `listNotifications` (§2.1 ✅ fields) as a draft; `None` for reasons
+/// that are not interactions and for entries Herald cannot read.
+fn notified(n: &Value) -> Option<Notified> {
+    let reason = n.get("reason")?.as_str()?;
+    let kind = match reason {
+        "reply" => InteractionKind::Reply,
+        "mention" | "quote" => InteractionKind::Mention,
+        _ => return None,
+    };
+    let this = StrongRef::from_json(n)?;
+    let sort_at = n.get("indexedAt").and_then(Value::as_str).and_then(parse_instant)?;
+    let author = n.get("author")?;
+    let did = author.get("did")?.as_str()?.to_owned();
+    let handle = author.get("handle").and_then(Value::as_str).unwrap_or("").to_owned();
+    let display = author.get("displayName").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    let author_name = if !display.is_empty() {
+        display.to_owned()
+    } else if !handle.is_empty() && handle != "handle.invalid" {
+        handle
+    } else {
+        did.clone()
+    };
+    let record = n.get("record").cloned().unwrap_or(Value::Null);
+    let text = record.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+    let created_at =
+        record.get("createdAt").and_then(Value::as_str).and_then(parse_instant).map_or(sort_at, |t| t.min(sort_at)); // a clock ahead does not write in the future
+    let refs = ReplyRefs::answering(this.clone(), &record);
+    let parent_id = record.get("reply").and_then(|r| r.get("parent")).and_then(StrongRef::from_json).map(|p| p.uri);
+    let post_external_id =
+        n.get("reasonSubject").and_then(Value::as_str).map(str::to_owned).or_else(|| parent_id.clone());
+    Some(Notified {
+        sort_at,
+        uri: this.uri.clone(),
+        draft: InteractionDraft {
+            kind,
+            external_id: this.uri.clone(),
+            thread_id: refs.root.uri.clone(),
+            parent_id,
+            author_id: did,
+            author_name,
+            text,
+            created_at,
+            post_url: post_external_id.as_deref().and_then(post_link),
+            post_external_id,
+            reply_ref: serde_json::to_string(&refs).ok(),
+        },
+    })
+}
+
+/// The record key of a reply: a TID made of the interaction's `received_at` plus a hash of
+/// (interaction, text), so that a retry of the same reply collides instead of duplicating,
+/// while another reply, or a reply to another interaction, gets another key.
+pub fn reply_rkey(to: &Interaction, text: &str) -> String {
+    let d = reply_digest(to, text);
+    let offset = (u64::from(d[0]) << 12) | (u64::from(d[1]) << 4) | (u64::from(d[2]) >> 4); // 20 bits: ≤ 1.05 s
+    let micros = u64::try_from(to.received_at.timestamp_micros()).unwrap_or(0).saturating_add(offset) & ((1 << 53) - 1);
+    let clock_id = ((u64::from(d[3]) << 8) | u64::from(d[4])) & 0x3FF;
+    encode_tid((micros << 10) | clock_id)
+}
+
+impl BlueskyAdapter {
+    /// The strong refs to answer the post `uri`, from `app.bsky.feed.getPosts` (§2.3 ✅), for an
+    /// interaction that came without them.
+    async fn reply_refs_of(&self, account: &Account, slot: &Slot, uri: &str) -> Result<ReplyRefs, PublishError> {
+        if !uri.starts_with("at://") {
+            return Err(permanent(format!("`{}` is not a Bluesky post to answer", one_line(uri))));
+        }
+        let (_, reply) = self
+            .call(account, slot, "reading the post to answer", |s| {
+                self.http
+                    .get(account.xrpc("app.bsky.feed.getPosts"))
+                    .bearer_auth(s.access.expose_secret())
+                    .query(&[("uris", uri)])
+            })
+            .await?;
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, "the post to answer"));
+        }
+        let v: Value = reply.json(PLATFORM, "the post to answer")?;
+        let post = v.get("posts").and_then(Value::as_array).and_then(|p| p.first());
+        let this = post.and_then(StrongRef::from_json).ok_or_else(|| {
+            permanent(format!(
+                "the Bluesky post {uri} is gone (deleted, or hidden from this account): cannot answer it"
+            ))
+        })?;
+        let record = post.and_then(|p| p.get("record")).cloned().unwrap_or(Value::Null);
+        Ok(ReplyRefs::answering(this, &record))
+    }
+}
+
+#[async_trait]
+impl InboxAdapter for BlueskyAdapter {
+    /// `app.bsky.notification.listNotifications` through the PDS (which hands `app.bsky.*` to its
+    /// AppView), with `reasons` mention, reply and quote, newest first, page after page down to
+    /// the cursor (see `InboxCursor`). Each post is one draft whose dedupe id is its `at://`
+    /// URI; a post that is both a reply and a mention is a reply. Its thread is the root of its
+    /// `reply` (itself when it starts one), and `reply_ref` holds the root and parent strong
+    /// refs that [`InboxAdapter::reply`] needs.
+    async fn poll(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        cursor: Option<&str>,
+    ) -> Result<Polled, PublishError> {
+        let account = Account::from_credentials(credentials)?;
+        let slot = self.slot(channel.id);
+        let state = cursor.map(str::trim).filter(|c| !c.is_empty()).and_then(|c| {
+            serde_json::from_str::<InboxCursor>(c)
+                .inspect_err(|e| tracing::warn!(error = %e, "unreadable Bluesky inbox cursor: reading the latest page"))
+                .ok()
+        });
+        let overlap = chrono::Duration::minutes(POLL_OVERLAP_MINUTES);
+        let floor = state.as_ref().map(|s| s.at - overlap);
+        let limit = if state.is_some() { POLL_PAGE } else { FIRST_POLL_PAGE }.to_string();
+
+        let mut scanned: Vec<Notified> = Vec::new();
+        let mut page_cursor: Option<String> = None;
+        for page in 1..=MAX_POLL_PAGES {
+            let (_, reply) = self
+                .call(&account, &slot, "reading notifications", |s| {
+                    let mut query: Vec<(&str, &str)> = vec![("limit", limit.as_str())];
+                    query.extend(INBOX_REASONS.iter().map(|r| ("reasons", *r)));
+                    if let Some(c) = &page_cursor {
+                        query.push(("cursor", c.as_str()));
+                    }
+                    self.http
+                        .get(account.xrpc("app.bsky.notification.listNotifications"))
+                        .bearer_auth(s.access.expose_secret())
+                        .query(&query)
+                })
+                .await?;
+            if !reply.status.is_success() {
+                return Err(self.error_from(&reply, "the notifications"));
+            }
+            let body: Value = reply.json(PLATFORM, "the notifications")?;
+            let list = body.get("notifications").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut reached_floor = false;
+            for n in &list {
+                let sort_at = n.get("indexedAt").and_then(Value::as_str).and_then(parse_instant);
+                if floor.is_some_and(|f| sort_at.is_some_and(|t| t < f)) {
+                    reached_floor = true;
+                    break;
+                }
+                scanned.extend(notified(n));
+            }
+            page_cursor = body.get("cursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_owned);
+            if state.is_none() || reached_floor || list.is_empty() || page_cursor.is_none() {
+                break;
+            }
+            if page == MAX_POLL_PAGES {
+                tracing::warn!(channel = %channel.id, "more new Bluesky notifications than one poll reads: the oldest are skipped");
+            }
+        }
+
+        let seen_before: std::collections::HashSet<&str> =
+            state.as_ref().map(|s| s.seen.iter().map(String::as_str).collect()).unwrap_or_default();
+        let newest = scanned.iter().map(|n| n.sort_at).max();
+        let at = match (state.as_ref().map(|s| s.at), newest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut seen: Vec<String> = Vec::new();
+        let mut items: Vec<Notified> = Vec::new();
+        for n in scanned {
+            let hash = seen_hash(&n.uri);
+            if at.is_some_and(|at| n.sort_at >= at - overlap) && !seen.contains(&hash) && seen.len() < MAX_SEEN {
+                seen.push(hash.clone());
+            }
+            if seen_before.contains(hash.as_str()) {
+                continue;
+            }
+            match items.iter_mut().find(|i| i.uri == n.uri) {
+                Some(same) if n.draft.kind == InteractionKind::Reply => same.draft.kind = InteractionKind::Reply,
+                Some(_) => {}
+                None => items.push(n),
+            }
+        }
+        items.sort_by(|a, b| a.sort_at.cmp(&b.sort_at).then_with(|| a.uri.cmp(&b.uri)));
+        let cursor = match at {
+            Some(at) => Some(
+                serde_json::to_string(&InboxCursor { at, seen })
+                    .map_err(|e| transient(format!("Bluesky inbox cursor: {e}")))?,
+            ),
+            None => None,
+        };
+        tracing::debug!(channel = %channel.id, found = items.len(), "polled Bluesky notifications");
+        Ok(Polled { items: items.into_iter().map(|n| (n.uri, n.draft)).collect(), cursor })
+    }
+
+    /// A post with `reply: {root, parent}` from the interaction's `reply_ref` (or, without one,
+    /// from `getPosts` of the post it is), facets as for any post, at the record key
+    /// [`reply_rkey`] so that a retried reply is not posted twice.
+    async fn reply(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        to: &Interaction,
+        text: &str,
+    ) -> Result<Published, PublishError> {
+        let account = Account::from_credentials(credentials)?;
+        let slot = self.slot(channel.id);
+        let refs = match to.reply_ref.as_deref().and_then(ReplyRefs::parse) {
+            Some(refs) => refs,
+            None => self.reply_refs_of(&account, &slot, &to.external_id).await?,
+        };
+        let facets = self.facets(&account, text).await?;
+        let created_at = self.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut record = json!({
+            "$type": POST_COLLECTION,
+            "text": text,
+            "createdAt": created_at,
+            "reply": { "root": refs.root, "parent": refs.parent },
+        });
+        if !facets.is_empty() {
+            record["facets"] = Value::Array(facets);
+        }
+        let rkey = reply_rkey(to, text);
+        let published = self.write_post(&account, &slot, &rkey, &record, text, "the reply").await?;
+        tracing::info!(channel = %channel.id, interaction = %to.id, uri = %published.platform_post_id, "replied on Bluesky");
+        Ok(published)
     }
 }
 
@@ -929,6 +1309,32 @@ mod tests {
         // Before 1970 (impossible, but no panic): the timestamp part is zero.
         c.created_at = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
         assert!(is_valid_tid(&rkey_for(&c)));
+    }
+
+    #[test]
+    fn the_lifetime_of_an_access_token_is_read_from_its_claims() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = |claims: &str| format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", URL_SAFE_NO_PAD.encode(claims));
+        assert_eq!(jwt_lifetime(&jwt(r#"{"iat":1796098521,"exp":1796105721}"#)), Some(chrono::Duration::hours(2)));
+        assert_eq!(jwt_lifetime(&jwt(r#"{"iat":5,"exp":5}"#)), None);
+        assert_eq!(jwt_lifetime(&jwt(r#"{"exp":5}"#)), None);
+        assert_eq!(jwt_lifetime("access-1"), None);
+        assert_eq!(jwt_lifetime("a.!!!.c"), None);
+    }
+
+    #[test]
+    fn post_links_and_reply_refs() {
+        assert_eq!(
+            post_link("at://did:plc:abc/app.bsky.feed.post/3kabc").as_deref(),
+            Some("https://bsky.app/profile/did:plc:abc/post/3kabc")
+        );
+        assert_eq!(post_link("at://did:plc:abc/app.bsky.feed.like/3kabc"), None);
+        assert_eq!(post_link("https://bsky.app/x"), None);
+        let r = r#"{"root":{"uri":"at://a/app.bsky.feed.post/1","cid":"c1"},"parent":{"uri":"at://b/app.bsky.feed.post/2","cid":"c2"}}"#;
+        let refs = ReplyRefs::parse(r).unwrap();
+        assert_eq!((refs.root.uri.as_str(), refs.parent.cid.as_str()), ("at://a/app.bsky.feed.post/1", "c2"));
+        assert!(ReplyRefs::parse(r#"{"root":{"uri":"x","cid":"c"},"parent":{"uri":"at://b","cid":"c"}}"#).is_none());
+        assert!(ReplyRefs::parse("not json").is_none());
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! [`MastodonAdapter::find_published`]). Tokens do not expire; they stop working when revoked
 //! (§1.4 ✅), which is an [`PublishError::Auth`].
 //!
+//! Inbox ([`InboxAdapter`]): `GET /api/v1/notifications` (mentions and quotes) forward from the
+//! stored cursor with `min_id` and the `Link` header; replies are statuses with `in_reply_to_id`
+//! that mention the author, keep a direct or followers-only visibility, and carry an
+//! `Idempotency-Key` made of the interaction and the text. Polling needs `read:notifications`
+//! (and `read:statuses` for thread roots); replying `write:statuses`.
+//!
 //! The second half of this file holds the HTTP helpers that `bluesky.rs` shares (bounded
 //! downloads, rate-limit headers, image sniffing, sizes in words).
 
@@ -27,9 +33,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
+use super::inbox::{InboxAdapter, Polled, reply_digest};
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
+use crate::domain::{Channel, Interaction, InteractionDraft, InteractionKind};
 
 const PLATFORM: &str = "Mastodon";
 
@@ -361,6 +369,423 @@ impl PlatformAdapter for MastodonAdapter {
             recent && text == wanted && s.media_attachments.len() == request.media.len()
         });
         Ok(found.map(StatusJson::published))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox: notifications in, replies out
+
+/// Notification types that become interactions (platforms.md §1.1 ✅): a `mention` is a
+/// mention, a reply (its status has `in_reply_to_id`) or a direct message (visibility
+/// `direct`); a `quote` (Mastodon 4.5+) is taken as a mention. Servers that do not know `quote`
+/// ignore it. Everything else (favourites, reblogs, follows, polls...) is not an interaction.
+const INBOX_TYPES: [&str; 2] = ["mention", "quote"];
+/// Notifications per page asked for (Mastodon's default page size).
+const NOTIFICATIONS_PAGE: usize = 40;
+/// Pages read per poll at most; the rest waits for the next poll (nothing is skipped: pages
+/// go forward from the cursor with `min_id`).
+const MAX_NOTIFICATION_PAGES: usize = 10;
+/// `GET /api/v1/statuses/:id/context` calls per poll at most, to find the root of a thread.
+const MAX_THREAD_LOOKUPS: usize = 20;
+
+#[derive(Debug, Deserialize)]
+struct NotificationJson {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    status: Option<NotifiedStatus>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NotifiedStatus {
+    id: String,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    visibility: Option<String>,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
+    account: NotifiedAccount,
+    /// Mastodon 4.5+: `{"state": "accepted", "quoted_status": {...}}`.
+    #[serde(default)]
+    quote: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NotifiedAccount {
+    id: String,
+    #[serde(default)]
+    acct: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+/// What `reply` needs, kept in [`Interaction::reply_ref`] by the poller as JSON.
+#[derive(Debug, Default, serde::Serialize, Deserialize)]
+struct MastodonReplyRef {
+    /// The status to answer (`in_reply_to_id`).
+    status_id: String,
+    /// Its author, `user` or `user@domain`: the reply mentions them, or they are not notified
+    /// (and a direct reply would reach nobody).
+    #[serde(default)]
+    acct: Option<String>,
+    /// Its visibility: a reply to a direct or followers-only status keeps it.
+    #[serde(default)]
+    visibility: Option<String>,
+}
+
+impl MastodonReplyRef {
+    fn of(to: &Interaction) -> Self {
+        let stored = to.reply_ref.as_deref().and_then(|r| serde_json::from_str::<Self>(r).ok());
+        match stored {
+            Some(r) if !r.status_id.is_empty() => r,
+            _ => Self {
+                status_id: to.external_id.clone(),
+                acct: None,
+                visibility: (to.kind == InteractionKind::DirectMessage).then(|| "direct".to_owned()),
+            },
+        }
+    }
+}
+
+/// Orders Mastodon ids: snowflakes are decimal strings (a longer one is larger); other servers'
+/// ids (ULIDs, flake ids) have a fixed length and sort as strings.
+fn cmp_ids(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn newer_id(a: Option<String>, b: Option<&str>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) if cmp_ids(b, &a).is_gt() => Some(b.to_owned()),
+        (None, Some(b)) => Some(b.to_owned()),
+        (a, _) => a,
+    }
+}
+
+/// The URL of the `Link` header entry with `rel` (RFC 8288): `<https://…>; rel="prev", …`.
+pub(crate) fn link_rel(headers: &HeaderMap, rel: &str) -> Option<String> {
+    for value in headers.get_all(reqwest::header::LINK) {
+        let Ok(mut rest) = value.to_str() else { continue };
+        while let Some(open) = rest.find('<') {
+            let after = rest.get(open + 1..).unwrap_or("");
+            let Some(close) = after.find('>') else { break };
+            let url = after.get(..close).unwrap_or("").trim();
+            let params_and_rest = after.get(close + 1..).unwrap_or("");
+            let params = params_and_rest.split('<').next().unwrap_or("");
+            let rels = params
+                .split(';')
+                .filter_map(|p| p.trim().trim_end_matches(',').trim_end().strip_prefix("rel="))
+                .map(|v| v.trim_matches('"'));
+            if rels.flat_map(str::split_whitespace).any(|r| r.eq_ignore_ascii_case(rel)) && !url.is_empty() {
+                return Some(url.to_owned());
+            }
+            rest = params_and_rest;
+        }
+    }
+    None
+}
+
+/// The people-facing text of a status's HTML: [`html_to_text`] with blank lines collapsed (a
+/// paragraph break stays one empty line) and the ends trimmed.
+pub(crate) fn html_to_plain(html: &str) -> String {
+    let text = html_to_text(html);
+    let mut out = String::with_capacity(text.len());
+    let mut blank = false;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank { "\n\n" } else { "\n" });
+        }
+        out.push_str(line);
+        blank = false;
+    }
+    out
+}
+
+/// `text` with `@acct` in front unless it already mentions them (as `@acct`, case-insensitive,
+/// not as part of a longer handle).
+fn with_mention(text: &str, acct: Option<&str>) -> String {
+    let Some(acct) = acct.map(|a| a.trim().trim_start_matches('@')).filter(|a| !a.is_empty()) else {
+        return text.to_owned();
+    };
+    let needle = format!("@{}", acct.to_lowercase());
+    let lower = text.to_lowercase();
+    let handle_char = |c: char| c.is_alphanumeric() || c == '_' || c == '@';
+    let mentioned = lower.match_indices(&needle).any(|(i, _)| {
+        let before_ok = lower.get(..i).and_then(|b| b.chars().next_back()).is_none_or(|c| !handle_char(c));
+        let rest = lower.get(i + needle.len()..).unwrap_or("");
+        let mut chars = rest.chars();
+        let after_ok = match chars.next() {
+            None => true,
+            Some('.' | '-') => !chars.next().is_some_and(char::is_alphanumeric),
+            Some(c) => !handle_char(c),
+        };
+        before_ok && after_ok
+    });
+    if mentioned { text.to_owned() } else { format!("@{acct} {text}") }
+}
+
+impl MastodonAdapter {
+    /// The root of the thread `status_id` is in, from `GET /api/v1/statuses/:id/context`
+    /// (ancestors come oldest first; not in platforms.md, from Mastodon's API docs). `Ok(None)`
+    /// when the server cannot say (the status or its ancestors are gone or hidden); an expired
+    /// token is an error, as is a rate limit (which ends the lookups of this poll).
+    async fn thread_root(&self, account: &Account, status_id: &str) -> Result<Option<String>, PublishError> {
+        let path = format!("/api/v1/statuses/{}/context", path_segment(status_id)?);
+        let reply = send(
+            self.http.get(account.url(&path)).bearer_auth(account.token.expose_secret()),
+            PLATFORM,
+            "reading a thread",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return match self.error_from(&reply, "the thread") {
+                e @ PublishError::Auth { .. } => Err(e),
+                e if reply.status == StatusCode::TOO_MANY_REQUESTS => Err(e),
+                e => {
+                    tracing::debug!(error = %e, "thread root unknown");
+                    Ok(None)
+                }
+            };
+        }
+        let context: serde_json::Value = reply.json(PLATFORM, "the thread")?;
+        Ok(context
+            .get("ancestors")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(|s| s.get("id"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned))
+    }
+
+    /// Reads notification pages forward from `cursor` (`min_id`, then the `Link` header's
+    /// `prev`), or the most recent page on a first run. Returns them and the newest id seen.
+    async fn notifications(
+        &self,
+        account: &Account,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<NotificationJson>, Option<String>), PublishError> {
+        let endpoint = account.url("/api/v1/notifications");
+        let query = |min_id: Option<&str>| {
+            let mut q: Vec<(&str, String)> = INBOX_TYPES.iter().map(|t| ("types[]", (*t).to_owned())).collect();
+            q.push(("limit", NOTIFICATIONS_PAGE.to_string()));
+            if let Some(m) = min_id {
+                q.push(("min_id", m.to_owned()));
+            }
+            q
+        };
+        let mut request = self.http.get(&endpoint).query(&query(cursor));
+        let mut newest = cursor.map(str::to_owned);
+        let mut found: Vec<NotificationJson> = Vec::new();
+        for page in 1..=MAX_NOTIFICATION_PAGES {
+            let reply =
+                send(request.bearer_auth(account.token.expose_secret()), PLATFORM, "reading notifications").await?;
+            if !reply.status.is_success() {
+                return Err(self.error_from(&reply, "the notifications"));
+            }
+            let items: Vec<serde_json::Value> = reply.json(PLATFORM, "the notifications")?;
+            let count = items.len();
+            let before = newest.clone();
+            for item in items {
+                match serde_json::from_value::<NotificationJson>(item) {
+                    // A server that ignores min_id must not make old notifications new again.
+                    Ok(n) if cursor.is_some_and(|c| cmp_ids(&n.id, c).is_le()) => {}
+                    Ok(n) if found.iter().any(|f| f.id == n.id) => {}
+                    Ok(n) => {
+                        newest = newer_id(newest, Some(&n.id));
+                        found.push(n);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "skipping a Mastodon notification Herald cannot read"),
+                }
+            }
+            // A first run reads one page; later runs go forward until the newest page.
+            if cursor.is_none() || count < NOTIFICATIONS_PAGE || newest == before {
+                break;
+            }
+            if page == MAX_NOTIFICATION_PAGES {
+                tracing::info!("more Mastodon notifications than one poll reads; the next poll continues");
+                break;
+            }
+            let prefix = format!("{endpoint}?");
+            request = match link_rel(&reply.headers, "prev").filter(|u| u.starts_with(&prefix)) {
+                Some(url) => self.http.get(url),
+                None => self.http.get(&endpoint).query(&query(newest.as_deref())),
+            };
+        }
+        found.sort_by(|a, b| cmp_ids(&a.id, &b.id));
+        Ok((found, newest))
+    }
+}
+
+/// How strongly a kind says what the item is, to merge two notifications about one status.
+fn kind_rank(kind: InteractionKind) -> u8 {
+    match kind {
+        InteractionKind::DirectMessage => 3,
+        InteractionKind::Reply => 2,
+        InteractionKind::Mention => 1,
+        InteractionKind::Comment => 0,
+    }
+}
+
+#[async_trait]
+impl InboxAdapter for MastodonAdapter {
+    /// `GET /api/v1/notifications?types[]=mention&types[]=quote&limit=40[&min_id=<cursor>]`.
+    /// The cursor is the newest notification id seen. Each status becomes one draft (dedupe id:
+    /// the status id); a reply's thread is the root found with `/context` (at most
+    /// `MAX_THREAD_LOOKUPS` per poll, then its parent stands in), text is the HTML `content`
+    /// as plain text.
+    async fn poll(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        cursor: Option<&str>,
+    ) -> Result<Polled, PublishError> {
+        let account = Account::from_credentials(credentials)?;
+        let cursor = cursor.map(str::trim).filter(|c| !c.is_empty());
+        let (notifications, newest) = self.notifications(&account, cursor).await?;
+
+        let mut drafts: Vec<InteractionDraft> = Vec::new();
+        for n in notifications {
+            if !INBOX_TYPES.contains(&n.kind.as_str()) {
+                continue;
+            }
+            let Some(status) = n.status else { continue };
+            let direct = status.visibility.as_deref() == Some("direct");
+            let kind = match (n.kind.as_str(), direct, &status.in_reply_to_id) {
+                ("quote", _, _) => InteractionKind::Mention,
+                (_, true, _) => InteractionKind::DirectMessage,
+                (_, false, Some(_)) => InteractionKind::Reply,
+                (_, false, None) => InteractionKind::Mention,
+            };
+            if let Some(existing) = drafts.iter_mut().find(|d| d.external_id == status.id) {
+                if kind_rank(kind) > kind_rank(existing.kind) {
+                    existing.kind = kind;
+                }
+                continue;
+            }
+            let text = match (&status.text, &status.content) {
+                (Some(t), _) if !t.trim().is_empty() => t.trim().to_owned(),
+                (_, Some(html)) => html_to_plain(html),
+                _ => String::new(),
+            };
+            let acct = if status.account.acct.is_empty() { &status.account.username } else { &status.account.acct };
+            let author_name = match status.account.display_name.trim() {
+                "" => acct.clone(),
+                name => name.to_owned(),
+            };
+            let created_at = status
+                .created_at
+                .as_deref()
+                .or(n.created_at.as_deref())
+                .and_then(parse_instant)
+                .unwrap_or_else(|| self.clock.now());
+            let quoted = status
+                .quote
+                .as_ref()
+                .and_then(|q| q.get("quoted_status"))
+                .and_then(|s| s.get("id"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            let reply_ref = MastodonReplyRef {
+                status_id: status.id.clone(),
+                acct: Some(acct.clone()).filter(|a| !a.is_empty()),
+                visibility: status.visibility.clone(),
+            };
+            drafts.push(InteractionDraft {
+                kind,
+                external_id: status.id.clone(),
+                thread_id: status.in_reply_to_id.clone().unwrap_or_else(|| status.id.clone()),
+                parent_id: status.in_reply_to_id.clone(),
+                author_id: status.account.id.clone(),
+                author_name,
+                text,
+                created_at,
+                post_external_id: status.in_reply_to_id.clone().or(quoted),
+                post_url: None,
+                reply_ref: serde_json::to_string(&reply_ref).ok(),
+            });
+        }
+
+        // Thread roots, oldest first so that a reply to a reply of this poll reuses its root.
+        let mut roots: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut lookups = 0;
+        let mut lookups_stopped = false;
+        for d in &mut drafts {
+            if let Some(parent) = d.parent_id.clone() {
+                if let Some(root) = roots.get(&parent) {
+                    d.thread_id = root.clone();
+                } else if lookups < MAX_THREAD_LOOKUPS && !lookups_stopped {
+                    lookups += 1;
+                    match self.thread_root(&account, &d.external_id).await {
+                        Ok(Some(root)) => d.thread_id = root,
+                        Ok(None) => {}
+                        Err(e @ PublishError::Auth { .. }) => return Err(e),
+                        Err(e) => {
+                            tracing::info!(error = %e, "stopping thread lookups for this poll");
+                            lookups_stopped = true;
+                        }
+                    }
+                }
+            }
+            roots.insert(d.external_id.clone(), d.thread_id.clone());
+        }
+
+        tracing::debug!(channel = %channel.id, found = drafts.len(), "polled Mastodon notifications");
+        Ok(Polled { items: drafts.into_iter().map(|d| (d.external_id.clone(), d)).collect(), cursor: newest })
+    }
+
+    /// `POST /api/v1/statuses` with `in_reply_to_id`, the author mentioned in front (unless the
+    /// text mentions them already), the original's visibility when it is `direct`, `private` or
+    /// `unlisted`, and an `Idempotency-Key` made of the interaction and the text.
+    async fn reply(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        to: &Interaction,
+        text: &str,
+    ) -> Result<Published, PublishError> {
+        let account = Account::from_credentials(credentials)?;
+        let target = MastodonReplyRef::of(to);
+        if target.status_id.trim().is_empty() {
+            return Err(permanent("this interaction has no Mastodon status id to answer"));
+        }
+        let mut body = serde_json::json!({
+            "status": with_mention(text, target.acct.as_deref()),
+            "in_reply_to_id": target.status_id,
+        });
+        if let Some(v) = target.visibility.as_deref().filter(|v| matches!(*v, "direct" | "private" | "unlisted")) {
+            body["visibility"] = serde_json::json!(v);
+        }
+        let key = format!("herald-reply-{}", hex::encode(&reply_digest(to, text)[..16]));
+        let reply = send(
+            self.http
+                .post(account.url("/api/v1/statuses"))
+                .bearer_auth(account.token.expose_secret())
+                .header("Idempotency-Key", key)
+                .json(&body),
+            PLATFORM,
+            "replying",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, "the reply"));
+        }
+        let status: StatusJson = reply.json(PLATFORM, "the reply")?;
+        let published = status.published();
+        tracing::info!(channel = %channel.id, interaction = %to.id, status_id = %published.platform_post_id, "replied on Mastodon");
+        Ok(published)
     }
 }
 
@@ -961,6 +1386,59 @@ mod tests {
             service_base(None, "service", Some("https://bsky.social"), "Bluesky").unwrap(),
             "https://bsky.social"
         );
+    }
+
+    #[test]
+    fn link_headers_give_the_url_of_a_relation() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::LINK,
+            "<https://m.example/api/v1/notifications?max_id=7&types%5B%5D=mention>; rel=\"next\", \
+             <https://m.example/api/v1/notifications?min_id=9,x>; rel=\"prev\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(link_rel(&h, "prev").as_deref(), Some("https://m.example/api/v1/notifications?min_id=9,x"));
+        assert_eq!(
+            link_rel(&h, "next").as_deref(),
+            Some("https://m.example/api/v1/notifications?max_id=7&types%5B%5D=mention")
+        );
+        assert_eq!(link_rel(&h, "last"), None);
+        h.insert(reqwest::header::LINK, "<https://a/x>; rel=prev next".parse().unwrap());
+        assert_eq!(link_rel(&h, "next").as_deref(), Some("https://a/x"));
+        for odd in ["<", "<>; rel=prev", ">; rel=prev", "garbage"] {
+            h.insert(reqwest::header::LINK, odd.parse().unwrap());
+            assert_eq!(link_rel(&h, "prev"), None, "{odd}");
+        }
+    }
+
+    #[test]
+    fn replies_mention_the_author_once() {
+        assert_eq!(with_mention("Merci !", Some("bob@other.example")), "@bob@other.example Merci !");
+        assert_eq!(with_mention("Merci @Bob@Other.example !", Some("bob@other.example")), "Merci @Bob@Other.example !");
+        assert_eq!(with_mention("@bob merci", Some("bob")), "@bob merci");
+        assert_eq!(with_mention("merci @bob.", Some("bob")), "merci @bob.");
+        // A longer handle, or the same name on another server, is someone else.
+        assert_eq!(with_mention("@bobby merci", Some("bob")), "@bob @bobby merci");
+        assert_eq!(with_mention("@bob@elsewhere.example", Some("bob")), "@bob @bob@elsewhere.example");
+        assert_eq!(with_mention("merci", None), "merci");
+        assert_eq!(with_mention("merci", Some(" ")), "merci");
+    }
+
+    #[test]
+    fn status_html_becomes_plain_text_with_paragraphs() {
+        assert_eq!(html_to_plain("<p>a</p><p>b<br>c</p>"), "a\n\nb\nc");
+        assert_eq!(html_to_plain("<p>  </p><p>x &amp; y</p>"), "x & y");
+        assert_eq!(html_to_plain(""), "");
+    }
+
+    #[test]
+    fn mastodon_ids_order_by_length_then_text() {
+        assert!(cmp_ids("99", "100").is_lt());
+        assert!(cmp_ids("113300", "113299").is_gt());
+        assert_eq!(newer_id(Some("9".into()), Some("10")).as_deref(), Some("10"));
+        assert_eq!(newer_id(Some("10".into()), Some("9")).as_deref(), Some("10"));
+        assert_eq!(newer_id(None, Some("9")).as_deref(), Some("9"));
     }
 
     #[test]

@@ -8,6 +8,13 @@
 //! - `fail_with`: `transient`, `permanent` or `auth`;
 //! - `ack_delay_ms`: the post is made at once but the answer comes that much later (a slow
 //!   network whose reply may be lost if Herald dies meanwhile).
+//!
+//! Inbox ([`InboxAdapter`]): a reply is written like a publication, to
+//! `<outbox>/reply-<interaction id>-<hash of the text>.json` (the same reply twice is the same
+//! file) plus a `published.log` line. Polling reads `<outbox>/../inbox-in/*.json`, files that
+//! someone (a demo, a test) drops there, each one interaction ([`InboxFile`]), taken in file
+//! name order: name them so that they sort in arrival order (a timestamp first). The cursor is
+//! the last file name taken. Write them atomically (write elsewhere, then rename).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,8 +22,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::inbox::{InboxAdapter, Polled, reply_digest};
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
+use crate::crypto::Credentials;
+use crate::domain::{Channel, Interaction, InteractionDraft, InteractionKind};
 
 pub struct SandboxAdapter {
     outbox: PathBuf,
@@ -56,15 +66,34 @@ impl SandboxAdapter {
 
 impl SandboxAdapter {
     async fn log_publication(&self, entry: &OutboxEntry) -> Result<(), PublishError> {
-        use tokio::io::AsyncWriteExt;
         let line = format!("{} {} {}\n", entry.published_at.to_rfc3339(), entry.delivery_id, entry.channel_id);
+        self.append_log(&line).await
+    }
+
+    /// Appends one line to `<outbox>/published.log`.
+    async fn append_log(&self, line: &str) -> Result<(), PublishError> {
+        use tokio::io::AsyncWriteExt;
         let mut log = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.outbox.join("published.log"))
             .await
             .map_err(|e| io_error("log", e))?;
-        log.write_all(line.as_bytes()).await.map_err(|e| io_error("log", e))
+        log.write_all(line.as_bytes()).await.map_err(|e| io_error("log", e))?;
+        // tokio's File writes on a background thread: without a flush the line may be lost.
+        log.flush().await.map_err(|e| io_error("log", e))
+    }
+}
+
+/// Simulated failures from the channel's `fail_with` credential.
+fn simulated_failure(credentials: &Credentials) -> Result<(), PublishError> {
+    match credentials.get("fail_with") {
+        Some("transient") => {
+            Err(PublishError::Transient { reason: "sandbox: simulated outage".into(), retry_after: None })
+        }
+        Some("permanent") => Err(PublishError::Permanent { reason: "sandbox: simulated refusal".into() }),
+        Some("auth") => Err(PublishError::Auth { reason: "token expired (sandbox simulation)".into() }),
+        _ => Ok(()),
     }
 }
 
@@ -75,14 +104,7 @@ fn io_error(what: &str, e: std::io::Error) -> PublishError {
 #[async_trait]
 impl PlatformAdapter for SandboxAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
-        match request.credentials.get("fail_with") {
-            Some("transient") => {
-                return Err(PublishError::Transient { reason: "sandbox: simulated outage".into(), retry_after: None });
-            }
-            Some("permanent") => return Err(PublishError::Permanent { reason: "sandbox: simulated refusal".into() }),
-            Some("auth") => return Err(PublishError::Auth { reason: "token expired (sandbox simulation)".into() }),
-            _ => {}
-        }
+        simulated_failure(request.credentials)?;
         // The same delivery twice is the same file: publishing is idempotent.
         if let Some(existing) = self.find_published(request).await? {
             return Ok(existing);
@@ -122,5 +144,273 @@ impl PlatformAdapter for SandboxAdapter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error("read", e)),
         }
+    }
+}
+
+/// One interaction dropped into `<outbox>/../inbox-in/` as JSON. Only `text` is required.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InboxFile {
+    pub text: String,
+    /// `mention` (default), `reply`, `comment` or `direct_message`.
+    #[serde(default)]
+    pub kind: Option<InteractionKind>,
+    /// The channel it is for (its id or name); without it, every sandbox channel takes it.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Default: `sandbox-<file name without .json>`.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Default: the external id (it starts a thread).
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Default: `sandbox-person`.
+    #[serde(default)]
+    pub author_id: Option<String>,
+    /// Default: the author id.
+    #[serde(default)]
+    pub author_name: Option<String>,
+    /// Default: when it was polled.
+    #[serde(default)]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub post_external_id: Option<String>,
+    #[serde(default)]
+    pub post_url: Option<String>,
+}
+
+/// A reply, as written to `<outbox>/reply-<interaction id>-<hash>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplyEntry {
+    pub interaction_id: String,
+    pub channel_id: String,
+    pub channel_name: String,
+    /// The external id of the interaction answered.
+    pub in_reply_to: String,
+    pub thread_id: String,
+    pub text: String,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl SandboxAdapter {
+    fn inbox_dir(&self) -> PathBuf {
+        self.outbox.parent().map_or_else(|| PathBuf::from("inbox-in"), |p| p.join("inbox-in"))
+    }
+}
+
+#[async_trait]
+impl InboxAdapter for SandboxAdapter {
+    async fn poll(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        cursor: Option<&str>,
+    ) -> Result<Polled, PublishError> {
+        simulated_failure(credentials)?;
+        let dir = self.inbox_dir();
+        let mut names = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Polled { items: vec![], cursor: cursor.map(str::to_owned) });
+            }
+            Err(e) => return Err(io_error("inbox folder", e)),
+        };
+        while let Some(entry) = entries.next_entry().await.map_err(|e| io_error("inbox folder", e))? {
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            if name.ends_with(".json") && cursor.is_none_or(|c| name.as_str() > c) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        let mut items = Vec::new();
+        for name in &names {
+            let bytes = tokio::fs::read(dir.join(name)).await.map_err(|e| io_error("inbox file", e))?;
+            let file: InboxFile = match serde_json::from_slice(&bytes) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(file = %name, error = %e, "sandbox inbox: skipping a file that is not an interaction");
+                    continue;
+                }
+            };
+            if file.channel.as_deref().is_some_and(|c| c != channel.id.to_string() && c != channel.name.as_str()) {
+                continue;
+            }
+            let stem = name.trim_end_matches(".json");
+            let external_id = file.external_id.unwrap_or_else(|| format!("sandbox-{stem}"));
+            let author_id = file.author_id.unwrap_or_else(|| "sandbox-person".to_owned());
+            let draft = InteractionDraft {
+                kind: file.kind.unwrap_or(InteractionKind::Mention),
+                thread_id: file.thread_id.unwrap_or_else(|| external_id.clone()),
+                external_id: external_id.clone(),
+                parent_id: file.parent_id,
+                author_name: file.author_name.unwrap_or_else(|| author_id.clone()),
+                author_id,
+                text: file.text,
+                created_at: file.created_at.unwrap_or_else(|| self.clock.now()),
+                post_external_id: file.post_external_id,
+                post_url: file.post_url,
+                reply_ref: None,
+            };
+            items.push((external_id, draft));
+        }
+        let cursor = names.last().cloned().or_else(|| cursor.map(str::to_owned));
+        Ok(Polled { items, cursor })
+    }
+
+    async fn reply(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        to: &Interaction,
+        text: &str,
+    ) -> Result<Published, PublishError> {
+        simulated_failure(credentials)?;
+        let digest = hex::encode(&reply_digest(to, text)[..8]);
+        let path = self.outbox.join(format!("reply-{}-{digest}.json", to.id));
+        let published = |entry: &ReplyEntry| Published {
+            platform_post_id: format!("sandbox-reply-{}-{digest}", entry.interaction_id),
+            url: Some(format!("file://{}", path.display())),
+            published_at: Some(entry.published_at),
+        };
+        // The same reply twice is the same file.
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => {
+                let entry: ReplyEntry = serde_json::from_slice(&bytes)
+                    .map_err(|e| PublishError::Permanent { reason: format!("sandbox reply file unreadable: {e}") })?;
+                return Ok(published(&entry));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("read", e)),
+        }
+        tokio::fs::create_dir_all(&self.outbox).await.map_err(|e| io_error("folder", e))?;
+        let entry = ReplyEntry {
+            interaction_id: to.id.to_string(),
+            channel_id: channel.id.to_string(),
+            channel_name: channel.name.as_str().to_owned(),
+            in_reply_to: to.external_id.clone(),
+            thread_id: to.thread_id.clone(),
+            text: text.to_owned(),
+            published_at: self.clock.now(),
+        };
+        let body = serde_json::to_vec_pretty(&entry).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
+        let tmp = path.with_extension("json.tmp");
+        tokio::fs::write(&tmp, body).await.map_err(|e| io_error("write", e))?;
+        tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error("rename", e))?;
+        self.append_log(&format!(
+            "{} reply-{}-{digest} {}\n",
+            entry.published_at.to_rfc3339(),
+            entry.interaction_id,
+            entry.channel_id
+        ))
+        .await?;
+        Ok(published(&entry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn channel(name: &str) -> Channel {
+        let now = chrono::Utc::now();
+        Channel {
+            id: crate::domain::ChannelId::new(),
+            team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
+            platform: crate::domain::Platform::Sandbox,
+            name: crate::domain::ChannelName::parse("name", name).unwrap(),
+            time_zone: chrono_tz::Europe::Paris,
+            credentials: None,
+            queue_slots: vec![],
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn creds(v: serde_json::Value) -> Credentials {
+        Credentials::from_json("credentials", &v).unwrap()
+    }
+
+    fn at() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn polling_reads_dropped_files_in_name_order_for_their_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = SandboxAdapter::new(dir.path().join("outbox"), Arc::new(ManualClock::new(at())));
+        let (cafe, bar) = (channel("Café"), channel("Bar"));
+        let none = creds(json!({}));
+        assert_eq!(sandbox.poll(&cafe, &none, None).await.unwrap(), Polled::default(), "no inbox-in folder");
+
+        let inbox = dir.path().join("inbox-in");
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::write(inbox.join("002-bob.json"), json!({"text": "Vous ouvrez ?", "author_name": "Bob"}).to_string())
+            .unwrap();
+        std::fs::write(
+            inbox.join("001-dm.json"),
+            json!({"text": "un secret", "kind": "direct_message", "channel": "Café"}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(inbox.join("003-bar.json"), json!({"text": "pour le bar", "channel": "Bar"}).to_string())
+            .unwrap();
+        std::fs::write(inbox.join("004-broken.json"), "{").unwrap();
+        std::fs::write(inbox.join("notes.txt"), "ignored").unwrap();
+
+        let first = sandbox.poll(&cafe, &none, None).await.unwrap();
+        let texts: Vec<&str> = first.items.iter().map(|(_, d)| d.text.as_str()).collect();
+        assert_eq!(texts, ["un secret", "Vous ouvrez ?"]);
+        let (id, dm) = &first.items[0];
+        assert_eq!(id, "sandbox-001-dm");
+        assert_eq!(
+            (dm.kind, dm.thread_id.as_str(), dm.created_at),
+            (InteractionKind::DirectMessage, "sandbox-001-dm", at())
+        );
+        assert_eq!(first.items[1].1.author_name, "Bob");
+        assert_eq!(first.items[1].1.kind, InteractionKind::Mention);
+        assert_eq!(first.cursor.as_deref(), Some("004-broken.json"));
+        assert_eq!(sandbox.poll(&bar, &none, None).await.unwrap().items.len(), 2, "its own and the one for all");
+
+        let again = sandbox.poll(&cafe, &none, first.cursor.as_deref()).await.unwrap();
+        assert_eq!(again, Polled { items: vec![], cursor: first.cursor.clone() });
+        std::fs::write(inbox.join("005-new.json"), json!({"text": "encore"}).to_string()).unwrap();
+        let next = sandbox.poll(&cafe, &none, first.cursor.as_deref()).await.unwrap();
+        assert_eq!(next.items.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["sandbox-005-new"]);
+
+        let failing = creds(json!({"fail_with": "auth"}));
+        assert!(matches!(sandbox.poll(&cafe, &failing, None).await, Err(PublishError::Auth { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_reply_is_written_to_the_outbox_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        let sandbox = SandboxAdapter::new(outbox.clone(), Arc::new(ManualClock::new(at())));
+        let cafe = channel("Café");
+        let to: Interaction = serde_json::from_value(json!({
+            "id": crate::domain::InteractionId::new(), "team_id": cafe.team_id, "channel_id": cafe.id,
+            "platform": "sandbox", "kind": "mention", "external_id": "sandbox-002-bob", "thread_id": "sandbox-002-bob",
+            "author_id": "bob", "author_name": "Bob", "text": "Vous ouvrez ?", "created_at": at(), "received_at": at(),
+            "status": "open",
+        }))
+        .unwrap();
+        let none = creds(json!({}));
+        let first = sandbox.reply(&cafe, &none, &to, "Oui, dès 8 h").await.unwrap();
+        let again = sandbox.reply(&cafe, &none, &to, "Oui, dès 8 h").await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.published_at, Some(at()));
+        let path = first.url.as_deref().unwrap().strip_prefix("file://").unwrap().to_owned();
+        let entry: ReplyEntry = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!((entry.in_reply_to.as_str(), entry.text.as_str()), ("sandbox-002-bob", "Oui, dès 8 h"));
+        sandbox.reply(&cafe, &none, &to, "Autre réponse").await.unwrap();
+        let log = std::fs::read_to_string(outbox.join("published.log")).unwrap();
+        assert_eq!(log.lines().count(), 2, "{log}");
+        assert!(log.lines().all(|l| l.contains(&format!("reply-{}", to.id))), "{log}");
+        let failing = creds(json!({"fail_with": "transient"}));
+        assert!(matches!(sandbox.reply(&cafe, &failing, &to, "x").await, Err(PublishError::Transient { .. })));
     }
 }

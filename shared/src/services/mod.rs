@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod channels;
 pub mod import;
+pub mod inbox;
 pub mod keys;
 pub mod posts;
 pub mod publisher;

@@ -176,10 +176,10 @@ impl Publisher {
         // After an expired claim, or a failed attempt whose outcome may be unknown (a timeout,
         // a 5xx after the network took the post), ask before posting again: some networks
         // remember idempotency keys only for a while (Mastodon: one hour).
-        if reclaimed || d.attempts > 1 {
-            if let Some(found) = adapter.find_published(&request).await? {
-                return Ok((found, true));
-            }
+        if (reclaimed || d.attempts > 1)
+            && let Some(found) = adapter.find_published(&request).await?
+        {
+            return Ok((found, true));
         }
         let timeout = self.config.lease.to_std().unwrap_or(std::time::Duration::from_secs(120));
         match tokio::time::timeout(timeout, adapter.publish(&request)).await {

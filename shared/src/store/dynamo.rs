@@ -30,12 +30,14 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, InteractionStore, MetricStore, Page, PageRequest,
-    PostStore, ReportStore, StoreError, StoreResult, TeamStore,
+    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
+    MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore, StoreError, StoreResult,
+    TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Interaction, InteractionId, InteractionStatus, KeyHash,
-    MetricSnapshot, MetricSubject, Platform, Post, PostId, Report, ReportId, Team, TeamId, sortable_instant,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
+    InteractionStatus, KeyHash, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report,
+    ReportId, Team, TeamId, sortable_instant,
 };
 
 /// A post and its deliveries are written in one TransactWriteItems, which holds at most 100
@@ -283,6 +285,9 @@ mod pk {
     pub fn channels_of(team: &TeamId) -> String {
         format!("CHANNELS#{team}")
     }
+    pub fn channels_on(platform: Platform) -> String {
+        format!("PLATFORM#{}", platform.as_str())
+    }
     pub fn post(id: PostId) -> String {
         format!("POST#{id}")
     }
@@ -317,6 +322,21 @@ mod pk {
     pub fn reports_of(team: &TeamId) -> String {
         format!("REPORTS#{team}")
     }
+    pub fn raw_event(id: RawEventId) -> String {
+        format!("RAW#{id}")
+    }
+    pub fn raw_events_of(channel: ChannelId) -> String {
+        format!("RAWCH#{channel}")
+    }
+    pub fn state(key: &str) -> String {
+        format!("STATE#{}", key_part(key))
+    }
+    pub fn incident(id: crate::domain::IncidentId) -> String {
+        format!("INCIDENT#{id}")
+    }
+    pub fn incidents_of(team: &TeamId) -> String {
+        format!("INCIDENTS#{team}")
+    }
 }
 
 fn delivery_sk(id: DeliveryId) -> String {
@@ -341,8 +361,11 @@ fn api_key_item(k: &ApiKey) -> StoreResult<Item> {
     Ok(Item::of(k, pk::api_key(&k.hash), "APIKEY")?.index(Index::Gsi1, pk::keys_of(&k.team_id), k.id.to_string()))
 }
 
+/// A channel is listed under its team (gsi1) and under its platform (gsi2, for pollers).
 fn channel_item(c: &Channel) -> StoreResult<Item> {
-    Ok(Item::of(c, pk::channel(c.id), "CHANNEL")?.index(Index::Gsi1, pk::channels_of(&c.team_id), c.id.to_string()))
+    Ok(Item::of(c, pk::channel(c.id), "CHANNEL")?
+        .index(Index::Gsi1, pk::channels_of(&c.team_id), c.id.to_string())
+        .index(Index::Gsi2, pk::channels_on(c.platform), c.id.to_string()))
 }
 
 fn post_item(p: &Post) -> StoreResult<Item> {
@@ -385,6 +408,27 @@ fn report_item(r: &Report) -> StoreResult<Item> {
         pk::reports_of(&r.team_id),
         at_id(r.created_at, r.id),
     ))
+}
+
+fn raw_event_item(e: &RawEvent) -> StoreResult<Item> {
+    Ok(Item::of(e, pk::raw_event(e.id), "RAW")?
+        .index(Index::Gsi1, pk::raw_events_of(e.channel_id), at_id(e.received_at, e.id))
+        .expires(e.expires_at))
+}
+
+fn incident_item(i: &Incident) -> StoreResult<Item> {
+    Ok(Item::of(i, pk::incident(i.id), "INCIDENT")?.index(
+        Index::Gsi1,
+        pk::incidents_of(&i.team_id),
+        at_id(i.opened_at, i.id),
+    ))
+}
+
+/// A versioned state value (see [`StateStore`]).
+#[derive(Serialize, serde::Deserialize)]
+struct StateRecord {
+    value: String,
+    version: u64,
 }
 
 /// The dedupe record of one platform event.
@@ -589,17 +633,15 @@ impl DynamoStore {
         }
     }
 
-    /// DeleteItem under a condition: `Ok(false)` when the condition failed.
-    async fn delete(&self, pk: String, sk: &str, condition: Condition) -> StoreResult<bool> {
-        let request = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .condition_expression(condition.expression)
-            .set_expression_attribute_names(condition.names())
-            .set_expression_attribute_values(condition.values());
+    /// DeleteItem under an optional condition: `Ok(false)` when the condition failed.
+    async fn delete(&self, pk: String, sk: &str, condition: Option<Condition>) -> StoreResult<bool> {
+        let mut request = self.client.delete_item().table_name(&self.table).key("pk", s(pk)).key("sk", s(sk));
+        if let Some(c) = condition {
+            request = request
+                .condition_expression(c.expression)
+                .set_expression_attribute_names(c.names())
+                .set_expression_attribute_values(c.values());
+        }
         match request.send().await {
             Ok(_) => Ok(true),
             Err(e) => match e.into_service_error() {
@@ -727,6 +769,47 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// One page of `q` keeping only items that `keep` accepts: reads on until `limit` are kept,
+    /// the partition ends, or [`MAX_EXAMINED_PER_PAGE`] items were examined (then `next`
+    /// continues after the last one examined, and the page may be short).
+    async fn query_page_filtered<T: DeserializeOwned>(
+        &self,
+        q: Query,
+        page: &PageRequest,
+        keep: impl Fn(&T) -> bool,
+    ) -> StoreResult<Page<T>> {
+        let limit = page.effective_limit() as usize;
+        let mut start = page.cursor.as_deref().map(|c| q.start_at(c)).transpose()?;
+        let mut kept: Vec<(String, T)> = Vec::new();
+        let mut examined = 0;
+        loop {
+            let batch = self.query(&q, start.take(), Some(limit + 1)).await?;
+            let exhausted = batch.len() < limit + 1;
+            for item in batch {
+                examined += 1;
+                let position = q.cursor_after(&item)?;
+                let value: T = read(item)?;
+                if keep(&value) {
+                    kept.push((position.clone(), value));
+                    if kept.len() > limit {
+                        kept.truncate(limit);
+                        let next = kept.last().map(|(p, _)| p.clone());
+                        return Ok(Page { items: kept.into_iter().map(|(_, t)| t).collect(), next });
+                    }
+                }
+                if examined >= MAX_EXAMINED_PER_PAGE {
+                    return Ok(Page { items: kept.into_iter().map(|(_, t)| t).collect(), next: Some(position) });
+                }
+                start = Some(q.start_at(&position)?);
+            }
+            if exhausted {
+                return Ok(Page { items: kept.into_iter().map(|(_, t)| t).collect(), next: None });
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // The ports
 
@@ -804,7 +887,7 @@ impl ApiKeyStore for DynamoStore {
         let q = Query::new(Index::Gsi1, pk::keys_of(team), SortRange::Equals(id.to_string()), true);
         let found: Vec<ApiKey> = self.query_all(q).await?;
         let key = found.into_iter().next().ok_or(StoreError::NotFound)?;
-        match self.delete(pk::api_key(&key.hash), "APIKEY", Condition::owned_by(team)).await? {
+        match self.delete(pk::api_key(&key.hash), "APIKEY", Some(Condition::owned_by(team))).await? {
             true => Ok(()),
             false => Err(StoreError::NotFound),
         }
@@ -829,6 +912,10 @@ impl ChannelStore for DynamoStore {
     }
 
     /// In channel-id order.
+    async fn channels_on(&self, platform: Platform) -> StoreResult<Vec<Channel>> {
+        self.query_all(Query::new(Index::Gsi2, pk::channels_on(platform), SortRange::All, true)).await
+    }
+
     async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>> {
         self.query_all(Query::new(Index::Gsi1, pk::channels_of(team), SortRange::All, true)).await
     }
@@ -841,7 +928,7 @@ impl ChannelStore for DynamoStore {
     }
 
     async fn delete_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<()> {
-        match self.delete(pk::channel(id), "CHANNEL", Condition::owned_by(team)).await? {
+        match self.delete(pk::channel(id), "CHANNEL", Some(Condition::owned_by(team))).await? {
             true => Ok(()),
             false => Err(StoreError::NotFound),
         }
@@ -975,7 +1062,19 @@ impl InteractionStore for DynamoStore {
 
     async fn inbox(&self, team: &TeamId, query: &InboxQuery, page: &PageRequest) -> StoreResult<Page<Interaction>> {
         let range = SortRange::instants(query.from, query.to);
-        self.query_page(Query::new(Index::Gsi1, pk::inbox(team, query.status), range, false), page).await
+        let q = Query::new(Index::Gsi1, pk::inbox(team, query.status), range, false);
+        if query.filters() {
+            self.query_page_filtered(q, page, |i: &Interaction| query.matches(i)).await
+        } else {
+            self.query_page(q, page).await
+        }
+    }
+
+    async fn delete_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<()> {
+        match self.delete(pk::interaction(id), "INTERACTION", Some(Condition::owned_by(team))).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
     }
 
     async fn thread(&self, team: &TeamId, channel: ChannelId, thread_id: &str) -> StoreResult<Vec<Interaction>> {
@@ -1006,6 +1105,66 @@ impl DedupeStore for DynamoStore {
             .name("#until", "seen_until")
             .value(":now", s(sortable_instant(now)));
         self.put(item, Some(condition)).await
+    }
+}
+
+#[async_trait]
+impl RawEventStore for DynamoStore {
+    async fn put_raw_event(&self, event: &RawEvent) -> StoreResult<()> {
+        self.put(raw_event_item(event)?, None).await.map(drop)
+    }
+
+    async fn get_raw_event(&self, id: RawEventId) -> StoreResult<Option<RawEvent>> {
+        self.get(pk::raw_event(id), "RAW").await
+    }
+
+    async fn raw_events(
+        &self,
+        channel: ChannelId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<RawEvent>> {
+        let range = SortRange::instants(Some(from), Some(to));
+        self.query_page(Query::new(Index::Gsi1, pk::raw_events_of(channel), range, true), page).await
+    }
+
+    async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
+        self.delete(pk::raw_event(id), "RAW", None).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl StateStore for DynamoStore {
+    async fn get_state(&self, key: &str) -> StoreResult<Option<Versioned>> {
+        let record: Option<StateRecord> = self.get(pk::state(key), "STATE").await?;
+        Ok(record.map(|r| Versioned { value: r.value, version: r.version }))
+    }
+
+    async fn put_state(&self, key: &str, value: &str, expected: Option<u64>) -> StoreResult<u64> {
+        let version = expected.map_or(Some(1), |v| v.checked_add(1)).ok_or(StoreError::Conflict)?;
+        let item = Item::of(&StateRecord { value: value.to_owned(), version }, pk::state(key), "STATE")?;
+        let condition = match expected {
+            None => Condition::absent(),
+            Some(v) => Condition::new("#version = :expected")
+                .name("#version", "version")
+                .value(":expected", AttributeValue::N(v.to_string())),
+        };
+        match self.put(item, Some(condition)).await? {
+            true => Ok(version),
+            false => Err(StoreError::Conflict),
+        }
+    }
+}
+
+#[async_trait]
+impl IncidentStore for DynamoStore {
+    async fn put_incident(&self, incident: &Incident) -> StoreResult<()> {
+        self.put(incident_item(incident)?, None).await.map(drop)
+    }
+
+    async fn list_incidents(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Incident>> {
+        self.query_page(Query::new(Index::Gsi1, pk::incidents_of(team), SortRange::All, false), page).await
     }
 }
 

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Interaction, InteractionId,
-    InteractionStatus, KeyHash, MetricSnapshot, MetricSubject, Platform, Post, PostId, Report,
-    ReportId, Team, TeamId,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
+    InteractionKind, InteractionStatus, KeyHash, MetricSnapshot, MetricSubject, Platform, Post, PostId,
+    RawEvent, RawEventId, Report, ReportId, SentimentLabel, Team, TeamId,
 };
 
 pub mod sqlite;
@@ -107,6 +107,8 @@ pub trait ChannelStore: Send + Sync {
     /// A channel by id alone, for webhook intake where the URL names only the channel.
     async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>>;
     async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>>;
+    /// Every team's channels on one platform (the notification poller's round).
+    async fn channels_on(&self, platform: Platform) -> StoreResult<Vec<Channel>>;
     /// Replaces a stored channel; [`StoreError::NotFound`] when it does not exist.
     async fn update_channel(&self, channel: &Channel) -> StoreResult<()>;
     async fn delete_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<()>;
@@ -138,13 +140,50 @@ pub trait PostStore: Send + Sync {
     async fn due_deliveries(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>>;
 }
 
-/// Filters of an inbox listing.
+/// Filters of an inbox listing. `status` and the time window select from the index; the other
+/// filters are applied to what it yields, so a page may hold fewer than `limit` items and still
+/// have a `next` (as a DynamoDB FilterExpression would): only `next: None` means the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxQuery {
     pub status: InteractionStatus,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    pub channel: Option<ChannelId>,
+    pub kind: Option<InteractionKind>,
+    pub sentiment: Option<SentimentLabel>,
+    /// Watch-list tag the interaction must carry.
+    pub tag: Option<String>,
+    /// Case-insensitive substring of the text or the author's name.
+    pub text: Option<String>,
 }
+
+impl InboxQuery {
+    /// Everything in one status.
+    pub fn status(status: InteractionStatus) -> Self {
+        Self { status, from: None, to: None, channel: None, kind: None, sentiment: None, tag: None, text: None }
+    }
+
+    /// Whether the filters beyond status and time keep `i`.
+    pub fn matches(&self, i: &Interaction) -> bool {
+        self.channel.is_none_or(|c| i.channel_id == c)
+            && self.kind.is_none_or(|k| i.kind == k)
+            && self.sentiment.is_none_or(|l| i.sentiment.as_ref().is_some_and(|s| s.label == l))
+            && self.tag.as_ref().is_none_or(|t| i.tags.iter().any(|x| x == t))
+            && self.text.as_ref().is_none_or(|q| {
+                let q = q.to_lowercase();
+                i.text.to_lowercase().contains(&q) || i.author_name.to_lowercase().contains(&q)
+            })
+    }
+
+    /// Whether any filter beyond status and time is set.
+    pub fn filters(&self) -> bool {
+        self.channel.is_some() || self.kind.is_some() || self.sentiment.is_some() || self.tag.is_some() || self.text.is_some()
+    }
+}
+
+/// How many index entries one filtered inbox page examines at most before it returns what it
+/// found (with a `next` to continue): bounds the cost of a page whatever the filters.
+pub const MAX_EXAMINED_PER_PAGE: usize = 2000;
 
 #[async_trait]
 pub trait InteractionStore: Send + Sync {
@@ -157,6 +196,8 @@ pub trait InteractionStore: Send + Sync {
     async fn inbox(&self, team: &TeamId, query: &InboxQuery, page: &PageRequest) -> StoreResult<Page<Interaction>>;
     /// One conversation, oldest first.
     async fn thread(&self, team: &TeamId, channel: ChannelId, thread_id: &str) -> StoreResult<Vec<Interaction>>;
+    /// Removes one interaction; [`StoreError::NotFound`] when the team has no such interaction.
+    async fn delete_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<()>;
     /// Everything one author wrote to the team, newest first (contact history, erasure).
     async fn by_author(
         &self,
@@ -173,6 +214,47 @@ pub trait DedupeStore: Send + Sync {
     /// Returns `true` the first time and `false` for a repeat, in one conditional write. An
     /// entry past its expiry counts as unseen even if the backend has not removed it yet.
     async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait RawEventStore: Send + Sync {
+    async fn put_raw_event(&self, event: &RawEvent) -> StoreResult<()>;
+    async fn get_raw_event(&self, id: RawEventId) -> StoreResult<Option<RawEvent>>;
+    /// One channel's raw events with `from <= received_at < to`, oldest first (replay). Expired
+    /// ones may still appear until the backend removes them.
+    async fn raw_events(
+        &self,
+        channel: ChannelId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<RawEvent>>;
+    /// Removes one (no error when it is already gone).
+    async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()>;
+}
+
+/// A small value kept under a key with a version, for state that several runs update
+/// (a channel's crisis detector, a notification cursor): read, change, write back if unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub value: String,
+    pub version: u64,
+}
+
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    async fn get_state(&self, key: &str) -> StoreResult<Option<Versioned>>;
+    /// Writes `value` if the stored version is `expected` (`None`: nothing stored yet) and
+    /// returns the new version; [`StoreError::Conflict`] when someone else wrote first.
+    async fn put_state(&self, key: &str, value: &str, expected: Option<u64>) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Creates or replaces an incident.
+    async fn put_incident(&self, incident: &Incident) -> StoreResult<()>;
+    /// A team's incidents, newest first.
+    async fn list_incidents(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Incident>>;
 }
 
 #[async_trait]
@@ -198,11 +280,31 @@ pub trait ReportStore: Send + Sync {
 
 /// Everything Herald keeps. Services take the narrowest port they need; hosts hold this.
 pub trait Store:
-    TeamStore + ApiKeyStore + ChannelStore + PostStore + InteractionStore + DedupeStore + MetricStore + ReportStore
+    TeamStore
+    + ApiKeyStore
+    + ChannelStore
+    + PostStore
+    + InteractionStore
+    + DedupeStore
+    + RawEventStore
+    + StateStore
+    + IncidentStore
+    + MetricStore
+    + ReportStore
 {
 }
 
 impl<T> Store for T where
-    T: TeamStore + ApiKeyStore + ChannelStore + PostStore + InteractionStore + DedupeStore + MetricStore + ReportStore
+    T: TeamStore
+        + ApiKeyStore
+        + ChannelStore
+        + PostStore
+        + InteractionStore
+        + DedupeStore
+        + RawEventStore
+        + StateStore
+        + IncidentStore
+        + MetricStore
+        + ReportStore
 {
 }

@@ -15,12 +15,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, InteractionStore, MetricStore, Page,
-    PageRequest, PostStore, ReportStore, StoreError, StoreResult, TeamStore,
+    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, IncidentStore, InteractionStore,
+    MAX_EXAMINED_PER_PAGE, MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore,
+    StoreError, StoreResult, TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Interaction, InteractionId, KeyHash,
-    MetricSnapshot, MetricSubject, Platform, Post, PostId, Report, ReportId, Team, TeamId, sortable_instant,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId, KeyHash,
+    MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, Team, TeamId,
+    sortable_instant,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -100,6 +102,28 @@ CREATE TABLE calendar_tokens (
     hash     TEXT PRIMARY KEY,
     team_id  TEXT NOT NULL UNIQUE
 );
+"#, r#"
+CREATE TABLE raw_events (
+    id           TEXT PRIMARY KEY,
+    channel_id   TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL
+);
+CREATE INDEX raw_events_channel ON raw_events (channel_id, received_at, id);
+CREATE INDEX raw_events_expiry ON raw_events (expires_at);
+CREATE TABLE state (
+    key      TEXT PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    value    TEXT NOT NULL
+);
+CREATE TABLE incidents (
+    id         TEXT PRIMARY KEY,
+    team_id    TEXT NOT NULL,
+    opened_at  TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX incidents_team ON incidents (team_id, opened_at, id);
 "#];
 
 #[derive(Clone)]
@@ -383,6 +407,11 @@ impl ChannelStore for SqliteStore {
         self.with(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1", [id])).await
     }
 
+    async fn channels_on(&self, platform: Platform) -> StoreResult<Vec<Channel>> {
+        let all: Vec<Channel> = self.with(|c| bodies(c, "SELECT body FROM channels ORDER BY id", [])).await?;
+        Ok(all.into_iter().filter(|c| c.platform == platform).collect())
+    }
+
     async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>> {
         let team = team.to_string();
         self.with(move |c| bodies(c, "SELECT body FROM channels WHERE team_id = ?1 ORDER BY id", [team])).await
@@ -569,22 +598,46 @@ impl InteractionStore for SqliteStore {
 
     async fn inbox(&self, team: &TeamId, query: &InboxQuery, page: &PageRequest) -> StoreResult<Page<Interaction>> {
         let limit = page.effective_limit();
-        // Newest first: the cursor is the last (created_at, id) shown; the next page is below it.
-        let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
+        // Newest first: the cursor is the last (created_at, id) examined; the next page is below it.
+        let (mut before_t, mut before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
         let team = team.to_string();
         let status = query.status.as_str();
         let from = query.from.map(sortable_instant).unwrap_or_default();
         let to = query.to.map(sortable_instant).unwrap_or_else(|| "~".into());
+        let query = query.clone();
         self.with(move |c| {
-            let rows = positioned(
-                c,
-                "SELECT created_at, id, body FROM interactions
-                 WHERE team_id = ?1 AND status = ?2 AND created_at >= ?3 AND created_at < ?4
-                   AND (created_at, id) < (?5, ?6)
-                 ORDER BY created_at DESC, id DESC LIMIT ?7",
-                params![team, status, from, to, before_t, before_id, limit + 1],
-            )?;
-            Ok(paginate(rows, limit))
+            let mut kept: Vec<(Position, Interaction)> = Vec::new();
+            let mut examined = 0usize;
+            loop {
+                let batch = limit + 1;
+                let rows: Vec<(Position, Interaction)> = positioned(
+                    c,
+                    "SELECT created_at, id, body FROM interactions
+                     WHERE team_id = ?1 AND status = ?2 AND created_at >= ?3 AND created_at < ?4
+                       AND (created_at, id) < (?5, ?6)
+                     ORDER BY created_at DESC, id DESC LIMIT ?7",
+                    params![team, status, from, to, before_t, before_id, batch],
+                )?;
+                let exhausted = rows.len() < batch as usize;
+                for (pos, item) in rows {
+                    examined += 1;
+                    (before_t, before_id) = pos.clone();
+                    if query.matches(&item) {
+                        kept.push((pos, item));
+                        if kept.len() > limit as usize {
+                            return Ok(paginate(kept, limit));
+                        }
+                    }
+                    if examined >= MAX_EXAMINED_PER_PAGE {
+                        // Bounded work per page: hand back what was found and where to go on.
+                        let next = Some(Cursor::encode(&(before_t.clone(), before_id.clone())));
+                        return Ok(Page { items: kept.into_iter().map(|(_, i)| i).collect(), next });
+                    }
+                }
+                if exhausted {
+                    return Ok(paginate(kept, limit));
+                }
+            }
         })
         .await
     }
@@ -598,6 +651,14 @@ impl InteractionStore for SqliteStore {
                  ORDER BY created_at, id",
                 [team, channel, thread],
             )
+        })
+        .await
+    }
+
+    async fn delete_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<()> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| {
+            changed_one(c.execute("DELETE FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]).map_err(db)?)
         })
         .await
     }
@@ -643,6 +704,139 @@ impl DedupeStore for SqliteStore {
                 )
                 .map_err(db)?;
             Ok(n == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RawEventStore for SqliteStore {
+    async fn put_raw_event(&self, event: &RawEvent) -> StoreResult<()> {
+        let (id, channel, received, expires, body) = (
+            event.id.to_string(),
+            event.channel_id.to_string(),
+            sortable_instant(event.received_at),
+            event.expires_at.timestamp(),
+            to_json(event)?,
+        );
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO raw_events (id, channel_id, received_at, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
+                params![id, channel, received, expires, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn get_raw_event(&self, id: RawEventId) -> StoreResult<Option<RawEvent>> {
+        let id = id.to_string();
+        self.with(move |c| one_body(c, "SELECT body FROM raw_events WHERE id = ?1", [id])).await
+    }
+
+    async fn raw_events(
+        &self,
+        channel: ChannelId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<RawEvent>> {
+        let limit = page.effective_limit();
+        let (after_t, after_id) = start_after(page)?.unwrap_or_default();
+        let (channel, from, to) = (channel.to_string(), sortable_instant(from), sortable_instant(to));
+        self.with(move |c| {
+            let rows = positioned(
+                c,
+                "SELECT received_at, id, body FROM raw_events
+                 WHERE channel_id = ?1 AND received_at >= ?2 AND received_at < ?3 AND (received_at, id) > (?4, ?5)
+                 ORDER BY received_at, id LIMIT ?6",
+                params![channel, from, to, after_t, after_id, limit + 1],
+            )?;
+            Ok(paginate(rows, limit))
+        })
+        .await
+    }
+
+    async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
+        let id = id.to_string();
+        self.with(move |c| c.execute("DELETE FROM raw_events WHERE id = ?1", [id]).map(drop).map_err(db)).await
+    }
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn get_state(&self, key: &str) -> StoreResult<Option<Versioned>> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT value, version FROM state WHERE key = ?1", [key], |r| {
+                Ok(Versioned { value: r.get(0)?, version: r.get::<_, i64>(1)? as u64 })
+            })
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_state(&self, key: &str, value: &str, expected: Option<u64>) -> StoreResult<u64> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.with(move |c| {
+            let written = match expected {
+                None => match insert(c, "INSERT INTO state (key, version, value) VALUES (?1, 1, ?2)", params![key, value]) {
+                    Ok(()) => 1,
+                    Err(StoreError::AlreadyExists) => 0,
+                    Err(e) => return Err(e),
+                },
+                Some(v) => c
+                    .execute(
+                        "UPDATE state SET value = ?2, version = version + 1 WHERE key = ?1 AND version = ?3",
+                        params![key, value, v as i64],
+                    )
+                    .map_err(db)?,
+            };
+            match written {
+                0 => Err(StoreError::Conflict),
+                _ => Ok(expected.map_or(1, |v| v + 1)),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IncidentStore for SqliteStore {
+    async fn put_incident(&self, incident: &Incident) -> StoreResult<()> {
+        let (id, team, opened, body) = (
+            incident.id.to_string(),
+            incident.team_id.to_string(),
+            sortable_instant(incident.opened_at),
+            to_json(incident)?,
+        );
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO incidents (id, team_id, opened_at, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![id, team, opened, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn list_incidents(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Incident>> {
+        let limit = page.effective_limit();
+        let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
+        let team = team.to_string();
+        self.with(move |c| {
+            let rows = positioned(
+                c,
+                "SELECT opened_at, id, body FROM incidents WHERE team_id = ?1 AND (opened_at, id) < (?2, ?3)
+                 ORDER BY opened_at DESC, id DESC LIMIT ?4",
+                params![team, before_t, before_id, limit + 1],
+            )?;
+            Ok(paginate(rows, limit))
         })
         .await
     }

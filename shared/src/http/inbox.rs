@@ -1,0 +1,439 @@
+//! `/v1/inbox`, `/v1/contacts`, `/v1/watchlist`, `/v1/incidents`: the unified inbox.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::posts::instant;
+use super::{ApiError, ApiJson, AppState, Caller};
+use crate::domain::{
+    ChannelId, Incident, Interaction, InteractionId, InteractionKind, InteractionStatus, Platform, SentimentLabel,
+    ValidationError,
+};
+use crate::platforms::PublishError;
+use crate::services::inbox::{self as service, ReplyContext, ReplyError};
+use crate::store::{InboxQuery, PageRequest};
+
+const LIST_PARAMS: &[&str] = &["status", "kind", "channel_id", "sentiment", "tag", "q", "from", "to", "limit", "cursor"];
+
+fn params(query: Result<Query<HashMap<String, String>>, QueryRejection>, allowed: &[&str]) -> Result<HashMap<String, String>, ValidationError> {
+    let Query(params) = query.map_err(|_| ValidationError::new("query", "could not be read"))?;
+    if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ValidationError::new(
+            unknown.as_str(),
+            format!("is not a parameter of this listing ({})", allowed.join(", ")),
+        ));
+    }
+    Ok(params)
+}
+
+fn page(params: &HashMap<String, String>) -> Result<PageRequest, ValidationError> {
+    let limit = match params.get("limit") {
+        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=PageRequest::MAX_PAGE).contains(n)).ok_or_else(|| {
+            ValidationError::new("limit", format!("must be a whole number from 1 to {}", PageRequest::MAX_PAGE))
+        })?,
+        None => PageRequest::DEFAULT_PAGE,
+    };
+    Ok(PageRequest { limit, cursor: params.get("cursor").cloned() })
+}
+
+fn interaction_id(s: &str) -> Result<InteractionId, ValidationError> {
+    InteractionId::parse("id", s)
+}
+
+/// An interaction as the API shows it (raw-event links stay internal).
+pub fn interaction_json(i: &Interaction) -> Value {
+    json!({
+        "id": i.id, "channel_id": i.channel_id, "platform": i.platform, "kind": i.kind,
+        "external_id": i.external_id, "thread_id": i.thread_id, "parent_id": i.parent_id,
+        "author": {"id": i.author_id, "name": i.author_name},
+        "text": i.text, "created_at": i.created_at, "received_at": i.received_at, "post_url": i.post_url,
+        "status": i.status, "assignee": i.assignee, "sentiment": i.sentiment, "tags": i.tags, "notes": i.notes,
+        "first_response_at": i.first_response_at,
+        "first_response_seconds": service::first_response_seconds(i),
+    })
+}
+
+fn incident_json(i: &Incident) -> Value {
+    json!({
+        "id": i.id, "channel_id": i.channel_id, "opened_at": i.opened_at, "closed_at": i.closed_at,
+        "open": i.closed_at.is_none(), "negatives_in_window": i.negatives_in_window, "expected": i.expected,
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/inbox",
+    tag = "inbox",
+    operation_id = "list_inbox",
+    summary = "The inbox, newest first, filtered",
+    description = "`status` and the time window select from the index; the other filters apply to what it yields, \
+        so a page may hold fewer than `limit` items and still have a `next`: only `next: null` means the end.",
+    params(
+        ("status" = Option<String>, Query, description = "open (default), assigned, answered or closed"),
+        ("kind" = Option<String>, Query, description = "comment, mention, reply or direct_message"),
+        ("channel_id" = Option<String>, Query, description = "one channel"),
+        ("sentiment" = Option<String>, Query, description = "positive, neutral or negative"),
+        ("tag" = Option<String>, Query, description = "a watch-list term the interaction matched"),
+        ("q" = Option<String>, Query, description = "case-insensitive text in the message or the author's name"),
+        ("from" = Option<String>, Query, description = "RFC 3339; created at or after"),
+        ("to" = Option<String>, Query, description = "RFC 3339; created before"),
+        ("limit" = Option<u32>, Query, description = "page size"),
+        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"items\":[…],\"next\":cursor|null}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid filter; `field` names it", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query, LIST_PARAMS)?;
+    let status = match p.get("status") {
+        Some(s) => InteractionStatus::parse("status", s)?,
+        None => InteractionStatus::Open,
+    };
+    let text = match p.get("q").map(|q| q.trim()) {
+        Some("") => return Err(ValidationError::new("q", "must not be empty").into()),
+        Some(q) if q.chars().count() > 200 => return Err(ValidationError::new("q", "at most 200 characters").into()),
+        other => other.map(str::to_owned),
+    };
+    let query = InboxQuery {
+        status,
+        from: p.get("from").map(|s| instant("from", s)).transpose()?,
+        to: p.get("to").map(|s| instant("to", s)).transpose()?,
+        channel: p.get("channel_id").map(|s| ChannelId::parse("channel_id", s)).transpose()?,
+        kind: p.get("kind").map(|s| InteractionKind::parse("kind", s)).transpose()?,
+        sentiment: p.get("sentiment").map(|s| SentimentLabel::parse("sentiment", s)).transpose()?,
+        tag: p.get("tag").cloned(),
+        text,
+    };
+    let listing = service::list(&*state.store, &caller.actor(), &query, &page(&p)?).await?;
+    Ok(Json(json!({"items": listing.items.iter().map(interaction_json).collect::<Vec<_>>(), "next": listing.next})))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/inbox/{id}",
+    tag = "inbox",
+    operation_id = "get_interaction",
+    summary = "One interaction and its whole thread (oldest first)",
+    params(("id" = String, Path, description = "the interaction id")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "`{\"interaction\":{…},\"thread\":[…]}`", body = serde_json::Value),
+        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let actor = caller.actor();
+    let id = interaction_id(&id)?;
+    let it = service::get(&*state.store, &actor, id).await?;
+    let thread = service::thread(&*state.store, &actor, id).await?;
+    Ok(Json(json!({"interaction": interaction_json(&it), "thread": thread.iter().map(interaction_json).collect::<Vec<_>>()})))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// A team member's name or e-mail; null unassigns.
+    assignee: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/assign",
+    tag = "inbox",
+    operation_id = "assign_interaction",
+    summary = "Assign to a team member, or unassign with null (contributor and up)",
+    params(("id" = String, Path, description = "the interaction id")),
+    request_body = AssignBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the interaction", body = serde_json::Value),
+        (status = 403, description = "viewers cannot", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "invalid input", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AssignBody>,
+) -> Result<Json<Value>, ApiError> {
+    let it = service::assign(&*state.store, &caller.actor(), interaction_id(&id)?, body.assignee).await?;
+    Ok(Json(interaction_json(&it)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextBody {
+    text: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/notes",
+    tag = "inbox",
+    operation_id = "add_note",
+    summary = "Add an internal note, never sent to the platform (contributor and up)",
+    params(("id" = String, Path, description = "the interaction id")),
+    request_body = TextBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the interaction with its notes", body = serde_json::Value),
+        (status = 403, description = "viewers cannot", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "empty or too long", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TextBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let it = service::add_note(&*state.store, &*state.clock, &caller.actor(), interaction_id(&id)?, &body.text).await?;
+    Ok((StatusCode::CREATED, Json(interaction_json(&it))))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/close",
+    tag = "inbox",
+    operation_id = "close_interaction",
+    summary = "Close (contributor and up)",
+    params(("id" = String, Path, description = "the interaction id")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the interaction", body = serde_json::Value),
+        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn close(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let it = service::set_closed(&*state.store, &caller.actor(), interaction_id(&id)?, true).await?;
+    Ok(Json(interaction_json(&it)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/reopen",
+    tag = "inbox",
+    operation_id = "reopen_interaction",
+    summary = "Reopen: back to assigned when it has an assignee, else open (contributor and up)",
+    params(("id" = String, Path, description = "the interaction id")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the interaction", body = serde_json::Value),
+        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn reopen(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let it = service::set_closed(&*state.store, &caller.actor(), interaction_id(&id)?, false).await?;
+    Ok(Json(interaction_json(&it)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/reply",
+    tag = "inbox",
+    operation_id = "reply_to_interaction",
+    summary = "Answer on the platform; marks it answered (contributor and up)",
+    params(("id" = String, Path, description = "the interaction id")),
+    request_body = TextBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "`{\"interaction\":{…},\"reply\":{\"platform_post_id\",\"url\"}}`", body = serde_json::Value),
+        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 409, description = "replying is not possible on this channel (platform, credentials)", body = crate::http::openapi::ApiErrorBody),
+        (status = 502, description = "the platform refused the reply; `message` says why", body = crate::http::openapi::ApiErrorBody),
+        (status = 503, description = "the platform is unavailable or rate-limited; retry later (Retry-After)", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TextBody>,
+) -> Result<Response, ApiError> {
+    let cx = ReplyContext { store: &*state.store, clock: &*state.clock, cipher: &state.cipher, adapters: &state.adapters };
+    match service::reply(&cx, &caller.actor(), interaction_id(&id)?, &body.text).await {
+        Ok((it, published)) => Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "interaction": interaction_json(&it),
+                "reply": {"platform_post_id": published.platform_post_id, "url": published.url},
+            })),
+        )
+            .into_response()),
+        Err(ReplyError::Service(e)) => Err(e.into()),
+        Err(ReplyError::Platform(e)) => Ok(platform_refusal(e)),
+    }
+}
+
+fn platform_refusal(e: PublishError) -> Response {
+    let (status, code, retry_after) = match &e {
+        PublishError::Transient { retry_after, .. } => (StatusCode::SERVICE_UNAVAILABLE, "platform_unavailable", *retry_after),
+        PublishError::Auth { .. } => (StatusCode::BAD_GATEWAY, "platform_auth", None),
+        PublishError::Permanent { .. } => (StatusCode::BAD_GATEWAY, "platform_refused", None),
+    };
+    let mut resp = (status, Json(json!({"error": {"code": code, "message": e.to_string()}}))).into_response();
+    if let Some(after) = retry_after {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/{platform}/{author_id}",
+    tag = "inbox",
+    operation_id = "contact_history",
+    summary = "Everything one author wrote to the team, across channels, newest first",
+    params(
+        ("platform" = String, Path, description = "the author's platform"),
+        ("author_id" = String, Path, description = "the platform's id of the author"),
+        ("limit" = Option<u32>, Query, description = "page size"),
+        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "`{\"items\":[…],\"next\":…,\"open\":n,\"median_first_response_seconds\":…}`", body = serde_json::Value),
+    ),
+)]
+pub async fn contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((platform, author)): Path<(String, String)>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query, &["limit", "cursor"])?;
+    let platform = Platform::parse("platform", &platform)?;
+    let listing = service::contact(&*state.store, &caller.actor(), platform, &author, &page(&p)?).await?;
+    Ok(Json(json!({
+        "platform": platform, "author_id": author,
+        "items": listing.items.iter().map(interaction_json).collect::<Vec<_>>(),
+        "next": listing.next,
+    })))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/contacts/{platform}/{author_id}",
+    tag = "inbox",
+    operation_id = "erase_contact",
+    summary = "Erase every stored item of one author, raw webhook bodies included (admin)",
+    params(
+        ("platform" = String, Path, description = "the author's platform"),
+        ("author_id" = String, Path, description = "the platform's id of the author"),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "`{\"removed\": n}`: how many stored items were deleted", body = serde_json::Value),
+        (status = 403, description = "admins only", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn erase_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((platform, author)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let platform = Platform::parse("platform", &platform)?;
+    let removed = service::erase_contact(&*state.store, &caller.actor(), platform, &author).await?;
+    tracing::info!(platform = platform.as_str(), removed, "contact erased");
+    Ok(Json(json!({"removed": removed})))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchlistBody {
+    /// Brand and competitor names, hashtags: interactions containing one are tagged with it.
+    terms: Vec<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/watchlist",
+    tag = "inbox",
+    operation_id = "get_watchlist",
+    summary = "The team's watch list",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"terms\":[…]}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn get_watchlist(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"terms": service::watch_terms(&*state.store, &caller.actor()).await?})))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/watchlist",
+    tag = "inbox",
+    operation_id = "put_watchlist",
+    summary = "Replace the watch list (editor and up); new interactions are tagged from then on",
+    request_body = WatchlistBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "`{\"terms\":[…]}` as stored", body = serde_json::Value),
+        (status = 403, description = "editors and admins only", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "a term is empty, too long or there are too many", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn put_watchlist(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<WatchlistBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"terms": service::set_watch_terms(&*state.store, &caller.actor(), body.terms).await?})))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/incidents",
+    tag = "inbox",
+    operation_id = "list_incidents",
+    summary = "Crisis incidents, newest first",
+    params(
+        ("limit" = Option<u32>, Query, description = "page size"),
+        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"items\":[…],\"next\":…}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let p = params(query, &["limit", "cursor"])?;
+    let listing = service::incidents(&*state.store, &caller.actor(), &page(&p)?).await?;
+    Ok(Json(json!({"items": listing.items.iter().map(incident_json).collect::<Vec<_>>(), "next": listing.next})))
+}

@@ -1,0 +1,525 @@
+//! Webhook intake and notification polling: verify, keep the raw event, normalise, dedupe,
+//! score, tag, store in the inbox, and watch for a crisis.
+//!
+//! Nothing lost: a verified body is stored raw (with an expiry) before it is parsed, so a parser
+//! bug can be fixed and the body replayed ([`Intake::replay`]). Nothing twice: an interaction's
+//! id is derived from its channel and the platform's event id ([`InteractionId::derived`]), and
+//! it is stored with one conditional write, so a redelivered event finds its own item and
+//! creates nothing. The raw body's id is derived from its bytes the same way, so a redelivered
+//! body overwrites itself. No platform is called before the answer: intake is store writes
+//! only, well inside the 3–10 s platforms allow.
+
+pub mod platforms;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::crypto::{CredentialCipher, Credentials};
+use crate::domain::{
+    Channel, ChannelId, Incident, IncidentId, Interaction, InteractionDraft, InteractionId, InteractionStatus,
+    Platform, RawEvent, RawEventId, SentimentLabel, Team,
+};
+use crate::events::{Event, EventKind, EventSink};
+use crate::listening::crisis::{CrisisChange, CrisisRule, CrisisState};
+use crate::platforms::inbox::InboxAdapter;
+use crate::platforms::{Adapters, PublishError};
+use crate::listening::sentiment;
+use crate::store::{PageRequest, Store, StoreError, StoreResult};
+
+pub use platforms::{EventPayload, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
+
+/// The credential field naming the channel's own account id on the platform, where intake needs
+/// it: Mastodon admin webhooks report every status of the instance, and only those that mention
+/// or answer this account are the channel's interactions.
+pub const OWN_ACCOUNT_ID: &str = "account_id";
+
+/// Webhook bodies larger than this are refused with 413 (platforms send a few KiB; the raw
+/// copy must fit a DynamoDB item once base64-encoded).
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// How long raw bodies are kept for replay.
+    pub raw_ttl: Duration,
+    pub crisis: CrisisRule,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self { raw_ttl: Duration::days(14), crisis: CrisisRule::default() }
+    }
+}
+
+/// What a webhook request came to.
+#[derive(Debug)]
+pub enum Received {
+    /// A subscription handshake: answer 200 with this body.
+    Handshake(HandshakeReply),
+    /// A verified delivery, stored.
+    Accepted(IngestSummary),
+}
+
+/// What one body or one poll brought.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// New interactions stored.
+    pub created: usize,
+    /// Events already stored before (redeliveries).
+    pub duplicates: usize,
+    /// Events of types Herald does not turn into interactions (kept raw only).
+    pub ignored: usize,
+}
+
+impl IngestSummary {
+    fn add(&mut self, other: &IngestSummary) {
+        self.created += other.created;
+        self.duplicates += other.duplicates;
+        self.ignored += other.ignored;
+    }
+}
+
+/// How many channels a poll round reads at once.
+pub const POLL_CONCURRENCY: usize = 4;
+
+/// What one poll round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PollSummary {
+    /// Channels read successfully.
+    pub channels: usize,
+    /// Channels whose read failed (logged; retried next round).
+    pub failed: usize,
+    pub ingested: IngestSummary,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Platform(PublishError),
+    #[error("the channel's credentials could not be opened")]
+    Credentials,
+}
+
+/// A channel's polling position, stored under `poll#<channel>`.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+struct PollState {
+    cursor: Option<String>,
+    /// `Channel Needs Reconnect` was raised and no poll has succeeded since.
+    #[serde(default)]
+    reconnect_raised: bool,
+}
+
+/// Why a webhook was refused; the HTTP layer maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// No such channel, or not of that platform (404): nothing is said about which.
+    #[error("no such webhook endpoint")]
+    UnknownEndpoint,
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the channel's credentials could not be opened")]
+    Credentials,
+}
+
+#[derive(Clone)]
+pub struct Intake {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub cipher: CredentialCipher,
+    pub events: Arc<dyn EventSink>,
+    pub config: IntakeConfig,
+}
+
+impl Intake {
+    /// One webhook request to `/webhooks/{platform}/{channel_id}`: handshake, or verify, keep
+    /// raw, parse and ingest.
+    pub async fn receive(
+        &self,
+        platform: &str,
+        channel_id: &str,
+        request: &WebhookRequest<'_>,
+    ) -> Result<Received, ReceiveError> {
+        let platform = Platform::parse("platform", platform).map_err(|_| ReceiveError::UnknownEndpoint)?;
+        let channel_id = ChannelId::parse("channel_id", channel_id).map_err(|_| ReceiveError::UnknownEndpoint)?;
+        let channel = match self.store.channel_by_id(channel_id).await? {
+            Some(c) if c.platform == platform => c,
+            _ => return Err(ReceiveError::UnknownEndpoint),
+        };
+        let credentials = match &channel.credentials {
+            Some(sealed) => self.cipher.open(channel.id, sealed).map_err(|_| ReceiveError::Credentials)?,
+            None => Credentials::default(),
+        };
+        if let Some(reply) = platforms::handshake(platform, &credentials, request) {
+            return Ok(Received::Handshake(reply?));
+        }
+        let now = self.clock.now();
+        platforms::verify(platform, &credentials, request, now)?;
+
+        let raw = RawEvent {
+            id: RawEventId::derived(&format!("{}/{}", channel.id, hex::encode(Sha256::digest(request.body)))),
+            team_id: channel.team_id.clone(),
+            channel_id: channel.id,
+            platform,
+            received_at: now,
+            body: BASE64.encode(request.body),
+            expires_at: now + self.config.raw_ttl,
+        };
+        self.store.put_raw_event(&raw).await?;
+        let parsed = platforms::parse_for_account(platform, request.body, credentials.get(OWN_ACCOUNT_ID))?;
+        Ok(Received::Accepted(self.ingest_parsed(&channel, parsed, Some(raw.id)).await?))
+    }
+
+    /// Parses a stored raw body again and ingests what it holds; already stored events count
+    /// as duplicates. For `herald intake replay` after a parser fix.
+    pub async fn replay(&self, raw: &RawEvent) -> Result<IngestSummary, ReceiveError> {
+        let channel = self.store.channel_by_id(raw.channel_id).await?.ok_or(ReceiveError::UnknownEndpoint)?;
+        let body = BASE64.decode(&raw.body).map_err(|_| StoreError::Corrupt(format!("raw event {}: body is not base64", raw.id)))?;
+        let credentials = match &channel.credentials {
+            Some(sealed) => self.cipher.open(channel.id, sealed).map_err(|_| ReceiveError::Credentials)?,
+            None => Credentials::default(),
+        };
+        let parsed = platforms::parse_for_account(raw.platform, &body, credentials.get(OWN_ACCOUNT_ID))?;
+        Ok(self.ingest_parsed(&channel, parsed, Some(raw.id)).await?)
+    }
+
+    /// Replays every raw event of `channel` received in `[from, to)`.
+    pub async fn replay_channel(
+        &self,
+        channel: ChannelId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(usize, IngestSummary), ReceiveError> {
+        let mut page = PageRequest::first(PageRequest::MAX_PAGE);
+        let (mut bodies, mut total) = (0, IngestSummary::default());
+        loop {
+            let batch = self.store.raw_events(channel, from, to, &page).await?;
+            for raw in &batch.items {
+                bodies += 1;
+                total.add(&self.replay(raw).await?);
+            }
+            match batch.next {
+                Some(next) => page.cursor = Some(next),
+                None => return Ok((bodies, total)),
+            }
+        }
+    }
+
+    /// One round of the notification poller: every channel of every platform that has an
+    /// inbox adapter is read from its stored cursor (`poll#<channel>`), a few channels at a time;
+    /// one channel's failure does not stop the others. Every channel's crisis detector is also
+    /// ticked, so incidents close when a channel calms down.
+    pub async fn poll_all(&self, adapters: &Adapters) -> StoreResult<PollSummary> {
+        let mut summary = PollSummary::default();
+        let mut tasks = tokio::task::JoinSet::new();
+        let limit = Arc::new(tokio::sync::Semaphore::new(POLL_CONCURRENCY));
+        for platform in Platform::ALL {
+            let channels = self.store.channels_on(platform).await?;
+            for channel in channels {
+                let adapter = adapters.inbox(platform).cloned();
+                let (this, limit) = (self.clone(), limit.clone());
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let polled = match adapter {
+                        Some(adapter) => Some(this.poll_channel(&channel, &*adapter).await),
+                        None => None,
+                    };
+                    let ticked = this.tick_crisis(&channel).await;
+                    (channel.id, polled, ticked)
+                });
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((channel, polled, ticked)) = joined else {
+                summary.failed += 1;
+                continue;
+            };
+            if let Err(e) = ticked {
+                tracing::warn!(%channel, error = %e, "crisis tick failed");
+            }
+            match polled {
+                None => {}
+                Some(Ok(got)) => {
+                    summary.channels += 1;
+                    summary.ingested.add(&got);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(%channel, error = %e, "polling failed");
+                    summary.failed += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Reads one channel's new notifications and ingests them; the cursor moves only after
+    /// everything it covers is stored. An auth failure raises `Channel Needs Reconnect` once
+    /// (until a poll succeeds again).
+    pub async fn poll_channel(&self, channel: &Channel, adapter: &dyn InboxAdapter) -> Result<IngestSummary, PollError> {
+        let key = format!("poll#{}", channel.id);
+        let stored = self.store.get_state(&key).await?;
+        let mut state: PollState = stored.as_ref().and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
+        let version = stored.map(|v| v.version);
+        let Some(sealed) = &channel.credentials else { return Ok(IngestSummary::default()) };
+        let credentials = self.cipher.open(channel.id, sealed).map_err(|_| PollError::Credentials)?;
+        let polled = match adapter.poll(channel, &credentials, state.cursor.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => {
+                if matches!(e, PublishError::Auth { .. }) && !state.reconnect_raised {
+                    state.reconnect_raised = true;
+                    let value = serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if self.store.put_state(&key, &value, version).await.is_ok() {
+                        let detail = json!({"channel_id": channel.id, "platform": channel.platform, "reason": e.to_string()});
+                        self.emit(EventKind::ChannelNeedsReconnect, channel, detail).await;
+                    }
+                }
+                return Err(PollError::Platform(e));
+            }
+        };
+        let team = self.store.get_team(&channel.team_id).await?;
+        let mut summary = IngestSummary::default();
+        for (event_id, draft) in polled.items {
+            if self.ingest(channel, team.as_ref(), &event_id, draft, None).await? {
+                summary.created += 1;
+            } else {
+                summary.duplicates += 1;
+            }
+        }
+        state.cursor = polled.cursor.or(state.cursor);
+        state.reconnect_raised = false;
+        let value = serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        match self.store.put_state(&key, &value, version).await {
+            // Another poll of the same channel moved the cursor first: what we stored is
+            // deduplicated, and its cursor is as good as ours.
+            Ok(_) | Err(StoreError::Conflict) => Ok(summary),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn ingest_parsed(
+        &self,
+        channel: &Channel,
+        parsed: Vec<ParsedEvent>,
+        raw: Option<RawEventId>,
+    ) -> StoreResult<IngestSummary> {
+        let mut summary = IngestSummary::default();
+        let team = self.store.get_team(&channel.team_id).await?;
+        for event in parsed {
+            match event.payload {
+                EventPayload::Interaction(draft) => {
+                    if self.ingest(channel, team.as_ref(), &event.event_id, draft, raw).await? {
+                        summary.created += 1;
+                    } else {
+                        summary.duplicates += 1;
+                    }
+                }
+                EventPayload::Ignored { event_type } => {
+                    tracing::info!(channel = %channel.id, event_type, "webhook event kept raw only");
+                    summary.ignored += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Stores one interaction unless its event was stored before (`false` then). Scores its
+    /// sentiment, tags it from the team's watch list, and feeds the channel's crisis detector.
+    pub async fn ingest(
+        &self,
+        channel: &Channel,
+        team: Option<&Team>,
+        event_id: &str,
+        draft: InteractionDraft,
+        raw: Option<RawEventId>,
+    ) -> StoreResult<bool> {
+        let now = self.clock.now();
+        let sentiment = sentiment::analyse(&draft.text);
+        let tags = team.map(|t| watch_tags(&t.watch_terms, &draft.text)).unwrap_or_default();
+        let negative = sentiment.label == SentimentLabel::Negative;
+        let interaction = Interaction {
+            id: InteractionId::derived(&format!("{}/{event_id}", channel.id)),
+            team_id: channel.team_id.clone(),
+            channel_id: channel.id,
+            platform: channel.platform,
+            kind: draft.kind,
+            external_id: draft.external_id,
+            thread_id: draft.thread_id,
+            parent_id: draft.parent_id,
+            author_id: draft.author_id,
+            author_name: draft.author_name,
+            text: draft.text,
+            created_at: draft.created_at,
+            received_at: now,
+            post_url: draft.post_url,
+            status: InteractionStatus::Open,
+            assignee: None,
+            reply_ref: draft.reply_ref,
+            sentiment: Some(sentiment),
+            tags,
+            notes: vec![],
+            first_response_at: None,
+            raw_event_id: raw,
+        };
+        match self.store.create_interaction(&interaction).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await?;
+        Ok(true)
+    }
+
+    /// Feeds one interaction to the channel's crisis detector (state kept under
+    /// `crisis#<channel>`, updated with a version check and retried on a race).
+    async fn observe_for_crisis(&self, channel: &Channel, at: DateTime<Utc>, negative: bool) -> StoreResult<()> {
+        self.update_crisis(channel, |state, rule| state.observe(rule, at, negative)).await
+    }
+
+    /// Lets time pass for a channel's detector, so an incident can close when things calm down.
+    pub async fn tick_crisis(&self, channel: &Channel) -> StoreResult<()> {
+        let now = self.clock.now();
+        self.update_crisis(channel, |state, rule| state.tick(rule, now)).await
+    }
+
+    async fn update_crisis(
+        &self,
+        channel: &Channel,
+        step: impl Fn(&mut CrisisState, &CrisisRule) -> Option<CrisisChange>,
+    ) -> StoreResult<()> {
+        let key = format!("crisis#{}", channel.id);
+        for _ in 0..8 {
+            let stored = self.store.get_state(&key).await?;
+            let (mut crisis, version) = match &stored {
+                Some(v) => match serde_json::from_str::<ChannelCrisis>(&v.value) {
+                    Ok(c) => (c, Some(v.version)),
+                    Err(e) => {
+                        tracing::warn!(channel = %channel.id, error = %e, "unreadable crisis state; starting afresh");
+                        (ChannelCrisis::new(self.clock.now()), Some(v.version))
+                    }
+                },
+                None => (ChannelCrisis::new(self.clock.now()), None),
+            };
+            let change = step(&mut crisis.detector, &self.config.crisis);
+            let (opened, closed) = match change {
+                Some(CrisisChange::Opened { at, negatives_in_window, expected, .. }) => {
+                    let incident = Incident {
+                        id: IncidentId::derived(&format!("{}/{}", channel.id, at.timestamp_micros())),
+                        team_id: channel.team_id.clone(),
+                        channel_id: channel.id,
+                        opened_at: at,
+                        closed_at: None,
+                        negatives_in_window,
+                        expected,
+                    };
+                    crisis.open = Some(incident.clone());
+                    (Some(incident), None)
+                }
+                Some(CrisisChange::Closed { at, .. }) => {
+                    let closed = crisis.open.take().map(|mut i| {
+                        i.closed_at = Some(at);
+                        i
+                    });
+                    (None, closed)
+                }
+                None => (None, None),
+            };
+            let value = serde_json::to_string(&crisis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            match self.store.put_state(&key, &value, version).await {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+            if let Some(incident) = opened {
+                self.store.put_incident(&incident).await?;
+                let detail = json!({
+                    "incident_id": incident.id, "channel_id": channel.id, "platform": channel.platform,
+                    "negatives_in_window": incident.negatives_in_window, "expected": incident.expected,
+                    "opened_at": incident.opened_at,
+                });
+                self.emit(EventKind::CrisisDetected, channel, detail).await;
+            }
+            if let Some(incident) = closed {
+                self.store.put_incident(&incident).await?;
+                let detail = json!({"incident_id": incident.id, "channel_id": channel.id, "closed_at": incident.closed_at});
+                self.emit(EventKind::CrisisResolved, channel, detail).await;
+            }
+            return Ok(());
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn emit(&self, kind: EventKind, channel: &Channel, detail: serde_json::Value) {
+        let event = Event::new(kind, &channel.team_id, self.clock.now(), detail);
+        if let Err(e) = self.events.emit(&event).await {
+            tracing::error!(error = %e, kind = kind.detail_type(), "event not delivered");
+        }
+    }
+}
+
+/// A channel's crisis detector and the incident it has open, stored as one versioned value.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct ChannelCrisis {
+    detector: CrisisState,
+    open: Option<Incident>,
+}
+
+impl ChannelCrisis {
+    fn new(now: DateTime<Utc>) -> Self {
+        Self { detector: CrisisState::new(now), open: None }
+    }
+}
+
+/// The watch-list terms that `text` contains, compared case- and accent-insensitively (a term
+/// starting with `#` or `@` must match a whole tag; others match on word boundaries).
+pub fn watch_tags(terms: &[String], text: &str) -> Vec<String> {
+    if terms.is_empty() {
+        return vec![];
+    }
+    let haystack = fold(text);
+    terms
+        .iter()
+        .filter(|term| {
+            let needle = fold(term);
+            !needle.is_empty() && contains_word(&haystack, &needle)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Lower case without accents: "Café" and "CAFE" compare equal.
+fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+}
+
+fn contains_word(haystack: &str, needle: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    haystack.match_indices(needle).any(|(i, m)| {
+        let before = haystack[..i].chars().next_back();
+        let after = haystack[i + m.len()..].chars().next();
+        before.is_none_or(|c| !is_word(c)) && after.is_none_or(|c| !is_word(c))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_terms_match_whole_words_without_case_or_accents() {
+        let terms = vec!["Café du Coin".to_owned(), "#brunch".to_owned(), "Starbucks".to_owned(), "tea".to_owned()];
+        let tags = watch_tags(&terms, "Best CAFE DU COIN ever, better than starbucks! #Brunch #teatime");
+        assert_eq!(tags, vec!["Café du Coin", "#brunch", "Starbucks"]);
+        assert!(watch_tags(&terms, "steam and teapots").is_empty(), "no match inside words");
+        assert!(watch_tags(&[], "anything").is_empty());
+    }
+}

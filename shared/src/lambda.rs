@@ -1,0 +1,272 @@
+//! The Lambda side of every function's `main`: how a function starts, which events it accepts,
+//! and how it tells Lambda that something went wrong. Only the functions' mains call this; the
+//! services it runs know nothing of Lambda.
+//!
+//! ## Errors Lambda sees
+//!
+//! Every failure reaches the Runtime API as `{"errorType","errorMessage"}` with one of these
+//! types, so that alarms, logs and whoever redrives a dead-letter queue can tell a failure worth
+//! retrying from one that will fail the same way forever:
+//!
+//! | `errorType` | when | retry? |
+//! |---|---|---|
+//! | `Herald.InvalidEvent` | the event is not what the function is wired to (an HTTP function given anything but an API Gateway HTTP API payload 2.0 request; a scheduled function given anything but an EventBridge `Scheduled Event`) | no: the same event fails the same way |
+//! | `Herald.Transient` | a dependency failed or was busy (DynamoDB, EventBridge, SSM unreachable, throttled, a lost race) | yes |
+//! | `Herald.Internal` | a stored item Herald cannot read, or another bug | no, until fixed |
+//! | `Herald.Config` | reported at start-up (`/runtime/init/error`): a missing variable, an unreadable credentials key | no, until the configuration is fixed |
+//!
+//! Lambda retries a failed *asynchronous* invocation (the scheduled functions) whatever its type,
+//! as often as the function's `MaximumRetryAttempts` in template.yaml says, then sends its record
+//! to the dead-letter queue; the type says which of those records are worth sending again. A
+//! failed invocation never stops the process: the next event is served as usual.
+//!
+//! An HTTP function's own errors are HTTP answers (4xx/5xx with a JSON body), not Lambda errors:
+//! only an event that is not an HTTP request at all is a Lambda error.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_http::request::LambdaRequest;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::store::StoreError;
+
+/// What a function's `main` returns.
+pub type Error = lambda_runtime::Error;
+
+/// The `errorType`s Herald reports (see the module documentation).
+pub mod error_type {
+    pub const INVALID_EVENT: &str = "Herald.InvalidEvent";
+    pub const TRANSIENT: &str = "Herald.Transient";
+    pub const INTERNAL: &str = "Herald.Internal";
+    pub const CONFIG: &str = "Herald.Config";
+}
+
+/// Why one invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionError {
+    /// Not an event this function handles. Not retryable.
+    #[error("{0}")]
+    InvalidEvent(String),
+    /// A dependency failed; the same event may well succeed later.
+    #[error("{0}")]
+    Transient(String),
+    /// A bug or unreadable data. Not retryable.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl FunctionError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            FunctionError::InvalidEvent(_) => error_type::INVALID_EVENT,
+            FunctionError::Transient(_) => error_type::TRANSIENT,
+            FunctionError::Internal(_) => error_type::INTERNAL,
+        }
+    }
+
+    pub fn retryable(&self) -> bool {
+        matches!(self, FunctionError::Transient(_))
+    }
+}
+
+impl From<FunctionError> for Diagnostic {
+    fn from(e: FunctionError) -> Diagnostic {
+        // lambda_runtime logs the error itself (its Debug form names the variant).
+        Diagnostic { error_type: e.error_type().to_owned(), error_message: e.to_string() }
+    }
+}
+
+impl From<StoreError> for FunctionError {
+    fn from(e: StoreError) -> FunctionError {
+        match e {
+            StoreError::Backend(_) | StoreError::Conflict => FunctionError::Transient(format!("the store failed: {e}")),
+            other => FunctionError::Internal(format!("the store answered unexpectedly: {other}")),
+        }
+    }
+}
+
+/// Builds what a function needs before its first event. On failure the error is reported to the
+/// Runtime API as an init error of type `Herald.Config` (so the failed invocation says why, not
+/// just "Runtime.ExitError"), logged, and returned: `main` then exits.
+pub async fn init<T, E: Display>(setup: impl Future<Output = Result<T, E>>) -> Result<T, Error> {
+    match setup.await {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let message = format!("the function could not start: {e}");
+            tracing::error!(error_type = error_type::CONFIG, error = %message, "init failed");
+            if let Err(report) = report_init_error(&message).await {
+                tracing::error!(error = %report, "could not report the init error to the Lambda Runtime API");
+            }
+            Err(message.into())
+        }
+    }
+}
+
+/// `POST /2018-06-01/runtime/init/error` (lambda_runtime has no public call for it).
+async fn report_init_error(message: &str) -> Result<(), String> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set".to_owned())?;
+    let client = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+    let body = serde_json::json!({"errorType": error_type::CONFIG, "errorMessage": message, "stackTrace": []});
+    let response = client
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", error_type::CONFIG)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    match response.status().is_success() {
+        true => Ok(()),
+        false => Err(format!("the Runtime API answered {}", response.status())),
+    }
+}
+
+/// Serves an axum router behind API Gateway (HTTP API, payload format 2.0): the same router
+/// `herald serve` binds to a port. Anything else is refused as `Herald.InvalidEvent`.
+pub async fn run_http(router: axum::Router) -> Result<(), Error> {
+    let adapter = lambda_http::Adapter::from(router);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let adapter = adapter.clone();
+        async move {
+            let request = http_request(event.payload)?;
+            let response = adapter.oneshot(LambdaEvent::new(LambdaRequest::ApiGatewayV2(request), event.context)).await;
+            Ok::<_, FunctionError>(response.unwrap_or_else(|never| match never {}))
+        }
+    }))
+    .await
+}
+
+/// Checks that `event` is an HTTP API payload 2.0 request, naming what is missing if not.
+pub fn http_request(event: Value) -> Result<ApiGatewayV2httpRequest, FunctionError> {
+    let invalid = |what: &str| {
+        FunctionError::InvalidEvent(format!(
+            "this function takes API Gateway HTTP API requests (payload format 2.0), and this event {what}"
+        ))
+    };
+    if !event.is_object() {
+        return Err(invalid("is not a JSON object"));
+    }
+    match event.get("version").and_then(Value::as_str) {
+        Some("2.0") => {}
+        Some(other) => return Err(invalid(&format!("has version {other:?}, not \"2.0\""))),
+        None => return Err(invalid("has no \"version\"")),
+    }
+    if event.pointer("/requestContext/http/method").and_then(Value::as_str).is_none() {
+        return Err(invalid("has no requestContext.http.method"));
+    }
+    if event.get("rawPath").and_then(Value::as_str).is_none() {
+        return Err(invalid("has no rawPath"));
+    }
+    if event.get("isBase64Encoded").is_some_and(|b| !b.is_boolean()) {
+        return Err(invalid("has an isBase64Encoded that is not true or false"));
+    }
+    serde_path_to_error::deserialize(event).map_err(|e| invalid(&format!("cannot be read: {e}")))
+}
+
+/// The EventBridge event a schedule rule sends (`"source": "aws.events"`,
+/// `"detail-type": "Scheduled Event"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledEvent {
+    /// When the rule fired.
+    pub time: DateTime<Utc>,
+    /// The rule's ARN(s).
+    pub resources: Vec<String>,
+}
+
+impl ScheduledEvent {
+    pub fn parse(event: &Value) -> Result<ScheduledEvent, FunctionError> {
+        let invalid = |what: String| {
+            FunctionError::InvalidEvent(format!(
+                "this function runs on an EventBridge schedule (source \"aws.events\", detail-type \"Scheduled Event\"), and this event {what}"
+            ))
+        };
+        let field = |name: &str| event.get(name).and_then(Value::as_str);
+        if !event.is_object() {
+            return Err(invalid("is not a JSON object".into()));
+        }
+        match (field("source"), field("detail-type")) {
+            (Some("aws.events"), Some("Scheduled Event")) => {}
+            (source, detail_type) => {
+                let said = |name: &str, v: Option<&str>| v.map_or(format!("no {name}"), |v| format!("{name} {v:?}"));
+                return Err(invalid(format!("has {} and {}", said("source", source), said("detail-type", detail_type))));
+            }
+        }
+        let time = field("time")
+            .ok_or_else(|| invalid("has no \"time\"".into()))
+            .and_then(|t| DateTime::parse_from_rfc3339(t).map_err(|e| invalid(format!("has an unreadable time {t:?}: {e}"))))?
+            .with_timezone(&Utc);
+        let resources = match event.get("resources") {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            _ => vec![],
+        };
+        Ok(ScheduledEvent { time, resources })
+    }
+}
+
+/// Runs a scheduled function: every event must be an EventBridge `Scheduled Event`; `handler`'s
+/// summary is the invocation's result, its error a `Herald.*` Lambda error.
+pub async fn run_scheduled<F, Fut, T, E>(handler: F) -> Result<(), Error>
+where
+    F: Fn(ScheduledEvent) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: Serialize,
+    E: Into<FunctionError>,
+{
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let run = ScheduledEvent::parse(&event.payload).map(|tick| {
+            tracing::info!(scheduled_for = %tick.time, "scheduled run");
+            handler(tick)
+        });
+        async move { run?.await.map_err(Into::into) }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scheduled_events_are_checked() {
+        let ok = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2027-01-04T09:00:00Z", "region": "eu-west-1",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/tick"], "detail": {}});
+        let tick = ScheduledEvent::parse(&ok).unwrap();
+        assert_eq!(tick.time.to_rfc3339(), "2027-01-04T09:00:00+00:00");
+        assert_eq!(tick.resources.len(), 1);
+        for bad in [json!("tick"), json!({}), json!({"source": "herald", "detail-type": "Post Published", "time": "2027-01-04T09:00:00Z"}),
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": "yesterday"})]
+        {
+            let e = ScheduledEvent::parse(&bad).unwrap_err();
+            assert_eq!(e.error_type(), "Herald.InvalidEvent", "{bad}");
+            assert!(!e.retryable());
+        }
+    }
+
+    #[test]
+    fn http_events_are_checked() {
+        let e = http_request(json!({"hello": "world"})).unwrap_err();
+        assert!(e.to_string().contains("has no \"version\""), "{e}");
+        let e = http_request(json!({"version": "1.0"})).unwrap_err();
+        assert!(e.to_string().contains("\"1.0\""), "{e}");
+        let e = http_request(json!({"version": "2.0", "rawPath": "/"})).unwrap_err();
+        assert!(e.to_string().contains("requestContext.http.method"), "{e}");
+        let ok = json!({"version": "2.0", "routeKey": "GET /health", "rawPath": "/health", "rawQueryString": "",
+            "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/health"}}, "isBase64Encoded": false});
+        assert!(http_request(ok).is_ok());
+    }
+
+    #[test]
+    fn store_errors_say_whether_to_retry() {
+        let transient: FunctionError = StoreError::Conflict.into();
+        assert_eq!(transient.error_type(), "Herald.Transient");
+        let internal: FunctionError = StoreError::Corrupt("bad".into()).into();
+        assert_eq!(internal.error_type(), "Herald.Internal");
+    }
+}

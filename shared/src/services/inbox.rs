@@ -1,0 +1,252 @@
+//! The unified inbox: list and filter, read a thread, assign, note, close and reopen, reply
+//! through the platform, one author's history (a light CRM), and erasure of an author.
+//!
+//! Roles: viewers read; contributors and up work the inbox (assign, note, close, reply);
+//! editors and up keep the watch list; only admins erase a contact.
+
+use chrono::{DateTime, Utc};
+
+use super::{Actor, ServiceError};
+use crate::clock::Clock;
+use crate::crypto::CredentialCipher;
+use crate::domain::{
+    Incident, Interaction, InteractionId, InteractionStatus, Note, Platform, Role, Team, ValidationError,
+};
+use crate::platforms::{Adapters, PublishError, Published};
+use crate::store::{InboxQuery, Page, PageRequest, Store};
+
+/// Longest internal note and reply, in characters (platform limits apply to replies on top).
+pub const MAX_NOTE_CHARS: usize = 5000;
+/// Most watch-list terms per team, and the longest term.
+pub const MAX_WATCH_TERMS: usize = 200;
+pub const MAX_WATCH_TERM_CHARS: usize = 100;
+
+pub async fn list(
+    store: &dyn Store,
+    actor: &Actor,
+    query: &InboxQuery,
+    page: &PageRequest,
+) -> Result<Page<Interaction>, ServiceError> {
+    Ok(store.inbox(&actor.team_id, query, page).await?)
+}
+
+pub async fn get(store: &dyn Store, actor: &Actor, id: InteractionId) -> Result<Interaction, ServiceError> {
+    store
+        .get_interaction(&actor.team_id, id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound { message: "no such interaction in your team".into(), field: Some("id".into()) })
+}
+
+/// The conversation an interaction belongs to, oldest first.
+pub async fn thread(store: &dyn Store, actor: &Actor, id: InteractionId) -> Result<Vec<Interaction>, ServiceError> {
+    let it = get(store, actor, id).await?;
+    Ok(store.thread(&actor.team_id, it.channel_id, &it.thread_id).await?)
+}
+
+/// Assigns to a team member (any label: a name or an e-mail), or unassigns with `None`.
+pub async fn assign(
+    store: &dyn Store,
+    actor: &Actor,
+    id: InteractionId,
+    assignee: Option<String>,
+) -> Result<Interaction, ServiceError> {
+    actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
+    let assignee = match assignee.map(|a| a.trim().to_owned()) {
+        Some(a) if a.is_empty() || a.chars().count() > 200 => {
+            return Err(ValidationError::new("assignee", "must be 1 to 200 characters, or null to unassign").into());
+        }
+        other => other,
+    };
+    let mut it = get(store, actor, id).await?;
+    it.status = match (&assignee, it.status) {
+        (_, InteractionStatus::Closed | InteractionStatus::Answered) => it.status,
+        (Some(_), _) => InteractionStatus::Assigned,
+        (None, _) => InteractionStatus::Open,
+    };
+    it.assignee = assignee;
+    store.update_interaction(&it).await?;
+    Ok(it)
+}
+
+pub async fn add_note(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: InteractionId,
+    text: &str,
+) -> Result<Interaction, ServiceError> {
+    actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
+    let text = bounded_text("text", text)?;
+    let mut it = get(store, actor, id).await?;
+    it.notes.push(Note { author: actor.key_id.to_string(), text, at: clock.now() });
+    store.update_interaction(&it).await?;
+    Ok(it)
+}
+
+/// Closes (`true`) or reopens (`false`: back to assigned when it has an assignee, else open).
+pub async fn set_closed(
+    store: &dyn Store,
+    actor: &Actor,
+    id: InteractionId,
+    closed: bool,
+) -> Result<Interaction, ServiceError> {
+    actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
+    let mut it = get(store, actor, id).await?;
+    it.status = match (closed, &it.assignee) {
+        (true, _) => InteractionStatus::Closed,
+        (false, Some(_)) => InteractionStatus::Assigned,
+        (false, None) => InteractionStatus::Open,
+    };
+    store.update_interaction(&it).await?;
+    Ok(it)
+}
+
+/// What answering through the platform needs.
+pub struct ReplyContext<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub cipher: &'a CredentialCipher,
+    pub adapters: &'a Adapters,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The platform refused or could not be reached; nothing changed in Herald.
+    #[error("{0}")]
+    Platform(PublishError),
+}
+
+/// Answers on the platform, then marks the interaction answered (recording the first-response
+/// time once) and keeps the reply as a note.
+pub async fn reply(
+    cx: &ReplyContext<'_>,
+    actor: &Actor,
+    id: InteractionId,
+    text: &str,
+) -> Result<(Interaction, Published), ReplyError> {
+    actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
+    let text = bounded_text("text", text).map_err(ServiceError::from)?;
+    let mut it = get(cx.store, actor, id).await?;
+    let channel = cx
+        .store
+        .get_channel(&actor.team_id, it.channel_id)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ServiceError::Conflict("the channel of this interaction was removed".into()))?;
+    let adapter = cx.adapters.inbox(channel.platform).ok_or_else(|| {
+        ServiceError::Conflict(format!("replying on {} is not supported yet", channel.platform.as_str()))
+    })?;
+    let sealed = channel
+        .credentials
+        .as_ref()
+        .ok_or_else(|| ServiceError::Conflict("the channel has no credentials: reconnect it first".into()))?;
+    let credentials = cx
+        .cipher
+        .open(channel.id, sealed)
+        .map_err(|_| ServiceError::Conflict("the channel's credentials could not be opened".into()))?;
+    let published = adapter.reply(&channel, &credentials, &it, &text).await.map_err(ReplyError::Platform)?;
+
+    let now = cx.clock.now();
+    it.status = InteractionStatus::Answered;
+    it.first_response_at = Some(it.first_response_at.map_or(now, |t| t.min(now)));
+    let link = published.url.clone().unwrap_or_else(|| published.platform_post_id.clone());
+    it.notes.push(Note { author: actor.key_id.to_string(), text: format!("Replied ({link}): {text}"), at: now });
+    cx.store.update_interaction(&it).await.map_err(ServiceError::from)?;
+    Ok((it, published))
+}
+
+/// Everything one author wrote to the team, newest first.
+pub async fn contact(
+    store: &dyn Store,
+    actor: &Actor,
+    platform: Platform,
+    author_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Interaction>, ServiceError> {
+    Ok(store.by_author(&actor.team_id, platform, author_id, page).await?)
+}
+
+/// Erases every stored item of one author: their interactions and the raw webhook bodies
+/// they came in (found through the author index, never a scan). Returns how many items went.
+pub async fn erase_contact(
+    store: &dyn Store,
+    actor: &Actor,
+    platform: Platform,
+    author_id: &str,
+) -> Result<usize, ServiceError> {
+    actor.require(Role::Admin, "erasing a contact needs the admin role")?;
+    let mut removed = 0;
+    loop {
+        // Always the first page: what was read is deleted, so the next read starts afresh.
+        let page = store.by_author(&actor.team_id, platform, author_id, &PageRequest::first(PageRequest::MAX_PAGE)).await?;
+        if page.items.is_empty() {
+            return Ok(removed);
+        }
+        for it in page.items {
+            if let Some(raw) = it.raw_event_id {
+                if store.get_raw_event(raw).await?.is_some() {
+                    store.delete_raw_event(raw).await?;
+                    removed += 1;
+                }
+            }
+            match store.delete_interaction(&actor.team_id, it.id).await {
+                Ok(()) => removed += 1,
+                Err(crate::store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+pub async fn watch_terms(store: &dyn Store, actor: &Actor) -> Result<Vec<String>, ServiceError> {
+    Ok(team(store, actor).await?.watch_terms)
+}
+
+/// Replaces the team's watch list (trimmed, duplicates dropped, order kept).
+pub async fn set_watch_terms(store: &dyn Store, actor: &Actor, terms: Vec<String>) -> Result<Vec<String>, ServiceError> {
+    actor.require(Role::Editor, "the watch list needs the editor role or above")?;
+    if terms.len() > MAX_WATCH_TERMS {
+        return Err(ValidationError::new("terms", format!("at most {MAX_WATCH_TERMS} terms")).into());
+    }
+    let mut clean: Vec<String> = Vec::with_capacity(terms.len());
+    for (i, term) in terms.iter().enumerate() {
+        let t = term.trim();
+        if t.is_empty() || t.chars().count() > MAX_WATCH_TERM_CHARS || t.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                format!("terms[{i}]"),
+                format!("must be 1 to {MAX_WATCH_TERM_CHARS} characters, no control characters"),
+            )
+            .into());
+        }
+        if !clean.iter().any(|c| c.to_lowercase() == t.to_lowercase()) {
+            clean.push(t.to_owned());
+        }
+    }
+    let mut team = team(store, actor).await?;
+    team.watch_terms = clean.clone();
+    store.update_team(&team).await?;
+    Ok(clean)
+}
+
+pub async fn incidents(store: &dyn Store, actor: &Actor, page: &PageRequest) -> Result<Page<Incident>, ServiceError> {
+    Ok(store.list_incidents(&actor.team_id, page).await?)
+}
+
+/// Seconds from the interaction to the team's first answer, when there is one.
+pub fn first_response_seconds(it: &Interaction) -> Option<i64> {
+    it.first_response_at.map(|t: DateTime<Utc>| (t - it.created_at).num_seconds().max(0))
+}
+
+async fn team(store: &dyn Store, actor: &Actor) -> Result<Team, ServiceError> {
+    store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("your team no longer exists"))
+}
+
+fn bounded_text(field: &str, text: &str) -> Result<String, ValidationError> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > MAX_NOTE_CHARS {
+        return Err(ValidationError::new(field, format!("must be 1 to {MAX_NOTE_CHARS} characters")));
+    }
+    Ok(t.to_owned())
+}
