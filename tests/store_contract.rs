@@ -465,6 +465,152 @@ async fn interactions_inbox_thread_and_author<S: Store>(s: Arc<S>) {
     assert!(s.by_author(&a, Platform::Mastodon, "did:plc:alice", &PageRequest::first(50)).await.unwrap().items.is_empty());
 }
 
+/// Filters beyond status and time: a page holds at most `limit` matches, pages cover every
+/// match once, and `next: None` is the end. Deleting an interaction.
+async fn inbox_filters_page_and_delete<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let (ch1, ch2) = (ChannelId::new(), ChannelId::new());
+    let mut made = vec![];
+    for i in 0..12 {
+        let mut it = interaction(&a, if i % 3 == 0 { ch2 } else { ch1 }, &format!("u{i}"), "t", t0() + Duration::minutes(i));
+        it.kind = if i % 4 == 0 { InteractionKind::DirectMessage } else { InteractionKind::Comment };
+        it.text = if i % 2 == 0 { format!("Le café est FROID {i}") } else { format!("merci {i}") };
+        let label = if i % 2 == 0 { SentimentLabel::Negative } else { SentimentLabel::Positive };
+        it.sentiment = Some(Sentiment { score: if i % 2 == 0 { -0.6 } else { 0.7 }, label, language: "fr".into() });
+        if i == 5 {
+            it.tags = vec!["Starbucks".into()];
+        }
+        s.create_interaction(&it).await.unwrap();
+        made.push(it);
+    }
+    async fn all<S: Store>(s: &S, team: &TeamId, q: &InboxQuery, limit: u32) -> Vec<InteractionId> {
+        let (mut ids, mut page) = (vec![], PageRequest::first(limit));
+        for _ in 0..50 {
+            let got = s.inbox(team, q, &page).await.unwrap();
+            assert!(got.items.len() <= limit as usize);
+            ids.extend(got.items.iter().map(|i| i.id));
+            match got.next {
+                Some(n) => page.cursor = Some(n),
+                None => return ids,
+            }
+        }
+        panic!("the listing did not end");
+    }
+    let base = InboxQuery::status(InteractionStatus::Open);
+    let newest_first = |pred: &dyn Fn(&Interaction) -> bool| -> Vec<InteractionId> {
+        made.iter().rev().filter(|i| pred(i)).map(|i| i.id).collect()
+    };
+    let q = InboxQuery { channel: Some(ch2), ..base.clone() };
+    assert_eq!(all(&*s, &a, &q, 2).await, newest_first(&|i| i.channel_id == ch2));
+    let q = InboxQuery { kind: Some(InteractionKind::DirectMessage), ..base.clone() };
+    assert_eq!(all(&*s, &a, &q, 1).await, newest_first(&|i| i.kind == InteractionKind::DirectMessage));
+    let q = InboxQuery { sentiment: Some(SentimentLabel::Negative), text: Some("froid".into()), ..base.clone() };
+    assert_eq!(all(&*s, &a, &q, 4).await, newest_first(&|i| i.text.contains("FROID")));
+    let q = InboxQuery { tag: Some("Starbucks".into()), ..base.clone() };
+    assert_eq!(all(&*s, &a, &q, 50).await, vec![made[5].id]);
+    let q = InboxQuery { text: Some("nothing like this".into()), ..base.clone() };
+    assert!(all(&*s, &a, &q, 3).await.is_empty());
+
+    s.delete_interaction(&a, made[5].id).await.unwrap();
+    assert_eq!(s.get_interaction(&a, made[5].id).await.unwrap(), None);
+    assert!(matches!(s.delete_interaction(&a, made[5].id).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.delete_interaction(&team("beta").id, made[4].id).await, Err(StoreError::NotFound)), "another team's");
+    assert!(s.get_interaction(&a, made[4].id).await.unwrap().is_some());
+}
+
+async fn raw_events_by_channel_and_delete<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let (ch, other) = (ChannelId::new(), ChannelId::new());
+    let raw = |channel: ChannelId, minute: i64| RawEvent {
+        id: RawEventId::new(),
+        team_id: a.clone(),
+        channel_id: channel,
+        platform: Platform::Generic,
+        received_at: t0() + Duration::minutes(minute),
+        body: "eyJhIjoxfQ==".into(),
+        expires_at: t0() + Duration::days(14),
+    };
+    let mine: Vec<RawEvent> = (0..5).map(|m| raw(ch, m)).collect();
+    for r in &mine {
+        s.put_raw_event(r).await.unwrap();
+    }
+    s.put_raw_event(&raw(other, 1)).await.unwrap();
+    s.put_raw_event(&mine[0]).await.unwrap(); // a redelivered body overwrites itself
+    assert_eq!(s.get_raw_event(mine[2].id).await.unwrap(), Some(mine[2].clone()));
+
+    let first = s.raw_events(ch, t0(), t0() + Duration::minutes(4), &PageRequest::first(2)).await.unwrap();
+    assert_eq!(first.items, mine[..2].to_vec());
+    let second = s.raw_events(ch, t0(), t0() + Duration::minutes(4), &PageRequest { limit: 2, cursor: first.next }).await.unwrap();
+    assert_eq!(second.items, mine[2..4].to_vec(), "oldest first; `to` excluded");
+    assert_eq!(second.next, None);
+
+    s.delete_raw_event(mine[1].id).await.unwrap();
+    s.delete_raw_event(mine[1].id).await.unwrap(); // already gone: fine
+    assert_eq!(s.get_raw_event(mine[1].id).await.unwrap(), None);
+    let left = s.raw_events(ch, t0(), t0() + Duration::hours(1), &PageRequest::first(50)).await.unwrap();
+    assert_eq!(left.items.len(), 4);
+}
+
+async fn versioned_state_admits_one_writer<S: Store + 'static>(s: Arc<S>) {
+    assert_eq!(s.get_state("crisis#c1").await.unwrap(), None);
+    assert_eq!(s.put_state("crisis#c1", "one", None).await.unwrap(), 1);
+    assert!(matches!(s.put_state("crisis#c1", "again", None).await, Err(StoreError::Conflict)), "exists already");
+    assert_eq!(s.put_state("crisis#c1", "two", Some(1)).await.unwrap(), 2);
+    assert!(matches!(s.put_state("crisis#c1", "stale", Some(1)).await, Err(StoreError::Conflict)));
+    assert_eq!(s.get_state("crisis#c1").await.unwrap(), Some(Versioned { value: "two".into(), version: 2 }));
+    assert_eq!(s.get_state("poll#c1").await.unwrap(), None, "keys are separate");
+
+    // Ten writers read version 2 and race: exactly one wins.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let s = s.clone();
+        tasks.spawn(async move { s.put_state("crisis#c1", &format!("w{i}"), Some(2)).await.is_ok() });
+    }
+    let mut wins = 0;
+    while let Some(won) = tasks.join_next().await {
+        wins += usize::from(won.unwrap());
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.get_state("crisis#c1").await.unwrap().unwrap().version, 3);
+}
+
+async fn incidents_and_channels_by_platform<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let incident = |team: &TeamId, hour: i64| Incident {
+        id: IncidentId::new(),
+        team_id: team.clone(),
+        channel_id: ChannelId::new(),
+        opened_at: t0() + Duration::hours(hour),
+        closed_at: None,
+        negatives_in_window: 14,
+        expected: 0.8,
+    };
+    let (i1, mut i2) = (incident(&a, 1), incident(&a, 2));
+    s.put_incident(&i1).await.unwrap();
+    s.put_incident(&i2).await.unwrap();
+    s.put_incident(&incident(&b, 3)).await.unwrap();
+    i2.closed_at = Some(t0() + Duration::hours(4));
+    s.put_incident(&i2).await.unwrap();
+    let got = s.list_incidents(&a, &PageRequest::first(50)).await.unwrap();
+    assert_eq!(got.items, vec![i2.clone(), i1.clone()], "newest first, updated in place");
+
+    let mut m = channel(&a);
+    m.platform = Platform::Mastodon;
+    let mut m2 = channel(&b);
+    m2.platform = Platform::Mastodon;
+    let mut sandbox = channel(&a);
+    sandbox.platform = Platform::Sandbox;
+    for c in [&m, &m2, &sandbox] {
+        s.create_channel(c).await.unwrap();
+    }
+    let mut on = s.channels_on(Platform::Mastodon).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>();
+    on.sort();
+    let mut want = vec![m.id, m2.id];
+    want.sort();
+    assert_eq!(on, want, "across teams, that platform only");
+    assert!(s.channels_on(Platform::Bluesky).await.unwrap().is_empty());
+}
+
 async fn metric_snapshots_by_subject_and_time<S: Store>(s: Arc<S>) {
     let a = team("alpha").id;
     let ch = ChannelId::new();
@@ -553,8 +699,16 @@ macro_rules! contract_suite {
             case!(seen_events_are_idempotent_and_expire);
             case!(concurrent_seen_marks_admit_one);
             case!(interactions_inbox_thread_and_author);
+            case!(inbox_filters_page_and_delete);
+            case!(raw_events_by_channel_and_delete);
+            case!(incidents_and_channels_by_platform);
             case!(metric_snapshots_by_subject_and_time);
             case!(reports_crud_and_listing);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn versioned_state_admits_one_writer() {
+                super::versioned_state_admits_one_writer(Arc::new($make.await)).await;
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn claim_race_two_claimers() {
