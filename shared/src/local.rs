@@ -71,7 +71,8 @@ impl DataDir {
         let sandbox = Arc::new(SandboxAdapter::new(self.outbox(), clock.clone()));
         Ok(network_adapters(clock)
             .map_err(|e| LocalError::Http(e.to_string()))?
-            .with(Platform::Sandbox, sandbox))
+            .with(Platform::Sandbox, sandbox.clone())
+            .with_inbox(Platform::Sandbox, sandbox))
     }
 
     /// Where the sandbox network writes what it publishes.

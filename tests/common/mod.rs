@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod lambda_emulator;
+pub mod serve;
 
 use std::sync::Arc;
 

@@ -296,10 +296,10 @@ fn platform_refusal(e: PublishError) -> Response {
         PublishError::Permanent { .. } => (StatusCode::BAD_GATEWAY, "platform_refused", None),
     };
     let mut resp = (status, Json(json!({"error": {"code": code, "message": e.to_string()}}))).into_response();
-    if let Some(after) = retry_after {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-        }
+    if let Some(after) = retry_after
+        && let Ok(v) = axum::http::HeaderValue::from_str(&after.as_secs().max(1).to_string())
+    {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
     }
     resp
 }

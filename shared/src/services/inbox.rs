@@ -185,11 +185,11 @@ pub async fn erase_contact(
             return Ok(removed);
         }
         for it in page.items {
-            if let Some(raw) = it.raw_event_id {
-                if store.get_raw_event(raw).await?.is_some() {
-                    store.delete_raw_event(raw).await?;
-                    removed += 1;
-                }
+            if let Some(raw) = it.raw_event_id
+                && store.get_raw_event(raw).await?.is_some()
+            {
+                store.delete_raw_event(raw).await?;
+                removed += 1;
             }
             match store.delete_interaction(&actor.team_id, it.id).await {
                 Ok(()) => removed += 1,
