@@ -958,3 +958,119 @@ async fn bob_s_reply_mention_and_quote_reach_alice_s_inbox_once_and_her_reply_jo
     let after = a.poll(&ch, &creds, cursor.as_deref()).await.expect("poll");
     assert_eq!(items_of(&after), Vec::<&str>::new());
 }
+
+/// The whole path through Herald's own entry points: a Bluesky channel connected through the
+/// API, the notification poller (`Intake::poll_all`, what `herald serve`'s timer and the Lambda
+/// run) bringing bob's mention into the inbox, and a reply sent with `POST /v1/inbox/{id}/reply`
+/// reaching the network, under bob's post.
+#[tokio::test]
+async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_network() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use herald_core::crypto::CredentialCipher;
+    use herald_core::http::{AppState, api_router};
+    use herald_core::platforms::network_adapters;
+    use herald_core::services::keys::{create_key, ensure_team};
+    use herald_core::store::sqlite::SqliteStore;
+    use tower::ServiceExt;
+
+    let Some(net) = network() else { return };
+    let c = client();
+    let alice = net.account("alice.test");
+    let bob = net.account("bob.test");
+    let run = run_id();
+
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let clock = Arc::new(SystemClock);
+    let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
+    let state = AppState::new(store.clone(), clock.clone(), cipher).with_adapters(network_adapters(clock.clone()).unwrap());
+    let router = api_router(state.clone());
+    let team = TeamId::parse("team", "cafe-du-coin").unwrap();
+    ensure_team(&*store, &*clock, &team, chrono_tz::Europe::Paris).await.unwrap();
+    let (_, key) = create_key(&*store, &*clock, &team, herald_core::domain::Role::Admin, "test").await.unwrap();
+    let key = key.reveal().to_owned();
+    let call = |method: &str, path: String, body: Option<Value>| {
+        let (router, key) = (router.clone(), key.clone());
+        let method = method.to_owned();
+        async move {
+            let req = Request::builder()
+                .method(method.as_str())
+                .uri(path)
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+                .unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+
+    let password = app_password(&c, &net, alice).await;
+    let (status, ch) = call(
+        "POST",
+        "/v1/channels".into(),
+        Some(json!({"platform": "bluesky", "name": "@alice.test", "time_zone": "Europe/Paris",
+                    "credentials": {"service": net.pds, "identifier": "alice.test", "app_password": password}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{ch}");
+    // The first round only sets the channel's cursor (no backfill of old notifications).
+    state.intake().poll_all(&state.adapters).await.expect("first poll round");
+
+    let (_, bob_jwt) = login(&c, &net, bob).await;
+    let text = format!("@alice.test vous ouvrez dimanche ? {run}");
+    let (mention_uri, _) = bob_writes(
+        &c,
+        &net,
+        &bob_jwt,
+        "app.bsky.feed.post",
+        json!({
+            "$type": "app.bsky.feed.post", "text": text, "createdAt": now(),
+            "facets": [{"index": {"byteStart": 0, "byteEnd": "@alice.test".len()},
+                        "features": [{"$type": "app.bsky.richtext.facet#mention", "did": alice.did}]}],
+        }),
+    )
+    .await;
+
+    let deadline = Instant::now() + INDEXING_DEADLINE;
+    let item = loop {
+        let summary = state.intake().poll_all(&state.adapters).await.expect("poll round");
+        assert_eq!(summary.failed, 0, "{summary:?}");
+        let (status, page) = call("GET", format!("/v1/inbox?q={run}"), None).await;
+        assert_eq!(status, 200, "{page}");
+        if let Some(item) = page["items"].as_array().and_then(|items| items.first()).cloned() {
+            break item;
+        }
+        assert!(Instant::now() < deadline, "bob's mention not in the inbox within {INDEXING_DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(item["external_id"], mention_uri.as_str());
+    assert_eq!((item["kind"].as_str(), item["author"]["id"].as_str()), (Some("mention"), Some(bob.did.as_str())));
+    assert_eq!(item["sentiment"]["language"], "fr", "{item}");
+    // Another round brings nothing twice.
+    state.intake().poll_all(&state.adapters).await.unwrap();
+    let (_, page) = call("GET", format!("/v1/inbox?q={run}"), None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+    let answer = format!("Oui, de 9h à 14h ! {run}");
+    let id = item["id"].as_str().unwrap();
+    let (status, replied) = call("POST", format!("/v1/inbox/{id}/reply"), Some(json!({"text": answer}))).await;
+    assert_eq!(status, 201, "{replied}");
+    assert_eq!(replied["interaction"]["status"], "answered");
+    let answer_uri = replied["reply"]["platform_post_id"].as_str().unwrap().to_owned();
+    let stored = get_record(&c, &net, &answer_uri).await;
+    assert_eq!(stored["value"]["reply"]["parent"]["uri"], mention_uri.as_str());
+    eventually("the answer under bob's post on the AppView", || {
+        let (c, appview, mention_uri, answer_uri) = (&c, &net.appview, &mention_uri, &answer_uri);
+        async move {
+            let (status, body) = get(c, appview, "app.bsky.feed.getPostThread", None, &[("uri", mention_uri)]).await;
+            let found = body["thread"]["replies"]
+                .as_array()
+                .is_some_and(|rs| rs.iter().any(|r| r["post"]["uri"] == answer_uri.as_str()));
+            if status == 200 && found { Ok(()) } else { Err(format!("HTTP {status}: {body}")) }
+        }
+    })
+    .await;
+}
