@@ -85,6 +85,9 @@ impl IngestSummary {
     }
 }
 
+/// Read-change-write attempts on a channel's crisis detector before giving up on one observation.
+const CRISIS_ATTEMPTS: u32 = 12;
+
 /// How many channels a poll round reads at once.
 pub const POLL_CONCURRENCY: usize = 4;
 
@@ -374,7 +377,12 @@ impl Intake {
             Err(StoreError::AlreadyExists) => return Ok(false),
             Err(e) => return Err(e),
         }
-        self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await?;
+        // Best effort: the interaction is stored whatever happens here. A detector that stays
+        // contended (a burst on one channel) loses this one observation, loudly, rather than
+        // failing the delivery, which the platform would retry for nothing.
+        if let Err(e) = self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await {
+            tracing::warn!(channel = %channel.id, error = %e, "crisis detector not updated for this interaction");
+        }
         Ok(true)
     }
 
@@ -396,7 +404,13 @@ impl Intake {
         step: impl Fn(&mut CrisisState, &CrisisRule) -> Option<CrisisChange>,
     ) -> StoreResult<()> {
         let key = format!("crisis#{}", channel.id);
-        for _ in 0..8 {
+        for attempt in 0..CRISIS_ATTEMPTS {
+            if attempt > 0 {
+                // Concurrent deliveries to one channel race for its detector: back off a little,
+                // at random, so they stop colliding.
+                let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=(2u64 << attempt.min(5)));
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             let stored = self.store.get_state(&key).await?;
             let (mut crisis, version) = match &stored {
                 Some(v) => match serde_json::from_str::<ChannelCrisis>(&v.value) {
