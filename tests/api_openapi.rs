@@ -46,6 +46,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/watchlist"),
     ("put", "/v1/watchlist"),
     ("get", "/v1/incidents"),
+    ("get", "/v1/reports"),
+    ("post", "/v1/reports"),
+    ("get", "/v1/reports/{id}"),
+    ("get", "/v1/reports/{id}/{file}"),
+    ("post", "/v1/channels/{id}/slots/suggest"),
     ("get", "/webhooks/{platform}/{channel_id}"),
     ("post", "/webhooks/{platform}/{channel_id}"),
 ];

@@ -646,6 +646,50 @@ async fn metric_snapshots_by_subject_and_time<S: Store>(s: Arc<S>) {
     assert!(s.snapshots(&team("beta").id, &post_subject, t0(), t0() + Duration::days(1)).await.unwrap().is_empty());
 }
 
+async fn metric_rollups_keep_the_days_latest_and_read_by_day_range<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let ch = ChannelId::new();
+    let post = MetricSubject::Delivery { channel_id: ch, delivery_id: DeliveryId::new() };
+    let chan = MetricSubject::Channel { channel_id: ch };
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let rollup = |team: &TeamId, subject, d: &str, hours: i64, likes: u64| MetricRollup {
+        team_id: team.clone(),
+        subject,
+        day: day(d),
+        taken_at: t0() + Duration::hours(hours),
+        counters: MetricCounters { likes: Some(likes), impressions: None, ..Default::default() },
+    };
+    // The day's later snapshot wins, whichever arrives first.
+    s.put_rollup(&rollup(&a, post, "2027-01-31", 5, 50)).await.unwrap();
+    s.put_rollup(&rollup(&a, post, "2027-01-31", 2, 20)).await.unwrap();
+    s.put_rollup(&rollup(&a, post, "2027-01-30", 1, 10)).await.unwrap();
+    s.put_rollup(&rollup(&a, chan, "2027-01-31", 1, 7)).await.unwrap();
+    s.put_rollup(&rollup(&a, post, "2027-02-01", 9, 90)).await.unwrap();
+    s.put_rollup(&rollup(&a, post, "2027-03-01", 9, 99)).await.unwrap();
+    s.put_rollup(&rollup(&b, post, "2027-01-31", 9, 1)).await.unwrap();
+
+    // [30 Jan, 2 Feb): across a month boundary, by day then subject key ("C#…" before "D#…").
+    let got = s.rollups(&a, day("2027-01-30"), day("2027-02-02")).await.unwrap();
+    let seen: Vec<(String, Option<u64>)> = got.iter().map(|r| (r.day.to_string(), r.counters.likes)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("2027-01-30".into(), Some(10)),
+            ("2027-01-31".into(), Some(7)),
+            ("2027-01-31".into(), Some(50)),
+            ("2027-02-01".into(), Some(90)),
+        ]
+    );
+    assert_eq!(got[2].taken_at, t0() + Duration::hours(5));
+    assert_eq!(got[2].counters.impressions, None, "a missing counter stays missing");
+    assert_eq!(got[1].subject, chan);
+    // `to` is excluded; an empty or reversed range is empty; other teams see nothing.
+    assert_eq!(s.rollups(&a, day("2027-02-01"), day("2027-03-01")).await.unwrap().len(), 1);
+    assert!(s.rollups(&a, day("2027-02-02"), day("2027-02-02")).await.unwrap().is_empty());
+    assert_eq!(s.rollups(&b, day("2027-01-01"), day("2027-12-31")).await.unwrap().len(), 1);
+    assert_eq!(s.rollups(&a, day("2026-12-01"), day("2027-12-31")).await.unwrap().len(), 5);
+}
+
 async fn reports_crud_and_listing<S: Store>(s: Arc<S>) {
     let (a, b) = (team("alpha").id, team("beta").id);
     let mut made = vec![];
@@ -703,6 +747,7 @@ macro_rules! contract_suite {
             case!(raw_events_by_channel_and_delete);
             case!(incidents_and_channels_by_platform);
             case!(metric_snapshots_by_subject_and_time);
+            case!(metric_rollups_keep_the_days_latest_and_read_by_day_range);
             case!(reports_crud_and_listing);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

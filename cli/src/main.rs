@@ -12,6 +12,7 @@ use herald_core::clock::SystemClock;
 use herald_core::domain::{Role, TeamId};
 use herald_core::local::DataDir;
 use herald_core::services::keys;
+use herald_core::services::metrics::{MetricsPlan, MetricsPoller};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
 use herald_core::webhooks::StandardWebhooks;
 
@@ -46,6 +47,23 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Write a team's report for a period: report.html, report.csv and report.json.
+    Report {
+        #[arg(long, default_value = "./herald-data", env = "HERALD_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The team's id.
+        #[arg(long)]
+        team: String,
+        /// First day, in the team's time zone (2027-01-04).
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (2027-01-10).
+        #[arg(long)]
+        to: String,
+        /// Folder to write the three files into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Webhook intake maintenance.
     Intake {
@@ -95,6 +113,9 @@ struct PublishingArgs {
     /// Seconds between notification-polling rounds (Mastodon, Bluesky) and crisis checks.
     #[arg(long, default_value_t = 60, env = "HERALD_POLL_SECS")]
     poll_secs: u32,
+    /// Seconds between metric-polling rounds (post counters, followers).
+    #[arg(long, default_value_t = 300, env = "HERALD_METRICS_SECS")]
+    metrics_secs: u32,
 }
 
 impl PublishingArgs {
@@ -152,8 +173,10 @@ async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
         Command::Serve { addr, data_dir, publishing } => {
-            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.poll_secs).await
+            let metrics_every = Duration::from_secs(u64::from(publishing.metrics_secs.max(1)));
+            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.poll_secs, metrics_every).await
         }
+        Command::Report { data_dir, team, from, to, out } => report(&data_dir, &team, &from, &to, &out).await,
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
             create_key(&team, &role, &name, &data_dir).await
@@ -190,6 +213,7 @@ async fn serve(
     publishing: PublisherConfig,
     webhooks: Vec<(String, StandardWebhooks)>,
     poll_secs: u32,
+    metrics_every: Duration,
 ) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
@@ -203,7 +227,8 @@ async fn serve(
         println!("  {}", secret.reveal());
     }
     let events = dir.event_sink(webhooks);
-    run(&dir, addr, dir.publisher(publishing, events)?, Duration::from_secs(u64::from(poll_secs.max(1))), |_| {}).await
+    let poll_every = Duration::from_secs(u64::from(poll_secs.max(1)));
+    run(&dir, addr, dir.publisher(publishing, events)?, poll_every, metrics_every, |_| {}).await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
@@ -221,7 +246,7 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
         async move { demo::watch_outbox(&outbox).await }
     });
     let config = PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() };
-    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, Duration::from_secs(60), |url| {
+    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, Duration::from_secs(60), Duration::from_secs(300), |url| {
         println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
     })
     .await
@@ -235,6 +260,7 @@ async fn run(
     addr: SocketAddr,
     publisher: Publisher,
     poll_every: Duration,
+    metrics_every: Duration,
     started: impl FnOnce(&str),
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -244,11 +270,62 @@ async fn run(
 
     let state = dir.app_state(publisher.events.clone())?;
     let poller = tokio::spawn(poll_timer(state.intake(), state.adapters.clone(), poll_every));
+    let metrics = tokio::spawn(metrics_timer(
+        MetricsPoller {
+            store: dir.store.clone(),
+            adapters: state.adapters.clone(),
+            events: publisher.events.clone(),
+            clock: publisher.clock.clone(),
+            cipher: dir.cipher.clone(),
+            plan: MetricsPlan::default(),
+        },
+        metrics_every,
+    ));
     let publisher = tokio::spawn(publisher_timer(publisher));
     let app = herald_core::http::api_router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     publisher.abort();
     poller.abort();
+    metrics.abort();
+    Ok(())
+}
+
+/// The local stand-in for the metric poller's EventBridge rule.
+async fn metrics_timer(poller: MetricsPoller, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = poller.run_once().await {
+            tracing::error!(error = %e, "metric polling failed");
+        }
+    }
+}
+
+/// `herald report`: builds the report from the data directory and writes its three files.
+async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path) -> Result<()> {
+    use herald_core::services::reports;
+    let team = TeamId::parse("--team", team)?;
+    let day = |flag: &str, s: &str| {
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").with_context(|| format!("{flag} {s}: not a date like 2027-01-04"))
+    };
+    let (from, to) = (day("--from", from)?, day("--to", to)?);
+    let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let found = herald_core::store::TeamStore::get_team(&*dir.store, &team).await?;
+    let Some(found) = found else { bail!("no team `{team}` in {}", data_dir.display()) };
+    let data = reports::build(&*dir.store, &found, from, to, chrono::Utc::now()).await?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for (format, bytes) in reports::render_all(&data) {
+        let path = out.join(format.file_name());
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "wrote report.html, report.csv and report.json to {} ({} posts, {} interactions, {} items read)",
+        out.display(),
+        data.posts.len(),
+        data.inbox.current.total,
+        data.items_read.total()
+    );
     Ok(())
 }
 

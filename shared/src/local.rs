@@ -5,6 +5,7 @@
 //! <data-dir>/credentials.key   the AES-256 key sealing channel credentials (0600, made on first run)
 //! <data-dir>/events.jsonl      every event (Post Published, Post Failed…), one JSON object a line
 //! <data-dir>/outbox/           what the sandbox network "published", one JSON file per delivery
+//! <data-dir>/reports/<team>/<report id>/report.{html,csv,json}   generated reports
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -62,7 +63,8 @@ impl DataDir {
     pub fn app_state(&self, events: Arc<dyn EventSink>) -> Result<AppState, LocalError> {
         Ok(AppState::new(self.store.clone(), Arc::new(SystemClock), self.cipher.clone())
             .with_events(events)
-            .with_adapters(self.adapters()?))
+            .with_adapters(self.adapters()?)
+            .with_report_files(Arc::new(crate::services::reports::DirReportFiles::new(self.path.clone()))))
     }
 
     /// Every platform adapter, with the sandbox writing to `outbox/`.
@@ -72,7 +74,8 @@ impl DataDir {
         Ok(network_adapters(clock)
             .map_err(|e| LocalError::Http(e.to_string()))?
             .with(Platform::Sandbox, sandbox.clone())
-            .with_inbox(Platform::Sandbox, sandbox))
+            .with_inbox(Platform::Sandbox, sandbox.clone())
+            .with_metrics(Platform::Sandbox, sandbox))
     }
 
     /// Where the sandbox network writes what it publishes.

@@ -27,6 +27,8 @@ pub struct Serve {
 
 impl Serve {
     /// Starts serve on `data_dir` with extra environment; waits for its URL (30 s at most).
+    // The child is waited for in `Drop`, which clippy cannot see from here.
+    #[allow(clippy::zombie_processes)]
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(herald_bin())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])

@@ -17,7 +17,7 @@ pub use intake::{Incident, RawEvent};
 pub use interaction::{
     Interaction, InteractionDraft, InteractionKind, InteractionStatus, Note, Sentiment, SentimentLabel,
 };
-pub use metrics::{MetricCounters, MetricSnapshot, MetricSubject};
+pub use metrics::{MetricCounters, MetricRollup, MetricSnapshot, MetricSubject};
 pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText};
 pub use recurrence::{Expansion, MAX_OCCURRENCES, Occurrence, RRULE_FIELD, Recurrence};
 pub use report::{Report, ReportFormat};

@@ -10,6 +10,7 @@ mod inbox;
 mod keys;
 pub mod openapi;
 mod posts;
+mod reports;
 mod webhooks;
 
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// Platform adapters, for replies sent from the inbox.
     pub adapters: Adapters,
     pub intake: IntakeConfig,
+    /// Where generated reports' files are kept (the data directory locally).
+    pub report_files: Arc<dyn crate::services::reports::ReportFiles>,
 }
 
 impl AppState {
@@ -56,7 +59,13 @@ impl AppState {
             events: Arc::new(MemorySink::default()),
             adapters: Adapters::default(),
             intake: IntakeConfig::default(),
+            report_files: Arc::new(crate::services::reports::MemoryReportFiles::default()),
         }
+    }
+
+    pub fn with_report_files(mut self, files: Arc<dyn crate::services::reports::ReportFiles>) -> Self {
+        self.report_files = files;
+        self
     }
 
     pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
@@ -113,6 +122,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/contacts/{platform}/{author_id}", get(inbox::contact).delete(inbox::erase_contact))
         .route("/watchlist", get(inbox::get_watchlist).put(inbox::put_watchlist))
         .route("/incidents", get(inbox::incidents))
+        .route("/reports", get(reports::list).post(reports::create))
+        .route("/reports/{id}", get(reports::get))
+        .route("/reports/{id}/{file}", get(reports::file))
+        .route("/channels/{id}/slots/suggest", post(reports::suggest_slots))
         .method_not_allowed_fallback(method_not_allowed);
     let router = Router::new().route("/health", get(health)).nest("/v1", v1);
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))

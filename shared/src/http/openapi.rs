@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{calendar, channels, import, inbox, keys, posts, webhooks};
+use super::{calendar, channels, import, inbox, keys, posts, reports, webhooks};
 
 /// Every error response: `{"error":{"code","message","field"?}}`.
 #[derive(ToSchema)]
@@ -103,6 +103,11 @@ impl Modify for ApiKeyScheme {
         inbox::get_watchlist,
         inbox::put_watchlist,
         inbox::incidents,
+        reports::create,
+        reports::list,
+        reports::get,
+        reports::file,
+        reports::suggest_slots,
         webhooks::receive,
         webhooks::handshake,
     ),
@@ -121,6 +126,7 @@ impl Modify for ApiKeyScheme {
         inbox::AssignBody,
         inbox::TextBody,
         inbox::WatchlistBody,
+        reports::CreateReportBody,
         crate::intake::platforms::GenericInteraction,
     )),
     modifiers(&ApiKeyScheme),
@@ -131,6 +137,7 @@ impl Modify for ApiKeyScheme {
         (name = "keys", description = "API keys"),
         (name = "calendar", description = "The iCalendar feed"),
         (name = "inbox", description = "Comments, mentions and messages from every channel; contacts; watch list; crisis incidents"),
+        (name = "reports", description = "Reports (HTML with charts, CSV, JSON) and best posting times"),
         (name = "webhooks", description = "Where platforms deliver interactions (signed per platform)"),
     ),
 )]

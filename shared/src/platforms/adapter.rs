@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::inbox::InboxAdapter;
+use super::metrics::MetricsAdapter;
 use crate::crypto::Credentials;
 use crate::domain::{Channel, Delivery, MediaRef, Platform};
 
@@ -65,9 +66,13 @@ pub trait PlatformAdapter: Send + Sync {
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError>;
 }
 
-/// The adapters a host wires in, by platform: publishing, and inbox (polling and replying).
+/// The adapters a host wires in, by platform: publishing, inbox (polling and replying), metrics.
 #[derive(Clone, Default)]
-pub struct Adapters(HashMap<Platform, Arc<dyn PlatformAdapter>>, HashMap<Platform, Arc<dyn InboxAdapter>>);
+pub struct Adapters(
+    HashMap<Platform, Arc<dyn PlatformAdapter>>,
+    HashMap<Platform, Arc<dyn InboxAdapter>>,
+    HashMap<Platform, Arc<dyn MetricsAdapter>>,
+);
 
 impl Adapters {
     pub fn with(mut self, platform: Platform, adapter: Arc<dyn PlatformAdapter>) -> Self {
@@ -86,5 +91,14 @@ impl Adapters {
 
     pub fn inbox(&self, platform: Platform) -> Option<&Arc<dyn InboxAdapter>> {
         self.1.get(&platform)
+    }
+
+    pub fn with_metrics(mut self, platform: Platform, adapter: Arc<dyn MetricsAdapter>) -> Self {
+        self.2.insert(platform, adapter);
+        self
+    }
+
+    pub fn metrics(&self, platform: Platform) -> Option<&Arc<dyn MetricsAdapter>> {
+        self.2.get(&platform)
     }
 }

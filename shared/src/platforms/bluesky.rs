@@ -1246,6 +1246,96 @@ fn exif_orientation(tiff: &[u8]) -> Option<u16> {
         .filter(|o| (1..=8).contains(o))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Metrics (platforms.md §2.3 ✅): a post view's counts, the profile's followers. Read through
+// the PDS like every other `app.bsky.*` read of this adapter (it hands them to its AppView).
+
+impl BlueskyAdapter {
+    /// A failed metrics read in the poller's terms: 429 is a rate limit (with `RateLimit-Reset`),
+    /// the rest as for publishing.
+    fn metrics_error(&self, reply: &Reply, what: &str) -> super::metrics::MetricsError {
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            return super::metrics::MetricsError::RateLimited {
+                retry_after: retry_after(&reply.headers, self.clock.now(), ResetHeader::EpochSeconds),
+            };
+        }
+        self.error_from(reply, what).into()
+    }
+}
+
+/// A count of a post view, `None` when the AppView leaves it out.
+fn count(v: &Value, field: &str) -> Option<u64> {
+    v.get(field).and_then(Value::as_u64)
+}
+
+#[async_trait]
+impl super::metrics::MetricsAdapter for BlueskyAdapter {
+    /// `app.bsky.feed.getPosts?uris=<at-uri>` → `likeCount`, `repostCount`, `replyCount`,
+    /// `quoteCount`, `bookmarkCount`. A post missing from the answer is gone (deleted or
+    /// hidden). No impressions, reach or clicks exist (§2.3 ✅ absent).
+    async fn post_counters(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        platform_post_id: &str,
+        _published_at: DateTime<Utc>,
+    ) -> Result<crate::domain::MetricCounters, super::metrics::MetricsError> {
+        if !platform_post_id.starts_with("at://") {
+            return Err(super::metrics::MetricsError::Gone);
+        }
+        let account = Account::from_credentials(credentials)?;
+        let slot = self.slot(channel.id);
+        let (_, reply) = self
+            .call(&account, &slot, "reading a post's counts", |s| {
+                self.http
+                    .get(account.xrpc("app.bsky.feed.getPosts"))
+                    .bearer_auth(s.access.expose_secret())
+                    .query(&[("uris", platform_post_id)])
+            })
+            .await?;
+        if !reply.status.is_success() {
+            return Err(self.metrics_error(&reply, "the post's counts"));
+        }
+        let v: Value = reply.json(PLATFORM, "the post's counts")?;
+        let post = v
+            .get("posts")
+            .and_then(Value::as_array)
+            .and_then(|p| p.iter().find(|p| p.get("uri").and_then(Value::as_str) == Some(platform_post_id)))
+            .ok_or(super::metrics::MetricsError::Gone)?;
+        Ok(crate::domain::MetricCounters {
+            likes: count(post, "likeCount"),
+            reposts: count(post, "repostCount"),
+            replies: count(post, "replyCount"),
+            quotes: count(post, "quoteCount"),
+            bookmarks: count(post, "bookmarkCount"),
+            ..Default::default()
+        })
+    }
+
+    /// `app.bsky.actor.getProfile?actor=<the session's DID>` → `followersCount`.
+    async fn followers(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, super::metrics::MetricsError> {
+        let account = Account::from_credentials(credentials)?;
+        let slot = self.slot(channel.id);
+        let (_, reply) = self
+            .call(&account, &slot, "reading the profile", |s| {
+                self.http
+                    .get(account.xrpc("app.bsky.actor.getProfile"))
+                    .bearer_auth(s.access.expose_secret())
+                    .query(&[("actor", s.did.as_str())])
+            })
+            .await?;
+        if !reply.status.is_success() {
+            return Err(self.metrics_error(&reply, "the profile"));
+        }
+        let v: Value = reply.json(PLATFORM, "the profile")?;
+        Ok(count(&v, "followersCount"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1273,6 +1273,93 @@ fn jpeg_size(b: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Metrics (platforms.md §1.3 ✅): a status's counts, the account's followers.
+
+/// The counts of a Mastodon status. `quotes_count` exists only on Mastodon 4.5+: absent is
+/// `None`. Mastodon has no impressions, reach, clicks or bookmarks counts (§1.3 ✅ absent).
+#[derive(Debug, Deserialize)]
+struct StatusCountsJson {
+    #[serde(default)]
+    favourites_count: Option<u64>,
+    #[serde(default)]
+    reblogs_count: Option<u64>,
+    #[serde(default)]
+    replies_count: Option<u64>,
+    #[serde(default)]
+    quotes_count: Option<u64>,
+}
+
+impl MastodonAdapter {
+    /// A failed metrics read in the poller's terms: 429 is a rate limit (with the reset), 404
+    /// and 410 a status that is gone, the rest as for publishing.
+    fn metrics_error(&self, reply: &Reply, what: &str) -> super::metrics::MetricsError {
+        use super::metrics::MetricsError;
+        match reply.status.as_u16() {
+            429 => MetricsError::RateLimited {
+                retry_after: retry_after(&reply.headers, self.clock.now(), ResetHeader::MastodonIso),
+            },
+            404 | 410 => MetricsError::Gone,
+            _ => self.error_from(reply, what).into(),
+        }
+    }
+}
+
+#[async_trait]
+impl super::metrics::MetricsAdapter for MastodonAdapter {
+    /// `GET /api/v1/statuses/:id` → `favourites_count` (likes), `reblogs_count` (reposts),
+    /// `replies_count`, `quotes_count`.
+    async fn post_counters(
+        &self,
+        _channel: &Channel,
+        credentials: &Credentials,
+        platform_post_id: &str,
+        _published_at: DateTime<Utc>,
+    ) -> Result<crate::domain::MetricCounters, super::metrics::MetricsError> {
+        let account = Account::from_credentials(credentials)?;
+        let path = format!("/api/v1/statuses/{}", path_segment(platform_post_id)?);
+        let reply = send(
+            self.http.get(account.url(&path)).bearer_auth(account.token.expose_secret()),
+            PLATFORM,
+            "reading a post's counts",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.metrics_error(&reply, "the post's counts"));
+        }
+        let counts: StatusCountsJson = reply.json(PLATFORM, "the post's counts")?;
+        Ok(crate::domain::MetricCounters {
+            likes: counts.favourites_count,
+            reposts: counts.reblogs_count,
+            replies: counts.replies_count,
+            quotes: counts.quotes_count,
+            ..Default::default()
+        })
+    }
+
+    /// `GET /api/v1/accounts/verify_credentials` → `followers_count`.
+    async fn followers(
+        &self,
+        _channel: &Channel,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, super::metrics::MetricsError> {
+        let account = Account::from_credentials(credentials)?;
+        let reply = send(
+            self.http
+                .get(account.url("/api/v1/accounts/verify_credentials"))
+                .bearer_auth(account.token.expose_secret()),
+            PLATFORM,
+            "reading the account",
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.metrics_error(&reply, "the account"));
+        }
+        let v: serde_json::Value = reply.json(PLATFORM, "the account")?;
+        Ok(v.get("followers_count").and_then(serde_json::Value::as_u64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,13 @@ mod adapter;
 pub mod inbox;
 pub mod limits;
 pub mod mastodon;
+pub mod metrics;
 pub mod bluesky;
 pub mod sandbox;
 
 pub use adapter::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};
 pub use inbox::{InboxAdapter, Polled};
+pub use metrics::{MetricsAdapter, MetricsError};
 
 /// The adapters of the real networks, each with its own HTTP client (built once per process).
 pub fn network_adapters(clock: std::sync::Arc<dyn crate::clock::Clock>) -> Result<Adapters, reqwest::Error> {
@@ -19,7 +21,9 @@ pub fn network_adapters(clock: std::sync::Arc<dyn crate::clock::Clock>) -> Resul
     let bluesky = std::sync::Arc::new(bluesky::BlueskyAdapter::new(clock)?);
     Ok(Adapters::default()
         .with(Platform::Mastodon, mastodon.clone())
-        .with_inbox(Platform::Mastodon, mastodon)
+        .with_inbox(Platform::Mastodon, mastodon.clone())
+        .with_metrics(Platform::Mastodon, mastodon)
         .with(Platform::Bluesky, bluesky.clone())
-        .with_inbox(Platform::Bluesky, bluesky))
+        .with_inbox(Platform::Bluesky, bluesky.clone())
+        .with_metrics(Platform::Bluesky, bluesky))
 }

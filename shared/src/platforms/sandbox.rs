@@ -309,6 +309,84 @@ impl InboxAdapter for SandboxAdapter {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Metrics: simulated, so the demo and the tests have numbers. Deterministic: the same post at
+// the same age always has the same counters, and they only grow with age (engagement comes
+// fast, then levels off: 1 − e^(−age/10 h)). A channel's followers grow a few a day from a base
+// of its own. Credentials `metrics_fail_with` (`rate_limited`, `auth`, `failed`) rehearse
+// failures, as does `fail_with` for everything.
+
+/// A stable number from some text (the first 8 bytes of its SHA-256).
+fn seed(text: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+}
+
+fn simulated_metrics_failure(credentials: &Credentials) -> Result<(), super::metrics::MetricsError> {
+    use super::metrics::MetricsError;
+    simulated_failure(credentials)?;
+    match credentials.get("metrics_fail_with") {
+        Some("rate_limited") => Err(MetricsError::RateLimited { retry_after: Some(std::time::Duration::from_secs(600)) }),
+        Some("auth") => Err(MetricsError::Auth { reason: "token expired (sandbox simulation)".into() }),
+        Some("failed") => Err(MetricsError::Failed { reason: "sandbox: simulated outage".into() }),
+        _ => Ok(()),
+    }
+}
+
+/// The simulated counters of a post `age` after it went out.
+pub fn simulated_counters(platform_post_id: &str, age: chrono::Duration) -> crate::domain::MetricCounters {
+    let s = seed(platform_post_id);
+    let hours = (age.num_seconds().max(0) as f64) / 3600.0;
+    let grown = 1.0 - (-hours / 10.0).exp();
+    let potential = 300 + s % 2700; // impressions the post will end up with
+    let impressions = (potential as f64 * grown).round() as u64;
+    let rate = 2 + (s >> 16) % 7; // likes per 100 impressions
+    let likes = impressions * rate / 100;
+    crate::domain::MetricCounters {
+        likes: Some(likes),
+        reposts: Some(likes * (1 + (s >> 24) % 3) / 10),
+        replies: Some(likes / 8),
+        quotes: Some(likes / 30),
+        bookmarks: Some(likes / 12),
+        impressions: Some(impressions),
+        reach: Some(impressions * 4 / 5),
+        clicks: Some(impressions * (s >> 32 & 3) / 100),
+        followers: None,
+    }
+}
+
+/// A sandbox channel's followers at `now`: a base of its own, plus a few a day since it was made.
+pub fn simulated_followers(channel: &Channel, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    let s = seed(&channel.id.to_string());
+    let days = (now - channel.created_at).num_hours().max(0) as u64 / 24;
+    let hours = (now - channel.created_at).num_hours().max(0) as u64 % 24;
+    800 + s % 4000 + days * (2 + (s >> 20) % 6) + hours / 6
+}
+
+#[async_trait]
+impl super::metrics::MetricsAdapter for SandboxAdapter {
+    async fn post_counters(
+        &self,
+        _channel: &Channel,
+        credentials: &Credentials,
+        platform_post_id: &str,
+        published_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::domain::MetricCounters, super::metrics::MetricsError> {
+        simulated_metrics_failure(credentials)?;
+        Ok(simulated_counters(platform_post_id, self.clock.now() - published_at))
+    }
+
+    async fn followers(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+    ) -> Result<Option<u64>, super::metrics::MetricsError> {
+        simulated_metrics_failure(credentials)?;
+        Ok(Some(simulated_followers(channel, self.clock.now())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,10 @@ pub mod channels;
 pub mod import;
 pub mod inbox;
 pub mod keys;
+pub mod metrics;
 pub mod posts;
 pub mod publisher;
+pub mod reports;
 pub mod scheduled;
 pub mod series;
 

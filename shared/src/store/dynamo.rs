@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, Put, ScalarAttributeType, SseSpecification, TableStatus,
     TimeToLiveSpecification, TransactWriteItem,
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
@@ -36,7 +36,7 @@ use super::{
 };
 use crate::domain::{
     ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
-    InteractionStatus, KeyHash, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report,
+    InteractionStatus, KeyHash, MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report,
     ReportId, Team, TeamId, sortable_instant,
 };
 
@@ -316,6 +316,10 @@ mod pk {
             MetricSubject::Channel { channel_id } => format!("METRIC#{team}#C#{channel_id}"),
         }
     }
+    /// A team's roll-ups of one calendar month (`YYYY-MM` of the day, in the team's zone).
+    pub fn rollups(team: &TeamId, year: i32, month: u32) -> String {
+        format!("ROLLUP#{team}#{year:04}-{month:02}")
+    }
     pub fn report(id: ReportId) -> String {
         format!("REPORT#{id}")
     }
@@ -400,6 +404,14 @@ fn snapshot_item(m: &MetricSnapshot) -> StoreResult<Item> {
         Some(at) => item.expires(at),
         None => item,
     })
+}
+
+/// `ROLLUP#<team>#<YYYY-MM>` / `<YYYY-MM-DD>#<subject key>`: a report's day range is one
+/// key-condition range per month partition. `rollup_taken_at` (sortable) guards the upsert.
+fn rollup_item(r: &MetricRollup) -> StoreResult<Item> {
+    let sk = format!("{}#{}", r.day.format("%Y-%m-%d"), r.subject.key());
+    Ok(Item::of(r, pk::rollups(&r.team_id, r.day.year(), r.day.month()), sk)?
+        .with("rollup_taken_at", s(sortable_instant(r.taken_at))))
 }
 
 fn report_item(r: &Report) -> StoreResult<Item> {
@@ -1194,6 +1206,30 @@ impl MetricStore for DynamoStore {
             .filter(|item| !matches!(item.get("sk"), Some(AttributeValue::S(sk)) if *sk == to_key))
             .map(read)
             .collect()
+    }
+
+    async fn put_rollup(&self, rollup: &MetricRollup) -> StoreResult<()> {
+        let condition = Condition::new("attribute_not_exists(pk) OR #taken <= :taken")
+            .name("#taken", "rollup_taken_at")
+            .value(":taken", s(sortable_instant(rollup.taken_at)));
+        // A failed condition means a later snapshot of that day is stored already: keep it.
+        self.put(rollup_item(rollup)?, Some(condition)).await.map(drop)
+    }
+
+    async fn rollups(&self, team: &TeamId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MetricRollup>> {
+        let mut out = Vec::new();
+        if from >= to {
+            return Ok(out);
+        }
+        // One query per month partition the range touches; "<to>" sorts before "<to>#…".
+        let (mut year, mut month) = (from.year(), from.month());
+        let range = SortRange::Between(from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+        while (year, month) <= (to.year(), to.month()) {
+            let q = Query::new(Index::Table, pk::rollups(team, year, month), range.clone(), true);
+            out.extend(self.query_all::<MetricRollup>(q).await?);
+            (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+        }
+        Ok(out)
     }
 }
 

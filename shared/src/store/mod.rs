@@ -2,11 +2,11 @@
 //! DynamoDB (one table; see docs/data-model.md). Both pass the same contract suite.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
-    InteractionKind, InteractionStatus, KeyHash, MetricSnapshot, MetricSubject, Platform, Post, PostId,
+    InteractionKind, InteractionStatus, KeyHash, MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId,
     RawEvent, RawEventId, Report, ReportId, SentimentLabel, Team, TeamId,
 };
 
@@ -268,6 +268,12 @@ pub trait MetricStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<MetricSnapshot>>;
+    /// Writes a subject's roll-up of one day unless the stored one was taken later (so polls
+    /// landing out of order keep the day's latest counters).
+    async fn put_rollup(&self, rollup: &MetricRollup) -> StoreResult<()>;
+    /// Every roll-up of the team with `from <= day < to`, by day then subject key: what a report
+    /// reads (O(subjects × days with data), never O(snapshots)).
+    async fn rollups(&self, team: &TeamId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MetricRollup>>;
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,7 +21,7 @@ use super::{
 };
 use crate::domain::{
     ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId, KeyHash,
-    MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, Team, TeamId,
+    MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, Team, TeamId,
     sortable_instant,
 };
 
@@ -124,6 +124,15 @@ CREATE TABLE incidents (
     body       TEXT NOT NULL
 );
 CREATE INDEX incidents_team ON incidents (team_id, opened_at, id);
+"#, r#"
+CREATE TABLE metric_rollups (
+    team_id   TEXT NOT NULL,
+    day       TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    taken_at  TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    PRIMARY KEY (team_id, day, subject)
+);
 "#];
 
 #[derive(Clone)]
@@ -877,6 +886,39 @@ impl MetricStore for SqliteStore {
                 "SELECT body FROM metric_snapshots
                  WHERE team_id = ?1 AND subject = ?2 AND taken_at >= ?3 AND taken_at < ?4 ORDER BY taken_at",
                 [team, subject, from, to],
+            )
+        })
+        .await
+    }
+
+    async fn put_rollup(&self, rollup: &MetricRollup) -> StoreResult<()> {
+        let team = rollup.team_id.to_string();
+        let day = rollup.day.format("%Y-%m-%d").to_string();
+        let subject = subject_key(&rollup.subject);
+        let taken = sortable_instant(rollup.taken_at);
+        let body = to_json(rollup)?;
+        self.with(move |c| {
+            // Keep the day's latest snapshot: an older one arriving late changes nothing.
+            c.execute(
+                "INSERT INTO metric_rollups (team_id, day, subject, taken_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (team_id, day, subject) DO UPDATE SET taken_at = excluded.taken_at, body = excluded.body
+                 WHERE excluded.taken_at >= metric_rollups.taken_at",
+                params![team, day, subject, taken, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn rollups(&self, team: &TeamId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MetricRollup>> {
+        let team = team.to_string();
+        let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+        self.with(move |c| {
+            bodies(
+                c,
+                "SELECT body FROM metric_rollups WHERE team_id = ?1 AND day >= ?2 AND day < ?3 ORDER BY day, subject",
+                [team, from, to],
             )
         })
         .await
