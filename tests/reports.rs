@@ -627,6 +627,9 @@ async fn reports_through_the_api() {
     assert_eq!(made["summary"]["overall"]["current"]["posts_published"], 0, "an honest empty report");
     let id = made["id"].as_str().unwrap().to_owned();
     assert_eq!(made["files"]["html"], format!("/v1/reports/{id}/report.html"));
+    let ready: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == herald_core::events::EventKind::ReportReady).collect();
+    assert_eq!(ready.len(), 1, "one Report Ready event");
+    assert_eq!(ready[0].detail["files"]["html"], made["files"]["html"]);
 
     let (status, list) = app.get("/v1/reports", &viewer).await;
     assert_eq!(status, 200);

@@ -27,6 +27,8 @@ pub enum EventKind {
     CrisisDetected,
     #[serde(rename = "Crisis Resolved")]
     CrisisResolved,
+    #[serde(rename = "Report Ready")]
+    ReportReady,
 }
 
 impl EventKind {
@@ -37,6 +39,7 @@ impl EventKind {
             EventKind::ChannelNeedsReconnect => "Channel Needs Reconnect",
             EventKind::CrisisDetected => "Crisis Detected",
             EventKind::CrisisResolved => "Crisis Resolved",
+            EventKind::ReportReady => "Report Ready",
         }
     }
 }
@@ -151,6 +154,7 @@ impl WebhookSink {
             EventKind::ChannelNeedsReconnect => "channel.needs_reconnect",
             EventKind::CrisisDetected => "crisis.detected",
             EventKind::CrisisResolved => "crisis.resolved",
+            EventKind::ReportReady => "report.ready",
         }
     }
 }

@@ -82,6 +82,16 @@ pub async fn create(
     let (report, data) =
         service::generate(&*state.store, &*state.report_files, &actor, from, to, state.clock.now()).await?;
     let mut out = report_json(&report);
+    // `Report Ready`, with the links the API serves the files at.
+    let ready = crate::events::Event::new(
+        crate::events::EventKind::ReportReady,
+        &report.team_id,
+        state.clock.now(),
+        json!({"report_id": report.id, "from": body.from, "to": body.to, "files": out["files"].clone()}),
+    );
+    if let Err(e) = state.events.emit(&ready).await {
+        tracing::error!(error = %e, "Report Ready not delivered");
+    }
     out["summary"] = json!({
         "overall": data.overall, "inbox": data.inbox.current, "incidents": data.incidents.len(),
         "items_read": data.items_read,
