@@ -1,0 +1,612 @@
+//! Every Lambda function binary, run as Lambda runs it: the debug `bootstrap`s cargo built
+//! (`target/<profile>/<function>`), started with `AWS_LAMBDA_RUNTIME_API` pointing at the
+//! emulator in `common/lambda_emulator.rs`, a clean environment with the variables template.yaml
+//! sets, and the AWS SDK pointed at moto (`HERALD_TEST_DYNAMODB_ENDPOINT`, started by
+//! `tests/run`). The events are the payloads AWS sends, kept in `infra/events/`. Each test has
+//! its own table, bus, queue and SSM parameter in moto.
+//!
+//! What is asserted: the answers (HTTP responses in API Gateway's format, run summaries, Lambda
+//! errors with their `errorType`), and the effects in moto (items in DynamoDB, events on the bus
+//! read from an SQS queue a rule targets).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_eventbridge::types::Target;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use base64::Engine as _;
+use chrono::Utc;
+use common::lambda_emulator::{FunctionProcess, Outcome, Output};
+use herald_core::clock::SystemClock;
+use herald_core::crypto::CredentialCipher;
+use herald_core::domain::{DeliveryState, PostId, Role, TeamId};
+use herald_core::services::keys::{create_key, ensure_team};
+use herald_core::store::dynamo::DynamoStore;
+use herald_core::store::{ChannelStore, PostStore, TeamStore};
+use serde_json::{Value, json};
+
+// ------------------------------------------------------------------------------------------
+// The rig: binaries, events, moto
+// ------------------------------------------------------------------------------------------
+
+/// A function binary cargo built beside this test (`target/<profile>/<name>`).
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// An event payload from `infra/events/`.
+fn event(file: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/events").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An HTTP API (payload 2.0) request: `infra/events/apigw-http-post-json.json` with this method,
+/// path, headers and JSON body (sent as text, as API Gateway does for JSON).
+fn http_event(method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> Value {
+    let mut e = event("apigw-http-post-json.json");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["requestContext"]["requestId"] = json!(uuid::Uuid::new_v4().to_string());
+    e["requestContext"]["timeEpoch"] = json!(Utc::now().timestamp_millis());
+    let proxy = path.strip_prefix("/v1/").unwrap_or(path);
+    e["pathParameters"] = json!({"proxy": proxy});
+    if let Some(k) = key {
+        e["headers"]["authorization"] = json!(format!("Bearer {k}"));
+    }
+    match body {
+        Some(b) => {
+            let text = b.to_string();
+            e["headers"]["content-length"] = json!(text.len().to_string());
+            e["body"] = json!(text);
+        }
+        None => {
+            e.as_object_mut().unwrap().remove("body");
+            let headers = e["headers"].as_object_mut().unwrap();
+            headers.remove("content-type");
+            headers.remove("content-length");
+        }
+    }
+    e
+}
+
+/// The HTTP response inside an API Gateway answer: (status, headers, body bytes).
+fn http_answer(outcome: &Outcome) -> (u16, Value, Vec<u8>) {
+    let v = outcome.json();
+    let status = v["statusCode"].as_u64().unwrap_or_else(|| panic!("no statusCode: {v}")) as u16;
+    let raw = v["body"].as_str().unwrap_or_default();
+    let body = if v["isBase64Encoded"] == json!(true) {
+        base64::engine::general_purpose::STANDARD.decode(raw).expect("base64 body")
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    (status, v["headers"].clone(), body)
+}
+
+fn http_json(outcome: &Outcome) -> (u16, Value) {
+    let (status, _, body) = http_answer(outcome);
+    let json = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{status}: not JSON: {}", String::from_utf8_lossy(&body)));
+    (status, json)
+}
+
+/// One test's slice of moto: a table, a bus with a rule sending every Herald event to a queue,
+/// and the credentials key as an SSM SecureString, all named with a fresh suffix.
+struct Moto {
+    endpoint: String,
+    sdk: aws_config::SdkConfig,
+    table: String,
+    bus: String,
+    queue_url: String,
+    key_param: String,
+    store: Arc<DynamoStore>,
+}
+
+impl Moto {
+    async fn new() -> Moto {
+        let endpoint = std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+            panic!("HERALD_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `tests/run`, which starts moto")
+        });
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+            .load()
+            .await;
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let (table, bus) = (format!("herald-lambda-{suffix}"), format!("herald-lambda-{suffix}"));
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        DynamoStore::create_table(&dynamo, &table).await.expect("table created in moto");
+
+        let events = aws_sdk_eventbridge::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        events.create_event_bus().name(&bus).send().await.expect("bus");
+        let queue_url =
+            sqs.create_queue().queue_name(format!("herald-lambda-{suffix}")).send().await.expect("queue").queue_url.unwrap();
+        let arn_attr = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let attrs = sqs.get_queue_attributes().queue_url(&queue_url).attribute_names(arn_attr.clone()).send().await.unwrap();
+        let queue_arn = attrs.attributes.unwrap()[&arn_attr].clone();
+        events
+            .put_rule()
+            .name("all-herald-events")
+            .event_bus_name(&bus)
+            .event_pattern(json!({"source": ["herald"]}).to_string())
+            .send()
+            .await
+            .expect("rule");
+        events
+            .put_targets()
+            .rule("all-herald-events")
+            .event_bus_name(&bus)
+            .targets(Target::builder().id("queue").arn(&queue_arn).build().unwrap())
+            .send()
+            .await
+            .expect("target");
+
+        // As in template.yaml: the functions get the parameter's full name, leading slash included.
+        let key_param = format!("/herald-lambda-{suffix}/credentials-key");
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name(&key_param)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .value(CredentialCipher::generate_key())
+            .send()
+            .await
+            .expect("SSM parameter");
+        let store = Arc::new(DynamoStore::new(dynamo, table.clone()));
+        Moto { endpoint, sdk, table, bus, queue_url, key_param, store }
+    }
+
+    /// The environment template.yaml gives every function, plus what Lambda itself sets for
+    /// credentials and region, and the SDK's endpoint override pointing at moto.
+    fn env(&self) -> Vec<(String, String)> {
+        [
+            ("HERALD_TABLE", self.table.as_str()),
+            ("HERALD_EVENT_BUS", self.bus.as_str()),
+            ("HERALD_CREDENTIALS_KEY_PARAM", self.key_param.as_str()),
+            ("RUST_LOG", "info"),
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_SESSION_TOKEN", "test"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    async fn start(&self, function: &str) -> FunctionProcess {
+        self.start_with(function, &[]).await
+    }
+
+    /// Starts a function with this rig's environment, changed by `changes` (`None` removes).
+    async fn start_with(&self, function: &str, changes: &[(&str, Option<&str>)]) -> FunctionProcess {
+        let mut env = self.env();
+        for (k, v) in changes {
+            env.retain(|(name, _)| name != k);
+            if let Some(v) = v {
+                env.push(((*k).to_owned(), (*v).to_owned()));
+            }
+        }
+        FunctionProcess::spawn(&binary(function), function, &env, Output::Inherit).await
+    }
+
+    /// An admin key of team `team`, written straight into the table (there is no API call that
+    /// makes the first key).
+    async fn admin_key(&self, team: &str) -> String {
+        let team = TeamId::parse("team", team).unwrap();
+        ensure_team(&*self.store, &SystemClock, &team, chrono_tz::Europe::Paris).await.expect("team");
+        let (_, secret) = create_key(&*self.store, &SystemClock, &team, Role::Admin, "lambda test").await.expect("key");
+        secret.reveal().to_owned()
+    }
+
+    /// Every event that reached the queue within `wait`, as EventBridge envelopes.
+    async fn events_received(&self, want: usize, wait: Duration) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let until = std::time::Instant::now() + wait;
+        let mut got = vec![];
+        while got.len() < want && std::time::Instant::now() < until {
+            let out =
+                sqs.receive_message().queue_url(&self.queue_url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+            for m in out.messages.unwrap_or_default() {
+                got.push(serde_json::from_str(m.body().unwrap()).expect("an EventBridge envelope"));
+            }
+        }
+        got
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The API function
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn api_answers_a_health_check_sent_by_api_gateway() {
+    let moto = Moto::new().await;
+    let api = moto.start("api").await;
+    // As `sam local generate-event` makes it: base64-encoded (empty) body, cookies, a query string.
+    let outcome = api.invoke(&event("apigw-http-health.json")).await;
+    let (status, headers, body) = http_answer(&outcome);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(headers["x-request-id"].is_string(), "every answer carries a request id: {headers}");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
+}
+
+#[tokio::test]
+async fn api_writes_a_channel_and_a_post_to_dynamodb() {
+    let moto = Moto::new().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+
+    let (status, me) = http_json(&api.invoke(&http_event("GET", "/v1/me", Some(&admin), None)).await);
+    assert_eq!((status, me["team_id"].as_str(), me["role"].as_str()), (200, Some("cafe"), Some("admin")), "{me}");
+    let (status, _) = http_json(&api.invoke(&http_event("GET", "/v1/me", Some("hrld_not-a-key"), None)).await);
+    assert_eq!(status, 401);
+
+    // A body API Gateway base64-encoded (infra/events/apigw-http-post-base64.json, made by
+    // `sam local generate-event`), with the key added.
+    let mut create_channel = event("apigw-http-post-base64.json");
+    create_channel["headers"]["authorization"] = json!(format!("Bearer {admin}"));
+    create_channel["headers"]["content-type"] = json!("application/json");
+    assert_eq!(create_channel["isBase64Encoded"], true);
+    let (status, channel) = http_json(&api.invoke(&create_channel).await);
+    assert_eq!(status, 201, "{channel}");
+    let channel_id = channel["id"].as_str().expect("a channel id").to_owned();
+
+    let at = (Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({"text": "Fresh croissants from 7 ☕", "channel_ids": [channel_id], "publish_at": at});
+    let (status, post) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 201, "{post}");
+
+    // Read back from moto, through the store and as raw items.
+    let team = TeamId::parse("team", "cafe").unwrap();
+    let post_id = PostId::parse("id", post["id"].as_str().unwrap()).unwrap();
+    let stored = moto.store.get_post(&team, post_id).await.unwrap().expect("the post is in DynamoDB");
+    assert_eq!(stored.text.as_str(), "Fresh croissants from 7 ☕");
+    let deliveries = moto.store.deliveries_of_post(&team, post_id).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].state, DeliveryState::Scheduled);
+    assert_eq!(deliveries[0].channel_id.to_string(), channel_id);
+    let channels = moto.store.list_channels(&team).await.unwrap();
+    assert_eq!(channels.len(), 1);
+    let item = aws_sdk_dynamodb::Client::new(&moto.sdk)
+        .get_item()
+        .table_name(&moto.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("POST#{post_id}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("DELIVERY#{}", deliveries[0].id)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the delivery item, keyed as docs/data-model.md says");
+    assert_eq!(item["gsi2pk"].as_s().unwrap(), "DUE", "a scheduled delivery is in the sparse due index");
+
+    // Errors stay HTTP answers (not Lambda errors), with the JSON error body.
+    let (status, err) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&json!({"text": 1})))).await);
+    assert_eq!(status, 422, "{err}");
+    assert!(err["error"]["code"].is_string(), "{err}");
+    assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
+}
+
+#[tokio::test]
+async fn http_functions_refuse_events_that_are_not_http_api_requests_and_keep_serving() {
+    let moto = Moto::new().await;
+    for function in ["api", "webhook-intake"] {
+        let f = moto.start(function).await;
+        for (file, says) in [
+            ("invalid-not-an-event.json", "has no \"version\""),
+            // Payload format 1.0 (a REST API, or an HTTP API route left on 1.0): not wired.
+            ("apigw-rest-proxy-v1.json", "has no \"version\""),
+            ("eventbridge-scheduled.json", "has version \"0\", not \"2.0\""),
+        ] {
+            let outcome = f.invoke(&event(file)).await;
+            let (error_type, message) = outcome.error();
+            assert_eq!(error_type, "Herald.InvalidEvent", "{function} {file}: {outcome:?}");
+            assert!(message.contains("API Gateway HTTP API") && message.contains(says), "{function} {file}: {message}");
+            assert!(f.invoke_raw_is_error(b"not json at all").await, "{function}: bytes that are not JSON");
+        }
+        // Same process, next invocation: served.
+        let pid = f.pid();
+        let (status, _, _) = http_answer(&f.invoke(&event("apigw-http-health.json")).await);
+        assert_eq!(status, 200, "{function} still serves after refusing bad events");
+        assert_eq!(f.pid(), pid);
+        assert!(f.emulator.protocol_errors().is_empty(), "{function}: {:?}", f.emulator.protocol_errors());
+    }
+}
+
+#[tokio::test]
+async fn a_function_that_cannot_start_reports_an_init_error() {
+    let moto = Moto::new().await;
+    // No table configured.
+    let mut api = moto.start_with("api", &[("HERALD_TABLE", None)]).await;
+    let init = api.emulator.wait_for_init_error(Duration::from_secs(20)).await.expect("an init error");
+    assert_eq!(init.header_type.as_deref(), Some("Herald.Config"));
+    assert_eq!(init.body["errorType"], "Herald.Config");
+    assert!(init.body["errorMessage"].as_str().unwrap().contains("HERALD_TABLE"), "{}", init.body);
+    let status = api.wait_exit(Duration::from_secs(10)).await.expect("the process exits after an init error");
+    assert!(!status.success());
+    assert_eq!(api.emulator.next_calls(), 0, "it never asked for work");
+
+    // A credentials key parameter that does not exist: said by name.
+    let mut publisher = moto.start_with("scheduled-publisher", &[("HERALD_CREDENTIALS_KEY_PARAM", Some("/no/such/param"))]).await;
+    let init = publisher.emulator.wait_for_init_error(Duration::from_secs(20)).await.expect("an init error");
+    assert!(init.body["errorMessage"].as_str().unwrap().contains("/no/such/param"), "{}", init.body);
+    assert!(publisher.wait_exit(Duration::from_secs(10)).await.is_some());
+}
+
+/// A `generic` (Standard Webhooks) delivery through API Gateway to `webhook-intake`: signed with
+/// the channel's secret it is stored once (a redelivery changes nothing) and shows in the inbox;
+/// a bad signature is 401 and stores nothing.
+#[tokio::test]
+async fn webhook_intake_stores_a_signed_delivery_once() {
+    let moto = Moto::new().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+    let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    let channel = json!({"platform": "generic", "name": "Website form", "time_zone": "Europe/Paris",
+        "credentials": {"webhook_secret": secret}});
+    let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&channel))).await);
+    assert_eq!(status, 201, "{channel}");
+    let channel_id = channel["id"].as_str().unwrap().to_owned();
+
+    let delivery = |signature_key: &str| {
+        let mut e = event("apigw-http-webhook-generic.json");
+        let path = format!("/webhooks/generic/{channel_id}");
+        e["rawPath"] = json!(path);
+        e["requestContext"]["http"]["path"] = json!(path);
+        e["pathParameters"]["channel_id"] = json!(channel_id);
+        let now = Utc::now().timestamp();
+        let id = e["headers"]["webhook-id"].as_str().unwrap().to_owned();
+        let body = e["body"].as_str().unwrap().to_owned();
+        let signer = herald_core::webhooks::StandardWebhooks::new(signature_key).expect("a whsec_ secret");
+        e["headers"]["webhook-timestamp"] = json!(now.to_string());
+        e["headers"]["webhook-signature"] = json!(signer.sign(&id, now, body.as_bytes()));
+        e
+    };
+    let intake = moto.start("webhook-intake").await;
+    let other = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode([9u8; 32]));
+    let (status, _, _) = http_answer(&intake.invoke(&delivery(&other)).await);
+    assert_eq!(status, 401, "a signature made with another secret is refused");
+    for _ in 0..2 {
+        let (status, _, body) = http_answer(&intake.invoke(&delivery(&secret)).await);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+
+    let (status, inbox) = http_json(&api.invoke(&http_event("GET", "/v1/inbox", Some(&admin), None)).await);
+    assert_eq!(status, 200, "{inbox}");
+    let items = inbox["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "stored once: {inbox}");
+    assert_eq!(items[0]["text"], "Vous ouvrez à quelle heure dimanche ?");
+    assert!(intake.emulator.protocol_errors().is_empty(), "{:?}", intake.emulator.protocol_errors());
+}
+
+/// docs/deploy.md's first key on AWS: `infra/first-key` writes the team and an admin key with the
+/// AWS CLI; the API function then accepts that key. Ignored by default because it needs the AWS
+/// CLI, which the test rig does not install: `cargo nextest run --run-ignored only -E
+/// 'test(first_key)'` (under tests/run, with `aws` on PATH).
+#[tokio::test]
+#[ignore = "needs the AWS CLI (`aws`) on PATH"]
+async fn the_first_key_script_makes_a_key_the_api_accepts() {
+    let moto = Moto::new().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/first-key");
+    let out = std::process::Command::new(&script)
+        .args(["--table", &moto.table, "--team", "cafe", "--time-zone", "Europe/Paris"])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("infra/first-key runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("hrld_"), "{key}");
+
+    let api = moto.start("api").await;
+    let (status, me) = http_json(&api.invoke(&http_event("GET", "/v1/me", Some(&key), None)).await);
+    assert_eq!((status, me["team_id"].as_str(), me["role"].as_str()), (200, Some("cafe"), Some("admin")), "{me}");
+    let body = json!({"role": "editor", "name": "ci"});
+    let (status, made) = http_json(&api.invoke(&http_event("POST", "/v1/keys", Some(&key), Some(&body))).await);
+    assert_eq!(status, 201, "{made}");
+    let (status, keys) = http_json(&api.invoke(&http_event("GET", "/v1/keys", Some(&key), None)).await);
+    assert_eq!(status, 200, "{keys}");
+    let team = moto.store.get_team(&TeamId::parse("team", "cafe").unwrap()).await.unwrap().expect("the team");
+    assert_eq!(team.time_zone, chrono_tz::Europe::Paris);
+}
+
+// ------------------------------------------------------------------------------------------
+// The scheduled publisher
+// ------------------------------------------------------------------------------------------
+
+/// A Mastodon instance reduced to `POST /api/v1/statuses`, recording what it was sent.
+#[derive(Clone, Default)]
+struct FakeMastodon {
+    statuses: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+}
+
+async fn mastodon_status(State(fake): State<FakeMastodon>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    let mut statuses = fake.statuses.lock().unwrap();
+    statuses.push((headers, body));
+    let id = format!("1100{}", statuses.len());
+    Json(json!({"id": id, "url": format!("https://example.social/@cafe/{id}"), "created_at": Utc::now().to_rfc3339(),
+        "content": "<p>…</p>", "media_attachments": []}))
+}
+
+async fn fake_mastodon() -> (String, FakeMastodon) {
+    let fake = FakeMastodon::default();
+    let app = axum::Router::new().route("/api/v1/statuses", axum::routing::post(mastodon_status)).with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, fake)
+}
+
+#[tokio::test]
+async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus() {
+    let moto = Moto::new().await;
+    let (mastodon_url, mastodon) = fake_mastodon().await;
+    let admin = moto.admin_key("cafe").await;
+
+    // Through the API function: a Mastodon channel (credentials sealed with the SSM key) and a
+    // post due in a few seconds.
+    let api = moto.start("api").await;
+    let channel = json!({"platform": "mastodon", "name": "@cafe@example.social", "time_zone": "Europe/Paris",
+        "credentials": {"instance_url": mastodon_url, "access_token": "token-of-cafe"}});
+    let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&channel))).await);
+    assert_eq!(status, 201, "{channel}");
+    // Far enough ahead that a slow (loaded, debug) API call still sees it in the future.
+    let at = (Utc::now() + chrono::Duration::seconds(5)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({"text": "Open at 7 tomorrow", "channel_ids": [channel["id"]], "publish_at": at});
+    let (status, post) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 201, "{post}");
+    drop(api);
+
+    // The schedule's tick, as EventBridge sends it. The run waits for the post's second.
+    let publisher = moto.start("scheduled-publisher").await;
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!((summary["due"].as_u64(), summary["published"].as_u64()), (Some(1), Some(1)), "{summary}");
+
+    let sent = mastodon.statuses.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "published once");
+    assert_eq!(sent[0].1["status"], "Open at 7 tomorrow");
+    assert_eq!(sent[0].0["authorization"], "Bearer token-of-cafe", "the credentials were opened with the SSM key");
+    assert!(sent[0].0.contains_key("idempotency-key"));
+
+    let team = TeamId::parse("team", "cafe").unwrap();
+    let post_id = PostId::parse("id", post["id"].as_str().unwrap()).unwrap();
+    let delivery = &moto.store.deliveries_of_post(&team, post_id).await.unwrap()[0];
+    assert_eq!(delivery.state, DeliveryState::Published);
+    assert_eq!(delivery.platform_post_id.as_deref(), Some("11001"));
+    assert!(delivery.published_at.unwrap() >= delivery.publish_at, "not before its second");
+
+    let events = moto.events_received(1, Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["source"], "herald");
+    assert_eq!(events[0]["detail-type"], "Post Published");
+    assert_eq!(events[0]["detail"]["delivery_id"], json!(delivery.id.to_string()));
+    assert_eq!(events[0]["detail"]["url"], "https://example.social/@cafe/11001");
+
+    // The next tick finds nothing left to do.
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!(summary["due"], 0, "{summary}");
+    assert_eq!(mastodon.statuses.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn scheduled_functions_refuse_events_that_are_not_their_schedule_and_keep_working() {
+    let moto = Moto::new().await;
+    for function in ["scheduled-publisher", "metric-poller", "notification-poller", "report-generator"] {
+        let f = moto.start(function).await;
+        for file in ["eventbridge-post-published.json", "apigw-http-health.json", "invalid-not-an-event.json"] {
+            let outcome = f.invoke(&event(file)).await;
+            let (error_type, message) = outcome.error();
+            assert_eq!(error_type, "Herald.InvalidEvent", "{function} {file}: {outcome:?}");
+            assert!(message.contains("Scheduled Event"), "{function} {file}: {message}");
+        }
+        let summary = f.invoke(&event("eventbridge-scheduled.json")).await.json();
+        if function == "scheduled-publisher" {
+            assert_eq!(summary["due"], 0, "{summary}");
+        } else {
+            // Not built yet: each says so rather than pretending.
+            assert_eq!(summary, json!({"function": function, "implemented": false}));
+        }
+        assert!(f.emulator.protocol_errors().is_empty(), "{function}: {:?}", f.emulator.protocol_errors());
+    }
+}
+
+#[tokio::test]
+async fn a_store_outage_is_a_retryable_error_and_the_next_run_recovers() {
+    let moto = Moto::new().await;
+    // The table does not exist yet: DynamoDB answers ResourceNotFoundException.
+    let late_table = format!("{}-late", moto.table);
+    let publisher = moto.start_with("scheduled-publisher", &[("HERALD_TABLE", Some(&late_table))]).await;
+    let outcome = publisher.invoke(&event("eventbridge-scheduled.json")).await;
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Herald.Transient", "{outcome:?}");
+    assert!(message.contains("store"), "{message}");
+
+    // Now it exists: the same process, the same event, succeeds.
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk);
+    DynamoStore::create_table(&dynamo, &late_table).await.expect("table");
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!(summary["due"], 0, "{summary}");
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_answers_for_unknown_requests() {
+    // The emulator itself: a runtime answering a request id that was never handed out is told
+    // 400, as Lambda does, and the test sees it as a protocol error.
+    let emulator = common::lambda_emulator::LambdaEmulator::start("probe").await;
+    let url = format!("http://{}/2018-06-01/runtime/invocation/nope/response", emulator.runtime_api());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let status = client.post(url).body("{}").send().await.unwrap().status();
+    assert_eq!(status, 400);
+    assert_eq!(emulator.protocol_errors().len(), 1);
+}
+
+impl FunctionProcess {
+    /// Sends raw bytes as the event; true when the function reported an invocation error.
+    async fn invoke_raw_is_error(&self, bytes: &'static [u8]) -> bool {
+        matches!(self.emulator.invoke_raw(bytes, Duration::from_secs(30)).await, Some(Outcome::Error { .. }))
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Measurement (not a test): cold starts under the emulator, run by infra/bench/lambda_cold_start.py
+// ------------------------------------------------------------------------------------------
+
+/// Starts each bootstrap `HERALD_BENCH_RUNS` times (default 20) under a fresh emulator with
+/// this rig's environment (moto), and prints one JSON line per function: the cold start
+/// (process start → its first `GET /runtime/invocation/next`), the first and a warm invocation,
+/// and the peak resident memory. `HERALD_BENCH_FUNCTIONS` is `name=path=event,...` (event a file
+/// of infra/events/, or `-` for `{}`).
+#[tokio::test]
+#[ignore = "a measurement: run by infra/bench/lambda_cold_start.py"]
+async fn cold_start_bench() {
+    let spec = std::env::var("HERALD_BENCH_FUNCTIONS").expect("HERALD_BENCH_FUNCTIONS=name=path=event,...");
+    let runs: usize = std::env::var("HERALD_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let moto = Moto::new().await;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for entry in spec.split(',').filter(|e| !e.is_empty()) {
+        let mut parts = entry.splitn(3, '=');
+        let (name, path, payload) = (parts.next().unwrap(), parts.next().expect("a path"), parts.next().unwrap_or("-"));
+        let payload = if payload == "-" { json!({}) } else { event(payload) };
+        let (mut cold, mut first, mut warm, mut rss) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..runs {
+            let f = FunctionProcess::spawn(Path::new(path), name, &moto.env(), Output::Discard).await;
+            let at = f.emulator.wait_for_next_call(1, Duration::from_secs(30)).await.expect("the function asks for work");
+            cold.push(ms(at - f.started));
+            let t = std::time::Instant::now();
+            let outcome = f.emulator.invoke(&payload, Duration::from_secs(60)).await;
+            first.push(ms(t.elapsed()));
+            assert!(matches!(outcome, Outcome::Response(_)), "{name}: {outcome:?}");
+            let t = std::time::Instant::now();
+            f.emulator.invoke(&payload, Duration::from_secs(60)).await;
+            warm.push(ms(t.elapsed()));
+            let status = std::fs::read_to_string(format!("/proc/{}/status", f.pid())).unwrap_or_default();
+            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches(" kB").trim());
+            if let Some(kb) = hwm.and_then(|v| v.parse::<f64>().ok()) {
+                rss.push(kb / 1024.0);
+            }
+        }
+        let stats = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            let q = |p: f64| v.get(((v.len() - 1) as f64 * p).round() as usize).copied().unwrap_or(f64::NAN);
+            json!({"median": q(0.5), "p10": q(0.1), "p90": q(0.9), "min": q(0.0), "max": q(1.0)})
+        };
+        let line = json!({"function": name, "runs": runs, "cold_start_ms": stats(&mut cold),
+            "first_invoke_ms": stats(&mut first), "warm_invoke_ms": stats(&mut warm), "max_rss_mib": stats(&mut rss)});
+        println!("HERALD_BENCH {line}");
+    }
+}
