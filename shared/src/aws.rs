@@ -97,6 +97,26 @@ impl AwsContext {
         })
     }
 
+    /// The notification poller's work: intake (dedupe, sentiment, crisis) on DynamoDB and the
+    /// bus, with the network adapters that can poll. Returns the intake and those adapters.
+    pub async fn notification_poller(&self) -> Result<(crate::intake::Intake, crate::platforms::Adapters), ConfigError> {
+        let state = self.app_state().await?;
+        Ok((state.intake(), state.adapters))
+    }
+
+    /// The metric poller on DynamoDB and the bus, with every network adapter.
+    pub async fn metrics_poller(&self) -> Result<crate::services::metrics::MetricsPoller, ConfigError> {
+        let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
+        Ok(crate::services::metrics::MetricsPoller {
+            store: self.store.clone(),
+            adapters,
+            events: self.event_sink(),
+            clock: Arc::new(SystemClock),
+            cipher: self.credential_cipher().await?,
+            plan: crate::services::metrics::MetricsPlan::default(),
+        })
+    }
+
     /// The API's (and webhook intake's) state on DynamoDB: events to the bus, replies through
     /// every network adapter.
     pub async fn app_state(&self) -> Result<AppState, ConfigError> {

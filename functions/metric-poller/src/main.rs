@@ -1,11 +1,12 @@
-//! The metric poller, invoked by an EventBridge schedule.
-//! Its service comes with a later issue: until then each run answers that nothing was done.
+//! The metric poller, invoked by an EventBridge schedule: reads the engagement counters of
+//! recently published posts (at +1 h, +6 h, +24 h, +72 h and +7 d) and each channel's
+//! followers, storing snapshots and the daily roll-ups reports read.
 
-use herald_core::lambda::{self, FunctionError};
-use herald_core::services::scheduled;
+use herald_core::{aws::AwsContext, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    lambda::run_scheduled(|_tick| async { Ok::<_, FunctionError>(scheduled::not_yet_implemented("metric-poller")) }).await
+    let poller = lambda::init(async { AwsContext::from_env().await?.metrics_poller().await }).await?;
+    lambda::run_scheduled(|_tick| poller.run_once()).await
 }
