@@ -2,61 +2,73 @@
 //! own history.
 //!
 //! This module is pure: no I/O, no clock. The caller keeps one [`CrisisState`] per channel (a
-//! small serde value of bounded size, stored as JSON and updated with optimistic concurrency),
-//! feeds it every scored interaction with [`CrisisState::observe`] and calls
-//! [`CrisisState::tick`] from a timer so that an incident can close when nothing arrives. Each
-//! call returns at most one [`CrisisChange`]: an incident is [`CrisisChange::Opened`] exactly
-//! once (that is when the caller opens an Incident and emits `Crisis Detected`) and
-//! [`CrisisChange::Closed`] exactly once after it.
+//! serde value of bounded size, about 1 KB of JSON whatever the traffic, stored in one item
+//! and updated with optimistic concurrency), feeds it every scored interaction with
+//! [`CrisisState::observe`], and calls [`CrisisState::tick`] from a timer so that an incident
+//! can close when nothing arrives. Each call returns at most one [`CrisisChange`]: an incident
+//! is [`CrisisChange::Opened`] exactly once (the caller opens an Incident and emits
+//! `Crisis Detected`), then [`CrisisChange::Closed`] exactly once.
 //!
 //! # The rule
 //!
-//! Time is cut into buckets of `bucket_minutes` (5 min). The state keeps the counts of the last
-//! `long_buckets` buckets (negatives and all interactions) and a baseline learnt from older ones.
+//! Time is cut into 5-minute buckets (`bucket_minutes`). The state counts negatives and all
+//! interactions in the last hour of buckets (`long_buckets` = 12, a ring) and keeps a baseline
+//! learnt from the buckets that left the ring.
 //!
-//! **Baseline.** From every bucket that leaves the ring (one hour old, so late arrivals are
-//! included), three exponentially weighted means with a half-life of `half_life_hours` (7 days):
-//! negatives per bucket, interactions per bucket, and negatives per bucket for each of the 24
-//! hours of the (UTC) day. The expected number of negatives per bucket at hour *h* is the hour's
-//! mean shrunk towards the overall mean, `e(h) = (n_h·m_h + k·m) / (n_h + k)` with `k = 12`
-//! observations (one day of that hour), so a young or quiet channel does not trust a profile
-//! it has barely seen. Each mean starts as a plain running mean and becomes an exponential one
-//! once it has seen a half-life's worth of buckets, so it is unbiased from the first bucket.
-//! The baseline also measures its own over-dispersion: for disjoint windows of each length, the
-//! ratio `φ = mean((N − μ)²) / mean(μ)` of the squared error of its forecast to the forecast
-//! (1 for a Poisson stream; more when negatives come in bursts around posts), clamped to
-//! `[1, max_dispersion]`.
+//! **Baseline.** Every bucket that leaves the ring (one hour old, so interactions that arrived
+//! late are in it) updates exponentially weighted means with a half-life of `half_life_hours`
+//! (7 days): negatives per bucket, interactions per bucket, and negatives per bucket for each
+//! hour of the UTC day. The expected negatives per bucket at hour *h* is that hour's mean shrunk
+//! towards the overall mean, `e(h) = (n_h·m_h + 12·m) / (n_h + 12)` (`n_h` the buckets the hour
+//! has seen), so a young or quiet channel does not trust a daily profile it has barely seen.
+//! Each mean starts as a plain running mean, unbiased from the first bucket. The baseline also
+//! measures how bursty the channel is: over disjoint windows of each length, the dispersion
+//! index `φ = mean((N − μ)²) / mean(μ)` of its own forecasts (1 for a Poisson stream, more
+//! when negatives come in bursts after posts), at most `max_dispersion`. After the first day,
+//! a bucket's negatives are clipped at the forecast plus four standard deviations (plus one),
+//! and its interactions scaled down by the same factor, so one viral post does not raise the
+//! baseline for a week; likewise a window's squared error counts at most `16·φ·max(μ, 1)`.
 //!
-//! **Opening.** On every negative interaction, for the short window (`short_buckets` = 15 min)
-//! and the long one (`long_buckets` = 60 min), with `N` the negatives in the window (the
-//! current, partial bucket included), `T` all interactions in it and `μ = e(h)·w` the expected
-//! negatives, an incident opens when all of these hold:
+//! **Opening.** On each negative interaction, for the short window (`short_buckets` = 3: the
+//! current, partial bucket and the two before, 10 to 15 min) and the long one (`long_buckets` =
+//! 12: about an hour), with `N` the negatives in the window, `T` all its interactions and
+//! `μ = w·e(h)` the negatives the baseline expects in it, an incident opens when all hold:
 //!
-//! 1. `N ≥ min_negatives_short` (8) or `min_negatives_long` (12): the absolute floor, so that a
-//!    quiet channel whose baseline is ≈0 does not alarm on two comments;
-//! 2. `P(X ≥ N) ≤ alpha` (10⁻⁵) for `X` negative binomial with mean `μ` and variance `φ·μ`
-//!    (Poisson when `φ = 1`): the count is far in the upper tail of what this channel produces
-//!    at this hour, allowing for its measured burstiness;
-//! 3. the negative share `N / T` is at least `min_share_ratio` (1.5) times the baseline share
-//!    (capped halfway between the baseline share and 1): a post that goes viral brings more
-//!    negatives *and* more of everything else, and is not a crisis;
-//! 4. the channel is older than `warmup_hours` (24 h): before that the state only learns.
+//! 1. **floor**: `N ≥ min_negatives_short` (8) in the short window, or `N ≥ min_negatives_long`
+//!    (12) in the long one, so that a quiet channel whose baseline is ≈ 0 does not alarm on a
+//!    couple of comments;
+//! 2. **count** (in that window): `P(X ≥ N) ≤ alpha` (0.01) for `X` negative binomial with mean `μ` and variance
+//!    `φ·μ`: more negatives than this channel has at this hour, given how bursty it is;
+//! 3. **share**: `P(Y ≥ N) ≤ share_alpha` (0.01) for `Y` binomial with `T` trials and the share
+//!    `p₁` whose odds are `min_share_ratio` (4) times the odds of the baseline share
+//!    `p₀ = negatives / interactions`, i.e. the share of negatives is significantly above what
+//!    even a controversial post draws. A post that goes viral brings more negatives *and* more
+//!    of everything else: the count test alone would call it a crisis, the share test does not;
+//! 4. **warm-up**: the channel has been watched for `warmup_hours` (24); before that the state
+//!    only learns.
 //!
-//! **Closing (hysteresis).** While an incident is open, at the end of every bucket the short
-//! window is *calm* when its negatives are below the much lower threshold
-//! `max(calm_floor, q)` where `q` is the same test at `close_alpha` (0.05), i.e. the count is
-//! within the usual 95 % range. The incident closes after `calm_buckets` (12: one hour)
-//! consecutive calm buckets; a busy bucket resets the count.
+//! **Closing (hysteresis).** While an incident is open, at the end of every bucket the state is
+//! *calm* when both windows are back within the usual range: `N < max(q, calm_floor_…)` where
+//! `q` is the count test's threshold at `close_alpha` (0.05) instead of `alpha` (0.01), with no
+//! share test, and the floors are 3 (short) and 6 (long). It closes after
+//! `calm_buckets` (6: 30 min) consecutive calm buckets; a busy bucket starts the count again.
+//! Since the long window must drain first, an incident closes about 75 min after the wave ends.
 //!
 //! **No learning from the crisis.** Buckets that leave the ring while an incident is open are
-//! not learnt. Since an incident lasts at least an hour (the calm period) and the ring holds an
-//! hour, this excludes the hour before the opening (the ramp) up to the start of the calm.
+//! not learnt: as the ring holds an hour, that is from the hour before the opening (the ramp)
+//! to the hour before the closing (by then calm).
 //!
-//! **Out of order, gaps, size.** An interaction up to `long_buckets` buckets older than the
-//! newest one seen is counted in its own bucket; an older one is ignored. Time going forward
-//! completes buckets one by one (a gap longer than four half-lives is skipped after that many
-//! buckets, which only leaves the baseline slightly higher than exact). The state holds a fixed
-//! number of counters whatever the traffic: about 1 KB of JSON.
+//! **Out of order, gaps.** An interaction up to `long_buckets` buckets older than the newest
+//! one seen is counted in its own bucket; an older one is ignored. Pass the time the interaction
+//! was created, but not later than when it was received (a platform clock in the future would
+//! push the ring forward). Time going forward completes buckets one by one; after a silence
+//! longer than four half-lives the rest is skipped (the baseline then stays a little higher
+//! than exact). When an interaction's time closes an incident, that interaction is not
+//! evaluated for opening a new one: the next negative is.
+//!
+//! What it does not model: weekly seasonality (absorbed by `φ`), slow drifts over several hours
+//! (a window longer than an hour would be needed), and who the authors are (one person posting
+//! twenty angry replies counts twenty).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,8 +92,8 @@ pub struct CrisisRule {
     pub min_negatives_short: u32,
     /// Minimum negatives in the long window to open an incident.
     pub min_negatives_long: u32,
-    /// The window's negative share must be significantly above this multiple of the baseline
-    /// share (capped halfway to 1).
+    /// Odds ratio: the window's negative share must be significantly above the share whose
+    /// odds are this multiple of the baseline share's odds (0 turns the share test off).
     pub min_share_ratio: f64,
     /// Tail probability of the share test (binomial, given the window's interactions).
     pub share_alpha: f64,
@@ -91,8 +103,10 @@ pub struct CrisisRule {
     pub warmup_hours: u32,
     /// Tail probability of the (much lower) calm threshold.
     pub close_alpha: f64,
-    /// A short window with fewer negatives than this is always calm.
-    pub calm_floor: u32,
+    /// A short window with fewer negatives than this is calm, whatever the baseline.
+    pub calm_floor_short: u32,
+    /// A long window with fewer negatives than this is calm, whatever the baseline.
+    pub calm_floor_long: u32,
     /// Consecutive calm buckets that close an incident.
     pub calm_buckets: u32,
 }
@@ -104,16 +118,17 @@ impl Default for CrisisRule {
             short_buckets: 3,
             long_buckets: 12,
             half_life_hours: 168.0,
-            alpha: 1e-5,
+            alpha: 1e-2,
             min_negatives_short: 8,
             min_negatives_long: 12,
-            min_share_ratio: 1.5,
-            share_alpha: 1e-3,
+            min_share_ratio: 4.0,
+            share_alpha: 1e-2,
             max_dispersion: 20.0,
             warmup_hours: 24,
             close_alpha: 0.05,
-            calm_floor: 3,
-            calm_buckets: 12,
+            calm_floor_short: 3,
+            calm_floor_long: 6,
+            calm_buckets: 6,
         }
     }
 }
@@ -177,15 +192,19 @@ pub enum CrisisChange {
 /// The open incident, inside [`CrisisState`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct OpenIncident {
+    /// Time of the interaction that opened it.
     pub opened_at: DateTime<Utc>,
+    /// Negative interactions counted since (the opening one included).
     pub negatives: u64,
+    /// Most negatives seen in one short window since.
     pub peak: u32,
     /// Consecutive calm buckets so far.
     pub calm: u32,
 }
 
-/// A mean that starts as a running mean and becomes exponentially weighted.
+/// A mean that starts as a running mean and becomes exponentially weighted. Stored as `[m, n]`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+#[serde(from = "(f64, u32)", into = "(f64, u32)")]
 struct Mean {
     /// The mean.
     m: f64,
@@ -193,12 +212,31 @@ struct Mean {
     n: u32,
 }
 
+impl From<(f64, u32)> for Mean {
+    fn from((m, n): (f64, u32)) -> Self {
+        Self {
+            m: if m.is_finite() { m } else { 0.0 },
+            n,
+        }
+    }
+}
+
+impl From<Mean> for (f64, u32) {
+    fn from(mean: Mean) -> Self {
+        (mean.m, mean.n)
+    }
+}
+
 impl Mean {
     fn add(&mut self, x: f64, rate: f64) {
         self.n = self.n.saturating_add(1);
         let w = rate.max(1.0 / f64::from(self.n));
         let next = self.m + w * (x - self.m);
-        self.m = if next.is_finite() { stored(next) } else { self.m };
+        self.m = if next.is_finite() {
+            stored(next)
+        } else {
+            self.m
+        };
     }
     fn scale(&mut self, factor: f64) {
         self.m = stored(self.m * factor);
@@ -281,14 +319,21 @@ pub struct CrisisState {
     incident: Option<OpenIncident>,
 }
 
-/// `x` rounded to 12 significant digits (and 0 below 10⁻⁹): JSON without serde_json's
-/// `float_roundtrip` parses such a number back to exactly the same `f64`, so a stored state
-/// compares equal to the one that was saved, and the 17-digit noise is not stored.
+/// `x` rounded to 12 significant digits (0 below 10⁻⁹, whole above 10¹¹): the nearest `f64`
+/// to a decimal of at most 12 digits and an exponent within ±22, which JSON writes with those
+/// digits and reads back exactly, even without serde_json's `float_roundtrip` (one exact
+/// integer divided or multiplied by an exact power of ten). So a stored state compares equal
+/// to the one that was saved, and no 17-digit noise is stored.
 fn stored(x: f64) -> f64 {
     if !x.is_finite() || x.abs() < 1e-9 {
         return 0.0;
     }
-    format!("{x:.11e}").parse().unwrap_or(0.0)
+    if x.abs() >= 1e11 {
+        return x.round();
+    }
+    let digits = 11 - x.abs().log10().floor() as i32; // 2..=20
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
 }
 
 /// Clipping of the baseline's inputs, in standard deviations.
@@ -324,11 +369,6 @@ impl CrisisState {
         self.incident.as_ref()
     }
 
-    #[doc(hidden)]
-    pub fn debug_dispersion(&self, rule: &CrisisRule) -> (f64, f64) {
-        (self.disp[0].dispersion(rule), self.disp[1].dispersion(rule))
-    }
-
     /// Negatives the baseline expects per hour at `at` (for dashboards and reports).
     pub fn expected_negatives_per_hour(&self, rule: &CrisisRule, at: DateTime<Utc>) -> f64 {
         if self.bucket_secs != rule.bucket_secs() {
@@ -349,7 +389,11 @@ impl CrisisState {
     ) -> Option<CrisisChange> {
         self.conform(rule, at);
         let b = self.bucket_of(at);
-        let change = if b > self.head { self.advance(rule, b) } else { None };
+        let change = if b > self.head {
+            self.advance(rule, b)
+        } else {
+            None
+        };
         let len = self.neg.len() as i64;
         if b <= self.head - len {
             return change;
@@ -378,7 +422,11 @@ impl CrisisState {
     pub fn tick(&mut self, rule: &CrisisRule, now: DateTime<Utc>) -> Option<CrisisChange> {
         self.conform(rule, now);
         let b = self.bucket_of(now);
-        if b > self.head { self.advance(rule, b) } else { None }
+        if b > self.head {
+            self.advance(rule, b)
+        } else {
+            None
+        }
     }
 
     fn bucket_of(&self, at: DateTime<Utc>) -> i64 {
@@ -420,15 +468,23 @@ impl CrisisState {
         self.bucket_secs = secs;
         self.neg = vec![0; rule.ring_len()];
         self.all = vec![0; rule.ring_len()];
-        self.head = if fresh { self.bucket_of(self.since.min(at)) } else { self.bucket_of(at) };
+        self.head = if fresh {
+            self.bucket_of(self.since.min(at))
+        } else {
+            self.bucket_of(at)
+        };
     }
 
     fn sum_neg(&self, w: usize, end: i64) -> u32 {
-        (0..w as i64).map(|k| self.neg[self.slot(end - k)]).fold(0, u32::saturating_add)
+        (0..w as i64)
+            .map(|k| self.neg[self.slot(end - k)])
+            .fold(0, u32::saturating_add)
     }
 
     fn sum_all(&self, w: usize, end: i64) -> u32 {
-        (0..w as i64).map(|k| self.all[self.slot(end - k)]).fold(0, u32::saturating_add)
+        (0..w as i64)
+            .map(|k| self.all[self.slot(end - k)])
+            .fold(0, u32::saturating_add)
     }
 
     /// Expected negatives in bucket `b`: the hour's mean shrunk towards the overall mean.
@@ -470,13 +526,19 @@ impl CrisisState {
 
     /// Bucket `b` is complete: while an incident is open, is the short window ending here calm?
     fn complete(&mut self, rule: &CrisisRule, b: i64) -> Option<CrisisChange> {
-        let w = rule.short_len();
-        let n = self.sum_neg(w, b);
-        let mu = self.expected(b) * w as f64;
-        let phi = self.disp[0].dispersion(rule);
+        self.incident.as_ref()?;
+        let per_bucket = self.expected(b);
+        let windows = [
+            (rule.short_len(), rule.calm_floor_short, 0),
+            (self.neg.len(), rule.calm_floor_long, 1),
+        ];
+        let calm = windows.into_iter().all(|(w, floor, d)| {
+            let mu = per_bucket * w as f64;
+            let phi = self.disp[d].dispersion(rule);
+            self.sum_neg(w, b) < threshold(mu, phi, rule.close_alpha).max(floor)
+        });
         let incident = self.incident.as_mut()?;
-        let calm_threshold = threshold(mu, phi, rule.close_alpha).max(rule.calm_floor);
-        if n < calm_threshold {
+        if calm {
             incident.calm += 1;
         } else {
             incident.calm = 0;
@@ -516,12 +578,18 @@ impl CrisisState {
             }
             window.push(neg, mu, size, rate * f64::from(size));
         }
-        // Clipped at CLIP standard deviations above the forecast (plus one), so that one viral
-        // post or a wave below the threshold does not raise the baseline for a week.
-        let phi = self.disp[0].current();
-        let neg = f64::from(neg).min(mu + CLIP * (phi * mu).sqrt() + 1.0);
-        let all_mu = self.base_all.m;
-        let all = f64::from(all).min(all_mu + CLIP * (phi * all_mu).sqrt() + 1.0);
+        // Negatives are clipped at CLIP standard deviations above the forecast (plus one), so
+        // that a viral post or a wave below the threshold does not raise the baseline for a
+        // week; the bucket's interactions are scaled by the same factor, which keeps its share.
+        // Not in the first day, while the means are still plain running means.
+        let (mut neg, mut all) = (f64::from(neg), f64::from(all));
+        if f64::from(self.base_neg.n) >= rule.buckets_per_hour() * 24.0 {
+            let cap = mu + CLIP * (self.disp[0].current() * mu).sqrt() + 1.0;
+            if neg > cap {
+                all *= cap / neg;
+                neg = cap;
+            }
+        }
         self.base_neg.add(neg, rate);
         self.base_all.add(all, rate);
         let h = self.hour_of(b);
@@ -538,8 +606,12 @@ impl CrisisState {
             return None;
         }
         let per_bucket = self.expected(self.head);
-        let base_share = if self.base_all.m > 0.0 { self.base_neg.m / self.base_all.m } else { 0.0 };
-        let share_needed = (base_share * rule.min_share_ratio).min((1.0 + base_share) / 2.0);
+        let base_share = if self.base_all.m > 0.0 {
+            self.base_neg.m / self.base_all.m
+        } else {
+            0.0
+        };
+        let share_needed = share_at_odds_ratio(base_share, rule.min_share_ratio);
         let windows = [
             (rule.short_len(), rule.min_negatives_short, 0),
             (self.neg.len(), rule.min_negatives_long, 1),
@@ -551,15 +623,24 @@ impl CrisisState {
                 continue;
             }
             let total = self.sum_all(w, self.head).max(n);
-            if binomial_tail(n, total, share_needed) > rule.share_alpha {
+            // At or below the binomial's mean, the tail is above one half: skip the sum.
+            if f64::from(n) <= share_needed * f64::from(total)
+                || binomial_tail(n, total, share_needed) > rule.share_alpha
+            {
                 continue;
             }
             let phi = self.disp[d].dispersion(rule);
-            if upper_tail(n, mu, phi) > rule.alpha {
+            let p_count = upper_tail(n, mu, phi);
+            if p_count > rule.alpha {
                 continue;
             }
             let short = self.sum_neg(rule.short_len(), self.head);
-            self.incident = Some(OpenIncident { opened_at: at, negatives: 1, peak: short, calm: 0 });
+            self.incident = Some(OpenIncident {
+                opened_at: at,
+                negatives: 1,
+                peak: short,
+                calm: 0,
+            });
             return Some(CrisisChange::Opened {
                 at,
                 window_minutes: w as u32 * rule.bucket_minutes,
@@ -571,6 +652,15 @@ impl CrisisState {
         }
         None
     }
+}
+
+/// The share whose odds are `ratio` times the odds of `share`.
+fn share_at_odds_ratio(share: f64, ratio: f64) -> f64 {
+    if share >= 1.0 {
+        return 1.0;
+    }
+    let odds = share.max(0.0) / (1.0 - share) * ratio.max(0.0);
+    odds / (1.0 + odds)
 }
 
 /// The smallest `n` with `P(X ≥ n) ≤ alpha`, `X` negative binomial with mean `mu` and variance
@@ -590,7 +680,11 @@ fn threshold(mu: f64, phi: f64, alpha: f64) -> u32 {
     // P(X ≥ lo) > alpha ≥ P(X ≥ hi)
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if upper_tail(mid, mu, phi) > alpha { lo = mid } else { hi = mid }
+        if upper_tail(mid, mu, phi) > alpha {
+            lo = mid
+        } else {
+            hi = mid
+        }
     }
     hi
 }
@@ -601,13 +695,17 @@ fn upper_tail(n: u32, mu: f64, phi: f64) -> f64 {
     if n == 0 {
         return 1.0;
     }
-    if !(mu > 0.0) {
+    if mu.is_nan() || mu <= 0.0 {
         return 0.0;
     }
     let mu = mu.max(1e-12);
     let k0 = f64::from(n);
     let poisson = phi <= 1.0 + 1e-9;
-    let (r, q) = if poisson { (0.0, 0.0) } else { (mu / (phi - 1.0), 1.0 - 1.0 / phi) };
+    let (r, q) = if poisson {
+        (0.0, 0.0)
+    } else {
+        (mu / (phi - 1.0), 1.0 - 1.0 / phi)
+    };
     // log P(X = n)
     let mut ln_p = if poisson {
         k0 * mu.ln() - mu - ln_gamma(k0 + 1.0)
@@ -619,7 +717,11 @@ fn upper_tail(n: u32, mu: f64, phi: f64) -> f64 {
     for _ in 0..10_000_000 {
         let term = ln_p.exp();
         sum += term;
-        let ratio = if poisson { mu / (k + 1.0) } else { (k + r) / (k + 1.0) * q };
+        let ratio = if poisson {
+            mu / (k + 1.0)
+        } else {
+            (k + r) / (k + 1.0) * q
+        };
         if ratio < 1.0 && term <= sum * 1e-12 {
             break;
         }
@@ -713,7 +815,9 @@ mod tests {
     }
 
     fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-03-03T00:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2025-03-03T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn min(m: i64) -> TimeDelta {
@@ -748,11 +852,17 @@ mod tests {
     }
 
     fn opened(changes: &[CrisisChange]) -> usize {
-        changes.iter().filter(|c| matches!(c, CrisisChange::Opened { .. })).count()
+        changes
+            .iter()
+            .filter(|c| matches!(c, CrisisChange::Opened { .. }))
+            .count()
     }
 
     fn closed(changes: &[CrisisChange]) -> usize {
-        changes.iter().filter(|c| matches!(c, CrisisChange::Closed { .. })).count()
+        changes
+            .iter()
+            .filter(|c| matches!(c, CrisisChange::Closed { .. }))
+            .count()
     }
 
     /// A channel with `days` of normal history, and the instant its history ends.
@@ -761,7 +871,11 @@ mod tests {
         let mut rng = Rng(seed);
         let mut state = CrisisState::new(t0());
         let changes = traffic(&mut state, &rule, &mut rng, t0(), days * 1440, per_day, neg);
-        assert_eq!(opened(&changes), 0, "no alarm in normal traffic: {changes:?}");
+        assert_eq!(
+            opened(&changes),
+            0,
+            "no alarm in normal traffic: {changes:?}"
+        );
         (state, rng, t0() + TimeDelta::days(days))
     }
 
@@ -783,16 +897,28 @@ mod tests {
             .filter_map(|k| state.observe(&rule, now + TimeDelta::seconds(k * 30), true))
             .collect();
         assert_eq!(changes.len(), 1, "{changes:?}");
-        let CrisisChange::Opened { negatives_in_window, threshold, window_minutes, .. } =
-            changes[0]
+        let CrisisChange::Opened {
+            negatives_in_window,
+            threshold,
+            window_minutes,
+            ..
+        } = changes[0]
         else {
             panic!("{changes:?}")
         };
-        assert_eq!(negatives_in_window, rule.min_negatives_short);
+        // The floor (8) and the share test (a couple of usual interactions are in the window
+        // too) decide, within a few negatives.
+        assert!(
+            (8..=10).contains(&negatives_in_window),
+            "{negatives_in_window}"
+        );
         assert_eq!(threshold, rule.min_negatives_short);
         assert_eq!(window_minutes, 15);
         assert!(state.is_open());
-        assert_eq!(state.incident().unwrap().negatives, 30 - 7);
+        assert_eq!(
+            state.incident().unwrap().negatives,
+            u64::from(30 - negatives_in_window + 1)
+        );
     }
 
     #[test]
@@ -826,17 +952,36 @@ mod tests {
         // A 30-minute wave of 5 negatives a minute: one incident, not one per negative.
         for m in 0..30 {
             for s in 0..5 {
-                changes.extend(state.observe(&rule, now + min(m) + TimeDelta::seconds(s * 12), true));
+                changes.extend(state.observe(
+                    &rule,
+                    now + min(m) + TimeDelta::seconds(s * 12),
+                    true,
+                ));
             }
         }
         assert_eq!(opened(&changes), 1, "{changes:?}");
         assert_eq!(closed(&changes), 0);
         // Back to normal: it closes within two hours of the wave's end, once.
         let end = now + min(30);
-        changes.extend(traffic(&mut state, &rule, &mut rng, end, 6 * 60, 200.0, 0.15));
+        changes.extend(traffic(
+            &mut state,
+            &rule,
+            &mut rng,
+            end,
+            6 * 60,
+            200.0,
+            0.15,
+        ));
         assert_eq!((opened(&changes), closed(&changes)), (1, 1), "{changes:?}");
-        let Some(CrisisChange::Closed { at, opened_at, negatives, peak_in_short_window }) =
-            changes.iter().find(|c| matches!(c, CrisisChange::Closed { .. })).cloned()
+        let Some(CrisisChange::Closed {
+            at,
+            opened_at,
+            negatives,
+            peak_in_short_window,
+        }) = changes
+            .iter()
+            .find(|c| matches!(c, CrisisChange::Closed { .. }))
+            .cloned()
         else {
             unreachable!()
         };
@@ -851,9 +996,13 @@ mod tests {
     fn tick_alone_closes_a_silent_channel() {
         let rule = CrisisRule::default();
         let (mut state, _, now) = warmed(5.0, 0.2, 7, 5);
-        let opens = (0..20).filter_map(|k| state.observe(&rule, now + min(k % 10), true)).count();
+        let opens = (0..20)
+            .filter_map(|k| state.observe(&rule, now + min(k % 10), true))
+            .count();
         assert_eq!(opens, 1);
-        let changes: Vec<_> = (1..=48).filter_map(|k| state.tick(&rule, now + min(5 * k))).collect();
+        let changes: Vec<_> = (1..=48)
+            .filter_map(|k| state.tick(&rule, now + min(5 * k)))
+            .collect();
         assert_eq!(closed(&changes), 1, "{changes:?}");
         // Ticks going back in time do nothing.
         assert_eq!(state.tick(&rule, now), None);
@@ -879,7 +1028,10 @@ mod tests {
         let (mut state, _, now) = warmed(5.0, 0.2, 7, 7);
         assert_eq!(state.observe(&rule, now + min(180), false), None);
         for k in 0..30 {
-            assert_eq!(state.observe(&rule, now + TimeDelta::seconds(k), true), None);
+            assert_eq!(
+                state.observe(&rule, now + TimeDelta::seconds(k), true),
+                None
+            );
         }
         assert!(!state.is_open());
     }
@@ -888,7 +1040,9 @@ mod tests {
     fn a_new_channel_only_learns_during_warm_up() {
         let rule = CrisisRule::default();
         let wave = |state: &mut CrisisState, at: DateTime<Utc>| -> Vec<CrisisChange> {
-            (0..50).filter_map(|k| state.observe(&rule, at + TimeDelta::seconds(k * 10), true)).collect()
+            (0..50)
+                .filter_map(|k| state.observe(&rule, at + TimeDelta::seconds(k * 10), true))
+                .collect()
         };
         let mut young = CrisisState::new(t0());
         let changes = traffic(&mut young, &rule, &mut Rng(11), t0(), 600, 5.0, 0.2);
@@ -925,7 +1079,12 @@ mod tests {
             }
         }
         let json = serde_json::to_string(&state).unwrap();
-        assert!(json.len() < 2500 && json.len() < before + 1500, "{} → {}", before, json.len());
+        assert!(
+            json.len() < 2500 && json.len() < before + 1500,
+            "{} → {}",
+            before,
+            json.len()
+        );
         assert!(state.expected_negatives_per_hour(&rule, at) > 100.0);
     }
 
@@ -946,8 +1105,25 @@ mod tests {
         }
         assert!(!back.is_open());
         let rule_json = serde_json::to_string(&rule).unwrap();
-        assert_eq!(serde_json::from_str::<CrisisRule>(&rule_json).unwrap(), rule);
+        assert_eq!(
+            serde_json::from_str::<CrisisRule>(&rule_json).unwrap(),
+            rule
+        );
         assert_eq!(serde_json::from_str::<CrisisRule>("{}").unwrap(), rule);
+    }
+
+    #[test]
+    fn stored_numbers_read_back_exactly_from_json() {
+        let mut rng = Rng(12);
+        for _ in 0..20_000 {
+            let x = stored((rng.f64() * 40.0 - 25.0).exp2() * rng.f64());
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x}");
+        }
+        assert_eq!(stored(f64::NAN), 0.0);
+        assert_eq!(stored(1e-12), 0.0);
+        assert_eq!(stored(123_456_789_012.6), 123_456_789_013.0);
+        assert_eq!(stored(0.1 + 0.2), 0.3);
     }
 
     #[test]
@@ -956,7 +1132,9 @@ mod tests {
         let p = upper_tail(3, 1.0, 1.0);
         assert!((p - (1.0 - (-1.0f64).exp() * 2.5)).abs() < 1e-12, "{p}");
         // Negative binomial, mean 4, variance 12 (r = 2, q = 2/3): P(X = k) = (k+1)·(1/9)·(2/3)^k.
-        let direct: f64 = (0..10).map(|k| (k + 1) as f64 / 9.0 * (2.0f64 / 3.0).powi(k)).sum();
+        let direct: f64 = (0..10)
+            .map(|k| (k + 1) as f64 / 9.0 * (2.0f64 / 3.0).powi(k))
+            .sum();
         assert!((upper_tail(10, 4.0, 3.0) - (1.0 - direct)).abs() < 1e-12);
         assert_eq!(upper_tail(0, 0.0, 1.0), 1.0);
         assert_eq!(upper_tail(1, 0.0, 1.0), 0.0);
