@@ -34,6 +34,8 @@ impl Serve {
         Self::start_with(data_dir, &[])
     }
 
+    // The child is waited for in `Drop`, which clippy cannot see from here.
+    #[allow(clippy::zombie_processes)]
     fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(herald_bin())
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
