@@ -3,80 +3,29 @@
 //! then failed with a reason while the other channel publishes; retrying republishes only the
 //! failed channel; killing serve in the middle of publishing and restarting makes no duplicate.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-fn herald_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
-    let bin = dir.join(format!("herald{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: build it (`cargo build -p herald`) or use tests/run", bin.display());
-    bin
-}
-
 /// Fast publisher settings so retries and lease expiry happen within a test.
 const FAST: &[(&str, &str)] =
     &[("HERALD_PUBLISH_LEASE_SECS", "3"), ("HERALD_PUBLISH_BACKOFF_MS", "200"), ("HERALD_PUBLISH_MAX_ATTEMPTS", "3")];
 
-struct Serve {
-    child: Child,
-    url: String,
-    key: Option<String>,
-}
+mod common;
+
+/// `herald serve` with the fast publisher settings.
+struct Serve;
 
 impl Serve {
-    fn start(data_dir: &Path) -> Serve {
+    fn start(data_dir: &Path) -> common::serve::Serve {
         Self::start_with(data_dir, &[])
     }
 
-    // The child is waited for in `Drop`, which clippy cannot see from here.
-    #[allow(clippy::zombie_processes)]
-    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
-        let mut child = Command::new(herald_bin())
-            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .envs(FAST.iter().copied())
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("herald serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut key = None;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let line = lines.next().expect("serve keeps printing until its URL").expect("utf-8 line");
-            if line.trim().starts_with("hrld_") {
-                key = Some(line.trim().to_owned());
-            }
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let url = rest.split_whitespace().next().expect("a URL").to_owned();
-                // Keep draining stdout so serve never blocks on a full pipe.
-                std::thread::spawn(move || for _ in lines {});
-                return Serve { child, url, key };
-            }
-        }
-        panic!("herald serve did not print its URL in 30 s");
-    }
-
-    /// Ends serve the hard way: no chance to finish what it was doing.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> common::serve::Serve {
+        let env: Vec<(&str, &str)> = FAST.iter().chain(env).copied().collect();
+        common::serve::Serve::start_with(data_dir, &env)
     }
 }
 

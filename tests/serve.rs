@@ -1,76 +1,13 @@
 //! `herald serve` and `herald keys create` through the real binary: what a newcomer does first.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `herald` binary cargo built beside this test (`target/<profile>/herald`).
-fn herald_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
-    let bin = dir.join(format!("herald{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: build the workspace (`cargo build -p herald`) or use tests/run", bin.display());
-    bin
-}
+mod common;
 
-/// A running `herald serve`, killed by its PID when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-    first_run_key: Option<String>,
-}
-
-impl Serve {
-    fn start(data_dir: &Path) -> Serve {
-        Self::start_with(data_dir, &[])
-    }
-
-    /// Starts `herald serve` with extra environment (publisher tuning).
-    // The child is waited for in `Drop`, which clippy cannot see from here.
-    #[allow(clippy::zombie_processes)]
-    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
-        let mut child = Command::new(herald_bin())
-            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("herald serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut first_run_key = None;
-        loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("herald serve prints its URL within 30 s");
-            if let Some(k) = line.trim().strip_prefix("hrld_") {
-                first_run_key = Some(format!("hrld_{k}"));
-            }
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let url = rest.split_whitespace().next().expect("a URL").to_owned();
-                return Serve { child, url, first_run_key };
-            }
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::serve::{Serve, herald_bin};
 
 fn keys_create(data_dir: &Path, team: &str, role: &str) -> std::process::Output {
     Command::new(herald_bin())
@@ -99,7 +36,7 @@ async fn serve_answers_health_and_authenticates_its_first_run_key() {
     let (status, body) = get(&format!("{}/health", serve.url), None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 
-    let key = serve.first_run_key.clone().expect("the first run prints an admin key");
+    let key = serve.key.clone().expect("the first run prints an admin key");
     let (status, me) = get(&format!("{}/v1/me", serve.url), Some(&key)).await;
     assert_eq!(status, 200);
     assert_eq!((me["team_id"].as_str(), me["role"].as_str()), (Some("default"), Some("admin")));
@@ -126,7 +63,7 @@ async fn keys_create_prints_only_the_key_and_serve_accepts_it() {
 
     // The database existed already: no first-run key this time.
     let serve = Serve::start(dir.path());
-    assert_eq!(serve.first_run_key, None);
+    assert_eq!(serve.key, None);
     let (status, me) = get(&format!("{}/v1/me", serve.url), Some(key)).await;
     assert_eq!(status, 200);
     assert_eq!((me["team_id"].as_str(), me["role"].as_str()), (Some("cafe-du-coin"), Some("viewer")));

@@ -26,6 +26,15 @@ pub struct Serve {
 }
 
 impl Serve {
+    pub fn start(data_dir: &Path) -> Serve {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Ends serve the hard way: no chance to finish what it was doing.
+    pub fn kill(self) {
+        drop(self);
+    }
+
     /// Starts serve on `data_dir` with extra environment; waits for its URL (30 s at most).
     // The child is waited for in `Drop`, which clippy cannot see from here.
     #[allow(clippy::zombie_processes)]

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::listing::{page, params};
 use super::posts::instant;
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
@@ -18,30 +19,9 @@ use crate::domain::{
 };
 use crate::platforms::PublishError;
 use crate::services::inbox::{self as service, ReplyContext, ReplyError};
-use crate::store::{InboxQuery, PageRequest};
+use crate::store::InboxQuery;
 
 const LIST_PARAMS: &[&str] = &["status", "kind", "channel_id", "sentiment", "tag", "q", "from", "to", "limit", "cursor"];
-
-fn params(query: Result<Query<HashMap<String, String>>, QueryRejection>, allowed: &[&str]) -> Result<HashMap<String, String>, ValidationError> {
-    let Query(params) = query.map_err(|_| ValidationError::new("query", "could not be read"))?;
-    if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ValidationError::new(
-            unknown.as_str(),
-            format!("is not a parameter of this listing ({})", allowed.join(", ")),
-        ));
-    }
-    Ok(params)
-}
-
-fn page(params: &HashMap<String, String>) -> Result<PageRequest, ValidationError> {
-    let limit = match params.get("limit") {
-        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=PageRequest::MAX_PAGE).contains(n)).ok_or_else(|| {
-            ValidationError::new("limit", format!("must be a whole number from 1 to {}", PageRequest::MAX_PAGE))
-        })?,
-        None => PageRequest::DEFAULT_PAGE,
-    };
-    Ok(PageRequest { limit, cursor: params.get("cursor").cloned() })
-}
 
 fn interaction_id(s: &str) -> Result<InteractionId, ValidationError> {
     InteractionId::parse("id", s)

@@ -8,6 +8,7 @@ mod error;
 mod import;
 mod inbox;
 mod keys;
+mod listing;
 pub mod openapi;
 mod posts;
 mod reports;

@@ -17,7 +17,6 @@ use crate::domain::{ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, 
 use crate::services::Actor;
 use crate::services::posts::{self as service, NewPost, PostChanges, PostView};
 use crate::services::series::{self as service_series, RecurrenceRequest, SeriesView};
-use crate::store::PageRequest;
 
 /// At most this many media items per post (above every platform's own limit).
 pub const MAX_MEDIA: usize = 50;
@@ -203,15 +202,7 @@ pub async fn list(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) =
-        query.map_err(|_| ValidationError::new("query", "could not be read; use from, to, limit and cursor"))?;
-    if let Some(unknown) = params.keys().find(|k| !["from", "to", "limit", "cursor"].contains(&k.as_str())) {
-        return Err(ValidationError::new(
-            unknown.as_str(),
-            "is not a parameter of this listing (from, to, limit, cursor)",
-        )
-        .into());
-    }
+    let params = super::listing::params(query, &["from", "to", "limit", "cursor"])?;
     let now = state.clock.now();
     let from = match params.get("from") {
         Some(s) => instant("from", s)?,
@@ -221,13 +212,7 @@ pub async fn list(
         Some(s) => instant("to", s)?,
         None => now + Duration::days(DEFAULT_FUTURE_DAYS),
     };
-    let limit = match params.get("limit") {
-        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=PageRequest::MAX_PAGE).contains(n)).ok_or_else(|| {
-            ValidationError::new("limit", format!("must be a whole number from 1 to {}", PageRequest::MAX_PAGE))
-        })?,
-        None => PageRequest::DEFAULT_PAGE,
-    };
-    let page = PageRequest { limit, cursor: params.get("cursor").cloned() };
+    let page = super::listing::page(&params)?;
     let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &page).await?;
     Ok(Json(json!({
         "items": listing.items.iter().map(post_json).collect::<Vec<_>>(),

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{ChannelId, Report, ReportFormat, ReportId, Role, ValidationError};
 use crate::services::reports as service;
-use crate::store::PageRequest;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,17 +120,8 @@ pub async fn list(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = query.map_err(|_| ValidationError::new("query", "could not be read"))?;
-    if let Some(unknown) = params.keys().find(|k| !["limit", "cursor"].contains(&k.as_str())) {
-        return Err(ValidationError::new(unknown.as_str(), "is not a parameter of this listing (limit, cursor)").into());
-    }
-    let limit = match params.get("limit") {
-        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=PageRequest::MAX_PAGE).contains(n)).ok_or_else(|| {
-            ValidationError::new("limit", format!("must be a whole number from 1 to {}", PageRequest::MAX_PAGE))
-        })?,
-        None => PageRequest::DEFAULT_PAGE,
-    };
-    let page = PageRequest { limit, cursor: params.get("cursor").cloned() };
+    let params = super::listing::params(query, &["limit", "cursor"])?;
+    let page = super::listing::page(&params)?;
     let listing = service::list(&*state.store, &caller.actor(), &page).await?;
     Ok(Json(json!({"items": listing.items.iter().map(report_json).collect::<Vec<_>>(), "next": listing.next})))
 }
