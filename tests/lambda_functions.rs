@@ -392,6 +392,75 @@ async fn webhook_intake_stores_a_signed_delivery_once() {
     assert!(intake.emulator.protocol_errors().is_empty(), "{:?}", intake.emulator.protocol_errors());
 }
 
+/// Every platform's documented payload, signed with its own scheme, through the webhook-intake
+/// binary as API Gateway delivers it (base64 bodies, lower-case header names): stored once in
+/// DynamoDB, a redelivery adds nothing, an unsigned delivery is 401.
+#[tokio::test]
+async fn webhook_intake_takes_every_platforms_signed_payloads_once() {
+    use herald_core::crypto::Credentials;
+    use herald_core::intake::platforms::{EventPayload, parse, signing};
+    let moto = Moto::new().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+    let intake = moto.start("webhook-intake").await;
+    let cases = [
+        ("facebook", json!({"app_secret": "a", "verify_token": "v"}), "feed_comment.json"),
+        ("instagram", json!({"app_secret": "a", "verify_token": "v"}), "comment.json"),
+        ("threads", json!({"app_secret": "a", "verify_token": "v"}), "reply.json"),
+        ("x", json!({"consumer_secret": "c"}), "xaa_post_mention.json"),
+        ("linkedin", json!({"client_secret": "l"}), "comment.json"),
+        ("mastodon", json!({"webhook_secret": "m"}), "status_mention.json"),
+    ];
+    let mut expected = 0;
+    for (platform, creds, file) in cases {
+        let body = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shared/tests/fixtures/webhooks").join(platform).join(file),
+        )
+        .unwrap();
+        let channel = json!({"platform": platform, "name": platform, "time_zone": "UTC", "credentials": creds});
+        let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&channel))).await);
+        assert_eq!(status, 201, "{channel}");
+        let id = channel["id"].as_str().unwrap();
+        let p = herald_core::domain::Platform::parse("platform", platform).unwrap();
+        let wanted = parse(p, &body).unwrap().iter().filter(|e| matches!(e.payload, EventPayload::Interaction(_))).count();
+        assert!(wanted >= 1, "{platform} {file} holds an interaction");
+        expected += wanted;
+
+        let signed = |sign: bool| {
+            let mut e = event("apigw-http-webhook-generic.json");
+            let path = format!("/webhooks/{platform}/{id}");
+            e["rawPath"] = json!(path);
+            e["requestContext"]["http"]["path"] = json!(path);
+            e["pathParameters"] = json!({"platform": platform, "channel_id": id});
+            e["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+            e["isBase64Encoded"] = json!(true);
+            let mut headers = serde_json::Map::new();
+            headers.insert("content-type".into(), json!("application/json"));
+            if sign {
+                let creds = Credentials::from_json("credentials", &creds).unwrap();
+                for (k, v) in signing::headers(p, &creds, &body, Utc::now()).unwrap() {
+                    headers.insert(k.to_ascii_lowercase(), json!(v));
+                }
+            }
+            e["headers"] = Value::Object(headers);
+            e
+        };
+        let (status, _, _) = http_answer(&intake.invoke(&signed(false)).await);
+        assert_eq!(status, 401, "{platform}: unsigned");
+        for round in 0..2 {
+            let (status, _, answer) = http_answer(&intake.invoke(&signed(true)).await);
+            assert_eq!(status, 200, "{platform} round {round}: {}", String::from_utf8_lossy(&answer));
+            let answer: Value = serde_json::from_slice(&answer).unwrap();
+            let created = if round == 0 { wanted } else { 0 };
+            assert_eq!(answer["created"], json!(created), "{platform} round {round}: {answer}");
+        }
+    }
+    let (status, inbox) = http_json(&api.invoke(&http_event("GET", "/v1/inbox", Some(&admin), None)).await);
+    assert_eq!(status, 200, "{inbox}");
+    assert_eq!(inbox["items"].as_array().unwrap().len(), expected, "{inbox}");
+    assert!(intake.emulator.protocol_errors().is_empty(), "{:?}", intake.emulator.protocol_errors());
+}
+
 /// docs/deploy.md's first key on AWS: `infra/first-key` writes the team and an admin key with the
 /// AWS CLI; the API function then accepts that key. Ignored by default because it needs the AWS
 /// CLI, which the test rig does not install: `cargo nextest run --run-ignored only -E
