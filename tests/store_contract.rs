@@ -123,6 +123,11 @@ async fn teams_crud<S: Store>(s: Arc<S>) {
     s.create_team(&a).await.unwrap();
     assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
     assert!(matches!(s.create_team(&a).await, Err(StoreError::AlreadyExists)));
+    let mut more = team("beta");
+    more.name = "Beta".into();
+    s.create_team(&more).await.unwrap();
+    let ids: Vec<String> = s.list_teams().await.unwrap().into_iter().map(|t| t.id.to_string()).collect();
+    assert_eq!(ids, vec!["alpha".to_owned(), "beta".to_owned()]);
 }
 
 async fn teams_update_and_calendar_tokens<S: Store>(s: Arc<S>) {

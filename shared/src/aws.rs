@@ -117,12 +117,73 @@ impl AwsContext {
         })
     }
 
+    /// Report files in the bucket named by `HERALD_REPORTS_BUCKET`, when there is one.
+    pub fn report_files(&self) -> Option<Arc<dyn crate::services::reports::ReportFiles>> {
+        let bucket = std::env::var("HERALD_REPORTS_BUCKET").ok().filter(|b| !b.is_empty())?;
+        // An endpoint override (moto, LocalStack) serves buckets by path, not by host name.
+        let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok() || std::env::var("AWS_ENDPOINT_URL_S3").is_ok();
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();
+        Some(Arc::new(S3ReportFiles { client: aws_sdk_s3::Client::from_conf(config), bucket }))
+    }
+
+    /// The report generator's round: weekly reports of every team due this hour, into the bucket.
+    pub async fn report_round(&self, now: chrono::DateTime<chrono::Utc>) -> Result<crate::services::reports::ScheduledSummary, crate::services::ServiceError> {
+        let files = self.report_files().ok_or_else(|| {
+            crate::services::ServiceError::Conflict("HERALD_REPORTS_BUCKET is not set: nowhere to put reports".into())
+        })?;
+        crate::services::reports::scheduled_round(&*self.store, &*files, &*self.event_sink(), now).await
+    }
+
     /// The API's (and webhook intake's) state on DynamoDB: events to the bus, replies through
     /// every network adapter.
     pub async fn app_state(&self) -> Result<AppState, ConfigError> {
         let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
-        Ok(AppState::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
+        let state = AppState::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
             .with_events(self.event_sink())
-            .with_adapters(adapters))
+            .with_adapters(adapters);
+        Ok(match self.report_files() {
+            Some(files) => state.with_report_files(files),
+            None => state,
+        })
+    }
+}
+
+/// Report files in an S3 bucket (private, encrypted by the bucket's default; see template.yaml).
+pub struct S3ReportFiles {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+#[async_trait::async_trait]
+impl crate::services::reports::ReportFiles for S3ReportFiles {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), crate::services::reports::FilesError> {
+        let content_type = match key.rsplit('.').next() {
+            Some("html") => "text/html; charset=utf-8",
+            Some("csv") => "text/csv; charset=utf-8",
+            _ => "application/json",
+        };
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| crate::services::reports::FilesError(format!("S3 PutObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e))))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::services::reports::FilesError> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out
+                .body
+                .collect()
+                .await
+                .map(|b| Some(b.into_bytes().to_vec()))
+                .map_err(|e| crate::services::reports::FilesError(format!("S3 GetObject {key}: {e}"))),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),
+            Err(e) => Err(crate::services::reports::FilesError(format!("S3 GetObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))),
+        }
     }
 }

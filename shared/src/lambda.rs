@@ -91,6 +91,16 @@ impl From<StoreError> for FunctionError {
     }
 }
 
+impl From<crate::services::ServiceError> for FunctionError {
+    fn from(e: crate::services::ServiceError) -> FunctionError {
+        match e {
+            crate::services::ServiceError::Store(e) => e.into(),
+            // A missing bucket setting and the like: a configuration problem, not retryable.
+            other => FunctionError::Internal(other.to_string()),
+        }
+    }
+}
+
 /// Builds what a function needs before its first event. On failure the error is reported to the
 /// Runtime API as an init error of type `Herald.Config` (so the failed invocation says why, not
 /// just "Runtime.ExitError"), logged, and returned: `main` then exits.

@@ -809,9 +809,22 @@ pub async fn generate(
     to: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<(Report, ReportData), ServiceError> {
+    generate_as(store, files, actor, from, to, now, ReportId::new()).await
+}
+
+/// [`generate`] under a chosen id (the scheduled round derives it from the team and period,
+/// so a second run of the same hour finds the report it made).
+async fn generate_as(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    actor: &Actor,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+    id: ReportId,
+) -> Result<(Report, ReportData), ServiceError> {
     let team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
     let data = build(store, &team, from, to, now).await?;
-    let id = ReportId::new();
     let mut stored = BTreeMap::new();
     for (format, bytes) in render_all(&data) {
         let key = format!("reports/{}/{id}/{}", team.id, format.file_name());
@@ -872,4 +885,69 @@ pub async fn suggest_slots(
     let data = build(store, &team, to - half + Duration::days(1), to, now).await?;
     let best = data.channels.into_iter().find(|r| r.channel_id == c.id).map(|r| r.best_time);
     Ok(best.unwrap_or_else(|| BestTime { time_zone: c.time_zone.name().to_owned(), ..BestTime::default() }))
+}
+
+
+/// The local hour (Monday) at which each team's weekly report is made.
+pub const WEEKLY_REPORT_HOUR: u32 = 8;
+
+/// What one round of the report generator did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScheduledSummary {
+    pub teams: usize,
+    /// Reports made this round.
+    pub generated: usize,
+    /// Teams whose report of that week existed already (a repeated run of the hour).
+    pub existing: usize,
+    /// Teams whose report failed (logged; the next run of the hour tries again).
+    pub failed: usize,
+}
+
+/// The report generator's round, run hourly: every team for which `now` is Monday, between
+/// [`WEEKLY_REPORT_HOUR`] and the next hour in the team's own zone, gets the report of the week
+/// before (Monday to Sunday), once; `Report Ready` says where it is.
+pub async fn scheduled_round(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    events: &dyn crate::events::EventSink,
+    now: DateTime<Utc>,
+) -> Result<ScheduledSummary, ServiceError> {
+    let mut summary = ScheduledSummary::default();
+    for team in store.list_teams().await? {
+        summary.teams += 1;
+        let local = now.with_timezone(&team.time_zone);
+        if local.weekday() != chrono::Weekday::Mon || local.hour() != WEEKLY_REPORT_HOUR {
+            continue;
+        }
+        let to = local.date_naive() - Duration::days(1);
+        let from = to - Duration::days(6);
+        let id = ReportId::derived(&format!("{}/weekly/{from}", team.id));
+        if store.get_report(&team.id, id).await?.is_some() {
+            summary.existing += 1;
+            continue;
+        }
+        let actor = Actor {
+            team_id: team.id.clone(),
+            role: crate::domain::Role::Admin,
+            key_id: crate::domain::ApiKeyId::derived("report-generator"),
+        };
+        match generate_as(store, files, &actor, from, to, now, id).await {
+            Ok((report, _)) => {
+                summary.generated += 1;
+                let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
+                let detail = serde_json::json!({
+                    "report_id": report.id, "from": from, "to": to, "files": files, "schedule": "weekly",
+                });
+                let event = crate::events::Event::new(crate::events::EventKind::ReportReady, &team.id, now, detail);
+                if let Err(e) = events.emit(&event).await {
+                    tracing::error!(team = %team.id, error = %e, "Report Ready not delivered");
+                }
+            }
+            Err(e) => {
+                tracing::error!(team = %team.id, error = %e, "weekly report failed");
+                summary.failed += 1;
+            }
+        }
+    }
+    Ok(summary)
 }

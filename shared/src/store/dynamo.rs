@@ -270,6 +270,7 @@ mod pk {
     pub fn team(id: &TeamId) -> String {
         format!("TEAM#{id}")
     }
+    pub const TEAMS: &str = "TEAMS";
     pub fn api_key(hash: &KeyHash) -> String {
         format!("APIKEY#{}", hash.as_str())
     }
@@ -347,8 +348,9 @@ fn delivery_sk(id: DeliveryId) -> String {
     format!("DELIVERY#{id}")
 }
 
+/// A team, listed under `TEAMS` (gsi1) for the report generator's round.
 fn team_item(t: &Team) -> StoreResult<Item> {
-    Item::of(t, pk::team(&t.id), "TEAM")
+    Ok(Item::of(t, pk::team(&t.id), "TEAM")?.index(Index::Gsi1, pk::TEAMS.to_owned(), t.id.to_string()))
 }
 
 /// The calendar-token lookup: a token's hash → its team.
@@ -869,6 +871,10 @@ impl TeamStore for DynamoStore {
             true => Ok(()),
             false => Err(StoreError::Conflict),
         }
+    }
+
+    async fn list_teams(&self) -> StoreResult<Vec<Team>> {
+        self.query_all(Query::new(Index::Gsi1, pk::TEAMS.to_owned(), SortRange::All, true)).await
     }
 
     async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>> {

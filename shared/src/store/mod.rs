@@ -85,6 +85,8 @@ pub trait TeamStore: Send + Sync {
     /// calendar-token lookup in step with `team.calendar_token_hash`: a new hash is findable
     /// by [`TeamStore::team_by_calendar_token`] and the one it replaced is not, atomically.
     async fn update_team(&self, team: &Team) -> StoreResult<()>;
+    /// Every team, by id (the report generator's round; teams are few).
+    async fn list_teams(&self) -> StoreResult<Vec<Team>>;
     /// The team whose calendar feed token has this hash (one key read), or `None`.
     async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>>;
 }

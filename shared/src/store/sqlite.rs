@@ -338,6 +338,10 @@ impl TeamStore for SqliteStore {
         .await
     }
 
+    async fn list_teams(&self) -> StoreResult<Vec<Team>> {
+        self.with(|c| bodies(c, "SELECT body FROM teams ORDER BY id", [])).await
+    }
+
     async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>> {
         let hash = hash.as_str().to_owned();
         self.with(move |c| {
