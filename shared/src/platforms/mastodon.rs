@@ -238,6 +238,31 @@ impl MastodonAdapter {
     }
 
     /// What a non-success answer means. `what` names the object ("the post", "media cat.png").
+    /// `POST /api/v1/statuses` with an `Idempotency-Key`: a post or a reply.
+    async fn post_status(
+        &self,
+        account: &Account,
+        body: &serde_json::Value,
+        idempotency_key: String,
+        words: StatusWrite,
+    ) -> Result<Published, PublishError> {
+        let reply = send(
+            self.http
+                .post(account.url("/api/v1/statuses"))
+                .bearer_auth(account.token.expose_secret())
+                .header("Idempotency-Key", idempotency_key)
+                .json(body),
+            PLATFORM,
+            words.doing,
+        )
+        .await?;
+        if !reply.status.is_success() {
+            return Err(self.error_from(&reply, words.what));
+        }
+        let status: StatusJson = reply.json(PLATFORM, words.read_as)?;
+        Ok(status.published())
+    }
+
     fn error_from(&self, reply: &Reply, what: &str) -> PublishError {
         let detail = reply.mastodon_error();
         let with_detail = |base: String| match &detail {
@@ -274,6 +299,14 @@ impl MastodonAdapter {
     }
 }
 
+/// How a status write is named in errors: what Herald was doing, what was refused, and what
+/// could not be read back.
+struct StatusWrite {
+    doing: &'static str,
+    what: &'static str,
+    read_as: &'static str,
+}
+
 #[async_trait]
 impl PlatformAdapter for MastodonAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
@@ -286,21 +319,9 @@ impl PlatformAdapter for MastodonAdapter {
         if !media_ids.is_empty() {
             body["media_ids"] = serde_json::json!(media_ids);
         }
-        let reply = send(
-            self.http
-                .post(account.url("/api/v1/statuses"))
-                .bearer_auth(account.token.expose_secret())
-                .header("Idempotency-Key", request.idempotency_key())
-                .json(&body),
-            PLATFORM,
-            "publishing",
-        )
-        .await?;
-        if !reply.status.is_success() {
-            return Err(self.error_from(&reply, "the post"));
-        }
-        let status: StatusJson = reply.json(PLATFORM, "the new post")?;
-        let published = status.published();
+        let published = self
+            .post_status(&account, &body, request.idempotency_key(), StatusWrite { doing: "publishing", what: "the post", read_as: "the new post" })
+            .await?;
         tracing::info!(
             delivery = %request.delivery.id,
             channel = %request.channel.id,
@@ -769,21 +790,9 @@ impl InboxAdapter for MastodonAdapter {
             body["visibility"] = serde_json::json!(v);
         }
         let key = format!("herald-reply-{}", hex::encode(&reply_digest(to, text)[..16]));
-        let reply = send(
-            self.http
-                .post(account.url("/api/v1/statuses"))
-                .bearer_auth(account.token.expose_secret())
-                .header("Idempotency-Key", key)
-                .json(&body),
-            PLATFORM,
-            "replying",
-        )
-        .await?;
-        if !reply.status.is_success() {
-            return Err(self.error_from(&reply, "the reply"));
-        }
-        let status: StatusJson = reply.json(PLATFORM, "the reply")?;
-        let published = status.published();
+        let published = self
+            .post_status(&account, &body, key, StatusWrite { doing: "replying", what: "the reply", read_as: "the reply" })
+            .await?;
         tracing::info!(channel = %channel.id, interaction = %to.id, status_id = %published.platform_post_id, "replied on Mastodon");
         Ok(published)
     }
