@@ -78,6 +78,15 @@ pub struct IngestSummary {
 }
 
 impl IngestSummary {
+    /// One interaction event: `created` as [`Intake::ingest`] answered, else a duplicate.
+    fn count(&mut self, created: bool) {
+        if created {
+            self.created += 1;
+        } else {
+            self.duplicates += 1;
+        }
+    }
+
     fn add(&mut self, other: &IngestSummary) {
         self.created += other.created;
         self.duplicates += other.duplicates;
@@ -158,10 +167,7 @@ impl Intake {
             Some(c) if c.platform == platform => c,
             _ => return Err(ReceiveError::UnknownEndpoint),
         };
-        let credentials = match &channel.credentials {
-            Some(sealed) => self.cipher.open(channel.id, sealed).map_err(|_| ReceiveError::Credentials)?,
-            None => Credentials::default(),
-        };
+        let credentials = self.credentials_of(&channel)?;
         if let Some(reply) = platforms::handshake(platform, &credentials, request) {
             return Ok(Received::Handshake(reply?));
         }
@@ -187,10 +193,7 @@ impl Intake {
     pub async fn replay(&self, raw: &RawEvent) -> Result<IngestSummary, ReceiveError> {
         let channel = self.store.channel_by_id(raw.channel_id).await?.ok_or(ReceiveError::UnknownEndpoint)?;
         let body = BASE64.decode(&raw.body).map_err(|_| StoreError::Corrupt(format!("raw event {}: body is not base64", raw.id)))?;
-        let credentials = match &channel.credentials {
-            Some(sealed) => self.cipher.open(channel.id, sealed).map_err(|_| ReceiveError::Credentials)?,
-            None => Credentials::default(),
-        };
+        let credentials = self.credentials_of(&channel)?;
         let parsed = platforms::parse_for_account(raw.platform, &body, credentials.get(OWN_ACCOUNT_ID))?;
         Ok(self.ingest_parsed(&channel, parsed, Some(raw.id)).await?)
     }
@@ -291,11 +294,7 @@ impl Intake {
         let team = self.store.get_team(&channel.team_id).await?;
         let mut summary = IngestSummary::default();
         for (event_id, draft) in polled.items {
-            if self.ingest(channel, team.as_ref(), &event_id, draft, None).await? {
-                summary.created += 1;
-            } else {
-                summary.duplicates += 1;
-            }
+            summary.count(self.ingest(channel, team.as_ref(), &event_id, draft, None).await?);
         }
         state.cursor = polled.cursor.or(state.cursor);
         state.reconnect_raised = false;
@@ -305,6 +304,15 @@ impl Intake {
             // deduplicated, and its cursor is as good as ours.
             Ok(_) | Err(StoreError::Conflict) => Ok(summary),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A channel's credentials in the clear; none at all reads as empty (the platform's check
+    /// then says which field is missing).
+    fn credentials_of(&self, channel: &Channel) -> Result<Credentials, ReceiveError> {
+        match &channel.credentials {
+            Some(sealed) => self.cipher.open(channel.id, sealed).map_err(|_| ReceiveError::Credentials),
+            None => Ok(Credentials::default()),
         }
     }
 
@@ -319,11 +327,7 @@ impl Intake {
         for event in parsed {
             match event.payload {
                 EventPayload::Interaction(draft) => {
-                    if self.ingest(channel, team.as_ref(), &event.event_id, draft, raw).await? {
-                        summary.created += 1;
-                    } else {
-                        summary.duplicates += 1;
-                    }
+                    summary.count(self.ingest(channel, team.as_ref(), &event.event_id, draft, raw).await?);
                 }
                 EventPayload::Ignored { event_type } => {
                     tracing::info!(channel = %channel.id, event_type, "webhook event kept raw only");
