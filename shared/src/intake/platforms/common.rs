@@ -30,6 +30,26 @@ pub(super) fn check_mac(mac: HmacSha256, given: &[u8], header: &str) -> Result<(
     mac.verify_slice(given).map_err(|_| IntakeError::Unauthorized(format!("{header} does not match the body")))
 }
 
+/// The GitHub-style `sha256=<hex HMAC-SHA256(secret, body)>` header (Meta's
+/// `X-Hub-Signature-256`, Mastodon's `X-Hub-Signature`): the secret from credential `field`,
+/// the header looked up as `header_lc` and named `header_name` in errors.
+pub(super) fn verify_hub_sha256(
+    creds: &Credentials,
+    field: &'static str,
+    headers: &HeaderMap,
+    header_lc: &'static str,
+    header_name: &str,
+    body: &[u8],
+) -> Result<(), IntakeError> {
+    let key = secret(creds, field)?;
+    let value = header(headers, header_lc)?;
+    let hex_sig = strip_prefix_ci(value, "sha256=")
+        .ok_or_else(|| IntakeError::Unauthorized(format!("{header_name} must be sha256=<hex>")))?;
+    let given =
+        hex::decode(hex_sig).map_err(|_| IntakeError::Unauthorized(format!("{header_name} is not hexadecimal")))?;
+    check_mac(mac(key.as_bytes(), &[body]), &given, header_name)
+}
+
 /// Equality of two secrets in time independent of where they differ (length still shows).
 pub(super) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

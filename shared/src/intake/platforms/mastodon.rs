@@ -29,8 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    check_mac, envelope, header, ignored, interaction, item, json_body, mac, name_or, opt_id, secret, strip_prefix_ci,
-    time, unusable,
+    envelope, ignored, interaction, item, json_body, name_or, opt_id, time, unusable, verify_hub_sha256,
 };
 use super::{IntakeError, ParsedEvent};
 use crate::crypto::Credentials;
@@ -43,13 +42,7 @@ const SIGNATURE: &str = "x-hub-signature";
 const SIGNATURE_NAME: &str = "X-Hub-Signature";
 
 pub(super) fn verify(creds: &Credentials, headers: &HeaderMap, body: &[u8]) -> Result<(), IntakeError> {
-    let key = secret(creds, WEBHOOK_SECRET)?;
-    let value = header(headers, SIGNATURE)?;
-    let hex_sig = strip_prefix_ci(value, "sha256=")
-        .ok_or_else(|| IntakeError::Unauthorized(format!("{SIGNATURE_NAME} must be sha256=<hex>")))?;
-    let given =
-        hex::decode(hex_sig).map_err(|_| IntakeError::Unauthorized(format!("{SIGNATURE_NAME} is not hexadecimal")))?;
-    check_mac(mac(key.as_bytes(), &[body]), &given, SIGNATURE_NAME)
+    verify_hub_sha256(creds, WEBHOOK_SECRET, headers, SIGNATURE, SIGNATURE_NAME, body)
 }
 
 #[derive(Deserialize)]

@@ -39,8 +39,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    check_mac, content_key, ct_eq, envelope, header, ignored, interaction, item, json_body, mac, name_or, opt_id,
-    query_param, secret, strip_prefix_ci, time, unusable,
+    content_key, ct_eq, envelope, ignored, interaction, item, json_body, name_or, opt_id, query_param, secret, time,
+    unusable, verify_hub_sha256,
 };
 use super::{HandshakeReply, IntakeError, ParsedEvent};
 use crate::crypto::Credentials;
@@ -78,13 +78,7 @@ pub(super) fn handshake(creds: &Credentials, query: Option<&str>) -> Option<Resu
 }
 
 pub(super) fn verify(creds: &Credentials, headers: &HeaderMap, body: &[u8]) -> Result<(), IntakeError> {
-    let key = secret(creds, APP_SECRET)?;
-    let value = header(headers, SIGNATURE)?;
-    let hex_sig = strip_prefix_ci(value, "sha256=")
-        .ok_or_else(|| IntakeError::Unauthorized(format!("{SIGNATURE_NAME} must be sha256=<hex>")))?;
-    let given =
-        hex::decode(hex_sig).map_err(|_| IntakeError::Unauthorized(format!("{SIGNATURE_NAME} is not hexadecimal")))?;
-    check_mac(mac(key.as_bytes(), &[body]), &given, SIGNATURE_NAME)
+    verify_hub_sha256(creds, APP_SECRET, headers, SIGNATURE, SIGNATURE_NAME, body)
 }
 
 // ---------------------------------------------------------------------------------------------
