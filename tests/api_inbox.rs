@@ -303,6 +303,16 @@ async fn a_burst_of_negative_comments_opens_exactly_one_incident_and_one_event()
     assert_eq!(items[0]["open"], true);
     let detected = app.events.events().into_iter().filter(|e| e.kind == EventKind::CrisisDetected).count();
     assert_eq!(detected, 1, "one Crisis Detected per incident");
+
+    // Calm returns: the poller's round ticks the open detector, which closes the incident once.
+    for _ in 0..2 {
+        app.clock.advance(Duration::hours(3));
+        app.state.intake().poll_all(&app.state.adapters).await.unwrap();
+    }
+    let (_, incidents) = app.get("/v1/incidents", &admin).await;
+    assert_eq!(incidents["items"][0]["open"], false, "{incidents}");
+    let resolved = app.events.events().into_iter().filter(|e| e.kind == EventKind::CrisisResolved).count();
+    assert_eq!(resolved, 1, "one Crisis Resolved per incident");
 }
 
 #[tokio::test]

@@ -393,28 +393,23 @@ impl Intake {
     /// Feeds one interaction to the channel's crisis detector (state kept under
     /// `crisis#<channel>`, updated with a version check and retried on a race).
     async fn observe_for_crisis(&self, channel: &Channel, at: DateTime<Utc>, negative: bool) -> StoreResult<()> {
-        self.update_crisis(channel, |state, rule| state.observe(rule, at, negative)).await
+        self.update_crisis(channel, false, |state, rule| state.observe(rule, at, negative)).await
     }
 
     /// Lets time pass for a channel's detector, so an incident can close when things calm down.
     /// Only a channel with an open incident needs it (a quiet one catches up on its next
     /// interaction), so the others cost one read and no write.
     pub async fn tick_crisis(&self, channel: &Channel) -> StoreResult<()> {
-        let key = format!("crisis#{}", channel.id);
-        let open = match self.store.get_state(&key).await? {
-            Some(v) => serde_json::from_str::<ChannelCrisis>(&v.value).is_ok_and(|c| c.detector.is_open()),
-            None => false,
-        };
-        if !open {
-            return Ok(());
-        }
         let now = self.clock.now();
-        self.update_crisis(channel, |state, rule| state.tick(rule, now)).await
+        self.update_crisis(channel, true, |state, rule| state.tick(rule, now)).await
     }
 
+    /// Read, `step`, write back if unchanged (retried on a race). With `only_if_open`, a
+    /// detector without an open incident is left as it is, after the one read.
     async fn update_crisis(
         &self,
         channel: &Channel,
+        only_if_open: bool,
         step: impl Fn(&mut CrisisState, &CrisisRule) -> Option<CrisisChange>,
     ) -> StoreResult<()> {
         let key = format!("crisis#{}", channel.id);
@@ -436,6 +431,9 @@ impl Intake {
                 },
                 None => (ChannelCrisis::new(self.clock.now()), None),
             };
+            if only_if_open && !crisis.detector.is_open() {
+                return Ok(());
+            }
             let change = step(&mut crisis.detector, &self.config.crisis);
             let (opened, closed) = match change {
                 Some(CrisisChange::Opened { at, negatives_in_window, expected, .. }) => {
