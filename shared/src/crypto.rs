@@ -153,6 +153,12 @@ impl CredentialCipher {
         let map: BTreeMap<String, String> = serde_json::from_slice(&plain).map_err(|_| CryptoError::CannotOpen)?;
         Ok(Credentials(map.into_iter().map(|(k, v)| (k, SecretString::from(v))).collect()))
     }
+
+    /// A channel's credentials in the clear; a channel without any has empty ones (the caller's
+    /// check then names the missing field).
+    pub fn open_or_empty(&self, channel: ChannelId, sealed: Option<&SealedCredentials>) -> Result<Credentials, CryptoError> {
+        sealed.map_or_else(|| Ok(Credentials::default()), |s| self.open(channel, s))
+    }
 }
 
 #[cfg(test)]

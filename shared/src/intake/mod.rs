@@ -310,10 +310,7 @@ impl Intake {
     /// A channel's credentials in the clear; none at all reads as empty (the platform's check
     /// then says which field is missing).
     fn credentials_of(&self, channel: &Channel) -> Result<Credentials, ReceiveError> {
-        match &channel.credentials {
-            Some(sealed) => self.cipher.open(channel.id, sealed).map_err(|_| ReceiveError::Credentials),
-            None => Ok(Credentials::default()),
-        }
+        self.cipher.open_or_empty(channel.id, channel.credentials.as_ref()).map_err(|_| ReceiveError::Credentials)
     }
 
     async fn ingest_parsed(

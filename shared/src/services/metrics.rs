@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clock::Clock;
-use crate::crypto::{CredentialCipher, Credentials};
+use crate::crypto::CredentialCipher;
 use crate::domain::{
     Channel, ChannelId, Delivery, DeliveryState, MetricCounters, MetricRollup, MetricSnapshot, MetricSubject, Platform,
     TeamId,
@@ -280,15 +280,12 @@ impl MetricsPoller {
             return Ok(summary);
         }
         let Some(adapter) = self.adapters.metrics(w.channel.platform).cloned() else { return Ok(summary) };
-        let credentials = match &w.channel.credentials {
-            Some(sealed) => match self.cipher.open(w.channel.id, sealed) {
-                Ok(c) => c,
-                Err(_) => {
-                    let e = MetricsError::Auth { reason: "the channel's credentials cannot be opened; reconnect it".into() };
-                    return self.stopped(w, e, now, summary).await;
-                }
-            },
-            None => Credentials::default(),
+        let credentials = match self.cipher.open_or_empty(w.channel.id, w.channel.credentials.as_ref()) {
+            Ok(c) => c,
+            Err(_) => {
+                let e = MetricsError::Auth { reason: "the channel's credentials cannot be opened; reconnect it".into() };
+                return self.stopped(w, e, now, summary).await;
+            }
         };
         summary.channels = 1;
         let day = now.with_timezone(&w.zone).date_naive();
