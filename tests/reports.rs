@@ -51,6 +51,7 @@ fn team() -> Team {
         created_at: utc("2026-12-01T00:00:00Z"),
         calendar_token_hash: None,
         watch_terms: vec![],
+        report_schedule: Default::default(),
     }
 }
 
@@ -436,7 +437,7 @@ async fn the_three_renderings_say_the_same() {
     assert!(html.starts_with("<!doctype html>"));
     assert_eq!(html.matches("<svg").count(), 4, "followers, engagement bars, heatmap, sentiment");
     assert!(!html.contains("No follower counts") && !html.contains("No engagement measured"));
-    assert!(html.contains("3.32 %"), "overall engagement rate 112/3370");
+    assert!(html.contains("3.32\u{a0}%"), "overall engagement rate 112/3370");
     assert!(!html.contains("<script"), "self-contained, no scripts");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http://"), "no external resources");
 }
@@ -659,4 +660,89 @@ async fn reports_through_the_api() {
     assert!(s["note"].as_str().unwrap().contains("not enough data"));
     let (status, _) = app.post(&format!("/v1/channels/{ch}/slots/suggest"), &other, json!({})).await;
     assert_eq!(status, 404);
+}
+
+/// The team chooses when its reports are made: `GET`/`PATCH /v1/reports/schedule`, checked
+/// field by field, and the generator's round follows the choice in the team's zone.
+#[tokio::test]
+async fn the_report_schedule_is_the_teams_choice() {
+    use axum::http::Method;
+    let app = common::App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let editor = app.key("cafe", Role::Editor).await;
+    let viewer = app.key("cafe", Role::Viewer).await;
+    app.sandbox(&admin, "Café sandbox").await;
+    let patch = |key: &str, body: serde_json::Value| {
+        let key = key.to_owned();
+        let app = &app;
+        async move {
+            let raw = app.raw(Method::PATCH, "/v1/reports/schedule", Some(&key), Some("application/json"), Some(body.to_string().into_bytes())).await;
+            (raw.status, raw.json())
+        }
+    };
+
+    // The default, with the next runs: it is Monday 4 January 2027, 08:00 in Paris.
+    let (status, s) = app.get("/v1/reports/schedule", &viewer).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["time_zone"], "Europe/Paris");
+    assert_eq!(s["weekly"], json!({"day": "mon", "hour": 8}));
+    assert_eq!(s["monthly"], json!({"day": 1, "hour": 8}));
+    assert_eq!(s["upcoming"][0], json!({"schedule": "weekly", "at": "2027-01-11T07:00:00Z", "from": "2027-01-04", "to": "2027-01-10"}));
+    assert_eq!(s["upcoming"][1], json!({"schedule": "monthly", "at": "2027-02-01T07:00:00Z", "from": "2027-01-01", "to": "2027-01-31"}));
+
+    assert_eq!(patch(&viewer, json!({"weekly": null})).await.0, 403);
+    for (body, field) in [
+        (json!({"weekly": {"day": "funday", "hour": 9}}), "weekly.day"),
+        (json!({"weekly": {"day": "wed", "hour": 24}}), "weekly.hour"),
+        (json!({"weekly": {"day": "wed"}}), "weekly.hour"),
+        (json!({"weekly": {"day": "wed", "hour": 9, "minute": 30}}), "weekly.minute"),
+        (json!({"weekly": "wednesdays"}), "weekly"),
+        (json!({"monthly": {"day": 31, "hour": 8}}), "monthly.day"),
+        (json!({"monthly": {"day": "first", "hour": 8}}), "monthly.day"),
+        (json!({"monthly": {"day": 1, "hour": -1}}), "monthly.hour"),
+    ] {
+        let (status, e) = patch(&editor, body.clone()).await;
+        assert_eq!((status, e["error"]["field"].as_str()), (422, Some(field)), "{body} → {e}");
+    }
+    let (status, e) = patch(&editor, json!({"daily": {"hour": 8}})).await;
+    assert_eq!(status, 422, "unknown keys are refused: {e}");
+    // Nothing above changed anything.
+    assert_eq!(app.get("/v1/reports/schedule", &viewer).await.1["weekly"], json!({"day": "mon", "hour": 8}));
+
+    // Wednesdays at 17:00, no monthly report; a key left out stays as it was.
+    let (status, s) = patch(&editor, json!({"weekly": {"day": "Wednesday", "hour": 17}, "monthly": null})).await;
+    assert_eq!(status, 200, "{s}");
+    assert_eq!((s["weekly"].clone(), s["monthly"].clone()), (json!({"day": "wed", "hour": 17}), json!(null)));
+    assert_eq!(s["upcoming"], json!([{"schedule": "weekly", "at": "2027-01-06T16:00:00Z", "from": "2026-12-30", "to": "2027-01-05"}]));
+    let (_, s) = patch(&admin, json!({"monthly": {"day": 3, "hour": 6}})).await;
+    assert_eq!((s["weekly"]["day"].as_str(), s["monthly"]["day"].as_u64()), (Some("wed"), Some(3)));
+
+    // The generator's round follows it: nothing on Monday at 08:00 any more, the weekly report
+    // on Wednesday from 17:00 (once), the monthly one on the 3rd from 06:00.
+    let files = reports::MemoryReportFiles::default();
+    let round = |at: &str| {
+        let (store, files, events) = (app.store.clone(), &files, app.events.clone());
+        let at = utc(at);
+        async move { reports::scheduled_round(&*store, files, &*events, at).await.unwrap() }
+    };
+    assert_eq!(round("2027-01-04T07:00:00Z").await.generated, 0, "Monday 08:00 is no longer the time");
+    let monthly = round("2027-01-03T05:00:00Z").await;
+    assert_eq!((monthly.generated, monthly.existing), (1, 0), "Sunday 3 January 06:00: December's report");
+    assert_eq!(round("2027-01-06T15:59:00Z").await.generated, 0, "Wednesday 16:59");
+    assert_eq!(round("2027-01-06T16:00:00Z").await.generated, 1, "Wednesday 17:00");
+    let later = round("2027-01-06T19:00:00Z").await;
+    assert_eq!((later.generated, later.existing), (0, 1), "once");
+    let (_, list) = app.get("/v1/reports", &viewer).await;
+    let periods: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["from"].as_str().unwrap().to_owned(), r["to"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(periods.len(), 2, "{list}");
+    assert!(periods.contains(&("2026-12-01".into(), "2026-12-31".into())), "{periods:?}");
+    assert!(periods.contains(&("2026-12-30".into(), "2027-01-05".into())), "{periods:?}");
+    let ready: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == EventKind::ReportReady).collect();
+    let schedules: Vec<&str> = ready.iter().filter_map(|e| e.detail["schedule"].as_str()).collect();
+    assert_eq!(schedules, ["monthly", "weekly"]);
 }

@@ -22,6 +22,7 @@ fn team(id: &str) -> Team {
         created_at: t0(),
         calendar_token_hash: None,
         watch_terms: vec![],
+        report_schedule: Default::default(),
     }
 }
 

@@ -116,9 +116,18 @@ struct PublishingArgs {
     /// Seconds between metric-polling rounds (post counters, followers).
     #[arg(long, default_value_t = 300, env = "HERALD_METRICS_SECS")]
     metrics_secs: u32,
+    /// Seconds between checks for due scheduled reports (each team's weekly and monthly
+    /// schedule, written under the data directory's `reports/`).
+    #[arg(long, default_value_t = 300, env = "HERALD_REPORTS_SECS")]
+    reports_secs: u32,
 }
 
 impl PublishingArgs {
+    fn timers(&self) -> Timers {
+        let secs = |s: u32| Duration::from_secs(u64::from(s.max(1)));
+        Timers { poll: secs(self.poll_secs), metrics: secs(self.metrics_secs), reports: secs(self.reports_secs) }
+    }
+
     fn webhooks(&self) -> Result<Vec<(String, StandardWebhooks)>> {
         if self.webhook_urls.is_empty() {
             return Ok(vec![]);
@@ -173,8 +182,7 @@ async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
         Command::Serve { addr, data_dir, publishing } => {
-            let metrics_every = Duration::from_secs(u64::from(publishing.metrics_secs.max(1)));
-            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.poll_secs, metrics_every).await
+            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.timers()).await
         }
         Command::Report { data_dir, team, from, to, out } => report(&data_dir, &team, &from, &to, &out).await,
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
@@ -212,8 +220,7 @@ async fn serve(
     data_dir: &Path,
     publishing: PublisherConfig,
     webhooks: Vec<(String, StandardWebhooks)>,
-    poll_secs: u32,
-    metrics_every: Duration,
+    timers: Timers,
 ) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
@@ -227,16 +234,32 @@ async fn serve(
         println!("  {}", secret.reveal());
     }
     let events = dir.event_sink(webhooks);
-    let poll_every = Duration::from_secs(u64::from(poll_secs.max(1)));
-    run(&dir, addr, dir.publisher(publishing, events)?, poll_every, metrics_every, |_| {}).await
+    run(&dir, addr, dir.publisher(publishing, events)?, timers, |_| {}).await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let started = std::time::Instant::now();
     match demo::seed(&dir).await? {
-        Some(key) => {
-            println!("Demo team `{}`: 3 sandbox channels, 4 posts due within the minute, a week after that.", demo::DEMO_TEAM);
-            println!("Its admin API key:  {key}");
+        Some(seeded) => {
+            let past = &seeded.past;
+            println!(
+                "Demo team `{}` (Café du coin): 3 sandbox channels with eight weeks behind them ({} posts, {} comments, mentions \
+                 and messages, {} replies; made in {:.1} s), 4 posts due within the minute and a week after that.",
+                demo::DEMO_TEAM,
+                past.posts,
+                past.interactions,
+                past.replies,
+                started.elapsed().as_secs_f64()
+            );
+            println!("Its admin API key:  {}", seeded.key);
+            println!(
+                "The report of the last {} days ({} to {}), to open in a browser:\n  {}",
+                demo::REPORT_DAYS,
+                seeded.report.period_start,
+                seeded.report.period_end,
+                seeded.report_html.display()
+            );
         }
         None => println!("Demo data already in {} (delete the folder to start over).", dir.path.display()),
     }
@@ -246,30 +269,34 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
         async move { demo::watch_outbox(&outbox).await }
     });
     let config = PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() };
-    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, Duration::from_secs(60), Duration::from_secs(300), |url| {
+    let timers = Timers { poll: Duration::from_secs(60), metrics: Duration::from_secs(300), reports: Duration::from_secs(300) };
+    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, timers, |url| {
         println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
     })
     .await
 }
 
-/// Binds, prints the URL, runs the API and the publisher until Ctrl-C or SIGTERM.
-/// Binds, prints the URL, runs the API (webhooks included), the publisher and the
-/// notification poller until Ctrl-C or SIGTERM.
-async fn run(
-    dir: &DataDir,
-    addr: SocketAddr,
-    publisher: Publisher,
-    poll_every: Duration,
-    metrics_every: Duration,
-    started: impl FnOnce(&str),
-) -> Result<()> {
+/// How often `herald serve` runs what EventBridge rules run on AWS.
+struct Timers {
+    /// Notification polling and crisis checks.
+    poll: Duration,
+    /// Metric polling.
+    metrics: Duration,
+    /// Due scheduled reports.
+    reports: Duration,
+}
+
+/// Binds, prints the URL, runs the API (webhooks included), the publisher, the notification
+/// and metric pollers and the scheduled reports until Ctrl-C or SIGTERM.
+async fn run(dir: &DataDir, addr: SocketAddr, publisher: Publisher, timers: Timers, started: impl FnOnce(&str)) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
     started(&format!("http://{local}"));
 
     let state = dir.app_state(publisher.events.clone())?;
-    let poller = tokio::spawn(poll_timer(state.intake(), state.adapters.clone(), poll_every));
+    let poller = tokio::spawn(poll_timer(state.intake(), state.adapters.clone(), timers.poll));
+    let reports = tokio::spawn(reports_timer(state.clone(), timers.reports));
     let metrics = tokio::spawn(metrics_timer(
         MetricsPoller {
             store: dir.store.clone(),
@@ -279,7 +306,7 @@ async fn run(
             cipher: dir.cipher.clone(),
             plan: MetricsPlan::default(),
         },
-        metrics_every,
+        timers.metrics,
     ));
     let publisher = tokio::spawn(publisher_timer(publisher));
     let app = herald_core::http::api_router(state);
@@ -287,7 +314,26 @@ async fn run(
     publisher.abort();
     poller.abort();
     metrics.abort();
+    reports.abort();
     Ok(())
+}
+
+/// The local stand-in for the report generator's hourly rule: each team's due weekly and
+/// monthly reports, into the data directory.
+async fn reports_timer(state: herald_core::http::AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        match herald_core::services::reports::scheduled_round(&*state.store, &*state.report_files, &*state.events, now).await {
+            Ok(summary) if summary.generated > 0 || summary.failed > 0 => {
+                tracing::info!(generated = summary.generated, failed = summary.failed, "scheduled reports");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "scheduled reports failed"),
+        }
+    }
 }
 
 /// The local stand-in for the metric poller's EventBridge rule.

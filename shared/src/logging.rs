@@ -22,3 +22,10 @@ pub fn init_json() {
 pub fn init_human() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
 }
+
+/// Readable lines on stderr, warnings and errors only: for work a person should not have to
+/// read through (the demo's eight weeks of history), attached to a future with
+/// `tracing::instrument::WithSubscriber::with_subscriber`.
+pub fn warnings_only() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(std::io::stderr).finish()
+}

@@ -73,6 +73,10 @@ pub struct Team {
     /// text contains them, compared case- and accent-insensitively.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watch_terms: Vec<String>,
+    /// When the team's weekly and monthly reports are made (teams stored before there was a
+    /// choice read as the default).
+    #[serde(default)]
+    pub report_schedule: super::ReportSchedule,
 }
 
 /// What a key may do. Ordered: each role may do everything the roles below it may.

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, AppState, Caller};
@@ -42,18 +42,13 @@ pub struct PatchChannelBody {
     #[serde(default)]
     time_zone: Option<String>,
     /// Present-and-null removes the credentials; absent leaves them.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     credentials: Option<Value>,
     #[serde(default)]
     queue_slots: Option<Vec<SlotBody>>,
     /// Accepted only to refuse it with a clear message.
     #[serde(default)]
     platform: Option<Value>,
-}
-
-/// `Some(value)` whenever the key is present, `Some(Value::Null)` for an explicit null.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
 }
 
 #[utoipa::path(

@@ -97,6 +97,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API router: `/health` and everything under `/v1`.
+/// For a PATCH body's `Option<Value>` field: `Some(value)` whenever the key is present,
+/// `Some(Value::Null)` for an explicit null (which removes), `None` when absent (unchanged).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
 pub fn api_router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/me", get(me))
@@ -124,6 +130,7 @@ pub fn api_router(state: AppState) -> Router {
         .route("/watchlist", get(inbox::get_watchlist).put(inbox::put_watchlist))
         .route("/incidents", get(inbox::incidents))
         .route("/reports", get(reports::list).post(reports::create))
+        .route("/reports/schedule", get(reports::schedule).patch(reports::set_schedule))
         .route("/reports/{id}", get(reports::get))
         .route("/reports/{id}/{file}", get(reports::file))
         .route("/channels/{id}/slots/suggest", post(reports::suggest_slots))

@@ -1,4 +1,5 @@
-//! `/v1/reports`: generate a report on demand, list and fetch them (record and files), and
+//! `/v1/reports`: generate a report on demand, list and fetch them (record and files), the
+//! team's report schedule (`/v1/reports/schedule`), and
 //! `POST /v1/channels/{id}/slots/suggest` (best posting times as queue-slot suggestions).
 //! See [`crate::services::reports`] and docs/reports.md.
 
@@ -14,7 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, AppState, Caller};
-use crate::domain::{ChannelId, Report, ReportFormat, ReportId, Role, ValidationError};
+use crate::domain::{
+    ChannelId, MONTHLY_REPORT_LAST_DAY, MonthlyReport, Report, ReportFormat, ReportId, ReportSchedule, Role, ValidationError,
+    WeeklyReport, parse_weekday, weekday_name,
+};
 use crate::services::reports as service;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -209,4 +213,118 @@ pub async fn suggest_slots(
     Ok(Json(json!({
         "suggested": suggested, "time_zone": best.time_zone, "sample": best.sample, "cells": best.cells, "note": best.note,
     })))
+}
+
+/// `PATCH /v1/reports/schedule`: a key left out keeps its schedule, `null` switches it off.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    /// `{"day": "mon"…"sun", "hour": 0–23}`: the seven days before `day`, made on `day` from `hour`.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<Object>)]
+    weekly: Option<Value>,
+    /// `{"day": 1–28, "hour": 0–23}`: the previous calendar month, made on that day of the month.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<Object>)]
+    monthly: Option<Value>,
+}
+
+/// `{"day": …, "hour": …}` of `field`, both required, nothing else.
+fn day_and_hour<'a>(field: &str, v: &'a Value) -> Result<(&'a Value, u8), ValidationError> {
+    let object = v.as_object().ok_or_else(|| ValidationError::new(field, "must be an object {\"day\", \"hour\"} or null"))?;
+    if let Some(other) = object.keys().find(|k| *k != "day" && *k != "hour") {
+        return Err(ValidationError::new(format!("{field}.{other}"), "is not a field of a report schedule (day, hour)"));
+    }
+    let day = object.get("day").ok_or_else(|| ValidationError::new(format!("{field}.day"), "is required"))?;
+    let hour = object
+        .get("hour")
+        .ok_or_else(|| ValidationError::new(format!("{field}.hour"), "is required"))?
+        .as_u64()
+        .and_then(|h| u8::try_from(h).ok())
+        .filter(|h| *h <= 23)
+        .ok_or_else(|| ValidationError::new(format!("{field}.hour"), "must be an hour from 0 to 23"))?;
+    Ok((day, hour))
+}
+
+fn weekly(v: &Value) -> Result<Option<WeeklyReport>, ValidationError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let (day, hour) = day_and_hour("weekly", v)?;
+    let day = day.as_str().ok_or_else(|| ValidationError::new("weekly.day", "must be a weekday: mon, tue, wed, thu, fri, sat or sun"))?;
+    Ok(Some(WeeklyReport::new("weekly", parse_weekday("weekly.day", day)?, hour)?))
+}
+
+fn monthly(v: &Value) -> Result<Option<MonthlyReport>, ValidationError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let (day, hour) = day_and_hour("monthly", v)?;
+    let day = day
+        .as_u64()
+        .and_then(|d| u8::try_from(d).ok())
+        .ok_or_else(|| ValidationError::new("monthly.day", format!("must be a day of the month from 1 to {MONTHLY_REPORT_LAST_DAY}")))?;
+    Ok(Some(MonthlyReport::new("monthly", day, hour)?))
+}
+
+fn schedule_json(schedule: &ReportSchedule, zone: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let upcoming: Vec<Value> = service::schedule::upcoming(schedule, zone, now)
+        .iter()
+        .map(|r| json!({"schedule": r.cadence, "at": r.at, "from": r.from, "to": r.to}))
+        .collect();
+    json!({
+        "time_zone": zone.name(),
+        "weekly": schedule.weekly.map(|w| json!({"day": weekday_name(w.day), "hour": w.hour})),
+        "monthly": schedule.monthly.map(|m| json!({"day": m.day, "hour": m.hour})),
+        "upcoming": upcoming,
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/reports/schedule",
+    tag = "reports",
+    operation_id = "get_report_schedule",
+    summary = "When the team's weekly and monthly reports are made, in its time zone, and the next runs",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "`{\"time_zone\",\"weekly\":{\"day\",\"hour\"}|null,\"monthly\":{\"day\",\"hour\"}|null,\"upcoming\":[{\"schedule\",\"at\",\"from\",\"to\"}]}`", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn schedule(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let (schedule, zone) = service::report_schedule(&*state.store, &caller.actor()).await?;
+    Ok(Json(schedule_json(&schedule, zone, state.clock.now())))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/v1/reports/schedule",
+    tag = "reports",
+    operation_id = "set_report_schedule",
+    summary = "Choose the day and hour of the weekly and monthly reports (a key left out is unchanged; null switches it off)",
+    request_body = ScheduleBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the schedule, as `GET /v1/reports/schedule` shows it", body = serde_json::Value),
+        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 403, description = "viewers and contributors cannot change the schedule", body = crate::http::openapi::ApiErrorBody),
+        (status = 422, description = "a bad day or hour; `field` names it (`weekly.day`, `monthly.hour`…)", body = crate::http::openapi::ApiErrorBody),
+    ),
+)]
+pub async fn set_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ScheduleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = caller.actor();
+    let (mut schedule, _) = service::report_schedule(&*state.store, &actor).await?;
+    if let Some(v) = &body.weekly {
+        schedule.weekly = weekly(v)?;
+    }
+    if let Some(v) = &body.monthly {
+        schedule.monthly = monthly(v)?;
+    }
+    let (schedule, zone) = service::set_report_schedule(&*state.store, &actor, schedule).await?;
+    Ok(Json(schedule_json(&schedule, zone, state.clock.now())))
 }

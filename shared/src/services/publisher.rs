@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::json;
+use tracing::instrument::WithSubscriber;
 
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
@@ -103,7 +104,8 @@ impl Publisher {
                     summary.claimed += 1;
                     let reclaimed = seen.state == DeliveryState::Publishing;
                     let this = self.clone();
-                    tasks.spawn(async move { this.settle(claimed, start_at, reclaimed).await });
+                    // Logs go where the caller's go (its subscriber, not only the global one).
+                    tasks.spawn(async move { this.settle(claimed, start_at, reclaimed).await }.with_current_subscriber());
                 }
                 Err(StoreError::Conflict) => {} // another run claimed it first
                 Err(e) => tracing::error!(delivery = %seen.id, error = %e, "claim failed"),

@@ -11,6 +11,7 @@
 
 mod csv;
 mod html;
+pub mod schedule;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -91,16 +92,22 @@ impl Period {
     }
 }
 
-/// The first instant of `day` in `zone` (a day starting in a DST gap starts when the gap ends).
+/// The first instant of `day` in `zone`.
 fn midnight(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
-    let mut t = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    local_start(day, 0, zone)
+}
+
+/// The instant `day` at `hour`:00 in `zone` begins (an hour in a DST gap starts when the gap ends).
+fn local_start(day: NaiveDate, hour: u32, zone: Tz) -> DateTime<Utc> {
+    let wall = day.and_hms_opt(hour.min(23), 0, 0).unwrap_or_default();
+    let mut t = wall;
     for _ in 0..4 {
         if let Some(at) = zone.from_local_datetime(&t).earliest() {
             return at.with_timezone(&Utc);
         }
         t += Duration::minutes(30);
     }
-    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+    Utc.from_utc_datetime(&wall)
 }
 
 /// The key figures of one channel or of the whole team, for one period.
@@ -888,8 +895,24 @@ pub async fn suggest_slots(
 }
 
 
-/// The local hour (Monday) at which each team's weekly report is made.
-pub const WEEKLY_REPORT_HOUR: u32 = 8;
+/// The team's report schedule and its time zone.
+pub async fn report_schedule(store: &dyn Store, actor: &Actor) -> Result<(crate::domain::ReportSchedule, Tz), ServiceError> {
+    let team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
+    Ok((team.report_schedule, team.time_zone))
+}
+
+/// Replaces the team's report schedule (editors and above).
+pub async fn set_report_schedule(
+    store: &dyn Store,
+    actor: &Actor,
+    schedule: crate::domain::ReportSchedule,
+) -> Result<(crate::domain::ReportSchedule, Tz), ServiceError> {
+    actor.require(crate::domain::Role::Editor, "the report schedule needs the editor role or above")?;
+    let mut team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
+    team.report_schedule = schedule;
+    store.update_team(&team).await?;
+    Ok((team.report_schedule, team.time_zone))
+}
 
 /// What one round of the report generator did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -897,15 +920,15 @@ pub struct ScheduledSummary {
     pub teams: usize,
     /// Reports made this round.
     pub generated: usize,
-    /// Teams whose report of that week existed already (a repeated run of the hour).
+    /// Due reports that existed already (a repeated run within the day they are due).
     pub existing: usize,
-    /// Teams whose report failed (logged; the next run of the hour tries again).
+    /// Reports that failed (logged; the next round tries again while they are due).
     pub failed: usize,
 }
 
-/// The report generator's round, run hourly: every team for which `now` is Monday, between
-/// [`WEEKLY_REPORT_HOUR`] and the next hour in the team's own zone, gets the report of the week
-/// before (Monday to Sunday), once; `Report Ready` says where it is.
+/// The report generator's round, run hourly (and by `herald serve` on its timer): every team's
+/// due reports (see [`schedule`]: weekly and monthly, on the day and from the hour the team
+/// chose, in its own zone) are made once; `Report Ready` says where each is.
 pub async fn scheduled_round(
     store: &dyn Store,
     files: &dyn ReportFiles,
@@ -915,37 +938,34 @@ pub async fn scheduled_round(
     let mut summary = ScheduledSummary::default();
     for team in store.list_teams().await? {
         summary.teams += 1;
-        let local = now.with_timezone(&team.time_zone);
-        if local.weekday() != chrono::Weekday::Mon || local.hour() != WEEKLY_REPORT_HOUR {
-            continue;
-        }
-        let to = local.date_naive() - Duration::days(1);
-        let from = to - Duration::days(6);
-        let id = ReportId::derived(&format!("{}/weekly/{from}", team.id));
-        if store.get_report(&team.id, id).await?.is_some() {
-            summary.existing += 1;
-            continue;
-        }
-        let actor = Actor {
-            team_id: team.id.clone(),
-            role: crate::domain::Role::Admin,
-            key_id: crate::domain::ApiKeyId::derived("report-generator"),
-        };
-        match generate_as(store, files, &actor, from, to, now, id).await {
-            Ok((report, _)) => {
-                summary.generated += 1;
-                let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
-                let detail = serde_json::json!({
-                    "report_id": report.id, "from": from, "to": to, "files": files, "schedule": "weekly",
-                });
-                let event = crate::events::Event::new(crate::events::EventKind::ReportReady, &team.id, now, detail);
-                if let Err(e) = events.emit(&event).await {
-                    tracing::error!(team = %team.id, error = %e, "Report Ready not delivered");
-                }
+        for run in schedule::due(&team.report_schedule, team.time_zone, now) {
+            let id = run.report_id(&team.id);
+            if store.get_report(&team.id, id).await?.is_some() {
+                summary.existing += 1;
+                continue;
             }
-            Err(e) => {
-                tracing::error!(team = %team.id, error = %e, "weekly report failed");
-                summary.failed += 1;
+            let actor = Actor {
+                team_id: team.id.clone(),
+                role: crate::domain::Role::Admin,
+                key_id: crate::domain::ApiKeyId::derived("report-generator"),
+            };
+            match generate_as(store, files, &actor, run.from, run.to, now, id).await {
+                Ok((report, _)) => {
+                    summary.generated += 1;
+                    let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
+                    let detail = serde_json::json!({
+                        "report_id": report.id, "from": run.from, "to": run.to, "files": files,
+                        "schedule": run.cadence.as_str(),
+                    });
+                    let event = crate::events::Event::new(crate::events::EventKind::ReportReady, &team.id, now, detail);
+                    if let Err(e) = events.emit(&event).await {
+                        tracing::error!(team = %team.id, error = %e, "Report Ready not delivered");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(team = %team.id, schedule = run.cadence.as_str(), error = %e, "scheduled report failed");
+                    summary.failed += 1;
+                }
             }
         }
     }

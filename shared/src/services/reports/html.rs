@@ -43,8 +43,17 @@ fn group(n: u64) -> String {
     out
 }
 
+/// `Thu 19 Nov 19:42` in the report's zone (UTC, said so, if the zone cannot be read).
+fn local_time(t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+    match zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string(),
+        Err(_) => t.format("%a %-d %b %H:%M UTC").to_string(),
+    }
+}
+
 fn pct(r: Option<f64>) -> String {
-    r.map_or_else(|| "—".to_owned(), |r| format!("{:.2} %", r * 100.0))
+    // A no-break space keeps "14.41 %" on one line in narrow table cells.
+    r.map_or_else(|| "—".to_owned(), |r| format!("{:.2}\u{a0}%", r * 100.0))
 }
 
 fn signed(n: Option<i64>) -> String {
@@ -110,10 +119,9 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
 @page {{ size: A4; margin: 14mm; }}
 </style></head><body><main>
 <h1>{t}</h1>
-<p class="muted">Team {team} · times in {zone} · compared with {pf} to {pt} · generated {gen} · counters as measured until {mu}</p>
+<p class="muted">Times in {zone} · compared with {pf} to {pt} · generated {gen} · counters as measured until {mu}</p>
 "#,
         t = esc(&title),
-        team = esc(d.team_id.as_str()),
         zone = esc(&d.time_zone),
         pf = d.previous_period.from.format("%-d %b %Y"),
         pt = d.previous_period.to.format("%-d %b %Y"),
@@ -198,16 +206,16 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     if d.incidents.is_empty() {
         let _ = write!(h, r#"<p>None in this period <span class="muted">(previous period: {}).</span></p>"#, d.incidents_previous);
     } else {
-        h.push_str(r#"<table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Expected</th></tr></thead><tbody>"#);
+        h.push_str(r#"<table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Usually</th></tr></thead><tbody>"#);
         for i in &d.incidents {
             let _ = write!(
                 h,
-                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{:.1}</td></tr>"#,
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
                 esc(&i.channel),
-                i.opened_at.format("%Y-%m-%d %H:%M UTC"),
-                i.closed_at.map_or_else(|| "still open".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                local_time(i.opened_at, &d.time_zone),
+                i.closed_at.map_or_else(|| "still open".to_owned(), |t| local_time(t, &d.time_zone)),
                 i.negatives_in_window,
-                i.expected
+                if i.expected < 0.1 { "< 0.1".to_owned() } else { format!("{:.1}", i.expected) }
             );
         }
         let _ = write!(h, r#"</tbody></table><p class="small muted">Previous period: {}.</p>"#, d.incidents_previous);
@@ -223,7 +231,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
                 h,
                 r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td></tr>"#,
                 esc(&f.channel),
-                f.publish_at.format("%Y-%m-%d %H:%M UTC"),
+                local_time(f.publish_at, &d.time_zone),
                 f.attempts,
                 esc(f.reason.as_deref().unwrap_or(""))
             );
