@@ -746,3 +746,101 @@ async fn the_report_schedule_is_the_teams_choice() {
     let schedules: Vec<&str> = ready.iter().filter_map(|e| e.detail["schedule"].as_str()).collect();
     assert_eq!(schedules, ["monthly", "weekly"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// In a browser: the rendered page as Chromium lays it out and draws it (tests/common/browser.rs).
+
+/// Where the screenshots are kept for people to look at (printed by the tests).
+fn screenshots() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A desktop browser window, the width of an A4 page's printable area (182 mm at 96 dpi), and
+/// the narrowest window headless Chromium opens, near a phone's (wide tables scroll inside
+/// their own box there; the page itself must not).
+const WIDTHS: [u32; 3] = [1280, 688, 500];
+
+fn assert_looks_right(browser: &common::browser::Browser, html: &str, name: &str) {
+    for width in WIDTHS {
+        let seen = browser.inspect(html, width, &screenshots(), name);
+        let labels: Vec<&str> = seen.charts.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["Followers per channel", "Engagements per day", "Engagement by weekday and hour", "Sentiment mix"],
+            "{name} at {width} px"
+        );
+        assert!(seen.problems().is_empty(), "{name} at {width} px: {:#?}\nscreenshot: {}", seen.problems(), seen.screenshot.display());
+        eprintln!("{name} at {width} px: fine, screenshot {}", seen.screenshot.display());
+    }
+}
+
+#[tokio::test]
+async fn the_hand_checked_report_has_no_empty_chart_and_fits_the_page_in_chromium() {
+    let Some(browser) = common::browser::Browser::find() else { return };
+    let (_, d) = dataset().await;
+    assert_looks_right(&browser, &reports::render_html(&d), "hand-checked");
+
+    // An empty period: no chart is drawn as if it had data, and nothing overflows.
+    let f = Fixture::new().await;
+    let empty = reports::build(&*f.store, &f.team, day("2027-03-01"), day("2027-03-07"), utc("2027-03-20T00:00:00Z")).await.unwrap();
+    for width in WIDTHS {
+        let seen = browser.inspect(&reports::render_html(&empty), width, &screenshots(), "empty");
+        assert_eq!(seen.scroll_width, seen.client_width, "empty at {width} px: {:?}", seen.overflowing);
+        assert!(seen.charts.iter().all(|c| c.marks == 0), "{:?}", seen.charts);
+    }
+}
+
+/// The check itself can fail: a page with a chart that draws no data, a chart whose data is all
+/// grey, and a table wider than the window.
+#[test]
+fn the_browser_check_sees_an_empty_chart_and_an_overflowing_page() {
+    let Some(browser) = common::browser::Browser::find() else { return };
+    let html = r##"<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<figure><svg viewBox="0 0 300 100" role="img" aria-label="Axes only"><line x1="0" y1="99" x2="300" y2="99" stroke="#9ca3af"/></svg></figure>
+<figure><svg viewBox="0 0 300 100" role="img" aria-label="Grey bars"><rect x="10" y="10" width="50" height="90" fill="#d1d5db"><title>bar</title></rect></svg></figure>
+<figure><svg viewBox="0 0 300 100" role="img" aria-label="Blue bars"><rect x="10" y="10" width="50" height="90" fill="#2563eb"><title>bar</title></rect></svg></figure>
+<table style="width:2000px"><tr><td>a table wider than the window</td></tr></table>
+</body></html>"##;
+    let seen = browser.inspect(html, 800, &screenshots(), "broken");
+    let problems = seen.problems().join("\n");
+    assert!(problems.contains("chart 'Axes only' is empty"), "{problems}");
+    assert!(problems.contains("chart 'Grey bars' shows no data on screen"), "{problems}");
+    assert!(!problems.contains("Blue bars"), "{problems}");
+    assert!(problems.contains("the page overflows at 800 px"), "{problems}");
+    assert!(seen.overflowing.iter().any(|e| e.starts_with("table")), "{:?}", seen.overflowing);
+}
+
+/// `herald demo` makes a report you could send: eight weeks of history behind it, every figure
+/// filled in, every chart drawn, nothing overflowing, and listed by the API.
+#[tokio::test]
+async fn herald_demo_writes_a_report_worth_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (demo, report) = common::serve::Serve::demo(dir.path());
+    let data: serde_json::Value = serde_json::from_slice(&std::fs::read(report.with_file_name("report.json")).unwrap()).unwrap();
+    let overall = &data["overall"]["current"];
+    assert!(overall["posts_published"].as_u64().unwrap() >= 60, "{overall}");
+    for figure in ["impressions", "engagements", "engagement_rate", "follower_growth"] {
+        assert!(overall[figure].as_f64().is_some_and(|v| v > 0.0), "{figure}: {overall}");
+    }
+    assert!(data["overall"]["previous"]["posts_published"].as_u64().unwrap() >= 60, "a previous period to compare with");
+    let inbox = &data["inbox"]["current"];
+    assert!(inbox["total"].as_u64().unwrap() >= 100, "{inbox}");
+    assert!(inbox["answered"].as_u64().unwrap() > 0 && inbox["median_first_response_seconds"].as_u64().is_some(), "{inbox}");
+    for label in ["positive", "neutral", "negative"] {
+        assert!(inbox["by_sentiment"][label].as_u64().unwrap_or(0) > 0, "{label}: {inbox}");
+    }
+    assert_eq!(data["incidents"].as_array().unwrap().len(), 1, "the evening of the cancelled brunches");
+    assert!(data["channels"].as_array().unwrap().iter().all(|c| !c["best_time"]["recommended"].as_array().unwrap().is_empty()));
+
+    // The API lists it, with the demo's key.
+    let client = common::serve::Client::new(&demo);
+    let (status, list) = client.call(reqwest::Method::GET, "/v1/reports", None).await;
+    assert_eq!(status, 200, "{list}");
+    let id = report.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap();
+    assert!(list["items"].as_array().unwrap().iter().any(|r| r["id"] == id), "{list}");
+
+    let Some(browser) = common::browser::Browser::find() else { return };
+    assert_looks_right(&browser, &std::fs::read_to_string(&report).unwrap(), "demo");
+}

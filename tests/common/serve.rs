@@ -36,35 +36,51 @@ impl Serve {
     }
 
     /// Starts serve on `data_dir` with extra environment; waits for its URL (30 s at most).
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+        Self::spawn("serve", data_dir, env).0
+    }
+
+    /// Starts `herald demo` on a fresh `data_dir` (its history, its report, then serve); returns
+    /// it with the path of the report it printed.
+    pub fn demo(data_dir: &Path) -> (Serve, PathBuf) {
+        let (serve, report) = Self::spawn("demo", data_dir, &[]);
+        (serve, report.expect("herald demo printed where its report is"))
+    }
+
+    /// `herald <command>` (serve or demo) on 127.0.0.1 and a free port; waits for its URL,
+    /// noting the admin key and a report path if it prints them (60 s at most).
     // The child is waited for in `Drop`, which clippy cannot see from here.
     #[allow(clippy::zombie_processes)]
-    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+    fn spawn(command: &str, data_dir: &Path, env: &[(&str, &str)]) -> (Serve, Option<PathBuf>) {
         let mut child = Command::new(herald_bin())
-            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .args([command, "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("herald serve starts");
+            .unwrap_or_else(|e| panic!("herald {command} starts: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let mut key = None;
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut key, mut report) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let line = lines.next().expect("serve keeps printing until its URL").expect("utf-8 line");
-            if line.trim().starts_with("hrld_") {
-                key = Some(line.trim().to_owned());
+            let line = lines.next().expect("herald keeps printing until its URL").expect("utf-8 line");
+            if let Some(k) = line.split_whitespace().find(|w| w.starts_with("hrld_")) {
+                key = Some(k.to_owned());
+            }
+            if line.trim().ends_with("report.html") {
+                report = Some(PathBuf::from(line.trim()));
             }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 let url = rest.split_whitespace().next().expect("a URL").to_owned();
-                // Keep draining stdout so serve never blocks on a full pipe.
+                // Keep draining stdout so herald never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
-                return Serve { child, url, key };
+                return (Serve { child, url, key }, report);
             }
         }
-        panic!("herald serve did not print its URL in 30 s");
+        panic!("herald {command} did not print its URL in 60 s");
     }
 }
 

@@ -110,12 +110,14 @@ h1 {{ font-size: 22px; margin: 0 0 4px; }} h2 {{ font-size: 17px; margin: 28px 0
 .card .v {{ font-size: 20px; font-weight: 600; }} .card .l {{ font-size: 12px; color: #6b7280; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
 th, td {{ text-align: left; padding: 4px 6px; border-bottom: 1px solid #f3f4f6; vertical-align: top; }}
+.wide {{ overflow-x: auto; }}
+@media (max-width: 760px) {{ main {{ padding: 12px; }} table {{ font-size: 12px; }} th, td {{ padding: 3px 4px; }} }}
 th {{ color: #374151; font-weight: 600; }} td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-td.text {{ max-width: 360px; overflow-wrap: anywhere; }}
+td.text {{ min-width: 180px; max-width: 360px; overflow-wrap: anywhere; }}
 svg {{ width: 100%; height: auto; display: block; }}
 figure {{ margin: 8px 0 16px; break-inside: avoid; page-break-inside: avoid; }} figcaption {{ font-size: 12px; color: #6b7280; }}
 section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
-@media print {{ body {{ background: #fff; }} main {{ padding: 0; max-width: none; }} h2 {{ break-after: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
+@media print {{ body {{ background: #fff; }} main {{ padding: 0; max-width: none; }} .wide {{ overflow: visible; }} table {{ font-size: 11px; }} h2 {{ break-after: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
 @page {{ size: A4; margin: 14mm; }}
 </style></head><body><main>
 <h1>{t}</h1>
@@ -138,7 +140,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     if d.channels.is_empty() {
         h.push_str(r#"<p class="muted">The team has no channels.</p>"#);
     } else {
-        h.push_str(r#"<table><thead><tr><th>Channel</th><th>Network</th><th class="n">Posts</th><th class="n">Impressions</th><th class="n">Engagements</th><th class="n">Eng. rate</th><th class="n">Followers</th><th class="n">Growth</th><th class="n">Failed</th></tr></thead><tbody>"#);
+        h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Network</th><th class="n">Posts</th><th class="n">Impressions</th><th class="n">Engagements</th><th class="n">Eng. rate</th><th class="n">Followers</th><th class="n">Growth</th><th class="n">Failed</th></tr></thead><tbody>"#);
         for c in &d.channels {
             let k = &c.kpis.current;
             let _ = write!(
@@ -155,7 +157,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
                 k.failed_deliveries
             );
         }
-        h.push_str("</tbody></table>");
+        h.push_str("</tbody></table></div>");
     }
 
     h.push_str("<h2>Followers</h2>");
@@ -174,7 +176,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
         r#"<p class="small muted">Mean engagements per post by weekday and hour, over this period and the previous one. A slot is recommended only when at least {BEST_TIME_MIN_POSTS} posts went out in it; paler cells have fewer.</p>"#
     );
     heatmap(&mut h, &d.best_time);
-    h.push_str(r#"<table><thead><tr><th>Channel</th><th>Recommended (local time)</th></tr></thead><tbody>"#);
+    h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Recommended (local time)</th></tr></thead><tbody>"#);
     for c in &d.channels {
         let rec = if c.best_time.recommended.is_empty() {
             esc(c.best_time.note.as_deref().unwrap_or(""))
@@ -196,7 +198,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
         };
         let _ = write!(h, "<tr><td>{}</td><td>{rec} <span class=\"muted small\">{}</span></td></tr>", esc(&c.name), esc(&c.best_time.time_zone));
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
 
     h.push_str("<h2>Inbox</h2>");
     inbox(&mut h, &d.inbox);
@@ -206,7 +208,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     if d.incidents.is_empty() {
         let _ = write!(h, r#"<p>None in this period <span class="muted">(previous period: {}).</span></p>"#, d.incidents_previous);
     } else {
-        h.push_str(r#"<table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Usually</th></tr></thead><tbody>"#);
+        h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Usually</th></tr></thead><tbody>"#);
         for i in &d.incidents {
             let _ = write!(
                 h,
@@ -218,14 +220,14 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
                 if i.expected < 0.1 { "< 0.1".to_owned() } else { format!("{:.1}", i.expected) }
             );
         }
-        let _ = write!(h, r#"</tbody></table><p class="small muted">Previous period: {}.</p>"#, d.incidents_previous);
+        let _ = write!(h, r#"</tbody></table></div><p class="small muted">Previous period: {}.</p>"#, d.incidents_previous);
     }
 
     h.push_str("<h2>Failed deliveries</h2>");
     if d.failed_deliveries.is_empty() {
         h.push_str("<p>None.</p>");
     } else {
-        h.push_str(r#"<table><thead><tr><th>Channel</th><th>Scheduled</th><th class="n">Attempts</th><th>Reason</th></tr></thead><tbody>"#);
+        h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Scheduled</th><th class="n">Attempts</th><th>Reason</th></tr></thead><tbody>"#);
         for f in &d.failed_deliveries {
             let _ = write!(
                 h,
@@ -236,7 +238,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
                 esc(f.reason.as_deref().unwrap_or(""))
             );
         }
-        h.push_str("</tbody></table>");
+        h.push_str("</tbody></table></div>");
     }
 
     let _ = write!(
@@ -430,7 +432,7 @@ fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
         let _ = write!(h, r#"<p class="muted">{}</p>"#, esc(empty));
         return;
     }
-    h.push_str(r#"<table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
+    h.push_str(r#"<div class="wide"><table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
     for r in rows {
         let text: String = r.text.chars().take(140).collect();
         let text = if r.text.chars().count() > 140 { format!("{text}…") } else { text };
@@ -451,7 +453,7 @@ fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
             pct(r.engagement_rate)
         );
     }
-    h.push_str("</tbody></table>");
+    h.push_str("</tbody></table></div>");
 }
 
 fn inbox(h: &mut String, i: &Compared<InboxStats>) {
@@ -465,13 +467,13 @@ fn inbox(h: &mut String, i: &Compared<InboxStats>) {
     };
     let _ = write!(
         h,
-        r#"<table><thead><tr><th></th><th class="n">This period</th><th class="n">Previous</th></tr></thead><tbody>
+        r#"<div class="wide"><table><thead><tr><th></th><th class="n">This period</th><th class="n">Previous</th></tr></thead><tbody>
 <tr><td>Interactions received</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>By kind</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>Answered through Herald</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>Median first response</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>Still open or assigned</td><td class="n">{}</td><td class="n">{}</td></tr>
-</tbody></table>"#,
+</tbody></table></div>"#,
         c.total,
         p.total,
         esc(&kinds(c)),

@@ -1,0 +1,263 @@
+//! Looking at a rendered page in headless Chromium (Debian's `chromium`, which `tests/run`
+//! installs): its layout as the browser computed it, and a screenshot of it.
+//!
+//! Two runs of Chromium at the same window size: `--dump-dom` on a copy of the page with a
+//! measuring script added at the end of its body (page width against the window, the outermost
+//! elements that stick out, each chart's box and its drawn data marks, which are the SVG shapes
+//! carrying a `<title>` tooltip), then `--screenshot` of the whole page height. The screenshot's
+//! pixels inside each chart's box must show colour: the charts draw data in colour and
+//! everything else (axes, labels, the "no data" placeholder) in greys.
+//!
+//! Chromium is `HERALD_CHROMIUM`, else `chromium` on PATH. Without it the tests FAIL, unless
+//! `HERALD_SKIP_BROWSER=1` says to skip them (loudly).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use serde_json::Value;
+
+/// The script that measures the page and leaves the result, base64 JSON, in `#herald-layout`.
+const MEASURE: &str = r#"<script>
+(function () {
+  const de = document.documentElement;
+  const width = de.clientWidth;
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '') +
+    ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+  const overflowing = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= width + 1) continue;
+    const parent = el.parentElement && el.parentElement.getBoundingClientRect();
+    if (!parent || parent.right <= width + 1) overflowing.push(describe(el) + ' ends at ' + Math.round(r.right) + ' px');
+  }
+  const charts = Array.from(document.querySelectorAll('figure svg')).map((svg) => {
+    const r = svg.getBoundingClientRect();
+    let marks = 0;
+    for (const m of svg.querySelectorAll('rect, circle, ellipse, path, polyline, polygon, line')) {
+      if (!m.querySelector(':scope > title')) continue;
+      const b = m.getBoundingClientRect();
+      if (b.width > 0.5 && b.height > 0.5 && getComputedStyle(m).visibility !== 'hidden') marks++;
+    }
+    return { label: svg.getAttribute('aria-label') || '(unlabelled)', x: r.left + window.scrollX,
+             y: r.top + window.scrollY, width: r.width, height: r.height, marks };
+  });
+  const out = { client_width: width, scroll_width: de.scrollWidth, scroll_height: de.scrollHeight, overflowing, charts };
+  const pre = document.createElement('pre');
+  pre.id = 'herald-layout';
+  pre.style.display = 'none';
+  pre.textContent = btoa(unescape(encodeURIComponent(JSON.stringify(out))));
+  document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// Colour, as opposed to grey: the spread between the strongest and weakest channel.
+const COLOUR_SPREAD: u8 = 60;
+/// A chart must show at least this many coloured pixels.
+const MIN_COLOURED_PIXELS: usize = 40;
+
+pub struct Browser {
+    exe: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Chart {
+    pub label: String,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    /// Data marks with a visible size.
+    pub marks: u64,
+    /// Coloured pixels inside the chart's box on the screenshot.
+    pub coloured_pixels: usize,
+}
+
+#[derive(Debug)]
+pub struct Inspection {
+    pub window_width: u32,
+    pub client_width: u64,
+    pub scroll_width: u64,
+    pub scroll_height: u64,
+    pub overflowing: Vec<String>,
+    pub charts: Vec<Chart>,
+    pub screenshot: PathBuf,
+}
+
+impl Inspection {
+    /// Everything wrong with the page, in words; empty when it is fine.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.scroll_width > self.client_width {
+            problems.push(format!(
+                "the page overflows at {} px: it is {} px wide; sticking out: {:?}",
+                self.window_width, self.scroll_width, self.overflowing
+            ));
+        }
+        for c in &self.charts {
+            if c.width < 1.0 || c.height < 1.0 {
+                problems.push(format!("chart '{}' has no size ({} × {})", c.label, c.width, c.height));
+            } else if c.marks == 0 {
+                problems.push(format!("chart '{}' is empty: no data mark is drawn", c.label));
+            } else if c.coloured_pixels < MIN_COLOURED_PIXELS {
+                problems.push(format!(
+                    "chart '{}' shows no data on screen: {} coloured pixels in its box ({:.0} × {:.0} at {:.0}, {:.0}; page {} px wide)",
+                    c.label, c.coloured_pixels, c.width, c.height, c.x, c.y, self.client_width
+                ));
+            }
+        }
+        problems
+    }
+}
+
+impl Browser {
+    /// Chromium, or `None` (skip, loudly) when `HERALD_SKIP_BROWSER=1`; panics with the way to
+    /// get it otherwise.
+    pub fn find() -> Option<Browser> {
+        if std::env::var("HERALD_SKIP_BROWSER").as_deref() == Ok("1") {
+            eprintln!("WARNING: HERALD_SKIP_BROWSER=1: NOT looking at the report in Chromium; this test checked nothing");
+            return None;
+        }
+        let exe = std::env::var_os("HERALD_CHROMIUM").map(PathBuf::from).or_else(|| {
+            std::env::var_os("PATH")
+                .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("chromium")).find(|p| p.is_file()))
+        });
+        match exe {
+            Some(exe) => Some(Browser { exe }),
+            None => panic!(
+                "Chromium not found (HERALD_CHROMIUM, or `chromium` on PATH): run the tests with tests/run, which \
+                 installs Debian's chromium, or `apt-get install chromium`; HERALD_SKIP_BROWSER=1 skips (checks nothing)"
+            ),
+        }
+    }
+
+    fn run(&self, profile: &Path, width: u32, height: u32, extra: &[String], page: &Path) -> std::process::Output {
+        let out = Command::new(&self.exe)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--force-device-scale-factor=1",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--window-size={width},{height}"))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("running chromium");
+        assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// Lays `html` out in a window `width` px wide and looks at it; files go in `dir`, named
+    /// after `name`.
+    pub fn inspect(&self, html: &str, width: u32, dir: &Path, name: &str) -> Inspection {
+        let profile = tempfile::tempdir().expect("a chromium profile folder");
+        let measured_page = dir.join(format!("{name}-{width}-measured.html"));
+        let with_script = match html.rfind("</body>") {
+            Some(i) => format!("{}{MEASURE}{}", &html[..i], &html[i..]),
+            None => format!("{html}{MEASURE}"),
+        };
+        std::fs::write(&measured_page, with_script).expect("writing the measured page");
+        let dom = self.run(profile.path(), width, 900, &["--dump-dom".to_owned()], &measured_page);
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        let encoded = dom
+            .split("<pre id=\"herald-layout\"")
+            .nth(1)
+            .and_then(|rest| rest.split_once('>'))
+            .and_then(|(_, rest)| rest.split_once("</pre>"))
+            .map(|(b64, _)| b64.trim().to_owned())
+            .unwrap_or_else(|| panic!("no measurement in the DOM Chromium dumped:\n{}", &dom[..dom.len().min(2000)]));
+        let json = base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64 measurement");
+        let layout: Value = serde_json::from_slice(&json).expect("JSON measurement");
+        assert_eq!(
+            layout["client_width"].as_u64(),
+            Some(u64::from(width)),
+            "Chromium laid the page out at another width than asked (headless windows are 500 px wide at least)"
+        );
+
+        // The screenshot, of the page as it is (no script), the whole height.
+        let page = dir.join(format!("{name}.html"));
+        std::fs::write(&page, html).expect("writing the page");
+        let height = layout["scroll_height"].as_u64().unwrap_or(900).clamp(200, 16_000) as u32;
+        let screenshot = dir.join(format!("{name}-{width}.png"));
+        self.run(profile.path(), width, height, &[format!("--screenshot={}", screenshot.display())], &page);
+        let image = Rgb::read(&screenshot);
+
+        let charts = layout["charts"]
+            .as_array()
+            .expect("charts")
+            .iter()
+            .map(|c| {
+                let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
+                let (x, y, w, h) = (f("x"), f("y"), f("width"), f("height"));
+                Chart {
+                    label: c["label"].as_str().unwrap_or("").to_owned(),
+                    x,
+                    y,
+                    width: w,
+                    height: h,
+                    marks: c["marks"].as_u64().unwrap_or(0),
+                    coloured_pixels: image.coloured_in(x, y, w, h),
+                }
+            })
+            .collect();
+        Inspection {
+            window_width: width,
+            client_width: layout["client_width"].as_u64().unwrap_or(0),
+            scroll_width: layout["scroll_width"].as_u64().unwrap_or(0),
+            scroll_height: layout["scroll_height"].as_u64().unwrap_or(0),
+            overflowing: layout["overflowing"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            charts,
+            screenshot,
+        }
+    }
+}
+
+/// A screenshot's pixels, RGB.
+struct Rgb {
+    width: usize,
+    height: usize,
+    pixels: Vec<u8>,
+    channels: usize,
+}
+
+impl Rgb {
+    fn read(path: &Path) -> Rgb {
+        let mut decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("the screenshot")));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("a PNG size")];
+        let info = reader.next_frame(&mut pixels).expect("PNG pixels");
+        let channels = info.color_type.samples();
+        assert!(channels >= 3, "an RGB screenshot, got {:?}", info.color_type);
+        pixels.truncate(info.buffer_size());
+        Rgb { width: info.width as usize, height: info.height as usize, pixels, channels }
+    }
+
+    fn coloured_in(&self, x: f64, y: f64, w: f64, h: f64) -> usize {
+        let (x0, y0) = (x.max(0.0) as usize, y.max(0.0) as usize);
+        let (x1, y1) = (((x + w) as usize).min(self.width), ((y + h) as usize).min(self.height));
+        let mut n = 0;
+        for row in y0..y1 {
+            for col in x0..x1 {
+                let i = (row * self.width + col) * self.channels;
+                let (r, g, b) = (self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]);
+                if r.max(g).max(b) - r.min(g).min(b) > COLOUR_SPREAD {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+}
