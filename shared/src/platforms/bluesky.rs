@@ -41,6 +41,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::inbox::{InboxAdapter, Polled, reply_digest};
+use super::metrics::{MetricsAdapter, MetricsError, PostAnswer, PostRef};
 use super::mastodon::{
     Fetched, Reply, ResetHeader, auth, fetch_media, http_client, one_line, parse_instant, permanent, redact_url,
     retry_after, send, service_base, transient,
@@ -48,7 +49,7 @@ use super::mastodon::{
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
-use crate::domain::{Channel, ChannelId, Delivery, Interaction, InteractionDraft, InteractionKind};
+use crate::domain::{Channel, ChannelId, Delivery, Interaction, InteractionDraft, InteractionKind, MetricCounters};
 
 const PLATFORM: &str = "Bluesky";
 const DEFAULT_SERVICE: &str = "https://bsky.social";
@@ -1250,16 +1251,83 @@ fn exif_orientation(tiff: &[u8]) -> Option<u16> {
 // Metrics (platforms.md §2.3 ✅): a post view's counts, the profile's followers. Read through
 // the PDS like every other `app.bsky.*` read of this adapter (it hands them to its AppView).
 
+/// URIs one `app.bsky.feed.getPosts` call takes (§2.3 ✅, `maxLength: 25` in the lexicon).
+pub const GET_POSTS_MAX_URIS: usize = 25;
+
 impl BlueskyAdapter {
     /// A failed metrics read in the poller's terms: 429 is a rate limit (with `RateLimit-Reset`),
     /// the rest as for publishing.
-    fn metrics_error(&self, reply: &Reply, what: &str) -> super::metrics::MetricsError {
+    fn metrics_error(&self, reply: &Reply, what: &str) -> MetricsError {
         if reply.status == StatusCode::TOO_MANY_REQUESTS {
-            return super::metrics::MetricsError::RateLimited {
+            return MetricsError::RateLimited {
                 retry_after: retry_after(&reply.headers, self.clock.now(), ResetHeader::EpochSeconds),
             };
         }
         self.error_from(reply, what).into()
+    }
+
+    /// One `getPosts` call for `uris` (at most [`GET_POSTS_MAX_URIS`]), through the channel's
+    /// session (renewed once if the access token is refused).
+    async fn get_posts(&self, account: &Account, slot: &Slot, uris: &[&str]) -> Result<Reply, MetricsError> {
+        let query: Vec<(&str, &str)> = uris.iter().map(|uri| ("uris", *uri)).collect();
+        let (_, reply) = self
+            .call(account, slot, "reading posts' counts", |s| {
+                self.http
+                    .get(account.xrpc("app.bsky.feed.getPosts"))
+                    .bearer_auth(s.access.expose_secret())
+                    .query(&query)
+            })
+            .await?;
+        Ok(reply)
+    }
+
+    /// The answer of each of `uris` (at most [`GET_POSTS_MAX_URIS`]) from one `getPosts` call,
+    /// in order: its counters, or `Gone` when the answer leaves it out (deleted, or hidden from
+    /// this account). The error is the call's. One malformed URI makes Bluesky refuse the whole
+    /// request (400): then each URI is asked alone, so that it holds back nobody but itself.
+    async fn read_post_views(
+        &self,
+        account: &Account,
+        slot: &Slot,
+        uris: &[&str],
+    ) -> Result<Vec<PostAnswer>, MetricsError> {
+        let reply = self.get_posts(account, slot, uris).await?;
+        if reply.status != StatusCode::BAD_REQUEST || uris.len() < 2 {
+            return self.post_views_answers(&reply, uris);
+        }
+        tracing::info!(
+            detail = %xrpc_detail(&reply),
+            uris = uris.len(),
+            "Bluesky refused a batch of posts; reading them one by one"
+        );
+        let mut answers = Vec::with_capacity(uris.len());
+        for uri in uris {
+            let one = std::slice::from_ref(uri);
+            let reply = self.get_posts(account, slot, one).await?;
+            match self.post_views_answers(&reply, one) {
+                Ok(mut answer) => answers.push(answer.pop().unwrap_or(Err(MetricsError::Gone))),
+                Err(e @ (MetricsError::RateLimited { .. } | MetricsError::Auth { .. })) => return Err(e),
+                Err(e) => answers.push(Err(e)),
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Reads a `getPosts` answer: each of `uris`, in order, found (its counters) or not (`Gone`).
+    fn post_views_answers(&self, reply: &Reply, uris: &[&str]) -> Result<Vec<PostAnswer>, MetricsError> {
+        if !reply.status.is_success() {
+            return Err(self.metrics_error(reply, "the posts' counts"));
+        }
+        let v: Value = reply.json(PLATFORM, "the posts' counts")?;
+        let views: HashMap<&str, &Value> = v
+            .get("posts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|view| Some((view.get("uri").and_then(Value::as_str)?, view)))
+            .collect();
+        let answer = |uri: &&str| views.get(uri).map(|view| post_view_counters(view)).ok_or(MetricsError::Gone);
+        Ok(uris.iter().map(answer).collect())
     }
 }
 
@@ -1268,48 +1336,67 @@ fn count(v: &Value, field: &str) -> Option<u64> {
     v.get(field).and_then(Value::as_u64)
 }
 
+/// The counters of a `postView` (§2.3 ✅): `likeCount`, `repostCount`, `replyCount`,
+/// `quoteCount`, `bookmarkCount`. No impressions, reach or clicks exist (§2.3 ✅ absent).
+fn post_view_counters(view: &Value) -> MetricCounters {
+    MetricCounters {
+        likes: count(view, "likeCount"),
+        reposts: count(view, "repostCount"),
+        replies: count(view, "replyCount"),
+        quotes: count(view, "quoteCount"),
+        bookmarks: count(view, "bookmarkCount"),
+        ..Default::default()
+    }
+}
+
 #[async_trait]
-impl super::metrics::MetricsAdapter for BlueskyAdapter {
-    /// `app.bsky.feed.getPosts?uris=<at-uri>` → `likeCount`, `repostCount`, `replyCount`,
-    /// `quoteCount`, `bookmarkCount`. A post missing from the answer is gone (deleted or
-    /// hidden). No impressions, reach or clicks exist (§2.3 ✅ absent).
+impl MetricsAdapter for BlueskyAdapter {
+    /// `app.bsky.feed.getPosts?uris=<at-uri>`: the batched read of one post.
     async fn post_counters(
         &self,
         channel: &Channel,
         credentials: &Credentials,
         platform_post_id: &str,
-        _published_at: DateTime<Utc>,
-    ) -> Result<crate::domain::MetricCounters, super::metrics::MetricsError> {
-        if !platform_post_id.starts_with("at://") {
-            return Err(super::metrics::MetricsError::Gone);
+        published_at: DateTime<Utc>,
+    ) -> Result<MetricCounters, MetricsError> {
+        let post = [PostRef { platform_post_id, published_at }];
+        self.post_counters_batch(channel, credentials, &post).await?.pop().unwrap_or(Err(MetricsError::Gone))
+    }
+
+    fn max_batch(&self) -> usize {
+        GET_POSTS_MAX_URIS
+    }
+
+    /// `app.bsky.feed.getPosts?uris=<at-uri>&uris=…`, one call per [`GET_POSTS_MAX_URIS`]
+    /// distinct URIs. A post missing from the answer is gone (deleted or hidden); an id that is
+    /// not an AT URI is gone without asking. A rate limit or a refused token stops the batch;
+    /// another failure of one call is the answer of its posts only.
+    async fn post_counters_batch(
+        &self,
+        channel: &Channel,
+        credentials: &Credentials,
+        posts: &[PostRef<'_>],
+    ) -> Result<Vec<PostAnswer>, MetricsError> {
+        let mut distinct = std::collections::HashSet::with_capacity(posts.len());
+        let uris: Vec<&str> = posts
+            .iter()
+            .map(|post| post.platform_post_id)
+            .filter(|uri| uri.starts_with("at://") && distinct.insert(*uri))
+            .collect();
+        let mut read: HashMap<&str, PostAnswer> = HashMap::with_capacity(uris.len());
+        if !uris.is_empty() {
+            let account = Account::from_credentials(credentials)?;
+            let slot = self.slot(channel.id);
+            for chunk in uris.chunks(GET_POSTS_MAX_URIS) {
+                match self.read_post_views(&account, &slot, chunk).await {
+                    Ok(answers) => read.extend(chunk.iter().copied().zip(answers)),
+                    Err(e @ (MetricsError::RateLimited { .. } | MetricsError::Auth { .. })) => return Err(e),
+                    Err(e) => read.extend(chunk.iter().map(|uri| (*uri, Err(e.clone())))),
+                }
+            }
         }
-        let account = Account::from_credentials(credentials)?;
-        let slot = self.slot(channel.id);
-        let (_, reply) = self
-            .call(&account, &slot, "reading a post's counts", |s| {
-                self.http
-                    .get(account.xrpc("app.bsky.feed.getPosts"))
-                    .bearer_auth(s.access.expose_secret())
-                    .query(&[("uris", platform_post_id)])
-            })
-            .await?;
-        if !reply.status.is_success() {
-            return Err(self.metrics_error(&reply, "the post's counts"));
-        }
-        let v: Value = reply.json(PLATFORM, "the post's counts")?;
-        let post = v
-            .get("posts")
-            .and_then(Value::as_array)
-            .and_then(|p| p.iter().find(|p| p.get("uri").and_then(Value::as_str) == Some(platform_post_id)))
-            .ok_or(super::metrics::MetricsError::Gone)?;
-        Ok(crate::domain::MetricCounters {
-            likes: count(post, "likeCount"),
-            reposts: count(post, "repostCount"),
-            replies: count(post, "replyCount"),
-            quotes: count(post, "quoteCount"),
-            bookmarks: count(post, "bookmarkCount"),
-            ..Default::default()
-        })
+        let answer = |post: &PostRef<'_>| read.get(post.platform_post_id).cloned().unwrap_or(Err(MetricsError::Gone));
+        Ok(posts.iter().map(answer).collect())
     }
 
     /// `app.bsky.actor.getProfile?actor=<the session's DID>` → `followersCount`.
@@ -1317,7 +1404,7 @@ impl super::metrics::MetricsAdapter for BlueskyAdapter {
         &self,
         channel: &Channel,
         credentials: &Credentials,
-    ) -> Result<Option<u64>, super::metrics::MetricsError> {
+    ) -> Result<Option<u64>, MetricsError> {
         let account = Account::from_credentials(credentials)?;
         let slot = self.slot(channel.id);
         let (_, reply) = self
@@ -1343,6 +1430,148 @@ mod tests {
 
     fn spans(text: &str) -> Vec<(usize, usize, FacetKind)> {
         detect_facets(text).into_iter().map(|s| (s.byte_start, s.byte_end, s.kind)).collect()
+    }
+
+    /// A PDS on a loopback port for the metrics reads: `createSession`, and `getPosts` answering
+    /// every URI except those whose record key starts with `gone` (deleted), with counters made
+    /// from the record key's number n: likes n, reposts 2n, replies 3n, quotes 4n, no bookmarks.
+    /// A URI with a space in it makes the whole request a 400, as the lexicon check would.
+    /// Returns its base URL and the URIs of each `getPosts` call, in order.
+    async fn fake_pds() -> (String, Arc<Mutex<Vec<Vec<String>>>>) {
+        use axum::extract::Request;
+        use axum::http::StatusCode as Status;
+        let calls: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let seen = calls.clone();
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let seen = seen.clone();
+            async move {
+                let url = Url::parse(&format!("http://pds{}", req.uri())).unwrap();
+                match url.path() {
+                    "/xrpc/com.atproto.server.createSession" => (
+                        Status::OK,
+                        axum::Json(json!({"did": "did:plc:cafe", "handle": "cafe.test", "accessJwt": "a", "refreshJwt": "r"})),
+                    ),
+                    "/xrpc/app.bsky.feed.getPosts" => {
+                        let uris: Vec<String> =
+                            url.query_pairs().filter(|(k, _)| k == "uris").map(|(_, v)| v.into_owned()).collect();
+                        seen.lock().unwrap().push(uris.clone());
+                        if uris.iter().any(|u| u.contains(' ')) {
+                            let error = json!({"error": "InvalidRequest", "message": "uris/0 must be a valid at-uri"});
+                            return (Status::BAD_REQUEST, axum::Json(error));
+                        }
+                        let posts: Vec<Value> = uris
+                            .iter()
+                            .filter_map(|uri| {
+                                let rkey = uri.rsplit('/').next()?;
+                                let n: u64 = rkey.strip_prefix("post")?.parse().ok()?;
+                                Some(json!({"uri": uri, "cid": "bafy", "likeCount": n, "repostCount": 2 * n,
+                                    "replyCount": 3 * n, "quoteCount": 4 * n, "indexedAt": "2026-11-20T09:00:00Z"}))
+                            })
+                            .collect();
+                        (Status::OK, axum::Json(json!({ "posts": posts })))
+                    }
+                    _ => (Status::NOT_FOUND, axum::Json(json!({"error": "NotFound"}))),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{addr}"), calls)
+    }
+
+    fn metrics_rig(base: &str) -> (BlueskyAdapter, Channel, Credentials) {
+        let t = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let adapter = BlueskyAdapter::new(Arc::new(crate::clock::ManualClock::new(t))).unwrap();
+        let channel = Channel {
+            id: ChannelId::new(),
+            team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
+            platform: crate::domain::Platform::Bluesky,
+            name: crate::domain::ChannelName::parse("name", "cafe").unwrap(),
+            time_zone: chrono_tz::Europe::Paris,
+            credentials: None,
+            queue_slots: vec![],
+            created_at: t,
+            updated_at: t,
+        };
+        let creds = Credentials::from_json(
+            "c",
+            &json!({"service": base, "identifier": "cafe.test", "app_password": "abcd-efgh-ijkl-mnop"}),
+        )
+        .unwrap();
+        (adapter, channel, creds)
+    }
+
+    fn expected(n: u64) -> MetricCounters {
+        MetricCounters {
+            likes: Some(n),
+            reposts: Some(2 * n),
+            replies: Some(3 * n),
+            quotes: Some(4 * n),
+            bookmarks: None,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn thirty_posts_are_read_with_two_get_posts_calls() {
+        let (base, calls) = fake_pds().await;
+        let (adapter, channel, creds) = metrics_rig(&base);
+        assert_eq!(adapter.max_batch(), 25);
+        let published_at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+        let mut ids: Vec<String> = (1..=30).map(|n| format!("at://did:plc:cafe/app.bsky.feed.post/post{n}")).collect();
+        ids[6] = "at://did:plc:cafe/app.bsky.feed.post/gone7".into();
+        let posts: Vec<PostRef<'_>> = ids.iter().map(|id| PostRef { platform_post_id: id, published_at }).collect();
+
+        let answers = adapter.post_counters_batch(&channel, &creds, &posts).await.unwrap();
+
+        let sizes: Vec<usize> = calls.lock().unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![25, 5], "one getPosts per 25 URIs");
+        assert_eq!(calls.lock().unwrap().concat(), ids, "every URI asked once, in order");
+        assert_eq!(answers.len(), 30);
+        for (i, answer) in answers.iter().enumerate() {
+            let n = i as u64 + 1;
+            if n == 7 {
+                assert_eq!(answer, &Err(MetricsError::Gone), "absent from the answer: deleted or hidden");
+            } else {
+                assert_eq!(answer, &Ok(expected(n)), "post {n}");
+            }
+        }
+        // The single read maps a post view the same way, with one call of one URI.
+        let single = adapter.post_counters(&channel, &creds, &ids[11], published_at).await;
+        assert_eq!(single, Ok(expected(12)));
+        assert_eq!(adapter.post_counters(&channel, &creds, &ids[6], published_at).await, Err(MetricsError::Gone));
+        assert_eq!(calls.lock().unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn odd_ids_in_a_batch_hold_back_only_themselves() {
+        let (base, calls) = fake_pds().await;
+        let (adapter, channel, creds) = metrics_rig(&base);
+        let published_at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+        let ids = [
+            "at://did:plc:cafe/app.bsky.feed.post/post1",
+            "not-a-uri",
+            "at://did:plc:cafe/app.bsky.feed.post/post 2",
+            "at://did:plc:cafe/app.bsky.feed.post/post3",
+            "at://did:plc:cafe/app.bsky.feed.post/post1",
+        ];
+        let posts: Vec<PostRef<'_>> = ids.iter().map(|id| PostRef { platform_post_id: id, published_at }).collect();
+
+        let answers = adapter.post_counters_batch(&channel, &creds, &posts).await.unwrap();
+
+        assert_eq!(answers[0], Ok(expected(1)));
+        assert_eq!(answers[1], Err(MetricsError::Gone), "not an AT URI: never asked");
+        assert!(matches!(&answers[2], Err(MetricsError::Failed { reason }) if reason.contains("InvalidRequest")), "{:?}", answers[2]);
+        assert_eq!(answers[3], Ok(expected(3)));
+        assert_eq!(answers[4], Ok(expected(1)), "the same post twice is asked once");
+        // The batch of three distinct URIs was refused as a whole, then each was asked alone.
+        let sizes: Vec<usize> = calls.lock().unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![3, 1, 1, 1]);
+        // Nothing to ask: no call at all.
+        let none = adapter.post_counters_batch(&channel, &creds, &posts[1..2]).await;
+        assert_eq!(none, Ok(vec![Err(MetricsError::Gone)]));
+        assert_eq!(calls.lock().unwrap().len(), 4);
     }
 
     #[test]

@@ -14,9 +14,12 @@
 //! reads O(posts due), never the whole history.
 //!
 //! Channels are read a few at a time (a channel's own reads one after the other, to be gentle
-//! with its rate limit); one channel's failure does not stop the others. A 429 leaves the channel
-//! alone until the reset the network gave (else the next round); an expired token raises
-//! `Channel Needs Reconnect` once, until a read works again.
+//! with its rate limit); one channel's failure does not stop the others. A channel's due posts
+//! are read in batches of the adapter's [`max_batch`](crate::platforms::MetricsAdapter::max_batch)
+//! (25 on Bluesky, one `getPosts` call each; 1 where the network has no batched read). A 429
+//! leaves the channel alone until the reset the network gave (else the next round); an expired
+//! token raises `Channel Needs Reconnect` once, until a read works again; a post the network says
+//! is gone is counted and not stored.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing::instrument::WithSubscriber;
 
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
@@ -33,6 +37,7 @@ use crate::domain::{
     TeamId,
 };
 use crate::events::{Event, EventKind, EventSink};
+use crate::platforms::metrics::PostRef;
 use crate::platforms::{Adapters, MetricsError};
 use crate::store::{PageRequest, Store, StoreError, StoreResult};
 
@@ -179,11 +184,15 @@ impl MetricsPoller {
             };
             for w in work {
                 let (this, limit) = (self.clone(), limit.clone());
-                tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    let id = w.channel.id;
-                    (id, this.poll_channel(w, now).await)
-                });
+                // Logs go where the caller's go (its subscriber, not only the global one).
+                tasks.spawn(
+                    async move {
+                        let _permit = limit.acquire_owned().await;
+                        let id = w.channel.id;
+                        (id, this.poll_channel(w, now).await)
+                    }
+                    .with_current_subscriber(),
+                );
             }
         }
         while let Some(joined) = tasks.join_next().await {
@@ -311,21 +320,51 @@ impl MetricsPoller {
             }
         }
         let posts = std::mem::take(&mut w.posts);
-        for d in &posts {
-            let (Some(id), Some(published)) = (d.platform_post_id.as_deref(), d.published_at) else { continue };
-            match adapter.post_counters(&w.channel, &credentials, id, published).await {
-                Ok(counters) => {
-                    let subject = MetricSubject::Delivery { channel_id: d.channel_id, delivery_id: d.id };
-                    self.keep(&d.team_id, subject, counters, now, day).await?;
-                    summary.posts += 1;
-                }
-                Err(MetricsError::Gone) => summary.gone += 1,
+        let readable: Vec<(&Delivery, PostRef<'_>)> = posts
+            .iter()
+            .filter_map(|d| {
+                let post = PostRef { platform_post_id: d.platform_post_id.as_deref()?, published_at: d.published_at? };
+                Some((d, post))
+            })
+            .collect();
+        for batch in readable.chunks(adapter.max_batch().max(1)) {
+            let refs: Vec<PostRef<'_>> = batch.iter().map(|(_, post)| *post).collect();
+            let answers = match adapter.post_counters_batch(&w.channel, &credentials, &refs).await {
+                Ok(answers) => answers,
                 Err(e @ (MetricsError::RateLimited { .. } | MetricsError::Auth { .. })) => {
                     return self.stopped(w, e, now, summary).await;
                 }
                 Err(e) => {
-                    tracing::warn!(channel = %w.channel.id, delivery = %d.id, error = %e, "metrics: post not read");
+                    tracing::warn!(
+                        channel = %w.channel.id,
+                        posts = batch.len(),
+                        error = %e,
+                        "metrics: batch of posts not read"
+                    );
                     failures += 1;
+                    continue;
+                }
+            };
+            // One answer per post; a post the adapter left unanswered is tried again next round.
+            let mut answers = answers.into_iter();
+            for (d, _) in batch {
+                let answer = answers.next().unwrap_or_else(|| {
+                    Err(MetricsError::Failed { reason: "the adapter gave no answer for this post".into() })
+                });
+                match answer {
+                    Ok(counters) => {
+                        let subject = MetricSubject::Delivery { channel_id: d.channel_id, delivery_id: d.id };
+                        self.keep(&d.team_id, subject, counters, now, day).await?;
+                        summary.posts += 1;
+                    }
+                    Err(MetricsError::Gone) => summary.gone += 1,
+                    Err(e @ (MetricsError::RateLimited { .. } | MetricsError::Auth { .. })) => {
+                        return self.stopped(w, e, now, summary).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(channel = %w.channel.id, delivery = %d.id, error = %e, "metrics: post not read");
+                        failures += 1;
+                    }
                 }
             }
         }
@@ -409,7 +448,218 @@ impl MetricsPoller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::crypto::Credentials;
+    use crate::domain::{ChannelName, Post, PostId, PostText, Team};
+    use crate::events::MemorySink;
+    use crate::platforms::MetricsAdapter;
+    use crate::platforms::metrics::PostAnswer;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::*;
     use chrono::TimeZone;
+    use std::sync::Mutex;
+
+    /// A network reading up to 25 posts per request, which remembers each request's size by
+    /// channel. Posts whose id ends in `gone` are gone; channel `limited` is rate limited (10
+    /// minutes) on its second request, once; channel `revoked` has its token refused.
+    #[derive(Default)]
+    struct Batched {
+        requests: Mutex<HashMap<String, Vec<usize>>>,
+    }
+
+    impl Batched {
+        fn requests(&self, channel: &str) -> Vec<usize> {
+            self.requests.lock().unwrap().get(channel).cloned().unwrap_or_default()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MetricsAdapter for Batched {
+        async fn post_counters(
+            &self,
+            channel: &Channel,
+            credentials: &Credentials,
+            platform_post_id: &str,
+            published_at: DateTime<Utc>,
+        ) -> Result<MetricCounters, MetricsError> {
+            let post = [PostRef { platform_post_id, published_at }];
+            self.post_counters_batch(channel, credentials, &post).await?.pop().unwrap_or(Err(MetricsError::Gone))
+        }
+
+        fn max_batch(&self) -> usize {
+            25
+        }
+
+        async fn post_counters_batch(
+            &self,
+            channel: &Channel,
+            _credentials: &Credentials,
+            posts: &[PostRef<'_>],
+        ) -> Result<Vec<PostAnswer>, MetricsError> {
+            assert!(posts.len() <= 25, "the poller hands at most max_batch posts");
+            let name = channel.name.as_str().to_owned();
+            let nth = {
+                let mut requests = self.requests.lock().unwrap();
+                let mine = requests.entry(name.clone()).or_default();
+                mine.push(posts.len());
+                mine.len()
+            };
+            match name.as_str() {
+                "limited" if nth == 2 => {
+                    return Err(MetricsError::RateLimited { retry_after: Some(std::time::Duration::from_secs(600)) });
+                }
+                "revoked" => return Err(MetricsError::Auth { reason: "token revoked".into() }),
+                _ => {}
+            }
+            Ok(posts
+                .iter()
+                .map(|p| match p.platform_post_id.strip_suffix("gone") {
+                    Some(_) => Err(MetricsError::Gone),
+                    None => Ok(MetricCounters { likes: Some(p.platform_post_id.len() as u64), ..Default::default() }),
+                })
+                .collect())
+        }
+
+        async fn followers(&self, _: &Channel, _: &Credentials) -> Result<Option<u64>, MetricsError> {
+            Ok(None)
+        }
+    }
+
+    struct Rig {
+        store: Arc<SqliteStore>,
+        clock: Arc<ManualClock>,
+        events: Arc<MemorySink>,
+        adapter: Arc<Batched>,
+        poller: MetricsPoller,
+        team: TeamId,
+    }
+
+    impl Rig {
+        async fn new(t: DateTime<Utc>) -> Rig {
+            let store = Arc::new(SqliteStore::in_memory().unwrap());
+            let clock = Arc::new(ManualClock::new(t));
+            let events = Arc::new(MemorySink::default());
+            let adapter = Arc::new(Batched::default());
+            let team = Team {
+                id: TeamId::parse("team", "cafe").unwrap(),
+                name: "Café".into(),
+                time_zone: chrono_tz::Europe::Paris,
+                created_at: t - Duration::days(30),
+                calendar_token_hash: None,
+                watch_terms: vec![],
+                report_schedule: Default::default(),
+            };
+            store.create_team(&team).await.unwrap();
+            let poller = MetricsPoller {
+                store: store.clone(),
+                adapters: Adapters::default().with_metrics(Platform::Sandbox, adapter.clone()),
+                events: events.clone(),
+                clock: clock.clone(),
+                cipher: CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap(),
+                plan: MetricsPlan::default(),
+            };
+            Rig { store, clock, events, adapter, poller, team: team.id }
+        }
+
+        /// A channel with `n` posts published at `at`, the `gone`-th (1-based) of them deleted since.
+        async fn channel(&self, name: &str, n: usize, gone: Option<usize>, at: DateTime<Utc>) -> Vec<Delivery> {
+            let c = Channel {
+                id: ChannelId::new(),
+                team_id: self.team.clone(),
+                platform: Platform::Sandbox,
+                name: ChannelName::parse("name", name).unwrap(),
+                time_zone: chrono_tz::Europe::Paris,
+                credentials: None,
+                queue_slots: vec![],
+                created_at: at - Duration::days(30),
+                updated_at: at - Duration::days(30),
+            };
+            self.store.create_channel(&c).await.unwrap();
+            let mut deliveries = Vec::new();
+            for i in 1..=n {
+                let post = Post {
+                    id: PostId::new(),
+                    team_id: self.team.clone(),
+                    text: PostText::parse("text", &format!("{name} {i}")).unwrap(),
+                    variants: Default::default(),
+                    media: vec![],
+                    series_id: None,
+                    created_by: None,
+                    created_at: at - Duration::days(1),
+                    updated_at: at - Duration::days(1),
+                };
+                let mut d = Delivery::new(&post, c.id, c.platform, DeliveryState::Published, at, at - Duration::days(1));
+                d.published_at = Some(at);
+                let suffix = if gone == Some(i) { "gone" } else { "" };
+                d.platform_post_id = Some(format!("{name}-{i}{suffix}"));
+                self.store.create_post(&post, std::slice::from_ref(&d)).await.unwrap();
+                deliveries.push(d);
+            }
+            deliveries
+        }
+
+        async fn snapshots(&self, d: &Delivery) -> usize {
+            let subject = MetricSubject::Delivery { channel_id: d.channel_id, delivery_id: d.id };
+            self.store.snapshots(&self.team, &subject, d.publish_at, d.publish_at + Duration::days(30)).await.unwrap().len()
+        }
+
+        /// The number of snapshots of each delivery, most first (the calendar's order among posts
+        /// published at the same instant is its own).
+        async fn read(&self, deliveries: &[Delivery]) -> Vec<usize> {
+            let mut counts = Vec::new();
+            for d in deliveries {
+                counts.push(self.snapshots(d).await);
+            }
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            counts
+        }
+
+        fn reconnects(&self) -> usize {
+            self.events.events().iter().filter(|e| e.kind == EventKind::ChannelNeedsReconnect).count()
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_keep_gone_rate_limit_and_reconnect_per_channel() {
+        let t = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
+        let r = Rig::new(t).await;
+        let fine = r.channel("fine", 30, Some(7), t).await;
+        let limited = r.channel("limited", 30, None, t).await;
+        let revoked = r.channel("revoked", 3, None, t).await;
+
+        // +1 h: 30 due posts are two requests (25 + 5). The rate limit on `limited`'s second
+        // request stops that channel (its first 25 are kept); `revoked` raises one reconnect.
+        r.clock.set(t + Duration::minutes(61));
+        let s = r.poller.run_once().await.unwrap();
+        assert_eq!(r.adapter.requests("fine"), vec![25, 5]);
+        assert_eq!(r.adapter.requests("limited"), vec![25, 5]);
+        assert_eq!(r.adapter.requests("revoked"), vec![3]);
+        assert_eq!((s.channels, s.posts, s.gone), (3, 29 + 25, 1), "{s:?}");
+        assert_eq!((s.rate_limited, s.needs_reconnect, s.failed), (1, 1, 0), "{s:?}");
+        assert_eq!(r.snapshots(&fine[6]).await, 0, "gone: nothing stored");
+        assert_eq!(r.snapshots(&fine[29]).await, 1);
+        assert_eq!(r.read(&limited).await, vec![1; 25].into_iter().chain([0; 5]).collect::<Vec<_>>());
+        assert_eq!(r.snapshots(&revoked[0]).await, 0);
+        assert_eq!(r.reconnects(), 1);
+
+        // +1 h 06: `limited` waits out its 10 minutes without a request; `revoked` is refused
+        // again without a second event; `fine` has nothing due.
+        r.clock.set(t + Duration::minutes(66));
+        let s = r.poller.run_once().await.unwrap();
+        assert_eq!((s.rate_limited, s.needs_reconnect, s.posts, s.failed), (1, 1, 0, 0), "{s:?}");
+        assert_eq!(r.adapter.requests("fine"), vec![25, 5]);
+        assert_eq!(r.adapter.requests("limited"), vec![25, 5]);
+        assert_eq!(r.adapter.requests("revoked"), vec![3, 3]);
+        assert_eq!(r.reconnects(), 1);
+
+        // +1 h 12: the rate limit is over: `limited` reads its whole window again, in two requests.
+        r.clock.set(t + Duration::minutes(72));
+        let s = r.poller.run_once().await.unwrap();
+        assert_eq!(r.adapter.requests("limited"), vec![25, 5, 25, 5]);
+        assert_eq!((s.posts, s.rate_limited), (30, 0), "{s:?}");
+        assert_eq!(r.read(&limited).await, vec![2; 25].into_iter().chain([1; 5]).collect::<Vec<_>>());
+        assert_eq!(r.adapter.requests("fine"), vec![25, 5], "done with the +1 h checkpoint");
+    }
 
     #[test]
     fn each_checkpoint_is_due_once_in_consecutive_windows() {
