@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod lambda_emulator;
+pub mod report_dataset;
 pub mod serve;
 
 use std::sync::Arc;

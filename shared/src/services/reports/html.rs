@@ -529,7 +529,7 @@ mod tests {
         assert_eq!(esc(r#"<script>"a" & 'b'"#), "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;");
         assert_eq!(group(1234567), "1\u{202f}234\u{202f}567");
         assert_eq!(signed(Some(-12)), "−12");
-        assert_eq!(pct(Some(0.0345)), "3.45 %");
+        assert_eq!(pct(Some(0.0345)), "3.45\u{a0}%");
         assert_eq!(duration_words(Some(5400)), "1 h 30 min");
     }
 }
