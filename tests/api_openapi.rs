@@ -48,6 +48,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/incidents"),
     ("get", "/v1/reports"),
     ("post", "/v1/reports"),
+    ("get", "/v1/reports/schedule"),
+    ("patch", "/v1/reports/schedule"),
     ("get", "/v1/reports/{id}"),
     ("get", "/v1/reports/{id}/{file}"),
     ("post", "/v1/channels/{id}/slots/suggest"),

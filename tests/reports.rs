@@ -343,12 +343,17 @@ async fn the_report_schedule_is_the_teams_choice() {
         async move { reports::scheduled_round(&*store, files, &*events, at).await.unwrap() }
     };
     assert_eq!(round("2027-01-04T07:00:00Z").await.generated, 0, "Monday 08:00 is no longer the time");
-    let monthly = round("2027-01-03T05:00:00Z").await;
-    assert_eq!((monthly.generated, monthly.existing), (1, 0), "Sunday 3 January 06:00: December's report");
+    // The team was made on 4 January: the week and the month before it have nothing to report.
+    let (_, s) = patch(&editor, json!({"weekly": {"day": "mon", "hour": 9}, "monthly": {"day": 4, "hour": 9}})).await;
+    assert_eq!(s["weekly"]["hour"], 9);
+    assert_eq!(round("2027-01-04T08:30:00Z").await.generated, 0, "no report of the time before the team");
+    patch(&editor, json!({"weekly": {"day": "wed", "hour": 17}, "monthly": {"day": 3, "hour": 6}})).await;
     assert_eq!(round("2027-01-06T15:59:00Z").await.generated, 0, "Wednesday 16:59");
     assert_eq!(round("2027-01-06T16:00:00Z").await.generated, 1, "Wednesday 17:00");
     let later = round("2027-01-06T19:00:00Z").await;
     assert_eq!((later.generated, later.existing), (0, 1), "once");
+    let monthly = round("2027-02-03T05:00:00Z").await;
+    assert_eq!((monthly.generated, monthly.existing), (1, 0), "Wednesday 3 February 06:00: January's report");
     let (_, list) = app.get("/v1/reports", &viewer).await;
     let periods: Vec<(String, String)> = list["items"]
         .as_array()
@@ -357,11 +362,11 @@ async fn the_report_schedule_is_the_teams_choice() {
         .map(|r| (r["from"].as_str().unwrap().to_owned(), r["to"].as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(periods.len(), 2, "{list}");
-    assert!(periods.contains(&("2026-12-01".into(), "2026-12-31".into())), "{periods:?}");
+    assert!(periods.contains(&("2027-01-01".into(), "2027-01-31".into())), "{periods:?}");
     assert!(periods.contains(&("2026-12-30".into(), "2027-01-05".into())), "{periods:?}");
     let ready: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == EventKind::ReportReady).collect();
     let schedules: Vec<&str> = ready.iter().filter_map(|e| e.detail["schedule"].as_str()).collect();
-    assert_eq!(schedules, ["monthly", "weekly"]);
+    assert_eq!(schedules, ["weekly", "monthly"]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -939,6 +939,11 @@ pub async fn scheduled_round(
     for team in store.list_teams().await? {
         summary.teams += 1;
         for run in schedule::due(&team.report_schedule, team.time_zone, now) {
+            // A team made after the period ended has nothing to say about it (a new team's
+            // first start is not the time for an empty report).
+            if team.created_at >= midnight(run.to + Duration::days(1), team.time_zone) {
+                continue;
+            }
             let id = run.report_id(&team.id);
             if store.get_report(&team.id, id).await?.is_some() {
                 summary.existing += 1;
