@@ -140,7 +140,7 @@ pub async fn live(
     let mut t = start + Duration::hours(1);
     let mut n = 0u32;
     while t < until {
-        timeline.at(t, Action::Tick { poll_metrics: n % 3 == 0 });
+        timeline.at(t, Action::Tick { poll_metrics: n.is_multiple_of(3) });
         t += Duration::hours(1);
         n += 1;
     }
