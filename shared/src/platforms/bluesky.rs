@@ -1359,8 +1359,7 @@ impl MetricsAdapter for BlueskyAdapter {
         platform_post_id: &str,
         published_at: DateTime<Utc>,
     ) -> Result<MetricCounters, MetricsError> {
-        let post = [PostRef { platform_post_id, published_at }];
-        self.post_counters_batch(channel, credentials, &post).await?.pop().unwrap_or(Err(MetricsError::Gone))
+        super::metrics::read_as_batch_of_one(self, channel, credentials, platform_post_id, published_at).await
     }
 
     fn max_batch(&self) -> usize {

@@ -105,6 +105,19 @@ pub trait MetricsAdapter: Send + Sync {
     async fn followers(&self, channel: &Channel, credentials: &Credentials) -> Result<Option<u64>, MetricsError>;
 }
 
+/// [`MetricsAdapter::post_counters`] for an adapter whose batched read is the primitive: one
+/// post read as a batch of one.
+pub async fn read_as_batch_of_one<A: MetricsAdapter + ?Sized>(
+    adapter: &A,
+    channel: &Channel,
+    credentials: &Credentials,
+    platform_post_id: &str,
+    published_at: DateTime<Utc>,
+) -> Result<MetricCounters, MetricsError> {
+    let post = [PostRef { platform_post_id, published_at }];
+    adapter.post_counters_batch(channel, credentials, &post).await?.pop().unwrap_or(Err(MetricsError::Gone))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
