@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use futures_util::stream::{StreamExt, TryStreamExt};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,8 @@ pub const TOP_POSTS: usize = 5;
 /// A post's counters are read this long after the period's end at the latest (the last
 /// checkpoint of the polling plan): a report generated later says the same.
 pub const MEASURE_WINDOW_DAYS: i64 = 7;
+/// Post reads (for their text) in flight at once while building a report.
+const POST_READS_IN_FLIGHT: usize = 16;
 /// The longest period a report covers.
 pub const MAX_PERIOD_DAYS: i64 = 366;
 
@@ -329,14 +332,26 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         .filter_map(|d| d.published_at.map(|at| (d, at)))
         .filter(|(_, at)| previous.contains(*at) || period.contains(*at))
         .collect();
-    let mut texts: HashMap<PostId, String> = HashMap::new();
+    // Each post of the period once, for its text (in the first delivery's network's variant),
+    // a few reads at a time: on DynamoDB each is a round trip.
+    let mut wanted: Vec<(PostId, Platform)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (d, at) in &published {
-        if period.contains(*at) && !texts.contains_key(&d.post_id) {
-            let post = store.get_post(&team.id, d.post_id).await?;
-            read.posts += 1;
-            texts.insert(d.post_id, post.map(|p| p.text_for(d.platform).as_str().to_owned()).unwrap_or_default());
+        if period.contains(*at) && seen.insert(d.post_id) {
+            wanted.push((d.post_id, d.platform));
         }
     }
+    let team_id = &team.id;
+    let fetched: Vec<(PostId, String)> = futures_util::stream::iter(wanted)
+        .map(|(id, platform)| async move {
+            let post = store.get_post(team_id, id).await?;
+            Ok::<_, crate::store::StoreError>((id, post.map(|p| p.text_for(platform).as_str().to_owned()).unwrap_or_default()))
+        })
+        .buffer_unordered(POST_READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    read.posts += fetched.len();
+    let texts: HashMap<PostId, String> = fetched.into_iter().collect();
     let mut current: Vec<Measured> = Vec::new();
     let mut before: Vec<Measured> = Vec::new();
     for (d, at) in published {
