@@ -766,6 +766,12 @@ async fn cold_start_bench() {
     let spec = std::env::var("HERALD_BENCH_FUNCTIONS").expect("HERALD_BENCH_FUNCTIONS=name=path=event,...");
     let runs: usize = std::env::var("HERALD_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
     let moto = Moto::new().await;
+    // The reports bucket template.yaml gives the API and the report generator.
+    let bucket = format!("herald-reports-{}", &moto.table["herald-lambda-".len()..]);
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk).force_path_style(true).build());
+    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    let mut env = moto.env();
+    env.push(("HERALD_REPORTS_BUCKET".to_owned(), bucket));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     for entry in spec.split(',').filter(|e| !e.is_empty()) {
         let mut parts = entry.splitn(3, '=');
@@ -773,7 +779,7 @@ async fn cold_start_bench() {
         let payload = if payload == "-" { json!({}) } else { event(payload) };
         let (mut cold, mut first, mut warm, mut rss) = (vec![], vec![], vec![], vec![]);
         for _ in 0..runs {
-            let f = FunctionProcess::spawn(Path::new(path), name, &moto.env(), Output::Discard).await;
+            let f = FunctionProcess::spawn(Path::new(path), name, &env, Output::Discard).await;
             let at = f.emulator.wait_for_next_call(1, Duration::from_secs(30)).await.expect("the function asks for work");
             cold.push(ms(at - f.started));
             let t = std::time::Instant::now();
