@@ -42,8 +42,6 @@ pub const TOP_POSTS: usize = 5;
 /// A post's counters are read this long after the period's end at the latest (the last
 /// checkpoint of the polling plan): a report generated later says the same.
 pub const MEASURE_WINDOW_DAYS: i64 = 7;
-/// Post reads (for their text) in flight at once while building a report.
-const POST_READS_IN_FLIGHT: usize = 16;
 /// The longest period a report covers.
 pub const MAX_PERIOD_DAYS: i64 = 366;
 
@@ -333,7 +331,7 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         .filter(|(_, at)| previous.contains(*at) || period.contains(*at))
         .collect();
     // Each post of the period once, for its text (in the first delivery's network's variant),
-    // a few reads at a time: on DynamoDB each is a round trip.
+    // as many reads at a time as the store says are worth it (DynamoDB: each is a round trip).
     let mut wanted: Vec<(PostId, Platform)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (d, at) in &published {
@@ -347,7 +345,7 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
             let post = store.get_post(team_id, id).await?;
             Ok::<_, crate::store::StoreError>((id, post.map(|p| p.text_for(platform).as_str().to_owned()).unwrap_or_default()))
         })
-        .buffer_unordered(POST_READS_IN_FLIGHT)
+        .buffer_unordered(store.parallel_reads().max(1))
         .try_collect()
         .await?;
     read.posts += fetched.len();

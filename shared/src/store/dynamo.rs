@@ -955,6 +955,11 @@ impl ChannelStore for DynamoStore {
 
 #[async_trait]
 impl PostStore for DynamoStore {
+    /// Each read is a network round trip: a report's post reads go 16 at a time.
+    fn parallel_reads(&self) -> usize {
+        16
+    }
+
     /// One TransactWriteItems: the post and every delivery, each only if absent. More than
     /// [`MAX_DELIVERIES_PER_POST`] deliveries is refused with a backend error.
     async fn create_post(&self, post: &Post, deliveries: &[Delivery]) -> StoreResult<()> {

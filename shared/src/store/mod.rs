@@ -121,6 +121,11 @@ pub trait PostStore: Send + Sync {
     /// Stores a post and its deliveries atomically: all of them or none.
     async fn create_post(&self, post: &Post, deliveries: &[Delivery]) -> StoreResult<()>;
     async fn get_post(&self, team: &TeamId, id: PostId) -> StoreResult<Option<Post>>;
+    /// How many `get_post`s are worth having in flight at once (a report reads every post of
+    /// its period): 1 for a store behind one connection, more where each read is a round trip.
+    fn parallel_reads(&self) -> usize {
+        1
+    }
     async fn update_post(&self, post: &Post) -> StoreResult<()>;
     /// The deliveries of one post (empty when the post is another team's).
     async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>>;
