@@ -318,13 +318,25 @@ async fn run(dir: &DataDir, addr: SocketAddr, publisher: Publisher, timers: Time
     Ok(())
 }
 
-/// The local stand-in for the report generator's hourly rule: each team's due weekly and
-/// monthly reports, into the data directory.
-async fn reports_timer(state: herald_core::http::AppState, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+/// Runs `round` every `period` (a round that overruns delays the next, never doubles it up):
+/// how `herald serve` stands in for the EventBridge rules.
+async fn every<F, Fut>(period: Duration, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        round().await;
+    }
+}
+
+/// The local stand-in for the report generator's hourly rule: each team's due weekly and
+/// monthly reports, into the data directory.
+async fn reports_timer(state: herald_core::http::AppState, period: Duration) {
+    every(period, || async {
         let now = state.clock.now();
         match herald_core::services::reports::scheduled_round(&*state.store, &*state.report_files, &*state.events, now).await {
             Ok(summary) if summary.generated > 0 || summary.failed > 0 => {
@@ -333,19 +345,18 @@ async fn reports_timer(state: herald_core::http::AppState, every: Duration) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "scheduled reports failed"),
         }
-    }
+    })
+    .await
 }
 
 /// The local stand-in for the metric poller's EventBridge rule.
-async fn metrics_timer(poller: MetricsPoller, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+async fn metrics_timer(poller: MetricsPoller, period: Duration) {
+    every(period, || async {
         if let Err(e) = poller.run_once().await {
             tracing::error!(error = %e, "metric polling failed");
         }
-    }
+    })
+    .await
 }
 
 /// `herald report`: builds the report from the data directory and writes its three files.
@@ -376,11 +387,8 @@ async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path) -
 }
 
 /// The local stand-in for the notification poller's EventBridge rule.
-async fn poll_timer(intake: herald_core::intake::Intake, adapters: herald_core::platforms::Adapters, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+async fn poll_timer(intake: herald_core::intake::Intake, adapters: herald_core::platforms::Adapters, period: Duration) {
+    every(period, || async {
         match intake.poll_all(&adapters).await {
             Ok(s) if s.ingested.created > 0 || s.failed > 0 => {
                 tracing::info!(channels = s.channels, failed = s.failed, new = s.ingested.created, "notifications polled")
@@ -388,24 +396,24 @@ async fn poll_timer(intake: herald_core::intake::Intake, adapters: herald_core::
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "notification polling failed"),
         }
-    }
+    })
+    .await
 }
 
 /// The local stand-in for the publisher's EventBridge rule: a run every second, each looking
 /// two seconds ahead, each in its own task so a slow network never delays the next run.
 /// Claims keep overlapping runs from publishing anything twice.
 async fn publisher_timer(publisher: Publisher) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+    every(Duration::from_secs(1), || {
         let publisher = publisher.clone();
         tokio::spawn(async move {
             if let Err(e) = publisher.run_once().await {
                 tracing::error!(error = %e, "publisher run failed");
             }
         });
-    }
+        std::future::ready(())
+    })
+    .await
 }
 
 async fn shutdown_signal() {
