@@ -317,14 +317,10 @@ pub async fn set_schedule(
     caller: Caller,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = caller.actor();
-    let (mut schedule, _) = service::report_schedule(&*state.store, &actor).await?;
-    if let Some(v) = &body.weekly {
-        schedule.weekly = weekly(v)?;
-    }
-    if let Some(v) = &body.monthly {
-        schedule.monthly = monthly(v)?;
-    }
-    let (schedule, zone) = service::set_report_schedule(&*state.store, &actor, schedule).await?;
+    let change = service::ScheduleChange {
+        weekly: body.weekly.as_ref().map(weekly).transpose()?,
+        monthly: body.monthly.as_ref().map(monthly).transpose()?,
+    };
+    let (schedule, zone) = service::change_report_schedule(&*state.store, &caller.actor(), change).await?;
     Ok(Json(schedule_json(&schedule, zone, state.clock.now())))
 }

@@ -39,10 +39,7 @@ pub fn feed_path(token: &str) -> String {
 /// one. Admin only. The token is returned once; only its hash is kept.
 pub async fn rotate_token(teams: &dyn TeamStore, actor: &Actor) -> Result<CalendarToken, ServiceError> {
     actor.require(Role::Admin, "only an admin key can create or rotate the calendar feed's token")?;
-    let mut team = teams
-        .get_team(&actor.team_id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found(format!("no team {}", actor.team_id)))?;
+    let mut team = actor.team(teams).await?;
     let token = CalendarToken::generate();
     let rotated = team.calendar_token_hash.is_some();
     team.calendar_token_hash = Some(token.hash());

@@ -10,7 +10,7 @@ use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
 use crate::domain::{
-    Incident, Interaction, InteractionId, InteractionStatus, Note, Platform, Role, Team, ValidationError,
+    Incident, Interaction, InteractionId, InteractionStatus, Note, Platform, Role, ValidationError,
 };
 use crate::platforms::{Adapters, PublishError, Published};
 use crate::store::{InboxQuery, Page, PageRequest, Store};
@@ -201,7 +201,7 @@ pub async fn erase_contact(
 }
 
 pub async fn watch_terms(store: &dyn Store, actor: &Actor) -> Result<Vec<String>, ServiceError> {
-    Ok(team(store, actor).await?.watch_terms)
+    Ok(actor.team(store).await?.watch_terms)
 }
 
 /// Replaces the team's watch list (trimmed, duplicates dropped, order kept).
@@ -224,7 +224,7 @@ pub async fn set_watch_terms(store: &dyn Store, actor: &Actor, terms: Vec<String
             clean.push(t.to_owned());
         }
     }
-    let mut team = team(store, actor).await?;
+    let mut team = actor.team(store).await?;
     team.watch_terms = clean.clone();
     store.update_team(&team).await?;
     Ok(clean)
@@ -237,10 +237,6 @@ pub async fn incidents(store: &dyn Store, actor: &Actor, page: &PageRequest) -> 
 /// Seconds from the interaction to the team's first answer, when there is one.
 pub fn first_response_seconds(it: &Interaction) -> Option<i64> {
     it.first_response_at.map(|t: DateTime<Utc>| (t - it.created_at).num_seconds().max(0))
-}
-
-async fn team(store: &dyn Store, actor: &Actor) -> Result<Team, ServiceError> {
-    store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("your team no longer exists"))
 }
 
 fn bounded_text(field: &str, text: &str) -> Result<String, ValidationError> {

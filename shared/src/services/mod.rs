@@ -29,6 +29,11 @@ impl Actor {
     pub fn require(&self, needed: Role, why: &'static str) -> Result<(), ServiceError> {
         if self.role.includes(needed) { Ok(()) } else { Err(ServiceError::Forbidden(why)) }
     }
+
+    /// The actor's team, read from `teams` (a key outliving its team is a 404).
+    pub async fn team(&self, teams: &dyn crate::store::TeamStore) -> Result<crate::domain::Team, ServiceError> {
+        teams.get_team(&self.team_id).await?.ok_or_else(|| ServiceError::not_found("your team no longer exists"))
+    }
 }
 
 /// What a use case can refuse with. The HTTP layer maps each to a status; the CLI prints it.

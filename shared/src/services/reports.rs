@@ -843,7 +843,7 @@ async fn generate_as(
     now: DateTime<Utc>,
     id: ReportId,
 ) -> Result<(Report, ReportData), ServiceError> {
-    let team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
+    let team = actor.team(store).await?;
     let data = build(store, &team, from, to, now).await?;
     let mut stored = BTreeMap::new();
     for (format, bytes) in render_all(&data) {
@@ -894,7 +894,7 @@ pub async fn suggest_slots(
     channel: ChannelId,
     now: DateTime<Utc>,
 ) -> Result<BestTime, ServiceError> {
-    let team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
+    let team = actor.team(store).await?;
     let c = store
         .get_channel(&actor.team_id, channel)
         .await?
@@ -910,19 +910,32 @@ pub async fn suggest_slots(
 
 /// The team's report schedule and its time zone.
 pub async fn report_schedule(store: &dyn Store, actor: &Actor) -> Result<(crate::domain::ReportSchedule, Tz), ServiceError> {
-    let team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
+    let team = actor.team(store).await?;
     Ok((team.report_schedule, team.time_zone))
 }
 
-/// Replaces the team's report schedule (editors and above).
-pub async fn set_report_schedule(
+/// A change to a team's report schedule: `None` leaves that report as it is, `Some(None)`
+/// switches it off.
+#[derive(Debug, Default)]
+pub struct ScheduleChange {
+    pub weekly: Option<Option<crate::domain::WeeklyReport>>,
+    pub monthly: Option<Option<crate::domain::MonthlyReport>>,
+}
+
+/// Changes the team's report schedule (editors and above); the schedule as it now is.
+pub async fn change_report_schedule(
     store: &dyn Store,
     actor: &Actor,
-    schedule: crate::domain::ReportSchedule,
+    change: ScheduleChange,
 ) -> Result<(crate::domain::ReportSchedule, Tz), ServiceError> {
     actor.require(crate::domain::Role::Editor, "the report schedule needs the editor role or above")?;
-    let mut team = store.get_team(&actor.team_id).await?.ok_or_else(|| ServiceError::not_found("no such team"))?;
-    team.report_schedule = schedule;
+    let mut team = actor.team(store).await?;
+    if let Some(weekly) = change.weekly {
+        team.report_schedule.weekly = weekly;
+    }
+    if let Some(monthly) = change.monthly {
+        team.report_schedule.monthly = monthly;
+    }
     store.update_team(&team).await?;
     Ok((team.report_schedule, team.time_zone))
 }
