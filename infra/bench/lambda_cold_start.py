@@ -16,8 +16,8 @@ What it does, in order:
    aarch64-unknown-linux-gnu), for the sizes only: arm64 binaries do not run on this machine.
    On 2 cores a cold release build of the six takes 15 to 30 minutes: run it in the background;
 3. starts moto (with the test venv tests/run makes) and runs the ignored test
-   `cold_start_bench` of tests/lambda_functions.rs: each bootstrap is started --runs times
-   under the Runtime API emulator of tests/common/lambda_emulator.rs with a real environment
+   `cold_start_bench` of tests/system/lambda_functions.rs: each bootstrap is started --runs times
+   under the Runtime API emulator of tests/system/common/lambda_emulator.rs with a real environment
    (table, bus, SSM parameter in moto) and timed from process start to its first
    `GET /runtime/invocation/next` (the cold start as the emulator sees it: process start, the
    function's own init — SDK configuration, reading the credentials key from SSM — until it asks
@@ -144,7 +144,7 @@ def measure(env, lambda_dir, runs, moto_url):
     )
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         env.pop(var, None)
-    cmd = ["cargo", "test", "--test", "lambda_functions", "--", "--ignored", "--exact", "cold_start_bench", "--nocapture"]
+    cmd = ["cargo", "test", "--test", "system", "--", "--ignored", "--exact", "lambda_functions::cold_start_bench", "--nocapture"]
     log(" ".join(cmd))
     out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
     return [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("HERALD_BENCH ")]

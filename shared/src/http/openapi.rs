@@ -1,6 +1,6 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3 document, generated from the `#[utoipa::path]`
 //! annotations on the handlers and the `ToSchema` derives on the request bodies. Every route of
-//! [`super::api_router`] is listed in `paths(...)` below; `tests/api_openapi.rs` checks that the
+//! [`super::api_router`] is listed in `paths(...)` below; `tests/system/api_openapi.rs` checks that the
 //! router and the document agree both ways.
 
 use axum::Json;

@@ -17,7 +17,7 @@
 //! clock) is refreshed before use; one refused anyway (`400 InvalidToken`/`ExpiredToken` on a
 //! real PDS) is refreshed once and the request sent again; a refused refresh token means a new
 //! session. A token cannot be revoked on the PDS (`deleteSession` only revokes the refresh
-//! token), which `tests/bluesky_network.rs` works around with a proxy that spoils it in flight.
+//! token), which `tests/system/bluesky_network.rs` works around with a proxy that spoils it in flight.
 //!
 //! Inbox ([`InboxAdapter`]): `listNotifications` through the PDS, read from the newest down to
 //! the stored cursor (`InboxCursor`); replies are posts with `reply: {root, parent}` at a record

@@ -1,7 +1,7 @@
 //! Reports: what a team's social media did over a period, per channel and overall, compared
 //! with the period before, as JSON (everything), CSV (the per-post table) and a self-contained
 //! HTML page with inline SVG charts. Every figure is defined in docs/reports.md (and in the
-//! report itself); `tests/reports.rs` checks each one against a dataset worked out by hand.
+//! report itself); `tests/system/reports.rs` checks each one against a dataset worked out by hand.
 //!
 //! What a report reads (O(posts + interactions + days), never O(snapshots)): the team, its
 //! channels, the calendar from the previous period's start to the period's end, each distinct

@@ -9,8 +9,6 @@
 //! errors with their `errorType`), and the effects in moto (items in DynamoDB, events on the bus
 //! read from an SQS queue a rule targets).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +19,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use chrono::Utc;
-use common::lambda_emulator::{FunctionProcess, Outcome, Output};
+use crate::common::lambda_emulator::{FunctionProcess, Outcome, Output};
 use herald_core::clock::SystemClock;
 use herald_core::crypto::CredentialCipher;
 use herald_core::domain::{DeliveryState, PostId, Role, TeamId};
@@ -506,11 +504,11 @@ async fn report_generator_puts_last_weeks_report_in_s3_once_and_says_so() {
 
 /// "The same report from DynamoDB and S3": the hand-checked dataset written into the table,
 /// the generator's Monday round makes its report into the bucket, and every figure in the
-/// report.json it stored is the hand-worked one (tests/common/report_dataset.rs); the API
+/// report.json it stored is the hand-worked one (tests/system/common/report_dataset.rs); the API
 /// function then lists that report and serves its files from S3.
 #[tokio::test]
 async fn report_generator_makes_the_hand_checked_report_from_dynamodb_into_s3() {
-    use common::report_dataset::{self, check_every_figure, day, utc};
+    use crate::common::report_dataset::{self, check_every_figure, day, utc};
     let moto = Moto::new().await;
     let f = report_dataset::seed(moto.store.clone()).await; // team `cafe`, Paris, two channels
     let bucket = format!("herald-reports-{}", &moto.table["herald-lambda-".len()..]);
@@ -736,7 +734,7 @@ async fn a_store_outage_is_a_retryable_error_and_the_next_run_recovers() {
 async fn the_emulator_refuses_answers_for_unknown_requests() {
     // The emulator itself: a runtime answering a request id that was never handed out is told
     // 400, as Lambda does, and the test sees it as a protocol error.
-    let emulator = common::lambda_emulator::LambdaEmulator::start("probe").await;
+    let emulator = crate::common::lambda_emulator::LambdaEmulator::start("probe").await;
     let url = format!("http://{}/2018-06-01/runtime/invocation/nope/response", emulator.runtime_api());
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let status = client.post(url).body("{}").send().await.unwrap().status();

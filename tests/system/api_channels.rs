@@ -1,95 +1,16 @@
 //! `/v1/channels` and `/v1/keys` in process: the API router on an in-memory SQLite store, a
 //! manual clock and a fresh credentials key; every request through `tower::ServiceExt::oneshot`.
 
-use std::sync::Arc;
-
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request};
-use chrono::{DateTime, TimeZone, Utc};
-use herald_core::clock::ManualClock;
-use herald_core::crypto::CredentialCipher;
-use herald_core::domain::{ChannelId, Role, TeamId};
-use herald_core::http::{AppState, api_router};
-use herald_core::services::keys::{create_key, ensure_team};
+use axum::http::Method;
+use herald_core::domain::{ChannelId, Role};
 use herald_core::store::ChannelStore;
-use herald_core::store::sqlite::SqliteStore;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-// ------------------------------------------------------------------------------------------
-// The rig
-// ------------------------------------------------------------------------------------------
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2027, 1, 4, 7, 0, 0).single().expect("valid instant")
-}
-
-struct App {
-    router: Router,
-    store: Arc<SqliteStore>,
-    cipher: CredentialCipher,
-}
+use crate::common::App;
 
 impl App {
-    fn new() -> App {
-        let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-        let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
-        let state = AppState::new(store.clone(), Arc::new(ManualClock::new(t0())), cipher.clone());
-        App { router: api_router(state), store, cipher }
-    }
-
-    /// A key of `role` for `team` (created on first use).
-    async fn key(&self, team: &str, role: Role) -> String {
-        let team = TeamId::parse("team", team).unwrap();
-        let clock = ManualClock::new(t0());
-        ensure_team(&*self.store, &clock, &team, chrono_tz::Europe::Paris).await.unwrap();
-        let (_, secret) = create_key(&*self.store, &clock, &team, role, "test").await.unwrap();
-        secret.reveal().to_owned()
-    }
-
-    /// Sends a request; the body, when there is one, must be JSON.
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        self.raw(method, path, key, body.map(|b| b.to_string())).await
-    }
-
-    async fn raw(&self, method: Method, path: &str, key: Option<&str>, body: Option<String>) -> (u16, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
-        }
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        if bytes.is_empty() {
-            return (status, Value::Null);
-        }
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {}", String::from_utf8_lossy(&bytes)));
-        (status, value)
-    }
-
-    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        self.call(Method::GET, path, Some(key), None).await
-    }
-    async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
-        self.call(Method::POST, path, Some(key), Some(body)).await
-    }
-    async fn patch(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
-        self.call(Method::PATCH, path, Some(key), Some(body)).await
-    }
-    async fn delete(&self, path: &str, key: &str) -> (u16, Value) {
-        self.call(Method::DELETE, path, Some(key), None).await
-    }
-
     async fn create_channel(&self, key: &str, body: Value) -> String {
-        let (status, ch) = self.post("/v1/channels", key, body).await;
-        assert_eq!(status, 201, "{ch}");
-        ch["id"].as_str().expect("an id").to_owned()
+        self.channel(key, body).await
     }
 }
 
@@ -99,9 +20,9 @@ fn sandbox_body(name: &str) -> Value {
 
 /// Asserts the API error shape and returns (code, field).
 fn error_of(body: &Value) -> (String, Option<String>) {
-    let e = &body["error"];
-    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "an error message: {body}");
-    (e["code"].as_str().expect("a code").to_owned(), e["field"].as_str().map(str::to_owned))
+    let (code, field, message) = crate::common::error_of(body);
+    assert!(!message.is_empty(), "an error message: {body}");
+    (code, field)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -143,7 +64,7 @@ async fn an_admin_creates_reads_lists_and_the_credentials_stay_sealed() {
     let stored = app.store.channel_by_id(channel_id).await.unwrap().unwrap();
     let sealed = stored.credentials.expect("credentials stored");
     assert!(!sealed.as_str().contains("SECRET-TOKEN-123"));
-    let opened = app.cipher.open(channel_id, &sealed).unwrap();
+    let opened = app.state.cipher.open(channel_id, &sealed).unwrap();
     assert_eq!(opened.get("access_token"), Some("SECRET-TOKEN-123"));
 
     // Not in any body the API gave.
@@ -177,7 +98,7 @@ async fn patch_changes_name_zone_slots_and_replaces_or_removes_credentials() {
     assert!(!ch.to_string().contains("NEW-SECRET-456"));
     let after = app.store.channel_by_id(channel_id).await.unwrap().unwrap().credentials.unwrap();
     assert_ne!(before, after);
-    assert_eq!(app.cipher.open(channel_id, &after).unwrap().get("token"), Some("NEW-SECRET-456"));
+    assert_eq!(app.state.cipher.open(channel_id, &after).unwrap().get("token"), Some("NEW-SECRET-456"));
 
     // Fields left out stay; an explicit null removes the credentials.
     let (status, ch) = app.patch(&path, &admin, json!({"credentials": null})).await;
@@ -271,9 +192,9 @@ async fn bad_channel_bodies_are_422_naming_the_field() {
         assert_eq!((status, error_of(&err)), (422, ("invalid".into(), Some(field.into()))), "{body} → {err}");
     }
     // Not JSON at all, and no body: still the JSON error shape.
-    let (status, err) = app.raw(Method::POST, "/v1/channels", Some(&admin), Some("{\"platform\": ".into())).await;
+    let (status, err) = app.call(Method::POST, "/v1/channels", Some(&admin), Some("{\"platform\": ".into())).await;
     assert_eq!((status, error_of(&err)), (422, ("invalid".into(), Some("body".into()))));
-    let (status, err) = app.raw(Method::POST, "/v1/channels", Some(&admin), None).await;
+    let (status, err) = app.call(Method::POST, "/v1/channels", Some(&admin), None).await;
     assert_eq!((status, error_of(&err)), (422, ("invalid".into(), Some("body".into()))));
     let (_, list) = app.get("/v1/channels", &admin).await;
     assert_eq!(list["items"], json!([]), "nothing was created");
@@ -390,13 +311,13 @@ async fn every_v1_route_wants_a_key_and_errors_are_json() {
         (Method::POST, "/v1/keys".to_owned()),
         (Method::DELETE, format!("/v1/keys/{some_id}")),
     ] {
-        let (status, err) = app.call(method.clone(), &path, None, Some(json!({}))).await;
+        let (status, err) = app.call(method.clone(), &path, None, Some("{}".into())).await;
         assert_eq!((status, error_of(&err).0.as_str()), (401, "unauthorized"), "{method} {path}");
     }
     let admin = app.key("cafe", Role::Admin).await;
     let (status, err) = app.call(Method::PUT, "/v1/channels", Some(&admin), None).await;
     assert_eq!((status, error_of(&err).0.as_str()), (405, "method_not_allowed"));
     let huge = json!({"platform": "sandbox", "name": "a", "time_zone": "UTC", "credentials": {"t": "x".repeat(2 << 20)}});
-    let (status, err) = app.call(Method::POST, "/v1/channels", Some(&admin), Some(huge)).await;
+    let (status, err) = app.call(Method::POST, "/v1/channels", Some(&admin), Some(huge.to_string())).await;
     assert_eq!((status, error_of(&err).0.as_str()), (413, "too_large"));
 }

@@ -1,5 +1,5 @@
-//! The hand-checked report dataset, on any store: `tests/reports.rs` checks every figure of it
-//! on SQLite, `tests/lambda_functions.rs` the report the `report-generator` function makes of it
+//! The hand-checked report dataset, on any store: `tests/system/reports.rs` checks every figure of it
+//! on SQLite, `tests/system/lambda_functions.rs` the report the `report-generator` function makes of it
 //! on DynamoDB (moto) and puts in S3.
 //!
 //! The dataset (team `cafe`, Europe/Paris = UTC+1 in January; period Mon 2027-01-04 .. Sun

@@ -1,6 +1,6 @@
 //! The in-process API rig shared by the `api_*` system tests: the API router on an in-memory
 //! SQLite store, a manual clock and a fresh credentials key; every request through
-//! `tower::ServiceExt::oneshot`, no network. (tests/api_posts.rs keeps its own copy.)
+//! `tower::ServiceExt::oneshot`, no network.
 
 #![allow(dead_code)]
 
@@ -133,6 +133,14 @@ impl App {
         self.call(Method::POST, path, Some(key), Some(body.to_string())).await
     }
 
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PATCH, path, Some(key), Some(body.to_string())).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
     pub async fn action(&self, post: &str, what: &str, key: &str) -> (u16, Value) {
         self.call(Method::POST, &format!("/v1/posts/{post}/{what}"), Some(key), None).await
     }
@@ -161,6 +169,15 @@ impl App {
         let (status, post) = self.post("/v1/posts", key, body).await;
         assert_eq!(status, 201, "{post}");
         post
+    }
+
+    /// The deliveries of a post as the API showed it, straight from the store, by id.
+    pub async fn stored_deliveries(&self, team: &str, post: &Value) -> Vec<Delivery> {
+        let team = TeamId::parse("team", team).unwrap();
+        let id = PostId::parse("id", post["id"].as_str().expect("a post id")).unwrap();
+        let mut ds = self.store.deliveries_of_post(&team, id).await.unwrap();
+        ds.sort_by_key(|d| d.id);
+        ds
     }
 
     /// Every delivery of the team, straight from the store.

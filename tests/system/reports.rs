@@ -1,8 +1,6 @@
 //! Reports checked by hand, and the metric poller with the sandbox network.
 //!
-//! The dataset is in tests/common/report_dataset.rs, with the figures worked out by hand.
-
-mod common;
+//! The dataset is in tests/system/common/report_dataset.rs, with the figures worked out by hand.
 
 use std::sync::Arc;
 
@@ -19,11 +17,11 @@ use herald_core::store::sqlite::SqliteStore;
 use herald_core::store::*;
 use serde_json::json;
 
-use common::report_dataset::{Fixture, channel, check_every_figure, day, team, utc};
+use crate::common::report_dataset::{Fixture, channel, check_every_figure, day, team, utc};
 
 /// The dataset on SQLite, and its report as made on Tuesday 12 January 2027, 09:00 in Paris.
 async fn dataset() -> (Fixture, ReportData) {
-    let f = common::report_dataset::seed(Arc::new(SqliteStore::in_memory().unwrap())).await;
+    let f = crate::common::report_dataset::seed(Arc::new(SqliteStore::in_memory().unwrap())).await;
     let data = reports::build(&*f.store, &f.team, day("2027-01-04"), day("2027-01-10"), utc("2027-01-12T08:00:00Z"))
         .await
         .unwrap();
@@ -228,7 +226,7 @@ async fn one_channel_failing_does_not_stop_the_others_and_reconnect_is_said_once
 #[tokio::test]
 async fn reports_through_the_api() {
     use axum::http::Method;
-    let app = common::App::new();
+    let app = crate::common::App::new();
     let admin = app.key("cafe", Role::Admin).await;
     let viewer = app.key("cafe", Role::Viewer).await;
     let ch = app.sandbox(&admin, "Café sandbox").await;
@@ -284,7 +282,7 @@ async fn reports_through_the_api() {
 #[tokio::test]
 async fn the_report_schedule_is_the_teams_choice() {
     use axum::http::Method;
-    let app = common::App::new();
+    let app = crate::common::App::new();
     let admin = app.key("cafe", Role::Admin).await;
     let editor = app.key("cafe", Role::Editor).await;
     let viewer = app.key("cafe", Role::Viewer).await;
@@ -370,7 +368,7 @@ async fn the_report_schedule_is_the_teams_choice() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// In a browser: the rendered page as Chromium lays it out and draws it (tests/common/browser.rs).
+// In a browser: the rendered page as Chromium lays it out and draws it (tests/system/common/browser.rs).
 
 /// Where the screenshots are kept for people to look at (printed by the tests).
 fn screenshots() -> std::path::PathBuf {
@@ -384,7 +382,7 @@ fn screenshots() -> std::path::PathBuf {
 /// their own box there; the page itself must not).
 const WIDTHS: [u32; 3] = [1280, 688, 500];
 
-fn assert_looks_right(browser: &common::browser::Browser, html: &str, name: &str) {
+fn assert_looks_right(browser: &crate::common::browser::Browser, html: &str, name: &str) {
     for width in WIDTHS {
         let seen = browser.inspect(html, width, &screenshots(), name);
         let labels: Vec<&str> = seen.charts.iter().map(|c| c.label.as_str()).collect();
@@ -400,7 +398,7 @@ fn assert_looks_right(browser: &common::browser::Browser, html: &str, name: &str
 
 #[tokio::test]
 async fn the_hand_checked_report_has_no_empty_chart_and_fits_the_page_in_chromium() {
-    let Some(browser) = common::browser::Browser::find() else { return };
+    let Some(browser) = crate::common::browser::Browser::find() else { return };
     let (_, d) = dataset().await;
     assert_looks_right(&browser, &reports::render_html(&d), "hand-checked");
 
@@ -418,7 +416,7 @@ async fn the_hand_checked_report_has_no_empty_chart_and_fits_the_page_in_chromiu
 /// grey, and a table wider than the window.
 #[test]
 fn the_browser_check_sees_an_empty_chart_and_an_overflowing_page() {
-    let Some(browser) = common::browser::Browser::find() else { return };
+    let Some(browser) = crate::common::browser::Browser::find() else { return };
     let html = r##"<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
 <figure><svg viewBox="0 0 300 100" role="img" aria-label="Axes only"><line x1="0" y1="99" x2="300" y2="99" stroke="#9ca3af"/></svg></figure>
 <figure><svg viewBox="0 0 300 100" role="img" aria-label="Grey bars"><rect x="10" y="10" width="50" height="90" fill="#d1d5db"><title>bar</title></rect></svg></figure>
@@ -439,7 +437,7 @@ fn the_browser_check_sees_an_empty_chart_and_an_overflowing_page() {
 #[tokio::test]
 async fn herald_demo_writes_a_report_worth_sending() {
     let dir = tempfile::tempdir().unwrap();
-    let (demo, report) = common::serve::Serve::demo(dir.path());
+    let (demo, report) = crate::common::serve::Serve::demo(dir.path());
     let data: serde_json::Value = serde_json::from_slice(&std::fs::read(report.with_file_name("report.json")).unwrap()).unwrap();
     let overall = &data["overall"]["current"];
     assert!(overall["posts_published"].as_u64().unwrap() >= 60, "{overall}");
@@ -457,12 +455,12 @@ async fn herald_demo_writes_a_report_worth_sending() {
     assert!(data["channels"].as_array().unwrap().iter().all(|c| !c["best_time"]["recommended"].as_array().unwrap().is_empty()));
 
     // The API lists it, with the demo's key.
-    let client = common::serve::Client::new(&demo);
+    let client = crate::common::serve::Client::new(&demo);
     let (status, list) = client.call(reqwest::Method::GET, "/v1/reports", None).await;
     assert_eq!(status, 200, "{list}");
     let id = report.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap();
     assert!(list["items"].as_array().unwrap().iter().any(|r| r["id"] == id), "{list}");
 
-    let Some(browser) = common::browser::Browser::find() else { return };
+    let Some(browser) = crate::common::browser::Browser::find() else { return };
     assert_looks_right(&browser, &std::fs::read_to_string(&report).unwrap(), "demo");
 }

@@ -1,9 +1,7 @@
-//! `POST /v1/posts/import`: posts from a CSV file, in process (see tests/common).
-
-mod common;
+//! `POST /v1/posts/import`: posts from a CSV file, in process (see tests/system/common).
 
 use axum::http::Method;
-use common::{App, Raw, cafe, error_of, utc};
+use crate::common::{App, Raw, cafe, error_of, utc};
 use herald_core::domain::Role;
 use serde_json::{Value, json};
 

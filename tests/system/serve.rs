@@ -5,9 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::serve::{Serve, herald_bin};
+use crate::common::serve::{Serve, herald_bin};
 
 fn keys_create(data_dir: &Path, team: &str, role: &str) -> std::process::Output {
     Command::new(herald_bin())

@@ -1,11 +1,9 @@
-//! Recurring posts through `POST /v1/posts` with a `recurrence`, in process (see tests/common).
-
-mod common;
+//! Recurring posts through `POST /v1/posts` with a `recurrence`, in process (see tests/system/common).
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use common::{App, cafe, deliveries, error_of, utc};
+use crate::common::{App, cafe, deliveries, error_of, utc};
 use herald_core::domain::Role;
 use serde_json::{Value, json};
 

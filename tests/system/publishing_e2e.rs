@@ -13,19 +13,17 @@ use serde_json::{Value, json};
 const FAST: &[(&str, &str)] =
     &[("HERALD_PUBLISH_LEASE_SECS", "3"), ("HERALD_PUBLISH_BACKOFF_MS", "200"), ("HERALD_PUBLISH_MAX_ATTEMPTS", "3")];
 
-mod common;
-
 /// `herald serve` with the fast publisher settings.
 struct Serve;
 
 impl Serve {
-    fn start(data_dir: &Path) -> common::serve::Serve {
+    fn start(data_dir: &Path) -> crate::common::serve::Serve {
         Self::start_with(data_dir, &[])
     }
 
-    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> common::serve::Serve {
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> crate::common::serve::Serve {
         let env: Vec<(&str, &str)> = FAST.iter().chain(env).copied().collect();
-        common::serve::Serve::start_with(data_dir, &env)
+        crate::common::serve::Serve::start_with(data_dir, &env)
     }
 }
 

@@ -4,153 +4,14 @@
 //! with the same state machine the publisher uses.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request};
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use herald_core::clock::{Clock, ManualClock};
-use herald_core::crypto::CredentialCipher;
-use herald_core::domain::{Delivery, DeliveryId, DeliveryState, PostId, Role, TeamId};
-use herald_core::http::{AppState, api_router};
-use herald_core::services::keys::{create_key, ensure_team};
-use herald_core::store::PostStore;
-use herald_core::store::sqlite::SqliteStore;
+use chrono::Duration;
+use axum::http::Method;
+use herald_core::clock::Clock;
+use herald_core::domain::{DeliveryState, PostId, Role};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-// ------------------------------------------------------------------------------------------
-// The rig
-// ------------------------------------------------------------------------------------------
-
-/// Monday 2027-01-04, 08:00 in Paris.
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2027, 1, 4, 7, 0, 0).single().expect("valid instant")
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("an RFC 3339 instant").with_timezone(&Utc)
-}
-
-struct App {
-    router: Router,
-    store: Arc<SqliteStore>,
-    clock: Arc<ManualClock>,
-}
-
-impl App {
-    fn new() -> App {
-        let store = Arc::new(SqliteStore::in_memory().expect("in-memory store"));
-        let clock = Arc::new(ManualClock::new(t0()));
-        let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
-        let state = AppState::new(store.clone(), clock.clone(), cipher);
-        App { router: api_router(state), store, clock }
-    }
-
-    /// A key of `role` for `team` (created on first use).
-    async fn key(&self, team: &str, role: Role) -> String {
-        let team = TeamId::parse("team", team).unwrap();
-        ensure_team(&*self.store, &*self.clock, &team, chrono_tz::Europe::Paris).await.unwrap();
-        let (_, secret) = create_key(&*self.store, &*self.clock, &team, role, "test").await.unwrap();
-        secret.reveal().to_owned()
-    }
-
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<String>) -> (u16, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
-        }
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        if bytes.is_empty() {
-            return (status, Value::Null);
-        }
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {}", String::from_utf8_lossy(&bytes)));
-        (status, value)
-    }
-
-    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        self.call(Method::GET, path, Some(key), None).await
-    }
-    async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
-        self.call(Method::POST, path, Some(key), Some(body.to_string())).await
-    }
-    async fn patch(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
-        self.call(Method::PATCH, path, Some(key), Some(body.to_string())).await
-    }
-    async fn action(&self, post: &str, what: &str, key: &str) -> (u16, Value) {
-        self.call(Method::POST, &format!("/v1/posts/{post}/{what}"), Some(key), None).await
-    }
-
-    async fn channel(&self, admin: &str, body: Value) -> String {
-        let (status, ch) = self.post("/v1/channels", admin, body).await;
-        assert_eq!(status, 201, "{ch}");
-        ch["id"].as_str().expect("an id").to_owned()
-    }
-
-    async fn sandbox(&self, admin: &str, name: &str) -> String {
-        self.channel(
-            admin,
-            json!({"platform": "sandbox", "name": name, "time_zone": "Europe/Paris", "credentials": {}}),
-        )
-        .await
-    }
-
-    /// Creates a post and returns its JSON (asserting 201).
-    async fn create(&self, key: &str, body: Value) -> Value {
-        let (status, post) = self.post("/v1/posts", key, body).await;
-        assert_eq!(status, 201, "{post}");
-        post
-    }
-
-    async fn stored_deliveries(&self, team: &str, post: &Value) -> Vec<Delivery> {
-        let team = TeamId::parse("team", team).unwrap();
-        let id = PostId::parse("id", post["id"].as_str().unwrap()).unwrap();
-        let mut ds = self.store.deliveries_of_post(&team, id).await.unwrap();
-        ds.sort_by_key(|d| d.id);
-        ds
-    }
-
-    /// Moves a delivery through the state machine and stores it, as the publisher would.
-    async fn force(
-        &self,
-        team: &str,
-        post: &Value,
-        delivery: &str,
-        path: &[DeliveryState],
-        edit: impl Fn(&mut Delivery),
-    ) {
-        let team = TeamId::parse("team", team).unwrap();
-        let post_id = PostId::parse("id", post["id"].as_str().unwrap()).unwrap();
-        let id = DeliveryId::parse("id", delivery).unwrap();
-        let mut d = self.store.get_delivery(&team, post_id, id).await.unwrap().expect("the delivery");
-        for to in path {
-            d.transition(*to, self.clock.now()).expect("a legal move");
-        }
-        edit(&mut d);
-        self.store.update_delivery(&d).await.expect("stored");
-    }
-}
-
-fn error_of(body: &Value) -> (String, Option<String>, String) {
-    let e = &body["error"];
-    (
-        e["code"].as_str().unwrap_or_else(|| panic!("an error code: {body}")).to_owned(),
-        e["field"].as_str().map(str::to_owned),
-        e["message"].as_str().unwrap_or_else(|| panic!("an error message: {body}")).to_owned(),
-    )
-}
-
-fn deliveries(post: &Value) -> &Vec<Value> {
-    post["deliveries"].as_array().expect("deliveries")
-}
+use crate::common::{App, cafe, deliveries, error_of, t0, utc};
 
 fn delivery_of<'a>(post: &'a Value, channel: &str) -> &'a Value {
     deliveries(post).iter().find(|d| d["channel_id"] == channel).expect("a delivery to that channel")
@@ -160,12 +21,9 @@ fn states(post: &Value) -> Vec<String> {
     deliveries(post).iter().map(|d| d["state"].as_str().unwrap().to_owned()).collect()
 }
 
-/// A rig with team `cafe`: an admin key and one sandbox channel.
-async fn cafe() -> (App, String, String) {
-    let app = App::new();
-    let admin = app.key("cafe", Role::Admin).await;
-    let ch = app.sandbox(&admin, "Sandbox").await;
-    (app, admin, ch)
+/// The id of a post as the API showed it.
+fn id_of(post: &Value) -> &str {
+    post["id"].as_str().expect("a post id")
 }
 
 // ------------------------------------------------------------------------------------------
@@ -595,7 +453,7 @@ async fn update_is_refused_once_a_delivery_is_publishing_or_published() {
         app.create(&admin, json!({"text": "x", "channel_ids": [a, b], "publish_at": "2027-01-04T07:00:30Z"})).await;
     let path = format!("/v1/posts/{}", post["id"].as_str().unwrap());
     let first = delivery_of(&post, &a)["id"].as_str().unwrap().to_owned();
-    app.force("cafe", &post, &first, &[DeliveryState::Publishing], |d| {
+    app.force("cafe", id_of(&post), &first, &[DeliveryState::Publishing], |d| {
         d.lease_until = Some(t0() + Duration::seconds(60));
         d.attempts = 1;
     })
@@ -615,7 +473,7 @@ async fn update_is_refused_once_a_delivery_is_publishing_or_published() {
     assert_eq!(delivery_of(&cancelled, &b)["state"], "cancelled");
     assert_eq!(cancelled["state"], "mixed");
 
-    app.force("cafe", &post, &first, &[DeliveryState::Published], |d| {
+    app.force("cafe", id_of(&post), &first, &[DeliveryState::Published], |d| {
         d.platform_post_id = Some("sandbox-1".into());
         d.url = Some("file:///outbox/1.json".into());
         d.published_at = Some(t0() + Duration::seconds(30));
@@ -681,13 +539,13 @@ async fn retry_reschedules_only_the_failed_deliveries() {
     assert!(message.contains("only failed deliveries"), "{message}");
 
     app.clock.advance(Duration::seconds(30));
-    app.force("cafe", &post, &did(&a), &[DeliveryState::Publishing, DeliveryState::Published], |d| {
+    app.force("cafe", id_of(&post), &did(&a), &[DeliveryState::Publishing, DeliveryState::Published], |d| {
         d.attempts = 1;
         d.platform_post_id = Some("ok-1".into());
         d.published_at = Some(t0() + Duration::seconds(30));
     })
     .await;
-    app.force("cafe", &post, &did(&b), &[DeliveryState::Publishing, DeliveryState::Failed], |d| {
+    app.force("cafe", id_of(&post), &did(&b), &[DeliveryState::Publishing, DeliveryState::Failed], |d| {
         d.attempts = 5;
         d.last_error = Some("token expired".into());
     })
@@ -727,8 +585,8 @@ async fn a_partially_published_post_says_so() {
     let post =
         app.create(&admin, json!({"text": "x", "channel_ids": [a, b], "publish_at": "2027-01-04T07:00:00Z"})).await;
     let did = |ch: &str| delivery_of(&post, ch)["id"].as_str().unwrap().to_owned();
-    app.force("cafe", &post, &did(&a), &[DeliveryState::Publishing, DeliveryState::Published], |_| {}).await;
-    app.force("cafe", &post, &did(&b), &[DeliveryState::Publishing, DeliveryState::Failed], |_| {}).await;
+    app.force("cafe", id_of(&post), &did(&a), &[DeliveryState::Publishing, DeliveryState::Published], |_| {}).await;
+    app.force("cafe", id_of(&post), &did(&b), &[DeliveryState::Publishing, DeliveryState::Failed], |_| {}).await;
     let (_, shown) = app.get(&format!("/v1/posts/{}", post["id"].as_str().unwrap()), &admin).await;
     assert_eq!(shown["state"], "partially_published");
 }
@@ -759,7 +617,7 @@ async fn the_calendar_lists_posts_in_a_range_once_each_across_pages() {
         .create(&admin, json!({"text": "spread", "channel_ids": [a, b], "publish_at": "2027-01-05T10:00:00Z"}))
         .await;
     let later = delivery_of(&spread, &b)["id"].as_str().unwrap().to_owned();
-    app.force("cafe", &spread, &later, &[], |d| d.publish_at = utc("2027-01-07T10:00:00Z")).await;
+    app.force("cafe", id_of(&spread), &later, &[], |d| d.publish_at = utc("2027-01-07T10:00:00Z")).await;
 
     let range = "from=2027-01-05T00:00:00Z&to=2027-01-10T00:00:00Z";
     let (status, all) = app.get(&format!("/v1/posts?{range}"), &admin).await;

@@ -3,11 +3,9 @@
 //! documented payloads landing in the inbox once each (redeliveries included), unsigned and
 //! mis-signed ones refused; then `herald intake replay` over the kept raw bodies adds nothing.
 
-mod common;
-
 use std::path::Path;
 
-use common::serve::{Client, Serve, herald_bin};
+use crate::common::serve::{Client, Serve, herald_bin};
 use herald_core::crypto::Credentials;
 use herald_core::domain::Platform;
 use herald_core::intake::platforms::{EventPayload, parse_for_account, signing};

@@ -1,12 +1,10 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3 document is served without a key, is generated from the
 //! handlers' annotations, and covers every route of `api_router`, no more and no less.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use axum::http::Method;
-use common::App;
+use crate::common::App;
 use serde_json::Value;
 
 /// Every (method, path) `api_router` serves, written from `shared/src/http/mod.rs`. A route

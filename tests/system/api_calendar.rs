@@ -1,13 +1,11 @@
 //! The iCalendar feed: `POST /v1/calendar/token` and `GET /v1/calendar.ics?token=…`, in
-//! process (see tests/common). The feed is parsed here as a calendar app would read it.
-
-mod common;
+//! process (see tests/system/common). The feed is parsed here as a calendar app would read it.
 
 use std::collections::BTreeMap;
 
 use axum::http::Method;
 use chrono::{DateTime, Duration, Utc};
-use common::{App, Raw, cafe, deliveries, error_of, t0};
+use crate::common::{App, Raw, cafe, deliveries, error_of, t0};
 use herald_core::domain::{DeliveryState, Role};
 use serde_json::{Value, json};
 

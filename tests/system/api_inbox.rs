@@ -3,15 +3,13 @@
 //! refused; the inbox lists, filters, assigns, notes, closes, replies; a burst of negative
 //! comments opens one incident; erasing an author leaves nothing of theirs.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use chrono::{DateTime, Duration, Utc};
-use common::{App, t0};
+use crate::common::{App, t0};
 use herald_core::crypto::Credentials;
 use herald_core::domain::{Channel, ChannelId, Interaction, Platform, Role};
 use herald_core::events::EventKind;

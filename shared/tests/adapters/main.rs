@@ -1,0 +1,6 @@
+//! The platform adapters against fake servers on 127.0.0.1 built from the documented request
+//! and response shapes (one test binary; the real Bluesky network is `tests/system`'s).
+
+mod bluesky;
+mod mastodon;
+mod metrics;

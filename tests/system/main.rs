@@ -1,0 +1,30 @@
+//! Herald's system tests, one binary (linking the AWS SDK once instead of once per file).
+//!
+//! | module | what it proves |
+//! |---|---|
+//! | `api_*` | the API router in process (`tower::ServiceExt::oneshot`) on an in-memory SQLite store and a manual clock: the rig is [`common::App`] |
+//! | `store_contract` | both stores behave identically: SQLite always, DynamoDB on moto (`HERALD_TEST_DYNAMODB_ENDPOINT`, started by `tests/run`) |
+//! | `publisher` | claims, leases, retries and reconciliation of the publisher on SQLite |
+//! | `serve`, `publishing_e2e`, `intake_e2e` | the real `herald serve` binary end to end |
+//! | `lambda_functions`, `events_eventbridge` | every Lambda binary under a Runtime API emulator against moto |
+//! | `bluesky_network` | the Bluesky adapter against a real Bluesky network on loopback |
+//! | `reports` | reports' figures against a hand-worked dataset, looked at in headless Chromium |
+
+mod common;
+
+mod api_calendar;
+mod api_channels;
+mod api_import;
+mod api_inbox;
+mod api_openapi;
+mod api_posts;
+mod api_recurrence;
+mod bluesky_network;
+mod events_eventbridge;
+mod intake_e2e;
+mod lambda_functions;
+mod publisher;
+mod publishing_e2e;
+mod reports;
+mod serve;
+mod store_contract;
