@@ -19,6 +19,7 @@ mod api_inbox;
 mod api_openapi;
 mod api_posts;
 mod api_recurrence;
+mod api_wire;
 mod bluesky_network;
 mod events_eventbridge;
 mod intake_e2e;
