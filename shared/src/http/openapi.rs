@@ -130,7 +130,7 @@ impl Modify for ApiKeyScheme {
         inbox::WatchlistBody,
         reports::CreateReportBody,
         reports::ScheduleBody,
-        crate::intake::platforms::GenericInteraction,
+        crate::intake::GenericInteraction,
     )),
     modifiers(&ApiKeyScheme),
     tags(

@@ -39,7 +39,7 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         ("platform" = String, Path, description = "the channel's platform: facebook, instagram, threads, x, linkedin, tiktok, mastodon or generic"),
         ("channel_id" = String, Path, description = "the channel id (a UUID)"),
     ),
-    request_body(content = crate::intake::platforms::GenericInteraction, description = "for `generic`: one interaction; other platforms: their own payloads"),
+    request_body(content = crate::intake::GenericInteraction, description = "for `generic`: one interaction; other platforms: their own payloads"),
     responses(
         (status = 200, description = "stored: `{\"created\",\"duplicates\",\"ignored\"}`; or a handshake answer", body = serde_json::Value),
         (status = 400, description = "signed, but not a payload of that platform", body = crate::http::openapi::ApiErrorBody),

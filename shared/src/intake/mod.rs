@@ -33,7 +33,7 @@ use crate::platforms::{Adapters, PublishError};
 use crate::listening::sentiment;
 use crate::store::{PageRequest, Store, StoreError, StoreResult};
 
-pub use platforms::{EventPayload, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
+pub use platforms::{EventPayload, GenericInteraction, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
 
 /// The credential field naming the channel's own account id on the platform, where intake needs
 /// it: Mastodon admin webhooks report every status of the instance, and only those that mention
