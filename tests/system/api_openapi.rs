@@ -67,6 +67,17 @@ async fn document(app: &App) -> Value {
     raw.json()
 }
 
+/// A response of an operation, following a `$ref` to the shared ones.
+fn response<'a>(doc: &'a Value, r: &'a Value) -> &'a Value {
+    match r["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.strip_prefix("#/components/responses/").unwrap_or_else(|| panic!("{reference}"));
+            &doc["components"]["responses"][name]
+        }
+        None => r,
+    }
+}
+
 /// (method, path, operation) for every operation of the document.
 fn operations(doc: &Value) -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
@@ -93,7 +104,7 @@ async fn the_document_is_openapi_3_json_served_without_a_key() {
     let error = &doc["components"]["schemas"]["ApiErrorBody"];
     assert!(error["properties"]["error"].is_object(), "{error}");
 
-    // Every `$ref` points at a schema the document defines.
+    // Every `$ref` points at a schema or a response the document defines.
     fn refs(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
@@ -113,8 +124,12 @@ async fn the_document_is_openapi_3_json_served_without_a_key() {
     refs(&doc, &mut all);
     assert!(!all.is_empty());
     for r in all {
-        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected $ref {r}"));
-        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {r}");
+        let (kind, name) = r
+            .strip_prefix("#/components/")
+            .and_then(|rest| rest.split_once('/'))
+            .unwrap_or_else(|| panic!("unexpected $ref {r}"));
+        assert!(kind == "schemas" || kind == "responses", "unexpected $ref {r}");
+        assert!(doc["components"][kind][name].is_object(), "dangling $ref {r}");
     }
 }
 
@@ -178,8 +193,9 @@ async fn every_operation_declares_success_and_protected_ones_declare_401() {
             assert!(!secured, "{what}: public but declares the ApiKey security");
         } else {
             assert!(secured, "{what}: protected but declares no ApiKey security");
-            let unauthorized = &responses.get("401").unwrap_or_else(|| panic!("{what}: no 401 response"));
-            let schema = &unauthorized["content"]["application/json"]["schema"]["$ref"];
+            let unauthorized = responses.get("401").unwrap_or_else(|| panic!("{what}: no 401 response"));
+            assert_eq!(unauthorized["$ref"], "#/components/responses/Unauthorized", "{what}: 401 is not the shared one");
+            let schema = &response(&doc, unauthorized)["content"]["application/json"]["schema"]["$ref"];
             assert_eq!(schema, "#/components/schemas/ApiErrorBody", "{what}: 401 is not the error schema");
         }
         if path.contains("{id}") {
@@ -194,4 +210,34 @@ async fn every_operation_declares_success_and_protected_ones_declare_401() {
     assert!(csv.get("text/csv").is_some(), "{csv}");
     let feed = &doc["paths"]["/v1/calendar.ics"]["get"]["responses"]["200"]["content"];
     assert!(feed.get("text/calendar").is_some(), "{feed}");
+}
+
+/// Every JSON body the API answers with is a named schema of the document (a view or the error
+/// body), never an anonymous object; and every error status says it answers with the error body.
+#[tokio::test]
+async fn every_json_response_body_is_a_named_schema() {
+    let app = App::new();
+    let doc = document(&app).await;
+    let schemas = doc["components"]["schemas"].as_object().expect("components.schemas");
+    let mut seen = 0;
+    for (method, path, op) in operations(&doc) {
+        for (status, r) in op["responses"].as_object().unwrap() {
+            let what = format!("{method} {path} {status}");
+            let r = response(&doc, r);
+            let Some(json) = r["content"].get("application/json") else { continue };
+            let reference = json["schema"]["$ref"].as_str().unwrap_or_else(|| panic!("{what}: an anonymous schema {json}"));
+            let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{what}: {reference}"));
+            assert!(schemas.contains_key(name), "{what}: {name} is not in components.schemas");
+            if !status.starts_with('2') {
+                assert_eq!(name, "ApiErrorBody", "{what}: an error that is not the error body");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen > 100, "only {seen} JSON responses");
+    // The error codes are an enum, and the page is generic over its items.
+    let codes = &schemas["ErrorCode"]["enum"];
+    for code in ["invalid", "not_configured", "bad_request", "platform_unavailable", "method_not_allowed"] {
+        assert!(codes.as_array().unwrap().iter().any(|c| c == code), "{code} missing from {codes}");
+    }
 }

@@ -400,6 +400,27 @@ fn scrub(s: &str) -> String {
     out
 }
 
+/// Where two JSON values first differ, as a path (`body.items[2].sentiment`), with both sides.
+fn first_difference(got: &Value, want: &Value, at: String) -> Option<String> {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            let keys: std::collections::BTreeSet<&String> = g.keys().chain(w.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let (gv, wv) = (g.get(k).unwrap_or(&Value::Null), w.get(k).unwrap_or(&Value::Null));
+                if g.contains_key(k) != w.contains_key(k) {
+                    return Some(format!("{at}.{k}: present {} / expected {}", g.contains_key(k), w.contains_key(k)));
+                }
+                first_difference(gv, wv, format!("{at}.{k}"))
+            })
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            g.iter().zip(w).enumerate().find_map(|(i, (gv, wv))| first_difference(gv, wv, format!("{at}[{i}]")))
+        }
+        _ if got == want => None,
+        _ => Some(format!("{at}: {got} / expected {want}")),
+    }
+}
+
 #[tokio::test]
 async fn every_endpoint_answers_in_the_recorded_wire_format() {
     // Calls keep their order: only arrays inside each call are sorted.
@@ -414,7 +435,9 @@ async fn every_endpoint_answers_in_the_recorded_wire_format() {
         .expect("the fixture is JSON");
     let (got, want) = (recorded.as_array().unwrap(), expected.as_array().unwrap());
     for (g, w) in got.iter().zip(want) {
-        assert_eq!(g, w, "the wire format of `{}` changed", w["call"]);
+        if let Some(at) = first_difference(g, w, String::new()) {
+            panic!("the wire format of `{}` changed at {at}\n got: {g}\nwant: {w}", w["call"]);
+        }
     }
     assert_eq!(got.len(), want.len(), "the scenario's calls changed");
 }

@@ -10,7 +10,7 @@ use super::{ChannelId, TeamId, ValidationError};
 
 /// Every network Herald knows. `Sandbox` publishes to a local folder; `Generic` receives
 /// interactions from any tool speaking Standard Webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     Sandbox,

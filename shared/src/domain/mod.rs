@@ -22,7 +22,7 @@ pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostT
 pub use recurrence::{Expansion, MAX_OCCURRENCES, Occurrence, RRULE_FIELD, Recurrence};
 pub use report::{MONTHLY_REPORT_LAST_DAY, MonthlyReport, Report, ReportFormat, ReportSchedule, WeeklyReport};
 pub use schedule::{
-    PAST_GRACE, PublishAt, check_not_past, next_free_slot, parse_local, parse_slot_time, parse_weekday, resolve_local,
+    LocalTimeInput, PAST_GRACE, PublishAt, PublishAtInput, check_not_past, next_free_slot, parse_local, parse_slot_time, parse_weekday, resolve_local,
     slot_time_text, weekday_name,
 };
 pub use team::{ApiKey, ApiKeySecret, CalendarToken, KeyHash, Role, Team, TeamId};

@@ -47,7 +47,7 @@ impl From<PostText> for String {
 }
 
 /// A picture or video the post carries, by URL (fetched at publishing time).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaRef {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,7 +100,7 @@ impl Post {
 ///   │            │               │            ├──────→ failed ──→ scheduled (retry)
 ///   └────────────┴───────────────┴────────────┴──────→ cancelled (not from publishing)
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     Draft,

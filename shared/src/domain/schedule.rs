@@ -12,7 +12,6 @@ use chrono::{
     Weekday,
 };
 use chrono_tz::Tz;
-use serde_json::Value;
 
 use super::{QueueSlot, ValidationError, parse_time_zone};
 
@@ -38,39 +37,50 @@ pub enum PublishAt {
 const FORMS: &str = "an instant with an offset (\"2027-01-04T09:00:00Z\"), \
 {\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, or \"next_slot\"";
 
+/// `publish_at` as it arrives in a request body, before any rule is checked: the one type that
+/// both reads the JSON and documents it in the OpenAPI document. [`PublishAt::parse`] checks it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(
+    untagged,
+    expecting = "must be an instant with an offset (\"2027-01-04T09:00:00Z\"), \
+                 {\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, or \"next_slot\""
+)]
+pub enum PublishAtInput {
+    /// An RFC 3339 instant with an offset (`"2027-01-04T09:00:00Z"`), or `"next_slot"`: each
+    /// channel's first free weekly queue slot.
+    Text(String),
+    /// A wall-clock time; DST gaps and overlaps are refused (422).
+    Local(LocalTimeInput),
+}
+
+/// A wall-clock time in a zone: `{"local":"2027-01-04T10:00:00","time_zone":"Europe/Paris"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalTimeInput {
+    /// `2027-01-04T10:00:00` (seconds optional), no offset.
+    pub local: String,
+    /// An IANA zone like `Europe/Paris`; without it, each target channel's own zone.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
 impl PublishAt {
-    /// Reads the JSON a client sent; every error names `publish_at` and says which forms exist.
-    pub fn from_json(value: &Value) -> Result<Self, ValidationError> {
-        let invalid = |rule: String| ValidationError::new(PUBLISH_AT, rule);
-        match value {
-            Value::String(s) if s == "next_slot" => Ok(PublishAt::NextSlot),
-            Value::String(s) => Self::parse_instant(s),
-            Value::Object(obj) => {
-                if let Some(unknown) = obj.keys().find(|k| *k != "local" && *k != "time_zone") {
-                    return Err(invalid(format!(
-                        "unknown key `{unknown}`; a local time is {{\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}}"
-                    )));
-                }
-                let local = match obj.get("local") {
-                    Some(Value::String(s)) => parse_local(s)?,
-                    Some(_) => return Err(invalid("`local` must be a string like \"2027-01-04T10:00:00\"".into())),
-                    None => return Err(invalid(
-                        "`local` is missing: give {\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}"
-                            .into(),
-                    )),
-                };
-                let time_zone = match obj.get("time_zone") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) => {
-                        Some(parse_time_zone(PUBLISH_AT, s).map_err(|e| invalid(format!("time_zone {}", e.rule)))?)
-                    }
-                    Some(_) => {
-                        return Err(invalid("`time_zone` must be an IANA zone name like \"Europe/Paris\"".into()));
-                    }
-                };
+    /// Checks what a client sent; every error names `publish_at` and says which forms exist.
+    pub fn parse(input: &PublishAtInput) -> Result<Self, ValidationError> {
+        match input {
+            PublishAtInput::Text(s) if s == "next_slot" => Ok(PublishAt::NextSlot),
+            PublishAtInput::Text(s) => Self::parse_instant(s),
+            PublishAtInput::Local(LocalTimeInput { local, time_zone }) => {
+                let local = parse_local(local)?;
+                let time_zone = time_zone
+                    .as_deref()
+                    .map(|z| {
+                        parse_time_zone(PUBLISH_AT, z)
+                            .map_err(|e| ValidationError::new(PUBLISH_AT, format!("time_zone {}", e.rule)))
+                    })
+                    .transpose()?;
                 Ok(PublishAt::Local { local, time_zone })
             }
-            _ => Err(invalid(format!("must be {FORMS}"))),
         }
     }
 
@@ -278,6 +288,12 @@ mod tests {
         parse_local(s).unwrap()
     }
 
+    /// Reads `publish_at` as a request body does, then checks it; errors as text.
+    fn from_json(v: &serde_json::Value) -> Result<PublishAt, String> {
+        let input: PublishAtInput = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+        PublishAt::parse(&input).map_err(|e| e.to_string())
+    }
+
     fn slot(weekday: Weekday, hm: &str) -> QueueSlot {
         QueueSlot { weekday, time: parse_slot_time("t", hm).unwrap() }
     }
@@ -289,43 +305,43 @@ mod tests {
     #[test]
     fn the_three_forms_parse() {
         assert_eq!(
-            PublishAt::from_json(&json!("2027-01-04T09:00:00Z")).unwrap(),
+            from_json(&json!("2027-01-04T09:00:00Z")).unwrap(),
             PublishAt::Instant(utc("2027-01-04T09:00:00Z"))
         );
         assert_eq!(
-            PublishAt::from_json(&json!("2027-01-04T10:00:00+01:00")).unwrap(),
+            from_json(&json!("2027-01-04T10:00:00+01:00")).unwrap(),
             PublishAt::Instant(utc("2027-01-04T09:00:00Z"))
         );
-        assert_eq!(PublishAt::from_json(&json!("next_slot")).unwrap(), PublishAt::NextSlot);
+        assert_eq!(from_json(&json!("next_slot")).unwrap(), PublishAt::NextSlot);
         assert_eq!(
-            PublishAt::from_json(&json!({"local": "2027-03-28T09:30:00", "time_zone": "Europe/Paris"})).unwrap(),
+            from_json(&json!({"local": "2027-03-28T09:30:00", "time_zone": "Europe/Paris"})).unwrap(),
             PublishAt::Local { local: local("2027-03-28T09:30:00"), time_zone: Some(Paris) }
         );
         assert_eq!(
-            PublishAt::from_json(&json!({"local": "2027-03-28T09:30"})).unwrap(),
+            from_json(&json!({"local": "2027-03-28T09:30"})).unwrap(),
             PublishAt::Local { local: local("2027-03-28T09:30:00"), time_zone: None }
         );
     }
 
     #[test]
     fn bad_forms_say_what_is_accepted() {
-        for bad in [json!(5), json!(null), json!(["x"]), json!("tomorrow"), json!("2027-13-01T00:00:00Z")] {
-            let e = PublishAt::from_json(&bad).unwrap_err();
-            assert_eq!(e.field, "publish_at");
-            assert!(e.rule.contains("next_slot"), "{bad}: {}", e.rule);
+        // Wrong shapes are refused while reading the body, with the forms that exist.
+        for bad in [json!(5), json!(null), json!(["x"]), json!({"local": "2027-01-04T09:00:00", "zone": "Europe/Paris"}),
+                    json!({"time_zone": "Europe/Paris"}), json!({"local": 5})] {
+            let e = from_json(&bad).unwrap_err();
+            assert!(e.contains("next_slot") && e.contains("\"local\"") && e.contains("\"time_zone\""), "{bad}: {e}");
         }
-        let e = PublishAt::from_json(&json!("2027-01-04T09:00:00")).unwrap_err();
-        assert!(e.rule.contains("no UTC offset"), "{}", e.rule);
-        let e =
-            PublishAt::from_json(&json!({"local": "2027-01-04T09:00:00", "time_zone": "Mars/Olympus"})).unwrap_err();
-        assert_eq!(e.field, "publish_at");
-        assert!(e.rule.contains("Mars/Olympus") && e.rule.contains("IANA"), "{}", e.rule);
-        let e = PublishAt::from_json(&json!({"local": "2027-01-04T09:00:00", "zone": "Europe/Paris"})).unwrap_err();
-        assert!(e.rule.contains("`zone`"), "{}", e.rule);
-        let e = PublishAt::from_json(&json!({"time_zone": "Europe/Paris"})).unwrap_err();
-        assert!(e.rule.contains("`local` is missing"), "{}", e.rule);
-        let e = PublishAt::from_json(&json!({"local": "2027-01-04T09:00:00+01:00"})).unwrap_err();
-        assert!(e.rule.contains("no offset"), "{}", e.rule);
+        // Right shapes with wrong contents name `publish_at` and say what is wrong.
+        for bad in [json!("tomorrow"), json!("2027-13-01T00:00:00Z")] {
+            let e = from_json(&bad).unwrap_err();
+            assert!(e.starts_with("publish_at: ") && e.contains("next_slot"), "{bad}: {e}");
+        }
+        let e = from_json(&json!("2027-01-04T09:00:00")).unwrap_err();
+        assert!(e.contains("no UTC offset"), "{e}");
+        let e = from_json(&json!({"local": "2027-01-04T09:00:00", "time_zone": "Mars/Olympus"})).unwrap_err();
+        assert!(e.starts_with("publish_at: ") && e.contains("Mars/Olympus") && e.contains("IANA"), "{e}");
+        let e = from_json(&json!({"local": "2027-01-04T09:00:00+01:00"})).unwrap_err();
+        assert!(e.contains("no offset"), "{e}");
     }
 
     #[test]

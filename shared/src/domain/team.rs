@@ -14,7 +14,7 @@ use super::ValidationError;
 /// A team's identifier is a short slug its people choose ("cafe-du-coin"): it is what
 /// `herald keys create --team` takes. Lowercase ASCII letters, digits and hyphens, 1–63 long,
 /// not starting or ending with a hyphen.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct TeamId(String);
 
@@ -80,7 +80,7 @@ pub struct Team {
 }
 
 /// What a key may do. Ordered: each role may do everything the roles below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything of the team.

@@ -8,8 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-
+use super::views;
 use super::{ApiError, AppState, Caller};
 use crate::services::calendar::{self as service, feed_path};
 
@@ -23,17 +22,17 @@ use crate::services::calendar::{self as service, feed_path};
     summary = "Create or rotate the team's calendar feed token (admin)",
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "`{\"url\":\"/v1/calendar.ics?token=…\"}`, shown once", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the feed's address, shown once", body = views::CalendarFeed),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
     ),
 )]
 pub async fn rotate_token(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::CalendarFeed>), ApiError> {
     let token = service::rotate_token(&*state.store, &caller.actor()).await?;
-    Ok((StatusCode::CREATED, Json(json!({"url": feed_path(token.reveal())}))))
+    Ok((StatusCode::CREATED, Json(views::CalendarFeed { url: feed_path(token.reveal()) })))
 }
 
 /// The feed, `text/calendar`. No API key: the token in the URL is the credential, and any
@@ -47,7 +46,7 @@ pub async fn rotate_token(
     params(("token" = String, Query, description = "the team's current calendar token")),
     responses(
         (status = 200, description = "the feed", body = String, content_type = "text/calendar"),
-        (status = 404, description = "a wrong, old or missing token", body = crate::http::openapi::ApiErrorBody),
+        (status = 404, description = "a wrong, old or missing token", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn feed(

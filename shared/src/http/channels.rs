@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::views::{self, Items};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::crypto::Credentials;
 use crate::domain::{
-    Channel, ChannelId, ChannelName, Platform, QueueSlot, ValidationError, parse_slot_time, parse_time_zone,
-    parse_weekday, slot_time_text, weekday_name,
+    ChannelId, ChannelName, Platform, QueueSlot, ValidationError, parse_slot_time, parse_time_zone, parse_weekday,
 };
 use crate::services::channels::{self as service, ChannelChanges, NewChannel};
 
@@ -60,18 +60,18 @@ pub struct PatchChannelBody {
     request_body = CreateChannelBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the channel; credentials never shown again", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the channel; credentials never shown again", body = views::Channel),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateChannelBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::Channel>), ApiError> {
     let new = NewChannel {
         platform: Platform::parse("platform", &body.platform)?,
         name: ChannelName::parse("name", &body.name)?,
@@ -80,7 +80,7 @@ pub async fn create(
         queue_slots: parse_slots(&body.queue_slots)?,
     };
     let channel = service::create_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), new).await?;
-    Ok((StatusCode::CREATED, Json(channel_json(&channel))))
+    Ok((StatusCode::CREATED, Json(views::Channel::from(&channel))))
 }
 
 #[utoipa::path(
@@ -91,13 +91,13 @@ pub async fn create(
     summary = "The team's channels",
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"items\":[…]}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "every channel of the team", body = Items<views::Channel>),
+        (status = 401, response = super::error::Unauthorized),
     ),
 )]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Items<views::Channel>>, ApiError> {
     let channels = service::list_channels(&*state.store, &caller.actor()).await?;
-    Ok(Json(json!({"items": channels.iter().map(channel_json).collect::<Vec<_>>()})))
+    Ok(Json(Items { items: channels.iter().map(views::Channel::from).collect() }))
 }
 
 #[utoipa::path(
@@ -109,18 +109,18 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     params(("id" = String, Path, description = "the channel id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the channel", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the channel", body = views::Channel),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, description = "no such channel in your team", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Channel>, ApiError> {
     let channel = service::get_channel(&*state.store, &caller.actor(), channel_id(&id)?).await?;
-    Ok(Json(channel_json(&channel)))
+    Ok(Json(views::Channel::from(&channel)))
 }
 
 #[utoipa::path(
@@ -133,13 +133,13 @@ pub async fn get(
     request_body = PatchChannelBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the changed channel", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "changed concurrently", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the changed channel", body = views::Channel),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such channel in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "changed concurrently", body = super::error::ApiErrorBody),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn update(
@@ -147,7 +147,7 @@ pub async fn update(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchChannelBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Channel>, ApiError> {
     let id = channel_id(&id)?;
     if body.platform.is_some() {
         return Err(
@@ -165,7 +165,7 @@ pub async fn update(
     };
     let channel =
         service::update_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), id, changes).await?;
-    Ok(Json(channel_json(&channel)))
+    Ok(Json(views::Channel::from(&channel)))
 }
 
 #[utoipa::path(
@@ -178,9 +178,9 @@ pub async fn update(
     security(("ApiKey" = [])),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such channel in your team", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn delete(
@@ -217,23 +217,4 @@ fn parse_slots(slots: &[SlotBody]) -> Result<Vec<QueueSlot>, ValidationError> {
             })
         })
         .collect()
-}
-
-/// A channel as the API shows it: never the credentials, only whether there are some.
-pub fn channel_json(c: &Channel) -> Value {
-    let slots: Vec<Value> = c
-        .queue_slots
-        .iter()
-        .map(|s| json!({"weekday": weekday_name(s.weekday), "time": slot_time_text(s.time)}))
-        .collect();
-    json!({
-        "id": c.id,
-        "platform": c.platform,
-        "name": c.name.as_str(),
-        "time_zone": c.time_zone.name(),
-        "has_credentials": c.credentials.is_some(),
-        "queue_slots": slots,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
 }

@@ -1,23 +1,111 @@
-//! Errors as the API says them: a status and `{"error":{"code","message","field"?}}`.
-//! Internal details are logged with the request's span, never sent.
+//! Errors as the API says them: a status and `{"error":{"code","message","field"?}}`, one type
+//! ([`ApiErrorBody`]) that is both what is sent and what the OpenAPI document shows, with its
+//! codes an enum ([`ErrorCode`]). The responses most operations share are declared once here
+//! ([`Unauthorized`], [`Forbidden`], [`TooLarge`], [`Invalid`]). Internal details are logged
+//! with the request's span, never sent.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
-use serde_json::json;
+use utoipa::{ToResponse, ToSchema};
 
+use super::views::RowProblem;
 use crate::domain::ValidationError;
+use crate::platforms::PublishError;
 use crate::services::ServiceError;
 use crate::store::StoreError;
 
+/// What went wrong, for programs: each code has one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: a signed webhook body that is not a payload of its platform.
+    BadRequest,
+    /// 401: no, unknown or revoked API key; a webhook's missing or wrong signature.
+    Unauthorized,
+    /// 403: the key's role does not allow it.
+    Forbidden,
+    /// 404: no such thing in your team (or no such route).
+    NotFound,
+    /// 405: the path does not take that method.
+    MethodNotAllowed,
+    /// 409: the current state does not allow it, or it changed concurrently.
+    Conflict,
+    /// 409: a webhook's channel lacks the secret its platform signs with.
+    NotConfigured,
+    /// 413: the body is too large.
+    TooLarge,
+    /// 422: invalid input; `field` names it.
+    Invalid,
+    /// 500: Herald failed; the request id finds it in the logs.
+    Internal,
+    /// 502: the platform refused the token.
+    PlatformAuth,
+    /// 502: the platform refused the request.
+    PlatformRefused,
+    /// 503: the platform is down or rate-limited; retry after `Retry-After`.
+    PlatformUnavailable,
+}
+
+/// Every error response: `{"error":{"code","message","field"?}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+    /// A refused CSV import only: every bad row by its line in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<RowProblem>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiErrorDetail {
+    pub code: ErrorCode,
+    /// For people: what is wrong and, where it helps, what to do.
+    pub message: String,
+    /// The input at fault (`text`, `channel_ids[1]`, `publish_at`, …), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// 401, shared by every operation that takes an API key.
+#[derive(ToResponse)]
+#[response(description = "no, unknown or revoked API key")]
+#[allow(dead_code)] // documents the response; never built
+pub struct Unauthorized(ApiErrorBody);
+
+/// 403, shared by every operation a role may be refused.
+#[derive(ToResponse)]
+#[response(description = "the key's role may not do this")]
+#[allow(dead_code)]
+pub struct Forbidden(ApiErrorBody);
+
+/// 413, shared by every operation with a body.
+#[derive(ToResponse)]
+#[response(description = "the body is over 1 MiB")]
+#[allow(dead_code)]
+pub struct TooLarge(ApiErrorBody);
+
+/// 422, shared by every operation that reads input.
+#[derive(ToResponse)]
+#[response(description = "invalid input; `field` names it")]
+#[allow(dead_code)]
+pub struct Invalid(ApiErrorBody);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 400: a signed webhook body that is not a payload of its platform.
+    #[error("{message}")]
+    BadRequest { message: String, field: Option<String> },
+    /// 401 for a missing or unknown API key (with `WWW-Authenticate: Bearer`).
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 401 for a webhook whose signature, token or timestamp does not hold.
+    #[error("{0}")]
+    BadSignature(String),
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -25,13 +113,24 @@ pub enum ApiError {
     /// 404 saying what was looked for, and the input that named it when there is one.
     #[error("{message}")]
     Missing { message: String, field: Option<String> },
+    #[error("this path does not take that method")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// 409: a webhook's channel lacks the secret its platform signs with.
+    #[error("{message}")]
+    NotConfigured { message: String, field: String },
     /// 413: the body is over [`super::MAX_BODY_BYTES`].
     #[error("{0}")]
     TooLarge(String),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// 422 for a CSV import: nothing imported, `rows` lists every bad row.
+    #[error("{message}")]
+    InvalidRows { message: String, field: String, rows: Vec<RowProblem> },
+    /// The platform refused or failed an action taken on it (a reply): 502 or 503.
+    #[error(transparent)]
+    Platform(PublishError),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -48,33 +147,54 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The status and code this error is sent with.
+    pub fn status(&self) -> (StatusCode, ErrorCode) {
+        match self {
+            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            ApiError::Unauthorized(_) | ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::NotFound(_) | ApiError::Missing { .. } => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::NotConfigured { .. } => (StatusCode::CONFLICT, ErrorCode::NotConfigured),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
+            ApiError::Invalid(_) | ApiError::InvalidRows { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
+            ApiError::Platform(PublishError::Transient { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::PlatformUnavailable)
+            }
+            ApiError::Platform(PublishError::Auth { .. }) => (StatusCode::BAD_GATEWAY, ErrorCode::PlatformAuth),
+            ApiError::Platform(PublishError::Permanent { .. }) => (StatusCode::BAD_GATEWAY, ErrorCode::PlatformRefused),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound(_) | ApiError::Missing { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ApiError::Internal(e) => {
-                tracing::error!(error = %e, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+        let (status, code) = self.status();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %e, "internal error");
+        }
+        let message = self.to_string();
+        let bearer = matches!(self, ApiError::Unauthorized(_));
+        let (field, rows, retry_after) = match self {
+            ApiError::Invalid(v) => (Some(v.field), None, None),
+            ApiError::Missing { field, .. } | ApiError::BadRequest { field, .. } => (field, None, None),
+            ApiError::NotConfigured { field, .. } => (Some(field), None, None),
+            ApiError::InvalidRows { field, rows, .. } => (Some(field), Some(rows), None),
+            ApiError::Platform(PublishError::Transient { retry_after, .. }) => (None, None, retry_after),
+            _ => (None, None, None),
         };
-        let body = match &self {
-            ApiError::Invalid(v) => json!({"error": {"code": code, "message": v.to_string(), "field": v.field}}),
-            ApiError::Missing { message, field: Some(field) } => {
-                json!({"error": {"code": code, "message": message, "field": field}})
-            }
-            other => json!({"error": {"code": code, "message": other.to_string()}}),
-        };
+        let body = ApiErrorBody { error: ApiErrorDetail { code, message, field }, rows };
         let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
+        if bearer {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(after) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

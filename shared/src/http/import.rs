@@ -7,13 +7,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
-use super::posts::post_json;
+use super::views::{self, RowProblem};
 use super::{ApiError, AppState, Caller, MAX_BODY_BYTES};
 use crate::domain::ValidationError;
-use crate::services::import::{CSV_FIELD, ImportOutcome, RowError, import_csv};
+use crate::services::import::{CSV_FIELD, ImportOutcome, import_csv};
 
 /// `POST /v1/posts/import[?partial=true]` with the CSV file as the body (`Content-Type:
 /// text/csv`, not insisted on). 201 `{"imported","posts":[{"id","line",…}],"rejected"}`; when
@@ -28,11 +26,11 @@ use crate::services::import::{CSV_FIELD, ImportOutcome, RowError, import_csv};
     request_body(content = String, content_type = "text/csv", description = "header `text,channels,local_time,time_zone`; at most 1000 rows"),
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "`{\"imported\",\"posts\":[{\"id\",\"line\",…}],\"rejected\"}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "bad rows; nothing imported; `rows` lists them", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the posts made, each with its line in the file", body = views::Imported),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, description = "bad rows; nothing imported; `rows` lists them", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn import(
@@ -40,7 +38,7 @@ pub async fn import(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::Imported>), ApiError> {
     let Query(params) = query.map_err(|_| ValidationError::new("query", "could not be read; use partial=true"))?;
     if let Some(unknown) = params.keys().find(|k| k.as_str() != "partial") {
         return Err(ValidationError::new(unknown.as_str(), "is not a parameter of the import (partial)").into());
@@ -58,29 +56,22 @@ pub async fn import(
         }
     })?;
     let outcome = import_csv(&*state.store, &*state.store, &*state.clock, &caller.actor(), &body, partial).await?;
-    Ok(match outcome {
-        ImportOutcome::Imported { posts, rejected } => {
-            let shown: Vec<Value> = posts
-                .iter()
-                .map(|p| {
-                    let mut post = post_json(&p.view);
-                    post["line"] = json!(p.line);
-                    post
-                })
-                .collect();
-            let body = json!({"imported": posts.len(), "posts": shown, "rejected": rows_json(&rejected)});
-            (StatusCode::CREATED, Json(body)).into_response()
-        }
-        ImportOutcome::Refused { message, rows } => {
-            let body = json!({
-                "error": {"code": "invalid", "message": message, "field": CSV_FIELD},
-                "rows": rows_json(&rows),
-            });
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
-    })
-}
-
-fn rows_json(rows: &[RowError]) -> Vec<Value> {
-    rows.iter().map(|r| json!({"line": r.line, "field": r.field, "message": r.message})).collect()
+    match outcome {
+        ImportOutcome::Imported { posts, rejected } => Ok((
+            StatusCode::CREATED,
+            Json(views::Imported {
+                imported: posts.len(),
+                posts: posts
+                    .iter()
+                    .map(|p| views::ImportedPost { post: views::Post::from(&p.view), line: p.line })
+                    .collect(),
+                rejected: rejected.iter().map(RowProblem::from).collect(),
+            }),
+        )),
+        ImportOutcome::Refused { message, rows } => Err(ApiError::InvalidRows {
+            message,
+            field: CSV_FIELD.to_owned(),
+            rows: rows.iter().map(RowProblem::from).collect(),
+        }),
+    }
 }

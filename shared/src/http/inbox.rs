@@ -6,18 +6,14 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::listing::{page, params};
-use super::posts::instant;
+use super::listing::{instant, page, params};
+use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, Incident, Interaction, InteractionId, InteractionKind, InteractionStatus, Platform, SentimentLabel,
-    ValidationError,
+    ChannelId, InteractionId, InteractionKind, InteractionStatus, Platform, SentimentLabel, ValidationError,
 };
-use crate::platforms::PublishError;
 use crate::services::inbox::{self as service, ReplyContext, ReplyError};
 use crate::store::InboxQuery;
 
@@ -25,26 +21,6 @@ const LIST_PARAMS: &[&str] = &["status", "kind", "channel_id", "sentiment", "tag
 
 fn interaction_id(s: &str) -> Result<InteractionId, ValidationError> {
     InteractionId::parse("id", s)
-}
-
-/// An interaction as the API shows it (raw-event links stay internal).
-pub fn interaction_json(i: &Interaction) -> Value {
-    json!({
-        "id": i.id, "channel_id": i.channel_id, "platform": i.platform, "kind": i.kind,
-        "external_id": i.external_id, "thread_id": i.thread_id, "parent_id": i.parent_id,
-        "author": {"id": i.author_id, "name": i.author_name},
-        "text": i.text, "created_at": i.created_at, "received_at": i.received_at, "post_url": i.post_url,
-        "status": i.status, "assignee": i.assignee, "sentiment": i.sentiment, "tags": i.tags, "notes": i.notes,
-        "first_response_at": i.first_response_at,
-        "first_response_seconds": service::first_response_seconds(i),
-    })
-}
-
-fn incident_json(i: &Incident) -> Value {
-    json!({
-        "id": i.id, "channel_id": i.channel_id, "opened_at": i.opened_at, "closed_at": i.closed_at,
-        "open": i.closed_at.is_none(), "negatives_in_window": i.negatives_in_window, "expected": i.expected,
-    })
 }
 
 #[utoipa::path(
@@ -69,16 +45,16 @@ fn incident_json(i: &Incident) -> Value {
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"items\":[…],\"next\":cursor|null}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid filter; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "one page of the inbox", body = Page<views::Interaction>),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 422, description = "invalid filter; `field` names it", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<views::Interaction>>, ApiError> {
     let p = params(query, LIST_PARAMS)?;
     let status = match p.get("status") {
         Some(s) => InteractionStatus::parse("status", s)?,
@@ -100,7 +76,7 @@ pub async fn list(
         text,
     };
     let listing = service::list(&*state.store, &caller.actor(), &query, &page(&p)?).await?;
-    Ok(Json(json!({"items": listing.items.iter().map(interaction_json).collect::<Vec<_>>(), "next": listing.next})))
+    Ok(Json(Page::of(&listing)))
 }
 
 #[utoipa::path(
@@ -112,17 +88,24 @@ pub async fn list(
     params(("id" = String, Path, description = "the interaction id")),
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "`{\"interaction\":{…},\"thread\":[…]}`", body = serde_json::Value),
-        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "the interaction and its thread", body = views::Thread),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
     ),
 )]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<views::Thread>, ApiError> {
     let actor = caller.actor();
     let id = interaction_id(&id)?;
     let it = service::get(&*state.store, &actor, id).await?;
     let thread = service::thread(&*state.store, &actor, id).await?;
-    Ok(Json(json!({"interaction": interaction_json(&it), "thread": thread.iter().map(interaction_json).collect::<Vec<_>>()})))
+    Ok(Json(views::Thread {
+        interaction: views::Interaction::from(&it),
+        thread: thread.iter().map(views::Interaction::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -142,11 +125,11 @@ pub struct AssignBody {
     request_body = AssignBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "the interaction", body = serde_json::Value),
-        (status = 403, description = "viewers cannot", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "the interaction", body = views::Interaction),
+        (status = 403, description = "viewers cannot", body = super::error::ApiErrorBody),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
+        (status = 422, description = "invalid input", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn assign(
@@ -154,9 +137,9 @@ pub async fn assign(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AssignBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Interaction>, ApiError> {
     let it = service::assign(&*state.store, &caller.actor(), interaction_id(&id)?, body.assignee).await?;
-    Ok(Json(interaction_json(&it)))
+    Ok(Json(views::Interaction::from(&it)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -175,11 +158,11 @@ pub struct TextBody {
     request_body = TextBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 201, description = "the interaction with its notes", body = serde_json::Value),
-        (status = 403, description = "viewers cannot", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "empty or too long", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 201, description = "the interaction with its notes", body = views::Interaction),
+        (status = 403, description = "viewers cannot", body = super::error::ApiErrorBody),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
+        (status = 422, description = "empty or too long", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn add_note(
@@ -187,9 +170,9 @@ pub async fn add_note(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TextBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::Interaction>), ApiError> {
     let it = service::add_note(&*state.store, &*state.clock, &caller.actor(), interaction_id(&id)?, &body.text).await?;
-    Ok((StatusCode::CREATED, Json(interaction_json(&it))))
+    Ok((StatusCode::CREATED, Json(views::Interaction::from(&it))))
 }
 
 #[utoipa::path(
@@ -201,14 +184,18 @@ pub async fn add_note(
     params(("id" = String, Path, description = "the interaction id")),
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "the interaction", body = serde_json::Value),
-        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "the interaction", body = views::Interaction),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
     ),
 )]
-pub async fn close(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<views::Interaction>, ApiError> {
     let it = service::set_closed(&*state.store, &caller.actor(), interaction_id(&id)?, true).await?;
-    Ok(Json(interaction_json(&it)))
+    Ok(Json(views::Interaction::from(&it)))
 }
 
 #[utoipa::path(
@@ -220,14 +207,18 @@ pub async fn close(State(state): State<AppState>, caller: Caller, Path(id): Path
     params(("id" = String, Path, description = "the interaction id")),
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "the interaction", body = serde_json::Value),
-        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "the interaction", body = views::Interaction),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
     ),
 )]
-pub async fn reopen(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn reopen(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<views::Interaction>, ApiError> {
     let it = service::set_closed(&*state.store, &caller.actor(), interaction_id(&id)?, false).await?;
-    Ok(Json(interaction_json(&it)))
+    Ok(Json(views::Interaction::from(&it)))
 }
 
 #[utoipa::path(
@@ -240,12 +231,12 @@ pub async fn reopen(State(state): State<AppState>, caller: Caller, Path(id): Pat
     request_body = TextBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 201, description = "`{\"interaction\":{…},\"reply\":{\"platform_post_id\",\"url\"}}`", body = serde_json::Value),
-        (status = 404, description = "no such interaction in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "replying is not possible on this channel (platform, credentials)", body = crate::http::openapi::ApiErrorBody),
-        (status = 502, description = "the platform refused the reply; `message` says why", body = crate::http::openapi::ApiErrorBody),
-        (status = 503, description = "the platform is unavailable or rate-limited; retry later (Retry-After)", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 201, description = "the answered interaction and the reply on the platform", body = views::Replied),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "replying is not possible on this channel (platform, credentials)", body = super::error::ApiErrorBody),
+        (status = 502, description = "the platform refused the reply; `message` says why", body = super::error::ApiErrorBody),
+        (status = 503, description = "the platform is unavailable or rate-limited; retry later (Retry-After)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn reply(
@@ -253,35 +244,19 @@ pub async fn reply(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TextBody>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::Replied>), ApiError> {
     let cx = ReplyContext { store: &*state.store, clock: &*state.clock, cipher: &state.cipher, adapters: &state.adapters };
     match service::reply(&cx, &caller.actor(), interaction_id(&id)?, &body.text).await {
         Ok((it, published)) => Ok((
             StatusCode::CREATED,
-            Json(json!({
-                "interaction": interaction_json(&it),
-                "reply": {"platform_post_id": published.platform_post_id, "url": published.url},
-            })),
-        )
-            .into_response()),
+            Json(views::Replied {
+                interaction: views::Interaction::from(&it),
+                reply: views::Reply { platform_post_id: published.platform_post_id, url: published.url },
+            }),
+        )),
         Err(ReplyError::Service(e)) => Err(e.into()),
-        Err(ReplyError::Platform(e)) => Ok(platform_refusal(e)),
+        Err(ReplyError::Platform(e)) => Err(ApiError::Platform(e)),
     }
-}
-
-fn platform_refusal(e: PublishError) -> Response {
-    let (status, code, retry_after) = match &e {
-        PublishError::Transient { retry_after, .. } => (StatusCode::SERVICE_UNAVAILABLE, "platform_unavailable", *retry_after),
-        PublishError::Auth { .. } => (StatusCode::BAD_GATEWAY, "platform_auth", None),
-        PublishError::Permanent { .. } => (StatusCode::BAD_GATEWAY, "platform_refused", None),
-    };
-    let mut resp = (status, Json(json!({"error": {"code": code, "message": e.to_string()}}))).into_response();
-    if let Some(after) = retry_after
-        && let Ok(v) = axum::http::HeaderValue::from_str(&after.as_secs().max(1).to_string())
-    {
-        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-    }
-    resp
 }
 
 #[utoipa::path(
@@ -298,8 +273,8 @@ fn platform_refusal(e: PublishError) -> Response {
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "`{\"items\":[…],\"next\":…,\"open\":n,\"median_first_response_seconds\":…}`", body = serde_json::Value),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "one page of the author's interactions", body = views::Contact),
     ),
 )]
 pub async fn contact(
@@ -307,15 +282,16 @@ pub async fn contact(
     caller: Caller,
     Path((platform, author)): Path<(String, String)>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Contact>, ApiError> {
     let p = params(query, &["limit", "cursor"])?;
     let platform = Platform::parse("platform", &platform)?;
     let listing = service::contact(&*state.store, &caller.actor(), platform, &author, &page(&p)?).await?;
-    Ok(Json(json!({
-        "platform": platform, "author_id": author,
-        "items": listing.items.iter().map(interaction_json).collect::<Vec<_>>(),
-        "next": listing.next,
-    })))
+    Ok(Json(views::Contact {
+        platform,
+        author_id: author,
+        items: listing.items.iter().map(views::Interaction::from).collect(),
+        next: listing.next,
+    }))
 }
 
 #[utoipa::path(
@@ -330,20 +306,20 @@ pub async fn contact(
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "`{\"removed\": n}`: how many stored items were deleted", body = serde_json::Value),
-        (status = 403, description = "admins only", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "how many stored items were deleted", body = views::Erased),
+        (status = 403, description = "admins only", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn erase_contact(
     State(state): State<AppState>,
     caller: Caller,
     Path((platform, author)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Erased>, ApiError> {
     let platform = Platform::parse("platform", &platform)?;
     let removed = service::erase_contact(&*state.store, &caller.actor(), platform, &author).await?;
     tracing::info!(platform = platform.as_str(), removed, "contact erased");
-    Ok(Json(json!({"removed": removed})))
+    Ok(Json(views::Erased { removed }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -361,12 +337,12 @@ pub struct WatchlistBody {
     summary = "The team's watch list",
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"terms\":[…]}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the watch list", body = views::Watchlist),
+        (status = 401, response = super::error::Unauthorized),
     ),
 )]
-pub async fn get_watchlist(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"terms": service::watch_terms(&*state.store, &caller.actor()).await?})))
+pub async fn get_watchlist(State(state): State<AppState>, caller: Caller) -> Result<Json<views::Watchlist>, ApiError> {
+    Ok(Json(views::Watchlist { terms: service::watch_terms(&*state.store, &caller.actor()).await? }))
 }
 
 #[utoipa::path(
@@ -378,18 +354,18 @@ pub async fn get_watchlist(State(state): State<AppState>, caller: Caller) -> Res
     request_body = WatchlistBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 200, description = "`{\"terms\":[…]}` as stored", body = serde_json::Value),
-        (status = 403, description = "editors and admins only", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "a term is empty, too long or there are too many", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 200, description = "the watch list as stored", body = views::Watchlist),
+        (status = 403, description = "editors and admins only", body = super::error::ApiErrorBody),
+        (status = 422, description = "a term is empty, too long or there are too many", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn put_watchlist(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<WatchlistBody>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"terms": service::set_watch_terms(&*state.store, &caller.actor(), body.terms).await?})))
+) -> Result<Json<views::Watchlist>, ApiError> {
+    Ok(Json(views::Watchlist { terms: service::set_watch_terms(&*state.store, &caller.actor(), body.terms).await? }))
 }
 
 #[utoipa::path(
@@ -404,16 +380,16 @@ pub async fn put_watchlist(
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"items\":[…],\"next\":…}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "one page of incidents", body = Page<views::Incident>),
+        (status = 401, response = super::error::Unauthorized),
     ),
 )]
 pub async fn incidents(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<views::Incident>>, ApiError> {
     let p = params(query, &["limit", "cursor"])?;
     let listing = service::incidents(&*state.store, &caller.actor(), &page(&p)?).await?;
-    Ok(Json(json!({"items": listing.items.iter().map(incident_json).collect::<Vec<_>>(), "next": listing.next})))
+    Ok(Json(Page::of(&listing)))
 }

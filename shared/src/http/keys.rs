@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::views::{self, Items};
 use super::{ApiError, ApiJson, AppState, Caller};
-use crate::domain::{ApiKey, ApiKeyId, Role, ValidationError};
+use crate::domain::{ApiKeyId, Role, ValidationError};
 use crate::services::keys::create_key;
 use crate::store::StoreError;
 
@@ -34,26 +34,24 @@ pub struct CreateKeyBody {
     request_body = CreateKeyBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "`{\"id\",\"key\",\"role\",\"name\",\"created_at\"}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the key, with its secret shown this once", body = views::NewKey),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateKeyBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::NewKey>), ApiError> {
     caller.actor().require(Role::Admin, ADMIN_ONLY)?;
     let role = Role::parse("role", &body.role)?;
     let name = key_name(body.name.as_deref())?;
     let (key, secret) = create_key(&*state.store, &*state.clock, &caller.team_id, role, &name).await?;
     tracing::info!(key_id = %key.id, role = %key.role, "API key created");
-    let mut shown = key_json(&key);
-    shown["key"] = Value::String(secret.reveal().to_owned());
-    Ok((StatusCode::CREATED, Json(shown)))
+    Ok((StatusCode::CREATED, Json(views::NewKey { key: views::Key::from(&key), secret: secret.reveal().to_owned() })))
 }
 
 #[utoipa::path(
@@ -64,15 +62,15 @@ pub async fn create(
     summary = "The team's API keys, never the secrets (admin)",
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"items\":[…]}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "every key of the team", body = Items<views::Key>),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
     ),
 )]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Items<views::Key>>, ApiError> {
     caller.actor().require(Role::Admin, ADMIN_ONLY)?;
     let keys = state.store.list_api_keys(&caller.team_id).await?;
-    Ok(Json(json!({"items": keys.iter().map(key_json).collect::<Vec<_>>()})))
+    Ok(Json(Items { items: keys.iter().map(views::Key::from).collect() }))
 }
 
 /// Revokes a key at once. The key making the call cannot revoke itself (that is how a team
@@ -87,10 +85,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     security(("ApiKey" = [])),
     responses(
         (status = 204, description = "revoked"),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such key in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "this is the key making the request", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such key in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "this is the key making the request", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn delete(
@@ -126,9 +124,4 @@ fn key_name(name: Option<&str>) -> Result<String, ValidationError> {
         return Err(ValidationError::new("name", "must not contain control characters"));
     }
     Ok(name.to_owned())
-}
-
-/// A key as listings show it: never the secret, nor its hash.
-fn key_json(k: &ApiKey) -> Value {
-    json!({"id": k.id, "role": k.role, "name": k.name, "created_at": k.created_at})
 }

@@ -1,10 +1,11 @@
 //! The query string of a listing (`?limit=&cursor=` and the listing's own filters): unknown
-//! parameters and bad page sizes are 422 errors naming the parameter.
+//! parameters, bad page sizes and bad instants are 422 errors naming the parameter.
 
 use std::collections::HashMap;
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
+use chrono::{DateTime, Utc};
 
 use crate::domain::ValidationError;
 use crate::store::PageRequest;
@@ -34,4 +35,13 @@ pub(super) fn page(params: &HashMap<String, String>) -> Result<PageRequest, Vali
         None => PageRequest::DEFAULT_PAGE,
     };
     Ok(PageRequest { limit, cursor: params.get("cursor").cloned() })
+}
+
+/// An RFC 3339 query parameter. A `+` in an offset arrives as a space when the client did not
+/// percent-encode it; that is read as the `+` it was.
+pub(super) fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_rfc3339(&s.replace(' ', "+")))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ValidationError::new(field, format!("`{s}` is not an RFC 3339 instant like 2027-01-04T09:00:00Z")))
 }

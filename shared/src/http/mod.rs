@@ -12,6 +12,7 @@ mod listing;
 pub mod openapi;
 mod posts;
 mod reports;
+pub mod views;
 mod webhooks;
 
 use std::sync::Arc;
@@ -20,12 +21,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::Caller;
-pub use error::{ApiError, ApiJson, parse_json};
+pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json};
 
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
@@ -167,10 +168,10 @@ pub fn webhook_router(state: AppState) -> Router {
     tag = "meta",
     operation_id = "health",
     summary = "Liveness and the server's clock; no key needed",
-    responses((status = 200, description = "`{\"status\":\"ok\",\"time\":…}`", body = serde_json::Value)),
+    responses((status = 200, description = "the server is up; its clock", body = views::Health)),
 )]
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "time": state.clock.now()}))
+async fn health(State(state): State<AppState>) -> Json<views::Health> {
+    Json(views::Health { status: "ok", time: state.clock.now() })
 }
 
 /// Who the key belongs to: the first call a client makes to check its key.
@@ -182,19 +183,18 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
     summary = "The key's team, role and id",
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"team_id\",\"role\",\"key_id\"}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = openapi::ApiErrorBody),
+        (status = 200, description = "the key's team, role and id", body = views::Me),
+        (status = 401, response = error::Unauthorized),
     ),
 )]
-async fn me(caller: Caller) -> Json<Value> {
-    Json(json!({"team_id": caller.team_id, "role": caller.role, "key_id": caller.key_id}))
+async fn me(caller: Caller) -> Json<views::Me> {
+    Json(views::Me { team_id: caller.team_id, role: caller.role, key_id: caller.key_id })
 }
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route")
 }
 
-async fn method_not_allowed() -> (axum::http::StatusCode, Json<Value>) {
-    let body = json!({"error": {"code": "method_not_allowed", "message": "this path does not take that method"}});
-    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body))
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

@@ -1,51 +1,16 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3 document, generated from the `#[utoipa::path]`
-//! annotations on the handlers and the `ToSchema` derives on the request bodies. Every route of
-//! [`super::api_router`] is listed in `paths(...)` below; `tests/system/api_openapi.rs` checks that the
-//! router and the document agree both ways.
+//! annotations on the handlers, the `ToSchema` derives on the request bodies and the views, and
+//! the shared error responses of `error.rs`. Handlers never import this module: it imports
+//! them. Every route of [`super::api_router`] is listed in `paths(...)` below;
+//! `tests/system/api_openapi.rs` checks that the router and the document agree both ways.
 
 use axum::Json;
-use serde::Deserialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use super::{calendar, channels, import, inbox, keys, posts, reports, webhooks};
-
-/// Every error response: `{"error":{"code","message","field"?}}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ApiErrorBody {
-    error: ApiErrorDetail,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ApiErrorDetail {
-    /// `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_large`, `invalid`,
-    /// `method_not_allowed` or `internal`.
-    code: String,
-    /// For people: what is wrong and, where it helps, what to do.
-    message: String,
-    /// The input at fault (`text`, `channel_ids[1]`, `publish_at`, …), when there is one.
-    field: Option<String>,
-}
-
-/// When to publish: an instant (`"2027-01-04T09:00:00Z"`), `"next_slot"` (the channel's next
-/// queue slot), or a wall-clock time `{"local","time_zone"?}` (zone defaults to each channel's).
-#[derive(Deserialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum PublishAtSchema {
-    /// An RFC 3339 instant, or `"next_slot"`.
-    Text(String),
-    /// A local date-time in a zone; DST gaps and overlaps are refused (422).
-    Local {
-        /// `2027-01-04T10:00:00`
-        local: String,
-        /// An IANA zone, like `Europe/Paris`.
-        time_zone: Option<String>,
-    },
-}
+use super::error::{ApiErrorBody, Forbidden, Invalid, TooLarge, Unauthorized};
+use super::{calendar, channels, import, inbox, keys, posts, reports, views, webhooks};
 
 /// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`.
 struct ApiKeyScheme;
@@ -113,25 +78,26 @@ impl Modify for ApiKeyScheme {
         webhooks::receive,
         webhooks::handshake,
     ),
-    components(schemas(
-        ApiErrorBody,
-        ApiErrorDetail,
-        PublishAtSchema,
-        channels::CreateChannelBody,
-        channels::PatchChannelBody,
-        channels::SlotBody,
-        posts::CreatePostBody,
-        posts::PatchPostBody,
-        posts::MediaBody,
-        posts::RecurrenceBody,
-        keys::CreateKeyBody,
-        inbox::AssignBody,
-        inbox::TextBody,
-        inbox::WatchlistBody,
-        reports::CreateReportBody,
-        reports::ScheduleBody,
-        crate::intake::GenericInteraction,
-    )),
+    components(
+        responses(Unauthorized, Forbidden, TooLarge, Invalid),
+        schemas(
+            ApiErrorBody,
+            channels::CreateChannelBody,
+            channels::PatchChannelBody,
+            channels::SlotBody,
+            posts::CreatePostBody,
+            posts::PatchPostBody,
+            posts::MediaBody,
+            posts::RecurrenceBody,
+            keys::CreateKeyBody,
+            inbox::AssignBody,
+            inbox::TextBody,
+            inbox::WatchlistBody,
+            reports::CreateReportBody,
+            reports::ScheduleBody,
+            crate::intake::GenericInteraction,
+        ),
+    ),
     modifiers(&ApiKeyScheme),
     tags(
         (name = "meta", description = "Health, the caller, this document"),
@@ -157,8 +123,8 @@ pub fn document() -> Document {
     tag = "meta",
     operation_id = "openapi",
     summary = "This OpenAPI 3 document; no key needed",
-    responses((status = 200, description = "the OpenAPI 3 document", body = serde_json::Value)),
+    responses((status = 200, description = "the OpenAPI 3 document", body = views::OpenApiDocument)),
 )]
-pub async fn serve() -> Json<Document> {
-    Json(document())
+pub async fn serve() -> Json<views::OpenApiDocument> {
+    Json(views::OpenApiDocument(document()))
 }

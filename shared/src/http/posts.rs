@@ -8,15 +8,19 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::listing::instant;
+use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
-use crate::domain::{ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, ValidationError, parse_time_zone};
+use crate::domain::{
+    ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, ValidationError, parse_time_zone,
+};
 use crate::services::Actor;
-use crate::services::posts::{self as service, NewPost, PostChanges, PostView};
-use crate::services::series::{self as service_series, RecurrenceRequest, SeriesView};
+use crate::services::posts::{self as service, NewPost, PostChanges};
+use crate::services::series::{self as service_series, RecurrenceRequest};
 
 /// At most this many media items per post (above every platform's own limit).
 pub const MAX_MEDIA: usize = 50;
@@ -40,8 +44,7 @@ impl Caller {
 pub struct CreatePostBody {
     text: String,
     channel_ids: Vec<String>,
-    #[schema(value_type = super::openapi::PublishAtSchema)]
-    publish_at: Value,
+    publish_at: PublishAtInput,
     #[serde(default)]
     variants: BTreeMap<String, String>,
     #[serde(default)]
@@ -79,8 +82,7 @@ pub struct PatchPostBody {
     #[serde(default)]
     media: Option<Vec<MediaBody>>,
     #[serde(default)]
-    #[schema(value_type = Option<super::openapi::PublishAtSchema>)]
-    publish_at: Option<Value>,
+    publish_at: Option<PublishAtInput>,
     #[serde(default)]
     draft: Option<bool>,
     /// Accepted only to refuse it with a clear message.
@@ -97,23 +99,23 @@ pub struct PatchPostBody {
     request_body = CreatePostBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the post with its deliveries, or with `recurrence` the series `{\"series_id\",\"recurrence\",\"posts\",\"skipped\"}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "a channel of `channel_ids` is not in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the post with its deliveries, or with `recurrence` the series", body = views::Created),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "a channel of `channel_ids` is not in your team", body = super::error::ApiErrorBody),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreatePostBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::Created>), ApiError> {
     let new = NewPost {
         text: PostText::parse("text", &body.text)?,
         channel_ids: channel_ids(&body.channel_ids)?,
-        publish_at: PublishAt::from_json(&body.publish_at)?,
+        publish_at: PublishAt::parse(&body.publish_at)?,
         variants: variants(body.variants)?,
         media: media(body.media)?,
         draft: body.draft,
@@ -130,28 +132,10 @@ pub async fn create(
         let series =
             service_series::create_series(&*state.store, &*state.store, &*state.clock, &caller.actor(), new, recurrence)
                 .await?;
-        return Ok((StatusCode::CREATED, Json(series_json(&series))));
+        return Ok((StatusCode::CREATED, Json(views::Created::Series(views::Series::from(&series)))));
     }
     let view = service::create_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), new).await?;
-    Ok((StatusCode::CREATED, Json(post_json(&view))))
-}
-
-/// A created series: its id and rule, each post (with `publish_at`, its first delivery's
-/// time), and the wall-clock times skipped because they do not exist in the zone.
-fn series_json(s: &SeriesView) -> Value {
-    json!({
-        "series_id": s.series_id,
-        "recurrence": {"rrule": s.rrule, "time_zone": s.time_zone.name()},
-        "posts": s.posts.iter().map(|v| {
-            let mut post = post_json(v);
-            post["publish_at"] = json!(v.deliveries.iter().map(|d| d.publish_at).min());
-            post
-        }).collect::<Vec<_>>(),
-        "skipped": s.skipped.iter().map(|t| json!({
-            "local": t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            "reason": format!("does not exist in {} (clocks move forward that day)", s.time_zone),
-        })).collect::<Vec<_>>(),
-    })
+    Ok((StatusCode::CREATED, Json(views::Created::Post(views::Post::from(&view)))))
 }
 
 #[utoipa::path(
@@ -163,18 +147,18 @@ fn series_json(s: &SeriesView) -> Value {
     params(("id" = String, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the post", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the post", body = views::Post),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Post>, ApiError> {
     let view = service::get_post(&*state.store, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(post_json(&view)))
+    Ok(Json(views::Post::from(&view)))
 }
 
 /// `GET /v1/posts?from=…&to=…&limit=…&cursor=…`: the calendar.
@@ -192,16 +176,16 @@ pub async fn get(
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"items\":[…],\"next\":cursor|null}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "one page of the calendar", body = Page<views::Post>),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<views::Post>>, ApiError> {
     let params = super::listing::params(query, &["from", "to", "limit", "cursor"])?;
     let now = state.clock.now();
     let from = match params.get("from") {
@@ -214,10 +198,7 @@ pub async fn list(
     };
     let page = super::listing::page(&params)?;
     let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &page).await?;
-    Ok(Json(json!({
-        "items": listing.items.iter().map(post_json).collect::<Vec<_>>(),
-        "next": listing.next,
-    })))
+    Ok(Json(Page::of(&listing)))
 }
 
 #[utoipa::path(
@@ -230,13 +211,13 @@ pub async fn list(
     request_body = PatchPostBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the changed post", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "a delivery is already publishing, or changed concurrently", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 1 MiB", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid input; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the changed post", body = views::Post),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "a delivery is already publishing, or changed concurrently", body = super::error::ApiErrorBody),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn update(
@@ -244,7 +225,7 @@ pub async fn update(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchPostBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Post>, ApiError> {
     let id = post_id(&id)?;
     if body.channel_ids.is_some() {
         return Err(ValidationError::new(
@@ -257,11 +238,11 @@ pub async fn update(
         text: body.text.as_deref().map(|t| PostText::parse("text", t)).transpose()?,
         variants: body.variants.map(variants).transpose()?,
         media: body.media.map(media).transpose()?,
-        publish_at: body.publish_at.as_ref().map(PublishAt::from_json).transpose()?,
+        publish_at: body.publish_at.as_ref().map(PublishAt::parse).transpose()?,
         draft: body.draft,
     };
     let view = service::update_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), id, changes).await?;
-    Ok(Json(post_json(&view)))
+    Ok(Json(views::Post::from(&view)))
 }
 
 #[utoipa::path(
@@ -273,21 +254,21 @@ pub async fn update(
     params(("id" = String, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the post", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "nothing left to cancel", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the post", body = views::Post),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "nothing left to cancel", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Post>, ApiError> {
     let view =
         service::cancel_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(post_json(&view)))
+    Ok(Json(views::Post::from(&view)))
 }
 
 #[utoipa::path(
@@ -299,22 +280,22 @@ pub async fn cancel(
     params(("id" = String, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the post", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "nothing awaits approval", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "their time has passed", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the post", body = views::Post),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "nothing awaits approval", body = super::error::ApiErrorBody),
+        (status = 422, description = "their time has passed", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Post>, ApiError> {
     let view =
         service::approve_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(post_json(&view)))
+    Ok(Json(views::Post::from(&view)))
 }
 
 #[utoipa::path(
@@ -326,20 +307,20 @@ pub async fn approve(
     params(("id" = String, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the post", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "the key's role may not do this", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such post in your team", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "no failed delivery", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the post", body = views::Post),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "no failed delivery", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::Post>, ApiError> {
     let view = service::retry_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(post_json(&view)))
+    Ok(Json(views::Post::from(&view)))
 }
 
 /// A path id that is not even a UUID names no post: 404, like any unknown id.
@@ -393,45 +374,4 @@ fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {
             MediaRef::parse(&format!("media[{i}].url"), &m.url, m.alt)
         })
         .collect()
-}
-
-/// An RFC 3339 query parameter. A `+` in an offset arrives as a space when the client did not
-/// percent-encode it; that is read as the `+` it was.
-pub(super) fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_rfc3339(&s.replace(' ', "+")))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ValidationError::new(field, format!("`{s}` is not an RFC 3339 instant like 2027-01-04T09:00:00Z")))
-}
-
-/// A post as the API shows it, deliveries by publish time.
-pub fn post_json(v: &PostView) -> Value {
-    let p = &v.post;
-    let mut deliveries: Vec<_> = v.deliveries.iter().collect();
-    deliveries.sort_by_key(|d| (d.publish_at, d.channel_id));
-    let variants: BTreeMap<&str, &str> = p.variants.iter().map(|(k, t)| (k.as_str(), t.as_str())).collect();
-    json!({
-        "id": p.id,
-        "series_id": p.series_id,
-        "text": p.text.as_str(),
-        "variants": variants,
-        "media": p.media,
-        "state": v.state(),
-        "created_by": p.created_by,
-        "created_at": p.created_at,
-        "updated_at": p.updated_at,
-        "deliveries": deliveries.iter().map(|d| json!({
-            "id": d.id,
-            "channel_id": d.channel_id,
-            "platform": d.platform,
-            "state": d.state,
-            "publish_at": d.publish_at,
-            "attempts": d.attempts,
-            "retry_at": d.retry_at,
-            "last_error": d.last_error,
-            "platform_post_id": d.platform_post_id,
-            "url": d.url,
-            "published_at": d.published_at,
-        })).collect::<Vec<_>>(),
-    })
 }

@@ -14,10 +14,11 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, MONTHLY_REPORT_LAST_DAY, MonthlyReport, Report, ReportFormat, ReportId, ReportSchedule, Role, ValidationError,
-    WeeklyReport, parse_weekday, weekday_name,
+    ChannelId, MONTHLY_REPORT_LAST_DAY, MonthlyReport, ReportFormat, ReportId, Role, ValidationError, WeeklyReport,
+    parse_weekday,
 };
 use crate::services::reports as service;
 
@@ -39,26 +40,6 @@ fn report_id(s: &str) -> Result<ReportId, ValidationError> {
     ReportId::parse("id", s)
 }
 
-/// A report record as the API shows it: file keys become links.
-pub fn report_json(r: &Report) -> Value {
-    let files: serde_json::Map<String, Value> = r
-        .files
-        .keys()
-        .map(|f| {
-            let name = match f {
-                ReportFormat::Html => "html",
-                ReportFormat::Csv => "csv",
-                ReportFormat::Json => "json",
-            };
-            (name.to_owned(), json!(format!("/v1/reports/{}/{}", r.id, f.file_name())))
-        })
-        .collect();
-    json!({
-        "id": r.id, "team_id": r.team_id, "from": r.period_start, "to": r.period_end,
-        "created_at": r.created_at, "files": files,
-    })
-}
-
 #[utoipa::path(
     post,
     path = "/v1/reports",
@@ -68,38 +49,34 @@ pub fn report_json(r: &Report) -> Value {
     request_body = CreateReportBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the report record with links to report.html, report.csv and report.json, and `summary` (the overall figures)", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "viewers cannot generate reports", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "invalid dates; `field` names it", body = crate::http::openapi::ApiErrorBody),
+        (status = 201, description = "the report record with links to report.html, report.csv and report.json, and `summary` (the overall figures)", body = views::NewReport),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, description = "viewers cannot generate reports", body = super::error::ApiErrorBody),
+        (status = 422, description = "invalid dates; `field` names it", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateReportBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<views::NewReport>), ApiError> {
     let actor = caller.actor();
     actor.require(Role::Contributor, "viewers can read reports but not generate them")?;
     let (from, to) = (day("from", &body.from)?, day("to", &body.to)?);
     let (report, data) =
         service::generate(&*state.store, &*state.report_files, &actor, from, to, state.clock.now()).await?;
-    let mut out = report_json(&report);
+    let shown = views::Report::from(&report);
     // `Report Ready`, with the links the API serves the files at.
     let ready = crate::events::Event::new(
         crate::events::EventKind::ReportReady,
         &report.team_id,
         state.clock.now(),
-        json!({"report_id": report.id, "from": body.from, "to": body.to, "files": out["files"].clone()}),
+        json!({"report_id": report.id, "from": body.from, "to": body.to, "files": shown.files}),
     );
     if let Err(e) = state.events.emit(&ready).await {
         tracing::error!(error = %e, "Report Ready not delivered");
     }
-    out["summary"] = json!({
-        "overall": data.overall, "inbox": data.inbox.current, "incidents": data.incidents.len(),
-        "items_read": data.items_read,
-    });
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok((StatusCode::CREATED, Json(views::NewReport { report: shown, summary: views::ReportSummary::from(&data) })))
 }
 
 #[utoipa::path(
@@ -114,20 +91,20 @@ pub async fn create(
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"items\":[…],\"next\":…}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "a bad `limit` or `cursor`", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "one page of reports", body = Page<views::Report>),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 422, description = "a bad `limit` or `cursor`", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<views::Report>>, ApiError> {
     let params = super::listing::params(query, &["limit", "cursor"])?;
     let page = super::listing::page(&params)?;
     let listing = service::list(&*state.store, &caller.actor(), &page).await?;
-    Ok(Json(json!({"items": listing.items.iter().map(report_json).collect::<Vec<_>>(), "next": listing.next})))
+    Ok(Json(Page::of(&listing)))
 }
 
 #[utoipa::path(
@@ -139,14 +116,18 @@ pub async fn list(
     params(("id" = String, Path, description = "the report id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the report record", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such report in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the report record", body = views::Report),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, description = "no such report in your team", body = super::error::ApiErrorBody),
     ),
 )]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<views::Report>, ApiError> {
     let report = service::get(&*state.store, &caller.actor(), report_id(&id)?).await?;
-    Ok(Json(report_json(&report)))
+    Ok(Json(views::Report::from(&report)))
 }
 
 #[utoipa::path(
@@ -162,8 +143,8 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the file, `text/html`, `text/csv` or `application/json`", body = String),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such report in your team, or no such file", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, description = "no such report in your team, or no such file", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn file(
@@ -192,27 +173,19 @@ pub async fn file(
     params(("id" = String, Path, description = "the channel id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"suggested\":[{\"weekday\",\"time\"}],\"time_zone\",\"sample\",\"cells\",\"note\"}`: apply them with `PATCH /v1/channels/{id}` `queue_slots`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such channel in your team", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "suggested slots: apply them with `PATCH /v1/channels/{id}` `queue_slots`", body = views::SlotSuggestions),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, description = "no such channel in your team", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn suggest_slots(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::SlotSuggestions>, ApiError> {
     let channel = ChannelId::parse("id", &id)?;
     let best = service::suggest_slots(&*state.store, &caller.actor(), channel, state.clock.now()).await?;
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let suggested: Vec<Value> = best
-        .recommended
-        .iter()
-        .map(|c| json!({"weekday": DAYS[c.weekday as usize % 7], "time": format!("{:02}:00", c.hour), "posts": c.posts, "mean_engagements": c.mean_engagements}))
-        .collect();
-    Ok(Json(json!({
-        "suggested": suggested, "time_zone": best.time_zone, "sample": best.sample, "cells": best.cells, "note": best.note,
-    })))
+    Ok(Json(views::SlotSuggestions::from(&best)))
 }
 
 /// `PATCH /v1/reports/schedule`: a key left out keeps its schedule, `null` switches it off.
@@ -267,19 +240,6 @@ fn monthly(v: &Value) -> Result<Option<MonthlyReport>, ValidationError> {
     Ok(Some(MonthlyReport::new("monthly", day, hour)?))
 }
 
-fn schedule_json(schedule: &ReportSchedule, zone: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Value {
-    let upcoming: Vec<Value> = service::schedule::upcoming(schedule, zone, now)
-        .iter()
-        .map(|r| json!({"schedule": r.cadence, "at": r.at, "from": r.from, "to": r.to}))
-        .collect();
-    json!({
-        "time_zone": zone.name(),
-        "weekly": schedule.weekly.map(|w| json!({"day": weekday_name(w.day), "hour": w.hour})),
-        "monthly": schedule.monthly.map(|m| json!({"day": m.day, "hour": m.hour})),
-        "upcoming": upcoming,
-    })
-}
-
 #[utoipa::path(
     get,
     path = "/v1/reports/schedule",
@@ -288,13 +248,13 @@ fn schedule_json(schedule: &ReportSchedule, zone: chrono_tz::Tz, now: chrono::Da
     summary = "When the team's weekly and monthly reports are made, in its time zone, and the next runs",
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "`{\"time_zone\",\"weekly\":{\"day\",\"hour\"}|null,\"monthly\":{\"day\",\"hour\"}|null,\"upcoming\":[{\"schedule\",\"at\",\"from\",\"to\"}]}`", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the schedule and its next runs", body = views::ReportSchedule),
+        (status = 401, response = super::error::Unauthorized),
     ),
 )]
-pub async fn schedule(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn schedule(State(state): State<AppState>, caller: Caller) -> Result<Json<views::ReportSchedule>, ApiError> {
     let (schedule, zone) = service::report_schedule(&*state.store, &caller.actor()).await?;
-    Ok(Json(schedule_json(&schedule, zone, state.clock.now())))
+    Ok(Json(views::ReportSchedule::new(&schedule, zone, state.clock.now())))
 }
 
 #[utoipa::path(
@@ -306,21 +266,21 @@ pub async fn schedule(State(state): State<AppState>, caller: Caller) -> Result<J
     request_body = ScheduleBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the schedule, as `GET /v1/reports/schedule` shows it", body = serde_json::Value),
-        (status = 401, description = "no, unknown or revoked API key", body = crate::http::openapi::ApiErrorBody),
-        (status = 403, description = "viewers and contributors cannot change the schedule", body = crate::http::openapi::ApiErrorBody),
-        (status = 422, description = "a bad day or hour; `field` names it (`weekly.day`, `monthly.hour`…)", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "the schedule, as `GET /v1/reports/schedule` shows it", body = views::ReportSchedule),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, description = "viewers and contributors cannot change the schedule", body = super::error::ApiErrorBody),
+        (status = 422, description = "a bad day or hour; `field` names it (`weekly.day`, `monthly.hour`…)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn set_schedule(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<ScheduleBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::ReportSchedule>, ApiError> {
     let change = service::ScheduleChange {
         weekly: body.weekly.as_ref().map(weekly).transpose()?,
         monthly: body.monthly.as_ref().map(monthly).transpose()?,
     };
     let (schedule, zone) = service::change_report_schedule(&*state.store, &caller.actor(), change).await?;
-    Ok(Json(schedule_json(&schedule, zone, state.clock.now())))
+    Ok(Json(views::ReportSchedule::new(&schedule, zone, state.clock.now())))
 }

@@ -2,18 +2,18 @@
 //! and messages. The handler reads the raw bytes (signatures are over them), hands them to
 //! [`crate::intake::Intake`], and answers as soon as they are stored.
 
-use axum::Router;
+use axum::{Json, Router};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
 
+use super::views;
 use super::{ApiError, AppState};
 use crate::domain::ValidationError;
-use crate::intake::{IntakeError, MAX_WEBHOOK_BODY_BYTES, ReceiveError, Received, WebhookRequest};
+use crate::intake::{HandshakeReply, IntakeError, MAX_WEBHOOK_BODY_BYTES, ReceiveError, Received, WebhookRequest};
 
 /// Adds the webhook route to `router`.
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
@@ -41,12 +41,12 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     ),
     request_body(content = crate::intake::GenericInteraction, description = "for `generic`: one interaction; other platforms: their own payloads"),
     responses(
-        (status = 200, description = "stored: `{\"created\",\"duplicates\",\"ignored\"}`; or a handshake answer", body = serde_json::Value),
-        (status = 400, description = "signed, but not a payload of that platform", body = crate::http::openapi::ApiErrorBody),
-        (status = 401, description = "missing or wrong signature, or a timestamp outside the window; nothing stored", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such channel for that platform", body = crate::http::openapi::ApiErrorBody),
-        (status = 409, description = "the channel's credentials lack the secret this platform signs with", body = crate::http::openapi::ApiErrorBody),
-        (status = 413, description = "the body is over 256 KiB", body = crate::http::openapi::ApiErrorBody),
+        (status = 200, description = "stored (a redelivery creates nothing); or a handshake answer", body = views::WebhookReceived),
+        (status = 400, description = "signed, but not a payload of that platform", body = super::error::ApiErrorBody),
+        (status = 401, description = "missing or wrong signature, or a timestamp outside the window; nothing stored", body = super::error::ApiErrorBody),
+        (status = 404, description = "no such channel for that platform", body = super::error::ApiErrorBody),
+        (status = 409, description = "the channel's credentials lack the secret this platform signs with", body = super::error::ApiErrorBody),
+        (status = 413, description = "the body is over 256 KiB", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn receive(
@@ -56,27 +56,42 @@ pub async fn receive(
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ApiError::TooLarge(format!("webhook bodies are limited to {MAX_WEBHOOK_BODY_BYTES} bytes"))
-                .into_response();
+) -> Result<Answer, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!("webhook bodies are limited to {MAX_WEBHOOK_BODY_BYTES} bytes"))
+        } else {
+            ApiError::Invalid(ValidationError::new("body", "could not be read"))
         }
-        Err(_) => return ApiError::Invalid(ValidationError::new("body", "could not be read")).into_response(),
-    };
+    })?;
     let request = WebhookRequest { method: &method, query: uri.query(), headers: &headers, body: &body };
     match state.intake().receive(&platform, &channel_id, &request).await {
-        Ok(Received::Handshake(reply)) => {
-            let mut resp = (StatusCode::OK, reply.body).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-            resp
-        }
+        Ok(Received::Handshake(reply)) => Ok(Answer::Handshake(reply)),
         Ok(Received::Accepted(summary)) => {
             tracing::info!(platform, created = summary.created, duplicates = summary.duplicates, ignored = summary.ignored, "webhook stored");
-            (StatusCode::OK, axum::Json(json!(summary))).into_response()
+            Ok(Answer::Stored(Json(views::WebhookReceived::from(&summary))))
         }
-        Err(e) => refusal(e).into_response(),
+        Err(e) => Err(refusal(e)),
+    }
+}
+
+/// What the webhook endpoint answers: the platform's handshake in the form it expects, or
+/// what was stored.
+pub enum Answer {
+    Handshake(HandshakeReply),
+    Stored(Json<views::WebhookReceived>),
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Answer::Handshake(reply) => {
+                let mut resp = (StatusCode::OK, reply.body).into_response();
+                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+                resp
+            }
+            Answer::Stored(json) => (StatusCode::OK, json).into_response(),
+        }
     }
 }
 
@@ -94,8 +109,8 @@ pub async fn receive(
     ),
     responses(
         (status = 200, description = "the challenge answered as the platform expects", body = String),
-        (status = 401, description = "wrong verify token", body = crate::http::openapi::ApiErrorBody),
-        (status = 404, description = "no such channel for that platform", body = crate::http::openapi::ApiErrorBody),
+        (status = 401, description = "wrong verify token", body = super::error::ApiErrorBody),
+        (status = 404, description = "no such channel for that platform", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn handshake(
@@ -105,36 +120,27 @@ pub async fn handshake(
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<Answer, ApiError> {
     receive(state, path, method, uri, headers, body).await
 }
 
-fn refusal(e: ReceiveError) -> Response {
-    let (status, code, message, field) = match e {
+fn refusal(e: ReceiveError) -> ApiError {
+    match e {
         ReceiveError::UnknownEndpoint | ReceiveError::Intake(IntakeError::Unsupported) => {
-            (StatusCode::NOT_FOUND, "not_found", "no such webhook endpoint".to_owned(), None)
+            ApiError::NotFound("no such webhook endpoint")
         }
         ReceiveError::Intake(IntakeError::Unauthorized(why)) => {
             tracing::warn!(reason = %why, "webhook refused");
-            (StatusCode::UNAUTHORIZED, "unauthorized", why, None)
+            ApiError::BadSignature(why)
         }
         ReceiveError::Intake(IntakeError::BadRequest { field, rule }) => {
-            (StatusCode::BAD_REQUEST, "bad_request", format!("{field}: {rule}"), Some(field))
+            ApiError::BadRequest { message: format!("{field}: {rule}"), field: Some(field) }
         }
-        ReceiveError::Intake(IntakeError::NotConfigured { field }) => (
-            StatusCode::CONFLICT,
-            "not_configured",
-            format!("the channel's credentials have no `{field}`: set it with PATCH /v1/channels/{{id}}"),
-            Some(format!("credentials.{field}")),
-        ),
-        ReceiveError::Store(e) => return ApiError::Internal(Box::new(e)).into_response(),
-        ReceiveError::Credentials => {
-            return ApiError::Internal("the channel's credentials could not be opened".into()).into_response();
-        }
-    };
-    let mut error = json!({"code": code, "message": message});
-    if let Some(field) = field {
-        error["field"] = json!(field);
+        ReceiveError::Intake(IntakeError::NotConfigured { field }) => ApiError::NotConfigured {
+            message: format!("the channel's credentials have no `{field}`: set it with PATCH /v1/channels/{{id}}"),
+            field: format!("credentials.{field}"),
+        },
+        ReceiveError::Store(e) => ApiError::Internal(Box::new(e)),
+        ReceiveError::Credentials => ApiError::Internal("the channel's credentials could not be opened".into()),
     }
-    (status, axum::Json(json!({ "error": error }))).into_response()
 }
