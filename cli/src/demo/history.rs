@@ -169,7 +169,6 @@ pub async fn live(
                         wall += 1;
                         create_post(
                             &*dir.store,
-                            &*dir.store,
                             &*clock,
                             actor,
                             NewPost {

@@ -119,7 +119,6 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
     for (at, text) in plan {
         create_post(
             &*dir.store,
-            &*dir.store,
             &clock,
             &actor,
             NewPost {

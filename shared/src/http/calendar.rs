@@ -54,7 +54,7 @@ pub async fn feed(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let token = query.as_ref().ok().and_then(|Query(q)| q.get("token")).map(String::as_str);
-    let ics = service::feed(&*state.store, &*state.store, &*state.store, &*state.clock, token).await?;
+    let ics = service::feed(&*state.store, &*state.clock, token).await?;
     let headers = [
         (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
         (header::CACHE_CONTROL, "private, max-age=300"),

@@ -189,7 +189,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = channel_id(&id)?;
-    service::delete_channel(&*state.store, &*state.store, &*state.clock, &caller.actor(), id).await?;
+    service::delete_channel(&*state.store, &*state.clock, &caller.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -130,11 +130,11 @@ pub async fn create(
                 .transpose()?,
         };
         let series =
-            service_series::create_series(&*state.store, &*state.store, &*state.clock, &caller.actor(), new, recurrence)
+            service_series::create_series(&*state.store, &*state.clock, &caller.actor(), new, recurrence)
                 .await?;
         return Ok((StatusCode::CREATED, Json(views::Created::Series(views::Series::from(&series)))));
     }
-    let view = service::create_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), new).await?;
+    let view = service::create_post(&*state.store, &*state.clock, &caller.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(views::Created::Post(views::Post::from(&view)))))
 }
 
@@ -241,7 +241,7 @@ pub async fn update(
         publish_at: body.publish_at.as_ref().map(PublishAt::parse).transpose()?,
         draft: body.draft,
     };
-    let view = service::update_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), id, changes).await?;
+    let view = service::update_post(&*state.store, &*state.clock, &caller.actor(), id, changes).await?;
     Ok(Json(views::Post::from(&view)))
 }
 
@@ -267,7 +267,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<views::Post>, ApiError> {
     let view =
-        service::cancel_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+        service::cancel_post(&*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
     Ok(Json(views::Post::from(&view)))
 }
 
@@ -294,7 +294,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Json<views::Post>, ApiError> {
     let view =
-        service::approve_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+        service::approve_post(&*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
     Ok(Json(views::Post::from(&view)))
 }
 
@@ -319,7 +319,7 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<views::Post>, ApiError> {
-    let view = service::retry_post(&*state.store, &*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+    let view = service::retry_post(&*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
     Ok(Json(views::Post::from(&view)))
 }
 

@@ -19,7 +19,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{CalendarToken, Channel, ChannelId, Delivery, DeliveryState, KeyHash, Post, PostId, Role};
-use crate::store::{ChannelStore, PageRequest, PostStore, TeamStore};
+use crate::store::{PageRequest, Store};
 
 /// The feed reaches this many days back…
 pub const PAST_DAYS: i64 = 30;
@@ -37,35 +37,33 @@ pub fn feed_path(token: &str) -> String {
 
 /// Makes a new calendar token for the actor's team, replacing (and so disabling) any previous
 /// one. Admin only. The token is returned once; only its hash is kept.
-pub async fn rotate_token(teams: &dyn TeamStore, actor: &Actor) -> Result<CalendarToken, ServiceError> {
+pub async fn rotate_token(store: &dyn Store, actor: &Actor) -> Result<CalendarToken, ServiceError> {
     actor.require(Role::Admin, "only an admin key can create or rotate the calendar feed's token")?;
-    let mut team = actor.team(teams).await?;
+    let mut team = actor.team(store).await?;
     let token = CalendarToken::generate();
     let rotated = team.calendar_token_hash.is_some();
     team.calendar_token_hash = Some(token.hash());
-    teams.update_team(&team).await?;
+    store.update_team(&team).await?;
     tracing::info!(team_id = %team.id, rotated, "calendar token set");
     Ok(token)
 }
 
 /// The feed of the team whose token this is, as iCalendar text; 404 for any other token.
 pub async fn feed(
-    teams: &dyn TeamStore,
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     token: Option<&str>,
 ) -> Result<String, ServiceError> {
     let not_found = || ServiceError::not_found("no such calendar");
     let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(not_found)?;
-    let team = teams.team_by_calendar_token(&KeyHash::of(token)).await?.ok_or_else(not_found)?;
+    let team = store.team_by_calendar_token(&KeyHash::of(token)).await?.ok_or_else(not_found)?;
     let now = clock.now();
     let (from, to) = (now - Duration::days(PAST_DAYS), now + Duration::days(FUTURE_DAYS));
 
     let mut deliveries = Vec::new();
     let mut page = PageRequest::first(PageRequest::MAX_PAGE);
     'pages: loop {
-        let calendar = posts.calendar(&team.id, from, to, &page).await?;
+        let calendar = store.calendar(&team.id, from, to, &page).await?;
         for d in calendar.items {
             if !matches!(d.state, DeliveryState::Scheduled | DeliveryState::Publishing | DeliveryState::Published) {
                 continue;
@@ -83,7 +81,7 @@ pub async fn feed(
     }
 
     let names: HashMap<ChannelId, Channel> =
-        channels.list_channels(&team.id).await?.into_iter().map(|c| (c.id, c)).collect();
+        store.list_channels(&team.id).await?.into_iter().map(|c| (c.id, c)).collect();
     let mut texts: HashMap<PostId, Option<Post>> = HashMap::new();
     let mut ics = IcsWriter::new();
     ics.line("BEGIN", "VCALENDAR");
@@ -96,7 +94,7 @@ pub async fn feed(
     ics.line("REFRESH-INTERVAL;VALUE=DURATION", "PT15M");
     for d in &deliveries {
         if let Entry::Vacant(slot) = texts.entry(d.post_id) {
-            slot.insert(posts.get_post(&team.id, d.post_id).await?);
+            slot.insert(store.get_post(&team.id, d.post_id).await?);
         }
         let Some(Some(post)) = texts.get(&d.post_id) else { continue };
         event(&mut ics, d, post, names.get(&d.channel_id));

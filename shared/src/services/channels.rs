@@ -10,7 +10,7 @@ use crate::crypto::{CredentialCipher, Credentials};
 use crate::domain::{
     Channel, ChannelId, ChannelName, Platform, QueueSlot, Role, ValidationError, slot_time_text, weekday_name,
 };
-use crate::store::{ChannelStore, PostStore};
+use crate::store::Store;
 
 /// At most this many weekly queue slots per channel (one an hour, every day, and then some).
 pub const MAX_QUEUE_SLOTS: usize = 200;
@@ -54,7 +54,7 @@ pub fn check_queue_slots(field: &str, slots: &[QueueSlot]) -> Result<(), Validat
 }
 
 pub async fn create_channel(
-    channels: &dyn ChannelStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     cipher: &CredentialCipher,
     actor: &Actor,
@@ -77,25 +77,25 @@ pub async fn create_channel(
         created_at: now,
         updated_at: now,
     };
-    channels.create_channel(&channel).await?;
+    store.create_channel(&channel).await?;
     tracing::info!(channel_id = %channel.id, platform = %channel.platform, "channel created");
     Ok(channel)
 }
 
-pub async fn list_channels(channels: &dyn ChannelStore, actor: &Actor) -> Result<Vec<Channel>, ServiceError> {
-    Ok(channels.list_channels(&actor.team_id).await?)
+pub async fn list_channels(store: &dyn Store, actor: &Actor) -> Result<Vec<Channel>, ServiceError> {
+    Ok(store.list_channels(&actor.team_id).await?)
 }
 
 /// The actor's team's channel, or 404 (also when it is another team's).
-pub async fn get_channel(channels: &dyn ChannelStore, actor: &Actor, id: ChannelId) -> Result<Channel, ServiceError> {
-    channels
+pub async fn get_channel(store: &dyn Store, actor: &Actor, id: ChannelId) -> Result<Channel, ServiceError> {
+    store
         .get_channel(&actor.team_id, id)
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("no channel {id} in your team")))
 }
 
 pub async fn update_channel(
-    channels: &dyn ChannelStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     cipher: &CredentialCipher,
     actor: &Actor,
@@ -103,7 +103,7 @@ pub async fn update_channel(
     changes: ChannelChanges,
 ) -> Result<Channel, ServiceError> {
     actor.require(Role::Admin, ADMIN_ONLY)?;
-    let mut channel = get_channel(channels, actor, id).await?;
+    let mut channel = get_channel(store, actor, id).await?;
     if let Some(name) = changes.name {
         channel.name = name;
     }
@@ -119,7 +119,7 @@ pub async fn update_channel(
         channel.queue_slots = slots;
     }
     channel.updated_at = clock.now();
-    channels.update_channel(&channel).await.map_err(|e| match e {
+    store.update_channel(&channel).await.map_err(|e| match e {
         crate::store::StoreError::NotFound => ServiceError::not_found(format!("no channel {id} in your team")),
         other => other.into(),
     })?;
@@ -130,16 +130,15 @@ pub async fn update_channel(
 /// scheduled, failed) are cancelled first, so nothing is later published to an account the
 /// team disconnected; published ones stay in the history. Returns how many were cancelled.
 pub async fn delete_channel(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     id: ChannelId,
 ) -> Result<usize, ServiceError> {
     actor.require(Role::Admin, ADMIN_ONLY)?;
-    get_channel(channels, actor, id).await?;
-    let cancelled = super::posts::cancel_channel_deliveries(posts, clock, &actor.team_id, id).await?;
-    channels.delete_channel(&actor.team_id, id).await.map_err(|e| match e {
+    get_channel(store, actor, id).await?;
+    let cancelled = super::posts::cancel_channel_deliveries(store, clock, &actor.team_id, id).await?;
+    store.delete_channel(&actor.team_id, id).await.map_err(|e| match e {
         crate::store::StoreError::NotFound => ServiceError::not_found(format!("no channel {id} in your team")),
         other => other.into(),
     })?;

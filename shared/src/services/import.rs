@@ -21,7 +21,7 @@ use super::posts::{NewPost, PostView, check_channel_ids, prepare_post, store_all
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{Channel, ChannelId, PostText, PublishAt, Role, ValidationError, parse_local, parse_time_zone};
-use crate::store::{ChannelStore, PostStore};
+use crate::store::Store;
 
 /// At most this many rows (besides the header) per file.
 pub const MAX_ROWS: usize = 1000;
@@ -90,8 +90,7 @@ pub enum ImportOutcome {
 /// Imports the posts of a CSV file (see the module docs). File-level problems that are not
 /// about rows (empty, too many rows) are [`ServiceError::Invalid`] on field `csv`.
 pub async fn import_csv(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     body: &[u8],
@@ -117,12 +116,12 @@ pub async fn import_csv(
     }
 
     let team_channels: HashMap<ChannelId, Channel> =
-        channels.list_channels(&actor.team_id).await?.into_iter().map(|c| (c.id, c)).collect();
+        store.list_channels(&actor.team_id).await?.into_iter().map(|c| (c.id, c)).collect();
     let now = clock.now();
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for record in &rows.records {
-        match check_row(posts, now, actor, &team_channels, &columns, record).await? {
+        match check_row(store, now, actor, &team_channels, &columns, record).await? {
             Ok(view) => good.push(ImportedPost { line: record.line, view }),
             Err(errors) => bad.extend(errors),
         }
@@ -145,7 +144,7 @@ pub async fn import_csv(
         return Ok(ImportOutcome::Refused { message, rows: bad });
     }
     let views: Vec<PostView> = good.iter().map(|p| p.view.clone()).collect();
-    store_all(posts, now, &views).await?;
+    store_all(store, now, &views).await?;
     tracing::info!(imported = good.len(), rejected = bad_lines, "CSV import");
     Ok(ImportOutcome::Imported { posts: good, rejected: bad })
 }
@@ -262,7 +261,7 @@ fn header(record: &Record) -> Result<Vec<Column>, Vec<RowError>> {
 
 /// A row as a prepared post, or every problem with it. The outer error is a store failure.
 async fn check_row(
-    posts: &dyn PostStore,
+    store: &dyn Store,
     now: DateTime<Utc>,
     actor: &Actor,
     team_channels: &HashMap<ChannelId, Channel>,
@@ -326,7 +325,7 @@ async fn check_row(
         media: vec![],
         draft: false,
     };
-    match prepare_post(posts, now, actor, &targets, new, None).await {
+    match prepare_post(store, now, actor, &targets, new, None).await {
         Ok(view) => Ok(Ok(view)),
         Err(ServiceError::Invalid(v)) => {
             // Times are checked on `publish_at`; in a file that is the local_time column.

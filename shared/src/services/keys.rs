@@ -4,31 +4,31 @@ use chrono_tz::Tz;
 
 use crate::clock::Clock;
 use crate::domain::{ApiKey, ApiKeyId, ApiKeySecret, Role, Team, TeamId};
-use crate::store::{ApiKeyStore, StoreError, StoreResult, TeamStore};
+use crate::store::{Store, StoreError, StoreResult};
 
 /// Returns the team, creating it (named after its id, in `time_zone`) when it does not exist.
 pub async fn ensure_team(
-    teams: &dyn TeamStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     id: &TeamId,
     time_zone: Tz,
 ) -> StoreResult<(Team, bool)> {
-    if let Some(team) = teams.get_team(id).await? {
+    if let Some(team) = store.get_team(id).await? {
         return Ok((team, false));
     }
     let team =
         Team { id: id.clone(), name: id.to_string(), time_zone, created_at: clock.now(), calendar_token_hash: None, watch_terms: vec![], report_schedule: Default::default() };
-    match teams.create_team(&team).await {
+    match store.create_team(&team).await {
         Ok(()) => Ok((team, true)),
         // Someone created it between our read and our write: theirs stands.
-        Err(StoreError::AlreadyExists) => teams.get_team(id).await?.map(|t| (t, false)).ok_or(StoreError::NotFound),
+        Err(StoreError::AlreadyExists) => store.get_team(id).await?.map(|t| (t, false)).ok_or(StoreError::NotFound),
         Err(e) => Err(e),
     }
 }
 
 /// Mints a key for a team. The secret is returned once and only its hash is stored.
 pub async fn create_key(
-    keys: &dyn ApiKeyStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     team: &TeamId,
     role: Role,
@@ -43,13 +43,14 @@ pub async fn create_key(
         hash: secret.hash(),
         created_at: clock.now(),
     };
-    keys.put_api_key(&key).await?;
+    store.put_api_key(&key).await?;
     Ok((key, secret))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ApiKeyStore;
     use crate::clock::SystemClock;
     use crate::store::sqlite::SqliteStore;
 

@@ -20,7 +20,7 @@ use crate::domain::{
     TeamId, ValidationError, check_not_past, next_free_slot, resolve_local, sortable_instant,
 };
 use crate::platforms::limits::check_post;
-use crate::store::{ChannelStore, Page, PageRequest, PostStore, StoreError};
+use crate::store::{Page, PageRequest, PostStore, Store, StoreError};
 
 /// A post targets at most this many channels.
 pub const MAX_CHANNELS: usize = 99;
@@ -93,17 +93,16 @@ impl PostView {
 // ------------------------------------------------------------------------------------------
 
 pub async fn create_post(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     new: NewPost,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
     check_channel_ids(&new.channel_ids)?;
-    let targets = load_channels(channels, &actor.team_id, &new.channel_ids).await?;
-    let view = prepare_post(posts, clock.now(), actor, &targets, new, None).await?;
-    posts.create_post(&view.post, &view.deliveries).await?;
+    let targets = load_channels(store, &actor.team_id, &new.channel_ids).await?;
+    let view = prepare_post(store, clock.now(), actor, &targets, new, None).await?;
+    store.create_post(&view.post, &view.deliveries).await?;
     tracing::info!(post_id = %view.post.id, deliveries = view.deliveries.len(), state = %view.state(), "post created");
     Ok(view)
 }
@@ -113,8 +112,8 @@ pub async fn create_post(
 /// approval for a contributor, draft when asked). `targets` are the team's channels the post
 /// goes to (the caller loaded and checked them). Series and bulk imports prepare every post
 /// first and store only when all are good.
-pub async fn prepare_post(
-    posts: &dyn PostStore,
+pub(super) async fn prepare_post(
+    store: &dyn Store,
     now: DateTime<Utc>,
     actor: &Actor,
     targets: &[Channel],
@@ -143,7 +142,7 @@ pub async fn prepare_post(
     };
     let mut deliveries = Vec::with_capacity(targets.len());
     for channel in targets {
-        let at = resolve_publish_at(posts, &actor.team_id, channel, new.publish_at, now, None).await?;
+        let at = resolve_publish_at(store, &actor.team_id, channel, new.publish_at, now, None).await?;
         deliveries.push(Delivery::new(&post, channel.id, channel.platform, state, at, now));
     }
     Ok(PostView { post, deliveries })
@@ -152,7 +151,7 @@ pub async fn prepare_post(
 /// Stores prepared posts one by one. When a write fails part-way, the posts already written are
 /// taken back (their deliveries cancelled, so nothing of the batch goes out) and the error is
 /// returned: a batch is never left half-scheduled.
-pub async fn store_all(posts: &dyn PostStore, now: DateTime<Utc>, views: &[PostView]) -> Result<(), ServiceError> {
+pub(super) async fn store_all(posts: &dyn PostStore, now: DateTime<Utc>, views: &[PostView]) -> Result<(), ServiceError> {
     for (i, view) in views.iter().enumerate() {
         if let Err(e) = posts.create_post(&view.post, &view.deliveries).await {
             tracing::error!(error = %e, stored = i, of = views.len(), "batch write failed; cancelling what was stored");
@@ -170,22 +169,22 @@ pub async fn store_all(posts: &dyn PostStore, now: DateTime<Utc>, views: &[PostV
 
 /// The team's channels with these ids, in order (checked: at least one, distinct, bounded);
 /// 404 naming every one that is missing.
-pub async fn target_channels(
-    channels: &dyn ChannelStore,
+pub(super) async fn target_channels(
+    store: &dyn Store,
     team: &TeamId,
     ids: &[ChannelId],
 ) -> Result<Vec<Channel>, ServiceError> {
     check_channel_ids(ids)?;
-    load_channels(channels, team, ids).await
+    load_channels(store, team, ids).await
 }
 
 /// The actor's team's post with its deliveries, or 404 (also when it is another team's).
-pub async fn get_post(posts: &dyn PostStore, actor: &Actor, id: PostId) -> Result<PostView, ServiceError> {
-    let post = posts
+pub async fn get_post(store: &dyn Store, actor: &Actor, id: PostId) -> Result<PostView, ServiceError> {
+    let post = store
         .get_post(&actor.team_id, id)
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("no post {id} in your team")))?;
-    let deliveries = posts.deliveries_of_post(&actor.team_id, id).await?;
+    let deliveries = store.deliveries_of_post(&actor.team_id, id).await?;
     Ok(PostView { post, deliveries })
 }
 
@@ -193,7 +192,7 @@ pub async fn get_post(posts: &dyn PostStore, actor: &Actor, id: PostId) -> Resul
 /// of their first such delivery, each with all its deliveries. A post shows on one page only,
 /// even when its deliveries span several; `page.limit` bounds the posts of a page.
 pub async fn list_posts(
-    posts: &dyn PostStore,
+    store: &dyn Store,
     actor: &Actor,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -213,15 +212,15 @@ pub async fn list_posts(
     let mut next = None;
     for _ in 0..LIST_ROUNDS {
         let request = PageRequest { limit: (want - items.len()) as u32, cursor: cursor.clone() };
-        let calendar = posts.calendar(team, from, to, &request).await?;
+        let calendar = store.calendar(team, from, to, &request).await?;
         for d in &calendar.items {
             let key = calendar_key(d);
             let first = first_key.get_or_insert_with(|| key.clone()).clone();
             if !seen.insert(d.post_id) {
                 continue;
             }
-            let Some(post) = posts.get_post(team, d.post_id).await? else { continue };
-            let deliveries = posts.deliveries_of_post(team, d.post_id).await?;
+            let Some(post) = store.get_post(team, d.post_id).await? else { continue };
+            let deliveries = store.deliveries_of_post(team, d.post_id).await?;
             // Already on an earlier page: one of its deliveries in range came before this page.
             if continuing && deliveries.iter().any(|e| in_range(e) && calendar_key(e) < first) {
                 continue;
@@ -250,16 +249,15 @@ fn calendar_key(d: &Delivery) -> (String, String) {
 /// channel still to publish; a new `publish_at` re-schedules every delivery not yet cancelled
 /// or failed (failed ones wait for `retry`).
 pub async fn update_post(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     id: PostId,
     changes: PostChanges,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
-    let PostView { post, deliveries } = get_post(posts, actor, id).await?;
-    let names = channel_names(channels, &actor.team_id, &deliveries).await?;
+    let PostView { post, deliveries } = get_post(store, actor, id).await?;
+    let names = channel_names(store, &actor.team_id, &deliveries).await?;
     if let Some(d) = deliveries.iter().find(|d| matches!(d.state, DeliveryState::Publishing | DeliveryState::Published))
     {
         return Err(ServiceError::Conflict(format!(
@@ -305,7 +303,7 @@ pub async fn update_post(
                         format!("channel {} was deleted; cancel this post and create a new one", d.channel_id),
                     )
                 })?;
-                resolve_publish_at(posts, &actor.team_id, channel, publish_at, now, Some(post.id)).await?
+                resolve_publish_at(store, &actor.team_id, channel, publish_at, now, Some(post.id)).await?
             }
             None => d.publish_at,
         };
@@ -326,7 +324,7 @@ pub async fn update_post(
     for (d, at, to) in plans {
         let expected = d.state;
         let label = channel_label(&names, &d);
-        write_delivery(posts, d, |d| {
+        write_delivery(store, d, |d| {
             if d.state != expected {
                 return Err(ServiceError::Conflict(format!(
                     "the delivery to channel {label} became {} meanwhile; read the post again",
@@ -344,22 +342,21 @@ pub async fn update_post(
     }
     if updated != post {
         updated.updated_at = now;
-        posts.update_post(&updated).await?;
+        store.update_post(&updated).await?;
     }
-    get_post(posts, actor, id).await
+    get_post(store, actor, id).await
 }
 
 /// Cancels every delivery that has not gone out (draft, awaiting approval, scheduled, failed).
 /// 409 when there is none; deliveries publishing or published are left as they are.
 pub async fn cancel_post(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     id: PostId,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
-    let view = get_post(posts, actor, id).await?;
+    let view = get_post(store, actor, id).await?;
     if !actor.role.includes(Role::Editor)
         && view.deliveries.iter().any(|d| matches!(d.state, DeliveryState::Scheduled | DeliveryState::Failed))
     {
@@ -367,29 +364,28 @@ pub async fn cancel_post(
     }
     let now = clock.now();
     let changed =
-        move_each(posts, &view.deliveries, now, is_cancellable, |d| d.transition(DeliveryState::Cancelled, now))
+        move_each(store, &view.deliveries, now, is_cancellable, |d| d.transition(DeliveryState::Cancelled, now))
             .await?;
     if changed == 0 {
-        let names = channel_names(channels, &actor.team_id, &view.deliveries).await?;
+        let names = channel_names(store, &actor.team_id, &view.deliveries).await?;
         return Err(ServiceError::Conflict(format!(
             "nothing to cancel: {}",
             describe_states(&names, &view.deliveries)
         )));
     }
-    get_post(posts, actor, id).await
+    get_post(store, actor, id).await
 }
 
 /// Approves a post awaiting approval: its pending deliveries become scheduled. 409 when none
 /// awaits approval; 422 when its time has passed meanwhile (change `publish_at`, then approve).
 pub async fn approve_post(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     id: PostId,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Editor, "only an editor or admin key can approve posts")?;
-    let view = get_post(posts, actor, id).await?;
+    let view = get_post(store, actor, id).await?;
     let now = clock.now();
     let pending = |d: &Delivery| d.state == DeliveryState::PendingApproval;
     for d in view.deliveries.iter().filter(|d| pending(d)) {
@@ -404,31 +400,30 @@ pub async fn approve_post(
         })?;
     }
     let changed =
-        move_each(posts, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Scheduled, now)).await?;
+        move_each(store, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Scheduled, now)).await?;
     if changed == 0 {
-        let names = channel_names(channels, &actor.team_id, &view.deliveries).await?;
+        let names = channel_names(store, &actor.team_id, &view.deliveries).await?;
         return Err(ServiceError::Conflict(format!(
             "nothing to approve: {}",
             describe_states(&names, &view.deliveries)
         )));
     }
-    get_post(posts, actor, id).await
+    get_post(store, actor, id).await
 }
 
 /// Retries the failed deliveries of a post, and only those: each is scheduled for now with its
 /// attempts reset. 409 when none failed.
 pub async fn retry_post(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     id: PostId,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Editor, EDITORS_ONLY)?;
-    let view = get_post(posts, actor, id).await?;
+    let view = get_post(store, actor, id).await?;
     let now = clock.now();
     let failed = |d: &Delivery| d.state == DeliveryState::Failed;
-    let changed = move_each(posts, &view.deliveries, now, failed, |d| {
+    let changed = move_each(store, &view.deliveries, now, failed, |d| {
         d.transition(DeliveryState::Scheduled, now)?;
         d.publish_at = now;
         d.attempts = 0;
@@ -438,19 +433,19 @@ pub async fn retry_post(
     })
     .await?;
     if changed == 0 {
-        let names = channel_names(channels, &actor.team_id, &view.deliveries).await?;
+        let names = channel_names(store, &actor.team_id, &view.deliveries).await?;
         return Err(ServiceError::Conflict(format!(
             "nothing to retry: only failed deliveries are retried, and {}",
             describe_states(&names, &view.deliveries)
         )));
     }
-    get_post(posts, actor, id).await
+    get_post(store, actor, id).await
 }
 
 /// Cancels a channel's deliveries that have not gone out, whatever post they belong to (the
 /// channel is being deleted). Returns how many were cancelled.
-pub async fn cancel_channel_deliveries(
-    posts: &dyn PostStore,
+pub(super) async fn cancel_channel_deliveries(
+    store: &dyn Store,
     clock: &dyn Clock,
     team: &TeamId,
     channel: ChannelId,
@@ -460,11 +455,11 @@ pub async fn cancel_channel_deliveries(
     let mut page = PageRequest::first(PageRequest::MAX_PAGE);
     let mut cancelled = 0;
     loop {
-        let calendar = posts.calendar(team, from, to, &page).await?;
+        let calendar = store.calendar(team, from, to, &page).await?;
         let mine: Vec<Delivery> =
             calendar.items.into_iter().filter(|d| d.channel_id == channel && is_cancellable(d)).collect();
         cancelled +=
-            move_each(posts, &mine, now, is_cancellable, |d| d.transition(DeliveryState::Cancelled, now)).await?;
+            move_each(store, &mine, now, is_cancellable, |d| d.transition(DeliveryState::Cancelled, now)).await?;
         match calendar.next {
             Some(next) => page.cursor = Some(next),
             None => return Ok(cancelled),
@@ -571,14 +566,14 @@ pub(crate) fn check_channel_ids(ids: &[ChannelId]) -> Result<(), ValidationError
 
 /// The team's channels with these ids, in order; 404 naming every one that is missing.
 async fn load_channels(
-    channels: &dyn ChannelStore,
+    store: &dyn Store,
     team: &TeamId,
     ids: &[ChannelId],
 ) -> Result<Vec<Channel>, ServiceError> {
     let mut found = Vec::with_capacity(ids.len());
     let mut missing = Vec::new();
     for id in ids {
-        match channels.get_channel(team, *id).await? {
+        match store.get_channel(team, *id).await? {
             Some(c) => found.push(c),
             None => missing.push(id.to_string()),
         }
@@ -620,7 +615,7 @@ pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platf
 
 /// Turns `publish_at` into this channel's instant, refusing past times.
 async fn resolve_publish_at(
-    posts: &dyn PostStore,
+    store: &dyn Store,
     team: &TeamId,
     channel: &Channel,
     publish_at: PublishAt,
@@ -630,7 +625,7 @@ async fn resolve_publish_at(
     let at = match publish_at {
         PublishAt::Instant(t) => t,
         PublishAt::Local { local, time_zone } => resolve_local(local, time_zone.unwrap_or(channel.time_zone))?,
-        PublishAt::NextSlot => return next_slot(posts, team, channel, now, own_post).await,
+        PublishAt::NextSlot => return next_slot(store, team, channel, now, own_post).await,
     };
     check_not_past(at, now)?;
     Ok(at)
@@ -639,7 +634,7 @@ async fn resolve_publish_at(
 /// The channel's first weekly queue slot after `now` that no other live delivery of the
 /// channel holds (deliveries of `own_post` do not count: re-slotting a post may keep its slot).
 async fn next_slot(
-    posts: &dyn PostStore,
+    store: &dyn Store,
     team: &TeamId,
     channel: &Channel,
     now: DateTime<Utc>,
@@ -658,7 +653,7 @@ async fn next_slot(
     let mut start = now;
     for _ in 0..SLOT_WINDOWS {
         let end = start + Duration::days(SLOT_WINDOW_DAYS);
-        let taken = taken_instants(posts, team, channel.id, start, end, own_post).await?;
+        let taken = taken_instants(store, team, channel.id, start, end, own_post).await?;
         if let Some(t) = next_free_slot(&channel.queue_slots, channel.time_zone, now, start..end, &taken) {
             return Ok(t);
         }
@@ -677,7 +672,7 @@ async fn next_slot(
 
 /// Instants (to the second) in `[from, to)` that live deliveries of `channel` hold.
 async fn taken_instants(
-    posts: &dyn PostStore,
+    store: &dyn Store,
     team: &TeamId,
     channel: ChannelId,
     from: DateTime<Utc>,
@@ -687,7 +682,7 @@ async fn taken_instants(
     let mut taken = BTreeSet::new();
     let mut page = PageRequest::first(PageRequest::MAX_PAGE);
     loop {
-        let calendar = posts.calendar(team, from, to, &page).await?;
+        let calendar = store.calendar(team, from, to, &page).await?;
         taken.extend(
             calendar
                 .items
@@ -705,14 +700,14 @@ async fn taken_instants(
 
 /// The channels the deliveries point at, by id (a deleted channel is absent).
 async fn channel_names(
-    channels: &dyn ChannelStore,
+    store: &dyn Store,
     team: &TeamId,
     deliveries: &[Delivery],
 ) -> Result<BTreeMap<ChannelId, Channel>, ServiceError> {
     let mut out = BTreeMap::new();
     for d in deliveries {
         if let Entry::Vacant(slot) = out.entry(d.channel_id)
-            && let Some(c) = channels.get_channel(team, d.channel_id).await?
+            && let Some(c) = store.get_channel(team, d.channel_id).await?
         {
             slot.insert(c);
         }

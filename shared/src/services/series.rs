@@ -13,7 +13,7 @@ use super::posts::{NewPost, PostView, prepare_post, store_all, target_channels};
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{PublishAt, Recurrence, Role, SeriesId, ValidationError};
-use crate::store::{ChannelStore, PostStore};
+use crate::store::Store;
 
 /// The field naming the recurrence's zone.
 pub const TIME_ZONE_FIELD: &str = "recurrence.time_zone";
@@ -40,8 +40,7 @@ pub struct SeriesView {
 /// Creates one post per occurrence of `recurrence`, starting at `new.publish_at` (a wall-clock
 /// time in the rule's zone, or an instant, read in that zone). All or nothing.
 pub async fn create_series(
-    channels: &dyn ChannelStore,
-    posts: &dyn PostStore,
+    store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     new: NewPost,
@@ -51,14 +50,14 @@ pub async fn create_series(
     let (time_zone, start) = series_start(new.publish_at, recurrence.time_zone)?;
     let rule = Recurrence::parse(&recurrence.rrule, time_zone)?;
     let expansion = rule.expand(start)?;
-    let targets = target_channels(channels, &actor.team_id, &new.channel_ids).await?;
+    let targets = target_channels(store, &actor.team_id, &new.channel_ids).await?;
 
     let now = clock.now();
     let series_id = SeriesId::new();
     let mut views = Vec::with_capacity(expansion.occurrences.len());
     for (i, occurrence) in expansion.occurrences.iter().enumerate() {
         let one = NewPost { publish_at: PublishAt::Instant(occurrence.at), ..new.clone() };
-        let view = prepare_post(posts, now, actor, &targets, one, Some(series_id)).await.map_err(|e| match e {
+        let view = prepare_post(store, now, actor, &targets, one, Some(series_id)).await.map_err(|e| match e {
             // Say which occurrence a time error is about; text errors are the same for all.
             ServiceError::Invalid(v) if v.field == "publish_at" => ServiceError::Invalid(ValidationError::new(
                 v.field,
@@ -75,7 +74,7 @@ pub async fn create_series(
         })?;
         views.push(view);
     }
-    store_all(posts, now, &views).await?;
+    store_all(store, now, &views).await?;
     tracing::info!(
         series_id = %series_id,
         posts = views.len(),
