@@ -123,7 +123,7 @@ impl AwsContext {
         // An endpoint override (moto, LocalStack) serves buckets by path, not by host name.
         let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok() || std::env::var("AWS_ENDPOINT_URL_S3").is_ok();
         let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();
-        Some(Arc::new(S3ReportFiles { client: aws_sdk_s3::Client::from_conf(config), bucket }))
+        Some(Arc::new(crate::services::reports::S3ReportFiles::new(aws_sdk_s3::Client::from_conf(config), bucket)))
     }
 
     /// The report generator's round: weekly reports of every team due this hour, into the bucket.
@@ -145,45 +145,5 @@ impl AwsContext {
             Some(files) => state.with_report_files(files),
             None => state,
         })
-    }
-}
-
-/// Report files in an S3 bucket (private, encrypted by the bucket's default; see template.yaml).
-pub struct S3ReportFiles {
-    client: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-#[async_trait::async_trait]
-impl crate::services::reports::ReportFiles for S3ReportFiles {
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), crate::services::reports::FilesError> {
-        let content_type = match key.rsplit('.').next() {
-            Some("html") => "text/html; charset=utf-8",
-            Some("csv") => "text/csv; charset=utf-8",
-            _ => "application/json",
-        };
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(bytes.into())
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| crate::services::reports::FilesError(format!("S3 PutObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e))))
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::services::reports::FilesError> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => out
-                .body
-                .collect()
-                .await
-                .map(|b| Some(b.into_bytes().to_vec()))
-                .map_err(|e| crate::services::reports::FilesError(format!("S3 GetObject {key}: {e}"))),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),
-            Err(e) => Err(crate::services::reports::FilesError(format!("S3 GetObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))),
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! counters are empty cells, never 0. Text cells that a spreadsheet would run as a formula
 //! (starting with `=`, `+`, `-`, `@`) get a leading `'`.
 
-use super::ReportData;
+use super::data::ReportData;
 
 pub const HEADER: [&str; 19] = [
     "published_at",

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{BEST_TIME_MIN_POSTS, BestTime, Compared, InboxStats, Kpis, PostRow, ReportData};
+use super::data::{BEST_TIME_MIN_POSTS, BestTime, Compared, InboxStats, Kpis, PostRow, ReportData};
 
 const PALETTE: [&str; 10] =
     ["#2563eb", "#db2777", "#16a34a", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#dc2626", "#4b5563", "#65a30d"];

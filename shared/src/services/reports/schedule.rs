@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::local_start;
+use super::data::local_start;
 use crate::domain::{ReportId, ReportSchedule, TeamId};
 
 /// How long after its hour a scheduled run may still be made.

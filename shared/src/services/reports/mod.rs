@@ -1,0 +1,271 @@
+//! Reports: what a team's social media did over a period, per channel and overall, compared
+//! with the period before, as JSON (everything), CSV (the per-post table) and a self-contained
+//! HTML page with inline SVG charts. Every figure is defined in docs/reports.md (and in the
+//! report itself); `tests/system/reports.rs` checks each one against a dataset worked out by hand.
+//!
+//! This module holds the use cases (generate, get a report or one of its files, list, suggest
+//! slots, read and change the report schedule, the scheduled round) and the renderings. The rest is split by kind: `data.rs` the
+//! report's types and constants, `read.rs` the store reads ([`build`]), `kpi.rs` the arithmetic
+//! (pure functions), `files.rs` where the files are kept ([`ReportFiles`]), `csv.rs` and
+//! `html.rs` two of the renderings, [`schedule`] when scheduled reports are due. Everything a
+//! caller uses is re-exported here.
+
+mod csv;
+mod data;
+mod files;
+mod html;
+mod kpi;
+mod read;
+pub mod schedule;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::domain::{ChannelId, Report, ReportFormat, ReportId};
+use crate::store::{PageRequest, Store};
+
+use self::data::midnight;
+use super::{Actor, ServiceError};
+
+pub use self::csv::render_csv;
+pub use self::data::{
+    BEST_TIME_MIN_POSTS, BEST_TIME_RECOMMENDATIONS, BestTime, Cell, ChannelReport, Compared, DayRow,
+    ENGAGEMENT_RATE_DEFINITION, FailedRow, InboxStats, IncidentRow, ItemsRead, Kpis, MAX_PERIOD_DAYS, MEASURE_WINDOW_DAYS,
+    Period, PostRow, ReportData, TOP_POSTS,
+};
+#[cfg(feature = "aws")]
+pub use self::files::S3ReportFiles;
+pub use self::files::{DirReportFiles, FilesError, MemoryReportFiles, ReportFiles};
+pub use self::html::render_html;
+pub use self::read::build;
+
+// ---------------------------------------------------------------------------------------------
+// Renderings
+
+/// `report.json`: everything, pretty-printed.
+pub fn render_json(data: &ReportData) -> Vec<u8> {
+    serde_json::to_vec_pretty(data).unwrap_or_default()
+}
+
+impl ReportFormat {
+    pub const ALL: [ReportFormat; 3] = [ReportFormat::Html, ReportFormat::Csv, ReportFormat::Json];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ReportFormat::Html => "report.html",
+            ReportFormat::Csv => "report.csv",
+            ReportFormat::Json => "report.json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ReportFormat::Html => "text/html; charset=utf-8",
+            ReportFormat::Csv => "text/csv; charset=utf-8",
+            ReportFormat::Json => "application/json",
+        }
+    }
+
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+}
+
+/// The three renderings of a report, by format.
+pub fn render_all(data: &ReportData) -> Vec<(ReportFormat, Vec<u8>)> {
+    vec![
+        (ReportFormat::Html, render_html(data).into_bytes()),
+        (ReportFormat::Csv, render_csv(data)),
+        (ReportFormat::Json, render_json(data)),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Use cases
+
+/// Builds the report, keeps its three files and records it: the on-demand path (API) and the
+/// scheduled one share this.
+pub async fn generate(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    actor: &Actor,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(Report, ReportData), ServiceError> {
+    generate_as(store, files, actor, from, to, now, ReportId::new()).await
+}
+
+/// [`generate`] under a chosen id (the scheduled round derives it from the team and period,
+/// so a second run of the same hour finds the report it made).
+async fn generate_as(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    actor: &Actor,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+    id: ReportId,
+) -> Result<(Report, ReportData), ServiceError> {
+    let team = actor.team(store).await?;
+    let data = build(store, &team, from, to, now).await?;
+    let mut stored = BTreeMap::new();
+    for (format, bytes) in render_all(&data) {
+        let key = format!("reports/{}/{id}/{}", team.id, format.file_name());
+        files.put(&key, bytes).await.map_err(|e| ServiceError::Store(crate::store::StoreError::backend(e)))?;
+        stored.insert(format, key);
+    }
+    let report = Report { id, team_id: team.id.clone(), period_start: from, period_end: to, created_at: now, files: stored };
+    store.put_report(&report).await?;
+    Ok((report, data))
+}
+
+/// One rendering of a stored report: its bytes, or `NotFound`.
+pub async fn file(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    actor: &Actor,
+    id: ReportId,
+    format: ReportFormat,
+) -> Result<Vec<u8>, ServiceError> {
+    let report = store.get_report(&actor.team_id, id).await?.ok_or_else(|| ServiceError::not_found("no such report"))?;
+    let key = report.files.get(&format).ok_or_else(|| ServiceError::not_found("this report has no such file"))?;
+    files
+        .get(key)
+        .await
+        .map_err(|e| ServiceError::Store(crate::store::StoreError::backend(e)))?
+        .ok_or_else(|| ServiceError::not_found("the report's file is gone"))
+}
+
+/// A team's reports, newest first.
+pub async fn list(store: &dyn Store, actor: &Actor, page: &PageRequest) -> Result<crate::store::Page<Report>, ServiceError> {
+    Ok(store.list_reports(&actor.team_id, page).await?)
+}
+
+/// One of the team's reports.
+pub async fn get(store: &dyn Store, actor: &Actor, id: ReportId) -> Result<Report, ServiceError> {
+    store.get_report(&actor.team_id, id).await?.ok_or_else(|| ServiceError::not_found("no such report"))
+}
+
+/// How far back slot suggestions look.
+pub const SUGGEST_WEEKS: i64 = 8;
+
+/// Best posting times for one channel from its last [`SUGGEST_WEEKS`] weeks, to become queue
+/// slots when the team wants (`POST /v1/channels/{id}/slots/suggest`). Same rule as reports.
+pub async fn suggest_slots(
+    store: &dyn Store,
+    actor: &Actor,
+    channel: ChannelId,
+    now: DateTime<Utc>,
+) -> Result<BestTime, ServiceError> {
+    let team = actor.team(store).await?;
+    let c = store
+        .get_channel(&actor.team_id, channel)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound { message: "no such channel in your team".into(), field: Some("id".into()) })?;
+    let to = now.with_timezone(&team.time_zone).date_naive();
+    let half = Duration::days(SUGGEST_WEEKS * 7 / 2);
+    // A report's best time covers its period and the previous one: two halves of the window.
+    let data = build(store, &team, to - half + Duration::days(1), to, now).await?;
+    let best = data.channels.into_iter().find(|r| r.channel_id == c.id).map(|r| r.best_time);
+    Ok(best.unwrap_or_else(|| BestTime { time_zone: c.time_zone.name().to_owned(), ..BestTime::default() }))
+}
+
+
+/// The team's report schedule and its time zone.
+pub async fn report_schedule(store: &dyn Store, actor: &Actor) -> Result<(crate::domain::ReportSchedule, Tz), ServiceError> {
+    let team = actor.team(store).await?;
+    Ok((team.report_schedule, team.time_zone))
+}
+
+/// A change to a team's report schedule: `None` leaves that report as it is, `Some(None)`
+/// switches it off.
+#[derive(Debug, Default)]
+pub struct ScheduleChange {
+    pub weekly: Option<Option<crate::domain::WeeklyReport>>,
+    pub monthly: Option<Option<crate::domain::MonthlyReport>>,
+}
+
+/// Changes the team's report schedule (editors and above); the schedule as it now is.
+pub async fn change_report_schedule(
+    store: &dyn Store,
+    actor: &Actor,
+    change: ScheduleChange,
+) -> Result<(crate::domain::ReportSchedule, Tz), ServiceError> {
+    actor.require(crate::domain::Role::Editor, "the report schedule needs the editor role or above")?;
+    let mut team = actor.team(store).await?;
+    if let Some(weekly) = change.weekly {
+        team.report_schedule.weekly = weekly;
+    }
+    if let Some(monthly) = change.monthly {
+        team.report_schedule.monthly = monthly;
+    }
+    store.update_team(&team).await?;
+    Ok((team.report_schedule, team.time_zone))
+}
+
+/// What one round of the report generator did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScheduledSummary {
+    pub teams: usize,
+    /// Reports made this round.
+    pub generated: usize,
+    /// Due reports that existed already (a repeated run within the day they are due).
+    pub existing: usize,
+    /// Reports that failed (logged; the next round tries again while they are due).
+    pub failed: usize,
+}
+
+/// The report generator's round, run hourly (and by `herald serve` on its timer): every team's
+/// due reports (see [`schedule`]: weekly and monthly, on the day and from the hour the team
+/// chose, in its own zone) are made once; `Report Ready` says where each is.
+pub async fn scheduled_round(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    events: &dyn crate::events::EventSink,
+    now: DateTime<Utc>,
+) -> Result<ScheduledSummary, ServiceError> {
+    let mut summary = ScheduledSummary::default();
+    for team in store.list_teams().await? {
+        summary.teams += 1;
+        for run in schedule::due(&team.report_schedule, team.time_zone, now) {
+            // A team made after the period ended has nothing to say about it (a new team's
+            // first start is not the time for an empty report).
+            if team.created_at >= midnight(run.to + Duration::days(1), team.time_zone) {
+                continue;
+            }
+            let id = run.report_id(&team.id);
+            if store.get_report(&team.id, id).await?.is_some() {
+                summary.existing += 1;
+                continue;
+            }
+            let actor = Actor {
+                team_id: team.id.clone(),
+                role: crate::domain::Role::Admin,
+                key_id: crate::domain::ApiKeyId::derived("report-generator"),
+            };
+            match generate_as(store, files, &actor, run.from, run.to, now, id).await {
+                Ok((report, _)) => {
+                    summary.generated += 1;
+                    let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
+                    let detail = serde_json::json!({
+                        "report_id": report.id, "from": run.from, "to": run.to, "files": files,
+                        "schedule": run.cadence.as_str(),
+                    });
+                    let event = crate::events::Event::new(crate::events::EventKind::ReportReady, &team.id, now, detail);
+                    if let Err(e) = events.emit(&event).await {
+                        tracing::error!(team = %team.id, error = %e, "Report Ready not delivered");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(team = %team.id, schedule = run.cadence.as_str(), error = %e, "scheduled report failed");
+                    summary.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
