@@ -10,7 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use herald_core::clock::SystemClock;
 use herald_core::domain::{Role, TeamId};
+use herald_core::http::AppState;
+use herald_core::intake::Intake;
 use herald_core::local::DataDir;
+use herald_core::ports::Ports;
 use herald_core::services::keys;
 use herald_core::services::metrics::{MetricsPlan, MetricsPoller};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
@@ -206,7 +209,7 @@ async fn replay(channel: &str, from: Option<&str>, to: Option<&str>, data_dir: &
     let from = from.map(|s| instant("--from", s)).transpose()?.unwrap_or(now - chrono::Duration::days(14));
     let to = to.map(|s| instant("--to", s)).transpose()?.unwrap_or(now + chrono::Duration::seconds(1));
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
-    let intake = dir.app_state(dir.event_sink(vec![]))?.intake();
+    let intake = Intake::new(dir.ports(dir.event_sink(vec![]))?);
     let (bodies, summary) = intake.replay_channel(channel, from, to).await?;
     println!(
         "replayed {bodies} raw bodies: {} new interactions, {} already stored, {} ignored events",
@@ -233,8 +236,8 @@ async fn serve(
         println!("First run: created team `{DEFAULT_TEAM}` and its admin API key (shown once, keep it):");
         println!("  {}", secret.reveal());
     }
-    let events = dir.event_sink(webhooks);
-    run(&dir, addr, dir.publisher(publishing, events)?, timers, |_| {}).await
+    let ports = dir.ports(dir.event_sink(webhooks))?;
+    run(&dir, addr, ports, publishing, timers, |_| {}).await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
@@ -270,7 +273,8 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
     });
     let config = PublisherConfig { lookahead: chrono::Duration::seconds(2), ..PublisherConfig::default() };
     let timers = Timers { poll: Duration::from_secs(60), metrics: Duration::from_secs(300), reports: Duration::from_secs(300) };
-    run(&dir, addr, dir.publisher(config, dir.event_sink(vec![]))?, timers, |url| {
+    let ports = dir.ports(dir.event_sink(vec![]))?;
+    run(&dir, addr, ports, config, timers, |url| {
         println!("Try:  curl -H \"Authorization: Bearer <key>\" '{url}/v1/posts'   (the calendar)");
     })
     .await
@@ -287,29 +291,26 @@ struct Timers {
 }
 
 /// Binds, prints the URL, runs the API (webhooks included), the publisher, the notification
-/// and metric pollers and the scheduled reports until Ctrl-C or SIGTERM.
-async fn run(dir: &DataDir, addr: SocketAddr, publisher: Publisher, timers: Timers, started: impl FnOnce(&str)) -> Result<()> {
+/// and metric pollers and the scheduled reports until Ctrl-C or SIGTERM, all on one set of
+/// ports.
+async fn run(
+    dir: &DataDir,
+    addr: SocketAddr,
+    ports: Ports,
+    publishing: PublisherConfig,
+    timers: Timers,
+    started: impl FnOnce(&str),
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     println!("Herald is listening on http://{local}  (data: {})", dir.path.display());
     started(&format!("http://{local}"));
 
-    let state = dir.app_state(publisher.events.clone())?;
-    let poller = tokio::spawn(poll_timer(state.intake(), state.adapters.clone(), timers.poll));
-    let reports = tokio::spawn(reports_timer(state.clone(), timers.reports));
-    let metrics = tokio::spawn(metrics_timer(
-        MetricsPoller {
-            store: dir.store.clone(),
-            adapters: state.adapters.clone(),
-            events: publisher.events.clone(),
-            clock: publisher.clock.clone(),
-            cipher: dir.cipher.clone(),
-            plan: MetricsPlan::default(),
-        },
-        timers.metrics,
-    ));
-    let publisher = tokio::spawn(publisher_timer(publisher));
-    let app = herald_core::http::api_router(state);
+    let poller = tokio::spawn(poll_timer(Intake::new(ports.clone()), timers.poll));
+    let reports = tokio::spawn(reports_timer(ports.clone(), timers.reports));
+    let metrics = tokio::spawn(metrics_timer(MetricsPoller::new(ports.clone(), MetricsPlan::default()), timers.metrics));
+    let publisher = tokio::spawn(publisher_timer(Publisher::new(ports.clone(), publishing)));
+    let app = herald_core::http::api_router(AppState::new(ports));
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     publisher.abort();
     poller.abort();
@@ -335,10 +336,10 @@ where
 
 /// The local stand-in for the report generator's hourly rule: each team's due weekly and
 /// monthly reports, into the data directory.
-async fn reports_timer(state: herald_core::http::AppState, period: Duration) {
+async fn reports_timer(ports: Ports, period: Duration) {
     every(period, || async {
-        let now = state.clock.now();
-        match herald_core::services::reports::scheduled_round(&*state.store, &*state.report_files, &*state.events, now).await {
+        let now = ports.clock.now();
+        match herald_core::services::reports::scheduled_round(&*ports.store, &*ports.report_files, &*ports.events, now).await {
             Ok(summary) if summary.generated > 0 || summary.failed > 0 => {
                 tracing::info!(generated = summary.generated, failed = summary.failed, "scheduled reports");
             }
@@ -387,9 +388,9 @@ async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path) -
 }
 
 /// The local stand-in for the notification poller's EventBridge rule.
-async fn poll_timer(intake: herald_core::intake::Intake, adapters: herald_core::platforms::Adapters, period: Duration) {
+async fn poll_timer(intake: Intake, period: Duration) {
     every(period, || async {
-        match intake.poll_all(&adapters).await {
+        match intake.poll_all().await {
             Ok(s) if s.ingested.created > 0 || s.failed > 0 => {
                 tracing::info!(channels = s.channels, failed = s.failed, new = s.ingested.created, "notifications polled")
             }

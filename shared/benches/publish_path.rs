@@ -46,6 +46,7 @@ use herald_core::crypto::{CredentialCipher, Credentials};
 use herald_core::domain::*;
 use herald_core::events::{Event, EventKind, EventSink, MemorySink};
 use herald_core::platforms::sandbox::SandboxAdapter;
+use herald_core::ports::Ports;
 use herald_core::platforms::{Adapters, PlatformAdapter, PublishRequest};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
 use herald_core::store::sqlite::SqliteStore;
@@ -144,14 +145,10 @@ impl World {
 
         let sandbox = Arc::new(SandboxAdapter::new(dir.path().join("outbox"), clock.clone()));
         let events = Arc::new(MemorySink::default());
-        let publisher = Publisher {
-            store: store.clone(),
-            adapters: Adapters::default().with(Platform::Sandbox, sandbox.clone()),
-            events: events.clone(),
-            clock,
-            cipher: cipher.clone(),
-            config: serve_config(),
-        };
+        let ports = Ports::new(store.clone(), clock, cipher.clone())
+            .with_events(events.clone())
+            .with_adapters(Adapters::default().with(Platform::Sandbox, sandbox.clone()));
+        let publisher = Publisher::new(ports, serve_config());
         World { dir, store, publisher, sandbox, events, cipher, team, n }
     }
 

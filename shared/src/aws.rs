@@ -16,9 +16,8 @@ use aws_config::BehaviorVersion;
 use crate::clock::SystemClock;
 use crate::crypto::{CredentialCipher, CryptoError};
 use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
-use crate::http::AppState;
 use crate::platforms::network_adapters;
-use crate::services::publisher::{Publisher, PublisherConfig};
+use crate::ports::Ports;
 use crate::store::dynamo::DynamoStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,37 +82,19 @@ impl AwsContext {
         }
     }
 
-    /// The publisher on DynamoDB and EventBridge, with every network adapter Herald has; a
-    /// delivery to a network without one fails with that reason.
-    pub async fn publisher(&self) -> Result<Publisher, ConfigError> {
+    /// The ports of a function that works with channels (the API, webhook intake, the
+    /// publisher, the pollers), built once per cold start: DynamoDB, the system clock, the
+    /// credentials key, events to the bus, every network adapter Herald has (a delivery to a
+    /// network without one fails with that reason) and report files in the bucket (in memory
+    /// when no bucket is configured).
+    pub async fn ports(&self) -> Result<Ports, ConfigError> {
         let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
-        Ok(Publisher {
-            store: self.store.clone(),
-            adapters,
-            events: self.event_sink(),
-            clock: Arc::new(SystemClock),
-            cipher: self.credential_cipher().await?,
-            config: PublisherConfig::default(),
-        })
-    }
-
-    /// The notification poller's work: intake (dedupe, sentiment, crisis) on DynamoDB and the
-    /// bus, with the network adapters that can poll. Returns the intake and those adapters.
-    pub async fn notification_poller(&self) -> Result<(crate::intake::Intake, crate::platforms::Adapters), ConfigError> {
-        let state = self.app_state().await?;
-        Ok((state.intake(), state.adapters))
-    }
-
-    /// The metric poller on DynamoDB and the bus, with every network adapter.
-    pub async fn metrics_poller(&self) -> Result<crate::services::metrics::MetricsPoller, ConfigError> {
-        let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
-        Ok(crate::services::metrics::MetricsPoller {
-            store: self.store.clone(),
-            adapters,
-            events: self.event_sink(),
-            clock: Arc::new(SystemClock),
-            cipher: self.credential_cipher().await?,
-            plan: crate::services::metrics::MetricsPlan::default(),
+        let ports = Ports::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
+            .with_events(self.event_sink())
+            .with_adapters(adapters);
+        Ok(match self.report_files() {
+            Some(files) => ports.with_report_files(files),
+            None => ports,
         })
     }
 
@@ -134,16 +115,4 @@ impl AwsContext {
         crate::services::reports::scheduled_round(&*self.store, &*files, &*self.event_sink(), now).await
     }
 
-    /// The API's (and webhook intake's) state on DynamoDB: events to the bus, replies through
-    /// every network adapter.
-    pub async fn app_state(&self) -> Result<AppState, ConfigError> {
-        let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
-        let state = AppState::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
-            .with_events(self.event_sink())
-            .with_adapters(adapters);
-        Ok(match self.report_files() {
-            Some(files) => state.with_report_files(files),
-            None => state,
-        })
-    }
 }

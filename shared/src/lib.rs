@@ -12,6 +12,7 @@ pub mod intake;
 pub mod listening;
 pub mod logging;
 pub mod platforms;
+pub mod ports;
 pub mod services;
 pub mod store;
 pub mod webhooks;

@@ -15,12 +15,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto::{CredentialCipher, CryptoError};
 use crate::domain::Platform;
 use crate::events::{EventSink, FanoutSink, JsonLinesSink, WebhookSink};
-use crate::webhooks::StandardWebhooks;
-use crate::http::AppState;
-use crate::platforms::{Adapters, network_adapters};
 use crate::platforms::sandbox::SandboxAdapter;
-use crate::services::publisher::{Publisher, PublisherConfig};
+use crate::platforms::{Adapters, network_adapters};
+use crate::ports::Ports;
+use crate::services::reports::DirReportFiles;
 use crate::store::StoreError;
+use crate::webhooks::StandardWebhooks;
 use crate::store::sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,13 +58,14 @@ impl DataDir {
         Ok(Self { path: path.to_owned(), store, cipher, first_run })
     }
 
-    /// The HTTP state on this data directory: events to `events`, replies through the same
-    /// adapters the publisher uses.
-    pub fn app_state(&self, events: Arc<dyn EventSink>) -> Result<AppState, LocalError> {
-        Ok(AppState::new(self.store.clone(), Arc::new(SystemClock), self.cipher.clone())
+    /// This machine's ports: the SQLite store, the system clock, the credentials key, events to
+    /// `events`, every network adapter (the sandbox writing to `outbox/`) and report files
+    /// under `reports/`. Built once by each command and shared by everything it runs.
+    pub fn ports(&self, events: Arc<dyn EventSink>) -> Result<Ports, LocalError> {
+        Ok(Ports::new(self.store.clone(), Arc::new(SystemClock), self.cipher.clone())
             .with_events(events)
             .with_adapters(self.adapters()?)
-            .with_report_files(Arc::new(crate::services::reports::DirReportFiles::new(self.path.clone()))))
+            .with_report_files(Arc::new(DirReportFiles::new(self.path.clone()))))
     }
 
     /// Every platform adapter, with the sandbox writing to `outbox/`.
@@ -93,16 +94,4 @@ impl DataDir {
         Arc::new(FanoutSink(sinks))
     }
 
-    /// The publisher on this data directory: sandbox to `outbox/`, events to `events`.
-    pub fn publisher(&self, config: PublisherConfig, events: Arc<dyn EventSink>) -> Result<Publisher, LocalError> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        Ok(Publisher {
-            store: self.store.clone(),
-            adapters: self.adapters()?,
-            events,
-            clock,
-            cipher: self.cipher.clone(),
-            config,
-        })
-    }
 }

@@ -305,7 +305,7 @@ async fn a_burst_of_negative_comments_opens_exactly_one_incident_and_one_event()
     // Calm returns: the poller's round ticks the open detector, which closes the incident once.
     for _ in 0..2 {
         app.clock.advance(Duration::hours(3));
-        app.state.intake().poll_all(&app.state.adapters).await.unwrap();
+        app.state.intake().poll_all().await.unwrap();
     }
     let (_, incidents) = app.get("/v1/incidents", &admin).await;
     assert_eq!(incidents["items"][0]["open"], false, "{incidents}");

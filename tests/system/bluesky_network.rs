@@ -969,6 +969,7 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
     use axum::http::Request;
     use herald_core::crypto::CredentialCipher;
     use herald_core::http::{AppState, api_router};
+    use herald_core::ports::Ports;
     use herald_core::platforms::network_adapters;
     use herald_core::services::keys::{create_key, ensure_team};
     use herald_core::store::sqlite::SqliteStore;
@@ -983,7 +984,7 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let clock = Arc::new(SystemClock);
     let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
-    let state = AppState::new(store.clone(), clock.clone(), cipher).with_adapters(network_adapters(clock.clone()).unwrap());
+    let state = AppState::new(Ports::new(store.clone(), clock.clone(), cipher).with_adapters(network_adapters(clock.clone()).unwrap()));
     let router = api_router(state.clone());
     let team = TeamId::parse("team", "cafe-du-coin").unwrap();
     ensure_team(&*store, &*clock, &team, chrono_tz::Europe::Paris).await.unwrap();
@@ -1017,7 +1018,7 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
     .await;
     assert_eq!(status, 201, "{ch}");
     // The first round only sets the channel's cursor (no backfill of old notifications).
-    state.intake().poll_all(&state.adapters).await.expect("first poll round");
+    state.intake().poll_all().await.expect("first poll round");
 
     let (_, bob_jwt) = login(&c, &net, bob).await;
     let text = format!("@alice.test vous ouvrez dimanche ? {run}");
@@ -1036,7 +1037,7 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
 
     let deadline = Instant::now() + INDEXING_DEADLINE;
     let item = loop {
-        let summary = state.intake().poll_all(&state.adapters).await.expect("poll round");
+        let summary = state.intake().poll_all().await.expect("poll round");
         assert_eq!(summary.failed, 0, "{summary:?}");
         let (status, page) = call("GET", format!("/v1/inbox?q={run}"), None).await;
         assert_eq!(status, 200, "{page}");
@@ -1050,7 +1051,7 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
     assert_eq!((item["kind"].as_str(), item["author"]["id"].as_str()), (Some("mention"), Some(bob.did.as_str())));
     assert_eq!(item["sentiment"]["language"], "fr", "{item}");
     // Another round brings nothing twice.
-    state.intake().poll_all(&state.adapters).await.unwrap();
+    state.intake().poll_all().await.unwrap();
     let (_, page) = call("GET", format!("/v1/inbox?q={run}"), None).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
 

@@ -12,6 +12,7 @@ use herald_core::crypto::{CredentialCipher, Credentials};
 use herald_core::domain::*;
 use herald_core::events::{EventKind, MemorySink};
 use herald_core::platforms::sandbox::SandboxAdapter;
+use herald_core::ports::Ports;
 use herald_core::platforms::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
 use herald_core::store::sqlite::SqliteStore;
@@ -80,14 +81,13 @@ impl Rig {
         let clock = Arc::new(ManualClock::new(t0()));
         let events = Arc::new(MemorySink::default());
         let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
-        let publisher = Publisher {
-            store: store.clone(),
-            adapters: Adapters::default().with(Platform::Mastodon, adapter),
-            events: events.clone(),
-            clock: clock.clone(),
-            cipher: cipher.clone(),
-            config: PublisherConfig { base_backoff: Duration::seconds(10), max_attempts: 3, ..PublisherConfig::default() },
-        };
+        let ports = Ports::new(store.clone(), clock.clone(), cipher.clone())
+            .with_events(events.clone())
+            .with_adapters(Adapters::default().with(Platform::Mastodon, adapter));
+        let publisher = Publisher::new(
+            ports,
+            PublisherConfig { base_backoff: Duration::seconds(10), max_attempts: 3, ..PublisherConfig::default() },
+        );
         Rig { store, clock, events, publisher, team: TeamId::parse("team", "cafe").unwrap(), cipher }
     }
 
@@ -270,7 +270,7 @@ async fn one_failing_channel_does_not_hold_back_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let rig = Rig::new(Scripted::answering(vec![]));
     let mut publisher = rig.publisher.clone();
-    publisher.adapters =
+    publisher.ports.adapters =
         Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(dir.path().to_owned(), rig.clock.clone())));
     let good = rig.channel(Platform::Sandbox, serde_json::json!({})).await;
     let bad = rig.channel(Platform::Sandbox, serde_json::json!({"fail_with": "permanent"})).await;
@@ -289,7 +289,7 @@ async fn concurrent_runs_publish_each_delivery_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let rig = Rig::new(Scripted::answering(vec![]));
     let mut publisher = rig.publisher.clone();
-    publisher.adapters =
+    publisher.ports.adapters =
         Adapters::default().with(Platform::Sandbox, Arc::new(SandboxAdapter::new(dir.path().to_owned(), rig.clock.clone())));
     let ch = rig.channel(Platform::Sandbox, serde_json::json!({})).await;
     for _ in 0..40 {
@@ -313,7 +313,7 @@ async fn the_publisher_waits_for_the_scheduled_second() {
     // Real time: a delivery 1.2 s ahead is claimed now and published no earlier than its second.
     let adapter = Scripted::answering(vec![]);
     let mut rig = Rig::new(adapter);
-    rig.publisher.clock = Arc::new(SystemClock);
+    rig.publisher.ports.clock = Arc::new(SystemClock);
     let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
     let at = SystemClock.now() + Duration::milliseconds(1200);
     let (_, ds) = rig.schedule(&[&ch], at).await;

@@ -11,6 +11,7 @@ use herald_core::domain::*;
 use herald_core::events::{EventKind, MemorySink};
 use herald_core::platforms::Adapters;
 use herald_core::platforms::sandbox::SandboxAdapter;
+use herald_core::ports::Ports;
 use herald_core::services::metrics::{MetricsPlan, MetricsPoller};
 use herald_core::services::reports::{self, ReportData};
 use herald_core::store::sqlite::SqliteStore;
@@ -102,14 +103,10 @@ impl Rig {
     async fn new() -> Rig {
         let (store, clock, events, cipher, dir) = rig_at(utc("2027-01-04T08:00:00Z"));
         let sandbox = Arc::new(SandboxAdapter::new(dir.path().join("outbox"), clock.clone()));
-        let poller = MetricsPoller {
-            store: store.clone(),
-            adapters: Adapters::default().with_metrics(Platform::Sandbox, sandbox),
-            events: events.clone(),
-            clock: clock.clone(),
-            cipher: cipher.clone(),
-            plan: MetricsPlan::default(),
-        };
+        let ports = Ports::new(store.clone(), clock.clone(), cipher.clone())
+            .with_events(events.clone())
+            .with_adapters(Adapters::default().with_metrics(Platform::Sandbox, sandbox));
+        let poller = MetricsPoller::new(ports, MetricsPlan::default());
         let team = team();
         store.create_team(&team).await.unwrap();
         Rig { store, clock, events, cipher, poller, team, _dir: dir }

@@ -17,13 +17,14 @@ use chrono_tz::Tz;
 use herald_core::clock::{Clock, ManualClock};
 use herald_core::domain::{Channel, InteractionDraft, InteractionId, InteractionKind, PostText, PublishAt, Team};
 use herald_core::events::MemorySink;
+use herald_core::domain::Platform;
 use herald_core::intake::Intake;
 use herald_core::local::DataDir;
-use herald_core::platforms::sandbox::SandboxAdapter;
 use herald_core::platforms::Adapters;
-use herald_core::domain::Platform;
+use herald_core::platforms::sandbox::SandboxAdapter;
+use herald_core::ports::Ports;
 use herald_core::services::Actor;
-use herald_core::services::inbox::{self, ReplyContext};
+use herald_core::services::inbox;
 use herald_core::services::metrics::{MetricsPlan, MetricsPoller};
 use herald_core::services::posts::{NewPost, create_post};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
@@ -103,27 +104,13 @@ pub async fn live(
         .with(Platform::Sandbox, sandbox.clone())
         .with_inbox(Platform::Sandbox, sandbox.clone())
         .with_metrics(Platform::Sandbox, sandbox);
-    // The past's events stay out of events.jsonl, which is for what happens while you watch.
+    // The past runs on a manual clock, and its events stay out of events.jsonl, which is for
+    // what happens while you watch.
     let events = Arc::new(MemorySink::default());
-    let publisher = Publisher {
-        store: dir.store.clone(),
-        adapters: adapters.clone(),
-        events: events.clone(),
-        clock: dyn_clock.clone(),
-        cipher: dir.cipher.clone(),
-        config: PublisherConfig { lookahead: Duration::zero(), ..PublisherConfig::default() },
-    };
-    let poller = MetricsPoller {
-        store: dir.store.clone(),
-        adapters: adapters.clone(),
-        events: events.clone(),
-        clock: dyn_clock.clone(),
-        cipher: dir.cipher.clone(),
-        plan: MetricsPlan::default(),
-    };
-    let intake = herald_core::http::AppState::new(dir.store.clone(), dyn_clock.clone(), dir.cipher.clone())
-        .with_events(events)
-        .intake();
+    let ports = Ports::new(dir.store.clone(), dyn_clock.clone(), dir.cipher.clone()).with_events(events).with_adapters(adapters);
+    let publisher = Publisher::new(ports.clone(), PublisherConfig { lookahead: Duration::zero(), ..PublisherConfig::default() });
+    let poller = MetricsPoller::new(ports.clone(), MetricsPlan::default());
+    let intake = Intake::new(ports.clone());
 
     let mut rng = StdRng::seed_from_u64(2027);
     let mut timeline = Timeline::default();
@@ -222,8 +209,7 @@ pub async fn live(
                 }
             }
             Action::Reply { id, text } => {
-                let cx = ReplyContext { store: &*dir.store, clock: &*clock, cipher: &dir.cipher, adapters: &adapters };
-                inbox::reply(&cx, actor, id, text).await.map_err(|e| anyhow!("answering in the past: {e}"))?;
+                inbox::reply(&ports, actor, id, text).await.map_err(|e| anyhow!("answering in the past: {e}"))?;
                 past.replies += 1;
             }
             Action::Close { id } => {

@@ -1,11 +1,12 @@
 //! The HTTP API on Lambda: the same axum router `herald serve` runs, behind API Gateway
 //! (HTTP API, payload format 2.0). Errors: see `herald_core::lambda`.
 
-use herald_core::{aws::AwsContext, http, lambda};
+use herald_core::http::{self, AppState};
+use herald_core::{aws::AwsContext, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let state = lambda::init(async { AwsContext::from_env().await?.app_state().await }).await?;
-    lambda::run_http(http::api_router(state)).await
+    let ports = lambda::init(async { AwsContext::from_env().await?.ports().await }).await?;
+    lambda::run_http(http::api_router(AppState::new(ports))).await
 }

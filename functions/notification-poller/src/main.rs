@@ -3,11 +3,13 @@
 //! scored, crisis-checked), and ticks every channel's crisis detector so incidents close when
 //! calm returns. One channel's failure does not stop the others.
 
+use herald_core::intake::Intake;
 use herald_core::{aws::AwsContext, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let (intake, adapters) = lambda::init(async { AwsContext::from_env().await?.notification_poller().await }).await?;
-    lambda::run_scheduled(|_tick| intake.poll_all(&adapters)).await
+    let ports = lambda::init(async { AwsContext::from_env().await?.ports().await }).await?;
+    let intake = Intake::new(ports);
+    lambda::run_scheduled(|_tick| intake.poll_all()).await
 }

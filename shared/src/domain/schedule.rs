@@ -54,14 +54,42 @@ pub enum PublishAtInput {
 }
 
 /// A wall-clock time in a zone: `{"local":"2027-01-04T10:00:00","time_zone":"Europe/Paris"}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct LocalTimeInput {
     /// `2027-01-04T10:00:00` (seconds optional), no offset.
     pub local: String,
     /// An IANA zone like `Europe/Paris`; without it, each target channel's own zone.
-    #[serde(default)]
     pub time_zone: Option<String>,
+}
+
+/// Read from a JSON object only, with no other keys (a derived `Deserialize` would also take
+/// the array `["2027-01-04T10:00:00"]`).
+impl<'de> serde::Deserialize<'de> for LocalTimeInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = LocalTimeInput;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"an object {"local", "time_zone"}"#)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LocalTimeInput, A::Error> {
+                let (mut local, mut time_zone) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "local" => local = Some(map.next_value::<String>()?),
+                        "time_zone" => time_zone = map.next_value::<Option<String>>()?,
+                        other => return Err(A::Error::unknown_field(other, &["local", "time_zone"])),
+                    }
+                }
+                Ok(LocalTimeInput { local: local.ok_or_else(|| A::Error::missing_field("local"))?, time_zone })
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 impl PublishAt {

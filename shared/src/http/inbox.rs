@@ -14,7 +14,7 @@ use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
     ChannelId, InteractionId, InteractionKind, InteractionStatus, Platform, SentimentLabel, ValidationError,
 };
-use crate::services::inbox::{self as service, ReplyContext, ReplyError};
+use crate::services::inbox::{self as service, ReplyError};
 use crate::store::InboxQuery;
 
 const LIST_PARAMS: &[&str] = &["status", "kind", "channel_id", "sentiment", "tag", "q", "from", "to", "limit", "cursor"];
@@ -245,8 +245,7 @@ pub async fn reply(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TextBody>,
 ) -> Result<(StatusCode, Json<views::Replied>), ApiError> {
-    let cx = ReplyContext { store: &*state.store, clock: &*state.clock, cipher: &state.cipher, adapters: &state.adapters };
-    match service::reply(&cx, &caller.actor(), interaction_id(&id)?, &body.text).await {
+    match service::reply(&state.ports, &caller.actor(), interaction_id(&id)?, &body.text).await {
         Ok((it, published)) => Ok((
             StatusCode::CREATED,
             Json(views::Replied {

@@ -15,7 +15,6 @@ mod reports;
 pub mod views;
 mod webhooks;
 
-use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request};
@@ -28,67 +27,33 @@ use tower_http::trace::TraceLayer;
 pub use auth::Caller;
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json};
 
-use crate::clock::Clock;
-use crate::crypto::CredentialCipher;
-use crate::events::{EventSink, MemorySink};
 use crate::intake::{Intake, IntakeConfig};
-use crate::platforms::Adapters;
-use crate::store::Store;
+use crate::ports::Ports;
 
-/// What every handler may use. Ports only: the same state runs on SQLite or DynamoDB.
+/// What every handler may use: the host's [`Ports`] (reached through `Deref`: `state.store`,
+/// `state.clock`…) and intake's settings. The same state runs on SQLite or DynamoDB.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub cipher: CredentialCipher,
-    /// Where intake sends `Crisis Detected` and friends.
-    pub events: Arc<dyn EventSink>,
-    /// Platform adapters, for replies sent from the inbox.
-    pub adapters: Adapters,
+    pub ports: Ports,
     pub intake: IntakeConfig,
-    /// Where generated reports' files are kept (the data directory locally).
-    pub report_files: Arc<dyn crate::services::reports::ReportFiles>,
 }
 
 impl AppState {
-    /// State with no platform adapters and events kept in memory; hosts set both with
-    /// [`AppState::with_events`] and [`AppState::with_adapters`].
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, cipher: CredentialCipher) -> Self {
-        Self {
-            store,
-            clock,
-            cipher,
-            events: Arc::new(MemorySink::default()),
-            adapters: Adapters::default(),
-            intake: IntakeConfig::default(),
-            report_files: Arc::new(crate::services::reports::MemoryReportFiles::default()),
-        }
+    pub fn new(ports: Ports) -> Self {
+        Self { ports, intake: IntakeConfig::default() }
     }
 
-    pub fn with_report_files(mut self, files: Arc<dyn crate::services::reports::ReportFiles>) -> Self {
-        self.report_files = files;
-        self
-    }
-
-    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
-        self.events = events;
-        self
-    }
-
-    pub fn with_adapters(mut self, adapters: Adapters) -> Self {
-        self.adapters = adapters;
-        self
-    }
-
-    /// The intake service on this state.
+    /// The intake service on these ports.
     pub fn intake(&self) -> Intake {
-        Intake {
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-            cipher: self.cipher.clone(),
-            events: self.events.clone(),
-            config: self.intake.clone(),
-        }
+        Intake { ports: self.ports.clone(), config: self.intake.clone() }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Ports;
+
+    fn deref(&self) -> &Ports {
+        &self.ports
     }
 }
 

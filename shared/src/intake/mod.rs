@@ -20,18 +20,18 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::clock::Clock;
-use crate::crypto::{CredentialCipher, Credentials};
+use crate::crypto::Credentials;
 use crate::domain::{
     Channel, ChannelId, Incident, IncidentId, Interaction, InteractionDraft, InteractionId, InteractionStatus,
     Platform, RawEvent, RawEventId, SentimentLabel, Team,
 };
-use crate::events::{Event, EventKind, EventSink};
+use crate::events::{Event, EventKind};
 use crate::listening::crisis::{CrisisChange, CrisisRule, CrisisState};
 use crate::platforms::inbox::InboxAdapter;
-use crate::platforms::{Adapters, PublishError};
+use crate::platforms::PublishError;
 use crate::listening::sentiment;
-use crate::store::{PageRequest, Store, StoreError, StoreResult};
+use crate::ports::Ports;
+use crate::store::{PageRequest, StoreError, StoreResult};
 
 pub use platforms::{EventPayload, GenericInteraction, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
 
@@ -145,14 +145,17 @@ pub enum ReceiveError {
 
 #[derive(Clone)]
 pub struct Intake {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub cipher: CredentialCipher,
-    pub events: Arc<dyn EventSink>,
+    pub ports: Ports,
     pub config: IntakeConfig,
 }
 
 impl Intake {
+    /// Intake on `ports` with the default settings (14 days of raw bodies, the documented
+    /// crisis rule).
+    pub fn new(ports: Ports) -> Self {
+        Self { ports, config: IntakeConfig::default() }
+    }
+
     /// One webhook request to `/webhooks/{platform}/{channel_id}`: handshake, or verify, keep
     /// raw, parse and ingest.
     pub async fn receive(
@@ -163,7 +166,7 @@ impl Intake {
     ) -> Result<Received, ReceiveError> {
         let platform = Platform::parse("platform", platform).map_err(|_| ReceiveError::UnknownEndpoint)?;
         let channel_id = ChannelId::parse("channel_id", channel_id).map_err(|_| ReceiveError::UnknownEndpoint)?;
-        let channel = match self.store.channel_by_id(channel_id).await? {
+        let channel = match self.ports.store.channel_by_id(channel_id).await? {
             Some(c) if c.platform == platform => c,
             _ => return Err(ReceiveError::UnknownEndpoint),
         };
@@ -171,7 +174,7 @@ impl Intake {
         if let Some(reply) = platforms::handshake(platform, &credentials, request) {
             return Ok(Received::Handshake(reply?));
         }
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         platforms::verify(platform, &credentials, request, now)?;
 
         let raw = RawEvent {
@@ -183,7 +186,7 @@ impl Intake {
             body: BASE64.encode(request.body),
             expires_at: now + self.config.raw_ttl,
         };
-        self.store.put_raw_event(&raw).await?;
+        self.ports.store.put_raw_event(&raw).await?;
         let parsed = platforms::parse_for_account(platform, request.body, credentials.get(OWN_ACCOUNT_ID))?;
         Ok(Received::Accepted(self.ingest_parsed(&channel, parsed, Some(raw.id)).await?))
     }
@@ -191,7 +194,7 @@ impl Intake {
     /// Parses a stored raw body again and ingests what it holds; already stored events count
     /// as duplicates. For `herald intake replay` after a parser fix.
     pub async fn replay(&self, raw: &RawEvent) -> Result<IngestSummary, ReceiveError> {
-        let channel = self.store.channel_by_id(raw.channel_id).await?.ok_or(ReceiveError::UnknownEndpoint)?;
+        let channel = self.ports.store.channel_by_id(raw.channel_id).await?.ok_or(ReceiveError::UnknownEndpoint)?;
         let body = BASE64.decode(&raw.body).map_err(|_| StoreError::Corrupt(format!("raw event {}: body is not base64", raw.id)))?;
         let credentials = self.credentials_of(&channel)?;
         let parsed = platforms::parse_for_account(raw.platform, &body, credentials.get(OWN_ACCOUNT_ID))?;
@@ -208,7 +211,7 @@ impl Intake {
         let mut page = PageRequest::first(PageRequest::MAX_PAGE);
         let (mut bodies, mut total) = (0, IngestSummary::default());
         loop {
-            let batch = self.store.raw_events(channel, from, to, &page).await?;
+            let batch = self.ports.store.raw_events(channel, from, to, &page).await?;
             for raw in &batch.items {
                 bodies += 1;
                 total.add(&self.replay(raw).await?);
@@ -224,14 +227,14 @@ impl Intake {
     /// inbox adapter is read from its stored cursor (`poll#<channel>`), a few channels at a time;
     /// one channel's failure does not stop the others. Every channel's crisis detector is also
     /// ticked, so incidents close when a channel calms down.
-    pub async fn poll_all(&self, adapters: &Adapters) -> StoreResult<PollSummary> {
+    pub async fn poll_all(&self) -> StoreResult<PollSummary> {
         let mut summary = PollSummary::default();
         let mut tasks = tokio::task::JoinSet::new();
         let limit = Arc::new(tokio::sync::Semaphore::new(POLL_CONCURRENCY));
         for platform in Platform::ALL {
-            let channels = self.store.channels_on(platform).await?;
+            let channels = self.ports.store.channels_on(platform).await?;
             for channel in channels {
-                let adapter = adapters.inbox(platform).cloned();
+                let adapter = self.ports.adapters.inbox(platform).cloned();
                 let (this, limit) = (self.clone(), limit.clone());
                 tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await;
@@ -272,18 +275,18 @@ impl Intake {
     /// (until a poll succeeds again).
     pub async fn poll_channel(&self, channel: &Channel, adapter: &dyn InboxAdapter) -> Result<IngestSummary, PollError> {
         let key = format!("poll#{}", channel.id);
-        let stored = self.store.get_state(&key).await?;
+        let stored = self.ports.store.get_state(&key).await?;
         let mut state: PollState = stored.as_ref().and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
         let version = stored.map(|v| v.version);
         let Some(sealed) = &channel.credentials else { return Ok(IngestSummary::default()) };
-        let credentials = self.cipher.open(channel.id, sealed).map_err(|_| PollError::Credentials)?;
+        let credentials = self.ports.cipher.open(channel.id, sealed).map_err(|_| PollError::Credentials)?;
         let polled = match adapter.poll(channel, &credentials, state.cursor.as_deref()).await {
             Ok(p) => p,
             Err(e) => {
                 if matches!(e, PublishError::Auth { .. }) && !state.reconnect_raised {
                     state.reconnect_raised = true;
                     let value = serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    if self.store.put_state(&key, &value, version).await.is_ok() {
+                    if self.ports.store.put_state(&key, &value, version).await.is_ok() {
                         let detail = json!({"channel_id": channel.id, "platform": channel.platform, "reason": e.to_string()});
                         self.emit(EventKind::ChannelNeedsReconnect, channel, detail).await;
                     }
@@ -291,7 +294,7 @@ impl Intake {
                 return Err(PollError::Platform(e));
             }
         };
-        let team = self.store.get_team(&channel.team_id).await?;
+        let team = self.ports.store.get_team(&channel.team_id).await?;
         let mut summary = IngestSummary::default();
         for (event_id, draft) in polled.items {
             summary.count(self.ingest(channel, team.as_ref(), &event_id, draft, None).await?);
@@ -299,7 +302,7 @@ impl Intake {
         state.cursor = polled.cursor.or(state.cursor);
         state.reconnect_raised = false;
         let value = serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        match self.store.put_state(&key, &value, version).await {
+        match self.ports.store.put_state(&key, &value, version).await {
             // Another poll of the same channel moved the cursor first: what we stored is
             // deduplicated, and its cursor is as good as ours.
             Ok(_) | Err(StoreError::Conflict) => Ok(summary),
@@ -310,7 +313,7 @@ impl Intake {
     /// A channel's credentials in the clear; none at all reads as empty (the platform's check
     /// then says which field is missing).
     fn credentials_of(&self, channel: &Channel) -> Result<Credentials, ReceiveError> {
-        self.cipher.open_or_empty(channel.id, channel.credentials.as_ref()).map_err(|_| ReceiveError::Credentials)
+        self.ports.cipher.open_or_empty(channel.id, channel.credentials.as_ref()).map_err(|_| ReceiveError::Credentials)
     }
 
     async fn ingest_parsed(
@@ -320,7 +323,7 @@ impl Intake {
         raw: Option<RawEventId>,
     ) -> StoreResult<IngestSummary> {
         let mut summary = IngestSummary::default();
-        let team = self.store.get_team(&channel.team_id).await?;
+        let team = self.ports.store.get_team(&channel.team_id).await?;
         for event in parsed {
             match event.payload {
                 EventPayload::Interaction(draft) => {
@@ -345,7 +348,7 @@ impl Intake {
         draft: InteractionDraft,
         raw: Option<RawEventId>,
     ) -> StoreResult<bool> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let sentiment = sentiment::analyse(&draft.text);
         let tags = team.map(|t| watch_tags(&t.watch_terms, &draft.text)).unwrap_or_default();
         let negative = sentiment.label == SentimentLabel::Negative;
@@ -373,7 +376,7 @@ impl Intake {
             first_response_at: None,
             raw_event_id: raw,
         };
-        match self.store.create_interaction(&interaction).await {
+        match self.ports.store.create_interaction(&interaction).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists) => return Ok(false),
             Err(e) => return Err(e),
@@ -397,7 +400,7 @@ impl Intake {
     /// Only a channel with an open incident needs it (a quiet one catches up on its next
     /// interaction), so the others cost one read and no write.
     pub async fn tick_crisis(&self, channel: &Channel) -> StoreResult<()> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         self.update_crisis(channel, true, |state, rule| state.tick(rule, now)).await
     }
 
@@ -417,16 +420,16 @@ impl Intake {
                 let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=(2u64 << attempt.min(5)));
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
-            let stored = self.store.get_state(&key).await?;
+            let stored = self.ports.store.get_state(&key).await?;
             let (mut crisis, version) = match &stored {
                 Some(v) => match serde_json::from_str::<ChannelCrisis>(&v.value) {
                     Ok(c) => (c, Some(v.version)),
                     Err(e) => {
                         tracing::warn!(channel = %channel.id, error = %e, "unreadable crisis state; starting afresh");
-                        (ChannelCrisis::new(self.clock.now()), Some(v.version))
+                        (ChannelCrisis::new(self.ports.clock.now()), Some(v.version))
                     }
                 },
-                None => (ChannelCrisis::new(self.clock.now()), None),
+                None => (ChannelCrisis::new(self.ports.clock.now()), None),
             };
             if only_if_open && !crisis.detector.is_open() {
                 return Ok(());
@@ -456,13 +459,13 @@ impl Intake {
                 None => (None, None),
             };
             let value = serde_json::to_string(&crisis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            match self.store.put_state(&key, &value, version).await {
+            match self.ports.store.put_state(&key, &value, version).await {
                 Ok(_) => {}
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }
             if let Some(incident) = opened {
-                self.store.put_incident(&incident).await?;
+                self.ports.store.put_incident(&incident).await?;
                 let detail = json!({
                     "incident_id": incident.id, "channel_id": channel.id, "platform": channel.platform,
                     "negatives_in_window": incident.negatives_in_window, "expected": incident.expected,
@@ -471,7 +474,7 @@ impl Intake {
                 self.emit(EventKind::CrisisDetected, channel, detail).await;
             }
             if let Some(incident) = closed {
-                self.store.put_incident(&incident).await?;
+                self.ports.store.put_incident(&incident).await?;
                 let detail = json!({"incident_id": incident.id, "channel_id": channel.id, "closed_at": incident.closed_at});
                 self.emit(EventKind::CrisisResolved, channel, detail).await;
             }
@@ -481,8 +484,8 @@ impl Intake {
     }
 
     async fn emit(&self, kind: EventKind, channel: &Channel, detail: serde_json::Value) {
-        let event = Event::new(kind, &channel.team_id, self.clock.now(), detail);
-        if let Err(e) = self.events.emit(&event).await {
+        let event = Event::new(kind, &channel.team_id, self.ports.clock.now(), detail);
+        if let Err(e) = self.ports.events.emit(&event).await {
             tracing::error!(error = %e, kind = kind.detail_type(), "event not delivered");
         }
     }

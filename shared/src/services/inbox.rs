@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
-use crate::crypto::CredentialCipher;
 use crate::domain::{
     Incident, Interaction, InteractionId, InteractionStatus, Note, Platform, Role, ValidationError,
 };
-use crate::platforms::{Adapters, PublishError, Published};
+use crate::platforms::{PublishError, Published};
+use crate::ports::Ports;
 use crate::store::{InboxQuery, Page, PageRequest, Store};
 
 /// Longest internal note and reply, in characters (platform limits apply to replies on top).
@@ -101,14 +101,6 @@ pub async fn set_closed(
     Ok(it)
 }
 
-/// What answering through the platform needs.
-pub struct ReplyContext<'a> {
-    pub store: &'a dyn Store,
-    pub clock: &'a dyn Clock,
-    pub cipher: &'a CredentialCipher,
-    pub adapters: &'a Adapters,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ReplyError {
     #[error(transparent)]
@@ -119,16 +111,17 @@ pub enum ReplyError {
 }
 
 /// Answers on the platform, then marks the interaction answered (recording the first-response
-/// time once) and keeps the reply as a note.
+/// time once) and keeps the reply as a note. It needs most of the host's ports: the store, the
+/// clock, the cipher (the channel's credentials) and the network adapters.
 pub async fn reply(
-    cx: &ReplyContext<'_>,
+    cx: &Ports,
     actor: &Actor,
     id: InteractionId,
     text: &str,
 ) -> Result<(Interaction, Published), ReplyError> {
     actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
     let text = bounded_text("text", text).map_err(ServiceError::from)?;
-    let mut it = get(cx.store, actor, id).await?;
+    let mut it = get(&*cx.store, actor, id).await?;
     let channel = cx
         .store
         .get_channel(&actor.team_id, it.channel_id)

@@ -30,16 +30,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::instrument::WithSubscriber;
 
-use crate::clock::Clock;
-use crate::crypto::CredentialCipher;
 use crate::domain::{
     Channel, ChannelId, Delivery, DeliveryState, MetricCounters, MetricRollup, MetricSnapshot, MetricSubject, Platform,
     TeamId,
 };
-use crate::events::{Event, EventKind, EventSink};
+use crate::events::{Event, EventKind};
 use crate::platforms::metrics::PostRef;
-use crate::platforms::{Adapters, MetricsError};
-use crate::store::{PageRequest, Store, StoreError, StoreResult};
+use crate::platforms::MetricsError;
+use crate::ports::Ports;
+use crate::store::{PageRequest, StoreError, StoreResult};
 
 /// How often what is read, and how long raw snapshots are kept.
 #[derive(Debug, Clone)]
@@ -139,11 +138,7 @@ fn state_key(channel: ChannelId) -> String {
 
 #[derive(Clone)]
 pub struct MetricsPoller {
-    pub store: Arc<dyn Store>,
-    pub adapters: Adapters,
-    pub events: Arc<dyn EventSink>,
-    pub clock: Arc<dyn Clock>,
-    pub cipher: CredentialCipher,
+    pub ports: Ports,
     pub plan: MetricsPlan,
 }
 
@@ -158,15 +153,19 @@ struct ChannelWork {
 }
 
 impl MetricsPoller {
+    pub fn new(ports: Ports, plan: MetricsPlan) -> Self {
+        Self { ports, plan }
+    }
+
     /// One round over every channel of every network with a metrics adapter.
     pub async fn run_once(&self) -> StoreResult<MetricsSummary> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let mut by_team: BTreeMap<TeamId, Vec<Channel>> = BTreeMap::new();
         for platform in Platform::ALL {
-            if self.adapters.metrics(platform).is_none() {
+            if self.ports.adapters.metrics(platform).is_none() {
                 continue;
             }
-            for channel in self.store.channels_on(platform).await? {
+            for channel in self.ports.store.channels_on(platform).await? {
                 by_team.entry(channel.team_id.clone()).or_default().push(channel);
             }
         }
@@ -222,13 +221,13 @@ impl MetricsPoller {
         now: DateTime<Utc>,
         summary: &mut MetricsSummary,
     ) -> StoreResult<Vec<ChannelWork>> {
-        let zone = self.store.get_team(team).await?.map(|t| t.time_zone).unwrap_or(chrono_tz::UTC);
+        let zone = self.ports.store.get_team(team).await?.map(|t| t.time_zone).unwrap_or(chrono_tz::UTC);
         // The oldest a round looks back: the last checkpoint (a channel idle for longer, or
         // polled for the first time, catches up on its last week of posts once).
         let floor = now - self.plan.last_checkpoint() - Duration::minutes(1);
         let mut work = Vec::new();
         for channel in channels {
-            let stored = self.store.get_state(&state_key(channel.id)).await?;
+            let stored = self.ports.store.get_state(&state_key(channel.id)).await?;
             let state: ChannelMetricsState =
                 stored.as_ref().and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
             if state.not_before.is_some_and(|t| now < t) {
@@ -260,7 +259,7 @@ impl MetricsPoller {
         for (from, to) in merged {
             let mut page = PageRequest::first(PageRequest::MAX_PAGE);
             loop {
-                let got = self.store.calendar(team, from, to, &page).await?;
+                let got = self.ports.store.calendar(team, from, to, &page).await?;
                 for d in got.items {
                     let Some(&i) = index.get(&d.channel_id) else { continue };
                     let (Some(published), Some(_)) = (d.published_at, d.platform_post_id.as_ref()) else { continue };
@@ -288,8 +287,8 @@ impl MetricsPoller {
         if w.posts.is_empty() && !followers_due {
             return Ok(summary);
         }
-        let Some(adapter) = self.adapters.metrics(w.channel.platform).cloned() else { return Ok(summary) };
-        let credentials = match self.cipher.open_or_empty(w.channel.id, w.channel.credentials.as_ref()) {
+        let Some(adapter) = self.ports.adapters.metrics(w.channel.platform).cloned() else { return Ok(summary) };
+        let credentials = match self.ports.cipher.open_or_empty(w.channel.id, w.channel.credentials.as_ref()) {
             Ok(c) => c,
             Err(_) => {
                 let e = MetricsError::Auth { reason: "the channel's credentials cannot be opened; reconnect it".into() };
@@ -403,7 +402,7 @@ impl MetricsPoller {
                     if self.save(&w).await? {
                         let detail = json!({"channel_id": w.channel.id, "platform": w.channel.platform, "reason": reason});
                         let event = Event::new(EventKind::ChannelNeedsReconnect, &w.channel.team_id, now, detail);
-                        if let Err(e) = self.events.emit(&event).await {
+                        if let Err(e) = self.ports.events.emit(&event).await {
                             tracing::error!(error = %e, "event not delivered");
                         }
                     }
@@ -417,7 +416,7 @@ impl MetricsPoller {
     /// Writes the channel's state if nobody else did meanwhile (`false` then: theirs stands).
     async fn save(&self, w: &ChannelWork) -> StoreResult<bool> {
         let value = serde_json::to_string(&w.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        match self.store.put_state(&state_key(w.channel.id), &value, w.version).await {
+        match self.ports.store.put_state(&state_key(w.channel.id), &value, w.version).await {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
@@ -440,8 +439,8 @@ impl MetricsPoller {
             counters: counters.clone(),
             expires_at: Some(now + self.plan.snapshot_ttl),
         };
-        self.store.put_snapshot(&snapshot).await?;
-        self.store.put_rollup(&MetricRollup { team_id: team.clone(), subject, day, taken_at: now, counters }).await
+        self.ports.store.put_snapshot(&snapshot).await?;
+        self.ports.store.put_rollup(&MetricRollup { team_id: team.clone(), subject, day, taken_at: now, counters }).await
     }
 }
 
@@ -549,14 +548,11 @@ mod tests {
                 report_schedule: Default::default(),
             };
             store.create_team(&team).await.unwrap();
-            let poller = MetricsPoller {
-                store: store.clone(),
-                adapters: Adapters::default().with_metrics(Platform::Sandbox, adapter.clone()),
-                events: events.clone(),
-                clock: clock.clone(),
-                cipher: CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap(),
-                plan: MetricsPlan::default(),
-            };
+            let cipher = crate::crypto::CredentialCipher::from_base64(&crate::crypto::CredentialCipher::generate_key()).unwrap();
+            let ports = Ports::new(store.clone(), clock.clone(), cipher)
+                .with_events(events.clone())
+                .with_adapters(crate::platforms::Adapters::default().with_metrics(Platform::Sandbox, adapter.clone()));
+            let poller = MetricsPoller::new(ports, MetricsPlan::default());
             Rig { store, clock, events, adapter, poller, team: team.id }
         }
 

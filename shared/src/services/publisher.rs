@@ -8,7 +8,6 @@
 //! ran out mid-publish (a crashed or timed-out run) is first *reconciled*: the adapter is asked
 //! whether the post already exists before anything is published again.
 
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -16,12 +15,11 @@ use serde::Serialize;
 use serde_json::json;
 use tracing::instrument::WithSubscriber;
 
-use crate::clock::Clock;
-use crate::crypto::CredentialCipher;
 use crate::domain::{Delivery, DeliveryState};
-use crate::events::{Event, EventKind, EventSink};
-use crate::platforms::{Adapters, PublishError, PublishRequest, Published};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::events::{Event, EventKind};
+use crate::platforms::{PublishError, PublishRequest, Published};
+use crate::ports::Ports;
+use crate::store::{StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {
@@ -75,20 +73,20 @@ enum Outcome {
 
 #[derive(Clone)]
 pub struct Publisher {
-    pub store: Arc<dyn Store>,
-    pub adapters: Adapters,
-    pub events: Arc<dyn EventSink>,
-    pub clock: Arc<dyn Clock>,
-    pub cipher: CredentialCipher,
+    pub ports: Ports,
     pub config: PublisherConfig,
 }
 
 impl Publisher {
+    pub fn new(ports: Ports, config: PublisherConfig) -> Self {
+        Self { ports, config }
+    }
+
     /// One pass: claim everything due within the lookahead, publish each at its second, and
     /// return when all of them are settled.
     pub async fn run_once(&self) -> StoreResult<RunSummary> {
-        let now = self.clock.now();
-        let due = self.store.due_deliveries(now + self.config.lookahead, self.config.batch).await?;
+        let now = self.ports.clock.now();
+        let due = self.ports.store.due_deliveries(now + self.config.lookahead, self.config.batch).await?;
         let mut summary = RunSummary { due: due.len(), ..RunSummary::default() };
         let mut tasks = tokio::task::JoinSet::new();
         for seen in due {
@@ -99,7 +97,7 @@ impl Publisher {
             };
             let lease = (start_at - now) + self.config.lease;
             let Ok(claim) = seen.claimed(now, self.config.lookahead, lease) else { continue };
-            match self.store.update_delivery(&claim).await {
+            match self.ports.store.update_delivery(&claim).await {
                 Ok(claimed) => {
                     summary.claimed += 1;
                     let reclaimed = seen.state == DeliveryState::Publishing;
@@ -130,11 +128,11 @@ impl Publisher {
 
     /// Publishes one claimed delivery and records what happened.
     async fn settle(&self, delivery: Delivery, start_at: DateTime<Utc>, reclaimed: bool) -> StoreResult<Outcome> {
-        if let Ok(wait) = (start_at - self.clock.now()).to_std() {
+        if let Ok(wait) = (start_at - self.ports.clock.now()).to_std() {
             tokio::time::sleep(wait).await;
         }
         let result = self.attempt(&delivery, reclaimed).await;
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         match result {
             Ok((published, found)) => self.record_published(delivery, published, found, now).await,
             Err(e) => self.record_failure(delivery, e, now).await,
@@ -146,26 +144,26 @@ impl Publisher {
         let permanent = |reason: String| PublishError::Permanent { reason };
         let store_err = |e: StoreError| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None };
         let post = self
-            .store
+            .ports.store
             .get_post(&d.team_id, d.post_id)
             .await
             .map_err(store_err)?
             .ok_or_else(|| permanent("the post was deleted".into()))?;
         let channel = self
-            .store
+            .ports.store
             .get_channel(&d.team_id, d.channel_id)
             .await
             .map_err(store_err)?
             .ok_or_else(|| permanent("the channel was deleted".into()))?;
         let credentials = match &channel.credentials {
             Some(sealed) => self
-                .cipher
+                .ports.cipher
                 .open(channel.id, sealed)
                 .map_err(|_| PublishError::Auth { reason: "the channel's credentials cannot be opened; reconnect it".into() })?,
             None => crate::crypto::Credentials::default(),
         };
         let adapter = self
-            .adapters
+            .ports.adapters
             .get(channel.platform)
             .ok_or_else(|| permanent(format!("publishing to {} is not available yet", channel.platform)))?;
         let request = PublishRequest {
@@ -259,7 +257,7 @@ impl Publisher {
 
     /// Version-checked write; `None` when someone else wrote the delivery first.
     async fn write(&self, d: &Delivery) -> StoreResult<Option<Delivery>> {
-        match self.store.update_delivery(d).await {
+        match self.ports.store.update_delivery(d).await {
             Ok(d) => Ok(Some(d)),
             Err(StoreError::Conflict) => {
                 tracing::warn!(delivery = %d.id, "delivery changed while publishing; keeping the other write");
@@ -278,8 +276,8 @@ impl Publisher {
     }
 
     async fn emit(&self, kind: EventKind, d: &Delivery, detail: serde_json::Value) {
-        let event = Event::new(kind, &d.team_id, self.clock.now(), detail);
-        if let Err(e) = self.events.emit(&event).await {
+        let event = Event::new(kind, &d.team_id, self.ports.clock.now(), detail);
+        if let Err(e) = self.ports.events.emit(&event).await {
             tracing::error!(delivery = %d.id, kind = kind.detail_type(), error = %e, "event not delivered");
         }
     }

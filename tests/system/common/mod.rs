@@ -21,6 +21,7 @@ use herald_core::domain::{Delivery, DeliveryId, DeliveryState, PostId, Role, Tea
 use herald_core::events::MemorySink;
 use herald_core::http::{AppState, api_router};
 use herald_core::platforms::Adapters;
+use herald_core::ports::Ports;
 use herald_core::services::keys::{create_key, ensure_team};
 use herald_core::store::PostStore;
 use herald_core::store::sqlite::SqliteStore;
@@ -75,7 +76,8 @@ impl App {
         let clock = Arc::new(ManualClock::new(t0()));
         let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("fresh key");
         let events = Arc::new(MemorySink::default());
-        let state = AppState::new(store.clone(), clock.clone(), cipher).with_events(events.clone()).with_adapters(adapters);
+        let ports = Ports::new(store.clone(), clock.clone(), cipher).with_events(events.clone()).with_adapters(adapters);
+        let state = AppState::new(ports);
         App { router: api_router(state.clone()), store, clock, events, state }
     }
 
