@@ -14,6 +14,7 @@ pub mod logging;
 pub mod platforms;
 pub mod services;
 pub mod store;
+pub mod text;
 pub mod webhooks;
 
 #[cfg(feature = "aws")]
