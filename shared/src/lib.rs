@@ -15,6 +15,7 @@ pub mod platforms;
 pub mod ports;
 pub mod services;
 pub mod store;
+pub mod text;
 pub mod webhooks;
 
 #[cfg(feature = "aws")]

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::common::serve::{Client, Serve, herald_bin};
 use herald_core::crypto::Credentials;
 use herald_core::domain::Platform;
-use herald_core::intake::platforms::{EventPayload, parse_for_account, signing};
+use herald_core::intake::webhooks::{EventPayload, parse_for_account, signing};
 use reqwest::Method;
 use serde_json::{Value, json};
 

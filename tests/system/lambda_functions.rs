@@ -396,7 +396,7 @@ async fn webhook_intake_stores_a_signed_delivery_once() {
 #[tokio::test]
 async fn webhook_intake_takes_every_platforms_signed_payloads_once() {
     use herald_core::crypto::Credentials;
-    use herald_core::intake::platforms::{EventPayload, parse, signing};
+    use herald_core::intake::webhooks::{EventPayload, parse, signing};
     let moto = Moto::new().await;
     let admin = moto.admin_key("cafe").await;
     let api = moto.start("api").await;

@@ -393,32 +393,6 @@ async fn claim_race<S: Store + 'static>(s: Arc<S>, claimers: usize) {
     assert_eq!((stored.state, stored.attempts, stored.version), (DeliveryState::Publishing, 1, 1));
 }
 
-async fn seen_events_are_idempotent_and_expire<S: Store>(s: Arc<S>) {
-    let ttl = Duration::days(7);
-    assert!(s.mark_seen("chan-1", "evt-1", t0(), ttl).await.unwrap());
-    assert!(!s.mark_seen("chan-1", "evt-1", t0(), ttl).await.unwrap());
-    assert!(!s.mark_seen("chan-1", "evt-1", t0() + Duration::days(6), ttl).await.unwrap());
-    assert!(s.mark_seen("chan-2", "evt-1", t0(), ttl).await.unwrap(), "scopes are separate");
-    assert!(s.mark_seen("chan-1", "evt-2", t0(), ttl).await.unwrap());
-    // Past its TTL an entry counts as unseen even if the backend has not swept it yet.
-    assert!(s.mark_seen("chan-1", "evt-1", t0() + Duration::days(8), ttl).await.unwrap());
-    assert!(!s.mark_seen("chan-1", "evt-1", t0() + Duration::days(8), ttl).await.unwrap());
-}
-
-async fn concurrent_seen_marks_admit_one<S: Store + 'static>(s: Arc<S>) {
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let s = Arc::clone(&s);
-            tokio::spawn(async move { s.mark_seen("chan", "evt", t0(), Duration::hours(1)).await.unwrap() })
-        })
-        .collect();
-    let mut firsts = 0;
-    for t in tasks {
-        firsts += usize::from(t.await.unwrap());
-    }
-    assert_eq!(firsts, 1);
-}
-
 async fn interactions_inbox_thread_and_author<S: Store>(s: Arc<S>) {
     let (a, b) = (team("alpha").id, team("beta").id);
     let ch = ChannelId::new();
@@ -746,8 +720,6 @@ macro_rules! contract_suite {
             case!(calendar_range_query);
             case!(calendar_paginates_past_one_page);
             case!(due_deliveries_across_teams_with_lookahead);
-            case!(seen_events_are_idempotent_and_expire);
-            case!(concurrent_seen_marks_admit_one);
             case!(interactions_inbox_thread_and_author);
             case!(inbox_filters_page_and_delete);
             case!(raw_events_by_channel_and_delete);
@@ -807,25 +779,34 @@ async fn dynamo_store() -> herald_core::store::dynamo::DynamoStore {
 
 contract_suite!(dynamo, dynamo_store());
 
-/// DynamoDB only deletes what carries a numeric `ttl` attribute: check a seen-event marker
+/// DynamoDB only deletes what carries a numeric `ttl` attribute: check a raw webhook body
 /// carries it, in epoch seconds, and that the table's TTL setting names that attribute.
 #[tokio::test]
 async fn dynamo_writes_the_ttl_attribute() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let (store, client, table) = dynamo_support::store().await;
-    store.mark_seen("chan-1", "evt-9", t0(), Duration::days(7)).await.unwrap();
+    let raw = RawEvent {
+        id: RawEventId::new(),
+        team_id: team("alpha").id,
+        channel_id: ChannelId::new(),
+        platform: Platform::Generic,
+        received_at: t0(),
+        body: "eyJhIjoxfQ==".into(),
+        expires_at: t0() + Duration::days(14),
+    };
+    store.put_raw_event(&raw).await.unwrap();
     let item = client
         .get_item()
         .table_name(&table)
-        .key("pk", AttributeValue::S("SEEN#chan-1#evt-9".into()))
-        .key("sk", AttributeValue::S("SEEN".into()))
+        .key("pk", AttributeValue::S(format!("RAW#{}", raw.id)))
+        .key("sk", AttributeValue::S("RAW".into()))
         .send()
         .await
         .unwrap()
         .item
-        .expect("the marker item exists");
+        .expect("the raw event item exists");
     let ttl = item.get("ttl").and_then(|v| v.as_n().ok()).expect("numeric ttl attribute");
-    assert_eq!(ttl.parse::<i64>().unwrap(), (t0() + Duration::days(7)).timestamp());
+    assert_eq!(ttl.parse::<i64>().unwrap(), (t0() + Duration::days(14)).timestamp());
 
     let ttl_desc = client.describe_time_to_live().table_name(&table).send().await.unwrap();
     let spec = ttl_desc.time_to_live_description().expect("TTL is configured");

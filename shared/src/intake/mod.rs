@@ -9,7 +9,7 @@
 //! body overwrites itself. No platform is called before the answer: intake is store writes
 //! only, well inside the 3–10 s platforms allow.
 
-pub mod platforms;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ use crate::listening::sentiment;
 use crate::ports::Ports;
 use crate::store::{PageRequest, StoreError, StoreResult};
 
-pub use platforms::{EventPayload, GenericInteraction, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
+pub use webhooks::{EventPayload, GenericInteraction, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
 
 /// The credential field naming the channel's own account id on the platform, where intake needs
 /// it: Mastodon admin webhooks report every status of the instance, and only those that mention
@@ -171,11 +171,11 @@ impl Intake {
             _ => return Err(ReceiveError::UnknownEndpoint),
         };
         let credentials = self.credentials_of(&channel)?;
-        if let Some(reply) = platforms::handshake(platform, &credentials, request) {
+        if let Some(reply) = webhooks::handshake(platform, &credentials, request) {
             return Ok(Received::Handshake(reply?));
         }
         let now = self.ports.clock.now();
-        platforms::verify(platform, &credentials, request, now)?;
+        webhooks::verify(platform, &credentials, request, now)?;
 
         let raw = RawEvent {
             id: RawEventId::derived(&format!("{}/{}", channel.id, hex::encode(Sha256::digest(request.body)))),
@@ -187,7 +187,7 @@ impl Intake {
             expires_at: now + self.config.raw_ttl,
         };
         self.ports.store.put_raw_event(&raw).await?;
-        let parsed = platforms::parse_for_account(platform, request.body, credentials.get(OWN_ACCOUNT_ID))?;
+        let parsed = webhooks::parse_for_account(platform, request.body, credentials.get(OWN_ACCOUNT_ID))?;
         Ok(Received::Accepted(self.ingest_parsed(&channel, parsed, Some(raw.id)).await?))
     }
 
@@ -197,7 +197,7 @@ impl Intake {
         let channel = self.ports.store.channel_by_id(raw.channel_id).await?.ok_or(ReceiveError::UnknownEndpoint)?;
         let body = BASE64.decode(&raw.body).map_err(|_| StoreError::Corrupt(format!("raw event {}: body is not base64", raw.id)))?;
         let credentials = self.credentials_of(&channel)?;
-        let parsed = platforms::parse_for_account(raw.platform, &body, credentials.get(OWN_ACCOUNT_ID))?;
+        let parsed = webhooks::parse_for_account(raw.platform, &body, credentials.get(OWN_ACCOUNT_ID))?;
         Ok(self.ingest_parsed(&channel, parsed, Some(raw.id)).await?)
     }
 

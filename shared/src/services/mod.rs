@@ -10,7 +10,6 @@ pub mod metrics;
 pub mod posts;
 pub mod publisher;
 pub mod reports;
-pub mod scheduled;
 pub mod series;
 
 use crate::domain::{ApiKeyId, Role, TeamId, ValidationError};

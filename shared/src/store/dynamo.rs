@@ -24,13 +24,13 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, Put, ScalarAttributeType, SseSpecification, TableStatus,
     TimeToLiveSpecification, TransactWriteItem,
 };
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
+    ApiKeyStore, ChannelStore, Cursor, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
     MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore, StoreError, StoreResult,
     TeamStore, Versioned,
 };
@@ -308,9 +308,6 @@ mod pk {
     pub fn thread(team: &TeamId, channel: ChannelId, thread_id: &str) -> String {
         format!("THREAD#{team}#{channel}#{thread_id}")
     }
-    pub fn seen(scope: &str, event_id: &str) -> String {
-        format!("SEEN#{}#{event_id}", key_part(scope))
-    }
     pub fn metric(team: &TeamId, subject: &MetricSubject) -> String {
         match subject {
             MetricSubject::Delivery { delivery_id, .. } => format!("METRIC#{team}#D#{delivery_id}"),
@@ -443,17 +440,6 @@ fn incident_item(i: &Incident) -> StoreResult<Item> {
 struct StateRecord {
     value: String,
     version: u64,
-}
-
-/// The dedupe record of one platform event.
-#[derive(Serialize)]
-struct SeenEvent<'a> {
-    scope: &'a str,
-    event_id: &'a str,
-    seen_at: DateTime<Utc>,
-    /// Sortable instant until which the event counts as seen; compared in the write condition
-    /// because DynamoDB removes expired items only eventually.
-    seen_until: String,
 }
 
 fn read<T: DeserializeOwned>(item: Attrs) -> StoreResult<T> {
@@ -1117,21 +1103,6 @@ impl InteractionStore for DynamoStore {
 }
 
 #[async_trait]
-impl DedupeStore for DynamoStore {
-    /// Seen means: a record exists whose `seen_until` is after `now`. The event counts as seen
-    /// during `[first seen, first seen + ttl)`.
-    async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool> {
-        let until = now + ttl;
-        let record = SeenEvent { scope, event_id, seen_at: now, seen_until: sortable_instant(until) };
-        let item = Item::of(&record, pk::seen(scope, event_id), "SEEN")?.expires(until);
-        let condition = Condition::new("attribute_not_exists(pk) OR #until <= :now")
-            .name("#until", "seen_until")
-            .value(":now", s(sortable_instant(now)));
-        self.put(item, Some(condition)).await
-    }
-}
-
-#[async_trait]
 impl RawEventStore for DynamoStore {
     async fn put_raw_event(&self, event: &RawEvent) -> StoreResult<()> {
         self.put(raw_event_item(event)?, None).await.map(drop)
@@ -1303,7 +1274,8 @@ mod tests {
     }
 
     #[test]
-    fn scopes_cannot_fake_a_separator() {
-        assert_ne!(pk::seen("a#b", "c"), pk::seen("a", "b#c"));
+    fn free_text_cannot_fake_a_separator() {
+        assert_eq!(pk::state("poll#a%23"), "STATE#poll%23a%2523");
+        assert_ne!(key_part("a#b"), key_part("a%23b"));
     }
 }

@@ -2,7 +2,7 @@
 //! DynamoDB (one table; see docs/data-model.md). Both pass the same contract suite.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
@@ -216,14 +216,6 @@ pub trait InteractionStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait DedupeStore: Send + Sync {
-    /// Records that `event_id` was seen in `scope` (e.g. a channel), remembered for `ttl`.
-    /// Returns `true` the first time and `false` for a repeat, in one conditional write. An
-    /// entry past its expiry counts as unseen even if the backend has not removed it yet.
-    async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool>;
-}
-
-#[async_trait]
 pub trait RawEventStore: Send + Sync {
     async fn put_raw_event(&self, event: &RawEvent) -> StoreResult<()>;
     async fn get_raw_event(&self, id: RawEventId) -> StoreResult<Option<RawEvent>>;
@@ -298,7 +290,6 @@ pub trait Store:
     + ChannelStore
     + PostStore
     + InteractionStore
-    + DedupeStore
     + RawEventStore
     + StateStore
     + IncidentStore
@@ -313,7 +304,6 @@ impl<T> Store for T where
         + ChannelStore
         + PostStore
         + InteractionStore
-        + DedupeStore
         + RawEventStore
         + StateStore
         + IncidentStore

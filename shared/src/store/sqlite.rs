@@ -9,13 +9,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, DedupeStore, InboxQuery, IncidentStore, InteractionStore,
+    ApiKeyStore, ChannelStore, Cursor, InboxQuery, IncidentStore, InteractionStore,
     MAX_EXAMINED_PER_PAGE, MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore,
     StoreError, StoreResult, TeamStore, Versioned,
 };
@@ -25,7 +25,9 @@ use crate::domain::{
     sortable_instant,
 };
 
-/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran. Databases
+/// created before the first version lost its `seen_events` table (a dedupe port nothing called)
+/// still have it, empty and unread; it is harmless, so no version drops it.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE teams (
     id    TEXT PRIMARY KEY,
@@ -75,13 +77,6 @@ CREATE TABLE interactions (
 CREATE INDEX interactions_inbox ON interactions (team_id, status, created_at, id);
 CREATE INDEX interactions_thread ON interactions (team_id, channel_id, thread_id, created_at);
 CREATE INDEX interactions_author ON interactions (team_id, platform, author_id, created_at, id);
-CREATE TABLE seen_events (
-    scope       TEXT NOT NULL,
-    event_id    TEXT NOT NULL,
-    expires_at  INTEGER NOT NULL,
-    PRIMARY KEY (scope, event_id)
-);
-CREATE INDEX seen_events_expiry ON seen_events (expires_at);
 CREATE TABLE metric_snapshots (
     team_id     TEXT NOT NULL,
     subject     TEXT NOT NULL,
@@ -696,27 +691,6 @@ impl InteractionStore for SqliteStore {
                 params![team, platform, author, before_t, before_id, limit + 1],
             )?;
             Ok(paginate(rows, limit))
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl DedupeStore for SqliteStore {
-    async fn mark_seen(&self, scope: &str, event_id: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<bool> {
-        let (scope, event) = (scope.to_owned(), event_id.to_owned());
-        let (now, expires) = (now.timestamp(), (now + ttl).timestamp());
-        self.with(move |c| {
-            // One statement: insert, or take over an expired entry; a live entry is left alone.
-            let n = c
-                .execute(
-                    "INSERT INTO seen_events (scope, event_id, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (scope, event_id) DO UPDATE SET expires_at = excluded.expires_at
-                     WHERE seen_events.expires_at <= ?4",
-                    params![scope, event, expires, now],
-                )
-                .map_err(db)?;
-            Ok(n == 1)
         })
         .await
     }

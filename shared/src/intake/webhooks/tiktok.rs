@@ -19,8 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{check_mac, envelope, header, ignored, json_body, mac, opt_id, secret, within};
-use super::{IntakeError, ParsedEvent};
+use super::common::{
+    IntakeError, ParsedEvent, check_mac, envelope, header, ignored, json_body, mac, opt_id, secret, within,
+};
 use crate::crypto::Credentials;
 
 /// The app's client secret: keys `TikTok-Signature`.

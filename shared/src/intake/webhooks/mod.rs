@@ -18,6 +18,15 @@
 //! | `generic` | `webhook_secret` (`whsec_…`) | none | Standard Webhooks: `webhook-id`, `webhook-timestamp` (±5 min), `webhook-signature: v1,<base64>` |
 //! | `sandbox`, `bluesky` | — | [`IntakeError::Unsupported`] | — |
 //!
+//! Modules: `common` defines the request, reply, error and event types (re-exported here) and
+//! the helpers the platform modules share, and uses none of its siblings. Each platform module
+//! (`meta`, `x`, `linkedin`, `tiktok`, `mastodon`, `generic`) uses only `common` of them. This
+//! module dispatches to the platform modules. [`signing`] uses `common` and the platform
+//! modules' credential names, and computes what a sender must send independently of the
+//! verifiers and handshakes. So the imports form no cycle. Not to be confused with
+//! `crate::platforms` (the outbound API clients) or `crate::webhooks` (Standard Webhooks
+//! signing, which Herald's outgoing webhooks and `generic` use).
+//!
 //! Header names are matched case-insensitively (HTTP says they are; `http::HeaderMap` stores
 //! them lower-cased), so every documented casing is accepted.
 //!
@@ -56,82 +65,14 @@ pub mod signing;
 pub mod tiktok;
 pub mod x;
 
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::Method;
 use chrono::{DateTime, Utc};
 
 use crate::crypto::Credentials;
-use crate::domain::{InteractionDraft, Platform};
+use crate::domain::Platform;
 
+pub use common::{EventPayload, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
 pub use generic::{GenericAuthor, GenericInteraction, GenericKind};
-
-/// One webhook request as received: nothing decoded but the transport's base64.
-#[derive(Debug, Clone, Copy)]
-pub struct WebhookRequest<'a> {
-    pub method: &'a Method,
-    /// The raw query string, without the `?` (still percent-encoded).
-    pub query: Option<&'a str>,
-    pub headers: &'a HeaderMap,
-    /// The raw body bytes (already base64-decoded when the Lambda event said `isBase64Encoded`).
-    pub body: &'a [u8],
-}
-
-/// The answer to a handshake; always sent with HTTP 200.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandshakeReply {
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-/// Why a webhook request is refused. [`IntakeError::status`] gives the HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IntakeError {
-    /// 401: a missing or wrong signature, a timestamp outside the window, a wrong verify token.
-    #[error("unauthorized webhook: {0}")]
-    Unauthorized(String),
-    /// 400: the body is not JSON, or lacks a field the platform always sends.
-    #[error("{field}: {rule}")]
-    BadRequest { field: String, rule: String },
-    /// 409: the channel's credentials lack a field this platform's webhooks need.
-    #[error("the channel's credentials have no usable `{field}`, which this platform's webhooks need")]
-    NotConfigured { field: String },
-    /// 404: the platform has no webhooks (sandbox, bluesky).
-    #[error("this platform has no webhooks")]
-    Unsupported,
-}
-
-impl IntakeError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            IntakeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            IntakeError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            IntakeError::NotConfigured { .. } => StatusCode::CONFLICT,
-            IntakeError::Unsupported => StatusCode::NOT_FOUND,
-        }
-    }
-
-    pub(crate) fn bad_request(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        IntakeError::BadRequest { field: field.into(), rule: rule.into() }
-    }
-}
-
-/// One event of a webhook body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedEvent {
-    /// The dedupe key within the channel (see the module documentation).
-    pub event_id: String,
-    pub payload: EventPayload,
-}
-
-// Drafts are not boxed: events live for one request, and boxing would only add allocations.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventPayload {
-    Interaction(InteractionDraft),
-    /// Not an interaction (a like, a follow, a publish status, our own reply…): kept raw only.
-    Ignored {
-        event_type: String,
-    },
-}
 
 /// Answers a subscription handshake: `Some(Ok(reply))` to send with 200, `Some(Err(_))` when the
 /// request is a handshake that must be refused, `None` when it is not a handshake at all (go on
@@ -221,6 +162,8 @@ pub fn credential_fields(platform: Platform) -> &'static [&'static str] {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderMap, StatusCode};
+
     use super::*;
 
     fn get(query: &str) -> (Method, HeaderMap, String) {

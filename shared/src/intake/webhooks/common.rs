@@ -1,6 +1,8 @@
-//! Helpers the platform modules share: credentials, headers, query strings, HMAC, times, ids.
+//! What the platform modules share: the request, reply, error and event types (re-exported by
+//! [`super`]), and helpers for credentials, headers, query strings, HMAC, times and ids. It uses
+//! none of its sibling modules, so each of them can use it without an import cycle.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, StatusCode};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -8,9 +10,77 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{EventPayload, IntakeError, ParsedEvent};
 use crate::crypto::Credentials;
 use crate::domain::InteractionDraft;
+
+/// One webhook request as received: nothing decoded but the transport's base64.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    pub method: &'a Method,
+    /// The raw query string, without the `?` (still percent-encoded).
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    /// The raw body bytes (already base64-decoded when the Lambda event said `isBase64Encoded`).
+    pub body: &'a [u8],
+}
+
+/// The answer to a handshake; always sent with HTTP 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeReply {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// Why a webhook request is refused. [`IntakeError::status`] gives the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    /// 401: a missing or wrong signature, a timestamp outside the window, a wrong verify token.
+    #[error("unauthorized webhook: {0}")]
+    Unauthorized(String),
+    /// 400: the body is not JSON, or lacks a field the platform always sends.
+    #[error("{field}: {rule}")]
+    BadRequest { field: String, rule: String },
+    /// 409: the channel's credentials lack a field this platform's webhooks need.
+    #[error("the channel's credentials have no usable `{field}`, which this platform's webhooks need")]
+    NotConfigured { field: String },
+    /// 404: the platform has no webhooks (sandbox, bluesky).
+    #[error("this platform has no webhooks")]
+    Unsupported,
+}
+
+impl IntakeError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IntakeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            IntakeError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            IntakeError::NotConfigured { .. } => StatusCode::CONFLICT,
+            IntakeError::Unsupported => StatusCode::NOT_FOUND,
+        }
+    }
+
+    pub(crate) fn bad_request(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        IntakeError::BadRequest { field: field.into(), rule: rule.into() }
+    }
+}
+
+/// One event of a webhook body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedEvent {
+    /// The dedupe key within the channel (see "Dedupe keys" in [`super`]).
+    pub event_id: String,
+    pub payload: EventPayload,
+}
+
+// Drafts are not boxed: events live for one request, and boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventPayload {
+    Interaction(InteractionDraft),
+    /// Not an interaction (a like, a follow, a publish status, our own reply…): kept raw only.
+    Ignored {
+        event_type: String,
+    },
+}
 
 pub(super) type HmacSha256 = Hmac<Sha256>;
 
@@ -23,6 +93,11 @@ pub(super) fn mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
         mac.update(part);
     }
     mac
+}
+
+/// HMAC-SHA256 of `key` over the concatenation of `parts`, as bytes (to hex- or base64-encode).
+pub(super) fn mac_bytes(key: &str, parts: &[&[u8]]) -> Vec<u8> {
+    mac(key.as_bytes(), parts).finalize().into_bytes().to_vec()
 }
 
 /// Compares `given` with the MAC in constant time (`hmac`'s `verify_slice`).

@@ -39,10 +39,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    content_key, ct_eq, envelope, ignored, interaction, item, json_body, name_or, opt_id, query_param, secret, time,
-    unusable, verify_hub_sha256,
+    HandshakeReply, IntakeError, ParsedEvent, content_key, ct_eq, envelope, ignored, interaction, item, json_body,
+    name_or, opt_id, query_param, secret, time, unusable, verify_hub_sha256,
 };
-use super::{HandshakeReply, IntakeError, ParsedEvent};
 use crate::crypto::Credentials;
 use crate::domain::{InteractionDraft, InteractionKind};
 

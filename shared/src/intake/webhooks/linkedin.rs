@@ -30,10 +30,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    check_mac, content_key, envelope, header, ignored, interaction, item, json_body, mac, opt_id, query_param, secret,
-    strip_prefix_ci, time, unusable,
+    HandshakeReply, IntakeError, ParsedEvent, check_mac, content_key, envelope, header, ignored, interaction, item,
+    json_body, mac, mac_bytes, opt_id, query_param, secret, strip_prefix_ci, time, unusable,
 };
-use super::{HandshakeReply, IntakeError, ParsedEvent, signing};
 use crate::crypto::Credentials;
 use crate::domain::{InteractionDraft, InteractionKind};
 
@@ -52,7 +51,8 @@ pub(super) fn handshake(creds: &Credentials, query: Option<&str>) -> Option<Resu
         }
         let body = serde_json::json!({
             "challengeCode": code,
-            "challengeResponse": signing::linkedin_challenge_response(key, &code),
+            // `<hex HMAC-SHA256(client_secret, challengeCode)>`
+            "challengeResponse": hex::encode(mac_bytes(key, &[code.as_bytes()])),
         });
         Ok(HandshakeReply { content_type: "application/json", body: body.to_string() })
     };
@@ -196,7 +196,7 @@ mod tests {
     use hmac::Mac as _;
 
     use super::super::{
-        EventPayload, WebhookRequest, handshake as dispatch_handshake, parse as dispatch_parse,
+        EventPayload, WebhookRequest, handshake as dispatch_handshake, parse as dispatch_parse, signing,
         verify as dispatch_verify,
     };
     use super::*;

@@ -39,10 +39,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    check_mac, content_key, header, ignored, interaction, item, json_body, mac, name_or, opt_id, query_param, secret,
-    strip_prefix_ci, time, unusable,
+    HandshakeReply, IntakeError, ParsedEvent, check_mac, content_key, header, ignored, interaction, item, json_body,
+    mac, mac_bytes, name_or, opt_id, query_param, secret, strip_prefix_ci, time, unusable,
 };
-use super::{HandshakeReply, IntakeError, ParsedEvent, signing};
 use crate::crypto::Credentials;
 use crate::domain::{InteractionDraft, InteractionKind};
 
@@ -57,7 +56,9 @@ pub(super) fn handshake(creds: &Credentials, query: Option<&str>) -> Option<Resu
         if token.is_empty() {
             return Err(IntakeError::bad_request("crc_token", "must not be empty"));
         }
-        let body = serde_json::json!({ "response_token": signing::x_crc_response_token(key, &token) });
+        // `sha256=<base64 HMAC-SHA256(consumer_secret, crc_token)>`
+        let response_token = format!("sha256={}", BASE64.encode(mac_bytes(key, &[token.as_bytes()])));
+        let body = serde_json::json!({ "response_token": response_token });
         Ok(HandshakeReply { content_type: "application/json", body: body.to_string() })
     };
     Some(answer())

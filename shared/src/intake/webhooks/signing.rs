@@ -1,6 +1,8 @@
 //! Computes the signature header each platform sends, for a body and a secret: what a fake
 //! platform, an end-to-end test or a load bench needs to send webhooks that [`super::verify`]
-//! accepts. The verifiers compute the same MACs (and compare them in constant time).
+//! accepts, and what it needs to check the answer to a handshake. The verifiers and the
+//! handshakes compute the same MACs on their own (the verifiers compare them in constant time),
+//! so a test that signs with these functions checks them against a second implementation.
 //!
 //! Each function returns the header *value*; [`headers`] returns every header a delivery needs
 //! (name and value), taking the secret from a channel's credentials.
@@ -8,32 +10,26 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use hmac::Mac as _;
 use sha2::{Digest, Sha256};
 
-use super::IntakeError;
-use super::common::{mac, secret};
+use super::common::{IntakeError, mac_bytes, secret};
 use crate::crypto::Credentials;
 use crate::domain::Platform;
 use crate::webhooks::StandardWebhooks;
 
-fn hmac_bytes(key: &str, parts: &[&[u8]]) -> Vec<u8> {
-    mac(key.as_bytes(), parts).finalize().into_bytes().to_vec()
-}
-
 /// `X-Hub-Signature-256` of Facebook, Instagram and Threads: `sha256=<hex HMAC-SHA256(app_secret, body)>`.
 pub fn meta(app_secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(hmac_bytes(app_secret, &[body])))
+    format!("sha256={}", hex::encode(mac_bytes(app_secret, &[body])))
 }
 
 /// `X-Hub-Signature` of Mastodon admin webhooks: `sha256=<hex HMAC-SHA256(webhook_secret, body)>`.
 pub fn mastodon(webhook_secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(hmac_bytes(webhook_secret, &[body])))
+    format!("sha256={}", hex::encode(mac_bytes(webhook_secret, &[body])))
 }
 
 /// `x-twitter-webhooks-signature` of X: `sha256=<base64 HMAC-SHA256(consumer_secret, body)>`.
 pub fn x(consumer_secret: &str, body: &[u8]) -> String {
-    format!("sha256={}", BASE64.encode(hmac_bytes(consumer_secret, &[body])))
+    format!("sha256={}", BASE64.encode(mac_bytes(consumer_secret, &[body])))
 }
 
 /// X's CRC `response_token` for a `crc_token`: `sha256=<base64 HMAC-SHA256(consumer_secret, crc_token)>`.
@@ -43,18 +39,18 @@ pub fn x_crc_response_token(consumer_secret: &str, crc_token: &str) -> String {
 
 /// `X-LI-Signature` of LinkedIn: `<hex HMAC-SHA256(client_secret, "hmacsha256=" + body)>`.
 pub fn linkedin(client_secret: &str, body: &[u8]) -> String {
-    hex::encode(hmac_bytes(client_secret, &[b"hmacsha256=", body]))
+    hex::encode(mac_bytes(client_secret, &[b"hmacsha256=", body]))
 }
 
 /// LinkedIn's `challengeResponse` for a `challengeCode`: `<hex HMAC-SHA256(client_secret, challengeCode)>`.
 pub fn linkedin_challenge_response(client_secret: &str, challenge_code: &str) -> String {
-    hex::encode(hmac_bytes(client_secret, &[challenge_code.as_bytes()]))
+    hex::encode(mac_bytes(client_secret, &[challenge_code.as_bytes()]))
 }
 
 /// `TikTok-Signature` of TikTok: `t=<timestamp>,s=<hex HMAC-SHA256(client_secret, "<timestamp>.<body>")>`.
 pub fn tiktok(client_secret: &str, timestamp: i64, body: &[u8]) -> String {
     let t = timestamp.to_string();
-    format!("t={t},s={}", hex::encode(hmac_bytes(client_secret, &[t.as_bytes(), b".", body])))
+    format!("t={t},s={}", hex::encode(mac_bytes(client_secret, &[t.as_bytes(), b".", body])))
 }
 
 /// `webhook-signature` of Standard Webhooks (`generic`): `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`,
@@ -107,7 +103,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::intake::platforms::{WebhookRequest, verify};
+    use crate::intake::webhooks::{WebhookRequest, verify};
 
     fn creds() -> Credentials {
         Credentials::from_json(

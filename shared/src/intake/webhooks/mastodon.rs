@@ -29,12 +29,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{
-    envelope, ignored, interaction, item, json_body, name_or, opt_id, time, unusable, verify_hub_sha256,
+    IntakeError, ParsedEvent, envelope, ignored, interaction, item, json_body, name_or, opt_id, time, unusable,
+    verify_hub_sha256,
 };
-use super::{IntakeError, ParsedEvent};
 use crate::crypto::Credentials;
 use crate::domain::{InteractionDraft, InteractionKind};
-use crate::platforms::mastodon::html_to_text;
+use crate::text::html_to_text;
 
 /// The secret shown when the admin webhook is created.
 pub const WEBHOOK_SECRET: &str = "webhook_secret";

@@ -19,8 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::common::{content_key, envelope, header, ignored, interaction, json_body, name_or, secret, within};
-use super::{IntakeError, ParsedEvent};
+use super::common::{
+    IntakeError, ParsedEvent, content_key, envelope, header, ignored, interaction, json_body, name_or, secret, within,
+};
 use crate::crypto::Credentials;
 use crate::domain::{InteractionDraft, InteractionKind};
 use crate::webhooks::{StandardWebhooks, WebhookError};
