@@ -37,8 +37,9 @@ pub enum PublishAt {
 const FORMS: &str = "an instant with an offset (\"2027-01-04T09:00:00Z\"), \
 {\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, or \"next_slot\"";
 
-/// `publish_at` as it arrives in a request body, before any rule is checked: the one type that
-/// both reads the JSON and documents it in the OpenAPI document. [`PublishAt::parse`] checks it.
+/// When to publish: an instant with an offset, `"next_slot"`, or a wall-clock time in a zone.
+// `publish_at` as it arrives in a request body, before any rule is checked: the one type that
+// both reads the JSON and documents it in the OpenAPI document; `PublishAt::parse` checks it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(
     untagged,

@@ -1,5 +1,9 @@
 //! The HTTP surface: axum routers shared by every host (`lambda_http::run` on AWS, a TCP
 //! listener in `herald serve`). There is one implementation of every endpoint.
+//!
+//! A handler reads the request into domain values (its `*Body` types, `listing` for query
+//! strings), calls a use case of [`crate::services`], and answers with a view of [`views`]
+//! or an [`ApiError`]; `openapi.rs` documents them all and is imported by nothing else.
 
 mod auth;
 mod calendar;

@@ -566,15 +566,12 @@ pub struct NewReport {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportSummary {
     /// The key figures, this period and the previous one.
-    #[schema(value_type = Object)]
     pub overall: crate::services::reports::Compared<crate::services::reports::Kpis>,
     /// The inbox over the period.
-    #[schema(value_type = Object)]
     pub inbox: crate::services::reports::InboxStats,
     /// Crisis incidents opened in the period.
     pub incidents: usize,
     /// What generating it read from the store.
-    #[schema(value_type = Object)]
     pub items_read: crate::services::reports::ItemsRead,
 }
 
@@ -648,7 +645,6 @@ pub struct SlotSuggestions {
     /// Posts measured.
     pub sample: usize,
     /// Every weekday × hour cell with at least one post (weekday 0 = Monday).
-    #[schema(value_type = Vec<Object>)]
     pub cells: Vec<crate::services::reports::Cell>,
     /// Why nothing is suggested, when nothing is.
     pub note: Option<String>,

@@ -1,5 +1,11 @@
 //! Use cases, written once and called by every host: the HTTP handlers, the Lambda mains and
-//! the `herald` CLI. They take the narrowest ports they need.
+//! the `herald` CLI.
+//!
+//! How wide a port argument is, everywhere: a use case takes the whole store (`store: &dyn
+//! Store`, one argument however many aggregates it touches; the tests run the real SQLite) and
+//! each other port it uses by itself (`clock: &dyn Clock`, `cipher: &CredentialCipher`, …). A
+//! private helper may take the one store port it uses (`&dyn PostStore`). The long-running
+//! workers (publisher, metric poller, intake) hold the host's [`crate::ports::Ports`].
 
 pub mod calendar;
 pub mod channels;

@@ -91,7 +91,7 @@ pub(super) fn local_start(day: NaiveDate, hour: u32, zone: Tz) -> DateTime<Utc> 
 }
 
 /// The key figures of one channel or of the whole team, for one period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Kpis {
     pub posts_published: u64,
     /// Sum over posts whose network reports it; `None` when none does.
@@ -108,7 +108,7 @@ pub struct Kpis {
     pub failed_deliveries: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Compared<T> {
     pub current: T,
     pub previous: T,
@@ -148,7 +148,7 @@ pub struct BestTime {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cell {
     pub weekday: u32,
     pub hour: u32,
@@ -168,7 +168,7 @@ pub struct ChannelReport {
     pub best_time: BestTime,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxStats {
     /// Interactions created in the period.
     pub total: u64,
@@ -212,7 +212,7 @@ pub struct DayRow {
 }
 
 /// What generating the report read from the store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ItemsRead {
     pub channels: usize,
     pub deliveries: usize,
