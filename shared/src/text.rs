@@ -65,20 +65,22 @@ fn decode_entity(name: &str) -> Option<char> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A status's `content` as Mastodon renders it: a link, a mention, a hashtag, entities.
+    pub(crate) const STATUS_HTML: &str = concat!(
+        "<p>Caf&#233; ouvert ✨ <a href=\"https://example.com/menu/today\" rel=\"nofollow noopener\" target=\"_blank\">",
+        "<span class=\"invisible\">https://</span><span class=\"ellipsis\">example.com/menu/to</span>",
+        "<span class=\"invisible\">day</span></a></p><p>merci <span class=\"h-card\" translate=\"no\">",
+        "<a href=\"https://social.example/@bob\" class=\"u-url mention\">@<span>bob</span></a></span> ",
+        "<a href=\"https://mastodon.social/tags/caf%C3%A9\" class=\"mention hashtag\" rel=\"tag\">#<span>café</span></a>",
+        "<br />a &lt;b&gt; &amp; &quot;c&quot; &#x27;d&#39;</p>"
+    );
 
     #[test]
     fn html_content_becomes_the_posted_text() {
-        let html = concat!(
-            "<p>Caf&#233; ouvert ✨ <a href=\"https://example.com/menu/today\" rel=\"nofollow noopener\" target=\"_blank\">",
-            "<span class=\"invisible\">https://</span><span class=\"ellipsis\">example.com/menu/to</span>",
-            "<span class=\"invisible\">day</span></a></p><p>merci <span class=\"h-card\" translate=\"no\">",
-            "<a href=\"https://social.example/@bob\" class=\"u-url mention\">@<span>bob</span></a></span> ",
-            "<a href=\"https://mastodon.social/tags/caf%C3%A9\" class=\"mention hashtag\" rel=\"tag\">#<span>café</span></a>",
-            "<br />a &lt;b&gt; &amp; &quot;c&quot; &#x27;d&#39;</p>"
-        );
-        let text = html_to_text(html);
+        let text = html_to_text(STATUS_HTML);
         assert_eq!(text, "\nCafé ouvert ✨ https://example.com/menu/today\n\nmerci @bob #café\na <b> & \"c\" 'd'\n");
     }
 

@@ -1314,14 +1314,7 @@ mod tests {
 
     #[test]
     fn html_content_matches_the_posted_text() {
-        let html = concat!(
-            "<p>Caf&#233; ouvert ✨ <a href=\"https://example.com/menu/today\" rel=\"nofollow noopener\" target=\"_blank\">",
-            "<span class=\"invisible\">https://</span><span class=\"ellipsis\">example.com/menu/to</span>",
-            "<span class=\"invisible\">day</span></a></p><p>merci <span class=\"h-card\" translate=\"no\">",
-            "<a href=\"https://social.example/@bob\" class=\"u-url mention\">@<span>bob</span></a></span> ",
-            "<a href=\"https://mastodon.social/tags/caf%C3%A9\" class=\"mention hashtag\" rel=\"tag\">#<span>café</span></a>",
-            "<br />a &lt;b&gt; &amp; &quot;c&quot; &#x27;d&#39;</p>"
-        );
+        let html = crate::text::tests::STATUS_HTML;
         let posted =
             "Café ouvert ✨ https://example.com/menu/today\n\nmerci @bob@social.example #café\na <b> & \"c\" 'd'";
         assert_eq!(normalise_for_match(&html_to_text(html)), normalise_for_match(posted));
