@@ -200,11 +200,7 @@ async fn main() -> Result<()> {
 
 async fn replay(channel: &str, from: Option<&str>, to: Option<&str>, data_dir: &Path) -> Result<()> {
     let channel = herald_core::domain::ChannelId::parse("--channel", channel)?;
-    let instant = |flag: &str, s: &str| {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .with_context(|| format!("{flag} {s}: not an RFC 3339 instant like 2027-01-04T09:00:00Z"))
-    };
+    let instant = herald_core::domain::parse_instant;
     let now = chrono::Utc::now();
     let from = from.map(|s| instant("--from", s)).transpose()?.unwrap_or(now - chrono::Duration::days(14));
     let to = to.map(|s| instant("--to", s)).transpose()?.unwrap_or(now + chrono::Duration::seconds(1));
@@ -364,9 +360,7 @@ async fn metrics_timer(poller: MetricsPoller, period: Duration) {
 async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path) -> Result<()> {
     use herald_core::services::reports;
     let team = TeamId::parse("--team", team)?;
-    let day = |flag: &str, s: &str| {
-        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").with_context(|| format!("{flag} {s}: not a date like 2027-01-04"))
-    };
+    let day = herald_core::domain::parse_date;
     let (from, to) = (day("--from", from)?, day("--to", to)?);
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
     let found = herald_core::store::TeamStore::get_team(&*dir.store, &team).await?;

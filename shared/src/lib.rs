@@ -18,6 +18,9 @@ pub mod store;
 pub mod text;
 pub mod webhooks;
 
+#[cfg(test)]
+mod proptests;
+
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "lambda")]

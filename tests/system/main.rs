@@ -12,6 +12,7 @@
 
 mod common;
 
+mod api_bounds;
 mod api_calendar;
 mod api_channels;
 mod api_import;

@@ -361,6 +361,28 @@ async fn due_deliveries_across_teams_with_lookahead<S: Store>(s: Arc<S>) {
     assert_eq!(s.due_deliveries(t0() - Duration::seconds(30), 10).await.unwrap().len(), 1);
 }
 
+/// Deliveries scheduled for the year 10000 (chrono reads it; the API now refuses it) must not
+/// take the due queue's first places: with a `+10000-…` key they sorted before `2027-…` and the
+/// publisher spent its whole batch on work it could not claim, every run, for every team.
+async fn far_future_deliveries_never_crowd_out_due_ones<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let far = Utc.with_ymd_and_hms(10000, 1, 4, 9, 0, 0).single().expect("chrono reads the year 10000");
+    let mut last = None;
+    for _ in 0..24 {
+        let q = post(&a, "far future");
+        let chunk: Vec<_> = (0..25).map(|_| delivery(&q, DeliveryState::Scheduled, far)).collect();
+        s.create_post(&q, &chunk).await.unwrap();
+        last = Some(q.id);
+    }
+    let (_, due_now) = schedule(&*s, &a, &[0]).await;
+    let due = s.due_deliveries(t0() + Duration::seconds(60), 500).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![due_now[0].id], "only the one due now");
+    // The far ones keep their real time.
+    let kept = s.deliveries_of_post(&a, last.expect("600 stored")).await.unwrap();
+    assert_eq!(kept.len(), 25);
+    assert!(kept.iter().all(|d| d.publish_at == far));
+}
+
 async fn claim_race<S: Store + 'static>(s: Arc<S>, claimers: usize) {
     let a = team("alpha").id;
     let (_, ds) = schedule(&*s, &a, &[0]).await;
@@ -720,6 +742,7 @@ macro_rules! contract_suite {
             case!(calendar_range_query);
             case!(calendar_paginates_past_one_page);
             case!(due_deliveries_across_teams_with_lookahead);
+            case!(far_future_deliveries_never_crowd_out_due_ones);
             case!(interactions_inbox_thread_and_author);
             case!(inbox_filters_page_and_delete);
             case!(raw_events_by_channel_and_delete);

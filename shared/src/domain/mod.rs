@@ -10,6 +10,7 @@ mod recurrence;
 mod report;
 mod schedule;
 mod team;
+mod time;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
 pub use ids::{ApiKeyId, ChannelId, DeliveryId, IncidentId, InteractionId, PostId, RawEventId, ReportId, SeriesId};
@@ -26,6 +27,7 @@ pub use schedule::{
     slot_time_text, weekday_name,
 };
 pub use team::{ApiKey, ApiKeySecret, CalendarToken, KeyHash, Role, Team, TeamId};
+pub use time::{HORIZON_YEARS, MAX_YEAR, MIN_YEAR, check_local, check_within_horizon, check_year, parse_date, parse_instant};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -53,6 +55,20 @@ pub fn parse_time_zone(field: &str, name: &str) -> Result<Tz, ValidationError> {
 
 /// The canonical text form of an instant in keys and columns: fixed width, UTC, microseconds,
 /// so that lexicographic order is time order (DynamoDB sort keys, SQLite indexes).
+///
+/// Input is bounded to years 1970–9999 where it is read ([`parse_instant`] and friends); an
+/// instant outside years 0–9999 that got here anyway is written as the nearest end of that
+/// range, never as `+10000-…`, which would sort before `2027-…` (and put a post of the year
+/// 10000 first in the due-work queue).
 pub fn sortable_instant(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, NaiveDate};
+    let edge = |y, m, d, h, min, sec, micro| {
+        NaiveDate::from_ymd_opt(y, m, d).and_then(|day| day.and_hms_micro_opt(h, min, sec, micro)).map(|n| n.and_utc())
+    };
+    let t = match t.year() {
+        ..0 => edge(0, 1, 1, 0, 0, 0, 0).unwrap_or(t),
+        10000.. => edge(9999, 12, 31, 23, 59, 59, 999_999).unwrap_or(t),
+        _ => t,
+    };
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

@@ -25,7 +25,7 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use rrule::{RRule, RRuleError, Unvalidated};
 
@@ -247,17 +247,21 @@ impl Recurrence {
 }
 
 fn parse_until(value: &str) -> Result<Until, ValidationError> {
+    let year = |y: i32| super::check_year(RRULE_FIELD, y).map_err(|e| invalid(format!("UNTIL={value}: {}", e.rule)));
     if let Some(utc) = value.strip_suffix('Z')
         && let Ok(t) = NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S")
     {
+        year(t.year())?;
         return Ok(Until::Instant(t.and_utc()));
     }
     if let Ok(t) = NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S") {
+        year(t.year())?;
         return Ok(Until::Local(t));
     }
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y%m%d")
         && value.len() == 8
     {
+        year(d.year())?;
         return Ok(Until::Date(d));
     }
     Err(invalid(format!(

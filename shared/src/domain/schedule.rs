@@ -115,7 +115,9 @@ impl PublishAt {
 
     fn parse_instant(s: &str) -> Result<Self, ValidationError> {
         if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-            return Ok(PublishAt::Instant(t.with_timezone(&Utc)));
+            let t = t.with_timezone(&Utc);
+            super::check_year(PUBLISH_AT, t.year())?;
+            return Ok(PublishAt::Instant(t));
         }
         let rule = if parse_local(s).is_ok() {
             format!(
@@ -135,7 +137,7 @@ pub fn parse_local(s: &str) -> Result<NaiveDateTime, ValidationError> {
     let t = s.trim();
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(dt);
+            return super::check_local(PUBLISH_AT, dt);
         }
     }
     Err(ValidationError::new(

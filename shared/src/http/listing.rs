@@ -7,7 +7,7 @@ use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use chrono::{DateTime, Utc};
 
-use crate::domain::ValidationError;
+use crate::domain::{ValidationError, parse_instant};
 use crate::store::PageRequest;
 
 /// The parameters, refusing any not in `allowed`.
@@ -37,11 +37,11 @@ pub(super) fn page(params: &HashMap<String, String>) -> Result<PageRequest, Vali
     Ok(PageRequest { limit, cursor: params.get("cursor").cloned() })
 }
 
-/// An RFC 3339 query parameter. A `+` in an offset arrives as a space when the client did not
-/// percent-encode it; that is read as the `+` it was.
-pub(super) fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_rfc3339(&s.replace(' ', "+")))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ValidationError::new(field, format!("`{s}` is not an RFC 3339 instant like 2027-01-04T09:00:00Z")))
+/// An RFC 3339 query parameter (years 1970–9999). A `+` in an offset arrives as a space when
+/// the client did not percent-encode it; that is read as the `+` it was.
+pub(crate) fn instant(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
+    parse_instant(field, s).or_else(|e| match s.contains(' ') {
+        true => parse_instant(field, &s.replace(' ', "+")).map_err(|_| e),
+        false => Err(e),
+    })
 }

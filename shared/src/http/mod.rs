@@ -12,7 +12,7 @@ mod error;
 mod import;
 mod inbox;
 mod keys;
-mod listing;
+pub(crate) mod listing;
 pub mod openapi;
 mod posts;
 mod reports;
@@ -25,6 +25,7 @@ use axum::http::{HeaderName, Request};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::Value;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -109,11 +110,13 @@ pub fn api_router(state: AppState) -> Router {
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 
-/// Body limit, request ids (taken from `x-request-id` or made up) and one tracing span per
-/// request carrying that id, so every log line of a request can be found by it.
+/// Body limit, a panic in a handler turned into a 500 for that request alone, request ids
+/// (taken from `x-request-id` or made up) and one tracing span per request carrying that id, so
+/// every log line of a request can be found by it.
 fn with_common_layers(router: Router) -> Router {
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -160,10 +163,71 @@ async fn me(caller: Caller) -> Json<views::Me> {
     Json(views::Me { team_id: caller.team_id, role: caller.role, key_id: caller.key_id })
 }
 
+/// A handler panicked: log what it said (in the request's span) and answer 500 like any internal
+/// error. The process, and every other request, carries on.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    axum::response::IntoResponse::into_response(ApiError::Internal(format!("handler panicked: {what}").into()))
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("overflow in a date computation")
+    }
+
+    /// A handler that panics answers 500 in the API's error shape, and the same router keeps
+    /// answering: one request never takes the process (or its other requests) down.
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_for_that_request_alone() {
+        let router = with_common_layers(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "fine" })),
+        );
+        let call = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+                let status = resp.status();
+                let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+                (status, body)
+            }
+        };
+        let (status, body) = call("/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["message"], "internal error", "the panic's words are logged, not sent");
+        let (status, body) = call("/fine").await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"fine"[..]));
+    }
+
+    /// The release profile unwinds: with `panic = "abort"` the layer above could not catch
+    /// anything and one bad request would end `herald serve` for every team.
+    #[test]
+    fn the_release_profile_unwinds() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let release = manifest.split("[profile.release]").nth(1).expect("a release profile");
+        let release = release.split("\n[").next().unwrap_or(release);
+        assert!(!release.lines().any(|l| l.trim_start().starts_with("panic")), "{release}");
+    }
 }

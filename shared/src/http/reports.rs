@@ -32,8 +32,7 @@ pub struct CreateReportBody {
 }
 
 fn day(field: &str, s: &str) -> Result<NaiveDate, ValidationError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| ValidationError::new(field, format!("`{s}` is not a date like 2027-01-04")))
+    crate::domain::parse_date(field, s)
 }
 
 fn report_id(s: &str) -> Result<ReportId, ValidationError> {

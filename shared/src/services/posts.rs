@@ -17,7 +17,7 @@ use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
     Channel, ChannelId, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, PublishAt, Role, SeriesId,
-    TeamId, ValidationError, check_not_past, next_free_slot, resolve_local, sortable_instant,
+    TeamId, ValidationError, check_not_past, check_within_horizon, next_free_slot, resolve_local, sortable_instant,
 };
 use crate::platforms::limits::check_post;
 use crate::store::{Page, PageRequest, PostStore, Store, StoreError};
@@ -628,6 +628,7 @@ async fn resolve_publish_at(
         PublishAt::NextSlot => return next_slot(store, team, channel, now, own_post).await,
     };
     check_not_past(at, now)?;
+    check_within_horizon("publish_at", at, now)?;
     Ok(at)
 }
 

@@ -6,13 +6,13 @@
 //! occurrence is refused, none is created. How the rule is expanded (zone, DST gaps and
 //! overlaps, bounds) is [`crate::domain::Recurrence`]'s business.
 
-use chrono::{NaiveDateTime, SecondsFormat};
+use chrono::{Datelike, NaiveDateTime, SecondsFormat};
 use chrono_tz::Tz;
 
 use super::posts::{NewPost, PostView, prepare_post, store_all, target_channels};
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
-use crate::domain::{PublishAt, Recurrence, Role, SeriesId, ValidationError};
+use crate::domain::{HORIZON_YEARS, PublishAt, Recurrence, Role, SeriesId, ValidationError};
 use crate::store::Store;
 
 /// The field naming the recurrence's zone.
@@ -48,11 +48,20 @@ pub async fn create_series(
 ) -> Result<SeriesView, ServiceError> {
     actor.require(Role::Contributor, "a viewer key can read posts but not change them")?;
     let (time_zone, start) = series_start(new.publish_at, recurrence.time_zone)?;
+    let now = clock.now();
+    // Each occurrence is checked against the horizon below; a first one far beyond it is refused
+    // before the rule is expanded (52 yearly occurrences from there would reach chrono's limits).
+    if i64::from(start.year()) > i64::from(now.year()) + HORIZON_YEARS {
+        return Err(ValidationError::new(
+            "publish_at",
+            format!("the first occurrence ({}) is more than {HORIZON_YEARS} years ahead", start.format("%Y-%m-%dT%H:%M:%S")),
+        )
+        .into());
+    }
     let rule = Recurrence::parse(&recurrence.rrule, time_zone)?;
     let expansion = rule.expand(start)?;
     let targets = target_channels(store, &actor.team_id, &new.channel_ids).await?;
 
-    let now = clock.now();
     let series_id = SeriesId::new();
     let mut views = Vec::with_capacity(expansion.occurrences.len());
     for (i, occurrence) in expansion.occurrences.iter().enumerate() {

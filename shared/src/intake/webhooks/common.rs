@@ -235,6 +235,8 @@ pub(super) fn time(value: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
+/// A platform's time in any of the forms platforms send, within the years Herald reads
+/// (1970–9999; anything else is no time at all).
 pub(super) fn time_str(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
@@ -247,15 +249,22 @@ pub(super) fn time_str(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok().map(|n| n.and_utc()))
+        .filter(in_range)
 }
 
 /// Unix seconds, or milliseconds when the number is too large to be seconds (year > 5000).
 pub(super) fn unix(n: i64) -> Option<DateTime<Utc>> {
-    if n.unsigned_abs() >= 100_000_000_000 {
+    let t = if n.unsigned_abs() >= 100_000_000_000 {
         Utc.timestamp_millis_opt(n).single()
     } else {
         Utc.timestamp_opt(n, 0).single()
-    }
+    };
+    t.filter(in_range)
+}
+
+fn in_range(t: &DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    crate::domain::check_year("time", t.year()).is_ok()
 }
 
 /// Whether `timestamp` (unix seconds) is within `tolerance` seconds of `now`, either way;

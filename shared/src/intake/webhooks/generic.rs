@@ -142,6 +142,11 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<ParsedEvent>, IntakeError> {
     if g.author.id.trim().is_empty() {
         return Err(IntakeError::bad_request("author.id", "must not be empty"));
     }
+    {
+        use chrono::Datelike;
+        crate::domain::check_year("created_at", g.created_at.year())
+            .map_err(|e| IntakeError::bad_request("created_at", e.rule))?;
+    }
     let author_name = name_or(Some(g.author.name), &g.author.id);
     Ok(vec![interaction(
         g.id.clone(),
