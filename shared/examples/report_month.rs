@@ -141,7 +141,7 @@ async fn seed(store: Arc<dyn Store>, team: &Team, limit: usize) -> (usize, usize
     for n in 0..POSTS {
         let c = &channels[n % CHANNELS];
         let at = month_start + Duration::minutes((n as i64) * 14 + 480);
-        let post = Post {
+        let post = Post { version: 0,
             id: PostId::new(),
             team_id: team.id.clone(),
             text: PostText::parse("text", &format!("Post number {n}: today's special, come and see #café")).unwrap(),
@@ -452,7 +452,7 @@ async fn main() {
             (store, meter, DYNAMO_WRITES_IN_FLIGHT)
         }
     };
-    let team = Team {
+    let team = Team { version: 0,
         id: TeamId::parse("team", "reference").unwrap(),
         name: "Reference team".into(),
         time_zone: chrono_tz::Europe::Paris,

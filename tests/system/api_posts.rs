@@ -328,14 +328,14 @@ async fn a_contributors_post_waits_for_an_editor_to_approve_it() {
     );
 
     // Contributors and viewers cannot approve; everyone reads.
-    assert_eq!(app.action(&id, "approve", &contributor).await.0, 403);
-    assert_eq!(app.action(&id, "approve", &viewer).await.0, 403);
+    assert_eq!(app.approve(&id, &contributor).await.0, 403);
+    assert_eq!(app.approve(&id, &viewer).await.0, 403);
     let (status, seen) = app.get(&format!("/v1/posts/{id}"), &viewer).await;
     assert_eq!((status, states(&seen)), (200, vec!["pending_approval".to_owned()]));
 
-    let (status, approved) = app.action(&id, "approve", &editor).await;
+    let (status, approved) = app.approve(&id, &editor).await;
     assert_eq!((status, states(&approved)), (200, vec!["scheduled".to_owned()]), "{approved}");
-    let (status, err) = app.action(&id, "approve", &editor).await;
+    let (status, err) = app.approve(&id, &editor).await;
     let (code, _, message) = error_of(&err);
     assert_eq!((status, code.as_str()), (409, "conflict"));
     assert!(message.contains("nothing to approve") && message.contains("scheduled"), "{message}");
@@ -356,7 +356,7 @@ async fn draft_true_keeps_a_draft_for_anyone_until_submitted() {
     assert_eq!(states(&mine), ["draft"]);
     let id = mine["id"].as_str().unwrap();
     // Approve is for posts awaiting approval, not drafts.
-    assert_eq!(app.action(id, "approve", &editor).await.0, 409);
+    assert_eq!(app.approve(id, &editor).await.0, 409);
     let (status, submitted) = app.patch(&format!("/v1/posts/{id}"), &contributor, json!({"draft": false})).await;
     assert_eq!((status, states(&submitted)), (200, vec!["pending_approval".to_owned()]), "{submitted}");
 
@@ -376,7 +376,7 @@ async fn approving_a_post_whose_time_has_passed_asks_for_a_new_time() {
         app.create(&contributor, json!({"text": "x", "channel_ids": [ch], "publish_at": "2027-01-04T08:00:00Z"})).await;
     let id = post["id"].as_str().unwrap();
     app.clock.set(utc("2027-01-04T09:00:00Z"));
-    let (status, err) = app.action(id, "approve", &editor).await;
+    let (status, err) = app.approve(id, &editor).await;
     let (_, field, message) = error_of(&err);
     assert_eq!((status, field.as_deref()), (422, Some("publish_at")));
     assert!(message.contains("change publish_at"), "{message}");
@@ -384,7 +384,7 @@ async fn approving_a_post_whose_time_has_passed_asks_for_a_new_time() {
     let (status, moved) =
         app.patch(&format!("/v1/posts/{id}"), &contributor, json!({"publish_at": "2027-01-04T10:00:00Z"})).await;
     assert_eq!((status, states(&moved)), (200, vec!["pending_approval".to_owned()]), "{moved}");
-    assert_eq!(app.action(id, "approve", &editor).await.0, 200);
+    assert_eq!(app.approve(id, &editor).await.0, 200);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -701,4 +701,81 @@ async fn another_teams_posts_are_not_found_for_every_verb() {
     assert_eq!(app.get(&format!("/v1/posts/{}", PostId::new()), &admin).await.0, 404);
     let (_, still) = app.get(&path, &admin).await;
     assert_eq!((still["text"].as_str(), states(&still)), (Some("x"), vec!["pending_approval".to_owned()]));
+}
+
+// ------------------------------------------------------------------------------------------
+// Approving what was read; contributors and other people's posts
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_approval_is_of_the_version_the_editor_read() {
+    let (app, _, ch) = cafe().await;
+    let contributor = app.key("cafe", Role::Contributor).await;
+    let editor = app.key("cafe", Role::Editor).await;
+    let post = app.create(&contributor, json!({"text": "Tasting at 6", "channel_ids": [ch], "publish_at": "2027-01-05T09:00:00Z"})).await;
+    let id = id_of(&post);
+    let path = format!("/v1/posts/{id}");
+
+    // The editor reads it: version 0, and the same as an ETag.
+    let raw = app.raw(Method::GET, &path, Some(&editor), None, None).await;
+    let seen = raw.json()["version"].as_u64().unwrap();
+    // The contributor changes the text after that read.
+    let (status, changed) = app.patch(&path, &contributor, json!({"text": "Tasting at 6, free wine"})).await;
+    assert_eq!((status, changed["version"].as_u64()), (200, Some(seen + 1)), "{changed}");
+    // Approving what the editor read is refused, and nothing is scheduled.
+    let (status, err) = app.post(&format!("{path}/approve"), &editor, json!({"version": seen})).await;
+    assert_eq!(status, 409, "{err}");
+    assert!(error_of(&err).2.contains("changed since you read it"), "{err}");
+    assert_eq!(states(&app.get(&path, &editor).await.1), vec!["pending_approval".to_owned()]);
+    // No version at all is a 422 naming it; a bad If-Match too.
+    let (status, err) = app.action(id, "approve", &editor).await;
+    assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("version")), "{err}");
+    let req = axum::http::Request::post(format!("{path}/approve"))
+        .header("authorization", format!("Bearer {editor}"))
+        .header("if-match", "\"soon\"")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.send(req).await.status, 422);
+    // Read again (the ETag this time), approve that: scheduled.
+    let raw = app.raw(Method::GET, &path, Some(&editor), None, None).await;
+    let etag = raw_header(&app, &path, &editor).await;
+    assert_eq!(etag, format!("\"{}\"", raw.json()["version"]));
+    let req = axum::http::Request::post(format!("{path}/approve"))
+        .header("authorization", format!("Bearer {editor}"))
+        .header("if-match", etag)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let raw = app.send(req).await;
+    assert_eq!(raw.status, 200, "{}", raw.text());
+    assert_eq!(states(&raw.json()), vec!["scheduled".to_owned()]);
+    assert_eq!(raw.json()["text"], "Tasting at 6, free wine");
+}
+
+/// The `ETag` header of `GET` on `path`.
+async fn raw_header(app: &App, path: &str, key: &str) -> String {
+    let req = axum::http::Request::get(path).header("authorization", format!("Bearer {key}")).body(axum::body::Body::empty()).unwrap();
+    let resp = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+    resp.headers().get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned()
+}
+
+#[tokio::test]
+async fn a_contributor_changes_only_the_posts_it_created() {
+    let (app, _, ch) = cafe().await;
+    let mine = app.key("cafe", Role::Contributor).await;
+    let theirs = app.key("cafe", Role::Contributor).await;
+    let editor = app.key("cafe", Role::Editor).await;
+    let draft = app.create(&theirs, json!({"text": "Their draft", "channel_ids": [ch], "publish_at": "2027-01-05T09:00:00Z", "draft": true})).await;
+    let pending = app.create(&theirs, json!({"text": "Theirs, pending", "channel_ids": [ch], "publish_at": "2027-01-05T10:00:00Z"})).await;
+    for post in [&draft, &pending] {
+        let path = format!("/v1/posts/{}", id_of(post));
+        let (status, err) = app.patch(&path, &mine, json!({"text": "hijacked"})).await;
+        assert_eq!((status, error_of(&err).0.as_str()), (403, "forbidden"), "{err}");
+        assert_eq!(app.action(id_of(post), "cancel", &mine).await.0, 403);
+        let (_, still) = app.get(&path, &editor).await;
+        assert_ne!(still["text"], "hijacked");
+        assert_eq!(still["version"], post["version"], "nothing was written");
+        // Its author and an editor still may.
+        assert_eq!(app.patch(&path, &theirs, json!({"text": "mine to change"})).await.0, 200);
+        assert_eq!(app.patch(&path, &editor, json!({"text": "an editor's fix"})).await.0, 200);
+    }
 }

@@ -289,7 +289,7 @@ async fn roles_apply_to_every_occurrence() {
     }
     // An editor approves each occurrence on its own.
     let first = posts(&series)[0]["id"].as_str().unwrap().to_owned();
-    let (status, approved) = app.action(&first, "approve", &admin).await;
+    let (status, approved) = app.approve(&first, &admin).await;
     assert_eq!((status, approved["state"].as_str()), (200, Some("scheduled")));
 
     let mut draft = body.clone();

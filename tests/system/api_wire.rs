@@ -232,8 +232,13 @@ async fn scenario() -> Vec<Value> {
     r.get("get unknown post", "/v1/posts/not-a-uuid", &viewer).await;
     r.call("patch post", Method::PATCH, &format!("/v1/posts/{post}"), Some(&admin), Some(json!({"text": "Fresher croissants"}))).await;
     r.call("patch post channels", Method::PATCH, &format!("/v1/posts/{post}"), Some(&admin), Some(json!({"channel_ids": []}))).await;
-    r.call("approve post", Method::POST, &format!("/v1/posts/{pending}/approve"), Some(&editor), None).await;
-    r.call("approve post again", Method::POST, &format!("/v1/posts/{pending}/approve"), Some(&editor), None).await;
+    r.call("approve post, no version", Method::POST, &format!("/v1/posts/{pending}/approve"), Some(&editor), None).await;
+    let seen = r.app.get(&format!("/v1/posts/{pending}"), &editor).await.1["version"].as_u64().unwrap_or_default();
+    // The contributor edits after the editor read it: approving what was read is refused.
+    r.call("patch own pending post", Method::PATCH, &format!("/v1/posts/{pending}"), Some(&contributor), Some(json!({"text": "Please approve this"}))).await;
+    r.post("approve post, stale version", &format!("/v1/posts/{pending}/approve"), &editor, json!({"version": seen})).await;
+    r.post("approve post", &format!("/v1/posts/{pending}/approve"), &editor, json!({"version": seen + 1})).await;
+    r.post("approve post again", &format!("/v1/posts/{pending}/approve"), &editor, json!({"version": seen + 2})).await;
     r.call("retry post, nothing failed", Method::POST, &format!("/v1/posts/{pending}/retry"), Some(&editor), None).await;
     r.call("cancel post", Method::POST, &format!("/v1/posts/{pending}/cancel"), Some(&editor), None).await;
     let failed = fixture.delivery(&fixture.a, "to-retry", "2027-01-11T10:00:00Z", herald_core::domain::DeliveryState::Failed).await;

@@ -134,7 +134,8 @@ async fn approval_then_exactly_once_at_its_second() {
     // A contributor cannot approve; an editor can.
     let (status, _) = api.post(&format!("/v1/posts/{id}/approve"), &contributor, json!({})).await;
     assert_eq!(status, 403);
-    let (status, body) = api.post(&format!("/v1/posts/{id}/approve"), &editor, json!({})).await;
+    let version = post["version"].as_u64().expect("the post's version");
+    let (status, body) = api.post(&format!("/v1/posts/{id}/approve"), &editor, json!({"version": version})).await;
     assert_eq!(status, 200, "{body}");
 
     let done = api.wait_for(&id, &editor, 20, |d| state(d) == "published").await;

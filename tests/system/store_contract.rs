@@ -15,7 +15,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn team(id: &str) -> Team {
-    Team {
+    Team { version: 0,
         id: TeamId::parse("team", id).unwrap(),
         name: id.into(),
         time_zone: chrono_tz::Europe::Paris,
@@ -43,7 +43,7 @@ fn channel(team: &TeamId) -> Channel {
 fn post(team: &TeamId, text: &str) -> Post {
     let mut variants = BTreeMap::new();
     variants.insert(Platform::Bluesky, PostText::parse("text", "short é ✨").unwrap());
-    Post {
+    Post { version: 0,
         id: PostId::new(),
         team_id: team.clone(),
         text: PostText::parse("text", text).unwrap(),
@@ -143,29 +143,40 @@ async fn teams_update_and_calendar_tokens<S: Store>(s: Arc<S>) {
     assert_eq!(s.team_by_calendar_token(&h1).await.unwrap(), None);
     a.name = "Alpha café".into();
     a.calendar_token_hash = Some(h1.clone());
-    s.update_team(&a).await.unwrap();
+    a = s.update_team(&a).await.unwrap();
     assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(s.team_by_calendar_token(&h1).await.unwrap(), Some(a.clone()));
 
     // Rotation: the new token finds the team, the old one finds nothing.
     a.calendar_token_hash = Some(h2.clone());
-    s.update_team(&a).await.unwrap();
+    a = s.update_team(&a).await.unwrap();
     assert_eq!(s.team_by_calendar_token(&h1).await.unwrap(), None);
     assert_eq!(s.team_by_calendar_token(&h2).await.unwrap(), Some(a.clone()));
 
     // Another team's token finds that team only; an update that keeps the token keeps it.
     b.calendar_token_hash = Some(h3.clone());
-    s.update_team(&b).await.unwrap();
+    b = s.update_team(&b).await.unwrap();
     b.name = "Beta".into();
-    s.update_team(&b).await.unwrap();
+    b = s.update_team(&b).await.unwrap();
     assert_eq!(s.team_by_calendar_token(&h3).await.unwrap(), Some(b.clone()));
     assert_eq!(s.team_by_calendar_token(&h2).await.unwrap().map(|t| t.id), Some(a.id.clone()));
 
     // Removing the token disables it.
     a.calendar_token_hash = None;
-    s.update_team(&a).await.unwrap();
+    a = s.update_team(&a).await.unwrap();
     assert_eq!(s.team_by_calendar_token(&h2).await.unwrap(), None);
     assert_eq!(s.get_team(&a.id).await.unwrap(), Some(a.clone()));
+
+    // A write from a stale read is refused and changes nothing: a watch list saved from a read
+    // made before the token was rotated must not bring the old token back.
+    let stale = s.get_team(&b.id).await.unwrap().expect("beta");
+    let rotated = s.update_team(&Team { calendar_token_hash: Some(KeyHash::of("hcal_rotated")), ..stale.clone() }).await.unwrap();
+    assert_eq!(rotated.version, stale.version + 1);
+    let edited = Team { watch_terms: vec!["croissant".into()], ..stale.clone() };
+    assert!(matches!(s.update_team(&edited).await, Err(StoreError::Conflict)));
+    assert_eq!(s.get_team(&b.id).await.unwrap(), Some(rotated.clone()));
+    assert_eq!(s.team_by_calendar_token(&h3).await.unwrap(), None, "the old token stays dead");
+    assert_eq!(s.team_by_calendar_token(&KeyHash::of("hcal_rotated")).await.unwrap(), Some(rotated));
 
     // A team created with a token is findable by it at once.
     let mut c = team("gamma");
@@ -244,9 +255,16 @@ async fn posts_and_deliveries_crud<S: Store>(s: Arc<S>) {
     assert_eq!(s.get_delivery(&b, p.id, ds[0].id).await.unwrap(), None);
 
     p.text = PostText::parse("text", "edited").unwrap();
-    s.update_post(&p).await.unwrap();
-    assert_eq!(s.get_post(&a, p.id).await.unwrap().unwrap().text.as_str(), "edited");
+    let stored = s.update_post(&p).await.unwrap();
+    assert_eq!(stored.version, p.version + 1);
+    assert_eq!(s.get_post(&a, p.id).await.unwrap(), Some(stored.clone()));
     assert!(matches!(s.update_post(&post(&a, "ghost")).await, Err(StoreError::NotFound)));
+    // A write from a stale read (the version before `edited`) is refused and changes nothing;
+    // another team cannot write it at all.
+    p.text = PostText::parse("text", "from a stale read").unwrap();
+    assert!(matches!(s.update_post(&p).await, Err(StoreError::Conflict)));
+    assert!(matches!(s.update_post(&Post { team_id: b.clone(), ..stored.clone() }).await, Err(StoreError::NotFound)));
+    assert_eq!(s.get_post(&a, p.id).await.unwrap(), Some(stored));
 }
 
 async fn create_post_is_all_or_nothing<S: Store>(s: Arc<S>) {

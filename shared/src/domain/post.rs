@@ -84,6 +84,11 @@ pub struct Post {
     /// `recurrence`); `None` for a one-off post. Absent in posts stored before series existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_id: Option<SeriesId>,
+    /// Bumped by every stored change of the post (its text, media, time or state): an editor
+    /// approves the version they read, and a write carrying an older one is refused. Posts
+    /// stored before versions existed read as 0.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Post {
@@ -291,7 +296,7 @@ mod tests {
     }
 
     fn delivery(state: DeliveryState) -> Delivery {
-        let post = Post {
+        let post = Post { version: 0,
             id: PostId::new(),
             team_id: crate::domain::TeamId::parse("t", "t").unwrap(),
             text: PostText::parse("text", "hi").unwrap(),
@@ -370,7 +375,7 @@ mod tests {
     fn variants_replace_text_per_platform() {
         let mut d = delivery(DeliveryState::Draft);
         d.platform = Platform::Mastodon;
-        let mut post = Post {
+        let mut post = Post { version: 0,
             id: d.post_id,
             team_id: d.team_id.clone(),
             text: PostText::parse("text", "base").unwrap(),

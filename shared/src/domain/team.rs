@@ -77,6 +77,11 @@ pub struct Team {
     /// choice read as the default).
     #[serde(default)]
     pub report_schedule: super::ReportSchedule,
+    /// Bumped by every stored update: a write carrying an older version is refused, so a change
+    /// made from a stale read (a watch list saved after the calendar token was rotated) cannot
+    /// undo another. Teams stored before versions existed read as 0.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What a key may do. Ordered: each role may do everything the roles below it may.

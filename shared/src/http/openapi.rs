@@ -89,6 +89,7 @@ impl Modify for ApiKeyScheme {
             posts::PatchPostBody,
             posts::MediaBody,
             posts::RecurrenceBody,
+            posts::ApproveBody,
             keys::CreateKeyBody,
             inbox::AssignBody,
             inbox::TextBody,

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,7 +17,7 @@ use super::listing::instant;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, ValidationError, parse_time_zone,
+    ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, Role, ValidationError, parse_time_zone,
 };
 use crate::services::Actor;
 use crate::services::posts::{self as service, NewPost, PostChanges};
@@ -147,7 +148,8 @@ pub async fn create(
     params(("id" = String, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the post", body = views::Post),
+        (status = 200, description = "the post", body = views::Post,
+            headers(("ETag" = String, description = "the post's version, `\"3\"`: send it back as `If-Match` to approve it"))),
         (status = 401, response = super::error::Unauthorized),
         (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
     ),
@@ -156,9 +158,23 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<views::Post>, ApiError> {
+) -> Result<(TypedHeaderETag, Json<views::Post>), ApiError> {
     let view = service::get_post(&*state.store, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(views::Post::from(&view)))
+    Ok((TypedHeaderETag(view.post.version), Json(views::Post::from(&view))))
+}
+
+/// `ETag: "<version>"`: what `If-Match` sends back to approve this version.
+pub struct TypedHeaderETag(u64);
+
+impl axum::response::IntoResponseParts for TypedHeaderETag {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: axum::response::ResponseParts) -> Result<axum::response::ResponseParts, Self::Error> {
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", self.0)) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        Ok(res)
+    }
 }
 
 /// `GET /v1/posts?from=…&to=…&limit=…&cursor=…`: the calendar.
@@ -271,31 +287,64 @@ pub async fn cancel(
     Ok(Json(views::Post::from(&view)))
 }
 
+/// `POST /v1/posts/{id}/approve`: the version of the post the editor read.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// The post's `version` as you read it (`GET /v1/posts/{id}`); if the post changed since,
+    /// the approval is refused (409) so nobody approves text they did not see.
+    version: u64,
+}
+
 #[utoipa::path(
     post,
     path = "/v1/posts/{id}/approve",
     tag = "posts",
     operation_id = "approve_post",
-    summary = "Approve deliveries awaiting approval (editor/admin)",
-    params(("id" = String, Path, description = "the post id (a UUID)")),
+    summary = "Approve deliveries awaiting approval, as you read the post (editor/admin)",
+    description = "Send the `version` you read, in the body `{\"version\": n}` or as `If-Match: \"n\"` \
+        (the `ETag` of `GET /v1/posts/{id}`). A post changed since that version is 409.",
+    params(
+        ("id" = String, Path, description = "the post id (a UUID)"),
+        ("If-Match" = Option<String>, Header, description = "the post's ETag as you read it, instead of `version` in the body"),
+    ),
+    request_body(content = Option<ApproveBody>, description = "`{\"version\": n}`, unless `If-Match` says it"),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the post", body = views::Post),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, response = super::error::Forbidden),
         (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
-        (status = 409, description = "nothing awaits approval", body = super::error::ApiErrorBody),
-        (status = 422, description = "their time has passed", body = super::error::ApiErrorBody),
+        (status = 409, description = "nothing awaits approval, or the post changed since the version you read", body = super::error::ApiErrorBody),
+        (status = 422, description = "no version given, or their time has passed", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Json<views::Post>, ApiError> {
-    let view =
-        service::approve_post(&*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
+    let id = post_id(&id)?;
+    // The role first: a contributor learns it may not approve, whatever it sent.
+    caller.actor().require(Role::Editor, service::APPROVERS_ONLY)?;
+    let seen = match headers.get(header::IF_MATCH) {
+        Some(tag) => Some(etag_version(tag)?),
+        None if body.iter().all(u8::is_ascii_whitespace) => None,
+        None => Some(super::parse_json::<ApproveBody>(&body)?.version),
+    };
+    let view = service::approve_post(&*state.store, &*state.clock, &caller.actor(), id, seen).await?;
     Ok(Json(views::Post::from(&view)))
+}
+
+/// The version an `If-Match` names: `"3"` (or `W/"3"`).
+fn etag_version(tag: &HeaderValue) -> Result<u64, ValidationError> {
+    tag.to_str()
+        .ok()
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ValidationError::new("If-Match", "must be the post's ETag, like \"3\""))
 }
 
 #[utoipa::path(

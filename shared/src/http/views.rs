@@ -169,6 +169,8 @@ pub struct Post {
     pub created_by: Option<ApiKeyId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change: approve the version you read (`POST /v1/posts/{id}/approve`).
+    pub version: u64,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -224,6 +226,7 @@ impl From<&PostView> for Post {
             created_by: p.created_by,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            version: p.version,
             deliveries: deliveries.into_iter().map(Delivery::from).collect(),
         }
     }

@@ -538,7 +538,7 @@ mod tests {
             let clock = Arc::new(ManualClock::new(t));
             let events = Arc::new(MemorySink::default());
             let adapter = Arc::new(Batched::default());
-            let team = Team {
+            let team = Team { version: 0,
                 id: TeamId::parse("team", "cafe").unwrap(),
                 name: "Café".into(),
                 time_zone: chrono_tz::Europe::Paris,
@@ -572,7 +572,7 @@ mod tests {
             self.store.create_channel(&c).await.unwrap();
             let mut deliveries = Vec::new();
             for i in 1..=n {
-                let post = Post {
+                let post = Post { version: 0,
                     id: PostId::new(),
                     team_id: self.team.clone(),
                     text: PostText::parse("text", &format!("{name} {i}")).unwrap(),

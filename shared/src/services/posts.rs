@@ -121,7 +121,7 @@ pub(super) async fn prepare_post(
     series_id: Option<SeriesId>,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
-    let post = Post {
+    let post = Post { version: 0,
         id: PostId::new(),
         team_id: actor.team_id.clone(),
         text: new.text,
@@ -257,6 +257,7 @@ pub async fn update_post(
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
     let PostView { post, deliveries } = get_post(store, actor, id).await?;
+    require_own(actor, &post)?;
     let names = channel_names(store, &actor.team_id, &deliveries).await?;
     if let Some(d) = deliveries.iter().find(|d| matches!(d.state, DeliveryState::Publishing | DeliveryState::Published))
     {
@@ -321,6 +322,12 @@ pub async fn update_post(
         }
     }
 
+    // The post first, conditional on the version read: of two changes made from the same read
+    // (two people, or an edit racing an approval), the second is refused, never merged.
+    if updated != post || !plans.is_empty() {
+        updated.updated_at = now;
+        store.update_post(&updated).await.map_err(changed_meanwhile)?;
+    }
     for (d, at, to) in plans {
         let expected = d.state;
         let label = channel_label(&names, &d);
@@ -340,11 +347,27 @@ pub async fn update_post(
         })
         .await?;
     }
-    if updated != post {
-        updated.updated_at = now;
-        store.update_post(&updated).await?;
-    }
     get_post(store, actor, id).await
+}
+
+/// A contributor changes and cancels only the posts its own key created (editors and admins,
+/// any post of the team).
+fn require_own(actor: &Actor, post: &Post) -> Result<(), ServiceError> {
+    if actor.role.includes(Role::Editor) || post.created_by == Some(actor.key_id) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden("a contributor key can change or cancel only the posts it created; ask an editor"))
+    }
+}
+
+/// A conditional post write that lost: someone changed the post since it was read.
+fn changed_meanwhile(e: crate::store::StoreError) -> ServiceError {
+    match e {
+        crate::store::StoreError::Conflict => ServiceError::Conflict(
+            "the post changed meanwhile (someone edited or approved it); read it again and retry".into(),
+        ),
+        other => other.into(),
+    }
 }
 
 /// Cancels every delivery that has not gone out (draft, awaiting approval, scheduled, failed).
@@ -357,6 +380,7 @@ pub async fn cancel_post(
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
     let view = get_post(store, actor, id).await?;
+    require_own(actor, &view.post)?;
     if !actor.role.includes(Role::Editor)
         && view.deliveries.iter().any(|d| matches!(d.state, DeliveryState::Scheduled | DeliveryState::Failed))
     {
@@ -376,16 +400,35 @@ pub async fn cancel_post(
     get_post(store, actor, id).await
 }
 
-/// Approves a post awaiting approval: its pending deliveries become scheduled. 409 when none
-/// awaits approval; 422 when its time has passed meanwhile (change `publish_at`, then approve).
+/// Who may approve, in words.
+pub const APPROVERS_ONLY: &str = "only an editor or admin key can approve posts";
+
+/// Approves a post awaiting approval, as it was when the editor read it (`seen`, the post's
+/// `version` then): its pending deliveries become scheduled. 409 when none awaits approval or
+/// when the post changed since that read; 422 when its time has passed meanwhile (change
+/// `publish_at`, then approve).
 pub async fn approve_post(
     store: &dyn Store,
     clock: &dyn Clock,
     actor: &Actor,
     id: PostId,
+    seen: Option<u64>,
 ) -> Result<PostView, ServiceError> {
-    actor.require(Role::Editor, "only an editor or admin key can approve posts")?;
+    actor.require(Role::Editor, APPROVERS_ONLY)?;
     let view = get_post(store, actor, id).await?;
+    let seen = seen.ok_or_else(|| {
+        ValidationError::new(
+            "version",
+            "is required: the version of the post you read (GET /v1/posts/{id} shows it); \
+             send {\"version\": n} or If-Match: \"n\"",
+        )
+    })?;
+    if view.post.version != seen {
+        return Err(ServiceError::Conflict(format!(
+            "the post changed since you read it (you read version {seen}, it is now version {}); read it again and approve what you see",
+            view.post.version
+        )));
+    }
     let now = clock.now();
     let pending = |d: &Delivery| d.state == DeliveryState::PendingApproval;
     for d in view.deliveries.iter().filter(|d| pending(d)) {
@@ -399,15 +442,17 @@ pub async fn approve_post(
             )
         })?;
     }
-    let changed =
-        move_each(store, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Scheduled, now)).await?;
-    if changed == 0 {
+    if !view.deliveries.iter().any(pending) {
         let names = channel_names(store, &actor.team_id, &view.deliveries).await?;
         return Err(ServiceError::Conflict(format!(
             "nothing to approve: {}",
             describe_states(&names, &view.deliveries)
         )));
     }
+    // The approval is a write of the version read: an edit that landed after the check above
+    // makes it fail instead of approving text nobody reviewed.
+    store.update_post(&view.post).await.map_err(changed_meanwhile)?;
+    move_each(store, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Scheduled, now)).await?;
     get_post(store, actor, id).await
 }
 
@@ -738,7 +783,7 @@ mod tests {
 
     fn post(text: &str) -> Post {
         let now = Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap();
-        Post {
+        Post { version: 0,
             id: PostId::new(),
             team_id: TeamId::parse("team", "cafe").unwrap(),
             text: PostText::parse("text", text).unwrap(),
@@ -774,7 +819,7 @@ mod tests {
         async fn get_post(&self, team: &TeamId, id: PostId) -> crate::store::StoreResult<Option<Post>> {
             self.inner.get_post(team, id).await
         }
-        async fn update_post(&self, post: &Post) -> crate::store::StoreResult<()> {
+        async fn update_post(&self, post: &Post) -> crate::store::StoreResult<Post> {
             self.inner.update_post(post).await
         }
         async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> crate::store::StoreResult<Vec<Delivery>> {

@@ -833,17 +833,18 @@ impl TeamStore for DynamoStore {
     /// One TransactWriteItems: the team (conditional on it existing and still having the token
     /// hash just read, so two rotations cannot both win), the new `CALTOKEN#<hash>` item, and
     /// the deletion of the one it replaces.
-    async fn update_team(&self, team: &Team) -> StoreResult<()> {
+    async fn update_team(&self, team: &Team) -> StoreResult<Team> {
         let stored: Team = self.get(pk::team(&team.id), "TEAM").await?.ok_or(StoreError::NotFound)?;
+        if stored.version != team.version {
+            return Err(StoreError::Conflict);
+        }
+        let next = Team { version: team.version.checked_add(1).ok_or(StoreError::Conflict)?, ..team.clone() };
         let (old, new) = (stored.calendar_token_hash.as_ref(), team.calendar_token_hash.as_ref());
-        let condition = match old {
-            Some(hash) => Condition::new("attribute_exists(pk) AND #token = :token")
-                .name("#token", "calendar_token_hash")
-                .value(":token", s(hash.as_str())),
-            None => Condition::new("attribute_exists(pk) AND attribute_not_exists(#token)")
-                .name("#token", "calendar_token_hash"),
-        };
-        let mut puts = vec![(team_item(team)?, Some(condition))];
+        // The version read is still the stored one (items written before versions have none).
+        let condition = Condition::new("attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :expected)")
+            .name("#version", "version")
+            .value(":expected", AttributeValue::N(team.version.to_string()));
+        let mut puts = vec![(team_item(&next)?, Some(condition))];
         let mut deletes = vec![];
         if old != new {
             if let Some(hash) = new {
@@ -854,7 +855,7 @@ impl TeamStore for DynamoStore {
             }
         }
         match self.transact(puts, deletes).await? {
-            true => Ok(()),
+            true => Ok(next),
             false => Err(StoreError::Conflict),
         }
     }
@@ -997,10 +998,22 @@ impl PostStore for DynamoStore {
         Ok(self.get::<Post>(pk::post(id), "POST").await?.filter(|p| &p.team_id == team))
     }
 
-    async fn update_post(&self, post: &Post) -> StoreResult<()> {
-        match self.put(post_item(post)?, Some(Condition::owned_by(&post.team_id))).await? {
-            true => Ok(()),
-            false => Err(StoreError::NotFound),
+    async fn update_post(&self, post: &Post) -> StoreResult<Post> {
+        let next = Post { version: post.version.checked_add(1).ok_or(StoreError::Conflict)?, ..post.clone() };
+        let condition = Condition::new(
+            "attribute_exists(pk) AND #team = :team AND (attribute_not_exists(#version) OR #version = :expected)",
+        )
+        .name("#team", "team_id")
+        .value(":team", s(post.team_id.as_str()))
+        .name("#version", "version")
+        .value(":expected", AttributeValue::N(post.version.to_string()));
+        match self.put(post_item(&next)?, Some(condition)).await? {
+            true => Ok(next),
+            // Absent, another team's, or changed since it was read: tell them apart with a read.
+            false => match self.get_post(&post.team_id, post.id).await? {
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            },
         }
     }
 

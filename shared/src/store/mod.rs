@@ -81,10 +81,12 @@ pub trait TeamStore: Send + Sync {
     /// Creates a team; [`StoreError::AlreadyExists`] when its id is taken.
     async fn create_team(&self, team: &Team) -> StoreResult<()>;
     async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>>;
-    /// Replaces a stored team; [`StoreError::NotFound`] when it does not exist. Keeps the
-    /// calendar-token lookup in step with `team.calendar_token_hash`: a new hash is findable
-    /// by [`TeamStore::team_by_calendar_token`] and the one it replaced is not, atomically.
-    async fn update_team(&self, team: &Team) -> StoreResult<()>;
+    /// Replaces a stored team if it still has `team.version`, and returns it with the version
+    /// bumped; [`StoreError::NotFound`] when it does not exist, [`StoreError::Conflict`] when
+    /// someone else wrote it since it was read. Keeps the calendar-token lookup in step with
+    /// `team.calendar_token_hash`: a new hash is findable by
+    /// [`TeamStore::team_by_calendar_token`] and the one it replaced is not, atomically.
+    async fn update_team(&self, team: &Team) -> StoreResult<Team>;
     /// Every team, by id (the report generator's round; teams are few).
     async fn list_teams(&self) -> StoreResult<Vec<Team>>;
     /// The team whose calendar feed token has this hash (one key read), or `None`.
@@ -126,7 +128,10 @@ pub trait PostStore: Send + Sync {
     fn parallel_reads(&self) -> usize {
         1
     }
-    async fn update_post(&self, post: &Post) -> StoreResult<()>;
+    /// Replaces a stored post if it still has `post.version`, and returns it with the version
+    /// bumped; [`StoreError::NotFound`] when the team has no such post,
+    /// [`StoreError::Conflict`] when someone else wrote it since it was read.
+    async fn update_post(&self, post: &Post) -> StoreResult<Post>;
     /// The deliveries of one post (empty when the post is another team's).
     async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>>;
     async fn get_delivery(&self, team: &TeamId, post: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>>;

@@ -321,16 +321,22 @@ impl TeamStore for SqliteStore {
         self.with(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
     }
 
-    async fn update_team(&self, team: &Team) -> StoreResult<()> {
-        let (id, body) = (team.id.to_string(), to_json(team)?);
+    async fn update_team(&self, team: &Team) -> StoreResult<Team> {
+        let next = Team { version: team.version.checked_add(1).ok_or(StoreError::Conflict)?, ..team.clone() };
+        let (id, body, expected) = (team.id.to_string(), to_json(&next)?, team.version);
         let token = team.calendar_token_hash.as_ref().map(|h| h.as_str().to_owned());
         self.with(move |c| {
             let tx = c.transaction().map_err(db)?;
+            let stored: Team = one_body(&tx, "SELECT body FROM teams WHERE id = ?1", [&id])?.ok_or(StoreError::NotFound)?;
+            if stored.version != expected {
+                return Err(StoreError::Conflict);
+            }
             changed_one(tx.execute("UPDATE teams SET body = ?2 WHERE id = ?1", params![id, body]).map_err(db)?)?;
             set_calendar_token(&tx, &id, token.as_deref())?;
             tx.commit().map_err(db)
         })
-        .await
+        .await?;
+        Ok(next)
     }
 
     async fn list_teams(&self) -> StoreResult<Vec<Team>> {
@@ -466,15 +472,24 @@ impl PostStore for SqliteStore {
         self.with(move |c| one_body(c, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [id, team])).await
     }
 
-    async fn update_post(&self, post: &Post) -> StoreResult<()> {
-        let (id, team, body) = (post.id.to_string(), post.team_id.to_string(), to_json(post)?);
+    async fn update_post(&self, post: &Post) -> StoreResult<Post> {
+        let next = Post { version: post.version.checked_add(1).ok_or(StoreError::Conflict)?, ..post.clone() };
+        let (id, team, body, expected) = (post.id.to_string(), post.team_id.to_string(), to_json(&next)?, post.version);
         self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let stored: Post = one_body(&tx, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [&id, &team])?
+                .ok_or(StoreError::NotFound)?;
+            if stored.version != expected {
+                return Err(StoreError::Conflict);
+            }
             changed_one(
-                c.execute("UPDATE posts SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
+                tx.execute("UPDATE posts SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
                     .map_err(db)?,
-            )
+            )?;
+            tx.commit().map_err(db)
         })
-        .await
+        .await?;
+        Ok(next)
     }
 
     async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>> {

@@ -143,6 +143,13 @@ impl App {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
+    /// Approves a post as an editor who has just read it: its version from `GET`, then approve.
+    pub async fn approve(&self, post: &str, key: &str) -> (u16, Value) {
+        let (_, read) = self.get(&format!("/v1/posts/{post}"), key).await;
+        let version = read["version"].as_u64().unwrap_or_default();
+        self.post(&format!("/v1/posts/{post}/approve"), key, json!({"version": version})).await
+    }
+
     pub async fn action(&self, post: &str, what: &str, key: &str) -> (u16, Value) {
         self.call(Method::POST, &format!("/v1/posts/{post}/{what}"), Some(key), None).await
     }

@@ -43,7 +43,7 @@ pub fn day(s: &str) -> NaiveDate {
 }
 
 pub fn team() -> Team {
-    Team {
+    Team { version: 0,
         id: TeamId::parse("team", "cafe").unwrap(),
         name: "Café du coin".into(),
         time_zone: chrono_tz::Europe::Paris,
@@ -90,7 +90,7 @@ impl Fixture {
     /// A post with one delivery on `channel`, in `state`, published at `at` (when published).
     pub async fn delivery(&self, channel: &Channel, text: &str, at: &str, state: DeliveryState) -> Delivery {
         let at = utc(at);
-        let post = Post {
+        let post = Post { version: 0,
             id: PostId::new(),
             team_id: self.team.id.clone(),
             text: PostText::parse("text", text).unwrap(),
