@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::views::{self, Items};
+use super::schemas;
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::crypto::Credentials;
 use crate::domain::{
@@ -18,19 +19,28 @@ use crate::services::channels::{self as service, ChannelChanges, NewChannel};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannelBody {
+    #[schema(value_type = Platform)]
     platform: String,
+    /// What people call it, `@cafe@mastodon.social`.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     name: String,
+    #[schema(schema_with = schemas::time_zone)]
     time_zone: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::credentials)]
     credentials: Option<Value>,
+    /// Weekly posting slots in the channel's zone, each once.
     #[serde(default)]
+    #[schema(max_items = 200)]
     queue_slots: Vec<SlotBody>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotBody {
+    #[schema(schema_with = schemas::weekday)]
     weekday: String,
+    #[schema(schema_with = schemas::slot_time)]
     time: String,
 }
 
@@ -38,16 +48,22 @@ pub struct SlotBody {
 #[serde(deny_unknown_fields)]
 pub struct PatchChannelBody {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     name: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = schemas::optional_time_zone)]
     time_zone: Option<String>,
     /// Present-and-null removes the credentials; absent leaves them.
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(schema_with = schemas::optional_credentials)]
     credentials: Option<Value>,
     #[serde(default)]
+    #[schema(max_items = 200)]
     queue_slots: Option<Vec<SlotBody>>,
-    /// Accepted only to refuse it with a clear message.
+    /// Accepted only to refuse it with a clear message (a channel's network never changes), so
+    /// not part of the documented body.
     #[serde(default)]
+    #[schema(ignore)]
     platform: Option<Value>,
 }
 
@@ -106,7 +122,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     tag = "channels",
     operation_id = "get_channel",
     summary = "One channel",
-    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the channel id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the channel", body = views::Channel),
@@ -129,7 +145,7 @@ pub async fn get(
     tag = "channels",
     operation_id = "update_channel",
     summary = "Change a channel (admin)",
-    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the channel id (a UUID)")),
     request_body = PatchChannelBody,
     security(("ApiKey" = [])),
     responses(
@@ -174,7 +190,7 @@ pub async fn update(
     tag = "channels",
     operation_id = "delete_channel",
     summary = "Delete a channel and cancel its unpublished deliveries (admin)",
-    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the channel id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 204, description = "deleted"),

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::listing::{instant, page, params};
+use super::listing::{PageParams, instant, page_of, read};
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
@@ -17,10 +17,51 @@ use crate::domain::{
 use crate::services::inbox::{self as service, ReplyError};
 use crate::store::InboxQuery;
 
-const LIST_PARAMS: &[&str] = &["status", "kind", "channel_id", "sentiment", "tag", "q", "from", "to", "limit", "cursor"];
+/// An author's id on a platform, as the contact paths take it: 1 to 256 bytes.
+fn author_id(s: String) -> Result<String, ValidationError> {
+    if s.is_empty() || s.len() > 256 {
+        return Err(ValidationError::new("author_id", "must be 1 to 256 bytes: the platform's id of the author"));
+    }
+    Ok(s)
+}
 
-fn interaction_id(s: &str) -> Result<InteractionId, ValidationError> {
+/// A path id that is not even a UUID names no interaction: 404, like any unknown id.
+fn interaction_id(s: &str) -> Result<InteractionId, ApiError> {
     InteractionId::parse("id", s)
+        .map_err(|_| ApiError::Missing { message: format!("no interaction `{s}` in your team"), field: None })
+}
+
+/// `GET /v1/inbox?…`: which interactions, and which page.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxParams {
+    /// open (default), assigned, answered or closed.
+    #[param(value_type = Option<InteractionStatus>)]
+    status: Option<String>,
+    #[param(value_type = Option<InteractionKind>)]
+    kind: Option<String>,
+    /// One channel.
+    #[param(value_type = Option<uuid::Uuid>)]
+    channel_id: Option<String>,
+    #[param(value_type = Option<SentimentLabel>)]
+    sentiment: Option<String>,
+    /// A watch-list term the interaction matched.
+    #[param(value_type = Option<String>, min_length = 1, max_length = 100)]
+    tag: Option<String>,
+    /// Case-insensitive text in the message or the author's name (not only spaces).
+    #[param(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "\\S")]
+    q: Option<String>,
+    /// RFC 3339, years 1970–9999: created at or after.
+    #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
+    from: Option<String>,
+    /// RFC 3339, years 1970–9999: created before.
+    #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
+    to: Option<String>,
+    /// Page size: 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// `next` of the previous page, as the API returned it.
+    cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -31,18 +72,7 @@ fn interaction_id(s: &str) -> Result<InteractionId, ValidationError> {
     summary = "The inbox, newest first, filtered",
     description = "`status` and the time window select from the index; the other filters apply to what it yields, \
         so a page may hold fewer than `limit` items and still have a `next`: only `next: null` means the end.",
-    params(
-        ("status" = Option<String>, Query, description = "open (default), assigned, answered or closed"),
-        ("kind" = Option<String>, Query, description = "comment, mention, reply or direct_message"),
-        ("channel_id" = Option<String>, Query, description = "one channel"),
-        ("sentiment" = Option<String>, Query, description = "positive, neutral or negative"),
-        ("tag" = Option<String>, Query, description = "a watch-list term the interaction matched"),
-        ("q" = Option<String>, Query, description = "case-insensitive text in the message or the author's name"),
-        ("from" = Option<String>, Query, description = "RFC 3339; created at or after"),
-        ("to" = Option<String>, Query, description = "RFC 3339; created before"),
-        ("limit" = Option<u32>, Query, description = "page size"),
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-    ),
+    params(InboxParams),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "one page of the inbox", body = Page<views::Interaction>),
@@ -55,27 +85,27 @@ pub async fn list(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Page<views::Interaction>>, ApiError> {
-    let p = params(query, LIST_PARAMS)?;
-    let status = match p.get("status") {
+    let p: InboxParams = read(query)?;
+    let status = match &p.status {
         Some(s) => InteractionStatus::parse("status", s)?,
         None => InteractionStatus::Open,
     };
-    let text = match p.get("q").map(|q| q.trim()) {
+    let text = match p.q.as_deref().map(str::trim) {
         Some("") => return Err(ValidationError::new("q", "must not be empty").into()),
         Some(q) if q.chars().count() > 200 => return Err(ValidationError::new("q", "at most 200 characters").into()),
         other => other.map(str::to_owned),
     };
     let query = InboxQuery {
         status,
-        from: p.get("from").map(|s| instant("from", s)).transpose()?,
-        to: p.get("to").map(|s| instant("to", s)).transpose()?,
-        channel: p.get("channel_id").map(|s| ChannelId::parse("channel_id", s)).transpose()?,
-        kind: p.get("kind").map(|s| InteractionKind::parse("kind", s)).transpose()?,
-        sentiment: p.get("sentiment").map(|s| SentimentLabel::parse("sentiment", s)).transpose()?,
-        tag: p.get("tag").cloned(),
+        from: p.from.as_deref().map(|s| instant("from", s)).transpose()?,
+        to: p.to.as_deref().map(|s| instant("to", s)).transpose()?,
+        channel: p.channel_id.as_deref().map(|s| ChannelId::parse("channel_id", s)).transpose()?,
+        kind: p.kind.as_deref().map(|s| InteractionKind::parse("kind", s)).transpose()?,
+        sentiment: p.sentiment.as_deref().map(|s| SentimentLabel::parse("sentiment", s)).transpose()?,
+        tag: p.tag.clone(),
         text,
     };
-    let listing = service::list(&*state.store, &caller.actor(), &query, &page(&p)?).await?;
+    let listing = service::list(&*state.store, &caller.actor(), &query, &page_of(p.limit.as_deref(), p.cursor)?).await?;
     Ok(Json(Page::of(&listing)))
 }
 
@@ -85,7 +115,7 @@ pub async fn list(
     tag = "inbox",
     operation_id = "get_interaction",
     summary = "One interaction and its whole thread (oldest first)",
-    params(("id" = String, Path, description = "the interaction id")),
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
@@ -112,6 +142,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     /// A team member's name or e-mail; null unassigns.
+    #[schema(required, min_length = 1, max_length = 200, pattern = "\\S")]
     assignee: Option<String>,
 }
 
@@ -121,7 +152,7 @@ pub struct AssignBody {
     tag = "inbox",
     operation_id = "assign_interaction",
     summary = "Assign to a team member, or unassign with null (contributor and up)",
-    params(("id" = String, Path, description = "the interaction id")),
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
     request_body = AssignBody,
     security(("ApiKey" = [])),
     responses(
@@ -145,6 +176,8 @@ pub async fn assign(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
+    /// 1 to 5000 characters (not only spaces).
+    #[schema(min_length = 1, max_length = 5000, pattern = "\\S")]
     text: String,
 }
 
@@ -154,7 +187,7 @@ pub struct TextBody {
     tag = "inbox",
     operation_id = "add_note",
     summary = "Add an internal note, never sent to the platform (contributor and up)",
-    params(("id" = String, Path, description = "the interaction id")),
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
     request_body = TextBody,
     security(("ApiKey" = [])),
     responses(
@@ -181,7 +214,7 @@ pub async fn add_note(
     tag = "inbox",
     operation_id = "close_interaction",
     summary = "Close (contributor and up)",
-    params(("id" = String, Path, description = "the interaction id")),
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
@@ -204,7 +237,7 @@ pub async fn close(
     tag = "inbox",
     operation_id = "reopen_interaction",
     summary = "Reopen: back to assigned when it has an assignee, else open (contributor and up)",
-    params(("id" = String, Path, description = "the interaction id")),
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
@@ -227,7 +260,7 @@ pub async fn reopen(
     tag = "inbox",
     operation_id = "reply_to_interaction",
     summary = "Answer on the platform; marks it answered (contributor and up)",
-    params(("id" = String, Path, description = "the interaction id")),
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
     request_body = TextBody,
     security(("ApiKey" = [])),
     responses(
@@ -235,6 +268,8 @@ pub async fn reopen(
         (status = 201, description = "the answered interaction and the reply on the platform", body = views::Replied),
         (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
         (status = 409, description = "replying is not possible on this channel (platform, credentials)", body = super::error::ApiErrorBody),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, description = "the text is empty or too long", body = super::error::ApiErrorBody),
         (status = 502, description = "the platform refused the reply; `message` says why", body = super::error::ApiErrorBody),
         (status = 503, description = "the platform is unavailable or rate-limited; retry later (Retry-After)", body = super::error::ApiErrorBody),
     ),
@@ -265,15 +300,15 @@ pub async fn reply(
     operation_id = "contact_history",
     summary = "Everything one author wrote to the team, across channels, newest first",
     params(
-        ("platform" = String, Path, description = "the author's platform"),
-        ("author_id" = String, Path, description = "the platform's id of the author"),
-        ("limit" = Option<u32>, Query, description = "page size"),
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+        ("platform" = Platform, Path, description = "the author's platform"),
+        ("author_id" = String, Path, min_length = 1, max_length = 256, description = "the platform's id of the author"),
+        PageParams,
     ),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
         (status = 200, description = "one page of the author's interactions", body = views::Contact),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn contact(
@@ -282,9 +317,10 @@ pub async fn contact(
     Path((platform, author)): Path<(String, String)>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<views::Contact>, ApiError> {
-    let p = params(query, &["limit", "cursor"])?;
+    let p: PageParams = read(query)?;
     let platform = Platform::parse("platform", &platform)?;
-    let listing = service::contact(&*state.store, &caller.actor(), platform, &author, &page(&p)?).await?;
+    let author = author_id(author)?;
+    let listing = service::contact(&*state.store, &caller.actor(), platform, &author, &p.page()?).await?;
     Ok(Json(views::Contact {
         platform,
         author_id: author,
@@ -300,14 +336,15 @@ pub async fn contact(
     operation_id = "erase_contact",
     summary = "Erase every stored item of one author, raw webhook bodies included (admin)",
     params(
-        ("platform" = String, Path, description = "the author's platform"),
-        ("author_id" = String, Path, description = "the platform's id of the author"),
+        ("platform" = Platform, Path, description = "the author's platform"),
+        ("author_id" = String, Path, min_length = 1, max_length = 256, description = "the platform's id of the author"),
     ),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
         (status = 200, description = "how many stored items were deleted", body = views::Erased),
         (status = 403, description = "admins only", body = super::error::ApiErrorBody),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn erase_contact(
@@ -316,6 +353,7 @@ pub async fn erase_contact(
     Path((platform, author)): Path<(String, String)>,
 ) -> Result<Json<views::Erased>, ApiError> {
     let platform = Platform::parse("platform", &platform)?;
+    let author = author_id(author)?;
     let removed = service::erase_contact(&*state.store, &caller.actor(), platform, &author).await?;
     tracing::info!(platform = platform.as_str(), removed, "contact erased");
     Ok(Json(views::Erased { removed }))
@@ -325,6 +363,8 @@ pub async fn erase_contact(
 #[serde(deny_unknown_fields)]
 pub struct WatchlistBody {
     /// Brand and competitor names, hashtags: interactions containing one are tagged with it.
+    /// At most 200, each 1 to 100 characters.
+    #[schema(schema_with = super::schemas::watch_terms)]
     terms: Vec<String>,
 }
 
@@ -374,13 +414,13 @@ pub async fn put_watchlist(
     operation_id = "list_incidents",
     summary = "Crisis incidents, newest first",
     params(
-        ("limit" = Option<u32>, Query, description = "page size"),
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+        PageParams,
     ),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "one page of incidents", body = Page<views::Incident>),
         (status = 401, response = super::error::Unauthorized),
+        (status = 422, response = super::error::Invalid),
     ),
 )]
 pub async fn incidents(
@@ -388,7 +428,7 @@ pub async fn incidents(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Page<views::Incident>>, ApiError> {
-    let p = params(query, &["limit", "cursor"])?;
-    let listing = service::incidents(&*state.store, &caller.actor(), &page(&p)?).await?;
+    let p: PageParams = read(query)?;
+    let listing = service::incidents(&*state.store, &caller.actor(), &p.page()?).await?;
     Ok(Json(Page::of(&listing)))
 }

@@ -20,8 +20,11 @@ pub const MAX_KEY_NAME: usize = 100;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyBody {
+    #[schema(value_type = Role)]
     role: String,
+    /// A label for people: `ci`, `Marie's laptop`.
     #[serde(default)]
+    #[schema(required, min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     name: Option<String>,
 }
 
@@ -81,7 +84,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     tag = "keys",
     operation_id = "delete_key",
     summary = "Revoke an API key at once (admin)",
-    params(("id" = String, Path, description = "the key id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the key id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 204, description = "revoked"),

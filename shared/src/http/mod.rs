@@ -16,6 +16,7 @@ pub(crate) mod listing;
 pub mod openapi;
 mod posts;
 mod reports;
+mod schemas;
 pub mod views;
 mod webhooks;
 
@@ -24,7 +25,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::Value;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -68,10 +68,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API router: `/health` and everything under `/v1`.
-/// For a PATCH body's `Option<Value>` field: `Some(value)` whenever the key is present,
-/// `Some(Value::Null)` for an explicit null (which removes), `None` when absent (unchanged).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    serde::Deserialize::deserialize(d).map(Some)
+/// For a PATCH body's field that may be absent (unchanged) or null (removed): `Some(value)`
+/// whenever the key is present (with `T` an `Option` or a `Value`, `null` is `Some(None)` or
+/// `Some(Value::Null)`), `None` when absent (with `#[serde(default)]`).
+fn present<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 pub fn api_router(state: AppState) -> Router {

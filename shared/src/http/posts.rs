@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::listing::instant;
+use super::schemas;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
@@ -43,12 +44,18 @@ impl Caller {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostBody {
+    /// What to publish; each network's limits are checked for the channels named (422).
+    #[schema(max_length = 16384, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     text: String,
+    #[schema(schema_with = schemas::channel_ids)]
     channel_ids: Vec<String>,
     publish_at: PublishAtInput,
+    /// A network → the text published there instead of `text`.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<Platform, String>)]
     variants: BTreeMap<String, String>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     media: Vec<MediaBody>,
     #[serde(default)]
     draft: bool,
@@ -60,16 +67,24 @@ pub struct CreatePostBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecurrenceBody {
+    /// An RFC 5545 rule: `FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10` (`COUNT` or `UNTIL` required, at most
+    /// 52 occurrences).
+    #[schema(min_length = 1, max_length = 500, pattern = "^(RRULE:)?[A-Za-z0-9=;,+-]+$")]
     rrule: String,
     #[serde(default)]
+    #[schema(schema_with = schemas::optional_time_zone)]
     time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaBody {
+    /// An http(s) URL, fetched when the post is published.
+    #[schema(max_length = 2048, pattern = "^https?://[^\\s]+$")]
     url: String,
+    /// The description people who cannot see it read.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     alt: Option<String>,
 }
 
@@ -77,17 +92,22 @@ pub struct MediaBody {
 #[serde(deny_unknown_fields)]
 pub struct PatchPostBody {
     #[serde(default)]
+    #[schema(max_length = 16384, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     text: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<Platform, String>>)]
     variants: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     media: Option<Vec<MediaBody>>,
     #[serde(default)]
     publish_at: Option<PublishAtInput>,
     #[serde(default)]
     draft: Option<bool>,
-    /// Accepted only to refuse it with a clear message.
+    /// Accepted only to refuse it with a clear message (a post's channels never change), so
+    /// not part of the documented body.
     #[serde(default)]
+    #[schema(ignore)]
     channel_ids: Option<Value>,
 }
 
@@ -145,7 +165,7 @@ pub async fn create(
     tag = "posts",
     operation_id = "get_post",
     summary = "A post and the state of each delivery",
-    params(("id" = String, Path, description = "the post id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the post", body = views::Post,
@@ -178,18 +198,29 @@ impl axum::response::IntoResponseParts for TypedHeaderETag {
 }
 
 /// `GET /v1/posts?from=…&to=…&limit=…&cursor=…`: the calendar.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CalendarParams {
+    /// RFC 3339 instant, years 1970–9999; default a week ago.
+    #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
+    from: Option<String>,
+    /// RFC 3339 instant, exclusive; default 30 days ahead.
+    #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
+    to: Option<String>,
+    /// Page size: 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// `next` of the previous page, as the API returned it.
+    cursor: Option<String>,
+}
+
 #[utoipa::path(
     get,
     path = "/v1/posts",
     tag = "posts",
     operation_id = "list_posts",
     summary = "The calendar: posts with a delivery in [from, to)",
-    params(
-        ("from" = Option<String>, Query, description = "RFC 3339 instant; default a week ago"),
-        ("to" = Option<String>, Query, description = "RFC 3339 instant, exclusive; default 30 days ahead"),
-        ("limit" = Option<u32>, Query, description = "page size, 1 to the maximum page"),
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-    ),
+    params(CalendarParams),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "one page of the calendar", body = Page<views::Post>),
@@ -202,17 +233,17 @@ pub async fn list(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Page<views::Post>>, ApiError> {
-    let params = super::listing::params(query, &["from", "to", "limit", "cursor"])?;
+    let params: CalendarParams = super::listing::read(query)?;
     let now = state.clock.now();
-    let from = match params.get("from") {
+    let from = match &params.from {
         Some(s) => instant("from", s)?,
         None => now - Duration::days(DEFAULT_PAST_DAYS),
     };
-    let to = match params.get("to") {
+    let to = match &params.to {
         Some(s) => instant("to", s)?,
         None => now + Duration::days(DEFAULT_FUTURE_DAYS),
     };
-    let page = super::listing::page(&params)?;
+    let page = super::listing::page_of(params.limit.as_deref(), params.cursor)?;
     let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &page).await?;
     Ok(Json(Page::of(&listing)))
 }
@@ -223,7 +254,7 @@ pub async fn list(
     tag = "posts",
     operation_id = "update_post",
     summary = "Change a post until a delivery is publishing",
-    params(("id" = String, Path, description = "the post id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the post id (a UUID)")),
     request_body = PatchPostBody,
     security(("ApiKey" = [])),
     responses(
@@ -267,7 +298,7 @@ pub async fn update(
     tag = "posts",
     operation_id = "cancel_post",
     summary = "Cancel every delivery not yet publishing or published",
-    params(("id" = String, Path, description = "the post id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the post", body = views::Post),
@@ -305,7 +336,7 @@ pub struct ApproveBody {
     description = "Send the `version` you read, in the body `{\"version\": n}` or as `If-Match: \"n\"` \
         (the `ETag` of `GET /v1/posts/{id}`). A post changed since that version is 409.",
     params(
-        ("id" = String, Path, description = "the post id (a UUID)"),
+        ("id" = uuid::Uuid, Path, description = "the post id (a UUID)"),
         ("If-Match" = Option<String>, Header, description = "the post's ETag as you read it, instead of `version` in the body"),
     ),
     request_body(content = Option<ApproveBody>, description = "`{\"version\": n}`, unless `If-Match` says it"),
@@ -353,7 +384,7 @@ fn etag_version(tag: &HeaderValue) -> Result<u64, ValidationError> {
     tag = "posts",
     operation_id = "retry_post",
     summary = "Retry failed deliveries now (editor/admin)",
-    params(("id" = String, Path, description = "the post id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the post id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the post", body = views::Post),

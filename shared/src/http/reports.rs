@@ -12,8 +12,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::listing::PageParams;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
@@ -26,8 +27,10 @@ use crate::services::reports as service;
 #[serde(deny_unknown_fields)]
 pub struct CreateReportBody {
     /// First day, `2027-01-04`, in the team's time zone.
+    #[schema(schema_with = super::schemas::date)]
     from: String,
-    /// Last day, inclusive.
+    /// Last day, inclusive; at most 366 days after `from`.
+    #[schema(schema_with = super::schemas::date)]
     to: String,
 }
 
@@ -35,8 +38,9 @@ fn day(field: &str, s: &str) -> Result<NaiveDate, ValidationError> {
     crate::domain::parse_date(field, s)
 }
 
-fn report_id(s: &str) -> Result<ReportId, ValidationError> {
-    ReportId::parse("id", s)
+/// A path id that is not even a UUID names no report: 404, like any unknown id.
+fn report_id(s: &str) -> Result<ReportId, ApiError> {
+    ReportId::parse("id", s).map_err(|_| ApiError::Missing { message: format!("no report `{s}` in your team"), field: None })
 }
 
 #[utoipa::path(
@@ -85,8 +89,7 @@ pub async fn create(
     operation_id = "list_reports",
     summary = "The team's reports, newest first",
     params(
-        ("limit" = Option<u32>, Query, description = "page size"),
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+        PageParams,
     ),
     security(("ApiKey" = [])),
     responses(
@@ -100,8 +103,8 @@ pub async fn list(
     caller: Caller,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Page<views::Report>>, ApiError> {
-    let params = super::listing::params(query, &["limit", "cursor"])?;
-    let page = super::listing::page(&params)?;
+    let params: PageParams = super::listing::read(query)?;
+    let page = params.page()?;
     let listing = service::list(&*state.store, &caller.actor(), &page).await?;
     Ok(Json(Page::of(&listing)))
 }
@@ -112,7 +115,7 @@ pub async fn list(
     tag = "reports",
     operation_id = "get_report",
     summary = "One report's record and the links to its files",
-    params(("id" = String, Path, description = "the report id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the report id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the report record", body = views::Report),
@@ -136,12 +139,16 @@ pub async fn get(
     operation_id = "get_report_file",
     summary = "A report's file: report.html (self-contained page with SVG charts), report.csv (per-post table) or report.json (everything)",
     params(
-        ("id" = String, Path, description = "the report id (a UUID)"),
-        ("file" = String, Path, description = "`report.html`, `report.csv` or `report.json`"),
+        ("id" = uuid::Uuid, Path, description = "the report id (a UUID)"),
+        ("file" = String, Path, pattern = "^report\\.(html|csv|json)$", description = "`report.html`, `report.csv` or `report.json`"),
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the file, `text/html`, `text/csv` or `application/json`", body = String),
+        (status = 200, description = "the file: the page, the per-post table or everything", content(
+            (String = "text/html"),
+            (String = "text/csv"),
+            (views::ReportDocument = "application/json"),
+        )),
         (status = 401, response = super::error::Unauthorized),
         (status = 404, description = "no such report in your team, or no such file", body = super::error::ApiErrorBody),
     ),
@@ -169,7 +176,7 @@ pub async fn file(
     tag = "reports",
     operation_id = "suggest_slots",
     summary = "Best posting times of a channel from its last 8 weeks, as queue-slot suggestions",
-    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "the channel id (a UUID)")),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "suggested slots: apply them with `PATCH /v1/channels/{id}` `queue_slots`", body = views::SlotSuggestions),
@@ -182,7 +189,8 @@ pub async fn suggest_slots(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<views::SlotSuggestions>, ApiError> {
-    let channel = ChannelId::parse("id", &id)?;
+    let channel = ChannelId::parse("id", &id)
+        .map_err(|_| ApiError::Missing { message: format!("no channel `{id}` in your team"), field: None })?;
     let best = service::suggest_slots(&*state.store, &caller.actor(), channel, state.clock.now()).await?;
     Ok(Json(views::SlotSuggestions::from(&best)))
 }
@@ -191,52 +199,54 @@ pub async fn suggest_slots(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
-    /// `{"day": "mon"…"sun", "hour": 0–23}`: the seven days before `day`, made on `day` from `hour`.
+    /// The seven days before `day`, made on `day` from `hour`; `null` switches it off, absent
+    /// leaves it.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<Object>)]
-    weekly: Option<Value>,
-    /// `{"day": 1–28, "hour": 0–23}`: the previous calendar month, made on that day of the month.
+    #[schema(value_type = Option<WeeklyBody>)]
+    weekly: Option<Option<WeeklyBody>>,
+    /// The previous calendar month, made on that day of the month from `hour`; `null` switches it
+    /// off, absent leaves it.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<Object>)]
-    monthly: Option<Value>,
+    #[schema(value_type = Option<MonthlyBody>)]
+    monthly: Option<Option<MonthlyBody>>,
 }
 
-/// `{"day": …, "hour": …}` of `field`, both required, nothing else.
-fn day_and_hour<'a>(field: &str, v: &'a Value) -> Result<(&'a Value, u8), ValidationError> {
-    let object = v.as_object().ok_or_else(|| ValidationError::new(field, "must be an object {\"day\", \"hour\"} or null"))?;
-    if let Some(other) = object.keys().find(|k| *k != "day" && *k != "hour") {
-        return Err(ValidationError::new(format!("{field}.{other}"), "is not a field of a report schedule (day, hour)"));
-    }
-    let day = object.get("day").ok_or_else(|| ValidationError::new(format!("{field}.day"), "is required"))?;
-    let hour = object
-        .get("hour")
-        .ok_or_else(|| ValidationError::new(format!("{field}.hour"), "is required"))?
-        .as_u64()
-        .and_then(|h| u8::try_from(h).ok())
-        .filter(|h| *h <= 23)
-        .ok_or_else(|| ValidationError::new(format!("{field}.hour"), "must be an hour from 0 to 23"))?;
-    Ok((day, hour))
+/// `{"day": "mon"…"sun", "hour": 0–23}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyBody {
+    #[schema(schema_with = super::schemas::weekday)]
+    day: String,
+    #[schema(maximum = 23)]
+    hour: u64,
 }
 
-fn weekly(v: &Value) -> Result<Option<WeeklyReport>, ValidationError> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let (day, hour) = day_and_hour("weekly", v)?;
-    let day = day.as_str().ok_or_else(|| ValidationError::new("weekly.day", "must be a weekday: mon, tue, wed, thu, fri, sat or sun"))?;
-    Ok(Some(WeeklyReport::new("weekly", parse_weekday("weekly.day", day)?, hour)?))
+/// `{"day": 1–28, "hour": 0–23}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonthlyBody {
+    #[schema(minimum = 1, maximum = 28)]
+    day: u64,
+    #[schema(maximum = 23)]
+    hour: u64,
 }
 
-fn monthly(v: &Value) -> Result<Option<MonthlyReport>, ValidationError> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let (day, hour) = day_and_hour("monthly", v)?;
-    let day = day
-        .as_u64()
-        .and_then(|d| u8::try_from(d).ok())
-        .ok_or_else(|| ValidationError::new("monthly.day", format!("must be a day of the month from 1 to {MONTHLY_REPORT_LAST_DAY}")))?;
-    Ok(Some(MonthlyReport::new("monthly", day, hour)?))
+/// An hour of `field`: 0 to 23.
+fn hour(field: &str, h: u64) -> Result<u8, ValidationError> {
+    u8::try_from(h).ok().filter(|h| *h <= 23).ok_or_else(|| ValidationError::new(field, "must be an hour from 0 to 23"))
+}
+
+fn weekly(body: &Option<WeeklyBody>) -> Result<Option<WeeklyReport>, ValidationError> {
+    let Some(w) = body else { return Ok(None) };
+    let day = parse_weekday("weekly.day", &w.day)?;
+    Ok(Some(WeeklyReport::new("weekly", day, hour("weekly.hour", w.hour)?)?))
+}
+
+fn monthly(body: &Option<MonthlyBody>) -> Result<Option<MonthlyReport>, ValidationError> {
+    let Some(m) = body else { return Ok(None) };
+    let day = u8::try_from(m.day)
+        .map_err(|_| ValidationError::new("monthly.day", format!("must be a day of the month from 1 to {MONTHLY_REPORT_LAST_DAY}")))?;
+    Ok(Some(MonthlyReport::new("monthly", day, hour("monthly.hour", m.hour)?)?))
 }
 
 #[utoipa::path(

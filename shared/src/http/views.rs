@@ -78,6 +78,35 @@ impl utoipa::PartialSchema for OpenApiDocument {
 
 impl ToSchema for OpenApiDocument {}
 
+/// A named object schema for a JSON body whose shape is documented elsewhere.
+macro_rules! documented_object {
+    ($(#[$doc:meta])* $name:ident, $description:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new().description(Some($description)).into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+documented_object!(
+    /// `report.json`: everything a report holds.
+    ReportDocument,
+    "Everything the report holds: periods, key figures per channel and overall, every post, the best times, the inbox, incidents, failures; each figure is defined in docs/reports.md."
+);
+
+documented_object!(
+    /// A handshake answered as the platform expects it (X's `response_token`, LinkedIn's
+    /// `challengeResponse`).
+    HandshakeAnswer,
+    "The platform's handshake answer: X `{\"response_token\"}`, LinkedIn `{\"challengeCode\",\"challengeResponse\"}` (Meta's is plain text)."
+);
+
 // ------------------------------------------------------------------------------------------
 // Channels and keys
 // ------------------------------------------------------------------------------------------

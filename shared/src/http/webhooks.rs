@@ -12,7 +12,7 @@ use axum::routing::get;
 
 use super::views;
 use super::{ApiError, AppState};
-use crate::domain::ValidationError;
+use crate::domain::{Platform, ValidationError};
 use crate::intake::{HandshakeReply, IntakeError, MAX_WEBHOOK_BODY_BYTES, ReceiveError, Received, WebhookRequest};
 
 /// Adds the webhook route to `router`.
@@ -36,8 +36,8 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         channel's `webhook_secret` (`whsec_…`). A `generic` body is one interaction \
         (`GenericInteraction`). A redelivery answers 200 and creates nothing.",
     params(
-        ("platform" = String, Path, description = "the channel's platform: facebook, instagram, threads, x, linkedin, tiktok, mastodon or generic"),
-        ("channel_id" = String, Path, description = "the channel id (a UUID)"),
+        ("platform" = Platform, Path, description = "the channel's platform: facebook, instagram, threads, x, linkedin, tiktok, mastodon or generic"),
+        ("channel_id" = uuid::Uuid, Path, description = "the channel id (a UUID)"),
     ),
     request_body(content = crate::intake::GenericInteraction, description = "for `generic`: one interaction; other platforms: their own payloads"),
     responses(
@@ -104,13 +104,19 @@ impl IntoResponse for Answer {
     operation_id = "webhook_handshake",
     summary = "Subscription handshake: Meta hub.challenge, X crc_token, LinkedIn challengeCode",
     params(
-        ("platform" = String, Path, description = "the channel's platform"),
-        ("channel_id" = String, Path, description = "the channel id (a UUID)"),
+        ("platform" = Platform, Path, description = "the channel's platform"),
+        ("channel_id" = uuid::Uuid, Path, description = "the channel id (a UUID)"),
     ),
     responses(
-        (status = 200, description = "the challenge answered as the platform expects", body = String),
-        (status = 401, description = "wrong verify token", body = super::error::ApiErrorBody),
+        (status = 200, description = "the challenge answered as the platform expects", content(
+            (String = "text/plain"),
+            (views::HandshakeAnswer = "application/json"),
+        )),
+        (status = 400, description = "a handshake without what the platform always sends", body = super::error::ApiErrorBody),
+        (status = 401, description = "wrong verify token, or not a handshake and not signed", body = super::error::ApiErrorBody),
         (status = 404, description = "no such channel for that platform", body = super::error::ApiErrorBody),
+        (status = 409, description = "the channel's credentials lack the secret this platform's handshake uses", body = super::error::ApiErrorBody),
+        (status = 413, description = "the body is over 256 KiB", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn handshake(

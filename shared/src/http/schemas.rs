@@ -1,0 +1,99 @@
+//! How request fields that derive cannot describe are shown in the OpenAPI document
+//! (`#[schema(schema_with = …)]`): each function states exactly what the parser behind the
+//! field accepts, so a client (or a fuzzer) reading the document sends only what is accepted.
+
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, RefOr};
+
+/// No control characters (Rust's `char::is_control`: U+0000–U+001F and U+007F–U+009F), and at
+/// least one character that is not a space: what `trim()`-then-non-empty checks accept. The
+/// request bodies repeat it literally (`#[schema(pattern = …)]` takes a literal).
+pub const LABEL_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+
+/// A year from 1970 to 9999 at the start of a date or a date-time.
+pub const YEAR_PATTERN: &str = "^(19[7-9][0-9]|[2-9][0-9]{3})-";
+
+/// The watch list: at most 200 terms, each a label of 1 to 100 characters.
+pub fn watch_terms() -> Schema {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(100)).pattern(Some(LABEL_PATTERN)))
+        .max_items(Some(200))
+        .into()
+}
+
+/// An IANA time zone name: the list Herald knows (chrono-tz's).
+pub fn time_zone() -> Schema {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .description(Some("An IANA time zone name, like `Europe/Paris`"))
+        .into()
+}
+
+/// An optional IANA time zone name.
+pub fn optional_time_zone() -> Schema {
+    let names: Vec<Option<&str>> = chrono_tz::TZ_VARIANTS.iter().map(|z| Some(z.name())).chain([None]).collect();
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(names))
+        .description(Some("An IANA time zone name, like `Europe/Paris`"))
+        .into()
+}
+
+/// `mon` … `sun`.
+pub fn weekday() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))
+        .into()
+}
+
+/// `HH:MM`, 00:00 to 23:59 (seconds may follow: `HH:MM:SS`).
+pub fn slot_time() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"))
+        .examples(["09:00"])
+        .into()
+}
+
+/// A day, `2027-01-04`, years 1970 to 9999.
+pub fn date() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(YEAR_PATTERN))
+        .into()
+}
+
+/// A channel's credentials: field name → secret (strings only). Which fields each network
+/// reads is said in the README.
+pub fn credentials() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .max_properties(Some(50))
+        .description(Some("Field name → secret; sealed at once, never shown again"))
+        .into()
+}
+
+/// Optional credentials; `null` removes them.
+pub fn optional_credentials() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]))
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .max_properties(Some(50))
+        .description(Some("Field name → secret; `null` removes them, absent leaves them"))
+        .into()
+}
+
+/// Channel ids (UUIDs), one to 99, each once.
+pub fn channel_ids() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))))
+        .min_items(Some(1))
+        .max_items(Some(99))
+        .unique_items(true)
+        .into()
+}
