@@ -8,6 +8,7 @@
 //! | `HERALD_CREDENTIALS_KEY_PARAM` | SSM SecureString parameter holding the base64 AES-256 key |
 //! | `HERALD_CREDENTIALS_KEY` | the key itself, base64 (instead of the parameter; for tests) |
 //! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
+//! | `HERALD_ALLOW_PRIVATE_NETWORK` | `1`: the networks' clients may reach private addresses (tests' fakes); unset in production |
 
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use aws_config::BehaviorVersion;
 use crate::clock::SystemClock;
 use crate::crypto::{CredentialCipher, CryptoError};
 use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
-use crate::platforms::network_adapters;
+use crate::platforms::net::SwitchError;
+use crate::platforms::{NetworkPolicy, network_adapters};
 use crate::ports::Ports;
 use crate::store::dynamo::DynamoStore;
 
@@ -30,6 +32,8 @@ pub enum ConfigError {
     Crypto(#[from] CryptoError),
     #[error("HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
 }
 
 /// Everything a function needs, built once per cold start.
@@ -87,8 +91,12 @@ impl AwsContext {
     /// credentials key, events to the bus, every network adapter Herald has (a delivery to a
     /// network without one fails with that reason) and report files in the bucket (in memory
     /// when no bucket is configured).
+    ///
+    /// The networks' clients refuse private addresses unless `HERALD_ALLOW_PRIVATE_NETWORK=1`
+    /// (the test rigs' fakes on loopback): this host is where that switch is read.
     pub async fn ports(&self) -> Result<Ports, ConfigError> {
-        let adapters = network_adapters(Arc::new(SystemClock)).map_err(|e| ConfigError::Http(e.to_string()))?;
+        let adapters = network_adapters(Arc::new(SystemClock), NetworkPolicy::from_env()?)
+            .map_err(|e| ConfigError::Http(e.to_string()))?;
         let ports = Ports::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
             .with_events(self.event_sink())
             .with_adapters(adapters);

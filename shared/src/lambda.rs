@@ -121,6 +121,8 @@ pub async fn init<T, E: Display>(setup: impl Future<Output = Result<T, E>>) -> R
 /// `POST /2018-06-01/runtime/init/error` (lambda_runtime has no public call for it).
 async fn report_init_error(message: &str) -> Result<(), String> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set".to_owned())?;
+    // A plain client on purpose: the Runtime API's address comes from Lambda, not from users
+    // (the networks' clients refuse private addresses: platforms/net.rs).
     let client = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
     let body = serde_json::json!({"errorType": error_type::CONFIG, "errorMessage": message, "stackTrace": []});
     let response = client

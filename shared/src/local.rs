@@ -16,7 +16,8 @@ use crate::crypto::{CredentialCipher, CryptoError};
 use crate::domain::Platform;
 use crate::events::{EventSink, FanoutSink, JsonLinesSink, WebhookSink};
 use crate::platforms::sandbox::SandboxAdapter;
-use crate::platforms::{Adapters, network_adapters};
+use crate::platforms::net::SwitchError;
+use crate::platforms::{Adapters, NetworkPolicy, network_adapters};
 use crate::ports::Ports;
 use crate::services::reports::DirReportFiles;
 use crate::store::StoreError;
@@ -33,6 +34,8 @@ pub enum LocalError {
     Crypto(#[from] CryptoError),
     #[error("HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
 }
 
 /// An opened data directory.
@@ -68,11 +71,13 @@ impl DataDir {
             .with_report_files(Arc::new(DirReportFiles::new(self.path.clone()))))
     }
 
-    /// Every platform adapter, with the sandbox writing to `outbox/`.
+    /// Every platform adapter, with the sandbox writing to `outbox/`. The networks' clients
+    /// refuse private addresses unless `HERALD_ALLOW_PRIVATE_NETWORK=1` (local development,
+    /// fake networks on loopback): this host is where that switch is read.
     pub fn adapters(&self) -> Result<Adapters, LocalError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let sandbox = Arc::new(SandboxAdapter::new(self.outbox(), clock.clone()));
-        Ok(network_adapters(clock)
+        Ok(network_adapters(clock, NetworkPolicy::from_env()?)
             .map_err(|e| LocalError::Http(e.to_string()))?
             .with(Platform::Sandbox, sandbox.clone())
             .with_inbox(Platform::Sandbox, sandbox.clone())

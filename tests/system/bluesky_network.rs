@@ -13,6 +13,8 @@
 //! Herald's `BlueskyAdapter` against it: publishing (facets, images, record keys, sessions) and
 //! the inbox (polling notifications, replying), checked by reading back what the PDS stored
 //! and what the AppView shows. The adapter connects with an app password, as a team would.
+//! The network is on loopback, so every adapter here is built with
+//! `NetworkPolicy::AllowPrivate` (what `HERALD_ALLOW_PRIVATE_NETWORK=1` gives a host).
 //!
 //! Without `HERALD_TEST_BLUESKY_NETWORK` they FAIL rather than skip, unless
 //! `HERALD_SKIP_BLUESKY_NETWORK=1` says to skip (tests/run honours the same variable, loudly).
@@ -31,7 +33,9 @@ use herald_core::domain::{
     Platform, Post, PostId, PostText, TeamId,
 };
 use herald_core::platforms::bluesky::{BlueskyAdapter, rkey_for};
-use herald_core::platforms::{InboxAdapter, PlatformAdapter, Polled, PublishError, PublishRequest, Published};
+use herald_core::platforms::{
+    InboxAdapter, NetworkPolicy, PlatformAdapter, Polled, PublishError, PublishRequest, Published,
+};
 use serde_json::{Value, json};
 
 /// How long indexing by the AppView (counts, notifications) may take before a test fails.
@@ -389,7 +393,7 @@ impl Job {
 }
 
 fn adapter() -> BlueskyAdapter {
-    BlueskyAdapter::new(Arc::new(SystemClock)).expect("adapter")
+    BlueskyAdapter::new(Arc::new(SystemClock), NetworkPolicy::AllowPrivate).expect("adapter")
 }
 
 async fn publish(a: &BlueskyAdapter, job: &Job) -> Published {
@@ -659,7 +663,7 @@ async fn a_refused_access_token_is_refreshed_a_revoked_session_replaced_and_an_o
     let (recorder, proxy) = Recorder::start(&net.pds).await;
     let creds = credentials(&proxy, "alice.test", &app_password(&c, &net, alice).await);
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let a = BlueskyAdapter::new(clock.clone()).unwrap();
+    let a = BlueskyAdapter::new(clock.clone(), NetworkPolicy::AllowPrivate).unwrap();
     let ch = channel("alice.test");
     let run = run_id();
     let jobs: Vec<Job> = (1..=4).map(|k| Job::new(&ch, &creds, &format!("Session {k} {run}"), vec![])).collect();
@@ -984,7 +988,8 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let clock = Arc::new(SystemClock);
     let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
-    let state = AppState::new(Ports::new(store.clone(), clock.clone(), cipher).with_adapters(network_adapters(clock.clone()).unwrap()));
+    let adapters = network_adapters(clock.clone(), NetworkPolicy::AllowPrivate).unwrap();
+    let state = AppState::new(Ports::new(store.clone(), clock.clone(), cipher).with_adapters(adapters));
     let router = api_router(state.clone());
     let team = TeamId::parse("team", "cafe-du-coin").unwrap();
     ensure_team(&*store, &*clock, &team, chrono_tz::Europe::Paris).await.unwrap();

@@ -649,7 +649,8 @@ async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus(
     drop(api);
 
     // The schedule's tick, as EventBridge sends it. The run waits for the post's second.
-    let publisher = moto.start("scheduled-publisher").await;
+    // The fake Mastodon is on loopback: the publisher is told private addresses are fine.
+    let publisher = moto.start_with("scheduled-publisher", &[("HERALD_ALLOW_PRIVATE_NETWORK", Some("1"))]).await;
     let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
     assert_eq!((summary["due"].as_u64(), summary["published"].as_u64()), (Some(1), Some(1)), "{summary}");
 

@@ -321,3 +321,65 @@ async fn the_publisher_waits_for_the_scheduled_second() {
     let d = rig.reload(&ds[0]).await;
     assert!(d.published_at.unwrap() >= at, "published at {:?}, scheduled {at}", d.published_at);
 }
+
+/// The private-network guard through Herald's own entry points, in process: the API router with
+/// the production adapters (`network_adapters` with `NetworkPolicy::PublicOnly`, what a host
+/// builds without `HERALD_ALLOW_PRIVATE_NETWORK`), a Mastodon channel whose instance is a fake
+/// on loopback, and a post whose picture is on that fake too. The publisher fails the delivery
+/// on its first attempt with the guard's reason, and the fake sees no request at all: no media
+/// fetch, no upload, no status.
+#[tokio::test]
+async fn a_media_url_on_a_private_address_fails_the_delivery_without_being_fetched() {
+    use crate::common::{App, utc};
+    use herald_core::platforms::{NetworkPolicy, network_adapters};
+
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let fake = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            ([("content-type", "image/png")], b"\x89PNG\r\n\x1a\n".to_vec())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, fake).await });
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = App::with_adapters(network_adapters(clock, NetworkPolicy::PublicOnly).unwrap());
+    let admin = app.key("cafe", Role::Admin).await;
+    let channel = app
+        .channel(
+            &admin,
+            serde_json::json!({"platform": "mastodon", "name": "@cafe@masto.test", "time_zone": "Europe/Paris",
+                "credentials": {"instance_url": base, "access_token": "tok"}}),
+        )
+        .await;
+    let at = "2027-01-04T09:00:00Z";
+    let picture = format!("{base}/img.png");
+    let post = app
+        .create(
+            &admin,
+            serde_json::json!({"text": "Le chat de la maison", "channel_ids": [channel], "publish_at": at,
+                "media": [{"url": picture, "alt": "a cat"}]}),
+        )
+        .await;
+
+    app.clock.set(utc(at));
+    let publisher = Publisher::new(app.state.ports.clone(), PublisherConfig::default());
+    let summary = publisher.run_once().await.unwrap();
+    assert_eq!((summary.published, summary.failed, summary.retrying), (0, 1, 0), "{summary:?}");
+
+    let (status, got) = app.get(&format!("/v1/posts/{}", post["id"].as_str().unwrap()), &admin).await;
+    assert_eq!(status, 200, "{got}");
+    let d = &got["deliveries"][0];
+    assert_eq!((d["state"].as_str(), d["attempts"].as_u64()), (Some("failed"), Some(1)), "{d}");
+    let reason = format!(
+        "media URL {picture}: 127.0.0.1 is a private address (loopback); refused (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)"
+    );
+    assert_eq!(d["last_error"].as_str(), Some(reason.as_str()), "{d}");
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "the fake was reached");
+    let failed: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == EventKind::PostFailed).collect();
+    assert_eq!(failed.len(), 1);
+}

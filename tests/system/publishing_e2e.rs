@@ -274,3 +274,68 @@ async fn events_go_out_as_signed_standard_webhooks() {
     assert_eq!(payload["type"], "post.published");
     assert_eq!(payload["data"]["delivery_id"], delivery.as_str());
 }
+
+/// The private-network guard through `herald serve`, which reads `HERALD_ALLOW_PRIVATE_NETWORK`:
+/// a Mastodon channel whose instance is a fake on loopback. Without the variable (as in
+/// production) the delivery fails on its first attempt with the guard's reason and the fake
+/// hears nothing; with `=1` (local development, these tests' fakes) the same post goes out.
+#[tokio::test]
+async fn serve_refuses_private_addresses_unless_the_switch_allows_them() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let fake = axum::Router::new().route(
+        "/api/v1/statuses",
+        axum::routing::post(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                axum::Json(json!({"id": format!("1100{n}"), "url": format!("https://masto.test/@cafe/1100{n}"),
+                    "created_at": Utc::now().to_rfc3339(), "content": "<p>…</p>", "media_attachments": []}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let instance = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, fake).await });
+
+    for (env, expected) in [(&[][..], "failed"), (&[("HERALD_ALLOW_PRIVATE_NETWORK", "1")][..], "published")] {
+        let dir = tempfile::tempdir().unwrap();
+        let serve = Serve::start_with(dir.path(), env);
+        let admin = serve.key.clone().expect("first-run admin key");
+        let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+        let (status, channel) = api
+            .post(
+                "/v1/channels",
+                &admin,
+                json!({"platform": "mastodon", "name": "@cafe@masto.test", "time_zone": "Europe/Paris",
+                    "credentials": {"instance_url": instance, "access_token": "tok"}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{channel}");
+        let (status, post) = api
+            .post(
+                "/v1/posts",
+                &admin,
+                json!({"text": "Bonjour", "channel_ids": [channel["id"]], "publish_at": in_secs(1)}),
+            )
+            .await;
+        assert_eq!(status, 201, "{post}");
+        let id = post["id"].as_str().unwrap();
+        let done = api.wait_for(id, &admin, 20, |d| matches!(state(d), "published" | "failed")).await;
+        let d = &done["deliveries"][0];
+        assert_eq!(state(d), expected, "{env:?}: {d}");
+        if expected == "failed" {
+            assert_eq!(d["attempts"], 1, "a refused address is not retried");
+            assert_eq!(
+                d["last_error"],
+                "Mastodon not contacted while publishing: 127.0.0.1 is a private address (loopback); \
+                 refused (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)"
+            );
+            assert_eq!(requests.load(Ordering::SeqCst), 0, "the fake instance was reached");
+        } else {
+            assert_eq!(requests.load(Ordering::SeqCst), 1);
+        }
+    }
+}

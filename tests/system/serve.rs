@@ -87,6 +87,38 @@ fn keys_create_refuses_bad_input_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--team"));
 }
 
+/// `HERALD_ALLOW_PRIVATE_NETWORK` is a security switch: a value that is neither 1 nor 0 stops
+/// serve with a clear message instead of being guessed at.
+#[tokio::test]
+async fn serve_refuses_to_start_on_an_unreadable_private_network_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(herald_bin())
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("HERALD_ALLOW_PRIVATE_NETWORK", "maybe")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("herald serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve kept running with HERALD_ALLOW_PRIVATE_NETWORK=maybe");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    let expected = "HERALD_ALLOW_PRIVATE_NETWORK must be 1 (allow private addresses) or 0 (refuse them), not `maybe`";
+    assert!(stderr.contains(expected), "{stderr}");
+}
+
 #[tokio::test]
 async fn demo_publishes_its_first_posts_within_the_minute() {
     let dir = tempfile::tempdir().unwrap();

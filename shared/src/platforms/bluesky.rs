@@ -34,7 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,9 +43,10 @@ use sha2::{Digest, Sha256};
 use super::inbox::{InboxAdapter, Polled, reply_digest};
 use super::metrics::{MetricsAdapter, MetricsError, PostAnswer, PostRef};
 use super::mastodon::{
-    Fetched, Reply, ResetHeader, auth, fetch_media, http_client, one_line, parse_instant, permanent, redact_url,
-    retry_after, send, service_base, transient,
+    Fetched, Reply, ResetHeader, auth, fetch_media, one_line, parse_instant, permanent, redact_url, retry_after, send,
+    service_base, transient,
 };
+use super::net::{HttpClient, NetworkPolicy};
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
@@ -94,7 +95,7 @@ struct Session {
 type Slot = Arc<tokio::sync::Mutex<Option<Session>>>;
 
 pub struct BlueskyAdapter {
-    http: Client,
+    http: HttpClient,
     clock: Arc<dyn Clock>,
     /// One slot per channel; its async lock is held while a session is created or renewed, so
     /// concurrent posts on one channel make one `createSession` (limited to 30 per 5 min, §2.2).
@@ -213,13 +214,19 @@ struct Image {
 }
 
 impl BlueskyAdapter {
-    pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
-        Self::with_config(clock, BlueskyConfig::default())
+    /// The production adapter. `network` says whether the PDS (`service`) and media URLs may be
+    /// private addresses ([`NetworkPolicy`]).
+    pub fn new(clock: Arc<dyn Clock>, network: NetworkPolicy) -> Result<Self, reqwest::Error> {
+        Self::with_config(clock, BlueskyConfig::default(), network)
     }
 
-    pub fn with_config(clock: Arc<dyn Clock>, config: BlueskyConfig) -> Result<Self, reqwest::Error> {
+    pub fn with_config(
+        clock: Arc<dyn Clock>,
+        config: BlueskyConfig,
+        network: NetworkPolicy,
+    ) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: http_client(config.connect_timeout, config.timeout)?,
+            http: HttpClient::new(config.connect_timeout, config.timeout, network)?,
             clock,
             sessions: Mutex::new(HashMap::new()),
             generations: AtomicU64::new(1),
@@ -301,9 +308,8 @@ impl BlueskyAdapter {
 
     async fn create_session(&self, account: &Account) -> Result<Session, PublishError> {
         let body = json!({ "identifier": account.identifier, "password": account.password.expose_secret() });
-        let reply =
-            send(self.http.post(account.xrpc("com.atproto.server.createSession")).json(&body), PLATFORM, "signing in")
-                .await?;
+        let request = self.http.post(account.xrpc("com.atproto.server.createSession")).json(&body);
+        let reply = send(&self.http, request, PLATFORM, "signing in").await?;
         if reply.status.is_success() {
             tracing::info!(identifier = %account.identifier, "new Bluesky session");
             return Ok(self.new_session(account, reply.json(PLATFORM, "the new session")?));
@@ -326,6 +332,7 @@ impl BlueskyAdapter {
 
     async fn refresh_session(&self, account: &Account, s: &Session) -> Result<Session, RefreshFailure> {
         let reply = send(
+            &self.http,
             self.http.post(account.xrpc("com.atproto.server.refreshSession")).bearer_auth(s.refresh.expose_secret()),
             PLATFORM,
             "refreshing the session",
@@ -356,13 +363,13 @@ impl BlueskyAdapter {
         F: Fn(&Session) -> reqwest::RequestBuilder + Send + Sync,
     {
         let session = self.session(account, slot).await?;
-        let reply = send(make(&session), PLATFORM, doing).await?;
+        let reply = send(&self.http, make(&session), PLATFORM, doing).await?;
         if !token_rejected(&reply) {
             return Ok((session, reply));
         }
         tracing::info!(identifier = %account.identifier, "Bluesky refused the access token; renewing the session");
         let session = self.renew(account, slot, session.generation).await?;
-        let reply = send(make(&session), PLATFORM, doing).await?;
+        let reply = send(&self.http, make(&session), PLATFORM, doing).await?;
         if token_rejected(&reply) {
             let mut guard = slot.lock().await;
             if guard.as_ref().is_some_and(|s| s.generation == session.generation) {
@@ -400,6 +407,7 @@ impl BlueskyAdapter {
     /// The DID of `handle`, or `None` when Bluesky cannot resolve it (no facet then).
     async fn resolve_handle(&self, account: &Account, handle: &str) -> Result<Option<String>, PublishError> {
         let reply = send(
+            &self.http,
             self.http.get(account.xrpc("com.atproto.identity.resolveHandle")).query(&[("handle", handle)]),
             PLATFORM,
             "resolving a mention",
@@ -1481,7 +1489,9 @@ mod tests {
 
     fn metrics_rig(base: &str) -> (BlueskyAdapter, Channel, Credentials) {
         let t = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
-        let adapter = BlueskyAdapter::new(Arc::new(crate::clock::ManualClock::new(t))).unwrap();
+        // The fake PDS is on loopback.
+        let clock = Arc::new(crate::clock::ManualClock::new(t));
+        let adapter = BlueskyAdapter::new(clock, NetworkPolicy::AllowPrivate).unwrap();
         let channel = Channel {
             id: ChannelId::new(),
             team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),

@@ -19,7 +19,8 @@
 //! (and `read:statuses` for thread roots); replying `write:statuses`.
 //!
 //! The second half of this file holds the HTTP helpers that `bluesky.rs` shares (bounded
-//! downloads, rate-limit headers, image sniffing, sizes in words).
+//! downloads, rate-limit headers, image sniffing, sizes in words). The HTTP client itself, and
+//! its refusal of private addresses (instance, media URLs, redirects), is `net.rs`'s.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -28,12 +29,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
 use super::inbox::{InboxAdapter, Polled, reply_digest};
+use super::net::{HttpClient, NetworkPolicy, SendError};
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
@@ -72,7 +74,7 @@ impl Default for MastodonConfig {
 }
 
 pub struct MastodonAdapter {
-    http: Client,
+    http: HttpClient,
     clock: Arc<dyn Clock>,
     config: MastodonConfig,
 }
@@ -148,13 +150,18 @@ struct AccountJson {
 }
 
 impl MastodonAdapter {
-    /// The production adapter: timeouts 5 s to connect, 30 s per exchange.
-    pub fn new(clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
-        Self::with_config(clock, MastodonConfig::default())
+    /// The production adapter: timeouts 5 s to connect, 30 s per exchange. `network` says
+    /// whether the instance and media URLs may be private addresses ([`NetworkPolicy`]).
+    pub fn new(clock: Arc<dyn Clock>, network: NetworkPolicy) -> Result<Self, reqwest::Error> {
+        Self::with_config(clock, MastodonConfig::default(), network)
     }
 
-    pub fn with_config(clock: Arc<dyn Clock>, config: MastodonConfig) -> Result<Self, reqwest::Error> {
-        Ok(Self { http: http_client(config.connect_timeout, config.timeout)?, clock, config })
+    pub fn with_config(
+        clock: Arc<dyn Clock>,
+        config: MastodonConfig,
+        network: NetworkPolicy,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self { http: HttpClient::new(config.connect_timeout, config.timeout, network)?, clock, config })
     }
 
     /// Downloads one picture or video and uploads it; the attachment id once processed.
@@ -183,6 +190,7 @@ impl MastodonAdapter {
             form = form.text("description", alt.to_owned());
         }
         let reply = send(
+            &self.http,
             self.http.post(account.url("/api/v2/media")).bearer_auth(account.token.expose_secret()).multipart(form),
             PLATFORM,
             "uploading media",
@@ -210,6 +218,7 @@ impl MastodonAdapter {
         let waited_from = tokio::time::Instant::now();
         loop {
             let reply = send(
+                &self.http,
                 self.http.get(account.url(&path)).bearer_auth(account.token.expose_secret()),
                 PLATFORM,
                 "checking an upload",
@@ -248,6 +257,7 @@ impl MastodonAdapter {
         words: StatusWrite,
     ) -> Result<Published, PublishError> {
         let reply = send(
+            &self.http,
             self.http
                 .post(account.url("/api/v1/statuses"))
                 .bearer_auth(account.token.expose_secret())
@@ -352,6 +362,7 @@ impl PlatformAdapter for MastodonAdapter {
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         let account = Account::from_credentials(request.credentials)?;
         let reply = send(
+            &self.http,
             self.http
                 .get(account.url("/api/v1/accounts/verify_credentials"))
                 .bearer_auth(account.token.expose_secret()),
@@ -365,6 +376,7 @@ impl PlatformAdapter for MastodonAdapter {
         let me: AccountJson = reply.json(PLATFORM, "the account")?;
         let path = format!("/api/v1/accounts/{}/statuses", path_segment(&me.id)?);
         let reply = send(
+            &self.http,
             self.http
                 .get(account.url(&path))
                 .bearer_auth(account.token.expose_secret())
@@ -567,6 +579,7 @@ impl MastodonAdapter {
     async fn thread_root(&self, account: &Account, status_id: &str) -> Result<Option<String>, PublishError> {
         let path = format!("/api/v1/statuses/{}/context", path_segment(status_id)?);
         let reply = send(
+            &self.http,
             self.http.get(account.url(&path)).bearer_auth(account.token.expose_secret()),
             PLATFORM,
             "reading a thread",
@@ -612,8 +625,8 @@ impl MastodonAdapter {
         let mut newest = cursor.map(str::to_owned);
         let mut found: Vec<NotificationJson> = Vec::new();
         for page in 1..=MAX_NOTIFICATION_PAGES {
-            let reply =
-                send(request.bearer_auth(account.token.expose_secret()), PLATFORM, "reading notifications").await?;
+            let authorized = request.bearer_auth(account.token.expose_secret());
+            let reply = send(&self.http, authorized, PLATFORM, "reading notifications").await?;
             if !reply.status.is_success() {
                 return Err(self.error_from(&reply, "the notifications"));
             }
@@ -853,16 +866,6 @@ fn run_end(text: &str, from: usize, keep: impl Fn(char) -> bool) -> usize {
 /// Largest API answer read into memory (JSON of a post, a session, a list of 40 statuses).
 const MAX_API_BODY: usize = 4 * 1024 * 1024;
 
-/// One HTTP client per adapter, built once: rustls, the given timeouts, Herald's user agent.
-pub(crate) fn http_client(connect: Duration, total: Duration) -> Result<Client, reqwest::Error> {
-    Client::builder()
-        .connect_timeout(connect)
-        .timeout(total)
-        .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (social media scheduling)"))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-}
-
 pub(crate) fn permanent(reason: impl Into<String>) -> PublishError {
     PublishError::Permanent { reason: reason.into() }
 }
@@ -877,7 +880,9 @@ pub(crate) fn auth(reason: impl Into<String>) -> PublishError {
 
 /// The base URL of a service from a credential field: `https://` (or `http://` to a loopback
 /// address, for local peers and tests), no query, without a trailing `/`. A bad value is the
-/// channel's to fix: [`PublishError::Auth`] ("reconnect it").
+/// channel's to fix: [`PublishError::Auth`] ("reconnect it"). Where the address leads is not
+/// judged here but by the client when it connects ([`super::net`]): a loopback `http://` base
+/// is only reachable with [`NetworkPolicy::AllowPrivate`].
 pub(crate) fn service_base(
     value: Option<&str>,
     field: &str,
@@ -935,9 +940,18 @@ impl Reply {
     }
 }
 
-/// Sends and reads the whole answer; network trouble is [`PublishError::Transient`].
-pub(crate) async fn send(request: reqwest::RequestBuilder, platform: &str, doing: &str) -> Result<Reply, PublishError> {
-    let mut response = request.send().await.map_err(|e| network_error(platform, doing, e))?;
+/// Sends through `http` (whose guard may refuse the address: [`PublishError::Permanent`]) and
+/// reads the whole answer; network trouble is [`PublishError::Transient`].
+pub(crate) async fn send(
+    http: &HttpClient,
+    request: reqwest::RequestBuilder,
+    platform: &str,
+    doing: &str,
+) -> Result<Reply, PublishError> {
+    let mut response = http.execute(request).await.map_err(|e| match e {
+        SendError::Refused(refused) => permanent(format!("{platform} not contacted while {doing}: {refused}")),
+        SendError::Http(e) => network_error(platform, doing, e),
+    })?;
     let status = response.status();
     let headers = response.headers().clone();
     let mut body = Vec::new();
@@ -1081,18 +1095,27 @@ pub(crate) struct Fetched {
 /// Downloads `url` with at most `max` bytes. Refused (permanently): a 4xx, a declared type that
 /// is not an image, a video or unknown (`application/octet-stream` or none, decided by the
 /// bytes later), a size over `max`. A 5xx, 429 or network trouble is transient.
-pub(crate) async fn fetch_media(http: &Client, url: &str, max: u64, platform: &str) -> Result<Fetched, PublishError> {
+/// A media URL whose address the guard refuses (first hop or a redirect) is refused permanently.
+pub(crate) async fn fetch_media(
+    http: &HttpClient,
+    url: &str,
+    max: u64,
+    platform: &str,
+) -> Result<Fetched, PublishError> {
     let shown = redact_url(url);
     let parsed = Url::parse(url).map_err(|_| permanent(format!("media rejected: `{shown}` is not a URL")))?;
     if parsed.scheme() != "https" && parsed.scheme() != "http" {
         return Err(permanent(format!("media rejected: `{shown}` is not an http(s) URL")));
     }
-    let mut response = http.get(parsed.clone()).send().await.map_err(|e| {
-        let mut err = network_error("the media host", "downloading media", e);
-        if let PublishError::Transient { reason, .. } = &mut err {
-            let _ = write!(reason, " ({shown})");
+    let mut response = http.execute(http.get(parsed.clone())).await.map_err(|e| match e {
+        SendError::Refused(refused) => permanent(format!("media URL {shown}: {refused}")),
+        SendError::Http(e) => {
+            let mut err = network_error("the media host", "downloading media", e);
+            if let PublishError::Transient { reason, .. } = &mut err {
+                let _ = write!(reason, " ({shown})");
+            }
+            err
         }
-        err
     })?;
     let status = response.status();
     if !status.is_success() {
@@ -1267,6 +1290,7 @@ impl super::metrics::MetricsAdapter for MastodonAdapter {
         let account = Account::from_credentials(credentials)?;
         let path = format!("/api/v1/statuses/{}", path_segment(platform_post_id)?);
         let reply = send(
+            &self.http,
             self.http.get(account.url(&path)).bearer_auth(account.token.expose_secret()),
             PLATFORM,
             "reading a post's counts",
@@ -1293,6 +1317,7 @@ impl super::metrics::MetricsAdapter for MastodonAdapter {
     ) -> Result<Option<u64>, super::metrics::MetricsError> {
         let account = Account::from_credentials(credentials)?;
         let reply = send(
+            &self.http,
             self.http
                 .get(account.url("/api/v1/accounts/verify_credentials"))
                 .bearer_auth(account.token.expose_secret()),

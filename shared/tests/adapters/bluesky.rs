@@ -21,7 +21,9 @@ use herald_core::domain::{
     Platform, Post, PostId, PostText, TeamId,
 };
 use herald_core::platforms::bluesky::{BlueskyAdapter, BlueskyConfig, is_valid_tid, reply_rkey, rkey_for};
-use herald_core::platforms::{InboxAdapter, PlatformAdapter, Polled, PublishError, PublishRequest, Published};
+use herald_core::platforms::{
+    InboxAdapter, NetworkPolicy, PlatformAdapter, Polled, PublishError, PublishRequest, Published,
+};
 use serde_json::{Value, json};
 
 const DID: &str = "did:plc:alice1234567890abcdefgh";
@@ -372,13 +374,37 @@ impl Fixture {
 
 fn adapter() -> BlueskyAdapter {
     let config = BlueskyConfig { connect_timeout: Duration::from_secs(1), timeout: Duration::from_secs(1) };
-    BlueskyAdapter::with_config(Arc::new(ManualClock::new(now())), config).unwrap()
+    BlueskyAdapter::with_config(Arc::new(ManualClock::new(now())), config, NetworkPolicy::AllowPrivate).unwrap()
 }
 
 async fn setup(text: &str, media: &[&str]) -> (Pds, Fixture) {
     let pds = Pds::default();
     let base = start(&pds).await;
     (pds, Fixture::new(&base, text, media))
+}
+
+/// What production runs: the PDS on loopback is refused without a request reaching it.
+#[tokio::test]
+async fn the_guard_refuses_a_pds_on_loopback_permanently_and_sends_nothing() {
+    let (pds, fx) = setup("Bonjour", &["/media/cat.png"]).await;
+    let config = BlueskyConfig { connect_timeout: Duration::from_secs(1), timeout: Duration::from_secs(1) };
+    let clock = Arc::new(ManualClock::new(now()));
+    let guarded = BlueskyAdapter::with_config(clock, config, NetworkPolicy::PublicOnly).unwrap();
+    // Pictures are downloaded first: the picture's address is the first refused.
+    let reason = permanent(guarded.publish(&fx.request()).await);
+    assert!(reason.starts_with(&format!("media URL {}/media/cat.png: 127.0.0.1 is a private address", fx.base)), "{reason}");
+    let text_only = Fixture::new(&fx.base, "Bonjour", &[]);
+    let reason = permanent(guarded.publish(&text_only.request()).await);
+    assert_eq!(
+        reason,
+        "Bluesky not contacted while signing in: 127.0.0.1 is a private address (loopback); \
+         refused (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)"
+    );
+    match guarded.poll(&fx.channel, &fx.credentials, None).await {
+        Err(PublishError::Permanent { reason }) => assert!(reason.contains("private address"), "{reason}"),
+        other => panic!("expected Permanent, got {other:?}"),
+    }
+    assert_eq!(pds.with(|s| s.seen.len()), 0, "the PDS saw a request");
 }
 
 fn created_record(pds: &Pds, k: usize) -> Value {
@@ -1105,7 +1131,7 @@ async fn an_access_token_at_the_end_of_its_life_is_refreshed_before_it_is_used()
     pds.with(|s| s.jwt_tokens = true);
     let clock = Arc::new(ManualClock::new(now()));
     let config = BlueskyConfig { connect_timeout: Duration::from_secs(1), timeout: Duration::from_secs(1) };
-    let a = BlueskyAdapter::with_config(clock.clone(), config).unwrap();
+    let a = BlueskyAdapter::with_config(clock.clone(), config, NetworkPolicy::AllowPrivate).unwrap();
     polled(a.poll(&fx.channel, &fx.credentials, None).await);
     clock.advance(chrono::Duration::minutes(100));
     polled(a.poll(&fx.channel, &fx.credentials, None).await);

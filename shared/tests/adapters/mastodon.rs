@@ -19,7 +19,9 @@ use herald_core::domain::{
     Platform, Post, PostId, PostText, TeamId,
 };
 use herald_core::platforms::mastodon::{MastodonAdapter, MastodonConfig};
-use herald_core::platforms::{InboxAdapter, PlatformAdapter, Polled, PublishError, PublishRequest, Published};
+use herald_core::platforms::{
+    InboxAdapter, NetworkPolicy, PlatformAdapter, Polled, PublishError, PublishRequest, Published,
+};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "tok-secret-123";
@@ -342,7 +344,7 @@ fn config() -> MastodonConfig {
 }
 
 fn adapter() -> MastodonAdapter {
-    MastodonAdapter::with_config(Arc::new(ManualClock::new(now())), config()).unwrap()
+    MastodonAdapter::with_config(Arc::new(ManualClock::new(now())), config(), NetworkPolicy::AllowPrivate).unwrap()
 }
 
 async fn setup(text: &str, media: &[&str]) -> (Fake, Fixture) {
@@ -947,6 +949,57 @@ async fn inbox_errors_are_sorted_like_publishing_errors() {
         }
         other => panic!("expected Permanent, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The private-network guard: what production runs (`NetworkPolicy::PublicOnly`) refuses the
+// loopback fake, for good, without a single request reaching it.
+
+fn guarded() -> MastodonAdapter {
+    MastodonAdapter::with_config(Arc::new(ManualClock::new(now())), config(), NetworkPolicy::PublicOnly).unwrap()
+}
+
+fn requests_seen(fake: &Fake) -> usize {
+    fake.0.lock().unwrap().seen.len()
+}
+
+#[tokio::test]
+async fn the_guard_refuses_a_media_url_on_loopback_permanently_and_fetches_nothing() {
+    let (fake, fx) = setup("Le chat de la maison", &["/media/cat.png"]).await;
+    let reason = permanent(guarded().publish(&fx.request()).await);
+    assert_eq!(
+        reason,
+        format!(
+            "media URL {}/media/cat.png: 127.0.0.1 is a private address (loopback); refused \
+             (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)",
+            base_of(&fx)
+        )
+    );
+    assert_eq!(requests_seen(&fake), 0, "no media fetch, no upload, no status");
+}
+
+#[tokio::test]
+async fn the_guard_refuses_an_instance_on_loopback_by_address_or_by_name() {
+    let (fake, fx) = setup("Bonjour", &[]).await;
+    let reason = permanent(guarded().publish(&fx.request()).await);
+    assert_eq!(
+        reason,
+        "Mastodon not contacted while publishing: 127.0.0.1 is a private address (loopback); \
+         refused (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)"
+    );
+
+    // By name: `localhost` goes through the system resolver, whose answer the guard refuses.
+    let by_name = Fixture::new(&base_of(&fx).replace("127.0.0.1", "localhost"), "Bonjour", &[]);
+    let reason = permanent(guarded().publish(&by_name.request()).await);
+    let expected = "Mastodon not contacted while publishing: localhost resolves to a private address (";
+    assert!(reason.starts_with(expected), "{reason}");
+    match guarded().poll(&by_name.channel, &by_name.credentials, None).await {
+        Err(PublishError::Permanent { reason }) => {
+            assert!(reason.contains("localhost resolves to a private address"), "{reason}")
+        }
+        other => panic!("expected Permanent, got {other:?}"),
+    }
+    assert_eq!(requests_seen(&fake), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ use herald_core::crypto::Credentials;
 use herald_core::domain::{Channel, ChannelId, ChannelName, MetricCounters, Platform, TeamId};
 use herald_core::platforms::bluesky::BlueskyAdapter;
 use herald_core::platforms::mastodon::MastodonAdapter;
-use herald_core::platforms::{MetricsAdapter, MetricsError};
+use herald_core::platforms::{MetricsAdapter, MetricsError, NetworkPolicy};
 use serde_json::{Value, json};
 
 fn clock() -> Arc<ManualClock> {
@@ -85,7 +85,7 @@ async fn mastodon_status_counts_and_followers() {
         }
     })
     .await;
-    let adapter = MastodonAdapter::new(clock()).unwrap();
+    let adapter = MastodonAdapter::new(clock(), NetworkPolicy::AllowPrivate).unwrap();
     let ch = channel(Platform::Mastodon);
     let creds = Credentials::from_json("c", &json!({"instance_url": base, "access_token": "tok"})).unwrap();
     let at = Utc::now();
@@ -145,7 +145,7 @@ async fn bluesky_post_counts_and_followers_through_the_pds() {
         (StatusCode::NOT_FOUND, vec![], json!({"error": "NotFound"}))
     })
     .await;
-    let adapter = BlueskyAdapter::new(clock()).unwrap();
+    let adapter = BlueskyAdapter::new(clock(), NetworkPolicy::AllowPrivate).unwrap();
     let ch = channel(Platform::Bluesky);
     let creds =
         Credentials::from_json("c", &json!({"service": base, "identifier": "cafe.test", "app_password": "abcd-efgh-ijkl-mnop"})).unwrap();
@@ -171,4 +171,27 @@ async fn bluesky_post_counts_and_followers_through_the_pds() {
     );
     assert_eq!(adapter.post_counters(&ch, &creds, "not-a-uri", at).await, Err(MetricsError::Gone));
     assert_eq!(adapter.followers(&ch, &creds).await.unwrap(), Some(321));
+}
+
+/// What production runs (`NetworkPolicy::PublicOnly`): an instance on loopback is not read.
+#[tokio::test]
+async fn the_guard_refuses_to_read_counters_from_a_loopback_instance() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let base = fake(move |_, _| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (StatusCode::OK, vec![], json!({"id": "111", "followers_count": 1}))
+    })
+    .await;
+    let adapter = MastodonAdapter::new(clock(), NetworkPolicy::PublicOnly).unwrap();
+    let ch = channel(Platform::Mastodon);
+    let creds = Credentials::from_json("c", &json!({"instance_url": base, "access_token": "tok"})).unwrap();
+    match adapter.post_counters(&ch, &creds, "111", Utc::now()).await {
+        Err(MetricsError::Failed { reason }) => {
+            assert!(reason.contains("127.0.0.1 is a private address (loopback)"), "{reason}")
+        }
+        other => panic!("expected the guard's refusal, got {other:?}"),
+    }
+    assert!(matches!(adapter.followers(&ch, &creds).await, Err(MetricsError::Failed { .. })));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
