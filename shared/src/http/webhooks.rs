@@ -109,6 +109,7 @@ impl IntoResponse for Answer {
     ),
     responses(
         (status = 200, description = "the challenge answered as the platform expects", body = String),
+        (status = 400, description = "a challenge not of the platform's shape (X `crc_token`: 1–255 of `A–Z a–z 0–9 -_.~+/=`; LinkedIn `challengeCode`: a UUID)", body = super::error::ApiErrorBody),
         (status = 401, description = "wrong verify token", body = super::error::ApiErrorBody),
         (status = 404, description = "no such channel for that platform", body = super::error::ApiErrorBody),
     ),

@@ -1,0 +1,146 @@
+//! Platform webhooks through the API router in process ([`App`]): the subscription handshakes
+//! cannot be turned into a signing oracle. X's CRC answers `HMAC(consumer_secret, crc_token)`,
+//! which is the signature of a body equal to the token; LinkedIn's `challengeCode` answers
+//! `HMAC(client_secret, code)`, the signature of a body `b` when `code = "hmacsha256=" + b`.
+//! Herald answers only tokens of the platforms' own shape, and refuses any delivery whose body
+//! has that shape, so an answer never signs a body Herald would keep.
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use chrono::Duration;
+use herald_core::domain::{ChannelId, Role};
+use herald_core::intake::webhooks::signing;
+use herald_core::store::{PageRequest, RawEventStore};
+use serde_json::{Value, json};
+
+use crate::common::{App, Raw, t0};
+
+const X_SECRET: &str = "x-consumer-secret";
+const LI_SECRET: &str = "li-client-secret";
+
+const X_TWEETS: &[u8] = include_bytes!("../../shared/tests/fixtures/webhooks/x/aaa_tweets.json");
+const LI_COMMENT: &[u8] = include_bytes!("../../shared/tests/fixtures/webhooks/linkedin/comment.json");
+
+/// Everything but RFC 3986's unreserved characters, percent-encoded.
+fn query_value(text: &[u8]) -> String {
+    text.iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Team `cafe`'s admin key and a channel of `platform` with these credentials.
+async fn channel(app: &App, platform: &str, credentials: Value) -> (String, String) {
+    let admin = app.key("cafe", Role::Admin).await;
+    let id = app
+        .channel(&admin, json!({"platform": platform, "name": platform, "time_zone": "Europe/Paris", "credentials": credentials}))
+        .await;
+    (admin, id)
+}
+
+async fn handshake(app: &App, platform: &str, channel: &str, query: &str) -> Raw {
+    app.raw(Method::GET, &format!("/webhooks/{platform}/{channel}?{query}"), None, None, None).await
+}
+
+async fn deliver(app: &App, platform: &str, channel: &str, header: (&str, &str), body: &[u8]) -> Raw {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/webhooks/{platform}/{channel}"))
+        .header("content-type", "application/json")
+        .header(header.0, header.1)
+        .body(Body::from(body.to_vec()))
+        .unwrap();
+    app.send(req).await
+}
+
+/// Nothing at all is stored for the channel: no interaction in any status, no raw body.
+async fn assert_nothing_stored(app: &App, admin: &str, channel: &str) {
+    for status in ["open", "assigned", "answered", "closed"] {
+        let (code, page) = app.get(&format!("/v1/inbox?status={status}"), admin).await;
+        assert_eq!(code, 200, "{page}");
+        assert_eq!(page["items"], json!([]), "no interaction may be stored: {page}");
+    }
+    let ch = ChannelId::parse("c", channel).unwrap();
+    let raw = app.store.raw_events(ch, t0() - Duration::days(30), t0() + Duration::days(30), &PageRequest::first(10)).await.unwrap();
+    assert!(raw.items.is_empty(), "no raw body may be kept: {} kept", raw.items.len());
+}
+
+#[tokio::test]
+async fn an_x_crc_answer_never_signs_a_delivery_herald_keeps() {
+    let app = App::new();
+    let (admin, ch) = channel(&app, "x", json!({"consumer_secret": X_SECRET})).await;
+
+    // The documented exchange still works (platforms.md §0.1's token is a UUID).
+    let uuid = "9b4507b3-9040-4669-9ca3-6b94edb50553";
+    let ok = handshake(&app, "x", &ch, &format!("crc_token={uuid}")).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["response_token"], signing::x_crc_response_token(X_SECRET, uuid));
+
+    // An attacker asks the CRC to MAC a whole delivery: no answer, whatever the token holds.
+    let crafted = handshake(&app, "x", &ch, &format!("crc_token={}", query_value(X_TWEETS))).await;
+    assert_eq!(crafted.status, 400, "a JSON body is not a CRC token: {}", crafted.text());
+    assert_eq!(crafted.json()["error"]["field"], "crc_token");
+    assert!(crafted.json().get("response_token").is_none());
+
+    // Whatever token the CRC does answer, a POST of that token signed with the answer is 401.
+    let mut answered = 0;
+    let tokens: [&[u8]; 5] = [X_TWEETS, uuid.as_bytes(), b"aGVsbG8gd29ybGQ=", b"12345", b"crc_A-b.c~d"];
+    for token in tokens {
+        let got = handshake(&app, "x", &ch, &format!("crc_token={}", query_value(token))).await;
+        if got.status != 200 {
+            continue;
+        }
+        answered += 1;
+        let answer = got.json()["response_token"].as_str().expect("a response_token").to_owned();
+        let forged = deliver(&app, "x", &ch, ("x-twitter-webhooks-signature", &answer), token).await;
+        assert_eq!(forged.status, 401, "{}: {}", String::from_utf8_lossy(token), forged.text());
+        assert_eq!(forged.json()["error"]["code"], "unauthorized");
+    }
+    assert_eq!(answered, 4, "every well-formed token is answered");
+    assert_nothing_stored(&app, &admin, &ch).await;
+
+    // The body itself, signed by X with the secret, is of course accepted.
+    let genuine = deliver(&app, "x", &ch, ("x-twitter-webhooks-signature", &signing::x(X_SECRET, X_TWEETS)), X_TWEETS).await;
+    assert_eq!(genuine.status, 200, "{}", genuine.text());
+    assert!(genuine.json()["created"].as_u64().unwrap() >= 1, "{}", genuine.text());
+}
+
+#[tokio::test]
+async fn a_linkedin_challenge_answer_never_signs_a_delivery_herald_keeps() {
+    let app = App::new();
+    let (admin, ch) = channel(&app, "linkedin", json!({"client_secret": LI_SECRET})).await;
+
+    let uuid = "890e4665-4dfe-4ab1-b689-ed553bceeed3";
+    let ok = handshake(&app, "linkedin", &ch, &format!("challengeCode={uuid}&applicationId=123")).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["challengeResponse"], signing::linkedin_challenge_response(LI_SECRET, uuid));
+    let upper = handshake(&app, "linkedin", &ch, &format!("challengeCode={}", uuid.to_uppercase())).await;
+    assert_eq!(upper.status, 200, "hexadecimal in either case: {}", upper.text());
+
+    // `challengeCode = "hmacsha256=" + body` would make the answer that body's X-LI-Signature.
+    let mut code = b"hmacsha256=".to_vec();
+    code.extend_from_slice(LI_COMMENT);
+    let crafted = handshake(&app, "linkedin", &ch, &format!("challengeCode={}", query_value(&code))).await;
+    assert_eq!(crafted.status, 400, "only a UUID is a challengeCode: {}", crafted.text());
+    assert_eq!(crafted.json()["error"]["field"], "challengeCode");
+    assert!(crafted.json().get("challengeResponse").is_none());
+    for not_uuid in ["abc-123", "hmacsha256=x", "890e4665-4dfe-4ab1-b689-ed553bceeed", "890e4665-4dfe-4ab1-b689-ed553bceeed3a", "890e4665x4dfe-4ab1-b689-ed553bceeed3"] {
+        let got = handshake(&app, "linkedin", &ch, &format!("challengeCode={}", query_value(not_uuid.as_bytes()))).await;
+        assert_eq!(got.status, 400, "{not_uuid}: {}", got.text());
+    }
+
+    // Had the crafted code been answered, its answer would be the body's signature: it is
+    // refused whichever way it comes.
+    let would_be = signing::linkedin_challenge_response(LI_SECRET, &String::from_utf8_lossy(&code));
+    assert_eq!(would_be, signing::linkedin(LI_SECRET, LI_COMMENT), "the oracle the UUID rule closes");
+    // An answered code's response does not sign the code as a body either.
+    let answer = ok.json()["challengeResponse"].as_str().unwrap().to_owned();
+    let forged = deliver(&app, "linkedin", &ch, ("X-LI-Signature", &answer), uuid.as_bytes()).await;
+    assert_eq!(forged.status, 401, "{}", forged.text());
+    assert_nothing_stored(&app, &admin, &ch).await;
+
+    let genuine = deliver(&app, "linkedin", &ch, ("X-LI-Signature", &signing::linkedin(LI_SECRET, LI_COMMENT)), LI_COMMENT).await;
+    assert_eq!((genuine.status, genuine.json()["created"].as_u64()), (200, Some(1)), "{}", genuine.text());
+}
