@@ -162,7 +162,7 @@ pub struct TextBody {
         (status = 201, description = "the interaction with its notes", body = views::Interaction),
         (status = 403, description = "viewers cannot", body = super::error::ApiErrorBody),
         (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
-        (status = 422, description = "empty or too long", body = super::error::ApiErrorBody),
+        (status = 422, description = "empty or over 5000 characters, or the interaction's notes are full (100 notes, 300 KiB in all); `field` is `text`", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn add_note(

@@ -17,6 +17,13 @@ use crate::store::{InboxQuery, Page, PageRequest, Store};
 
 /// Longest internal note and reply, in characters (platform limits apply to replies on top).
 pub const MAX_NOTE_CHARS: usize = 5000;
+/// Most notes a team adds to one interaction ([`add_note`]; a reply's note may go past it).
+pub const MAX_NOTES: usize = 100;
+/// Largest stored form (JSON) an interaction may grow to by its notes. A DynamoDB item is at
+/// most 400 KB (409,600 bytes) and one that grows past it can no longer be written at all, not
+/// even to close it; the index keys and attribute overhead are a few KiB on top of this, and
+/// the text a platform can send is at most 128 KiB, so 300 KiB keeps every item well inside.
+pub const MAX_INTERACTION_BYTES: usize = 300 * 1024;
 /// Most watch-list terms per team, and the longest term.
 pub const MAX_WATCH_TERMS: usize = 200;
 pub const MAX_WATCH_TERM_CHARS: usize = 100;
@@ -78,9 +85,37 @@ pub async fn add_note(
     actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
     let text = bounded_text("text", text)?;
     let mut it = get(store, actor, id).await?;
-    it.notes.push(Note { author: actor.key_id.to_string(), text, at: clock.now() });
+    if it.notes.len() >= MAX_NOTES {
+        return Err(ValidationError::new(
+            "text",
+            format!("an interaction holds at most {MAX_NOTES} notes, and this one has {}", it.notes.len()),
+        )
+        .into());
+    }
+    if !push_note(&mut it, Note { author: actor.key_id.to_string(), text, at: clock.now() }) {
+        return Err(ValidationError::new(
+            "text",
+            format!(
+                "the notes of this interaction are full: with this note it would take more than {} KiB",
+                MAX_INTERACTION_BYTES / 1024
+            ),
+        )
+        .into());
+    }
     store.update_interaction(&it).await?;
     Ok(it)
+}
+
+/// Appends `note` when the interaction's stored form stays within [`MAX_INTERACTION_BYTES`];
+/// `false` (and `it` unchanged) when it would not.
+fn push_note(it: &mut Interaction, note: Note) -> bool {
+    it.notes.push(note);
+    // Serialising these plain types cannot fail; if it ever did, the note would not be kept.
+    let fits = serde_json::to_vec(&*it).is_ok_and(|json| json.len() <= MAX_INTERACTION_BYTES);
+    if !fits {
+        it.notes.pop();
+    }
+    fits
 }
 
 /// Closes (`true`) or reopens (`false`: back to assigned when it has an assignee, else open).
@@ -113,6 +148,11 @@ pub enum ReplyError {
 /// Answers on the platform, then marks the interaction answered (recording the first-response
 /// time once) and keeps the reply as a note. It needs most of the host's ports: the store, the
 /// clock, the cipher (the channel's credentials) and the network adapters.
+///
+/// The reply is out once the platform took it, so Herald records it whatever the notes hold:
+/// its note may go past [`MAX_NOTES`] (the team's notes stop there, replies do not), and only
+/// when even that note would take the interaction past [`MAX_INTERACTION_BYTES`] is the note
+/// left out (logged); the answered status and the first-response time are recorded always.
 pub async fn reply(
     cx: &Ports,
     actor: &Actor,
@@ -145,7 +185,10 @@ pub async fn reply(
     it.status = InteractionStatus::Answered;
     it.first_response_at = Some(it.first_response_at.map_or(now, |t| t.min(now)));
     let link = published.url.clone().unwrap_or_else(|| published.platform_post_id.clone());
-    it.notes.push(Note { author: actor.key_id.to_string(), text: format!("Replied ({link}): {text}"), at: now });
+    let note = Note { author: actor.key_id.to_string(), text: format!("Replied ({link}): {text}"), at: now };
+    if !push_note(&mut it, note) {
+        tracing::warn!(interaction = %it.id, reply = %link, "reply sent and recorded, but its note no longer fits the interaction");
+    }
     cx.store.update_interaction(&it).await.map_err(ServiceError::from)?;
     Ok((it, published))
 }
