@@ -144,3 +144,123 @@ async fn a_linkedin_challenge_answer_never_signs_a_delivery_herald_keeps() {
     let genuine = deliver(&app, "linkedin", &ch, ("X-LI-Signature", &signing::linkedin(LI_SECRET, LI_COMMENT)), LI_COMMENT).await;
     assert_eq!((genuine.status, genuine.json()["created"].as_u64()), (200, Some(1)), "{}", genuine.text());
 }
+
+// ------------------------------------------------------------------------------------------
+// Over-long ids from a platform: refused for that event alone, never a 500.
+// ------------------------------------------------------------------------------------------
+
+const META_SECRET: &str = "meta-app-secret";
+
+/// A Facebook Page comment by `author` (id and name), with its comment id.
+fn fb_comment(comment_id: &str, author_id: &str, author_name: &str) -> Value {
+    json!({
+        "field": "feed",
+        "value": {
+            "item": "comment", "verb": "add", "comment_id": comment_id, "post_id": "106123456789012_1234567890",
+            "parent_id": "106123456789012_1234567890", "from": {"id": author_id, "name": author_name},
+            "message": "Vous ouvrez à quelle heure dimanche ?", "created_time": 1798966800,
+        },
+    })
+}
+
+fn fb_body(changes: Vec<Value>) -> Vec<u8> {
+    json!({"object": "page", "entry": [{"id": "106123456789012", "time": 1798966805, "changes": changes}]}).to_string().into_bytes()
+}
+
+async fn deliver_fb(app: &App, channel: &str, body: &[u8]) -> Raw {
+    deliver(app, "facebook", channel, ("X-Hub-Signature-256", &signing::meta(META_SECRET, body)), body).await
+}
+
+#[tokio::test]
+async fn an_over_long_platform_id_refuses_that_event_only_and_the_delivery_is_acknowledged() {
+    use herald_core::domain::{MAX_AUTHOR_NAME_BYTES, MAX_ID_BYTES};
+    let app = App::new();
+    let (admin, ch) = channel(&app, "facebook", json!({"app_secret": META_SECRET, "verify_token": "v"})).await;
+    let long_id = "9".repeat(MAX_ID_BYTES + 1);
+    let longest_id = "8".repeat(MAX_ID_BYTES);
+    let body = fb_body(vec![
+        fb_comment("1_1", &long_id, "Long Author Id"),
+        fb_comment(&long_id, "42", "Long Comment Id"),
+        fb_comment("1_2", "43", &"N".repeat(MAX_AUTHOR_NAME_BYTES + 1)),
+        fb_comment("1_3", &longest_id, "At The Bound"),
+        fb_comment("1_4", "44", "Camille Martin"),
+    ]);
+    let got = deliver_fb(&app, &ch, &body).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json(), json!({"created": 2, "duplicates": 0, "ignored": 3}), "one bad event does not sink the batch");
+    let (_, page) = app.get("/v1/inbox", &admin).await;
+    let mut authors: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["author"]["name"].as_str().unwrap()).collect();
+    authors.sort();
+    assert_eq!(authors, vec!["At The Bound", "Camille Martin"]);
+    // The platform retries: the same answer, nothing more.
+    let again = deliver_fb(&app, &ch, &body).await;
+    assert_eq!(again.json(), json!({"created": 0, "duplicates": 2, "ignored": 3}));
+
+    // The contact endpoints take no author id that could not have been stored (its index key
+    // would be over DynamoDB's limit): 422 naming it, never a 500.
+    for method in [Method::GET, Method::DELETE] {
+        let (status, body) = app.call(method.clone(), &format!("/v1/contacts/facebook/{long_id}"), Some(&admin), None).await;
+        assert_eq!((status, body["error"]["field"].as_str()), (422, Some("author_id")), "{method}: {body}");
+    }
+    let (status, body) = app.get(&format!("/v1/contacts/facebook/{longest_id}"), &admin).await;
+    assert_eq!((status, body["items"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
+}
+
+/// A notification poller at the port, handing out what it was given once.
+struct OncePoller(std::sync::Mutex<Vec<(String, herald_core::domain::InteractionDraft)>>);
+
+#[async_trait::async_trait]
+impl herald_core::platforms::InboxAdapter for OncePoller {
+    async fn poll(
+        &self,
+        _: &herald_core::domain::Channel,
+        _: &herald_core::crypto::Credentials,
+        _: Option<&str>,
+    ) -> Result<herald_core::platforms::Polled, herald_core::platforms::PublishError> {
+        let items = std::mem::take(&mut *self.0.lock().unwrap());
+        Ok(herald_core::platforms::Polled { items, cursor: Some("c1".into()) })
+    }
+
+    async fn reply(
+        &self,
+        _: &herald_core::domain::Channel,
+        _: &herald_core::crypto::Credentials,
+        _: &herald_core::domain::Interaction,
+        _: &str,
+    ) -> Result<herald_core::platforms::Published, herald_core::platforms::PublishError> {
+        Err(herald_core::platforms::PublishError::Permanent { reason: "not here".into() })
+    }
+}
+
+#[tokio::test]
+async fn an_over_long_polled_thread_id_refuses_that_item_only() {
+    use herald_core::domain::{ChannelId, InteractionDraft, InteractionKind, MAX_ID_BYTES, MAX_TEXT_BYTES, TeamId};
+    use herald_core::store::ChannelStore;
+    let app = App::new();
+    let (admin, ch) = channel(&app, "mastodon", json!({"access_token": "t", "instance": "https://example.social"})).await;
+    let draft = |id: &str, thread: String, text: String| InteractionDraft {
+        kind: InteractionKind::Mention,
+        external_id: id.into(),
+        thread_id: thread,
+        parent_id: None,
+        author_id: "109876543210".into(),
+        author_name: "Marie".into(),
+        text,
+        created_at: t0(),
+        post_external_id: None,
+        post_url: None,
+        reply_ref: None,
+    };
+    let poller = OncePoller(std::sync::Mutex::new(vec![
+        ("s1".into(), draft("s1", "t".repeat(MAX_ID_BYTES + 1), "hello".into())),
+        ("s2".into(), draft("s2", "s2".into(), "x".repeat(MAX_TEXT_BYTES + 1))),
+        ("s3".into(), draft("s3", "s3".into(), "Super, à midi !".into())),
+    ]));
+    let team = TeamId::parse("t", "cafe").unwrap();
+    let channel = app.store.get_channel(&team, ChannelId::parse("c", &ch).unwrap()).await.unwrap().unwrap();
+    let summary = app.state.intake().poll_channel(&channel, &poller).await.expect("the poll is not a failure");
+    assert_eq!((summary.created, summary.duplicates, summary.ignored), (1, 0, 2));
+    let (_, page) = app.get("/v1/inbox", &admin).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["items"][0]["external_id"], "s3");
+}

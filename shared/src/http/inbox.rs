@@ -274,6 +274,7 @@ pub async fn reply(
     responses(
         (status = 401, response = super::error::Unauthorized),
         (status = 200, description = "one page of the author's interactions", body = views::Contact),
+        (status = 422, description = "an unknown platform, or an `author_id` over 1024 bytes (no interaction has one)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn contact(
@@ -308,6 +309,7 @@ pub async fn contact(
         (status = 401, response = super::error::Unauthorized),
         (status = 200, description = "how many stored items were deleted", body = views::Erased),
         (status = 403, description = "admins only", body = super::error::ApiErrorBody),
+        (status = 422, description = "an unknown platform, or an `author_id` over 1024 bytes (no interaction has one)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn erase_contact(

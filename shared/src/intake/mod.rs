@@ -77,13 +77,25 @@ pub struct IngestSummary {
     pub ignored: usize,
 }
 
+/// What [`Intake::ingest`] did with one interaction event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored: a new interaction.
+    Created,
+    /// Its interaction was stored before (a redelivery): nothing written.
+    Duplicate,
+    /// Not stored: a field over its bound ([`InteractionDraft::check_bounds`]). Logged, and
+    /// counted as ignored, so the rest of the delivery is stored and the platform gets its 200.
+    Unusable,
+}
+
 impl IngestSummary {
-    /// One interaction event: `created` as [`Intake::ingest`] answered, else a duplicate.
-    fn count(&mut self, created: bool) {
-        if created {
-            self.created += 1;
-        } else {
-            self.duplicates += 1;
+    /// One interaction event, as [`Intake::ingest`] answered.
+    fn count(&mut self, ingested: Ingested) {
+        match ingested {
+            Ingested::Created => self.created += 1,
+            Ingested::Duplicate => self.duplicates += 1,
+            Ingested::Unusable => self.ignored += 1,
         }
     }
 
@@ -338,8 +350,10 @@ impl Intake {
         Ok(summary)
     }
 
-    /// Stores one interaction unless its event was stored before (`false` then). Scores its
-    /// sentiment, tags it from the team's watch list, and feeds the channel's crisis detector.
+    /// Stores one interaction unless its event was stored before ([`Ingested::Duplicate`]) or
+    /// a field is over its bound ([`Ingested::Unusable`]: an over-long id would be refused by
+    /// DynamoDB on every retry). Scores its sentiment, tags it from the team's watch list, and
+    /// feeds the channel's crisis detector.
     pub async fn ingest(
         &self,
         channel: &Channel,
@@ -347,7 +361,14 @@ impl Intake {
         event_id: &str,
         draft: InteractionDraft,
         raw: Option<RawEventId>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Ingested> {
+        if let Err(e) = draft.check_bounds() {
+            tracing::warn!(
+                channel = %channel.id, event = %excerpt(event_id), field = %e.field, rule = %e.rule,
+                "interaction not stored: a field is over its bound"
+            );
+            return Ok(Ingested::Unusable);
+        }
         let now = self.ports.clock.now();
         let sentiment = sentiment::analyse(&draft.text);
         let tags = team.map(|t| watch_tags(&t.watch_terms, &draft.text)).unwrap_or_default();
@@ -378,7 +399,7 @@ impl Intake {
         };
         match self.ports.store.create_interaction(&interaction).await {
             Ok(()) => {}
-            Err(StoreError::AlreadyExists) => return Ok(false),
+            Err(StoreError::AlreadyExists) => return Ok(Ingested::Duplicate),
             Err(e) => return Err(e),
         }
         // Best effort: the interaction is stored whatever happens here. A detector that stays
@@ -387,7 +408,7 @@ impl Intake {
         if let Err(e) = self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await {
             tracing::warn!(channel = %channel.id, error = %e, "crisis detector not updated for this interaction");
         }
-        Ok(true)
+        Ok(Ingested::Created)
     }
 
     /// Feeds one interaction to the channel's crisis detector (state kept under
@@ -501,6 +522,14 @@ struct ChannelCrisis {
 impl ChannelCrisis {
     fn new(now: DateTime<Utc>) -> Self {
         Self { detector: CrisisState::new(now), open: None }
+    }
+}
+
+/// At most the first 100 characters of a platform's id, for a log line.
+fn excerpt(id: &str) -> String {
+    match id.char_indices().nth(100) {
+        Some((end, _)) => format!("{}… ({} bytes)", &id[..end], id.len()),
+        None => id.to_owned(),
     }
 }
 

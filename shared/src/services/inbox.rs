@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    Incident, Interaction, InteractionId, InteractionStatus, Note, Platform, Role, ValidationError,
+    Incident, Interaction, InteractionId, InteractionStatus, MAX_ID_BYTES, Note, Platform, Role, ValidationError,
 };
 use crate::platforms::{PublishError, Published};
 use crate::ports::Ports;
@@ -22,7 +22,8 @@ pub const MAX_NOTES: usize = 100;
 /// Largest stored form (JSON) an interaction may grow to by its notes. A DynamoDB item is at
 /// most 400 KB (409,600 bytes) and one that grows past it can no longer be written at all, not
 /// even to close it; the index keys and attribute overhead are a few KiB on top of this, and
-/// the text a platform can send is at most 128 KiB, so 300 KiB keeps every item well inside.
+/// an interaction's own text is at most 128 KiB ([`crate::domain::MAX_TEXT_BYTES`]), so
+/// 300 KiB keeps every item well inside.
 pub const MAX_INTERACTION_BYTES: usize = 300 * 1024;
 /// Most watch-list terms per team, and the longest term.
 pub const MAX_WATCH_TERMS: usize = 200;
@@ -201,7 +202,17 @@ pub async fn contact(
     author_id: &str,
     page: &PageRequest,
 ) -> Result<Page<Interaction>, ServiceError> {
+    storable_author_id(author_id)?;
     Ok(store.by_author(&actor.team_id, platform, author_id, page).await?)
+}
+
+/// An author id no interaction can have (over [`MAX_ID_BYTES`]) is refused before the store
+/// sees it: in DynamoDB it would make an index key over the size limit, a backend error.
+fn storable_author_id(author_id: &str) -> Result<(), ValidationError> {
+    if author_id.len() > MAX_ID_BYTES {
+        return Err(ValidationError::new("author_id", format!("must be at most {MAX_ID_BYTES} bytes")));
+    }
+    Ok(())
 }
 
 /// Erases every stored item of one author: their interactions and the raw webhook bodies
@@ -213,6 +224,7 @@ pub async fn erase_contact(
     author_id: &str,
 ) -> Result<usize, ServiceError> {
     actor.require(Role::Admin, "erasing a contact needs the admin role")?;
+    storable_author_id(author_id)?;
     let mut removed = 0;
     loop {
         // Always the first page: what was read is deleted, so the next read starts afresh.

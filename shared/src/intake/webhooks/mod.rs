@@ -57,6 +57,9 @@
 //! type missing what an interaction needs, becomes [`EventPayload::Ignored`] (its
 //! `event_type` then says `"<type> (unusable: <why>)"`), so that one odd item never makes the
 //! platform retry, or drop, the whole batch. The raw body is kept by the caller either way.
+//! Field lengths are not judged here: [`super::Intake::ingest`] refuses a draft with a field
+//! over its bound ([`crate::domain::InteractionDraft::check_bounds`]) for webhooks and pollers
+//! alike, counting it as ignored.
 //!
 //! **Draft fields.** `thread_id` is the root the conversation hangs from (the post commented
 //! on, the X conversation, `dm:<counterpart id>` for direct messages); `parent_id` what it
