@@ -136,8 +136,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the database file and brings its schema up to date. On Unix
+    /// the file is its owner's alone (`0600`), and so are the `-wal` and `-shm` files beside it:
+    /// SQLite creates them with the database file's mode, and ones left by an older Herald are
+    /// tightened here.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref();
+        #[cfg(unix)]
+        make_private(path).map_err(StoreError::backend)?;
         let conn = Connection::open(path).map_err(StoreError::backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
@@ -170,6 +176,23 @@ impl SqliteStore {
         .await
         .map_err(StoreError::backend)?
     }
+}
+
+/// Creates the database file empty when it is missing (SQLite takes an empty file for an empty
+/// database), and makes it, its `-wal` and its `-shm`, where they exist, `0600`.
+#[cfg(unix)]
+fn make_private(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(db)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
