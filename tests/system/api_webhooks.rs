@@ -264,3 +264,62 @@ async fn an_over_long_polled_thread_id_refuses_that_item_only() {
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
     assert_eq!(page["items"][0]["external_id"], "s3");
 }
+
+// ------------------------------------------------------------------------------------------
+// Erasure: a captured body replayed afterwards brings nothing back (for the retention period).
+// ------------------------------------------------------------------------------------------
+
+/// How many raw bodies the channel keeps.
+async fn raw_count(app: &App, channel: &str) -> usize {
+    let ch = ChannelId::parse("c", channel).unwrap();
+    let window = (t0() - Duration::days(60), t0() + Duration::days(60));
+    app.store.raw_events(ch, window.0, window.1, &PageRequest::first(100)).await.unwrap().items.len()
+}
+
+async fn contact_items(app: &App, admin: &str, author: &str) -> Vec<Value> {
+    let (status, body) = app.get(&format!("/v1/contacts/facebook/{author}"), admin).await;
+    assert_eq!(status, 200, "{body}");
+    body["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_body_replayed_after_an_erasure_brings_nothing_back_until_the_retention_period_ends() {
+    let app = App::new();
+    let (admin, ch) = channel(&app, "facebook", json!({"app_secret": META_SECRET, "verify_token": "v"})).await;
+    // Meta signs no timestamp: a captured body and its signature are valid for ever.
+    let body = fb_body(vec![fb_comment("1_100", "gdpr-person", "Camille Martin")]);
+    let signature = signing::meta(META_SECRET, &body);
+    let first = deliver(&app, "facebook", &ch, ("X-Hub-Signature-256", &signature), &body).await;
+    assert_eq!(first.json(), json!({"created": 1, "duplicates": 0, "ignored": 0}));
+
+    let (status, erased) = app.delete("/v1/contacts/facebook/gdpr-person", &admin).await;
+    assert_eq!((status, erased), (200, json!({"removed": 2})), "the interaction and its raw body");
+    assert_eq!(raw_count(&app, &ch).await, 0);
+
+    // The same bytes, the same signature, a day later: acknowledged, nothing of them kept.
+    app.clock.advance(Duration::days(1));
+    let replayed = deliver(&app, "facebook", &ch, ("X-Hub-Signature-256", &signature), &body).await;
+    assert_eq!(replayed.status, 200, "{}", replayed.text());
+    assert_eq!(replayed.json(), json!({"created": 0, "duplicates": 0, "ignored": 1}));
+    assert!(contact_items(&app, &admin, "gdpr-person").await.is_empty(), "nothing of the erased person is back");
+    assert_eq!(raw_count(&app, &ch).await, 0, "nor its raw body");
+
+    // A batch carrying the erased comment with someone else's: the other one is stored, and the
+    // body (which holds the erased person's words) is not kept.
+    let batch = fb_body(vec![fb_comment("1_100", "gdpr-person", "Camille Martin"), fb_comment("1_101", "someone-else", "Paul")]);
+    let got = deliver_fb(&app, &ch, &batch).await;
+    assert_eq!(got.json(), json!({"created": 1, "duplicates": 0, "ignored": 1}));
+    assert_eq!(contact_items(&app, &admin, "someone-else").await.len(), 1);
+    assert!(contact_items(&app, &admin, "gdpr-person").await.is_empty());
+    assert_eq!(raw_count(&app, &ch).await, 0);
+    // What the person writes after the erasure is a new message, and lands.
+    let new = fb_body(vec![fb_comment("1_102", "gdpr-person", "Camille Martin")]);
+    assert_eq!(deliver_fb(&app, &ch, &new).await.json(), json!({"created": 1, "duplicates": 0, "ignored": 0}));
+
+    // Once the raw-body retention period (14 days from the erasure) is over, the tombstone no
+    // longer blocks: the old body is an ordinary delivery again.
+    app.clock.advance(Duration::days(13) + Duration::seconds(1));
+    let late = deliver(&app, "facebook", &ch, ("X-Hub-Signature-256", &signature), &body).await;
+    assert_eq!(late.json(), json!({"created": 1, "duplicates": 0, "ignored": 0}));
+    assert_eq!(contact_items(&app, &admin, "gdpr-person").await.len(), 2);
+}

@@ -13,7 +13,7 @@ mod team;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
 pub use ids::{ApiKeyId, ChannelId, DeliveryId, IncidentId, InteractionId, PostId, RawEventId, ReportId, SeriesId};
-pub use intake::{Incident, RawEvent};
+pub use intake::{ErasedEvent, Incident, RawEvent};
 pub use interaction::{
     Interaction, InteractionDraft, InteractionKind, InteractionStatus, MAX_AUTHOR_NAME_BYTES, MAX_ID_BYTES,
     MAX_LINK_BYTES, MAX_TEXT_BYTES, Note, Sentiment, SentimentLabel,

@@ -300,6 +300,9 @@ pub async fn contact(
     tag = "inbox",
     operation_id = "erase_contact",
     summary = "Erase every stored item of one author, raw webhook bodies included (admin)",
+    description = "Interactions and the raw webhook bodies they came in are deleted. For 14 days (the raw-body \
+        retention) a SHA-256 fingerprint of each erased event (channel and platform id, nothing of the person) is \
+        kept, so that the same event delivered again (a retry, a captured body replayed) stores nothing of it.",
     params(
         ("platform" = String, Path, description = "the author's platform"),
         ("author_id" = String, Path, description = "the platform's id of the author"),
@@ -318,7 +321,8 @@ pub async fn erase_contact(
     Path((platform, author)): Path<(String, String)>,
 ) -> Result<Json<views::Erased>, ApiError> {
     let platform = Platform::parse("platform", &platform)?;
-    let removed = service::erase_contact(&*state.store, &caller.actor(), platform, &author).await?;
+    let keep = state.intake.raw_ttl;
+    let removed = service::erase_contact(&*state.store, &*state.clock, &caller.actor(), platform, &author, keep).await?;
     tracing::info!(platform = platform.as_str(), removed, "contact erased");
     Ok(Json(views::Erased { removed }))
 }

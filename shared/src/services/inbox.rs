@@ -4,12 +4,13 @@
 //! Roles: viewers read; contributors and up work the inbox (assign, note, close, reply);
 //! editors and up keep the watch list; only admins erase a contact.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    Incident, Interaction, InteractionId, InteractionStatus, MAX_ID_BYTES, Note, Platform, Role, ValidationError,
+    ErasedEvent, Incident, Interaction, InteractionId, InteractionStatus, MAX_ID_BYTES, Note, Platform, Role,
+    ValidationError,
 };
 use crate::platforms::{PublishError, Published};
 use crate::ports::Ports;
@@ -217,14 +218,22 @@ fn storable_author_id(author_id: &str) -> Result<(), ValidationError> {
 
 /// Erases every stored item of one author: their interactions and the raw webhook bodies
 /// they came in (found through the author index, never a scan). Returns how many items went.
+///
+/// Each erased interaction leaves, for `keep` (intake's raw-body retention), only the
+/// fingerprint of its event ([`ErasedEvent`]: a hash, nothing of the person in clear), written
+/// before the interaction goes, so that the same event delivered again (a platform's retry, a
+/// captured body replayed: Meta, X and LinkedIn sign no timestamp) is not stored again.
 pub async fn erase_contact(
     store: &dyn Store,
+    clock: &dyn Clock,
     actor: &Actor,
     platform: Platform,
     author_id: &str,
+    keep: Duration,
 ) -> Result<usize, ServiceError> {
     actor.require(Role::Admin, "erasing a contact needs the admin role")?;
     storable_author_id(author_id)?;
+    let now = clock.now();
     let mut removed = 0;
     loop {
         // Always the first page: what was read is deleted, so the next read starts afresh.
@@ -233,6 +242,7 @@ pub async fn erase_contact(
             return Ok(removed);
         }
         for it in page.items {
+            store.put_erased_event(&ErasedEvent::new(it.channel_id, &it.external_id, now, keep)).await?;
             if let Some(raw) = it.raw_event_id
                 && store.get_raw_event(raw).await?.is_some()
             {

@@ -15,12 +15,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, InboxQuery, IncidentStore, InteractionStore,
+    ApiKeyStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore,
     MAX_EXAMINED_PER_PAGE, MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore,
     StoreError, StoreResult, TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId, KeyHash,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId, KeyHash,
     MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, Team, TeamId,
     sortable_instant,
 };
@@ -127,6 +127,12 @@ CREATE TABLE metric_rollups (
     taken_at  TEXT NOT NULL,
     body      TEXT NOT NULL,
     PRIMARY KEY (team_id, day, subject)
+);
+"#, r#"
+CREATE TABLE erased_events (
+    fingerprint  TEXT PRIMARY KEY,
+    expires_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL
 );
 "#];
 
@@ -772,6 +778,28 @@ impl RawEventStore for SqliteStore {
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
         let id = id.to_string();
         self.with(move |c| c.execute("DELETE FROM raw_events WHERE id = ?1", [id]).map(drop).map_err(db)).await
+    }
+}
+
+#[async_trait]
+impl ErasureStore for SqliteStore {
+    async fn put_erased_event(&self, event: &ErasedEvent) -> StoreResult<()> {
+        let (fingerprint, expires, body) = (event.fingerprint.clone(), event.expires_at.timestamp(), to_json(event)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO erased_events (fingerprint, expires_at, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (fingerprint) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body",
+                params![fingerprint, expires, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn erased_event(&self, fingerprint: &str) -> StoreResult<Option<ErasedEvent>> {
+        let fingerprint = fingerprint.to_owned();
+        self.with(move |c| one_body(c, "SELECT body FROM erased_events WHERE fingerprint = ?1", [fingerprint])).await
     }
 }
 
