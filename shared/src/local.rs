@@ -7,6 +7,11 @@
 //! <data-dir>/outbox/           what the sandbox network "published", one JSON file per delivery
 //! <data-dir>/reports/<team>/<report id>/report.{html,csv,json}   generated reports
 //! ```
+//!
+//! On Unix the directory is created `0700` and the database (with SQLite's `-wal` and `-shm`
+//! beside it) and the key are `0600`: channel credentials, inbox messages and API key hashes are
+//! nobody else's business on a shared machine. A data directory that already exists keeps its
+//! mode (it may be one the user made on purpose), with a warning when others can enter it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,8 +54,7 @@ pub struct DataDir {
 
 impl DataDir {
     pub fn open(path: &Path) -> Result<Self, LocalError> {
-        std::fs::create_dir_all(path)
-            .map_err(|source| LocalError::DataDir { path: path.display().to_string(), source })?;
+        create_private_dir(path).map_err(|source| LocalError::DataDir { path: path.display().to_string(), source })?;
         let db = path.join("herald.db");
         let first_run = !db.exists();
         let store = Arc::new(SqliteStore::open(&db)?);
@@ -99,4 +103,100 @@ impl DataDir {
         Arc::new(FanoutSink(sinks))
     }
 
+}
+
+/// Creates `path` (and missing parents) readable by its owner only (`0700` on Unix); an existing
+/// directory is left as it is, with a warning when group or others may enter it.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let existed = path.is_dir();
+    builder.create(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if existed && mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "the data directory can be entered by other users; `chmod 700` it to keep its files private"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = existed;
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::domain::{Team, TeamId};
+    use crate::store::TeamStore;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+    }
+
+    fn team() -> Team {
+        Team { version: 0,
+            id: TeamId::parse("team", "cafe").unwrap(),
+            name: "Café".into(),
+            time_zone: chrono_tz::Europe::Paris,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            calendar_token_hash: None,
+            watch_terms: vec![],
+            report_schedule: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_data_directory_and_the_database_are_private_to_their_owner() {
+        let parent = tempfile::tempdir().unwrap();
+        // Whatever the umask lets through, which is what `herald serve` meets on most machines.
+        std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = parent.path().join("nested").join("herald-data");
+        let dir = DataDir::open(&path).unwrap();
+        // A write, so that SQLite has made its -wal and -shm files.
+        dir.store.create_team(&team()).await.unwrap();
+        assert_eq!(mode(&path), 0o700, "the data directory");
+        for file in ["herald.db", "herald.db-wal", "herald.db-shm"] {
+            assert_eq!(mode(&path.join(file)), 0o600, "{file}");
+        }
+        if std::env::var_os("HERALD_CREDENTIALS_KEY").is_none() {
+            assert_eq!(mode(&path.join("credentials.key")), 0o600, "the credentials key stays 0600");
+        }
+        drop(dir);
+        // Opened again (the next `herald serve`): still private, nothing loosened.
+        let again = DataDir::open(&path).unwrap();
+        assert!(!again.first_run);
+        assert_eq!(mode(&path), 0o700);
+        assert_eq!(mode(&path.join("herald.db")), 0o600);
+    }
+
+    #[tokio::test]
+    async fn a_database_made_by_an_older_herald_is_made_private_when_opened() {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("herald-data");
+        {
+            let dir = DataDir::open(&path).unwrap();
+            dir.store.create_team(&team()).await.unwrap();
+        }
+        for file in ["herald.db", "herald.db-wal", "herald.db-shm"] {
+            let file = path.join(file);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        let dir = DataDir::open(&path).unwrap();
+        assert!(dir.store.get_team(&team().id).await.unwrap().is_some(), "the data is still there");
+        for file in ["herald.db", "herald.db-wal", "herald.db-shm"] {
+            assert_eq!(mode(&path.join(file)), 0o600, "{file}");
+        }
+    }
 }

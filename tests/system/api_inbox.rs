@@ -367,3 +367,63 @@ async fn replay_restores_what_a_raw_body_holds_and_only_that() {
     let (_, again) = intake.replay_channel(channel, t0() - Duration::days(1), t0() + Duration::days(1)).await.unwrap();
     assert_eq!((again.created, again.duplicates), (0, 1));
 }
+
+#[tokio::test]
+async fn notes_are_capped_so_an_interaction_always_fits_its_store_and_replies_are_still_recorded() {
+    use herald_core::services::inbox::{MAX_INTERACTION_BYTES, MAX_NOTE_CHARS, MAX_NOTES};
+    let platform = Arc::new(RecordingInbox::default());
+    let app = App::with_adapters(Adapters::default().with_inbox(Platform::Generic, platform.clone()));
+    let (admin, ch) = generic_channel(&app).await;
+    deliver(&app, &ch, &interaction("busy", "u-1", "A long conversation")).await;
+    deliver(&app, &ch, &interaction("huge", "u-2", "A long-winded one")).await;
+    let items = inbox(&app, &admin, "").await;
+    let id_of = |ext: &str| items.iter().find(|i| i["external_id"] == ext).unwrap()["id"].as_str().unwrap().to_owned();
+    let (busy, huge) = (id_of("busy"), id_of("huge"));
+
+    // At most MAX_NOTES notes: the next one is a 422 naming `text` with the rule.
+    for n in 0..MAX_NOTES {
+        let (status, body) = app.post(&format!("/v1/inbox/{busy}/notes"), &admin, json!({"text": format!("note {n}")})).await;
+        assert_eq!(status, 201, "note {n}: {body}");
+    }
+    let (status, body) = app.post(&format!("/v1/inbox/{busy}/notes"), &admin, json!({"text": "one too many"})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("text")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("at most {MAX_NOTES} notes")), "{message}");
+    // A reply at the cap still goes out and is recorded, its note included.
+    let (status, body) = app.post(&format!("/v1/inbox/{busy}/reply"), &admin, json!({"text": "Thanks, see you soon!"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["interaction"]["status"], "answered");
+    let notes = body["interaction"]["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), MAX_NOTES + 1);
+    assert!(notes[MAX_NOTES]["text"].as_str().unwrap().contains("Thanks, see you soon!"), "{notes:?}");
+
+    // Long notes fill the stored form first: refused before the item would outgrow DynamoDB's
+    // 400 KB, with the same field and a rule that says so.
+    let longest = "✨".repeat(MAX_NOTE_CHARS);
+    let mut accepted = 0;
+    let refusal = loop {
+        let (status, body) = app.post(&format!("/v1/inbox/{huge}/notes"), &admin, json!({"text": longest})).await;
+        match status {
+            201 => accepted += 1,
+            _ => break (status, body),
+        }
+        assert!(accepted < MAX_NOTES, "long notes must hit the size bound first");
+    };
+    assert_eq!((refusal.0, refusal.1["error"]["field"].as_str()), (422, Some("text")), "{}", refusal.1);
+    assert!(refusal.1["error"]["message"].as_str().unwrap().contains("KiB"), "{}", refusal.1);
+    use herald_core::store::InteractionStore;
+    let team = herald_core::domain::TeamId::parse("t", "cafe").unwrap();
+    let stored = app.store.get_interaction(&team, herald_core::domain::InteractionId::parse("id", &huge).unwrap()).await.unwrap().unwrap();
+    let size = serde_json::to_vec(&stored).unwrap().len();
+    assert!(size <= MAX_INTERACTION_BYTES && size > MAX_INTERACTION_BYTES - 16 * 1024, "{size}: close to the bound, never over it");
+    // Short notes still fit until the bound.
+    let (status, _) = app.post(&format!("/v1/inbox/{huge}/notes"), &admin, json!({"text": "ok"})).await;
+    assert_eq!(status, 201);
+    // A reply that no longer fits: sent, the interaction answered, only its note is left out.
+    let (status, body) = app.post(&format!("/v1/inbox/{huge}/reply"), &admin, json!({"text": longest})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["interaction"]["status"], "answered");
+    assert!(body["interaction"]["first_response_seconds"].is_number(), "{body}");
+    assert_eq!(body["interaction"]["notes"].as_array().unwrap().len(), accepted + 1, "the reply's note did not fit");
+    assert_eq!(platform.0.lock().unwrap().len(), 2, "both replies went out");
+}

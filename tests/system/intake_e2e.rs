@@ -161,10 +161,14 @@ async fn handshakes_answer_as_each_platform_expects() {
     assert_eq!(body["response_token"], signing::x_crc_response_token("x-consumer-secret", "challenge-123"));
 
     let li = channel(Platform::Linkedin, json!({"client_secret": "li-secret"})).await;
-    let resp = http.get(format!("{li}?challengeCode=abc-123")).send().await.unwrap();
+    let code = "890e4665-4dfe-4ab1-b689-ed553bceeed3";
+    let resp = http.get(format!("{li}?challengeCode={code}")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["challengeResponse"], signing::linkedin_challenge_response("li-secret", "abc-123"));
+    assert_eq!(body["challengeResponse"], signing::linkedin_challenge_response("li-secret", code));
+    // Only a UUID is a challengeCode (any other could make the answer a body's signature).
+    let resp = http.get(format!("{li}?challengeCode=abc-123")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
 
     // A channel whose credentials lack the secret: 409 naming the field, not a silent accept.
     let bare = channel(Platform::Mastodon, json!({"access_token": "t"})).await;

@@ -2,7 +2,7 @@
 //!
 //! | module | what it proves |
 //! |---|---|
-//! | `api_*` | the API router in process (`tower::ServiceExt::oneshot`) on an in-memory SQLite store and a manual clock: the rig is [`common::App`] |
+//! | `api_*` | the API router in process (`tower::ServiceExt::oneshot`) on an in-memory SQLite store and a manual clock: the rig is [`common::App`] (`api_webhooks`: platform webhooks, handshakes and erasure replays) |
 //! | `store_contract` | both stores behave identically: SQLite always, DynamoDB on moto (`HERALD_TEST_DYNAMODB_ENDPOINT`, started by `tests/run`) |
 //! | `publisher` | claims, leases, retries and reconciliation of the publisher on SQLite |
 //! | `serve`, `publishing_e2e`, `intake_e2e` | the real `herald serve` binary end to end |
@@ -20,6 +20,7 @@ mod api_inbox;
 mod api_openapi;
 mod api_posts;
 mod api_recurrence;
+mod api_webhooks;
 mod api_wire;
 mod bluesky_network;
 mod events_eventbridge;

@@ -710,6 +710,29 @@ async fn metric_rollups_keep_the_days_latest_and_read_by_day_range<S: Store>(s: 
     assert_eq!(s.rollups(&a, day("2026-12-01"), day("2027-12-31")).await.unwrap().len(), 5);
 }
 
+async fn erased_events_are_remembered_by_fingerprint_and_replaced<S: Store>(s: Arc<S>) {
+    let ch = ChannelId::new();
+    let first = ErasedEvent::new(ch, "1234567890_9876543210", t0(), Duration::days(14));
+    assert_eq!(s.erased_event(&first.fingerprint).await.unwrap(), None);
+    s.put_erased_event(&first).await.unwrap();
+    assert_eq!(s.erased_event(&first.fingerprint).await.unwrap(), Some(first.clone()));
+    // The same platform id on another channel is another event.
+    let elsewhere = ErasedEvent::fingerprint(ChannelId::new(), "1234567890_9876543210");
+    assert_eq!(s.erased_event(&elsewhere).await.unwrap(), None);
+    // Erased again (the platform re-sent it after its expiry, then another erasure): replaced.
+    let again = ErasedEvent::new(ch, "1234567890_9876543210", t0() + Duration::days(20), Duration::days(14));
+    s.put_erased_event(&again).await.unwrap();
+    assert_eq!(s.erased_event(&again.fingerprint).await.unwrap(), Some(again.clone()));
+    // Neither store filters by time: past its expiry on the caller's clock it is still read,
+    // and no longer blocks. (Its TTL lies in the future of the wall clock, so DynamoDB keeps it.)
+    let later = Utc.with_ymd_and_hms(2031, 1, 1, 0, 0, 0).unwrap();
+    let short = ErasedEvent::new(ch, "1234567890_1", later, Duration::hours(1));
+    s.put_erased_event(&short).await.unwrap();
+    let got = s.erased_event(&short.fingerprint).await.unwrap().expect("an expired one is still read");
+    assert!(got.blocks(later + Duration::minutes(59)));
+    assert!(!got.blocks(later + Duration::hours(1)));
+}
+
 async fn reports_crud_and_listing<S: Store>(s: Arc<S>) {
     let (a, b) = (team("alpha").id, team("beta").id);
     let mut made = vec![];
@@ -764,6 +787,7 @@ macro_rules! contract_suite {
             case!(interactions_inbox_thread_and_author);
             case!(inbox_filters_page_and_delete);
             case!(raw_events_by_channel_and_delete);
+            case!(erased_events_are_remembered_by_fingerprint_and_replaced);
             case!(incidents_and_channels_by_platform);
             case!(metric_snapshots_by_subject_and_time);
             case!(metric_rollups_keep_the_days_latest_and_read_by_day_range);
@@ -820,8 +844,8 @@ async fn dynamo_store() -> herald_core::store::dynamo::DynamoStore {
 
 contract_suite!(dynamo, dynamo_store());
 
-/// DynamoDB only deletes what carries a numeric `ttl` attribute: check a raw webhook body
-/// carries it, in epoch seconds, and that the table's TTL setting names that attribute.
+/// DynamoDB only deletes what carries a numeric `ttl` attribute: check a raw webhook body and
+/// an erased event's fingerprint carry it, in epoch seconds, and that the table's TTL setting names that attribute.
 #[tokio::test]
 async fn dynamo_writes_the_ttl_attribute() {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -848,6 +872,22 @@ async fn dynamo_writes_the_ttl_attribute() {
         .expect("the raw event item exists");
     let ttl = item.get("ttl").and_then(|v| v.as_n().ok()).expect("numeric ttl attribute");
     assert_eq!(ttl.parse::<i64>().unwrap(), (t0() + Duration::days(14)).timestamp());
+
+    // So does an erased interaction's fingerprint, at its expiry.
+    let erased = ErasedEvent::new(ChannelId::new(), "1234567890_9876543210", t0(), Duration::days(14));
+    store.put_erased_event(&erased).await.unwrap();
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("ERASED#{}", erased.fingerprint)))
+        .key("sk", AttributeValue::S("ERASED".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the erased event item exists");
+    let ttl = item.get("ttl").and_then(|v| v.as_n().ok()).expect("numeric ttl attribute");
+    assert_eq!(ttl.parse::<i64>().unwrap(), erased.expires_at.timestamp());
 
     let ttl_desc = client.describe_time_to_live().table_name(&table).send().await.unwrap();
     let spec = ttl_desc.time_to_live_description().expect("TTL is configured");

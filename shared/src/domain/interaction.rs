@@ -155,6 +155,21 @@ pub struct Note {
     pub at: DateTime<Utc>,
 }
 
+/// Longest platform id an interaction keeps (`external_id`, `thread_id`, `parent_id`,
+/// `author_id`, `post_external_id`), in UTF-8 bytes. `author_id` and `thread_id` are part of
+/// DynamoDB index partition keys (`AUTHOR#<team>#<platform>#<author id>`,
+/// `THREAD#<team>#<channel>#<thread id>`, at most 2048 bytes, the prefix being at most 120), and
+/// one over the limit is refused by DynamoDB on every retry. Real ids are far shorter: an X id
+/// is 19 digits, a LinkedIn comment URN about 80 bytes, a Bluesky `at://` URI about 90.
+pub const MAX_ID_BYTES: usize = 1024;
+/// Longest author display name kept, in UTF-8 bytes (Bluesky's limit, the largest, is 640).
+pub const MAX_AUTHOR_NAME_BYTES: usize = 1024;
+/// Longest interaction text kept, in UTF-8 bytes: X's longest post (25,000 characters) fits even
+/// at 4 bytes a character, and the interaction stays well inside a 400 KB DynamoDB item.
+pub const MAX_TEXT_BYTES: usize = 128 * 1024;
+/// Longest `post_url` and `reply_ref` kept, in UTF-8 bytes.
+pub const MAX_LINK_BYTES: usize = 4096;
+
 /// An interaction as a platform payload describes it, before Herald gives it an id, a team and
 /// a status. Webhook parsers and notification pollers produce these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,4 +186,90 @@ pub struct InteractionDraft {
     pub post_external_id: Option<String>,
     pub post_url: Option<String>,
     pub reply_ref: Option<String>,
+}
+
+impl InteractionDraft {
+    /// Whether every field is within its bound ([`MAX_ID_BYTES`], [`MAX_AUTHOR_NAME_BYTES`],
+    /// [`MAX_TEXT_BYTES`], [`MAX_LINK_BYTES`]); the error names the first field over its bound.
+    /// Intake refuses such a draft alone (the rest of its delivery is stored).
+    pub fn check_bounds(&self) -> Result<(), ValidationError> {
+        let fields: [(&str, Option<&str>, usize); 9] = [
+            ("external_id", Some(&self.external_id), MAX_ID_BYTES),
+            ("thread_id", Some(&self.thread_id), MAX_ID_BYTES),
+            ("parent_id", self.parent_id.as_deref(), MAX_ID_BYTES),
+            ("author_id", Some(&self.author_id), MAX_ID_BYTES),
+            ("post_external_id", self.post_external_id.as_deref(), MAX_ID_BYTES),
+            ("author_name", Some(&self.author_name), MAX_AUTHOR_NAME_BYTES),
+            ("text", Some(&self.text), MAX_TEXT_BYTES),
+            ("post_url", self.post_url.as_deref(), MAX_LINK_BYTES),
+            ("reply_ref", self.reply_ref.as_deref(), MAX_LINK_BYTES),
+        ];
+        for (field, value, max) in fields {
+            if let Some(v) = value
+                && v.len() > max
+            {
+                return Err(ValidationError::new(field, format!("must be at most {max} bytes, not {}", v.len())));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn draft() -> InteractionDraft {
+        InteractionDraft {
+            kind: InteractionKind::Comment,
+            external_id: "c1".into(),
+            thread_id: "p1".into(),
+            parent_id: Some("p1".into()),
+            author_id: "u1".into(),
+            author_name: "Camille".into(),
+            text: "Bonjour".into(),
+            created_at: Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap(),
+            post_external_id: Some("p1".into()),
+            post_url: Some("https://example.org/p1".into()),
+            reply_ref: Some("{}".into()),
+        }
+    }
+
+    #[test]
+    fn every_field_is_bounded_in_bytes_up_to_and_including_its_limit() {
+        assert_eq!(draft().check_bounds(), Ok(()));
+        type Setter = fn(&mut InteractionDraft, String);
+        let setters: [(&str, usize, Setter); 9] = [
+            ("external_id", MAX_ID_BYTES, |d, v| d.external_id = v),
+            ("thread_id", MAX_ID_BYTES, |d, v| d.thread_id = v),
+            ("parent_id", MAX_ID_BYTES, |d, v| d.parent_id = Some(v)),
+            ("author_id", MAX_ID_BYTES, |d, v| d.author_id = v),
+            ("post_external_id", MAX_ID_BYTES, |d, v| d.post_external_id = Some(v)),
+            ("author_name", MAX_AUTHOR_NAME_BYTES, |d, v| d.author_name = v),
+            ("text", MAX_TEXT_BYTES, |d, v| d.text = v),
+            ("post_url", MAX_LINK_BYTES, |d, v| d.post_url = Some(v)),
+            ("reply_ref", MAX_LINK_BYTES, |d, v| d.reply_ref = Some(v)),
+        ];
+        for (field, max, set) in setters {
+            let mut at = draft();
+            set(&mut at, "a".repeat(max));
+            assert_eq!(at.check_bounds(), Ok(()), "{field} at its bound");
+            let mut over = draft();
+            set(&mut over, "a".repeat(max + 1));
+            assert_eq!(over.check_bounds().map_err(|e| e.field), Err(field.to_owned()), "{field} over its bound");
+            // Bytes, not characters: a 3-byte character counts 3.
+            let mut wide = draft();
+            set(&mut wide, "✨".repeat(max / 3 + 1));
+            assert!(wide.check_bounds().is_err(), "{field} in bytes");
+        }
+    }
+
+    #[test]
+    fn the_bounded_keys_fit_dynamodb_partition_keys() {
+        // gsi3pk = AUTHOR#<team ≤ 63>#<platform ≤ 9>#<author id>; gsi4pk = THREAD#<team>#<36>#<thread>.
+        assert!("AUTHOR#".len() + 63 + 1 + "instagram".len() + 1 + MAX_ID_BYTES <= 2048);
+        assert!("THREAD#".len() + 63 + 1 + 36 + 1 + MAX_ID_BYTES <= 2048);
+    }
 }

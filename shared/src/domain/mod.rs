@@ -14,9 +14,10 @@ mod time;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
 pub use ids::{ApiKeyId, ChannelId, DeliveryId, IncidentId, InteractionId, PostId, RawEventId, ReportId, SeriesId};
-pub use intake::{Incident, RawEvent};
+pub use intake::{ErasedEvent, Incident, RawEvent};
 pub use interaction::{
-    Interaction, InteractionDraft, InteractionKind, InteractionStatus, Note, Sentiment, SentimentLabel,
+    Interaction, InteractionDraft, InteractionKind, InteractionStatus, MAX_AUTHOR_NAME_BYTES, MAX_ID_BYTES,
+    MAX_LINK_BYTES, MAX_TEXT_BYTES, Note, Sentiment, SentimentLabel,
 };
 pub use metrics::{MetricCounters, MetricRollup, MetricSnapshot, MetricSubject};
 pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText};

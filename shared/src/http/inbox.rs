@@ -17,14 +17,6 @@ use crate::domain::{
 use crate::services::inbox::{self as service, ReplyError};
 use crate::store::InboxQuery;
 
-/// An author's id on a platform, as the contact paths take it: 1 to 256 bytes.
-fn author_id(s: String) -> Result<String, ValidationError> {
-    if s.is_empty() || s.len() > 256 {
-        return Err(ValidationError::new("author_id", "must be 1 to 256 bytes: the platform's id of the author"));
-    }
-    Ok(s)
-}
-
 /// A path id that is not even a UUID names no interaction: 404, like any unknown id.
 fn interaction_id(s: &str) -> Result<InteractionId, ApiError> {
     InteractionId::parse("id", s)
@@ -195,7 +187,7 @@ pub struct TextBody {
         (status = 201, description = "the interaction with its notes", body = views::Interaction),
         (status = 403, description = "viewers cannot", body = super::error::ApiErrorBody),
         (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
-        (status = 422, description = "empty or too long", body = super::error::ApiErrorBody),
+        (status = 422, description = "empty or over 5000 characters, or the interaction's notes are full (100 notes, 300 KiB in all); `field` is `text`", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn add_note(
@@ -301,14 +293,14 @@ pub async fn reply(
     summary = "Everything one author wrote to the team, across channels, newest first",
     params(
         ("platform" = Platform, Path, description = "the author's platform"),
-        ("author_id" = String, Path, min_length = 1, max_length = 256, description = "the platform's id of the author"),
+        ("author_id" = String, Path, min_length = 1, max_length = 1024, description = "the platform's id of the author"),
         PageParams,
     ),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
         (status = 200, description = "one page of the author's interactions", body = views::Contact),
-        (status = 422, response = super::error::Invalid),
+        (status = 422, description = "an unknown platform, or an `author_id` over 1024 bytes (no interaction has one)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn contact(
@@ -319,7 +311,6 @@ pub async fn contact(
 ) -> Result<Json<views::Contact>, ApiError> {
     let p: PageParams = read(query)?;
     let platform = Platform::parse("platform", &platform)?;
-    let author = author_id(author)?;
     let listing = service::contact(&*state.store, &caller.actor(), platform, &author, &p.page()?).await?;
     Ok(Json(views::Contact {
         platform,
@@ -335,16 +326,19 @@ pub async fn contact(
     tag = "inbox",
     operation_id = "erase_contact",
     summary = "Erase every stored item of one author, raw webhook bodies included (admin)",
+    description = "Interactions and the raw webhook bodies they came in are deleted. For 14 days (the raw-body \
+        retention) a SHA-256 fingerprint of each erased event (channel and platform id, nothing of the person) is \
+        kept, so that the same event delivered again (a retry, a captured body replayed) stores nothing of it.",
     params(
         ("platform" = Platform, Path, description = "the author's platform"),
-        ("author_id" = String, Path, min_length = 1, max_length = 256, description = "the platform's id of the author"),
+        ("author_id" = String, Path, min_length = 1, max_length = 1024, description = "the platform's id of the author"),
     ),
     security(("ApiKey" = [])),
     responses(
         (status = 401, response = super::error::Unauthorized),
         (status = 200, description = "how many stored items were deleted", body = views::Erased),
         (status = 403, description = "admins only", body = super::error::ApiErrorBody),
-        (status = 422, response = super::error::Invalid),
+        (status = 422, description = "an unknown platform, or an `author_id` over 1024 bytes (no interaction has one)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn erase_contact(
@@ -353,8 +347,8 @@ pub async fn erase_contact(
     Path((platform, author)): Path<(String, String)>,
 ) -> Result<Json<views::Erased>, ApiError> {
     let platform = Platform::parse("platform", &platform)?;
-    let author = author_id(author)?;
-    let removed = service::erase_contact(&*state.store, &caller.actor(), platform, &author).await?;
+    let keep = state.intake.raw_ttl;
+    let removed = service::erase_contact(&*state.store, &*state.clock, &caller.actor(), platform, &author, keep).await?;
     tracing::info!(platform = platform.as_str(), removed, "contact erased");
     Ok(Json(views::Erased { removed }))
 }

@@ -112,7 +112,7 @@ impl IntoResponse for Answer {
             (String = "text/plain"),
             (views::HandshakeAnswer = "application/json"),
         )),
-        (status = 400, description = "a handshake without what the platform always sends", body = super::error::ApiErrorBody),
+        (status = 400, description = "a challenge not of the platform's shape (X `crc_token`: 1–255 of `A–Z a–z 0–9 -_.~+/=`; LinkedIn `challengeCode`: a UUID)", body = super::error::ApiErrorBody),
         (status = 401, description = "wrong verify token, or not a handshake and not signed", body = super::error::ApiErrorBody),
         (status = 404, description = "no such channel for that platform", body = super::error::ApiErrorBody),
         (status = 409, description = "the channel's credentials lack the secret this platform's handshake uses", body = super::error::ApiErrorBody),

@@ -8,6 +8,12 @@
 //! creates nothing. The raw body's id is derived from its bytes the same way, so a redelivered
 //! body overwrites itself. No platform is called before the answer: intake is store writes
 //! only, well inside the 3–10 s platforms allow.
+//!
+//! Erased stays erased: erasing an author remembers a fingerprint of each erased interaction's
+//! event ([`ErasedEvent`], for [`IntakeConfig::raw_ttl`]), and while it is remembered that event
+//! is not stored again, by webhook or poll (one key read per interaction event), nor the raw
+//! body that carried it. Meta, X and LinkedIn sign no timestamp: without this, a captured body
+//! replayed after an erasure would bring the person's messages back.
 
 pub mod webhooks;
 
@@ -22,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::Credentials;
 use crate::domain::{
-    Channel, ChannelId, Incident, IncidentId, Interaction, InteractionDraft, InteractionId, InteractionStatus,
+    Channel, ChannelId, ErasedEvent, Incident, IncidentId, Interaction, InteractionDraft, InteractionId, InteractionStatus,
     Platform, RawEvent, RawEventId, SentimentLabel, Team,
 };
 use crate::events::{Event, EventKind};
@@ -46,7 +52,8 @@ pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct IntakeConfig {
-    /// How long raw bodies are kept for replay.
+    /// How long raw bodies are kept for replay, and how long an erased interaction's event is
+    /// kept out after the erasure ([`ErasedEvent`]).
     pub raw_ttl: Duration,
     pub crisis: CrisisRule,
 }
@@ -77,13 +84,28 @@ pub struct IngestSummary {
     pub ignored: usize,
 }
 
+/// What [`Intake::ingest`] did with one interaction event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored: a new interaction.
+    Created,
+    /// Its interaction was stored before (a redelivery): nothing written.
+    Duplicate,
+    /// Not stored: a field over its bound ([`InteractionDraft::check_bounds`]). Logged, and
+    /// counted as ignored, so the rest of the delivery is stored and the platform gets its 200.
+    Unusable,
+    /// Not stored: the event's interaction was erased and its fingerprint is still remembered
+    /// ([`ErasedEvent`]). Counted as ignored; the raw body that carried it is not kept.
+    Erased,
+}
+
 impl IngestSummary {
-    /// One interaction event: `created` as [`Intake::ingest`] answered, else a duplicate.
-    fn count(&mut self, created: bool) {
-        if created {
-            self.created += 1;
-        } else {
-            self.duplicates += 1;
+    /// One interaction event, as [`Intake::ingest`] answered.
+    fn count(&mut self, ingested: Ingested) {
+        match ingested {
+            Ingested::Created => self.created += 1,
+            Ingested::Duplicate => self.duplicates += 1,
+            Ingested::Unusable | Ingested::Erased => self.ignored += 1,
         }
     }
 
@@ -324,10 +346,13 @@ impl Intake {
     ) -> StoreResult<IngestSummary> {
         let mut summary = IngestSummary::default();
         let team = self.ports.store.get_team(&channel.team_id).await?;
+        let mut carries_erased = false;
         for event in parsed {
             match event.payload {
                 EventPayload::Interaction(draft) => {
-                    summary.count(self.ingest(channel, team.as_ref(), &event.event_id, draft, raw).await?);
+                    let ingested = self.ingest(channel, team.as_ref(), &event.event_id, draft, raw).await?;
+                    carries_erased |= ingested == Ingested::Erased;
+                    summary.count(ingested);
                 }
                 EventPayload::Ignored { event_type } => {
                     tracing::info!(channel = %channel.id, event_type, "webhook event kept raw only");
@@ -335,11 +360,19 @@ impl Intake {
                 }
             }
         }
+        // The body holds an erased person's words: it is not kept either (the erasure removed
+        // the copy that came before). Interactions stored from it keep a dangling link, which
+        // erasure and replay both tolerate.
+        if let (true, Some(raw)) = (carries_erased, raw) {
+            self.ports.store.delete_raw_event(raw).await?;
+        }
         Ok(summary)
     }
 
-    /// Stores one interaction unless its event was stored before (`false` then). Scores its
-    /// sentiment, tags it from the team's watch list, and feeds the channel's crisis detector.
+    /// Stores one interaction unless its event was stored before ([`Ingested::Duplicate`]) or
+    /// a field is over its bound ([`Ingested::Unusable`]: an over-long id would be refused by
+    /// DynamoDB on every retry). Scores its sentiment, tags it from the team's watch list, and
+    /// feeds the channel's crisis detector.
     pub async fn ingest(
         &self,
         channel: &Channel,
@@ -347,8 +380,22 @@ impl Intake {
         event_id: &str,
         draft: InteractionDraft,
         raw: Option<RawEventId>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Ingested> {
+        if let Err(e) = draft.check_bounds() {
+            tracing::warn!(
+                channel = %channel.id, event = %excerpt(event_id), field = %e.field, rule = %e.rule,
+                "interaction not stored: a field is over its bound"
+            );
+            return Ok(Ingested::Unusable);
+        }
         let now = self.ports.clock.now();
+        let fingerprint = ErasedEvent::fingerprint(channel.id, &draft.external_id);
+        if let Some(erased) = self.ports.store.erased_event(&fingerprint).await?
+            && erased.blocks(now)
+        {
+            tracing::info!(channel = %channel.id, erased_at = %erased.erased_at, "event of an erased interaction not stored again");
+            return Ok(Ingested::Erased);
+        }
         let sentiment = sentiment::analyse(&draft.text);
         let tags = team.map(|t| watch_tags(&t.watch_terms, &draft.text)).unwrap_or_default();
         let negative = sentiment.label == SentimentLabel::Negative;
@@ -378,7 +425,7 @@ impl Intake {
         };
         match self.ports.store.create_interaction(&interaction).await {
             Ok(()) => {}
-            Err(StoreError::AlreadyExists) => return Ok(false),
+            Err(StoreError::AlreadyExists) => return Ok(Ingested::Duplicate),
             Err(e) => return Err(e),
         }
         // Best effort: the interaction is stored whatever happens here. A detector that stays
@@ -387,7 +434,7 @@ impl Intake {
         if let Err(e) = self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await {
             tracing::warn!(channel = %channel.id, error = %e, "crisis detector not updated for this interaction");
         }
-        Ok(true)
+        Ok(Ingested::Created)
     }
 
     /// Feeds one interaction to the channel's crisis detector (state kept under
@@ -501,6 +548,14 @@ struct ChannelCrisis {
 impl ChannelCrisis {
     fn new(now: DateTime<Utc>) -> Self {
         Self { detector: CrisisState::new(now), open: None }
+    }
+}
+
+/// At most the first 100 characters of a platform's id, for a log line.
+fn excerpt(id: &str) -> String {
+    match id.char_indices().nth(100) {
+        Some((end, _)) => format!("{}… ({} bytes)", &id[..end], id.len()),
+        None => id.to_owned(),
     }
 }
 

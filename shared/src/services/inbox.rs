@@ -4,12 +4,13 @@
 //! Roles: viewers read; contributors and up work the inbox (assign, note, close, reply);
 //! editors and up keep the watch list; only admins erase a contact.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    Incident, Interaction, InteractionId, InteractionStatus, Note, Platform, Role, ValidationError,
+    ErasedEvent, Incident, Interaction, InteractionId, InteractionStatus, MAX_ID_BYTES, Note, Platform, Role,
+    ValidationError,
 };
 use crate::platforms::{PublishError, Published};
 use crate::ports::Ports;
@@ -17,6 +18,14 @@ use crate::store::{InboxQuery, Page, PageRequest, Store};
 
 /// Longest internal note and reply, in characters (platform limits apply to replies on top).
 pub const MAX_NOTE_CHARS: usize = 5000;
+/// Most notes a team adds to one interaction ([`add_note`]; a reply's note may go past it).
+pub const MAX_NOTES: usize = 100;
+/// Largest stored form (JSON) an interaction may grow to by its notes. A DynamoDB item is at
+/// most 400 KB (409,600 bytes) and one that grows past it can no longer be written at all, not
+/// even to close it; the index keys and attribute overhead are a few KiB on top of this, and
+/// an interaction's own text is at most 128 KiB ([`crate::domain::MAX_TEXT_BYTES`]), so
+/// 300 KiB keeps every item well inside.
+pub const MAX_INTERACTION_BYTES: usize = 300 * 1024;
 /// Most watch-list terms per team, and the longest term.
 pub const MAX_WATCH_TERMS: usize = 200;
 pub const MAX_WATCH_TERM_CHARS: usize = 100;
@@ -78,9 +87,37 @@ pub async fn add_note(
     actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
     let text = bounded_text("text", text)?;
     let mut it = get(store, actor, id).await?;
-    it.notes.push(Note { author: actor.key_id.to_string(), text, at: clock.now() });
+    if it.notes.len() >= MAX_NOTES {
+        return Err(ValidationError::new(
+            "text",
+            format!("an interaction holds at most {MAX_NOTES} notes, and this one has {}", it.notes.len()),
+        )
+        .into());
+    }
+    if !push_note(&mut it, Note { author: actor.key_id.to_string(), text, at: clock.now() }) {
+        return Err(ValidationError::new(
+            "text",
+            format!(
+                "the notes of this interaction are full: with this note it would take more than {} KiB",
+                MAX_INTERACTION_BYTES / 1024
+            ),
+        )
+        .into());
+    }
     store.update_interaction(&it).await?;
     Ok(it)
+}
+
+/// Appends `note` when the interaction's stored form stays within [`MAX_INTERACTION_BYTES`];
+/// `false` (and `it` unchanged) when it would not.
+fn push_note(it: &mut Interaction, note: Note) -> bool {
+    it.notes.push(note);
+    // Serialising these plain types cannot fail; if it ever did, the note would not be kept.
+    let fits = serde_json::to_vec(&*it).is_ok_and(|json| json.len() <= MAX_INTERACTION_BYTES);
+    if !fits {
+        it.notes.pop();
+    }
+    fits
 }
 
 /// Closes (`true`) or reopens (`false`: back to assigned when it has an assignee, else open).
@@ -113,6 +150,11 @@ pub enum ReplyError {
 /// Answers on the platform, then marks the interaction answered (recording the first-response
 /// time once) and keeps the reply as a note. It needs most of the host's ports: the store, the
 /// clock, the cipher (the channel's credentials) and the network adapters.
+///
+/// The reply is out once the platform took it, so Herald records it whatever the notes hold:
+/// its note may go past [`MAX_NOTES`] (the team's notes stop there, replies do not), and only
+/// when even that note would take the interaction past [`MAX_INTERACTION_BYTES`] is the note
+/// left out (logged); the answered status and the first-response time are recorded always.
 pub async fn reply(
     cx: &Ports,
     actor: &Actor,
@@ -145,7 +187,10 @@ pub async fn reply(
     it.status = InteractionStatus::Answered;
     it.first_response_at = Some(it.first_response_at.map_or(now, |t| t.min(now)));
     let link = published.url.clone().unwrap_or_else(|| published.platform_post_id.clone());
-    it.notes.push(Note { author: actor.key_id.to_string(), text: format!("Replied ({link}): {text}"), at: now });
+    let note = Note { author: actor.key_id.to_string(), text: format!("Replied ({link}): {text}"), at: now };
+    if !push_note(&mut it, note) {
+        tracing::warn!(interaction = %it.id, reply = %link, "reply sent and recorded, but its note no longer fits the interaction");
+    }
     cx.store.update_interaction(&it).await.map_err(ServiceError::from)?;
     Ok((it, published))
 }
@@ -158,18 +203,37 @@ pub async fn contact(
     author_id: &str,
     page: &PageRequest,
 ) -> Result<Page<Interaction>, ServiceError> {
+    storable_author_id(author_id)?;
     Ok(store.by_author(&actor.team_id, platform, author_id, page).await?)
+}
+
+/// An author id no interaction can have (over [`MAX_ID_BYTES`]) is refused before the store
+/// sees it: in DynamoDB it would make an index key over the size limit, a backend error.
+fn storable_author_id(author_id: &str) -> Result<(), ValidationError> {
+    if author_id.len() > MAX_ID_BYTES {
+        return Err(ValidationError::new("author_id", format!("must be at most {MAX_ID_BYTES} bytes")));
+    }
+    Ok(())
 }
 
 /// Erases every stored item of one author: their interactions and the raw webhook bodies
 /// they came in (found through the author index, never a scan). Returns how many items went.
+///
+/// Each erased interaction leaves, for `keep` (intake's raw-body retention), only the
+/// fingerprint of its event ([`ErasedEvent`]: a hash, nothing of the person in clear), written
+/// before the interaction goes, so that the same event delivered again (a platform's retry, a
+/// captured body replayed: Meta, X and LinkedIn sign no timestamp) is not stored again.
 pub async fn erase_contact(
     store: &dyn Store,
+    clock: &dyn Clock,
     actor: &Actor,
     platform: Platform,
     author_id: &str,
+    keep: Duration,
 ) -> Result<usize, ServiceError> {
     actor.require(Role::Admin, "erasing a contact needs the admin role")?;
+    storable_author_id(author_id)?;
+    let now = clock.now();
     let mut removed = 0;
     loop {
         // Always the first page: what was read is deleted, so the next read starts afresh.
@@ -178,6 +242,7 @@ pub async fn erase_contact(
             return Ok(removed);
         }
         for it in page.items {
+            store.put_erased_event(&ErasedEvent::new(it.channel_id, &it.external_id, now, keep)).await?;
             if let Some(raw) = it.raw_event_id
                 && store.get_raw_event(raw).await?.is_some()
             {

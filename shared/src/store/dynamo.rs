@@ -30,12 +30,12 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
+    ApiKeyStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
     MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore, StoreError, StoreResult,
     TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId,
     InteractionStatus, KeyHash, MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report,
     ReportId, Team, TeamId, sortable_instant,
 };
@@ -330,6 +330,9 @@ mod pk {
     pub fn raw_events_of(channel: ChannelId) -> String {
         format!("RAWCH#{channel}")
     }
+    pub fn erased_event(fingerprint: &str) -> String {
+        format!("ERASED#{}", key_part(fingerprint))
+    }
     pub fn state(key: &str) -> String {
         format!("STATE#{}", key_part(key))
     }
@@ -425,6 +428,11 @@ fn raw_event_item(e: &RawEvent) -> StoreResult<Item> {
     Ok(Item::of(e, pk::raw_event(e.id), "RAW")?
         .index(Index::Gsi1, pk::raw_events_of(e.channel_id), at_id(e.received_at, e.id))
         .expires(e.expires_at))
+}
+
+/// `ERASED#<fingerprint>` / `ERASED`, with the table's `ttl` at its expiry.
+fn erased_event_item(e: &ErasedEvent) -> StoreResult<Item> {
+    Ok(Item::of(e, pk::erased_event(&e.fingerprint), "ERASED")?.expires(e.expires_at))
 }
 
 fn incident_item(i: &Incident) -> StoreResult<Item> {
@@ -1138,6 +1146,17 @@ impl RawEventStore for DynamoStore {
 
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
         self.delete(pk::raw_event(id), "RAW", None).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl ErasureStore for DynamoStore {
+    async fn put_erased_event(&self, event: &ErasedEvent) -> StoreResult<()> {
+        self.put(erased_event_item(event)?, None).await.map(drop)
+    }
+
+    async fn erased_event(&self, fingerprint: &str) -> StoreResult<Option<ErasedEvent>> {
+        self.get(pk::erased_event(fingerprint), "ERASED").await
     }
 }
 

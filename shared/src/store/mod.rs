@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId,
     InteractionKind, InteractionStatus, KeyHash, MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId,
     RawEvent, RawEventId, Report, ReportId, SentimentLabel, Team, TeamId,
 };
@@ -237,6 +237,18 @@ pub trait RawEventStore: Send + Sync {
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()>;
 }
 
+/// Fingerprints of erased interactions ([`ErasedEvent`]), so that intake does not store their
+/// events again while they are remembered.
+#[async_trait]
+pub trait ErasureStore: Send + Sync {
+    /// Remembers an erased event until its `expires_at`; a second put of the same fingerprint
+    /// replaces the first.
+    async fn put_erased_event(&self, event: &ErasedEvent) -> StoreResult<()>;
+    /// The erased event with this fingerprint, expired or not: DynamoDB removes expired items
+    /// only days later (and SQLite not at all), so the caller asks [`ErasedEvent::blocks`].
+    async fn erased_event(&self, fingerprint: &str) -> StoreResult<Option<ErasedEvent>>;
+}
+
 /// A small value kept under a key with a version, for state that several runs update
 /// (a channel's crisis detector, a notification cursor): read, change, write back if unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,6 +308,7 @@ pub trait Store:
     + PostStore
     + InteractionStore
     + RawEventStore
+    + ErasureStore
     + StateStore
     + IncidentStore
     + MetricStore
@@ -310,6 +323,7 @@ impl<T> Store for T where
         + PostStore
         + InteractionStore
         + RawEventStore
+        + ErasureStore
         + StateStore
         + IncidentStore
         + MetricStore

@@ -15,12 +15,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, InboxQuery, IncidentStore, InteractionStore,
+    ApiKeyStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore,
     MAX_EXAMINED_PER_PAGE, MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore,
     StoreError, StoreResult, TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Incident, Interaction, InteractionId, KeyHash,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId, KeyHash,
     MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, Team, TeamId,
     sortable_instant,
 };
@@ -128,6 +128,12 @@ CREATE TABLE metric_rollups (
     body      TEXT NOT NULL,
     PRIMARY KEY (team_id, day, subject)
 );
+"#, r#"
+CREATE TABLE erased_events (
+    fingerprint  TEXT PRIMARY KEY,
+    expires_at   INTEGER NOT NULL,
+    body         TEXT NOT NULL
+);
 "#];
 
 #[derive(Clone)]
@@ -136,8 +142,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the database file and brings its schema up to date. On Unix
+    /// the file is its owner's alone (`0600`), and so are the `-wal` and `-shm` files beside it:
+    /// SQLite creates them with the database file's mode, and ones left by an older Herald are
+    /// tightened here.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref();
+        #[cfg(unix)]
+        make_private(path).map_err(StoreError::backend)?;
         let conn = Connection::open(path).map_err(StoreError::backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
@@ -170,6 +182,23 @@ impl SqliteStore {
         .await
         .map_err(StoreError::backend)?
     }
+}
+
+/// Creates the database file empty when it is missing (SQLite takes an empty file for an empty
+/// database), and makes it, its `-wal` and its `-shm`, where they exist, `0600`.
+#[cfg(unix)]
+fn make_private(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(db)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -764,6 +793,28 @@ impl RawEventStore for SqliteStore {
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
         let id = id.to_string();
         self.with(move |c| c.execute("DELETE FROM raw_events WHERE id = ?1", [id]).map(drop).map_err(db)).await
+    }
+}
+
+#[async_trait]
+impl ErasureStore for SqliteStore {
+    async fn put_erased_event(&self, event: &ErasedEvent) -> StoreResult<()> {
+        let (fingerprint, expires, body) = (event.fingerprint.clone(), event.expires_at.timestamp(), to_json(event)?);
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO erased_events (fingerprint, expires_at, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (fingerprint) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body",
+                params![fingerprint, expires, body],
+            )
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn erased_event(&self, fingerprint: &str) -> StoreResult<Option<ErasedEvent>> {
+        let fingerprint = fingerprint.to_owned();
+        self.with(move |c| one_body(c, "SELECT body FROM erased_events WHERE fingerprint = ?1", [fingerprint])).await
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - Validation ✅ (formula): `GET ?challengeCode=<uuid>[&applicationId=]` → 200 JSON
 //!   `{"challengeCode": "<same>", "challengeResponse": "<hex HMAC-SHA256(client_secret, challengeCode)>"}`.
+//!   That answer for a code `hmacsha256=<body>` would be `<body>`'s signature, so only a UUID
+//!   (the shape LinkedIn sends) is answered; anything else is 400 ([`is_challenge_code`]).
 //! - Signature 🟡: `X-LI-Signature: <lowercase hex HMAC-SHA256(client_secret, "hmacsha256=" + raw body)>`
 //!   (algorithm from a verbatim capture of the docs and one independent implementation). Built
 //!   defensively: a `hmacsha256=` prefix on the *header value* is tolerated, and hex is compared
@@ -42,12 +44,26 @@ const SIGNATURE: &str = "x-li-signature";
 const SIGNATURE_NAME: &str = "X-LI-Signature";
 const SOCIAL_ACTIONS: &str = "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS";
 
+/// Whether `code` is a UUID in its hyphenated form (8-4-4-4-12 hexadecimal digits, either
+/// case), the only shape of `challengeCode` answered. A signed message is `hmacsha256=` + body,
+/// and no UUID starts with `h`: no challenge answer is ever a delivery's `X-LI-Signature`.
+pub(super) fn is_challenge_code(code: &str) -> bool {
+    code.len() == 36
+        && code.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
 pub(super) fn handshake(creds: &Credentials, query: Option<&str>) -> Option<Result<HandshakeReply, IntakeError>> {
     let code = query_param(query, &["challengeCode"])?;
     let answer = || {
         let key = secret(creds, CLIENT_SECRET)?;
-        if code.is_empty() {
-            return Err(IntakeError::bad_request("challengeCode", "must not be empty"));
+        if !is_challenge_code(&code) {
+            return Err(IntakeError::bad_request(
+                "challengeCode",
+                "must be a UUID (8-4-4-4-12 hexadecimal digits), as LinkedIn sends",
+            ));
         }
         let body = serde_json::json!({
             "challengeCode": code,
@@ -261,6 +277,39 @@ mod tests {
         );
         assert!(matches!(challenge(&creds("s"), "challengeCode="), Some(Err(IntakeError::BadRequest { .. }))));
         assert_eq!(challenge(&creds("s"), "hub.challenge=1"), None);
+    }
+
+    #[test]
+    fn only_uuids_are_answered_so_no_answer_signs_a_body() {
+        assert!(is_challenge_code(CHALLENGE));
+        assert!(is_challenge_code(&CHALLENGE.to_uppercase()));
+        // The attack: a code `hmacsha256=<body>` whose answer is `<body>`'s X-LI-Signature.
+        let mut crafted = String::from("hmacsha256=");
+        crafted.push_str(std::str::from_utf8(BODY).unwrap());
+        assert_eq!(signing::linkedin_challenge_response("client_secret", &crafted), SIGNATURE_KAT);
+        for bad in [
+            crafted.as_str(),
+            "abc-123",
+            "890e46654dfe4ab1b689ed553bceeed3",
+            "890e4665-4dfe-4ab1-b689-ed553bceeed",
+            "890e4665-4dfe-4ab1-b689-ed553bceeed3a",
+            "890e4665-4dfe-4ab1-b689_ed553bceeed3",
+            "g90e4665-4dfe-4ab1-b689-ed553bceeed3",
+            "{90e4665-4dfe-4ab1-b689-ed553bceeed3}",
+        ] {
+            assert!(!is_challenge_code(bad), "{bad}");
+            let query = format!("challengeCode={}", bad.replace('{', "%7B").replace('}', "%7D"));
+            assert!(
+                matches!(challenge(&creds("s"), &query), Some(Err(IntakeError::BadRequest { ref field, .. })) if field == "challengeCode"),
+                "{bad}"
+            );
+        }
+        // Every signed message starts with `h`, which no UUID does.
+        for body in [&b""[..], b"{}", BODY, CHALLENGE.as_bytes()] {
+            let mut message = b"hmacsha256=".to_vec();
+            message.extend_from_slice(body);
+            assert!(!is_challenge_code(&String::from_utf8_lossy(&message)));
+        }
     }
 
     #[test]

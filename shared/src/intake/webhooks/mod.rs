@@ -11,12 +11,21 @@
 //! | platform | credentials | handshake | signature header |
 //! |---|---|---|---|
 //! | `facebook`, `instagram`, `threads` | `app_secret`, `verify_token` | `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` → the challenge, as text | `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, body)>` |
-//! | `x` | `consumer_secret` | `GET ?crc_token=…` → `{"response_token":"sha256=<base64 HMAC>"}` | `X-Twitter-Webhooks-Signature: sha256=<base64 HMAC-SHA256(consumer_secret, body)>` |
-//! | `linkedin` | `client_secret` | `GET ?challengeCode=…` → `{"challengeCode","challengeResponse":<hex HMAC>}` | `X-LI-Signature: <hex HMAC-SHA256(client_secret, "hmacsha256=" + body)>` |
+//! | `x` | `consumer_secret` | `GET ?crc_token=<1–255 of A–Z a–z 0–9 -_.~+/=>` → `{"response_token":"sha256=<base64 HMAC>"}` | `X-Twitter-Webhooks-Signature: sha256=<base64 HMAC-SHA256(consumer_secret, body)>` |
+//! | `linkedin` | `client_secret` | `GET ?challengeCode=<UUID>` → `{"challengeCode","challengeResponse":<hex HMAC>}` | `X-LI-Signature: <hex HMAC-SHA256(client_secret, "hmacsha256=" + body)>` |
 //! | `tiktok` | `client_secret` | none | `TikTok-Signature: t=<unix s>,s=<hex HMAC-SHA256(client_secret, "<t>.<body>")>`, ±5 min |
 //! | `mastodon` | `webhook_secret` | none | `X-Hub-Signature: sha256=<hex HMAC-SHA256(webhook_secret, body)>` |
 //! | `generic` | `webhook_secret` (`whsec_…`) | none | Standard Webhooks: `webhook-id`, `webhook-timestamp` (±5 min), `webhook-signature: v1,<base64>` |
 //! | `sandbox`, `bluesky` | — | [`IntakeError::Unsupported`] | — |
+//!
+//! **Handshakes are not signing oracles.** X's CRC answer is `HMAC(consumer_secret, token)`,
+//! which is the `x-twitter-webhooks-signature` of a body equal to the token; LinkedIn's answer
+//! for a code `hmacsha256=<body>` would be that body's `X-LI-Signature`. So X answers only
+//! token-shaped `crc_token`s and refuses (401) every body of that shape, whatever its signature,
+//! and LinkedIn answers only a UUID (no signed message, which starts with `hmacsha256=`, is
+//! one); other tokens are 400. Meta's handshake echoes `hub.challenge` and computes no MAC (and
+//! needs the `verify_token`); TikTok, Mastodon and `generic` have no handshake: none of them
+//! can sign anything for a caller.
 //!
 //! Modules: `common` defines the request, reply, error and event types (re-exported here) and
 //! the helpers the platform modules share, and uses none of its siblings. Each platform module
@@ -48,6 +57,9 @@
 //! type missing what an interaction needs, becomes [`EventPayload::Ignored`] (its
 //! `event_type` then says `"<type> (unusable: <why>)"`), so that one odd item never makes the
 //! platform retry, or drop, the whole batch. The raw body is kept by the caller either way.
+//! Field lengths are not judged here: [`super::Intake::ingest`] refuses a draft with a field
+//! over its bound ([`crate::domain::InteractionDraft::check_bounds`]) for webhooks and pollers
+//! alike, counting it as ignored.
 //!
 //! **Draft fields.** `thread_id` is the root the conversation hangs from (the post commented
 //! on, the X conversation, `dm:<counterpart id>` for direct messages); `parent_id` what it

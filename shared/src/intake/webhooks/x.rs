@@ -3,6 +3,13 @@
 //! transport (platforms.md §3.1 ✅).
 //!
 //! - CRC ✅: `GET ?crc_token=<t>` → `{"response_token": "sha256=<base64 HMAC-SHA256(consumer_secret, t)>"}`.
+//!   That answer is exactly the signature of a body equal to `t`, so the CRC would sign any
+//!   body an attacker puts in the query. X documents no token format (its examples are UUIDs,
+//!   platforms.md §0.1) ❓: Herald answers only tokens of 1 to [`MAX_CRC_TOKEN_LEN`] characters
+//!   from `A–Z a–z 0–9 - _ . ~ + / =` (UUIDs, base64, base64url), refuses any other with 400,
+//!   and [`verify`] refuses (401) every body of that shape before looking at its signature.
+//!   No delivery has it (deliveries are JSON objects, `{…}`), so no CRC answer signs a body
+//!   Herald keeps.
 //! - Signature ✅: `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer_secret, raw body)>`;
 //!   no timestamp, so no replay window (dedupe is the defence).
 //! - The credential is the app's *consumer secret* ("API secret key"), `consumer_secret`.
@@ -48,13 +55,26 @@ use crate::domain::{InteractionDraft, InteractionKind};
 /// The app's consumer secret (API secret key): keys the CRC and the event signatures.
 pub const CONSUMER_SECRET: &str = "consumer_secret";
 const SIGNATURE: &str = "x-twitter-webhooks-signature";
+/// The longest `crc_token` the CRC answers (X's own are UUIDs, 36 characters).
+pub const MAX_CRC_TOKEN_LEN: usize = 255;
+
+/// Whether `bytes` have the shape of a `crc_token` Herald answers: 1 to [`MAX_CRC_TOKEN_LEN`]
+/// of `A–Z a–z 0–9 - _ . ~ + / =`. The same test refuses such bodies in [`verify`]: a CRC
+/// answer is `HMAC(consumer_secret, token)`, the signature of a body equal to the token.
+pub(super) fn is_crc_token(bytes: &[u8]) -> bool {
+    (1..=MAX_CRC_TOKEN_LEN).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(b))
+}
 
 pub(super) fn handshake(creds: &Credentials, query: Option<&str>) -> Option<Result<HandshakeReply, IntakeError>> {
     let token = query_param(query, &["crc_token"])?;
     let answer = || {
         let key = secret(creds, CONSUMER_SECRET)?;
-        if token.is_empty() {
-            return Err(IntakeError::bad_request("crc_token", "must not be empty"));
+        if !is_crc_token(token.as_bytes()) {
+            return Err(IntakeError::bad_request(
+                "crc_token",
+                format!("must be 1 to {MAX_CRC_TOKEN_LEN} letters, digits or `-_.~+/=` (a UUID, base64)"),
+            ));
         }
         // `sha256=<base64 HMAC-SHA256(consumer_secret, crc_token)>`
         let response_token = format!("sha256={}", BASE64.encode(mac_bytes(key, &[token.as_bytes()])));
@@ -66,6 +86,12 @@ pub(super) fn handshake(creds: &Credentials, query: Option<&str>) -> Option<Resu
 
 pub(super) fn verify(creds: &Credentials, headers: &HeaderMap, body: &[u8]) -> Result<(), IntakeError> {
     let key = secret(creds, CONSUMER_SECRET)?;
+    if is_crc_token(body) {
+        // Whatever its signature: a CRC answer is a valid signature of such a body.
+        return Err(IntakeError::Unauthorized(
+            "the body has the shape of a CRC token, not of an X delivery; it is never accepted".into(),
+        ));
+    }
     let value = header(headers, SIGNATURE)?;
     let b64 = strip_prefix_ci(value, "sha256=")
         .ok_or_else(|| IntakeError::Unauthorized(format!("{SIGNATURE} must be sha256=<base64>")))?;
@@ -553,6 +579,32 @@ mod tests {
         );
         assert!(matches!(crc(&creds(CRC_SECRET), "crc_token="), Some(Err(IntakeError::BadRequest { .. }))));
         assert_eq!(crc(&creds(CRC_SECRET), "other=1"), None);
+    }
+
+    #[test]
+    fn the_crc_answers_token_shapes_only_and_such_bodies_are_never_accepted() {
+        let longest = "a".repeat(MAX_CRC_TOKEN_LEN);
+        for good in [CRC_TOKEN, "aGVsbG8gd29ybGQ=", "crc_A-b.c~d/e+f", "1", longest.as_str()] {
+            assert!(is_crc_token(good.as_bytes()), "{good}");
+            let reply = crc(&creds(CRC_SECRET), &format!("crc_token={}", good.replace('+', "%2B").replace('/', "%2F")));
+            assert!(matches!(reply, Some(Ok(_))), "{good}: {reply:?}");
+            // A body equal to the token, signed with the CRC's answer: refused.
+            let answer = signing::x_crc_response_token(CRC_SECRET, good);
+            assert!(
+                matches!(check(&creds(CRC_SECRET), &signed(&answer), good.as_bytes()), Err(IntakeError::Unauthorized(_))),
+                "{good}"
+            );
+        }
+        let too_long = "a".repeat(MAX_CRC_TOKEN_LEN + 1);
+        for bad in [EVENT_BODY, b"{}", b"a b", b"a\nb", b"\"quoted\"", b"caf\xc3\xa9", too_long.as_bytes()] {
+            assert!(!is_crc_token(bad), "{}", String::from_utf8_lossy(bad));
+        }
+        let crafted = format!("crc_token={}", String::from_utf8_lossy(EVENT_BODY).replace('{', "%7B").replace('}', "%7D"));
+        assert!(
+            matches!(crc(&creds(CRC_SECRET), &crafted), Some(Err(IntakeError::BadRequest { ref field, .. })) if field == "crc_token")
+        );
+        // Deliveries (JSON objects) are untouched by the rule.
+        assert_eq!(check(&creds("consumer_secret"), &signed(EVENT_SIGNATURE), EVENT_BODY), Ok(()));
     }
 
     #[test]
