@@ -37,16 +37,27 @@ pub enum CryptoError {
 pub struct Credentials(BTreeMap<String, SecretString>);
 
 impl Credentials {
+    /// Most fields one channel's credentials hold (every network needs a handful).
+    pub const MAX_FIELDS: usize = 50;
+    /// The longest value (tokens and secrets are far shorter).
+    pub const MAX_VALUE_CHARS: usize = 8192;
+
     /// From a JSON object of strings, as the API receives it.
     pub fn from_json(field: &str, value: &serde_json::Value) -> Result<Self, ValidationError> {
         let obj = value
             .as_object()
             .ok_or_else(|| ValidationError::new(field, "must be an object of string values"))?;
+        if obj.len() > Self::MAX_FIELDS {
+            return Err(ValidationError::new(field, format!("has {} fields; at most {}", obj.len(), Self::MAX_FIELDS)));
+        }
         let mut fields = BTreeMap::new();
         for (k, v) in obj {
             let s = v
                 .as_str()
                 .ok_or_else(|| ValidationError::new(format!("{field}.{k}"), "must be a string"))?;
+            if s.chars().count() > Self::MAX_VALUE_CHARS {
+                return Err(ValidationError::new(format!("{field}.{k}"), format!("must be at most {} characters", Self::MAX_VALUE_CHARS)));
+            }
             fields.insert(k.clone(), SecretString::from(s.to_owned()));
         }
         Ok(Self(fields))

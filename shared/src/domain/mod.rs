@@ -54,6 +54,24 @@ pub fn parse_time_zone(field: &str, name: &str) -> Result<Tz, ValidationError> {
         .map_err(|_| ValidationError::new(field, format!("`{name}` is not an IANA time zone name (e.g. Europe/Paris)")))
 }
 
+/// How a time zone field is documented (OpenAPI): one of the IANA names [`parse_time_zone`]
+/// knows, or `null` when `nullable`.
+pub(crate) fn time_zone_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let mut names: Vec<Option<&str>> = chrono_tz::TZ_VARIANTS.iter().map(|z| Some(z.name())).collect();
+    let types = if nullable {
+        names.push(None);
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(types)
+        .enum_values(Some(names))
+        .description(Some("An IANA time zone name, like `Europe/Paris`"))
+        .into()
+}
+
 /// The canonical text form of an instant in keys and columns: fixed width, UTC, microseconds,
 /// so that lexicographic order is time order (DynamoDB sort keys, SQLite indexes).
 ///

@@ -15,6 +15,10 @@ use chrono_tz::Tz;
 
 use super::{QueueSlot, ValidationError, parse_time_zone};
 
+fn optional_time_zone() -> utoipa::openapi::schema::Schema {
+    super::time_zone_schema(true)
+}
+
 /// The field every scheduling error names.
 pub const PUBLISH_AT: &str = "publish_at";
 
@@ -40,7 +44,7 @@ const FORMS: &str = "an instant with an offset (\"2027-01-04T09:00:00Z\"), \
 /// When to publish: an instant with an offset, `"next_slot"`, or a wall-clock time in a zone.
 // `publish_at` as it arrives in a request body, before any rule is checked: the one type that
 // both reads the JSON and documents it in the OpenAPI document; `PublishAt::parse` checks it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(
     untagged,
     expecting = "must be an instant with an offset (\"2027-01-04T09:00:00Z\"), \
@@ -54,12 +58,41 @@ pub enum PublishAtInput {
     Local(LocalTimeInput),
 }
 
+/// Documented by hand: a string (an instant of the years Herald reads, or `next_slot`) or a
+/// [`LocalTimeInput`] object; `schema()` states the same two forms `Deserialize` reads.
+impl utoipa::PartialSchema for PublishAtInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(
+                r"^(next_slot|(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$",
+            ))
+            .description(Some("An RFC 3339 instant with an offset (`2027-01-04T09:00:00Z`), or `next_slot`: each channel's first free queue slot"));
+        OneOfBuilder::new()
+            .item(text)
+            .item(utoipa::openapi::Ref::from_schema_name("LocalTimeInput"))
+            .description(Some("When to publish: an instant, `next_slot`, or a wall-clock time in a zone"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PublishAtInput {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push((<LocalTimeInput as utoipa::ToSchema>::name().into_owned(), LocalTimeInput::schema()));
+        <LocalTimeInput as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// A wall-clock time in a zone: `{"local":"2027-01-04T10:00:00","time_zone":"Europe/Paris"}`.
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct LocalTimeInput {
     /// `2027-01-04T10:00:00` (seconds optional), no offset.
+    #[schema(pattern = "^\\s*(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?\\s*$")]
     pub local: String,
     /// An IANA zone like `Europe/Paris`; without it, each target channel's own zone.
+    #[schema(schema_with = optional_time_zone)]
     pub time_zone: Option<String>,
 }
 

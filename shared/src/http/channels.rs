@@ -27,11 +27,11 @@ pub struct CreateChannelBody {
     #[schema(schema_with = schemas::time_zone)]
     time_zone: String,
     #[serde(default)]
-    #[schema(schema_with = schemas::credentials)]
+    #[schema(schema_with = schemas::optional_credentials)]
     credentials: Option<Value>,
     /// Weekly posting slots in the channel's zone, each once.
     #[serde(default)]
-    #[schema(max_items = 200)]
+    #[schema(schema_with = schemas::queue_slots)]
     queue_slots: Vec<SlotBody>,
 }
 
@@ -58,7 +58,7 @@ pub struct PatchChannelBody {
     #[schema(schema_with = schemas::optional_credentials)]
     credentials: Option<Value>,
     #[serde(default)]
-    #[schema(max_items = 200)]
+    #[schema(schema_with = schemas::optional_queue_slots)]
     queue_slots: Option<Vec<SlotBody>>,
     /// Accepted only to refuse it with a clear message (a channel's network never changes), so
     /// not part of the documented body.
@@ -76,7 +76,14 @@ pub struct PatchChannelBody {
     request_body = CreateChannelBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the channel; credentials never shown again", body = views::Channel),
+        (status = 201, description = "the channel; credentials never shown again", body = views::Channel, links(
+            ("get_channel" = (operation_id = "get_channel", parameters(("id" = "$response.body#/id")))),
+            ("update_channel" = (operation_id = "update_channel", parameters(("id" = "$response.body#/id")))),
+            ("delete_channel" = (operation_id = "delete_channel", parameters(("id" = "$response.body#/id")))),
+            ("suggest_slots" = (operation_id = "suggest_slots", parameters(("id" = "$response.body#/id")))),
+            ("webhook_handshake" = (operation_id = "webhook_handshake", parameters(("platform" = "$response.body#/platform"), ("channel_id" = "$response.body#/id")))),
+            ("receive_webhook" = (operation_id = "receive_webhook", parameters(("platform" = "$response.body#/platform"), ("channel_id" = "$response.body#/id")))),
+        )),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, response = super::error::Forbidden),
         (status = 413, response = super::error::TooLarge),

@@ -67,7 +67,15 @@ pub struct InboxParams {
     params(InboxParams),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "one page of the inbox", body = Page<views::Interaction>),
+        (status = 200, description = "one page of the inbox", body = Page<views::Interaction>, links(
+            ("get_interaction" = (operation_id = "get_interaction", parameters(("id" = "$response.body#/items/0/id")))),
+            ("assign_interaction" = (operation_id = "assign_interaction", parameters(("id" = "$response.body#/items/0/id")))),
+            ("add_note" = (operation_id = "add_note", parameters(("id" = "$response.body#/items/0/id")))),
+            ("close_interaction" = (operation_id = "close_interaction", parameters(("id" = "$response.body#/items/0/id")))),
+            ("reopen_interaction" = (operation_id = "reopen_interaction", parameters(("id" = "$response.body#/items/0/id")))),
+            ("reply_to_interaction" = (operation_id = "reply_to_interaction", parameters(("id" = "$response.body#/items/0/id")))),
+            ("contact_history" = (operation_id = "contact_history", parameters(("platform" = "$response.body#/items/0/platform"), ("author_id" = "$response.body#/items/0/author/id")))),
+        )),
         (status = 401, response = super::error::Unauthorized),
         (status = 422, description = "invalid filter; `field` names it", body = super::error::ApiErrorBody),
     ),
@@ -94,7 +102,12 @@ pub async fn list(
         channel: p.channel_id.as_deref().map(|s| ChannelId::parse("channel_id", s)).transpose()?,
         kind: p.kind.as_deref().map(|s| InteractionKind::parse("kind", s)).transpose()?,
         sentiment: p.sentiment.as_deref().map(|s| SentimentLabel::parse("sentiment", s)).transpose()?,
-        tag: p.tag.clone(),
+        tag: match p.tag.as_deref() {
+            Some(t) if t.is_empty() || t.chars().count() > 100 => {
+                return Err(ValidationError::new("tag", "must be 1 to 100 characters: a watch-list term").into());
+            }
+            other => other.map(str::to_owned),
+        },
         text,
     };
     let listing = service::list(&*state.store, &caller.actor(), &query, &page_of(p.limit.as_deref(), p.cursor)?).await?;

@@ -24,7 +24,7 @@ pub struct CreateKeyBody {
     role: String,
     /// A label for people: `ci`, `Marie's laptop`.
     #[serde(default)]
-    #[schema(required, min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(value_type = String, required, min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     name: Option<String>,
 }
 
@@ -37,7 +37,9 @@ pub struct CreateKeyBody {
     request_body = CreateKeyBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the key, with its secret shown this once", body = views::NewKey),
+        (status = 201, description = "the key, with its secret shown this once", body = views::NewKey, links(
+            ("delete_key" = (operation_id = "delete_key", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, response = super::error::Forbidden),
         (status = 413, response = super::error::TooLarge),

@@ -25,6 +25,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Request};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -73,6 +74,16 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `Some(Value::Null)`), `None` when absent (with `#[serde(default)]`).
 fn present<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
+}
+
+/// A whole number given as JSON: `6` or `6.0` (JSON Schema's `integer` counts both), never
+/// `6.5`, a negative or a string.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64).map(|f| f as u64))
+        .ok_or_else(|| D::Error::custom(format!("must be a whole number, not {n}")))
 }
 
 pub fn api_router(state: AppState) -> Router {

@@ -127,5 +127,28 @@ pub fn document() -> Document {
     responses((status = 200, description = "the OpenAPI 3 document", body = views::OpenApiDocument)),
 )]
 pub async fn serve() -> Json<views::OpenApiDocument> {
-    Json(views::OpenApiDocument(document()))
+    Json(views::OpenApiDocument(served()))
+}
+
+/// The document as served: [`document`] in JSON, with the Link objects' fields spelt as OpenAPI
+/// spells them (utoipa 5.5 writes `operation_id`, `operation_ref` and `request_body` there,
+/// which no client reads as links).
+pub fn served() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    if let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) {
+        for operation in paths.values_mut().filter_map(serde_json::Value::as_object_mut).flat_map(|item| item.values_mut()) {
+            let Some(responses) = operation.get_mut("responses").and_then(serde_json::Value::as_object_mut) else { continue };
+            for response in responses.values_mut() {
+                let Some(links) = response.get_mut("links").and_then(serde_json::Value::as_object_mut) else { continue };
+                for link in links.values_mut().filter_map(serde_json::Value::as_object_mut) {
+                    for (from, to) in [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")] {
+                        if let Some(v) = link.remove(from) {
+                            link.insert(to.to_owned(), v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    doc
 }

@@ -120,7 +120,13 @@ pub struct PatchPostBody {
     request_body = CreatePostBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the post with its deliveries, or with `recurrence` the series", body = views::Created),
+        (status = 201, description = "the post with its deliveries, or with `recurrence` the series", body = views::Created, links(
+            ("get_post" = (operation_id = "get_post", parameters(("id" = "$response.body#/id")))),
+            ("update_post" = (operation_id = "update_post", parameters(("id" = "$response.body#/id")))),
+            ("cancel_post" = (operation_id = "cancel_post", parameters(("id" = "$response.body#/id")))),
+            ("approve_post" = (operation_id = "approve_post", parameters(("id" = "$response.body#/id")))),
+            ("retry_post" = (operation_id = "retry_post", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, response = super::error::Forbidden),
         (status = 404, description = "a channel of `channel_ids` is not in your team", body = super::error::ApiErrorBody),
@@ -324,6 +330,7 @@ pub async fn cancel(
 pub struct ApproveBody {
     /// The post's `version` as you read it (`GET /v1/posts/{id}`); if the post changed since,
     /// the approval is refused (409) so nobody approves text they did not see.
+    #[serde(deserialize_with = "super::whole_number")]
     version: u64,
 }
 
@@ -337,9 +344,9 @@ pub struct ApproveBody {
         (the `ETag` of `GET /v1/posts/{id}`). A post changed since that version is 409.",
     params(
         ("id" = uuid::Uuid, Path, description = "the post id (a UUID)"),
-        ("If-Match" = Option<String>, Header, description = "the post's ETag as you read it, instead of `version` in the body"),
+        ("If-Match" = Option<String>, Header, pattern = "^(W/)?\"?[0-9]{1,19}\"?$", description = "the post's ETag as you read it, instead of `version` in the body"),
     ),
-    request_body(content = Option<ApproveBody>, description = "`{\"version\": n}`, unless `If-Match` says it"),
+    request_body(content = ApproveBody, description = "`{\"version\": n}`, unless `If-Match` says it"),
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the post", body = views::Post),

@@ -52,7 +52,10 @@ fn report_id(s: &str) -> Result<ReportId, ApiError> {
     request_body = CreateReportBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the report record with links to report.html, report.csv and report.json, and `summary` (the overall figures)", body = views::NewReport),
+        (status = 201, description = "the report record with links to report.html, report.csv and report.json, and `summary` (the overall figures)", body = views::NewReport, links(
+            ("get_report" = (operation_id = "get_report", parameters(("id" = "$response.body#/id")))),
+            ("get_report_file" = (operation_id = "get_report_file", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, description = "viewers cannot generate reports", body = super::error::ApiErrorBody),
         (status = 422, description = "invalid dates; `field` names it", body = super::error::ApiErrorBody),
@@ -217,6 +220,7 @@ pub struct ScheduleBody {
 pub struct WeeklyBody {
     #[schema(schema_with = super::schemas::weekday)]
     day: String,
+    #[serde(deserialize_with = "super::whole_number")]
     #[schema(maximum = 23)]
     hour: u64,
 }
@@ -225,8 +229,10 @@ pub struct WeeklyBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonthlyBody {
+    #[serde(deserialize_with = "super::whole_number")]
     #[schema(minimum = 1, maximum = 28)]
     day: u64,
+    #[serde(deserialize_with = "super::whole_number")]
     #[schema(maximum = 23)]
     hour: u64,
 }

@@ -23,22 +23,12 @@ pub fn watch_terms() -> Schema {
 
 /// An IANA time zone name: the list Herald knows (chrono-tz's).
 pub fn time_zone() -> Schema {
-    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(names))
-        .description(Some("An IANA time zone name, like `Europe/Paris`"))
-        .into()
+    crate::domain::time_zone_schema(false)
 }
 
 /// An optional IANA time zone name.
 pub fn optional_time_zone() -> Schema {
-    let names: Vec<Option<&str>> = chrono_tz::TZ_VARIANTS.iter().map(|z| Some(z.name())).chain([None]).collect();
-    ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(names))
-        .description(Some("An IANA time zone name, like `Europe/Paris`"))
-        .into()
+    crate::domain::time_zone_schema(true)
 }
 
 /// `mon` … `sun`.
@@ -49,12 +39,31 @@ pub fn weekday() -> Schema {
         .into()
 }
 
-/// `HH:MM`, 00:00 to 23:59 (seconds may follow: `HH:MM:SS`).
+/// `HH:MM`, 00:00 to 23:59 (seconds may follow: `HH:MM:SS`; spaces around are ignored).
 pub fn slot_time() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some("^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"))
+        .pattern(Some(r"^\s*([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?\s*$"))
         .examples(["09:00"])
+        .into()
+}
+
+/// Weekly posting slots: at most 200, each once.
+pub fn queue_slots() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("SlotBody"))
+        .max_items(Some(200))
+        .unique_items(true)
+        .into()
+}
+
+/// Weekly posting slots, or `null`/absent to leave them.
+pub fn optional_queue_slots() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(utoipa::openapi::Ref::from_schema_name("SlotBody"))
+        .max_items(Some(200))
+        .unique_items(true)
         .into()
 }
 
@@ -67,22 +76,12 @@ pub fn date() -> Schema {
         .into()
 }
 
-/// A channel's credentials: field name → secret (strings only). Which fields each network
-/// reads is said in the README.
-pub fn credentials() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .max_properties(Some(50))
-        .description(Some("Field name → secret; sealed at once, never shown again"))
-        .into()
-}
 
 /// Optional credentials; `null` removes them.
 pub fn optional_credentials() -> Schema {
     ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]))
-        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String).max_length(Some(8192))))
         .max_properties(Some(50))
         .description(Some("Field name → secret; `null` removes them, absent leaves them"))
         .into()
