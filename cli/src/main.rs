@@ -37,6 +37,8 @@ enum Command {
         data_dir: PathBuf,
         #[command(flatten)]
         publishing: PublishingArgs,
+        #[command(flatten)]
+        first_run: FirstRunArgs,
     },
     /// A demo team with sandbox channels and a week of posts, some due within the minute, then
     /// `serve`, printing each post as it goes out.
@@ -159,6 +161,28 @@ impl PublishingArgs {
     }
 }
 
+/// How the team `herald serve` makes on its first run is set up (later: `PATCH /v1/team`).
+#[derive(clap::Args)]
+struct FirstRunArgs {
+    /// The team's name, shown on its reports (first run only).
+    #[arg(long, env = "HERALD_TEAM_NAME")]
+    team_name: Option<String>,
+    /// The team's IANA time zone, e.g. Europe/Paris (first run only).
+    #[arg(long, default_value = "UTC", env = "HERALD_TIME_ZONE", value_parser = parse_zone)]
+    time_zone: chrono_tz::Tz,
+    /// The team's language: en or fr (first run only).
+    #[arg(long, default_value = "en", env = "HERALD_LANGUAGE", value_parser = parse_language)]
+    language: herald_core::domain::Language,
+}
+
+fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
+    herald_core::domain::parse_time_zone("--time-zone", s).map_err(|e| e.rule)
+}
+
+fn parse_language(s: &str) -> Result<herald_core::domain::Language, String> {
+    herald_core::domain::Language::parse("--language", s).map_err(|e| e.rule)
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create an API key (and the team, if it does not exist). Prints only the key.
@@ -184,8 +208,8 @@ const DEFAULT_TEAM: &str = "default";
 async fn main() -> Result<()> {
     herald_core::logging::init_human();
     match Cli::parse().command {
-        Command::Serve { addr, data_dir, publishing } => {
-            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.timers()).await
+        Command::Serve { addr, data_dir, publishing, first_run } => {
+            serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.timers(), first_run).await
         }
         Command::Report { data_dir, team, from, to, out } => report(&data_dir, &team, &from, &to, &out).await,
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
@@ -220,17 +244,30 @@ async fn serve(
     publishing: PublisherConfig,
     webhooks: Vec<(String, StandardWebhooks)>,
     timers: Timers,
+    first_run: FirstRunArgs,
 ) -> Result<()> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
     }
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
     if dir.first_run {
-        let team = TeamId::parse("team", DEFAULT_TEAM)?;
-        keys::ensure_team(&*dir.store, &SystemClock, &team, chrono_tz::UTC).await?;
-        let (_, secret) = keys::create_key(&*dir.store, &SystemClock, &team, Role::Admin, "first run").await?;
-        println!("First run: created team `{DEFAULT_TEAM}` and its admin API key (shown once, keep it):");
+        let id = TeamId::parse("team", DEFAULT_TEAM)?;
+        let (mut team, _) = keys::ensure_team(&*dir.store, &SystemClock, &id, first_run.time_zone).await?;
+        team.name = herald_core::services::team::name_of(first_run.team_name.as_deref().unwrap_or(DEFAULT_TEAM))?;
+        team.language = first_run.language;
+        let team = herald_core::store::TeamStore::update_team(&*dir.store, &team).await?;
+        let (_, secret) = keys::create_key(&*dir.store, &SystemClock, &id, Role::Admin, "first run").await?;
+        println!(
+            "First run: created team `{DEFAULT_TEAM}` (\"{}\", {}, {}) and its admin API key (shown once, keep it):",
+            team.name,
+            team.time_zone,
+            team.language.as_str()
+        );
         println!("  {}", secret.reveal());
+        println!(
+            "Lost it? `herald keys create --team {DEFAULT_TEAM} --role admin --data-dir {}` makes another.",
+            data_dir.display()
+        );
     }
     let ports = dir.ports(dir.event_sink(webhooks))?;
     run(&dir, addr, ports, publishing, timers, |_| {}).await

@@ -144,7 +144,7 @@ mod tests {
     }
 
     fn team() -> Team {
-        Team { version: 0,
+        Team { language: Default::default(), logo: None, version: 0,
             id: TeamId::parse("team", "cafe").unwrap(),
             name: "Café".into(),
             time_zone: chrono_tz::Europe::Paris,

@@ -13,6 +13,9 @@ use serde_json::Value;
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/v1/me"),
+    ("get", "/v1/team"),
+    ("patch", "/v1/team"),
+    ("get", "/v1/team/logo"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/channels"),
     ("post", "/v1/channels"),

@@ -20,6 +20,7 @@ mod api_inbox;
 mod api_openapi;
 mod api_posts;
 mod api_recurrence;
+mod api_team;
 mod api_webhooks;
 mod api_wire;
 mod bluesky_network;

@@ -82,6 +82,46 @@ pub struct Team {
     /// undo another. Teams stored before versions existed read as 0.
     #[serde(default)]
     pub version: u64,
+    /// The language reports (and later the web app) speak to this team.
+    #[serde(default)]
+    pub language: Language,
+    /// The team's logo, shown on its reports: where the file is kept and what it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<Logo>,
+}
+
+/// A language Herald speaks: English and French for now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Language {
+    pub const ALL: [Language; 2] = [Language::En, Language::Fr];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Fr => "fr",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| ValidationError::new(field, "must be one of en, fr"))
+    }
+}
+
+/// A stored logo: its key in the file store and its media type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logo {
+    pub key: String,
+    pub content_type: String,
 }
 
 /// What a key may do. Ordered: each role may do everything the roles below it may.

@@ -17,6 +17,7 @@ pub mod openapi;
 mod posts;
 mod reports;
 mod schemas;
+mod team;
 pub mod views;
 mod webhooks;
 
@@ -89,6 +90,8 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
 pub fn api_router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/me", get(me))
+        .route("/team", get(team::get).patch(team::update))
+        .route("/team/logo", get(team::logo))
         .route("/openapi.json", get(openapi::serve))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))

@@ -10,7 +10,7 @@ use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ApiErrorBody, Forbidden, Invalid, TooLarge, Unauthorized};
-use super::{calendar, channels, import, inbox, keys, posts, reports, views, webhooks};
+use super::{calendar, channels, import, inbox, keys, posts, reports, team, views, webhooks};
 
 /// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`.
 struct ApiKeyScheme;
@@ -38,6 +38,9 @@ impl Modify for ApiKeyScheme {
         super::health,
         super::me,
         serve,
+        team::get,
+        team::update,
+        team::logo,
         channels::list,
         channels::create,
         channels::get,
@@ -82,6 +85,7 @@ impl Modify for ApiKeyScheme {
         responses(Unauthorized, Forbidden, TooLarge, Invalid),
         schemas(
             ApiErrorBody,
+            team::PatchTeamBody,
             channels::CreateChannelBody,
             channels::PatchChannelBody,
             channels::SlotBody,
@@ -102,6 +106,7 @@ impl Modify for ApiKeyScheme {
     modifiers(&ApiKeyScheme),
     tags(
         (name = "meta", description = "Health, the caller, this document"),
+        (name = "team", description = "The team's name, time zone, language and logo"),
         (name = "channels", description = "Connected accounts"),
         (name = "posts", description = "Posts, their deliveries, the calendar, import"),
         (name = "keys", description = "API keys"),

@@ -107,6 +107,35 @@ documented_object!(
     "The platform's handshake answer: X `{\"response_token\"}`, LinkedIn `{\"challengeCode\",\"challengeResponse\"}` (Meta's is plain text)."
 );
 
+/// The team's settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    /// The zone reports and schedules are read in.
+    pub time_zone: String,
+    pub language: domain::Language,
+    /// Where the logo is served (`/v1/team/logo`), or `null` when there is none.
+    pub logo: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Bumped by every change of the team.
+    pub version: u64,
+}
+
+impl From<&domain::Team> for Team {
+    fn from(t: &domain::Team) -> Self {
+        Team {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            time_zone: t.time_zone.name().to_owned(),
+            language: t.language,
+            logo: t.logo.as_ref().map(|_| "/v1/team/logo".to_owned()),
+            created_at: t.created_at,
+            version: t.version,
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // Channels and keys
 // ------------------------------------------------------------------------------------------

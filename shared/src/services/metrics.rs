@@ -538,7 +538,7 @@ mod tests {
             let clock = Arc::new(ManualClock::new(t));
             let events = Arc::new(MemorySink::default());
             let adapter = Arc::new(Batched::default());
-            let team = Team { version: 0,
+            let team = Team { language: Default::default(), logo: None, version: 0,
                 id: TeamId::parse("team", "cafe").unwrap(),
                 name: "Café".into(),
                 time_zone: chrono_tz::Europe::Paris,

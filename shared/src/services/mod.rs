@@ -17,6 +17,7 @@ pub mod posts;
 pub mod publisher;
 pub mod reports;
 pub mod series;
+pub mod team;
 
 use crate::domain::{ApiKeyId, Role, TeamId, ValidationError};
 use crate::store::StoreError;
