@@ -225,47 +225,30 @@ impl EventSink for MemorySink {
 /// the logs (docs/reliability.md says how).
 pub const UNDELIVERED_MARK: &str = "herald.events.undelivered";
 
-/// How many times [`EventBridgeSink`] puts an event the bus refused (each `PutEvents` call
-/// being itself retried by the SDK on throttling, 5xx and timeouts), and the first pause
-/// between two tries (doubled each time, with jitter).
-#[cfg(feature = "aws")]
-#[derive(Debug, Clone, Copy)]
-pub struct PutRetry {
-    pub attempts: u32,
-    pub first_pause: std::time::Duration,
-}
-
-#[cfg(feature = "aws")]
-impl Default for PutRetry {
-    /// 4 puts, 200 ms then 400 ms then 800 ms apart (at most 1.4 s of waiting in all).
-    fn default() -> Self {
-        Self { attempts: 4, first_pause: std::time::Duration::from_millis(200) }
-    }
-}
-
 /// Puts events on an EventBridge bus (`source` = "herald", `detail-type` = the event's kind).
 ///
 /// `PutEvents` answers 200 even when it refused the entry (`FailedEntryCount` > 0 with an
 /// `ErrorCode` per entry): an entry refused with `ThrottlingException` or `InternalFailure`,
 /// or a call that failed after the SDK's own retries (throttled, 5xx, timed out), is put
-/// again, [`PutRetry::attempts`] times in all. An event still not delivered is logged at
+/// again, [`EventBridgeSink::PUT_ATTEMPTS`] times in all. An event still not delivered is logged at
 /// ERROR with [`UNDELIVERED_MARK`] and the whole entry, and `emit` returns the error.
 #[cfg(feature = "aws")]
 pub struct EventBridgeSink {
     client: aws_sdk_eventbridge::Client,
     bus: String,
-    retry: PutRetry,
 }
 
 #[cfg(feature = "aws")]
 impl EventBridgeSink {
-    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
-        Self { client, bus: bus.into(), retry: PutRetry::default() }
-    }
+    /// Puts of one event at most (each `PutEvents` call being itself retried by the SDK on
+    /// throttling, 5xx and timeouts)…
+    pub const PUT_ATTEMPTS: u32 = 4;
+    /// …the first pause between two, doubled each time, with jitter: 200, 400, 800 ms (at
+    /// most 1.4 s of waiting in all).
+    pub const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
-    pub fn with_retry(mut self, retry: PutRetry) -> Self {
-        self.retry = retry;
-        self
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+        Self { client, bus: bus.into() }
     }
 
     /// One `PutEvents` of one entry: `Ok(())`, or why not and whether trying again may help.
@@ -309,8 +292,7 @@ impl EventSink for EventBridgeSink {
             .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(event.time.timestamp_millis()))
             .detail(&detail)
             .build();
-        let attempts = self.retry.attempts.max(1);
-        let mut pause = self.retry.first_pause;
+        let mut pause = Self::FIRST_PAUSE;
         let mut tried = 0;
         let why = loop {
             tried += 1;
@@ -318,11 +300,11 @@ impl EventSink for EventBridgeSink {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };
-            if !retryable || tried >= attempts {
+            if !retryable || tried >= Self::PUT_ATTEMPTS {
                 break why;
             }
             tracing::warn!(detail_type = event.kind.detail_type(), attempt = tried, error = %why, "event refused by the bus; trying again");
-            // Full jitter over [pause/2, pause]: several functions refused at once spread out.
+            // Anywhere in [pause/2, pause]: several functions refused at once spread out.
             let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
             let jittered = rand::Rng::gen_range(&mut rand::thread_rng(), ms / 2..=ms);
             tokio::time::sleep(std::time::Duration::from_millis(jittered)).await;
