@@ -36,6 +36,30 @@ pub enum ConfigError {
     Switch(#[from] SwitchError),
 }
 
+/// How long Herald waits for DynamoDB and EventBridge. The SDK's defaults wait for an answer
+/// forever (only connecting is bounded, 3.1 s): a request the service accepted and never
+/// answered held a function until Lambda killed it (measured: docs/reliability.md). One attempt
+/// may take 3 s (a DynamoDB item operation takes milliseconds, a 1 MB query page well under a
+/// second); the SDK's three attempts, with their backoff, stop after 8 s in all, inside the
+/// webhook function's 10 s.
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(3100))
+        .operation_attempt_timeout(std::time::Duration::from_secs(3))
+        .operation_timeout(std::time::Duration::from_secs(8))
+        .build()
+}
+
+/// The DynamoDB client of `sdk`, with [`sdk_timeouts`].
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(sdk_timeouts()).build())
+}
+
+/// The EventBridge client of `sdk`, with [`sdk_timeouts`].
+pub fn eventbridge_client(sdk: &aws_config::SdkConfig) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::from_conf(aws_sdk_eventbridge::config::Builder::from(sdk).timeout_config(sdk_timeouts()).build())
+}
+
 /// Everything a function needs, built once per cold start.
 pub struct AwsContext {
     pub sdk: aws_config::SdkConfig,
@@ -48,7 +72,7 @@ impl AwsContext {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let table = std::env::var("HERALD_TABLE").map_err(|_| ConfigError::Missing("HERALD_TABLE"))?;
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()));
+        let store = Arc::new(DynamoStore::new(dynamodb_client(&sdk), table.clone()));
         Ok(Self { sdk, store, table, event_bus: std::env::var("HERALD_EVENT_BUS").ok() })
     }
 
@@ -78,7 +102,7 @@ impl AwsContext {
     /// function's log, so nothing is silently dropped.
     pub fn event_sink(&self) -> Arc<dyn EventSink> {
         match &self.event_bus {
-            Some(bus) => Arc::new(EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&self.sdk), bus.clone())),
+            Some(bus) => Arc::new(EventBridgeSink::new(eventbridge_client(&self.sdk), bus.clone())),
             None => {
                 tracing::warn!("HERALD_EVENT_BUS is not set: events go to /tmp/herald-events.jsonl only");
                 Arc::new(JsonLinesSink::new("/tmp/herald-events.jsonl".into()))

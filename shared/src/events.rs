@@ -220,7 +220,20 @@ impl EventSink for MemorySink {
     }
 }
 
+/// The mark of the one log line (level ERROR) written for an event that could not be put on
+/// the bus: template.yaml's metric filters count the lines carrying it (metric
+/// `Herald/<stage>` `EventsUndelivered`, alarm `EventsUndeliveredAlarm`). The line carries the
+/// whole entry (bus, source, detail-type, time, detail), so the event can be put again from
+/// the logs (docs/reliability.md says how).
+pub const UNDELIVERED_MARK: &str = "herald.events.undelivered";
+
 /// Puts events on an EventBridge bus (`source` = "herald", `detail-type` = the event's kind).
+///
+/// `PutEvents` answers 200 even when it refused the entry (`FailedEntryCount` > 0 with an
+/// `ErrorCode` per entry): an entry refused with `ThrottlingException` or `InternalFailure`,
+/// or a call that failed after the SDK's own retries (throttled, 5xx, timed out), is put
+/// again, [`EventBridgeSink::PUT_ATTEMPTS`] times in all. An event still not delivered is logged at
+/// ERROR with [`UNDELIVERED_MARK`] and the whole entry, and `emit` returns the error.
 #[cfg(feature = "aws")]
 pub struct EventBridgeSink {
     client: aws_sdk_eventbridge::Client,
@@ -229,8 +242,42 @@ pub struct EventBridgeSink {
 
 #[cfg(feature = "aws")]
 impl EventBridgeSink {
+    /// Puts of one event at most (each `PutEvents` call being itself retried by the SDK on
+    /// throttling, 5xx and timeouts)…
+    pub const PUT_ATTEMPTS: u32 = 4;
+    /// …the first pause between two, doubled each time, with jitter: 200, 400, 800 ms (at
+    /// most 1.4 s of waiting in all).
+    pub const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
     pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
         Self { client, bus: bus.into() }
+    }
+
+    /// One `PutEvents` of one entry: `Ok(())`, or why not and whether trying again may help.
+    async fn put_once(&self, entry: aws_sdk_eventbridge::types::PutEventsRequestEntry) -> Result<(), (String, bool)> {
+        use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+        match self.client.put_events().entries(entry).send().await {
+            Ok(out) if out.failed_entry_count() == 0 => Ok(()),
+            // PutEvents answers 200 even when it refused the entry: look at the entry itself.
+            Ok(out) => {
+                let refused = out.entries().iter().find(|e| e.error_code().is_some());
+                let code = refused.and_then(|e| e.error_code()).unwrap_or("unknown");
+                let message = refused.and_then(|e| e.error_message()).unwrap_or("no message");
+                let retryable = matches!(code, "ThrottlingException" | "InternalFailure" | "InternalException");
+                Err((format!("EventBridge refused the event: {code}: {message}"), retryable))
+            }
+            Err(e) => {
+                let retryable = match &e {
+                    SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+                    SdkError::ServiceError(ctx) => {
+                        ctx.raw().status().is_server_error()
+                            || e.code().is_some_and(|c| c.contains("Throttl") || c == "InternalException")
+                    }
+                    _ => false,
+                };
+                Err((DisplayErrorContext(e).to_string(), retryable))
+            }
+        }
     }
 }
 
@@ -238,32 +285,43 @@ impl EventBridgeSink {
 #[async_trait]
 impl EventSink for EventBridgeSink {
     async fn emit(&self, event: &Event) -> Result<(), EventError> {
-        use aws_sdk_eventbridge::error::DisplayErrorContext;
         use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        let detail = event.detail.to_string();
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)
             .detail_type(event.kind.detail_type())
             .time(aws_sdk_eventbridge::primitives::DateTime::from_millis(event.time.timestamp_millis()))
-            .detail(event.detail.to_string())
+            .detail(&detail)
             .build();
-        let out = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| EventError(DisplayErrorContext(e).to_string()))?;
-        // PutEvents answers 200 even when an entry was refused: look at the entry itself.
-        if out.failed_entry_count() > 0 {
-            let why = out
-                .entries()
-                .iter()
-                .filter_map(|e| e.error_message())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(EventError(format!("EventBridge refused the event: {why}")));
-        }
-        Ok(())
+        let mut pause = Self::FIRST_PAUSE;
+        let mut tried = 0;
+        let why = loop {
+            tried += 1;
+            let (why, retryable) = match self.put_once(entry.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
+            };
+            if !retryable || tried >= Self::PUT_ATTEMPTS {
+                break why;
+            }
+            tracing::warn!(detail_type = event.kind.detail_type(), attempt = tried, error = %why, "event refused by the bus; trying again");
+            // Anywhere in [pause/2, pause]: several functions refused at once spread out.
+            let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+            let jittered = rand::Rng::gen_range(&mut rand::thread_rng(), ms / 2..=ms);
+            tokio::time::sleep(std::time::Duration::from_millis(jittered)).await;
+            pause = pause.saturating_mul(2);
+        };
+        tracing::error!(
+            bus = %self.bus,
+            source = SOURCE,
+            detail_type = event.kind.detail_type(),
+            time = %event.time.to_rfc3339(),
+            detail = %detail,
+            attempts = tried,
+            error = %why,
+            "{UNDELIVERED_MARK}: the event could not be put on the bus; this line holds it whole",
+        );
+        Err(EventError(why))
     }
 }

@@ -29,6 +29,7 @@ mod intake_e2e;
 mod lambda_functions;
 mod publisher;
 mod publishing_e2e;
+mod reliability;
 mod reports;
 mod serve;
 mod store_contract;

@@ -71,6 +71,19 @@ enum Outcome {
     Lost,
 }
 
+/// What became of the write of an outcome ([`Publisher::write`]).
+enum Written {
+    /// Stored (perhaps by a try whose answer was lost).
+    Stored(Box<Delivery>),
+    /// Someone else wrote the delivery first; their write stands.
+    Lost,
+    /// Not stored: the delivery is still as this run claimed it. Its lease will run out and a
+    /// later run will reconcile it.
+    NotStored(StoreError),
+    /// The store failed, and failed again when asked what it holds.
+    Unknown(StoreError),
+}
+
 #[derive(Clone)]
 pub struct Publisher {
     pub ports: Ports,
@@ -203,15 +216,27 @@ impl Publisher {
         d.url = p.url;
         d.last_error = None;
         d.retry_at = None;
-        let Some(d) = self.write(&d).await? else { return Ok(Outcome::Lost) };
-        let lateness_ms = (d.published_at.unwrap_or(now) - d.publish_at).num_milliseconds();
-        tracing::info!(delivery = %d.id, platform = %d.platform, lateness_ms, reconciled = found, "published");
-        self.emit(EventKind::PostPublished, &d, json!({
+        let detail = json!({
             "post_id": d.post_id, "delivery_id": d.id, "channel_id": d.channel_id, "platform": d.platform,
             "platform_post_id": d.platform_post_id, "url": d.url, "published_at": d.published_at,
             "scheduled_for": d.publish_at,
-        }))
-        .await;
+        });
+        let d = match self.write(&d).await {
+            Written::Stored(d) => *d,
+            Written::Lost => return Ok(Outcome::Lost),
+            Written::NotStored(e) => return Err(e),
+            Written::Unknown(e) => {
+                // The post exists: say so now. Should the write not have landed, the run that
+                // reconciles the delivery after its lease says it again (events are
+                // at-least-once; `delivery_id` tells a repeat).
+                tracing::warn!(delivery = %d.id, error = %e, "published, but the store could not confirm it recorded it; announcing it now");
+                self.emit(EventKind::PostPublished, &d, detail).await;
+                return Err(e);
+            }
+        };
+        let lateness_ms = (d.published_at.unwrap_or(now) - d.publish_at).num_milliseconds();
+        tracing::info!(delivery = %d.id, platform = %d.platform, lateness_ms, reconciled = found, "published");
+        self.emit(EventKind::PostPublished, &d, detail).await;
         Ok(if found { Outcome::Reconciled } else { Outcome::Published })
     }
 
@@ -230,7 +255,11 @@ impl Publisher {
             }
             d.retry_at = Some(now + delay);
             d.last_error = Some(error.to_string());
-            let Some(d) = self.write(&d).await? else { return Ok(Outcome::Lost) };
+            let d = match self.write(&d).await {
+                Written::Stored(d) => *d,
+                Written::Lost => return Ok(Outcome::Lost),
+                Written::NotStored(e) | Written::Unknown(e) => return Err(e),
+            };
             tracing::warn!(delivery = %d.id, attempt = d.attempts, retry_in_s = delay.num_seconds(), reason = %error, "publish failed; will retry");
             return Ok(Outcome::Retrying);
         }
@@ -242,28 +271,57 @@ impl Publisher {
             return Ok(Outcome::Lost);
         }
         d.last_error = Some(reason.clone());
-        let Some(d) = self.write(&d).await? else { return Ok(Outcome::Lost) };
-        tracing::warn!(delivery = %d.id, reason = %reason, "publish failed for good");
         let detail = json!({
             "post_id": d.post_id, "delivery_id": d.id, "channel_id": d.channel_id, "platform": d.platform,
             "reason": reason, "attempts": d.attempts,
         });
+        let (d, unconfirmed) = match self.write(&d).await {
+            Written::Stored(d) => (*d, None),
+            Written::Lost => return Ok(Outcome::Lost),
+            Written::NotStored(e) => return Err(e),
+            // As for a publication: the network's answer is announced, at least once.
+            Written::Unknown(e) => (d, Some(e)),
+        };
+        tracing::warn!(delivery = %d.id, reason = %reason, "publish failed for good");
         self.emit(EventKind::PostFailed, &d, detail.clone()).await;
         if matches!(error, PublishError::Auth { .. }) {
             self.emit(EventKind::ChannelNeedsReconnect, &d, detail).await;
         }
-        Ok(Outcome::Failed)
+        match unconfirmed {
+            None => Ok(Outcome::Failed),
+            Some(e) => Err(e),
+        }
     }
 
-    /// Version-checked write; `None` when someone else wrote the delivery first.
-    async fn write(&self, d: &Delivery) -> StoreResult<Option<Delivery>> {
-        match self.ports.store.update_delivery(d).await {
-            Ok(d) => Ok(Some(d)),
-            Err(StoreError::Conflict) => {
-                tracing::warn!(delivery = %d.id, "delivery changed while publishing; keeping the other write");
-                Ok(None)
+    /// Version-checked write of an outcome, and what became of it.
+    ///
+    /// When the store refuses or fails the write, the delivery is read back. A write whose
+    /// answer was lost (DynamoDB applied it, then a 500, a timeout or a reset reached the SDK,
+    /// which sent it again) comes back as a conflict with itself, or as a timeout: the stored
+    /// delivery is then exactly the one written, which only this run's claim can have written
+    /// (a run taking over an expired claim counts one more attempt), so it is this run's, and
+    /// its event is still due.
+    async fn write(&self, d: &Delivery) -> Written {
+        let error = match self.ports.store.update_delivery(d).await {
+            Ok(d) => return Written::Stored(Box::new(d)),
+            Err(e) => e,
+        };
+        let written = d.version.checked_add(1).map(|version| Delivery { version, ..d.clone() });
+        match self.ports.store.get_delivery(&d.team_id, d.post_id, d.id).await {
+            Ok(Some(stored)) if Some(&stored) == written.as_ref() => {
+                tracing::info!(delivery = %d.id, error = %error, "the outcome was stored although its answer was lost");
+                Written::Stored(Box::new(stored))
             }
-            Err(e) => Err(e),
+            // Still as this run claimed it: the write did not land.
+            Ok(Some(stored)) if stored.version == d.version => Written::NotStored(error),
+            Ok(_) => {
+                tracing::warn!(delivery = %d.id, "delivery changed while publishing; keeping the other write");
+                Written::Lost
+            }
+            Err(read) => {
+                tracing::warn!(delivery = %d.id, error = %error, read_back = %read, "the outcome may or may not be stored");
+                Written::Unknown(error)
+            }
         }
     }
 

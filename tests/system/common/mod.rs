@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fault_proxy;
 pub mod lambda_emulator;
 pub mod report_dataset;
 pub mod serve;
