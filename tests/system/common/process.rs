@@ -445,8 +445,10 @@ mod tests {
     /// transcript kept for the message.
     #[test]
     fn a_silent_child_is_a_timeout_not_a_hang() {
+        // Silent until its stdin (held open here, never written) says something: no timer.
         let mut child = Command::new("sh")
-            .args(["-c", "echo first; echo oops >&2; sleep 30"])
+            .args(["-c", "echo first; echo oops >&2; read never"])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
