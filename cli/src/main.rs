@@ -69,6 +69,10 @@ enum Command {
         /// Folder to write the three files into (created if needed).
         #[arg(long)]
         out: PathBuf,
+        /// The report as it could be made at this RFC 3339 instant (default: now): counters
+        /// measured after it are left out, as a scheduled report made then would have them.
+        #[arg(long)]
+        as_of: Option<String>,
     },
     /// Webhook intake maintenance.
     Intake {
@@ -211,7 +215,9 @@ async fn main() -> Result<()> {
         Command::Serve { addr, data_dir, publishing, first_run } => {
             serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.timers(), first_run).await
         }
-        Command::Report { data_dir, team, from, to, out } => report(&data_dir, &team, &from, &to, &out).await,
+        Command::Report { data_dir, team, from, to, out, as_of } => {
+            report(&data_dir, &team, &from, &to, &out, as_of.as_deref()).await
+        }
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
             create_key(&team, &role, &name, &data_dir).await
@@ -394,15 +400,22 @@ async fn metrics_timer(poller: MetricsPoller, period: Duration) {
 }
 
 /// `herald report`: builds the report from the data directory and writes its three files.
-async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path) -> Result<()> {
+async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path, as_of: Option<&str>) -> Result<()> {
+    use herald_core::clock::Clock;
     use herald_core::services::reports;
     let team = TeamId::parse("--team", team)?;
     let day = herald_core::domain::parse_date;
     let (from, to) = (day("--from", from)?, day("--to", to)?);
+    let now = match as_of {
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .with_context(|| format!("--as-of {s}: not an RFC 3339 instant like 2027-01-11T08:00:00Z"))?,
+        None => SystemClock.now(),
+    };
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
     let found = herald_core::store::TeamStore::get_team(&*dir.store, &team).await?;
     let Some(found) = found else { bail!("no team `{team}` in {}", data_dir.display()) };
-    let data = reports::build(&*dir.store, &found, from, to, chrono::Utc::now()).await?;
+    let data = reports::build(&*dir.store, &found, from, to, now).await?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for (format, bytes) in reports::render_all(&data) {
         let path = out.join(format.file_name());

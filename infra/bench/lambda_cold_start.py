@@ -37,6 +37,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -144,6 +145,15 @@ def measure(env, lambda_dir, runs, moto_url):
     )
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         env.pop(var, None)
+    # Each function gets the environment template.yaml gives it, read from the SAM transform
+    # (as in tests/run).
+    template = Path(tempfile.mkdtemp(prefix="herald-bench-")) / "template.transformed.json"
+    subprocess.run(
+        [str(CACHE / "venv" / "bin" / "python"), str(ROOT / "infra/sam/transform.py"), str(ROOT / "template.yaml"), str(template)],
+        env=dict(env, AWS_DEFAULT_REGION="us-east-1"),
+        check=True,
+    )
+    env["HERALD_TEST_SAM_TEMPLATE"] = str(template)
     cmd = ["cargo", "test", "--test", "system", "--", "--ignored", "--exact", "lambda_functions::cold_start_bench", "--nocapture"]
     log(" ".join(cmd))
     out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout

@@ -7,6 +7,7 @@
 //! | `HERALD_EVENT_BUS` | the EventBridge bus name |
 //! | `HERALD_CREDENTIALS_KEY_PARAM` | SSM SecureString parameter holding the base64 AES-256 key |
 //! | `HERALD_CREDENTIALS_KEY` | the key itself, base64 (instead of the parameter; for tests) |
+//! | `HERALD_REPORTS_BUCKET` | the S3 bucket of report files: required by the functions that write or serve them (the API, the report generator), which refuse to start without it |
 //! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
 //! | `HERALD_ALLOW_PRIVATE_NETWORK` | `1`: the networks' clients may reach private addresses (tests' fakes); unset in production |
 
@@ -20,6 +21,7 @@ use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
 use crate::platforms::net::SwitchError;
 use crate::platforms::{NetworkPolicy, network_adapters};
 use crate::ports::Ports;
+use crate::services::reports::{FilesError, ReportFiles};
 use crate::store::dynamo::DynamoStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -110,41 +112,67 @@ impl AwsContext {
         }
     }
 
-    /// The ports of a function that works with channels (the API, webhook intake, the
-    /// publisher, the pollers), built once per cold start: DynamoDB, the system clock, the
-    /// credentials key, events to the bus, every network adapter Herald has (a delivery to a
-    /// network without one fails with that reason) and report files in the bucket (in memory
-    /// when no bucket is configured).
-    ///
-    /// The networks' clients refuse private addresses unless `HERALD_ALLOW_PRIVATE_NETWORK=1`
-    /// (the test rigs' fakes on loopback): this host is where that switch is read.
+    /// The ports of a function that works with channels but keeps no report files (webhook
+    /// intake, the publisher, the pollers), built once per cold start: DynamoDB, the system
+    /// clock, the credentials key, events to the bus and every network adapter Herald has (a
+    /// delivery to a network without one fails with that reason). Report files are refused
+    /// rather than kept in memory, where they would vanish with the process.
     pub async fn ports(&self) -> Result<Ports, ConfigError> {
-        let adapters = network_adapters(Arc::new(SystemClock), NetworkPolicy::from_env()?)
-            .map_err(|e| ConfigError::Http(e.to_string()))?;
-        let ports = Ports::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
-            .with_events(self.event_sink())
-            .with_adapters(adapters);
-        Ok(match self.report_files() {
-            Some(files) => ports.with_report_files(files),
-            None => ports,
-        })
+        Ok(self.channel_ports().await?.with_report_files(Arc::new(NoReportFiles)))
     }
 
-    /// Report files in the bucket named by `HERALD_REPORTS_BUCKET`, when there is one.
-    pub fn report_files(&self) -> Option<Arc<dyn crate::services::reports::ReportFiles>> {
-        let bucket = std::env::var("HERALD_REPORTS_BUCKET").ok().filter(|b| !b.is_empty())?;
+    /// [`Self::ports`] with report files in the bucket named by `HERALD_REPORTS_BUCKET`, for the
+    /// API (it lists reports, makes them on demand and serves their files). Without the bucket
+    /// this is a configuration error: the function must not start (report records would point at
+    /// files kept nowhere).
+    pub async fn ports_with_reports(&self) -> Result<Ports, ConfigError> {
+        let files = self.report_files()?;
+        Ok(self.channel_ports().await?.with_report_files(files))
+    }
+
+    /// The networks' clients refuse private addresses unless `HERALD_ALLOW_PRIVATE_NETWORK=1`
+    /// (the test rigs' fakes on loopback): this host is where that switch is read.
+    async fn channel_ports(&self) -> Result<Ports, ConfigError> {
+        let adapters = network_adapters(Arc::new(SystemClock), NetworkPolicy::from_env()?)
+            .map_err(|e| ConfigError::Http(e.to_string()))?;
+        Ok(Ports::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
+            .with_events(self.event_sink())
+            .with_adapters(adapters))
+    }
+
+    /// Report files in the bucket named by `HERALD_REPORTS_BUCKET` (required).
+    pub fn report_files(&self) -> Result<Arc<dyn ReportFiles>, ConfigError> {
+        let bucket = std::env::var("HERALD_REPORTS_BUCKET")
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+            .ok_or(ConfigError::Missing("HERALD_REPORTS_BUCKET"))?;
         // An endpoint override (moto, LocalStack) serves buckets by path, not by host name.
         let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok() || std::env::var("AWS_ENDPOINT_URL_S3").is_ok();
         let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();
-        Some(Arc::new(crate::services::reports::S3ReportFiles::new(aws_sdk_s3::Client::from_conf(config), bucket)))
+        Ok(Arc::new(crate::services::reports::S3ReportFiles::new(aws_sdk_s3::Client::from_conf(config), bucket)))
     }
 
-    /// The report generator's round: weekly reports of every team due this hour, into the bucket.
-    pub async fn report_round(&self, now: chrono::DateTime<chrono::Utc>) -> Result<crate::services::reports::ScheduledSummary, crate::services::ServiceError> {
-        let files = self.report_files().ok_or_else(|| {
-            crate::services::ServiceError::Conflict("HERALD_REPORTS_BUCKET is not set: nowhere to put reports".into())
-        })?;
-        crate::services::reports::scheduled_round(&*self.store, &*files, &*self.event_sink(), now).await
+    /// The report generator's round: weekly and monthly reports of every team due this hour,
+    /// into `files` (the bucket, from [`Self::report_files`] at start-up).
+    pub async fn report_round(
+        &self,
+        files: &dyn ReportFiles,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::services::reports::ScheduledSummary, crate::services::ServiceError> {
+        crate::services::reports::scheduled_round(&*self.store, files, &*self.event_sink(), now).await
+    }
+}
+
+/// The report files of a function that has none: every use is an error, said as such.
+struct NoReportFiles;
+
+#[async_trait::async_trait]
+impl ReportFiles for NoReportFiles {
+    async fn put(&self, key: &str, _: Vec<u8>) -> Result<(), FilesError> {
+        Err(FilesError(format!("this function keeps no report files (writing {key})")))
     }
 
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, FilesError> {
+        Err(FilesError(format!("this function keeps no report files (reading {key})")))
+    }
 }

@@ -241,8 +241,15 @@ impl InboxAdapter for RecordingInbox {
     }
 
     async fn reply(&self, _: &Channel, _: &Credentials, to: &Interaction, text: &str) -> Result<Published, PublishError> {
-        if text.contains("fail") {
-            return Err(PublishError::Transient { reason: "the instance is down".into(), retry_after: Some(std::time::Duration::from_secs(30)) });
+        let secs = std::time::Duration::from_secs;
+        match text {
+            "please fail" => {
+                return Err(PublishError::Transient { reason: "the instance is down".into(), retry_after: Some(secs(30)) });
+            }
+            "down, no hint" => return Err(PublishError::Transient { reason: "the instance is down".into(), retry_after: None }),
+            "revoked" => return Err(PublishError::Auth { reason: "the token was revoked".into() }),
+            "too long" => return Err(PublishError::Permanent { reason: "the reply is too long for the instance".into() }),
+            _ => {}
         }
         self.0.lock().unwrap().push((to.external_id.clone(), text.to_owned()));
         Ok(Published { platform_post_id: "r-1".into(), url: Some("https://example.social/r-1".into()), published_at: None })
@@ -264,6 +271,7 @@ async fn a_reply_goes_through_the_platform_and_records_the_first_response_time()
             .unwrap(),
     ).await;
     assert_eq!(raw.status, 503, "a platform outage is said as such");
+    assert_eq!(raw.header("retry-after"), Some("30"), "the wait the platform asked for");
     assert!(platform.0.lock().unwrap().is_empty());
 
     app.clock.advance(Duration::minutes(12));
@@ -273,6 +281,38 @@ async fn a_reply_goes_through_the_platform_and_records_the_first_response_time()
     assert_eq!(body["interaction"]["status"], "answered");
     assert!(body["interaction"]["first_response_seconds"].as_i64().unwrap() >= 12 * 60, "{body}");
     assert_eq!(*platform.0.lock().unwrap(), vec![("q-1".to_owned(), "We close at 7pm!".to_owned())]);
+}
+
+/// A reply the platform refuses is a 502 saying why (a revoked token: reconnect; a post it will
+/// not take: change it), without `Retry-After` since waiting will not help; a platform that is
+/// down is a 503 with the `Retry-After` it asked for, or none when it gave none. Nothing is
+/// recorded as answered.
+#[tokio::test]
+async fn a_refused_reply_is_a_502_and_an_outage_a_503_with_the_platforms_retry_after() {
+    let platform = Arc::new(RecordingInbox::default());
+    let app = App::with_adapters(Adapters::default().with_inbox(Platform::Generic, platform.clone()));
+    let (admin, ch) = generic_channel(&app).await;
+    deliver(&app, &ch, &interaction("q-2", "u-2", "Do you deliver?")).await;
+    let id = inbox(&app, &admin, "").await[0]["id"].as_str().unwrap().to_owned();
+    for (text, status, code, says, retry_after) in [
+        ("revoked", 502, "platform_auth", "the token was revoked", None),
+        ("too long", 502, "platform_refused", "the reply is too long for the instance", None),
+        ("please fail", 503, "platform_unavailable", "the instance is down", Some("30")),
+        ("down, no hint", 503, "platform_unavailable", "the instance is down", None),
+    ] {
+        let body = json!({"text": text}).to_string().into_bytes();
+        let path = format!("/v1/inbox/{id}/reply");
+        let raw = app.raw(Method::POST, &path, Some(&admin), Some("application/json"), Some(body)).await;
+        assert_eq!(raw.status, status, "{text}: {}", raw.text());
+        let (got_code, _, message) = crate::common::error_of(&raw.json());
+        assert_eq!(got_code, code, "{text}");
+        assert!(message.contains(says), "{text}: {message}");
+        assert_eq!(raw.header("retry-after"), retry_after, "{text}");
+    }
+    assert!(platform.0.lock().unwrap().is_empty());
+    let (_, thread) = app.get(&format!("/v1/inbox/{id}"), &admin).await;
+    assert_eq!(thread["interaction"]["status"], "open", "{thread}");
+    assert_eq!(thread["interaction"]["first_response_seconds"], Value::Null, "{thread}");
 }
 
 #[tokio::test]

@@ -126,7 +126,7 @@ async fn a_change_from_a_stale_read_of_the_team_is_409() {
 }
 
 #[tokio::test]
-async fn serve_sets_the_first_run_team_from_its_flags() {
+async fn serve_sets_the_first_run_team_from_its_flags_and_says_how_to_make_another_key() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start_with(
         dir.path(),
@@ -141,5 +141,8 @@ async fn serve_sets_the_first_run_team_from_its_flags() {
     );
     let (_, schedule) = client.call(reqwest::Method::GET, "/v1/reports/schedule", None).await;
     assert_eq!(schedule["time_zone"], "Europe/Paris");
+    // The first-run message says how to make another key when this one is lost.
+    let printed = serve.transcript.text();
+    assert!(printed.contains("herald keys create --team default --role admin"), "{printed}");
     serve.kill();
 }

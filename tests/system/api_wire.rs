@@ -446,3 +446,44 @@ async fn every_endpoint_answers_in_the_recorded_wire_format() {
     }
     assert_eq!(got.len(), want.len(), "the scenario's calls changed");
 }
+
+/// Every answer carries `x-request-id`, the id its log lines carry: the caller's own, echoed as
+/// it came (a proxy's or API Gateway's id ties their logs to Herald's), or a fresh UUID for each
+/// request that came without one. Error answers and webhooks too.
+#[tokio::test]
+async fn every_answer_echoes_the_request_id_or_makes_one_up() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let request = |path: &str, key: Option<&str>, id: Option<&str>| {
+        let mut req = Request::builder().method(Method::GET).uri(path);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    for (path, key, status) in [
+        ("/health", None, 200),
+        ("/v1/me", Some(admin.as_str()), 200),
+        ("/v1/me", None, 401),
+        ("/v1/nothing-here", Some(admin.as_str()), 404),
+        ("/webhooks/generic/not-a-channel", None, 404),
+    ] {
+        let given = format!("req-{}-7f3a", status);
+        let echoed = app.send(request(path, key, Some(&given))).await;
+        assert_eq!(echoed.status, status, "{path}: {}", String::from_utf8_lossy(&echoed.body));
+        assert_eq!(echoed.header("x-request-id"), Some(given.as_str()), "{path}: the caller's id, echoed");
+
+        let (first, second) = (app.send(request(path, key, None)).await, app.send(request(path, key, None)).await);
+        let made: Vec<&str> = [&first, &second]
+            .iter()
+            .map(|r| r.header("x-request-id").unwrap_or_else(|| panic!("{path}: no x-request-id made up")))
+            .collect();
+        for id in &made {
+            assert!(uuid::Uuid::parse_str(id).is_ok(), "{path}: a UUID: {id}");
+        }
+        assert_ne!(made[0], made[1], "{path}: one id per request");
+    }
+}

@@ -17,8 +17,11 @@
 //! `NetworkPolicy::AllowPrivate` (what `HERALD_ALLOW_PRIVATE_NETWORK=1` gives a host).
 //!
 //! Without `HERALD_TEST_BLUESKY_NETWORK` they FAIL rather than skip, unless
-//! `HERALD_SKIP_BLUESKY_NETWORK=1` says to skip (tests/run honours the same variable, loudly).
-//! Each test makes its own records, so re-running against one network is fine.
+//! `HERALD_SKIP_BLUESKY_NETWORK=1` says to skip (tests/run honours the same variable, loudly;
+//! under `CI` both refuse to skip). Each test makes its own records, so re-running against one
+//! network is fine; tests run one at a time on a network (the nextest test group
+//! `bluesky-network` in .config/nextest.toml, and [`NetworkLock`] for `cargo test`), since some
+//! count every new notification of alice's.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +49,8 @@ struct Network {
     appview: String,
     plc: String,
     accounts: Vec<Account>,
+    /// Held until the test ends.
+    _lock: NetworkLock,
 }
 
 struct Account {
@@ -63,14 +68,13 @@ impl Network {
     }
 }
 
-/// The network described by `HERALD_TEST_BLUESKY_NETWORK`; `None` (skip) only when
-/// `HERALD_SKIP_BLUESKY_NETWORK=1`.
+/// The network described by `HERALD_TEST_BLUESKY_NETWORK`, with this test holding it alone
+/// (see [`NetworkLock`]); `None` (skip) only when `HERALD_SKIP_BLUESKY_NETWORK=1` outside CI.
 fn network() -> Option<Network> {
-    if std::env::var("HERALD_SKIP_BLUESKY_NETWORK").as_deref() == Ok("1") {
-        eprintln!(
-            "WARNING: HERALD_SKIP_BLUESKY_NETWORK=1: NOT testing against the Bluesky network \
-             (infra/bluesky); this test checked nothing"
-        );
+    if crate::common::process::skip_requested(
+        "HERALD_SKIP_BLUESKY_NETWORK",
+        "the Bluesky adapter against the Bluesky network (infra/bluesky)",
+    ) {
         return None;
     }
     let path = std::env::var("HERALD_TEST_BLUESKY_NETWORK").unwrap_or_else(|_| {
@@ -78,7 +82,7 @@ fn network() -> Option<Network> {
             "HERALD_TEST_BLUESKY_NETWORK is not set: the Bluesky tests need the loopback Bluesky \
              network (PLC + PDS + AppView). Run the suite with `tests/run`, which starts one with \
              infra/bluesky/up, or `eval \"$(infra/bluesky/up)\"` first; \
-             HERALD_SKIP_BLUESKY_NETWORK=1 skips them."
+             HERALD_SKIP_BLUESKY_NETWORK=1 skips them (not under CI)."
         )
     });
     let text = std::fs::read_to_string(&path)
@@ -94,7 +98,35 @@ fn network() -> Option<Network> {
         .iter()
         .map(|a| Account { handle: field(a, "handle"), did: field(a, "did"), password: field(a, "password") })
         .collect();
-    Some(Network { pds: field(&v, "pds"), appview: field(&v, "appview"), plc: field(&v, "plc"), accounts })
+    let lock = NetworkLock::take(&path);
+    Some(Network { pds: field(&v, "pds"), appview: field(&v, "appview"), plc: field(&v, "plc"), accounts, _lock: lock })
+}
+
+/// One test at a time on a network: the tests that count alice's new notifications ("only bob's
+/// three posts are new") would otherwise see another test's mentions and replies.
+///
+/// Under nextest the test group `bluesky-network` (.config/nextest.toml, one thread) already
+/// runs these tests one after the other, so this lock is never contended there; it is what
+/// keeps them apart under `cargo test` (tests/run's fallback when cargo-nextest is missing),
+/// which runs a binary's tests on parallel threads. An exclusive `flock` on a file named after
+/// the network, held by the test until it ends (the kernel releases it if the test dies).
+struct NetworkLock(#[allow(dead_code)] std::fs::File);
+
+impl NetworkLock {
+    fn take(network_file: &str) -> NetworkLock {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        network_file.hash(&mut h);
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bluesky-network-{:016x}.lock", h.finish()));
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        file.lock().unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+        NetworkLock(file)
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -1079,4 +1111,137 @@ async fn a_mention_polled_into_the_inbox_is_answered_through_the_api_on_the_netw
         }
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+
+/// `account`'s record of `collection` (repo = its DID); returns (uri, cid).
+async fn writes(c: &reqwest::Client, net: &Network, did: &str, jwt: &str, collection: &str, record: Value) -> (String, String) {
+    let (status, made) = post(
+        c,
+        &net.pds,
+        "com.atproto.repo.createRecord",
+        Some(jwt),
+        &json!({"repo": did, "collection": collection, "record": record}),
+    )
+    .await;
+    assert_eq!(status, 200, "{did}'s {collection}: {made}");
+    (made["uri"].as_str().unwrap().to_owned(), made["cid"].as_str().unwrap().to_owned())
+}
+
+/// Herald's metrics port (what the metric poller reads) against the real network. A fresh
+/// account, made for this test so that its numbers are its own, publishes through the adapter;
+/// bob likes the post and replies to it, alice likes it and quotes it, bob follows the account.
+/// Once the AppView has indexed them, `post_counters_batch` reads exactly those counters (a post
+/// that does not exist is `Gone`, in the same batch), and `followers` reads 1: both what the
+/// AppView itself shows, read there directly.
+#[tokio::test]
+async fn the_metrics_port_reads_the_appviews_real_counters_and_followers() {
+    use herald_core::domain::MetricCounters;
+    use herald_core::platforms::MetricsAdapter;
+    use herald_core::platforms::metrics::{MetricsError, PostRef};
+    let Some(net) = network() else { return };
+    let c = client();
+    let run = run_id();
+
+    let handle = format!("m{run}.test");
+    let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    let (status, made) = post(
+        &c,
+        &net.pds,
+        "com.atproto.server.createAccount",
+        None,
+        &json!({"handle": handle, "email": format!("{handle}@herald.test"), "password": password}),
+    )
+    .await;
+    assert_eq!(status, 200, "createAccount {handle}: {made}");
+    let did = made["did"].as_str().expect("a DID").to_owned();
+    let jwt = made["accessJwt"].as_str().expect("a session").to_owned();
+    let (status, app) =
+        post(&c, &net.pds, "com.atproto.server.createAppPassword", Some(&jwt), &json!({"name": "herald"})).await;
+    assert_eq!(status, 200, "createAppPassword: {app}");
+    let creds = credentials(&net.pds, &handle, app["password"].as_str().unwrap());
+    let a = adapter();
+    let ch = channel(&handle);
+    let job = Job::new(&ch, &creds, &format!("Menu du jour {run}"), vec![]);
+    let published = publish(&a, &job).await;
+    let uri = published.platform_post_id.clone();
+    let cid = get_record(&c, &net, &uri).await["cid"].as_str().unwrap().to_owned();
+    let subject = json!({"uri": uri, "cid": cid});
+    // Answers to a post the AppView has seen (a reply indexed before its parent counts for nothing).
+    eventually("the AppView has the post", || {
+        let (c, appview, uri) = (&c, &net.appview, &uri);
+        async move {
+            let (status, body) = get(c, appview, "app.bsky.feed.getPosts", None, &[("uris", uri)]).await;
+            if status == 200 && body["posts"][0]["uri"] == uri.as_str() { Ok(()) } else { Err(format!("HTTP {status}: {body}")) }
+        }
+    })
+    .await;
+
+    let (bob, alice) = (net.account("bob.test"), net.account("alice.test"));
+    let (_, bob_jwt) = login(&c, &net, bob).await;
+    let (_, alice_jwt) = login(&c, &net, alice).await;
+    let like = json!({"$type": "app.bsky.feed.like", "subject": subject, "createdAt": now()});
+    writes(&c, &net, &bob.did, &bob_jwt, "app.bsky.feed.like", like.clone()).await;
+    writes(&c, &net, &alice.did, &alice_jwt, "app.bsky.feed.like", like).await;
+    let reply = json!({"$type": "app.bsky.feed.post", "text": format!("Je viens ! {run}"), "createdAt": now(),
+        "reply": {"root": subject, "parent": subject}});
+    writes(&c, &net, &bob.did, &bob_jwt, "app.bsky.feed.post", reply).await;
+    let quote = json!({"$type": "app.bsky.feed.post", "text": format!("À tester {run}"), "createdAt": now(),
+        "embed": {"$type": "app.bsky.embed.record", "record": subject}});
+    writes(&c, &net, &alice.did, &alice_jwt, "app.bsky.feed.post", quote).await;
+    let follow = json!({"$type": "app.bsky.graph.follow", "subject": did, "createdAt": now()});
+    writes(&c, &net, &bob.did, &bob_jwt, "app.bsky.graph.follow", follow).await;
+
+    // Read through the port until the AppView has indexed all of it.
+    let missing = format!("at://{did}/app.bsky.feed.post/3zzzzzzzzzzzz");
+    let at = Utc::now();
+    let posts = [PostRef { platform_post_id: &uri, published_at: at }, PostRef { platform_post_id: &missing, published_at: at }];
+    let want = |bookmarks: Option<u64>| MetricCounters {
+        likes: Some(2),
+        reposts: Some(0),
+        replies: Some(1),
+        quotes: Some(1),
+        bookmarks,
+        ..Default::default()
+    };
+    let answers = eventually("2 likes, 1 reply, 1 quote through post_counters_batch", || {
+        let (a, ch, creds, posts) = (&a, &ch, &creds, &posts);
+        async move {
+            let answers = a.post_counters_batch(ch, creds, posts).await.map_err(|e| format!("{e:?}"))?;
+            match &answers[0] {
+                Ok(got) if *got == want(got.bookmarks) => Ok(answers),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[1], Err(MetricsError::Gone), "a post the network does not have");
+    let followers = eventually("1 follower through the port", || {
+        let (a, ch, creds) = (&a, &ch, &creds);
+        async move {
+            match a.followers(ch, creds).await {
+                Ok(Some(1)) => Ok(1),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+
+    // What the AppView itself says, asked directly (not through the PDS the adapter talks to).
+    let (status, views) = get(&c, &net.appview, "app.bsky.feed.getPosts", None, &[("uris", &uri)]).await;
+    assert_eq!(status, 200, "{views}");
+    let view = &views["posts"][0];
+    let counted = answers[0].as_ref().unwrap();
+    for (field, got) in
+        [("likeCount", counted.likes), ("repostCount", counted.reposts), ("replyCount", counted.replies), ("quoteCount", counted.quotes)]
+    {
+        assert_eq!(view[field].as_u64(), got, "{field}: {view}");
+    }
+    assert_eq!(view["bookmarkCount"].as_u64(), counted.bookmarks, "{view}");
+    let (status, profile) = get(&c, &net.appview, "app.bsky.actor.getProfile", None, &[("actor", &did)]).await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["followersCount"].as_u64(), Some(followers), "{profile}");
 }

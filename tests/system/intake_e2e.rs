@@ -68,7 +68,7 @@ async fn every_platforms_signed_webhooks_land_once_and_bad_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600")]);
     let api = Client::new(&serve);
-    let http = reqwest::Client::new();
+    let http = crate::common::process::http_client();
     let mut expected_total = 0;
     let mut channels = vec![];
 
@@ -118,11 +118,10 @@ async fn every_platforms_signed_webhooks_land_once_and_bad_ones_are_refused() {
 
     // `herald intake replay` parses the kept raw bodies again: nothing is missing, nothing doubles.
     for channel in &channels {
-        let out = std::process::Command::new(herald_bin())
-            .args(["intake", "replay", "--channel", channel, "--data-dir"])
-            .arg(dir.path())
-            .output()
-            .expect("herald intake replay runs");
+        let out = crate::common::process::output_within(
+            std::process::Command::new(herald_bin()).args(["intake", "replay", "--channel", channel, "--data-dir"]).arg(dir.path()),
+            std::time::Duration::from_secs(60),
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains(" 0 new interactions"), "{stdout}");
@@ -135,7 +134,7 @@ async fn handshakes_answer_as_each_platform_expects() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600")]);
     let api = Client::new(&serve);
-    let http = reqwest::Client::new();
+    let http = crate::common::process::http_client();
     let channel = |platform: Platform, creds: Value| {
         let api = &api;
         async move {

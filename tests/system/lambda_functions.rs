@@ -1,42 +1,94 @@
 //! Every Lambda function binary, run as Lambda runs it: the debug `bootstrap`s cargo built
-//! (`target/<profile>/<function>`), started with `AWS_LAMBDA_RUNTIME_API` pointing at the
-//! emulator in `common/lambda_emulator.rs`, a clean environment with the variables template.yaml
-//! sets, and the AWS SDK pointed at moto (`HERALD_TEST_DYNAMODB_ENDPOINT`, started by
-//! `tests/run`). The events are the payloads AWS sends, kept in `infra/events/`. Each test has
-//! its own table, bus, queue and SSM parameter in moto.
+//! (`target/<profile>/<function>`, checked fresh), started with `AWS_LAMBDA_RUNTIME_API` pointing
+//! at the emulator in `common/lambda_emulator.rs`, a clean environment holding exactly the
+//! variables template.yaml gives that function (read from the SAM-transformed template tests/run
+//! makes, `HERALD_TEST_SAM_TEMPLATE`, so the two cannot drift), and the AWS SDK pointed at moto
+//! (`HERALD_TEST_DYNAMODB_ENDPOINT`, started by `tests/run`). The events are the payloads AWS
+//! sends, kept in `infra/events/`. Each test has its own table, bus, queue, bucket and SSM
+//! parameter in moto.
 //!
 //! What is asserted: the answers (HTTP responses in API Gateway's format, run summaries, Lambda
 //! errors with their `errorType`), and the effects in moto (items in DynamoDB, events on the bus
 //! read from an SQS queue a rule targets).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::Target;
-use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use base64::Engine as _;
-use chrono::Utc;
+use chrono::{DateTime, Datelike, Utc};
 use crate::common::lambda_emulator::{FunctionProcess, Outcome, Output};
-use herald_core::clock::SystemClock;
+use crate::common::mastodon::FakeMastodon;
+use crate::common::process::workspace_binary;
+use herald_core::clock::{ManualClock, SystemClock};
 use herald_core::crypto::CredentialCipher;
 use herald_core::domain::{DeliveryState, PostId, Role, TeamId};
 use herald_core::services::keys::{create_key, ensure_team};
 use herald_core::store::dynamo::DynamoStore;
 use herald_core::store::{ChannelStore, PostStore, TeamStore};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 // ------------------------------------------------------------------------------------------
 // The rig: binaries, events, moto
 // ------------------------------------------------------------------------------------------
 
-/// A function binary cargo built beside this test (`target/<profile>/<name>`).
+/// A function binary cargo built beside this test (`target/<profile>/<name>`), fresh.
 fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
-    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    workspace_binary(name)
+}
+
+/// The functions template.yaml deploys, as the SAM transform makes them (the CloudFormation JSON
+/// tests/run writes and names in `HERALD_TEST_SAM_TEMPLATE`; Globals merged in): each
+/// function's binary (`Metadata.BuildProperties.Binary`) → its `Environment.Variables`, values
+/// as CloudFormation has them (`"info"`, `{"Ref": "HeraldTable"}`, `{"Fn::Sub": "/${…}"}`).
+fn deployed_functions() -> &'static BTreeMap<String, Map<String, Value>> {
+    static FUNCTIONS: OnceLock<BTreeMap<String, Map<String, Value>>> = OnceLock::new();
+    FUNCTIONS.get_or_init(|| {
+        let path = std::env::var("HERALD_TEST_SAM_TEMPLATE").unwrap_or_else(|_| {
+            panic!(
+                "HERALD_TEST_SAM_TEMPLATE is not set: the Lambda tests give each function the environment \
+                 template.yaml gives it, read from the SAM-transformed template that tests/run makes. Run the \
+                 suite with `tests/run` (or `python infra/sam/transform.py template.yaml OUT.json` with the \
+                 test venv's Python and point HERALD_TEST_SAM_TEMPLATE at OUT.json)"
+            )
+        });
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("HERALD_TEST_SAM_TEMPLATE={path}: {e}"));
+        let template: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let resources = template["Resources"].as_object().unwrap_or_else(|| panic!("{path}: no Resources"));
+        resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Lambda::Function")
+            .map(|(id, r)| {
+                let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{path}: {id} names no Metadata.BuildProperties.Binary"));
+                let vars = r["Properties"]["Environment"]["Variables"].as_object().cloned().unwrap_or_default();
+                (binary.to_owned(), vars)
+            })
+            .collect()
+    })
+}
+
+/// The stage the rig's functions run as (template.yaml's `Stage` parameter).
+const STAGE: &str = "test";
+
+/// What Lambda itself puts in a function's environment besides template.yaml's variables (the
+/// emulator adds the `AWS_LAMBDA_*` ones), plus `AWS_ENDPOINT_URL`, the SDK's override that points
+/// every AWS call at moto.
+const LAMBDA_SETS: [&str; 6] =
+    ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"];
+
+/// Variables only the tests set, by function, and why; nothing else differs from AWS.
+fn test_only(function: &str) -> &'static [(&'static str, &'static str)] {
+    match function {
+        // The pollers' tests point a channel at a fake Mastodon on 127.0.0.1: the guard against
+        // requests to private addresses (SSRF) must let them through there. Harmless until the
+        // guard exists.
+        "notification-poller" | "metric-poller" => &[("HERALD_ALLOW_PRIVATE_NETWORK", "1")],
+        _ => &[],
+    }
 }
 
 /// An event payload from `infra/events/`.
@@ -76,6 +128,11 @@ fn http_event(method: &str, path: &str, key: Option<&str>, body: Option<&Value>)
     e
 }
 
+/// An S3 client for moto (buckets by path, as the functions address them there).
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}
+
 /// The HTTP response inside an API Gateway answer: (status, headers, body bytes).
 fn http_answer(outcome: &Outcome) -> (u16, Value, Vec<u8>) {
     let v = outcome.json();
@@ -104,7 +161,15 @@ struct Moto {
     bus: String,
     queue_url: String,
     key_param: String,
+    /// The reports bucket (template.yaml's `ReportsBucket`).
+    bucket: String,
     store: Arc<DynamoStore>,
+}
+
+/// When the rig's teams were made: long before any period the tests report on (2027), so that
+/// no test depends on today's date (a team made after a period ended gets no report of it).
+fn teams_made_at() -> DateTime<Utc> {
+    crate::common::utc("2026-11-02T09:00:00Z")
 }
 
 impl Moto {
@@ -158,37 +223,82 @@ impl Moto {
             .send()
             .await
             .expect("SSM parameter");
+        let bucket = format!("herald-reports-{suffix}");
+        s3_client(&sdk).create_bucket().bucket(&bucket).send().await.expect("bucket");
         let store = Arc::new(DynamoStore::new(dynamo, table.clone()));
-        Moto { endpoint, sdk, table, bus, queue_url, key_param, store }
+        Moto { endpoint, sdk, table, bus, queue_url, key_param, bucket, store }
     }
 
-    /// The environment template.yaml gives every function, plus what Lambda itself sets for
-    /// credentials and region, and the SDK's endpoint override pointing at moto.
-    fn env(&self) -> Vec<(String, String)> {
-        [
-            ("HERALD_TABLE", self.table.as_str()),
-            ("HERALD_EVENT_BUS", self.bus.as_str()),
-            ("HERALD_CREDENTIALS_KEY_PARAM", self.key_param.as_str()),
-            ("RUST_LOG", "info"),
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+    /// A CloudFormation value of template.yaml as this rig deploys it: its table, bus, bucket,
+    /// parameter name and stage. A reference the rig does not know fails the test: teach it.
+    fn resolve(&self, function: &str, name: &str, value: &Value) -> String {
+        let known = |r: &str| -> Option<String> {
+            Some(match r {
+                "HeraldTable" => self.table.clone(),
+                "EventBus" => self.bus.clone(),
+                "ReportsBucket" => self.bucket.clone(),
+                "Stage" => STAGE.to_owned(),
+                "CredentialsKeyParameterName" => self.key_param.trim_start_matches('/').to_owned(),
+                "AWS::Region" => "us-east-1".to_owned(),
+                _ => return None,
+            })
+        };
+        let unknown = |what: &str| -> ! {
+            panic!(
+                "template.yaml gives {function} {name} = {value}: the Lambda test rig does not know what {what} is \
+                 in moto. Teach Moto::resolve in tests/system/lambda_functions.rs"
+            )
+        };
+        if let Some(text) = value.as_str() {
+            return text.to_owned();
+        }
+        if let Some(r) = value.get("Ref").and_then(Value::as_str) {
+            return known(r).unwrap_or_else(|| unknown(r));
+        }
+        if let Some(mut rest) = value.get("Fn::Sub").and_then(Value::as_str) {
+            let mut out = String::new();
+            while let Some(at) = rest.find("${") {
+                let end = rest[at..].find('}').map(|e| at + e).unwrap_or_else(|| unknown(rest));
+                out.push_str(&rest[..at]);
+                let var = &rest[at + 2..end];
+                out.push_str(&known(var).unwrap_or_else(|| unknown(var)));
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            return out;
+        }
+        unknown("this value")
+    }
+
+    /// `function`'s environment: exactly what template.yaml gives it (after the SAM transform),
+    /// plus what Lambda itself sets (region, credentials), the SDK's endpoint override pointing at
+    /// moto, and the variables only tests set ([`test_only`]).
+    fn env(&self, function: &str) -> Vec<(String, String)> {
+        let vars = deployed_functions().get(function).unwrap_or_else(|| {
+            panic!("template.yaml deploys no function built from binary {function:?}: {:?}", deployed_functions().keys())
+        });
+        let mut env: Vec<(String, String)> =
+            vars.iter().map(|(name, value)| (name.clone(), self.resolve(function, name, value))).collect();
+        let lambda = [
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_SESSION_TOKEN", "test"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+        ];
+        env.extend(lambda.iter().chain(test_only(function)).map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env
     }
 
     async fn start(&self, function: &str) -> FunctionProcess {
         self.start_with(function, &[]).await
     }
 
-    /// Starts a function with this rig's environment, changed by `changes` (`None` removes).
+    /// Starts a function with its environment ([`Self::env`]), changed by `changes` (`None`
+    /// removes).
     async fn start_with(&self, function: &str, changes: &[(&str, Option<&str>)]) -> FunctionProcess {
-        let mut env = self.env();
+        let mut env = self.env(function);
         for (k, v) in changes {
             env.retain(|(name, _)| name != k);
             if let Some(v) = v {
@@ -199,12 +309,27 @@ impl Moto {
     }
 
     /// An admin key of team `team`, written straight into the table (there is no API call that
-    /// makes the first key).
+    /// makes the first key). A team it makes was made at [`teams_made_at`], whatever the date.
     async fn admin_key(&self, team: &str) -> String {
         let team = TeamId::parse("team", team).unwrap();
-        ensure_team(&*self.store, &SystemClock, &team, chrono_tz::Europe::Paris).await.expect("team");
+        let made = ManualClock::new(teams_made_at());
+        ensure_team(&*self.store, &made, &team, chrono_tz::Europe::Paris).await.expect("team");
         let (_, secret) = create_key(&*self.store, &SystemClock, &team, Role::Admin, "lambda test").await.expect("key");
         secret.reveal().to_owned()
+    }
+
+    /// The raw item at (`pk`, `sk`), as DynamoDB holds it.
+    async fn raw_item(&self, table: &str, pk: &str, sk: &str) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(table)
+            .key("pk", S(pk.to_owned()))
+            .key("sk", S(sk.to_owned()))
+            .send()
+            .await
+            .expect("GetItem")
+            .item
     }
 
     /// Every event that reached the queue within `wait`, as EventBridge envelopes.
@@ -220,6 +345,49 @@ impl Moto {
             }
         }
         got
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The rig itself
+// ------------------------------------------------------------------------------------------
+
+/// template.yaml deploys every function crate of `functions/`, and each function runs here with
+/// exactly the variables template.yaml gives it (after the SAM transform: Globals merged), bound
+/// to this test's own table, bus, bucket and parameter, plus only what Lambda itself sets and
+/// the few variables tests add ([`test_only`]): no test passes on a setting AWS would not give.
+#[tokio::test]
+async fn every_function_runs_with_the_environment_template_yaml_gives_it() {
+    use std::collections::BTreeSet;
+    let moto = Moto::new().await;
+    let crates: BTreeSet<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let deployed: BTreeSet<String> = deployed_functions().keys().cloned().collect();
+    assert_eq!(deployed, crates, "template.yaml deploys the crates of functions/, each with Metadata.BuildProperties.Binary");
+    for (function, vars) in deployed_functions() {
+        let env: BTreeMap<String, String> = moto.env(function).into_iter().collect();
+        let expected: BTreeSet<&str> = vars
+            .keys()
+            .map(String::as_str)
+            .chain(LAMBDA_SETS)
+            .chain(test_only(function).iter().map(|(k, _)| *k))
+            .collect();
+        assert_eq!(env.keys().map(String::as_str).collect::<BTreeSet<_>>(), expected, "{function}");
+        for (name, want) in [
+            ("HERALD_TABLE", &moto.table),
+            ("HERALD_EVENT_BUS", &moto.bus),
+            ("HERALD_CREDENTIALS_KEY_PARAM", &moto.key_param),
+            ("HERALD_REPORTS_BUCKET", &moto.bucket),
+        ] {
+            if vars.contains_key(name) {
+                assert_eq!(&env[name], want, "{function} {name}");
+            }
+        }
+        assert!(env.values().all(|v| !v.is_empty()), "{function}: {env:?}");
+        // Its binary is there, fresh.
+        binary(function);
     }
 }
 
@@ -344,6 +512,36 @@ async fn a_function_that_cannot_start_reports_an_init_error() {
     assert!(publisher.wait_exit(Duration::from_secs(10)).await.is_some());
 }
 
+/// The functions that write or serve report files (the API, the report generator) do not start
+/// without the reports bucket: report records would point at files kept nowhere (the API used to
+/// keep them in memory, gone with the process). The others never touch report files and start
+/// without it.
+#[tokio::test]
+async fn without_the_reports_bucket_only_the_functions_that_keep_reports_refuse_to_start() {
+    let moto = Moto::new().await;
+    for function in ["api", "report-generator"] {
+        let mut f = moto.start_with(function, &[("HERALD_REPORTS_BUCKET", None)]).await;
+        let init = f
+            .emulator
+            .wait_for_init_error(Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("{function} started without HERALD_REPORTS_BUCKET"));
+        assert_eq!(init.body["errorType"], "Herald.Config", "{function}: {}", init.body);
+        let message = init.body["errorMessage"].as_str().unwrap();
+        assert!(message.contains("HERALD_REPORTS_BUCKET"), "{function}: {message}");
+        assert!(f.wait_exit(Duration::from_secs(10)).await.is_some(), "{function} exits after its init error");
+        assert_eq!(f.emulator.next_calls(), 0, "{function} never asked for work");
+    }
+    for function in ["webhook-intake", "scheduled-publisher", "metric-poller", "notification-poller"] {
+        let f = moto.start_with(function, &[("HERALD_REPORTS_BUCKET", None)]).await;
+        let outcome = match function {
+            "webhook-intake" => f.invoke(&event("apigw-http-health.json")).await,
+            _ => f.invoke(&event("eventbridge-scheduled.json")).await,
+        };
+        assert!(matches!(outcome, Outcome::Response(_)), "{function} works without a reports bucket: {outcome:?}");
+    }
+}
+
 /// A `generic` (Standard Webhooks) delivery through API Gateway to `webhook-intake`: signed with
 /// the channel's secret it is stored once (a redelivery changes nothing) and shows in the inbox;
 /// a bad signature is 401 and stores nothing.
@@ -461,15 +659,15 @@ async fn webhook_intake_takes_every_platforms_signed_payloads_once() {
 
 /// The report generator on the hour: a team whose local time is Monday 08:00 gets last week's
 /// report in the bucket (three files), once however often the hour runs, and `Report Ready`
-/// reaches the bus; at any other hour nothing is made.
+/// reaches the bus; at any other hour nothing is made. The team was made in November 2026
+/// ([`teams_made_at`]): the test means the same on any date (a team made after the week ended
+/// would rightly get no report of it).
 #[tokio::test]
 async fn report_generator_puts_last_weeks_report_in_s3_once_and_says_so() {
     let moto = Moto::new().await;
-    moto.admin_key("cafe").await; // team `cafe`, zone Europe/Paris
-    let bucket = format!("herald-reports-{}", &moto.table["herald-lambda-".len()..]);
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk).force_path_style(true).build());
-    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
-    let generator = moto.start_with("report-generator", &[("HERALD_REPORTS_BUCKET", Some(&bucket))]).await;
+    moto.admin_key("cafe").await; // team `cafe`, zone Europe/Paris, made 2026-11-02
+    let (s3, bucket) = (s3_client(&moto.sdk), moto.bucket.clone());
+    let generator = moto.start("report-generator").await;
     let tick = |time: &str| {
         let mut e = event("eventbridge-scheduled.json");
         e["time"] = json!(time);
@@ -511,10 +709,8 @@ async fn report_generator_makes_the_hand_checked_report_from_dynamodb_into_s3() 
     use crate::common::report_dataset::{self, check_every_figure, day, utc};
     let moto = Moto::new().await;
     let f = report_dataset::seed(moto.store.clone()).await; // team `cafe`, Paris, two channels
-    let bucket = format!("herald-reports-{}", &moto.table["herald-lambda-".len()..]);
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk).force_path_style(true).build());
-    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
-    let generator = moto.start_with("report-generator", &[("HERALD_REPORTS_BUCKET", Some(&bucket))]).await;
+    let (s3, bucket) = (s3_client(&moto.sdk), moto.bucket.clone());
+    let generator = moto.start("report-generator").await;
 
     // Monday 11 January 2027, 08:00 in Paris: the week of 4 to 10 January.
     let mut tick = event("eventbridge-scheduled.json");
@@ -556,7 +752,7 @@ async fn report_generator_makes_the_hand_checked_report_from_dynamodb_into_s3() 
 
     // Listed and served by the API function, from the table and the bucket.
     let admin = moto.admin_key("cafe").await;
-    let api = moto.start_with("api", &[("HERALD_REPORTS_BUCKET", Some(&bucket))]).await;
+    let api = moto.start("api").await;
     let (status, list) = http_json(&api.invoke(&http_event("GET", "/v1/reports", Some(&admin), None)).await);
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
@@ -568,70 +764,122 @@ async fn report_generator_makes_the_hand_checked_report_from_dynamodb_into_s3() 
     assert!(generator.emulator.protocol_errors().is_empty() && api.emulator.protocol_errors().is_empty());
 }
 
-/// docs/deploy.md's first key on AWS: `infra/first-key` writes the team and an admin key with the
-/// AWS CLI; the API function then accepts that key. Ignored by default because it needs the AWS
-/// CLI, which the test rig does not install: `cargo nextest run --run-ignored only -E
-/// 'test(first_key)'` (under tests/run, with `aws` on PATH).
-#[tokio::test]
-#[ignore = "needs the AWS CLI (`aws`) on PATH"]
-async fn the_first_key_script_makes_a_key_the_api_accepts() {
-    let moto = Moto::new().await;
+/// Runs `infra/first-key` against the rig's table with the test venv's AWS CLI
+/// (`HERALD_TEST_AWS_CLI`, which tests/run installs from infra/requirements-test.txt).
+fn first_key(moto: &Moto, team: &str) -> std::process::Output {
+    let aws = std::env::var("HERALD_TEST_AWS_CLI").unwrap_or_else(|_| {
+        panic!("HERALD_TEST_AWS_CLI is not set: infra/first-key runs the AWS CLI; run the suite with tests/run, which installs it")
+    });
+    let aws_dir = Path::new(&aws).parent().expect("the CLI's directory");
+    assert!(Path::new(&aws).is_file(), "HERALD_TEST_AWS_CLI={aws}: no such file");
+    let path = format!("{}:{}", aws_dir.display(), std::env::var("PATH").unwrap_or_default());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/first-key");
-    let out = std::process::Command::new(&script)
-        .args(["--table", &moto.table, "--team", "cafe", "--time-zone", "Europe/Paris"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("infra/first-key runs");
+    crate::common::process::output_within(
+        std::process::Command::new(&script)
+            .args(["--table", &moto.table, "--team", team, "--time-zone", "Europe/Paris"])
+            .env("PATH", path)
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            // Nobody's own AWS settings: moto only.
+            .env("AWS_CONFIG_FILE", "/nonexistent/herald-test")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/herald-test")
+            .env_remove("AWS_PROFILE"),
+        Duration::from_secs(60),
+    )
+}
+
+/// docs/deploy.md's first key on AWS: `infra/first-key` writes the team and an admin key with the
+/// AWS CLI. Its items are exactly what the DynamoDB store writes (compared attribute for attribute
+/// with what `create_team` and `put_api_key` write for the same team and key): so the team is
+/// listed for the report generator's round (`list_teams`), whose next Monday makes its report,
+/// and the API function accepts the key. A team made by the script's earlier version (no `TEAMS`
+/// index item) is listed once the script has added a key to it.
+#[tokio::test]
+async fn the_first_key_script_writes_what_the_store_writes_and_its_team_gets_reports() {
+    use herald_core::store::ApiKeyStore;
+    let moto = Moto::new().await;
+    let out = first_key(&moto, "cafe");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(key.starts_with("hrld_"), "{key}");
 
+    // The same entities written by the store into a table of their own: the items are equal.
+    let team_id = TeamId::parse("team", "cafe").unwrap();
+    let team = moto.store.get_team(&team_id).await.unwrap().expect("the team reads back");
+    assert_eq!((team.time_zone, team.report_schedule.clone()), (chrono_tz::Europe::Paris, Default::default()));
+    let keys = moto.store.list_api_keys(&team_id).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let by_store = format!("{}-by-store", moto.table);
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto.sdk);
+    DynamoStore::create_table(&dynamo, &by_store).await.expect("table");
+    let store = DynamoStore::new(dynamo, by_store.clone());
+    store.create_team(&team).await.unwrap();
+    store.put_api_key(&keys[0]).await.unwrap();
+    for (pk, sk) in [("TEAM#cafe".to_owned(), "TEAM"), (format!("APIKEY#{}", keys[0].hash.as_str()), "APIKEY")] {
+        let scripted = moto.raw_item(&moto.table, &pk, sk).await.unwrap_or_else(|| panic!("the script wrote no {pk}"));
+        let stored = moto.raw_item(&by_store, &pk, sk).await.unwrap();
+        let (a, b): (BTreeMap<_, _>, BTreeMap<_, _>) = (scripted.iter().collect(), stored.iter().collect());
+        assert!(scripted == stored, "{pk}: the script's item\n{a:#?}\nis not the store's\n{b:#?}");
+    }
+    let listed: Vec<String> = moto.store.list_teams().await.unwrap().iter().map(|t| t.id.to_string()).collect();
+    assert_eq!(listed, ["cafe"], "listed for the scheduled reports");
+
+    // The report generator's first Monday 08:00 (Paris) after the team was made: its report.
+    let local = team.created_at.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let monday = (1..=14)
+        .map(|d| local + chrono::Duration::days(d))
+        .find(|d| d.weekday() == chrono::Weekday::Mon && d.day() != 1)
+        .expect("a Monday");
+    let at = monday.and_hms_opt(8, 0, 0).unwrap().and_local_timezone(chrono_tz::Europe::Paris).single().unwrap();
+    let mut tick = event("eventbridge-scheduled.json");
+    tick["time"] = json!(at.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let generator = moto.start("report-generator").await;
+    let summary = generator.invoke(&tick).await.json();
+    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0}), "at {}", tick["time"]);
+
+    // The API function accepts the key, which can make others.
     let api = moto.start("api").await;
     let (status, me) = http_json(&api.invoke(&http_event("GET", "/v1/me", Some(&key), None)).await);
     assert_eq!((status, me["team_id"].as_str(), me["role"].as_str()), (200, Some("cafe"), Some("admin")), "{me}");
     let body = json!({"role": "editor", "name": "ci"});
     let (status, made) = http_json(&api.invoke(&http_event("POST", "/v1/keys", Some(&key), Some(&body))).await);
     assert_eq!(status, 201, "{made}");
-    let (status, keys) = http_json(&api.invoke(&http_event("GET", "/v1/keys", Some(&key), None)).await);
-    assert_eq!(status, 200, "{keys}");
-    let team = moto.store.get_team(&TeamId::parse("team", "cafe").unwrap()).await.unwrap().expect("the team");
-    assert_eq!(team.time_zone, chrono_tz::Europe::Paris);
+
+    // A team as the script's earlier version wrote it (no TEAMS index item): listed once the
+    // script has added a key to it, its own settings kept.
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    aws_sdk_dynamodb::Client::new(&moto.sdk)
+        .put_item()
+        .table_name(&moto.table)
+        .item("pk", S("TEAM#bistro".into()))
+        .item("sk", S("TEAM".into()))
+        .item("id", S("bistro".into()))
+        .item("name", S("Le bistro".into()))
+        .item("time_zone", S("Europe/Brussels".into()))
+        .item("created_at", S("2026-10-01T10:00:00Z".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(!moto.store.list_teams().await.unwrap().iter().any(|t| t.id.as_str() == "bistro"));
+    let out = first_key(&moto, "bistro");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let teams = moto.store.list_teams().await.unwrap();
+    let bistro = teams.iter().find(|t| t.id.as_str() == "bistro").expect("listed now");
+    assert_eq!((bistro.name.as_str(), bistro.time_zone), ("Le bistro", chrono_tz::Europe::Brussels), "its settings kept");
 }
 
 // ------------------------------------------------------------------------------------------
 // The scheduled publisher
 // ------------------------------------------------------------------------------------------
 
-/// A Mastodon instance reduced to `POST /api/v1/statuses`, recording what it was sent.
-#[derive(Clone, Default)]
-struct FakeMastodon {
-    statuses: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
-}
-
-async fn mastodon_status(State(fake): State<FakeMastodon>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
-    let mut statuses = fake.statuses.lock().unwrap();
-    statuses.push((headers, body));
-    let id = format!("1100{}", statuses.len());
-    Json(json!({"id": id, "url": format!("https://example.social/@cafe/{id}"), "created_at": Utc::now().to_rfc3339(),
-        "content": "<p>…</p>", "media_attachments": []}))
-}
-
-async fn fake_mastodon() -> (String, FakeMastodon) {
-    let fake = FakeMastodon::default();
-    let app = axum::Router::new().route("/api/v1/statuses", axum::routing::post(mastodon_status)).with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, fake)
-}
-
 #[tokio::test]
 async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus() {
     let moto = Moto::new().await;
-    let (mastodon_url, mastodon) = fake_mastodon().await;
+    let mastodon = FakeMastodon::start().await;
+    let mastodon_url = mastodon.url.clone();
     let admin = moto.admin_key("cafe").await;
 
     // Through the API function: a Mastodon channel (credentials sealed with the SSM key) and a
@@ -654,7 +902,7 @@ async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus(
     let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
     assert_eq!((summary["due"].as_u64(), summary["published"].as_u64()), (Some(1), Some(1)), "{summary}");
 
-    let sent = mastodon.statuses.lock().unwrap().clone();
+    let sent = mastodon.statuses();
     assert_eq!(sent.len(), 1, "published once");
     assert_eq!(sent[0].1["status"], "Open at 7 tomorrow");
     assert_eq!(sent[0].0["authorization"], "Bearer token-of-cafe", "the credentials were opened with the SSM key");
@@ -677,14 +925,124 @@ async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus(
     // The next tick finds nothing left to do.
     let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
     assert_eq!(summary["due"], 0, "{summary}");
-    assert_eq!(mastodon.statuses.lock().unwrap().len(), 1);
+    assert_eq!(mastodon.statuses().len(), 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// The pollers, on a seeded table
+// ------------------------------------------------------------------------------------------
+
+/// The two pollers on a table with work in it: a Mastodon channel (connected through the API
+/// function, its token sealed with the SSM key) whose instance is a fake on loopback, a post it
+/// published two hours ago (its +1 h checkpoint is due) and a mention waiting.
+///
+/// The notification poller brings the mention into the inbox in DynamoDB, asking with the
+/// channel's token; its next run asks from the stored cursor and adds nothing. The metric poller
+/// stores the post's counters (a snapshot and the day's roll-up) and the account's followers;
+/// its next run reads nothing (the next checkpoint is at +6 h, followers hourly).
+#[tokio::test]
+async fn the_pollers_bring_a_channels_mention_and_counters_into_dynamodb() {
+    use herald_core::domain::{
+        ChannelId, Delivery, InteractionKind, InteractionStatus, MetricCounters, MetricSubject, Platform, Post, PostText,
+    };
+    use herald_core::store::{InteractionStore, MetricStore, PageRequest};
+    let moto = Moto::new().await;
+    let mastodon = FakeMastodon::start().await;
+    let admin = moto.admin_key("cafe").await;
+    let team = TeamId::parse("team", "cafe").unwrap();
+    let api = moto.start("api").await;
+    let body = json!({"platform": "mastodon", "name": "@cafe@example.social", "time_zone": "Europe/Paris",
+        "credentials": {"instance_url": mastodon.url, "access_token": "token-of-cafe"}});
+    let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 201, "{channel}");
+    drop(api);
+    let channel_id = ChannelId::parse("id", channel["id"].as_str().unwrap()).unwrap();
+
+    // What the publisher left two hours ago: a published delivery with the network's status id.
+    let published = Utc::now() - chrono::Duration::hours(2);
+    let post = Post { version: 0,
+        id: PostId::new(),
+        team_id: team.clone(),
+        text: PostText::parse("text", "Soupe du jour : potiron").unwrap(),
+        variants: Default::default(),
+        media: vec![],
+        series_id: None,
+        created_by: None,
+        created_at: published,
+        updated_at: published,
+    };
+    let mut delivery = Delivery::new(&post, channel_id, Platform::Mastodon, DeliveryState::Published, published, published);
+    delivery.published_at = Some(published);
+    delivery.platform_post_id = Some("4242".into());
+    delivery.url = Some("https://example.social/@cafe/4242".into());
+    moto.store.create_post(&post, std::slice::from_ref(&delivery)).await.unwrap();
+    mastodon.counters("4242", [7, 2, 1, 0]);
+    mastodon.followers(321);
+    mastodon.mention(
+        501,
+        "9001",
+        ("71", "bob@other.example", "Bob"),
+        r#"<p><span class="h-card"><a href="https://example.social/@cafe" class="u-url mention">@<span>cafe</span></a></span> vous ouvrez dimanche ?</p>"#,
+    );
+    let tick = event("eventbridge-scheduled.json");
+
+    // The notification poller.
+    let poller = moto.start("notification-poller").await;
+    let summary = poller.invoke(&tick).await.json();
+    assert_eq!(summary, json!({"channels": 1, "failed": 0, "ingested": {"created": 1, "duplicates": 0, "ignored": 0}}));
+    let history = moto.store.by_author(&team, Platform::Mastodon, "71", &PageRequest::first(10)).await.unwrap();
+    assert_eq!(history.items.len(), 1, "{:?}", history.items);
+    let mention = &history.items[0];
+    assert_eq!(
+        (mention.external_id.as_str(), mention.kind, mention.channel_id, mention.status),
+        ("9001", InteractionKind::Mention, channel_id, InteractionStatus::Open)
+    );
+    assert_eq!((mention.author_name.as_str(), mention.text.as_str()), ("Bob", "@cafe vous ouvrez dimanche ?"));
+    assert_eq!(mention.sentiment.as_ref().map(|s| s.language.as_str()), Some("fr"), "scored: {mention:?}");
+    let asked = mastodon.seen_at("GET", "/api/v1/notifications");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].authorization.as_deref(), Some("Bearer token-of-cafe"), "the token opened with the SSM key");
+    let again = poller.invoke(&tick).await.json();
+    assert_eq!(again["ingested"], json!({"created": 0, "duplicates": 0, "ignored": 0}), "{again}");
+    let asked = mastodon.seen_at("GET", "/api/v1/notifications");
+    assert!(asked[1].query.contains("min_id=501"), "from the stored cursor: {:?}", asked[1]);
+    assert_eq!(moto.store.by_author(&team, Platform::Mastodon, "71", &PageRequest::first(10)).await.unwrap().items.len(), 1);
+    assert!(poller.emulator.protocol_errors().is_empty(), "{:?}", poller.emulator.protocol_errors());
+
+    // The metric poller.
+    let metrics = moto.start("metric-poller").await;
+    let summary = metrics.invoke(&tick).await.json();
+    assert_eq!(
+        summary,
+        json!({"channels": 1, "rate_limited": 0, "needs_reconnect": 0, "failed": 0, "posts": 1, "gone": 0, "followers": 1})
+    );
+    let post_subject = MetricSubject::Delivery { channel_id, delivery_id: delivery.id };
+    let (from, to) = (published, Utc::now() + chrono::Duration::minutes(1));
+    let snapshots = moto.store.snapshots(&team, &post_subject, from, to).await.unwrap();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    let read = MetricCounters { likes: Some(7), reposts: Some(2), replies: Some(1), quotes: Some(0), ..Default::default() };
+    assert_eq!(snapshots[0].counters, read);
+    assert!(snapshots[0].expires_at.is_some(), "raw snapshots expire");
+    let today = Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let rollups = moto.store.rollups(&team, today - chrono::Duration::days(1), today + chrono::Duration::days(1)).await.unwrap();
+    let of = |subject: MetricSubject| rollups.iter().find(|r| r.subject == subject).map(|r| r.counters.clone());
+    assert_eq!(of(post_subject), Some(read), "the day's roll-up of the post: {rollups:?}");
+    let followers = MetricCounters { followers: Some(321), ..Default::default() };
+    assert_eq!(of(MetricSubject::Channel { channel_id }), Some(followers), "{rollups:?}");
+    let read_post = mastodon.seen_at("GET", "/api/v1/statuses/4242");
+    assert_eq!(read_post.len(), 1);
+    assert_eq!(read_post[0].authorization.as_deref(), Some("Bearer token-of-cafe"));
+    let again = metrics.invoke(&tick).await.json();
+    assert_eq!((again["posts"].as_u64(), again["followers"].as_u64()), (Some(0), Some(0)), "nothing due yet: {again}");
+    assert_eq!(mastodon.seen_at("GET", "/api/v1/statuses/4242").len(), 1);
+    assert!(metrics.emulator.protocol_errors().is_empty(), "{:?}", metrics.emulator.protocol_errors());
 }
 
 #[tokio::test]
 async fn scheduled_functions_refuse_events_that_are_not_their_schedule_and_keep_working() {
     let moto = Moto::new().await;
     for function in ["scheduled-publisher", "metric-poller", "notification-poller", "report-generator"] {
-        let f = moto.start_with(function, &[("HERALD_REPORTS_BUCKET", Some("herald-no-reports-needed"))]).await;
+        let f = moto.start(function).await;
         for file in ["eventbridge-post-published.json", "apigw-http-health.json", "invalid-not-an-event.json"] {
             let outcome = f.invoke(&event(file)).await;
             let (error_type, message) = outcome.error();
@@ -765,17 +1123,13 @@ async fn cold_start_bench() {
     let spec = std::env::var("HERALD_BENCH_FUNCTIONS").expect("HERALD_BENCH_FUNCTIONS=name=path=event,...");
     let runs: usize = std::env::var("HERALD_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
     let moto = Moto::new().await;
-    // The reports bucket template.yaml gives the API and the report generator.
-    let bucket = format!("herald-reports-{}", &moto.table["herald-lambda-".len()..]);
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto.sdk).force_path_style(true).build());
-    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
-    let mut env = moto.env();
-    env.push(("HERALD_REPORTS_BUCKET".to_owned(), bucket));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     for entry in spec.split(',').filter(|e| !e.is_empty()) {
         let mut parts = entry.splitn(3, '=');
         let (name, path, payload) = (parts.next().unwrap(), parts.next().expect("a path"), parts.next().unwrap_or("-"));
         let payload = if payload == "-" { json!({}) } else { event(payload) };
+        // A Herald function gets its template.yaml environment; another (hello-lambda) the API's.
+        let env = moto.env(if deployed_functions().contains_key(name) { name } else { "api" });
         let (mut cold, mut first, mut warm, mut rss) = (vec![], vec![], vec![], vec![]);
         for _ in 0..runs {
             let f = FunctionProcess::spawn(Path::new(path), name, &env, Output::Discard).await;

@@ -118,7 +118,7 @@ async fn approval_then_exactly_once_at_its_second() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start(dir.path());
     let admin = serve.key.clone().expect("first-run admin key");
-    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let api = Api { http: crate::common::process::http_client(), base: serve.url.clone() };
     let contributor = api.key(&admin, "contributor").await;
     let editor = api.key(&admin, "editor").await;
     let channel = api.channel(&admin, "Café du coin", json!({})).await;
@@ -161,7 +161,7 @@ async fn a_failing_channel_fails_with_a_reason_and_retry_touches_only_it() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start(dir.path());
     let admin = serve.key.clone().expect("first-run admin key");
-    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let api = Api { http: crate::common::process::http_client(), base: serve.url.clone() };
     let good = api.channel(&admin, "good", json!({})).await;
     let flaky = api.channel(&admin, "flaky", json!({"fail_with": "transient"})).await;
 
@@ -199,7 +199,7 @@ async fn killing_serve_mid_publish_and_restarting_makes_no_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start(dir.path());
     let admin = serve.key.clone().expect("first-run admin key");
-    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let api = Api { http: crate::common::process::http_client(), base: serve.url.clone() };
     // The network takes the post at once but answers 4 s later: serve dies before it hears back.
     let slow = api.channel(&admin, "slow", json!({"ack_delay_ms": "4000"})).await;
     let (status, post) =
@@ -217,7 +217,7 @@ async fn killing_serve_mid_publish_and_restarting_makes_no_duplicate() {
     serve.kill();
 
     let serve = Serve::start(dir.path());
-    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let api = Api { http: crate::common::process::http_client(), base: serve.url.clone() };
     // The claim's lease (3 s here) runs out; the publisher reconciles instead of posting again.
     let done = api.wait_for(&id, &admin, 30, |d| state(d) == "published").await;
     assert_eq!(publications(dir.path(), &delivery), 1, "no duplicate after the restart");
@@ -251,7 +251,7 @@ async fn events_go_out_as_signed_standard_webhooks() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start_with(dir.path(), &[("HERALD_WEBHOOK_URLS", hook.as_str()), ("HERALD_WEBHOOK_SECRET", secret)]);
     let admin = serve.key.clone().expect("first-run admin key");
-    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let api = Api { http: crate::common::process::http_client(), base: serve.url.clone() };
     let channel = api.channel(&admin, "hooked", json!({})).await;
     let (status, post) =
         api.post("/v1/posts", &admin, json!({"text": "Hook me", "channel_ids": [channel], "publish_at": in_secs(1)})).await;

@@ -29,7 +29,7 @@ use herald_core::domain::*;
 use herald_core::events::{EventBridgeSink, EventKind, EventSink, MemorySink, UNDELIVERED_MARK};
 use herald_core::intake::Intake;
 use herald_core::platforms::mastodon::{MastodonAdapter, MastodonConfig};
-use herald_core::platforms::{Adapters, PlatformAdapter, PublishRequest, Published};
+use herald_core::platforms::{Adapters, NetworkPolicy, PlatformAdapter, PublishRequest, Published};
 use herald_core::ports::Ports;
 use herald_core::services::publisher::{Publisher, PublisherConfig, RunSummary};
 use herald_core::store::dynamo::DynamoStore;
@@ -1132,7 +1132,7 @@ impl MastodonRig {
         let channel = channel(&cipher, Platform::Mastodon, json!({"instance_url": proxy.url, "access_token": TOKEN}));
         store.create_channel(&channel).await.unwrap();
         let config = MastodonConfig { connect_timeout: StdDuration::from_secs(2), timeout: StdDuration::from_secs(5), ..MastodonConfig::default() };
-        let adapter = Arc::new(MastodonAdapter::with_config(clock.clone(), config).unwrap());
+        let adapter = Arc::new(MastodonAdapter::with_config(clock.clone(), config, NetworkPolicy::AllowPrivate).unwrap());
         let ports = Ports::new(store.clone(), clock.clone(), cipher)
             .with_events(events.clone())
             .with_adapters(Adapters::default().with(Platform::Mastodon, adapter));
@@ -1252,7 +1252,7 @@ impl PollRig {
         fake.mentions(mentions);
         herald_core::services::keys::ensure_team(&*aws.direct, &*clock, &team_id(), chrono_tz::Europe::Paris).await.unwrap();
         let cipher = cipher();
-        let adapter = Arc::new(MastodonAdapter::new(clock.clone()).unwrap());
+        let adapter = Arc::new(MastodonAdapter::new(clock.clone(), NetworkPolicy::AllowPrivate).unwrap());
         let ports = Ports::new(aws.store.clone(), clock, cipher.clone());
         PollRig { aws, fake, intake: Intake::new(ports), adapter, cipher }
     }

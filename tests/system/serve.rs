@@ -1,22 +1,36 @@
-//! `herald serve` and `herald keys create` through the real binary: what a newcomer does first.
+//! `herald serve`, `herald keys create` and `herald report` through the real binary: what a
+//! newcomer does first; and serve's timers, which stand in for the EventBridge rules.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::serve::{Serve, herald_bin};
+use chrono::Utc;
+use herald_core::clock::ManualClock;
+use herald_core::domain::{
+    Channel, ChannelId, ChannelName, Delivery, DeliveryState, MetricSubject, Platform, Post, PostId, PostText, Role,
+    Team, TeamId,
+};
+use herald_core::services::keys::create_key;
+use herald_core::store::sqlite::SqliteStore;
+use herald_core::store::{ChannelStore, MetricStore, PostStore, TeamStore};
+use serde_json::{Value, json};
+
+use crate::common::process::{OutputLines, http_client, kill, output_within};
+use crate::common::serve::{Client, Serve, herald_bin};
+
+/// `herald <args> --data-dir <data_dir>`, to its end (a minute at most).
+fn herald(args: &[&str], data_dir: &Path) -> std::process::Output {
+    output_within(Command::new(herald_bin()).args(args).arg("--data-dir").arg(data_dir), Duration::from_secs(60))
+}
 
 fn keys_create(data_dir: &Path, team: &str, role: &str) -> std::process::Output {
-    Command::new(herald_bin())
-        .args(["keys", "create", "--team", team, "--role", role, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .expect("herald keys create runs")
+    herald(&["keys", "create", "--team", team, "--role", role], data_dir)
 }
 
 async fn get(url: &str, key: Option<&str>) -> (u16, serde_json::Value) {
-    let mut req = reqwest::Client::new().get(url);
+    let mut req = http_client().get(url);
     if let Some(k) = key {
         req = req.bearer_auth(k);
     }
@@ -126,37 +140,222 @@ async fn demo_publishes_its_first_posts_within_the_minute() {
         .args(["demo", "--addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("herald demo starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let output = OutputLines::of(&mut child);
     // The first demo post is due 10 s after start, on 3 channels; allow for a slow machine.
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut lines = vec![];
     while lines.iter().filter(|l: &&String| l.starts_with("📤")).count() < 3 {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        match output.next_line(deadline) {
             Ok(line) => lines.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the demo published nothing visible in time; it printed: {lines:#?}");
+            Err(why) => {
+                let status = kill(&mut child);
+                panic!("the demo published nothing visible in time ({why}; killed: {status}); it printed:\n{}", output.transcript.text());
             }
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    kill(&mut child);
     assert!(lines.iter().any(|l| l.contains("Its admin API key:  hrld_")), "{lines:#?}");
     let files = std::fs::read_dir(dir.path().join("outbox"))
         .unwrap()
         .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
         .count();
     assert!(files >= 3, "one outbox file per channel of the first post, found {files}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// herald report
+
+/// `herald report` on a data directory holding the hand-checked dataset
+/// (tests/system/common/report_dataset.rs): the three files, every figure of report.json the
+/// hand-worked one (as the report of 12 January 2027 would have them: `--as-of`, so the test
+/// means the same on any date), report.html and report.csv rendered from those same figures.
+/// Without `--as-of` it reports as of now; bad input is said by its flag.
+#[tokio::test]
+async fn report_writes_the_three_files_of_a_teams_period() {
+    use crate::common::report_dataset::{self, FROM, TO, check_every_figure, utc};
+    use herald_core::services::reports::{self, ReportData};
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = report_dataset::seed(Arc::new(SqliteStore::open(dir.path().join("herald.db")).unwrap())).await;
+    let out = dir.path().join("out");
+    let outs = out.to_str().unwrap();
+
+    let done = herald(&["report", "--team", "cafe", "--from", FROM, "--to", TO, "--out", outs, "--as-of", "2027-01-12T08:00:00Z"], dir.path());
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert!(done.stdout.is_empty(), "stdout stays empty: {}", String::from_utf8_lossy(&done.stdout));
+    assert!(stderr.contains(&format!("wrote report.html, report.csv and report.json to {outs}")), "{stderr}");
+    let mut files: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["report.csv", "report.html", "report.json"]);
+    let data: ReportData = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).expect("report.json reads back");
+    assert_eq!(data.generated_at, utc("2027-01-12T08:00:00Z"));
+    check_every_figure(&fixture, &data);
+    assert_eq!(std::fs::read_to_string(out.join("report.html")).unwrap(), reports::render_html(&data));
+    assert_eq!(std::fs::read(out.join("report.csv")).unwrap(), reports::render_csv(&data));
+    assert!(stderr.contains(&format!("({} posts,", data.posts.len())), "{stderr}");
+
+    // As of now (whatever the date): the same period and posts.
+    let now_out = dir.path().join("now");
+    let done = herald(&["report", "--team", "cafe", "--from", FROM, "--to", TO, "--out", now_out.to_str().unwrap()], dir.path());
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let now: ReportData = serde_json::from_slice(&std::fs::read(now_out.join("report.json")).unwrap()).unwrap();
+    assert!((now.generated_at - Utc::now()).num_seconds().abs() < 120, "as of now: {}", now.generated_at);
+    assert_eq!((now.period.from, now.period.to, now.posts.len()), (data.period.from, data.period.to, data.posts.len()));
+
+    for (args, says) in [
+        (vec!["--team", "nobody", "--from", FROM, "--to", TO], "no team `nobody`"),
+        (vec!["--team", "cafe", "--from", "4 Jan", "--to", TO], "--from 4 Jan: not a date"),
+        (vec!["--team", "cafe", "--from", FROM, "--to", TO, "--as-of", "tuesday"], "--as-of tuesday"),
+    ] {
+        let bad = dir.path().join("bad");
+        let mut all = vec!["report"];
+        all.extend(args);
+        all.extend(["--out", bad.to_str().unwrap()]);
+        let done = herald(&all, dir.path());
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(!done.status.success(), "{all:?} should fail");
+        assert!(stderr.contains(says), "{all:?}: {stderr}");
+    }
+    assert!(!dir.path().join("bad").exists(), "nothing written for bad input");
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve's timers
+
+/// A data directory as a team that has been on Herald for two months left it: team `cafe`
+/// (Europe/Paris, no scheduled report: the tests set one), its admin key, a sandbox channel and
+/// a post that went out on it two hours ago. Written before serve starts, as serve would have.
+async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
+    let store = SqliteStore::open(dir.join("herald.db")).unwrap();
+    let made = Utc::now() - chrono::Duration::days(60);
+    let team = Team { version: 0, language: Default::default(), logo: None,
+        id: TeamId::parse("team", "cafe").unwrap(),
+        name: "Café du coin".into(),
+        time_zone: chrono_tz::Europe::Paris,
+        created_at: made,
+        calendar_token_hash: None,
+        watch_terms: vec![],
+        report_schedule: herald_core::domain::ReportSchedule { weekly: None, monthly: None },
+    };
+    store.create_team(&team).await.unwrap();
+    let (_, key) = create_key(&store, &ManualClock::new(made), &team.id, Role::Admin, "test").await.unwrap();
+    let channel = Channel {
+        id: ChannelId::new(),
+        team_id: team.id.clone(),
+        platform: Platform::Sandbox,
+        name: ChannelName::parse("name", "Café sandbox").unwrap(),
+        time_zone: chrono_tz::Europe::Paris,
+        credentials: None,
+        queue_slots: vec![],
+        created_at: made,
+        updated_at: made,
+    };
+    store.create_channel(&channel).await.unwrap();
+    let published = Utc::now() - chrono::Duration::hours(2);
+    let post = Post { version: 0,
+        id: PostId::new(),
+        team_id: team.id.clone(),
+        text: PostText::parse("text", "Soupe du jour : potiron").unwrap(),
+        variants: Default::default(),
+        media: vec![],
+        series_id: None,
+        created_by: None,
+        created_at: published,
+        updated_at: published,
+    };
+    let mut d = Delivery::new(&post, channel.id, Platform::Sandbox, DeliveryState::Published, published, published);
+    d.published_at = Some(published);
+    d.platform_post_id = Some(format!("sandbox-{}", d.id));
+    store.create_post(&post, std::slice::from_ref(&d)).await.unwrap();
+    (key.reveal().to_owned(), channel, d)
+}
+
+/// Polls `probe` every 100 ms until it says yes, for `limit` at most; fails the test with the
+/// serve's output otherwise.
+async fn within(limit: Duration, what: &str, serve: &Serve, mut probe: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !probe().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}. herald serve printed:\n{}", serve.transcript.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `HERALD_METRICS_SECS=1`: serve's metric poller runs every second. Its first round (at start)
+/// reads the followers of the seeded channel and the counters of the post it published two
+/// hours ago (its +1 h checkpoint is due); a channel connected through the API afterwards has
+/// its followers read within seconds, by a later round (the default, 300 s, would not).
+#[tokio::test]
+async fn serve_polls_metrics_every_herald_metrics_secs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, channel, delivery) = seeded_data_dir(dir.path()).await;
+    let serve = Serve::start_with(dir.path(), &[("HERALD_METRICS_SECS", "1"), ("HERALD_POLL_SECS", "3600"), ("HERALD_REPORTS_SECS", "3600")]);
+    let store = SqliteStore::open(dir.path().join("herald.db")).unwrap();
+    let team = channel.team_id.clone();
+    let (from, to) = (Utc::now() - chrono::Duration::days(1), Utc::now() + chrono::Duration::days(1));
+    let snapshots = |subject: MetricSubject| {
+        let (store, team) = (&store, &team);
+        async move { store.snapshots(team, &subject, from, to).await.unwrap() }
+    };
+    let post = MetricSubject::Delivery { channel_id: channel.id, delivery_id: delivery.id };
+    within(Duration::from_secs(20), "the post's counters and the channel's followers", &serve, async || {
+        !snapshots(post).await.is_empty() && !snapshots(MetricSubject::Channel { channel_id: channel.id }).await.is_empty()
+    })
+    .await;
+    let counters = &snapshots(post).await[0].counters;
+    assert!(counters.likes.is_some() && counters.impressions.is_some(), "the sandbox's counters: {counters:?}");
+
+    let api = Client { http: http_client(), base: serve.url.clone(), key };
+    let (status, second) = api
+        .call(reqwest::Method::POST, "/v1/channels", Some(json!({"platform": "sandbox", "name": "Second", "time_zone": "Europe/Paris", "credentials": {}})))
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let second = ChannelId::parse("id", second["id"].as_str().unwrap()).unwrap();
+    within(Duration::from_secs(15), "the new channel's followers, read by a later round", &serve, async || {
+        !snapshots(MetricSubject::Channel { channel_id: second }).await.is_empty()
+    })
+    .await;
+    assert_eq!(snapshots(post).await.len(), 1, "the post is not read again before its next checkpoint");
+}
+
+/// `HERALD_REPORTS_SECS=1`: serve checks for due scheduled reports every second. The team has
+/// none scheduled when serve starts (its first round makes nothing); once its admin schedules
+/// a weekly report for today from midnight (`PATCH /v1/reports/schedule`), the last seven days'
+/// report appears under `<data-dir>/reports/cafe/` within seconds, and `Report Ready` is in
+/// events.jsonl. The team was made two months ago: the period is not before its time.
+#[tokio::test]
+async fn serve_makes_due_scheduled_reports_every_herald_reports_secs() {
+    use chrono::Datelike;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _, _) = seeded_data_dir(dir.path()).await;
+    let serve = Serve::start_with(dir.path(), &[("HERALD_REPORTS_SECS", "1"), ("HERALD_POLL_SECS", "3600"), ("HERALD_METRICS_SECS", "3600")]);
+    let reports = dir.path().join("reports/cafe");
+    let made = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&reports).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default()
+    };
+    let api = Client { http: http_client(), base: serve.url.clone(), key };
+    let today = Utc::now().with_timezone(&chrono_tz::Europe::Paris);
+    let day = today.weekday().to_string().to_lowercase();
+    let (status, schedule) =
+        api.call(reqwest::Method::PATCH, "/v1/reports/schedule", Some(json!({"weekly": {"day": day, "hour": 0}}))).await;
+    assert_eq!(status, 200, "{schedule}");
+    assert!(made().is_empty(), "nothing was due before: {:?}", made());
+
+    within(Duration::from_secs(15), "the weekly report in <data-dir>/reports/cafe/", &serve, async || {
+        made().iter().any(|r| r.join("report.html").is_file())
+    })
+    .await;
+    let report = made().into_iter().find(|r| r.join("report.json").is_file()).expect("its report.json");
+    let data: Value = serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    let (from, to) = ((today.date_naive() - chrono::Duration::days(7)).to_string(), (today.date_naive() - chrono::Duration::days(1)).to_string());
+    assert_eq!((data["period"]["from"].as_str(), data["period"]["to"].as_str()), (Some(from.as_str()), Some(to.as_str())), "the last seven days");
+    let (status, list) = api.call(reqwest::Method::GET, "/v1/reports", None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "listed once: {list}");
+    let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap_or_default();
+    assert!(events.lines().any(|l| l.contains("Report Ready")), "{events}");
 }

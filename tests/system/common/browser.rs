@@ -9,10 +9,12 @@
 //! everything else (axes, labels, the "no data" placeholder) in greys.
 //!
 //! Chromium is `HERALD_CHROMIUM`, else `chromium` on PATH. Without it the tests FAIL, unless
-//! `HERALD_SKIP_BROWSER=1` says to skip them (loudly).
+//! `HERALD_SKIP_BROWSER=1` says to skip them (loudly; never under `CI`, where that fails). Each
+//! run of Chromium has [`CHROMIUM_LIMIT`]: one that hangs is killed and the test fails.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
@@ -51,6 +53,9 @@ const MEASURE: &str = r#"<script>
   document.body.appendChild(pre);
 })();
 </script>"#;
+
+/// How long one run of Chromium (a DOM dump or a screenshot) may take: about a second here.
+const CHROMIUM_LIMIT: Duration = Duration::from_secs(60);
 
 /// Colour, as opposed to grey: the spread between the strongest and weakest channel.
 const COLOUR_SPREAD: u8 = 60;
@@ -112,11 +117,10 @@ impl Inspection {
 }
 
 impl Browser {
-    /// Chromium, or `None` (skip, loudly) when `HERALD_SKIP_BROWSER=1`; panics with the way to
-    /// get it otherwise.
+    /// Chromium, or `None` (skip, loudly) when `HERALD_SKIP_BROWSER=1` outside CI; panics with
+    /// the way to get it otherwise.
     pub fn find() -> Option<Browser> {
-        if std::env::var("HERALD_SKIP_BROWSER").as_deref() == Ok("1") {
-            eprintln!("WARNING: HERALD_SKIP_BROWSER=1: NOT looking at the report in Chromium; this test checked nothing");
+        if super::process::skip_requested("HERALD_SKIP_BROWSER", "the report in Chromium") {
             return None;
         }
         let exe = std::env::var_os("HERALD_CHROMIUM").map(PathBuf::from).or_else(|| {
@@ -133,7 +137,8 @@ impl Browser {
     }
 
     fn run(&self, profile: &Path, width: u32, height: u32, extra: &[String], page: &Path) -> std::process::Output {
-        let out = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        command
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -149,9 +154,8 @@ impl Browser {
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--window-size={width},{height}"))
             .args(extra)
-            .arg(format!("file://{}", page.display()))
-            .output()
-            .expect("running chromium");
+            .arg(format!("file://{}", page.display()));
+        let out = super::process::output_within(&mut command, CHROMIUM_LIMIT);
         assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
         out
     }

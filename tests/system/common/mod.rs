@@ -7,6 +7,8 @@
 pub mod browser;
 pub mod fault_proxy;
 pub mod lambda_emulator;
+pub mod mastodon;
+pub mod process;
 pub mod report_dataset;
 pub mod serve;
 
@@ -42,6 +44,7 @@ pub fn utc(s: &str) -> DateTime<Utc> {
 pub struct Raw {
     pub status: u16,
     pub content_type: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -54,6 +57,11 @@ impl Raw {
 
     pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("a UTF-8 body")
+    }
+
+    /// The value of header `name`, when it is there (and readable as text).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -87,8 +95,9 @@ impl App {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let headers = resp.headers().clone();
         let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
-        Raw { status, content_type, body }
+        Raw { status, content_type, headers, body }
     }
 
     /// A key of `role` for `team` (created on first use).

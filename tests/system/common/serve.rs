@@ -1,21 +1,22 @@
 //! The real `herald` binary for system tests: `herald serve` as a child process (killed by its
-//! PID when dropped) and a small HTTP client for its API.
+//! PID when dropped) and a small HTTP client for its API. Its output is read with a deadline
+//! (common/process.rs): a serve that never prints its URL fails the test with what it printed.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The `herald` binary cargo built beside this test (`target/<profile>/herald`).
+use super::process::{OutputLines, Transcript, kill, workspace_binary};
+
+/// The `herald` binary cargo built beside this test (`target/<profile>/herald`), fresh.
 pub fn herald_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
-    let bin = dir.join(format!("herald{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: build it (`cargo build -p herald`) or use tests/run", bin.display());
-    bin
+    workspace_binary("herald")
 }
+
+/// How long `herald serve` or `herald demo` may take to print its URL.
+const STARTUP: Duration = Duration::from_secs(60);
 
 /// A running `herald serve` on 127.0.0.1 and a free port.
 pub struct Serve {
@@ -23,6 +24,8 @@ pub struct Serve {
     pub url: String,
     /// The admin key serve prints on its first run.
     pub key: Option<String>,
+    /// Everything it printed so far (stdout and stderr), for failure messages.
+    pub transcript: Transcript,
 }
 
 impl Serve {
@@ -35,7 +38,7 @@ impl Serve {
         drop(self);
     }
 
-    /// Starts serve on `data_dir` with extra environment; waits for its URL (30 s at most).
+    /// Starts serve on `data_dir` with extra environment; waits for its URL (60 s at most).
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serve {
         Self::spawn("serve", data_dir, env).0
     }
@@ -48,7 +51,8 @@ impl Serve {
     }
 
     /// `herald <command>` (serve or demo) on 127.0.0.1 and a free port; waits for its URL,
-    /// noting the admin key and a report path if it prints them (60 s at most).
+    /// noting the admin key and a report path if it prints them ([`STARTUP`] at most: then it
+    /// is killed and the test fails with its output).
     // The child is waited for in `Drop`, which clippy cannot see from here.
     #[allow(clippy::zombie_processes)]
     fn spawn(command: &str, data_dir: &Path, env: &[(&str, &str)]) -> (Serve, Option<PathBuf>) {
@@ -57,16 +61,25 @@ impl Serve {
             .arg(data_dir)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("herald {command} starts: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
+        let output = OutputLines::of(&mut child);
         let (mut key, mut report) = (None, None);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let line = lines.next().expect("herald keeps printing until its URL").expect("utf-8 line");
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let line = match output.next_line(deadline) {
+                Ok(line) => line,
+                Err(why) => {
+                    let status = kill(&mut child);
+                    panic!(
+                        "herald {command} did not print its URL within {STARTUP:?}: {why}; killed ({status}). It printed:\n{}",
+                        output.transcript.text()
+                    );
+                }
+            };
             if let Some(k) = line.split_whitespace().find(|w| w.starts_with("hrld_")) {
                 key = Some(k.to_owned());
             }
@@ -75,12 +88,10 @@ impl Serve {
             }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 let url = rest.split_whitespace().next().expect("a URL").to_owned();
-                // Keep draining stdout so herald never blocks on a full pipe.
-                std::thread::spawn(move || for _ in lines {});
-                return (Serve { child, url, key }, report);
+                // The reader threads keep draining its output: herald never blocks on a full pipe.
+                return (Serve { child, url, key, transcript: output.transcript.clone() }, report);
             }
         }
-        panic!("herald {command} did not print its URL in 60 s");
     }
 }
 
@@ -100,7 +111,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(serve: &Serve) -> Client {
-        Client { http: reqwest::Client::new(), base: serve.url.clone(), key: serve.key.clone().expect("a first-run key") }
+        Client { http: super::process::http_client(), base: serve.url.clone(), key: serve.key.clone().expect("a first-run key") }
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
