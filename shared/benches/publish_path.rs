@@ -128,7 +128,7 @@ impl World {
         // Already due: a second ago, so no publish task waits for its second.
         let due = now - Duration::seconds(1);
         for i in 0..n {
-            let post = Post { version: 0,
+            let post = Post { review: None, version: 0,
                 id: PostId::new(),
                 team_id: team.clone(),
                 text: PostText::parse("text", &format!("Benchmark post #{i}: fresh croissants at 9")).expect("text"),

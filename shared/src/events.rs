@@ -29,6 +29,18 @@ pub enum EventKind {
     CrisisResolved,
     #[serde(rename = "Report Ready")]
     ReportReady,
+    /// A post awaits an editor's approval.
+    #[serde(rename = "Approval Requested")]
+    ApprovalRequested,
+    /// An editor sent a post back to its author, with a comment.
+    #[serde(rename = "Post Rejected")]
+    PostRejected,
+    /// A comment, mention, reply or message reached the inbox.
+    #[serde(rename = "Interaction Received")]
+    InteractionReceived,
+    /// A reply to an interaction of a `generic` channel, for the tool that sent it to deliver.
+    #[serde(rename = "Interaction Reply Requested")]
+    InteractionReplyRequested,
 }
 
 impl EventKind {
@@ -40,6 +52,10 @@ impl EventKind {
             EventKind::CrisisDetected => "Crisis Detected",
             EventKind::CrisisResolved => "Crisis Resolved",
             EventKind::ReportReady => "Report Ready",
+            EventKind::ApprovalRequested => "Approval Requested",
+            EventKind::PostRejected => "Post Rejected",
+            EventKind::InteractionReceived => "Interaction Received",
+            EventKind::InteractionReplyRequested => "Interaction Reply Requested",
         }
     }
 }
@@ -157,6 +173,10 @@ impl WebhookSink {
             EventKind::CrisisDetected => "crisis.detected",
             EventKind::CrisisResolved => "crisis.resolved",
             EventKind::ReportReady => "report.ready",
+            EventKind::ApprovalRequested => "approval.requested",
+            EventKind::PostRejected => "post.rejected",
+            EventKind::InteractionReceived => "interaction.received",
+            EventKind::InteractionReplyRequested => "interaction.reply_requested",
         }
     }
 }

@@ -181,7 +181,7 @@ proptest! {
         let team = TeamId::parse("team", "cafe").map_err(|e| TestCaseError::fail(e.to_string()))?;
         let actor = Actor { team_id: team, role: Role::Admin, key_id: ApiKeyId::new() };
         let rt = tokio::runtime::Builder::new_current_thread().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let _ = rt.block_on(crate::services::import::import_csv(&*store, &clock, &actor, &body, partial));
+        let _ = rt.block_on(crate::services::import::import_csv(&*store, &clock, &crate::events::MemorySink::default(), &actor, &body, partial));
     }
 
     #[test]

@@ -326,7 +326,9 @@ async fn a_burst_of_negative_comments_opens_exactly_one_incident_and_one_event()
         deliver(&app, &ch, &body).await;
         app.clock.advance(Duration::hours(1));
     }
-    assert!(app.events.events().is_empty(), "no alarm on a normal day");
+    let kinds: Vec<EventKind> = app.events.events().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.len(), 36, "one Interaction Received per comment: {kinds:?}");
+    assert!(kinds.iter().all(|k| *k == EventKind::InteractionReceived), "no alarm on a normal day: {kinds:?}");
     for i in 0..40 {
         let text = "This is disgusting, worst service ever, I want a refund!";
         let body = interaction_at(app.state.clock.now(), &format!("angry-{i}"), &format!("u-{i}"), text);
@@ -466,4 +468,72 @@ async fn notes_are_capped_so_an_interaction_always_fits_its_store_and_replies_ar
     assert!(body["interaction"]["first_response_seconds"].is_number(), "{body}");
     assert_eq!(body["interaction"]["notes"].as_array().unwrap().len(), accepted + 1, "the reply's note did not fit");
     assert_eq!(platform.0.lock().unwrap().len(), 2, "both replies went out");
+}
+
+/// A `generic` channel's messages come from another tool (a CRM, a form): Herald cannot answer
+/// on that tool's network, so a reply is handed back to it as an `Interaction Reply Requested`
+/// event carrying what it needs to deliver it, and the interaction is answered. Every arrival is
+/// an `Interaction Received` event, once, however often the webhook is retried.
+#[tokio::test]
+async fn a_reply_on_a_generic_channel_is_handed_to_the_integration_as_an_event() {
+    let app = App::new();
+    let (admin, ch) = generic_channel(&app).await;
+    let msg = interaction("q-7", "u-7", "Can I book a table for 6?");
+    deliver(&app, &ch, &msg).await;
+    deliver(&app, &ch, &msg).await;
+    let received: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == EventKind::InteractionReceived).collect();
+    assert_eq!(received.len(), 1, "one event for one interaction, retries included");
+    let id = inbox(&app, &admin, "").await[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(received[0].detail["interaction_id"], id.as_str(), "{}", received[0].detail);
+    assert_eq!(received[0].detail["channel_id"], ch.as_str());
+
+    app.clock.advance(Duration::minutes(3));
+    let (status, body) = app.post(&format!("/v1/inbox/{id}/reply"), &admin, json!({"text": "Yes, see you at 8!"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["reply"]["delivered_by"], "integration", "{body}");
+    assert!(body["reply"]["platform_post_id"].is_null() && body["reply"]["url"].is_null(), "{body}");
+    assert_eq!(body["interaction"]["status"], "answered");
+    assert!(body["interaction"]["first_response_seconds"].as_i64().unwrap() >= 3 * 60, "{body}");
+    let asked: Vec<_> =
+        app.events.events().into_iter().filter(|e| e.kind == EventKind::InteractionReplyRequested).collect();
+    assert_eq!(asked.len(), 1);
+    let detail = &asked[0].detail;
+    assert_eq!(
+        (&detail["external_id"], &detail["thread_id"], &detail["author"]["id"], &detail["text"]),
+        (&json!("q-7"), &json!("q-7"), &json!("u-7"), &json!("Yes, see you at 8!")),
+        "what the integration needs to deliver it: {detail}"
+    );
+}
+
+/// An interaction answered elsewhere (on the phone, at the counter) is marked so: answered, its
+/// first-response time recorded once (a second mark does not move it), the note kept; the
+/// viewer role cannot, an unknown id is a 404, an empty note a 422.
+#[tokio::test]
+async fn an_interaction_answered_elsewhere_is_marked_answered_with_its_response_time() {
+    let app = App::new();
+    let (admin, ch) = generic_channel(&app).await;
+    deliver(&app, &ch, &interaction("q-8", "u-8", "Are you open on Christmas Eve?")).await;
+    let id = inbox(&app, &admin, "").await[0]["id"].as_str().unwrap().to_owned();
+    let viewer = app.key("cafe", Role::Viewer).await;
+    let (status, _) = app.post(&format!("/v1/inbox/{id}/answered"), &viewer, json!({})).await;
+    assert_eq!(status, 403);
+    let (status, body) = app.post(&format!("/v1/inbox/{id}/answered"), &admin, json!({"note": ""})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("note")), "{body}");
+
+    app.clock.advance(Duration::minutes(20));
+    let (status, body) = app.post(&format!("/v1/inbox/{id}/answered"), &admin, json!({"note": "Called her back"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "answered");
+    let first = body["first_response_seconds"].as_i64().unwrap();
+    assert!(first >= 20 * 60, "{body}");
+    assert!(body["notes"][0]["text"].as_str().unwrap().contains("Called her back"), "{body}");
+
+    app.clock.advance(Duration::hours(2));
+    let (status, body) = app.post(&format!("/v1/inbox/{id}/answered"), &admin, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["first_response_seconds"].as_i64(), Some(first), "the first response stays the first");
+    assert_eq!(body["notes"].as_array().unwrap().len(), 2);
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let (status, _) = app.post(&format!("/v1/inbox/{missing}/answered"), &admin, json!({})).await;
+    assert_eq!(status, 404);
 }

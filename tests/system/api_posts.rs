@@ -779,3 +779,72 @@ async fn a_contributor_changes_only_the_posts_it_created() {
         assert_eq!(app.patch(&path, &editor, json!({"text": "an editor's fix"})).await.0, 200);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// The approval queue: list it, hear of it, send a post back
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_approval_queue_lists_what_awaits_an_editor_who_hears_of_each_and_may_send_it_back() {
+    use herald_core::events::EventKind;
+    let (app, admin, ch) = cafe().await;
+    let other = app.sandbox(&admin, "Other").await;
+    let contributor = app.key("cafe", Role::Contributor).await;
+    let editor = app.key("cafe", Role::Editor).await;
+    // Two awaiting approval (one 40 days ahead, past the calendar's default month), one
+    // scheduled by an editor, one draft.
+    let soon = app.create(&contributor, json!({"text": "Soup", "channel_ids": [ch], "publish_at": "2027-01-05T09:00:00Z"})).await;
+    let later = app.create(&contributor, json!({"text": "Galette", "channel_ids": [ch, other], "publish_at": "2027-02-13T09:00:00Z"})).await;
+    app.create(&editor, json!({"text": "Scheduled", "channel_ids": [ch], "publish_at": "2027-01-06T09:00:00Z"})).await;
+    let draft = app.create(&contributor, json!({"text": "Draft", "channel_ids": [ch], "publish_at": "2027-01-07T09:00:00Z", "draft": true})).await;
+
+    let queue = |query: &'static str| {
+        let (app, editor) = (&app, &editor);
+        async move {
+            let (status, page) = app.get(&format!("/v1/posts?{query}"), editor).await;
+            assert_eq!(status, 200, "{page}");
+            page["items"].as_array().unwrap().iter().map(|p| p["text"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(queue("state=pending_approval").await, vec!["Soup", "Galette"]);
+    assert_eq!(queue(Box::leak(format!("state=pending_approval&channel_id={other}").into_boxed_str())).await, vec!["Galette"]);
+    assert_eq!(queue("state=draft").await, vec!["Draft"]);
+    assert_eq!(queue("state=pending_approval&to=2027-01-10T00:00:00Z").await, vec!["Soup"], "an explicit window still holds");
+    let (status, err) = app.get("/v1/posts?state=waiting", &editor).await;
+    assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("state")));
+
+    // Editors heard of each post awaiting approval, once, with where and when it would go.
+    let requested = |app: &App| -> Vec<serde_json::Value> {
+        app.events.events().into_iter().filter(|e| e.kind == EventKind::ApprovalRequested).map(|e| e.detail).collect()
+    };
+    let asked = requested(&app);
+    assert_eq!(asked.iter().map(|d| d["post_id"].clone()).collect::<Vec<_>>(), vec![soon["id"].clone(), later["id"].clone()]);
+    assert_eq!(asked[1]["deliveries"].as_array().map(Vec::len), Some(2));
+    assert_eq!(asked[0]["text"], "Soup");
+    // Submitting the draft asks again, for that post.
+    let (status, _) = app.patch(&format!("/v1/posts/{}", id_of(&draft)), &contributor, json!({"draft": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(requested(&app).last().unwrap()["post_id"], draft["id"]);
+
+    // "Not yet": back to its author as a draft, the comment kept and shown.
+    let path = format!("/v1/posts/{}", id_of(&soon));
+    assert_eq!(app.post(&format!("{path}/reject"), &contributor, json!({"comment": "no"})).await.0, 403);
+    let (status, err) = app.post(&format!("{path}/reject"), &editor, json!({"comment": "   "})).await;
+    assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("comment")));
+    let (status, sent_back) = app.post(&format!("{path}/reject"), &editor, json!({"comment": "Say which soup, please"})).await;
+    assert_eq!(status, 200, "{sent_back}");
+    assert_eq!(states(&sent_back), vec!["draft".to_owned()]);
+    assert_eq!(sent_back["review"]["comment"], "Say which soup, please");
+    let (_, seen) = app.get(&path, &contributor).await;
+    assert_eq!(seen["review"], sent_back["review"], "the author reads it");
+    let rejected: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == EventKind::PostRejected).collect();
+    assert_eq!((rejected.len(), rejected[0].detail["comment"].as_str()), (1, Some("Say which soup, please")));
+    assert_eq!(queue("state=pending_approval").await, vec!["Draft", "Galette"]);
+    // Nothing left to send back: 409.
+    assert_eq!(app.post(&format!("{path}/reject"), &editor, json!({"comment": "again"})).await.0, 409);
+    // The author changes it and submits it; once approved, the comment is settled.
+    app.patch(&path, &contributor, json!({"text": "Leek soup", "draft": false})).await;
+    let (status, approved) = app.approve(id_of(&soon), &editor).await;
+    assert_eq!((status, states(&approved)), (200, vec!["scheduled".to_owned()]), "{approved}");
+    assert!(approved["review"].is_null(), "{approved}");
+}

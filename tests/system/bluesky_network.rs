@@ -398,7 +398,7 @@ struct Job {
 impl Job {
     fn new(channel: &Channel, credentials: &Credentials, text: &str, media: Vec<MediaRef>) -> Self {
         let now = Utc::now();
-        let post = Post { version: 0,
+        let post = Post { review: None, version: 0,
             id: PostId::new(),
             team_id: channel.team_id.clone(),
             text: PostText::parse("text", text).unwrap(),

@@ -110,7 +110,7 @@ impl Rig {
     }
 
     async fn schedule(&self, channels: &[&Channel], at: DateTime<Utc>) -> (Post, Vec<Delivery>) {
-        let post = Post { version: 0,
+        let post = Post { review: None, version: 0,
             id: PostId::new(),
             team_id: self.team.clone(),
             text: PostText::parse("text", "Fresh croissants at 9").unwrap(),

@@ -137,7 +137,7 @@ fn channel(cipher: &CredentialCipher, platform: Platform, credentials: Value) ->
 async fn schedule(store: &dyn Store, channel: &Channel, n: usize, at: DateTime<Utc>) -> Vec<Delivery> {
     let mut all = vec![];
     for i in 0..n {
-        let post = Post {
+        let post = Post { review: None,
             version: 0,
             id: PostId::new(),
             team_id: team_id(),

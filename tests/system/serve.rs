@@ -209,7 +209,7 @@ async fn report_writes_the_three_files_of_a_teams_period() {
 
     for (args, says) in [
         (vec!["--team", "nobody", "--from", FROM, "--to", TO], "no team `nobody`"),
-        (vec!["--team", "cafe", "--from", "4 Jan", "--to", TO], "--from 4 Jan: not a date"),
+        (vec!["--team", "cafe", "--from", "4 Jan", "--to", TO], "--from: `4 Jan` is not a date"),
         (vec!["--team", "cafe", "--from", FROM, "--to", TO, "--as-of", "tuesday"], "--as-of tuesday"),
     ] {
         let bad = dir.path().join("bad");
@@ -257,7 +257,7 @@ async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
     };
     store.create_channel(&channel).await.unwrap();
     let published = Utc::now() - chrono::Duration::hours(2);
-    let post = Post { version: 0,
+    let post = Post { review: None, version: 0,
         id: PostId::new(),
         team_id: team.id.clone(),
         text: PostText::parse("text", "Soupe du jour : potiron").unwrap(),

@@ -157,6 +157,7 @@ pub async fn live(
                         create_post(
                             &*dir.store,
                             &*clock,
+                            &*ports.events,
                             actor,
                             NewPost {
                                 text: PostText::parse("text", text)?,

@@ -116,10 +116,12 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
             plan.push((at.with_timezone(&Utc), (*text).to_owned()));
         }
     }
+    let events = dir.event_sink(vec![]);
     for (at, text) in plan {
         create_post(
             &*dir.store,
             &clock,
+            &*events,
             &actor,
             NewPost {
                 text: PostText::parse("text", &text)?,

@@ -89,6 +89,19 @@ pub struct Post {
     /// stored before versions existed read as 0.
     #[serde(default)]
     pub version: u64,
+    /// An editor's "not yet": the comment the post was sent back to its author with, until
+    /// the post is approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+/// Why an editor sent a post back, who did, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Review {
+    pub comment: String,
+    /// The key of the editor who sent it back.
+    pub by: ApiKeyId,
+    pub at: DateTime<Utc>,
 }
 
 impl Post {
@@ -141,10 +154,12 @@ impl DeliveryState {
     }
 
     pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| ValidationError::new(field, "is not a delivery state"))
+        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            ValidationError::new(
+                field,
+                "must be one of draft, pending_approval, scheduled, publishing, published, failed, cancelled",
+            )
+        })
     }
 
     /// The one place that says which moves are legal.
@@ -296,7 +311,7 @@ mod tests {
     }
 
     fn delivery(state: DeliveryState) -> Delivery {
-        let post = Post { version: 0,
+        let post = Post { review: None, version: 0,
             id: PostId::new(),
             team_id: crate::domain::TeamId::parse("t", "t").unwrap(),
             text: PostText::parse("text", "hi").unwrap(),
@@ -375,7 +390,7 @@ mod tests {
     fn variants_replace_text_per_platform() {
         let mut d = delivery(DeliveryState::Draft);
         d.platform = Platform::Mastodon;
-        let mut post = Post { version: 0,
+        let mut post = Post { review: None, version: 0,
             id: d.post_id,
             team_id: d.team_id.clone(),
             text: PostText::parse("text", "base").unwrap(),

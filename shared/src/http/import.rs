@@ -55,7 +55,7 @@ pub async fn import(
             ApiError::Invalid(ValidationError::new(CSV_FIELD, "could not be read"))
         }
     })?;
-    let outcome = import_csv(&*state.store, &*state.clock, &caller.actor(), &body, partial).await?;
+    let outcome = import_csv(&*state.store, &*state.clock, &*state.events, &caller.actor(), &body, partial).await?;
     match outcome {
         ImportOutcome::Imported { posts, rejected } => Ok((
             StatusCode::CREATED,

@@ -74,6 +74,7 @@ pub struct InboxParams {
             ("close_interaction" = (operation_id = "close_interaction", parameters(("id" = "$response.body#/items/0/id")))),
             ("reopen_interaction" = (operation_id = "reopen_interaction", parameters(("id" = "$response.body#/items/0/id")))),
             ("reply_to_interaction" = (operation_id = "reply_to_interaction", parameters(("id" = "$response.body#/items/0/id")))),
+            ("mark_answered" = (operation_id = "mark_answered", parameters(("id" = "$response.body#/items/0/id")))),
             ("contact_history" = (operation_id = "contact_history", parameters(("platform" = "$response.body#/items/0/platform"), ("author_id" = "$response.body#/items/0/author/id")))),
         )),
         (status = 401, response = super::error::Unauthorized),
@@ -290,12 +291,58 @@ pub async fn reply(
             StatusCode::CREATED,
             Json(views::Replied {
                 interaction: views::Interaction::from(&it),
-                reply: views::Reply { platform_post_id: published.platform_post_id, url: published.url },
+                reply: match published {
+                    Some(p) => views::Reply { platform_post_id: Some(p.platform_post_id), url: p.url, delivered_by: "platform" },
+                    None => views::Reply { platform_post_id: None, url: None, delivered_by: "integration" },
+                },
             }),
         )),
         Err(ReplyError::Service(e)) => Err(e.into()),
         Err(ReplyError::Platform(e)) => Err(ApiError::Platform(e)),
     }
+}
+
+/// `POST /v1/inbox/{id}/answered`: how it was answered, when that helps the team.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnsweredBody {
+    /// "Called her back", "answered at the counter": kept as an internal note.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 5000, pattern = "\\S")]
+    note: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/inbox/{id}/answered",
+    tag = "inbox",
+    operation_id = "mark_answered",
+    summary = "Mark answered elsewhere: records the first-response time, who said so and an optional note (contributor and up)",
+    params(("id" = uuid::Uuid, Path, description = "the interaction id")),
+    request_body(content = AnsweredBody, description = "optional: `{\"note\"}`; an empty body is fine"),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the interaction, answered", body = views::Interaction),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, description = "viewers cannot", body = super::error::ApiErrorBody),
+        (status = 404, description = "no such interaction in your team", body = super::error::ApiErrorBody),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
+    ),
+)]
+pub async fn answered(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<views::Interaction>, ApiError> {
+    let id = interaction_id(&id)?;
+    let note = match body.iter().all(u8::is_ascii_whitespace) {
+        true => None,
+        false => super::parse_json::<AnsweredBody>(&body)?.note,
+    };
+    let it = service::mark_answered(&*state.store, &*state.clock, &caller.actor(), id, note.as_deref()).await?;
+    Ok(Json(views::Interaction::from(&it)))
 }
 
 #[utoipa::path(

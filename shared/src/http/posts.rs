@@ -18,10 +18,11 @@ use super::schemas;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, Role, ValidationError, parse_time_zone,
+    ChannelId, DeliveryState, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, Role, ValidationError,
+    parse_time_zone,
 };
 use crate::services::Actor;
-use crate::services::posts::{self as service, NewPost, PostChanges};
+use crate::services::posts::{self as service, NewPost, PostChanges, PostFilter};
 use crate::services::series::{self as service_series, RecurrenceRequest};
 
 /// At most this many media items per post (above every platform's own limit).
@@ -157,11 +158,11 @@ pub async fn create(
                 .transpose()?,
         };
         let series =
-            service_series::create_series(&*state.store, &*state.clock, &caller.actor(), new, recurrence)
+            service_series::create_series(&*state.store, &*state.clock, &*state.events, &caller.actor(), new, recurrence)
                 .await?;
         return Ok((StatusCode::CREATED, Json(views::Created::Series(views::Series::from(&series)))));
     }
-    let view = service::create_post(&*state.store, &*state.clock, &caller.actor(), new).await?;
+    let view = service::create_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(views::Created::Post(views::Post::from(&view)))))
 }
 
@@ -207,6 +208,13 @@ impl axum::response::IntoResponseParts for TypedHeaderETag {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CalendarParams {
+    /// Only posts with a delivery in this state: `pending_approval` is the approval queue.
+    /// With a state and no `from`/`to`, the window is a year back to five years ahead.
+    #[param(value_type = Option<DeliveryState>)]
+    state: Option<String>,
+    /// Only posts with a delivery to this channel.
+    #[param(value_type = Option<uuid::Uuid>)]
+    channel_id: Option<String>,
     /// RFC 3339 instant, years 1970–9999; default a week ago.
     #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     from: Option<String>,
@@ -240,17 +248,26 @@ pub async fn list(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Page<views::Post>>, ApiError> {
     let params: CalendarParams = super::listing::read(query)?;
+    let filter = PostFilter {
+        state: params.state.as_deref().map(|s| DeliveryState::parse("state", s)).transpose()?,
+        channel: params.channel_id.as_deref().map(|s| ChannelId::parse("channel_id", s)).transpose()?,
+    };
     let now = state.clock.now();
+    // A queue (a state asked for) looks further than the calendar's default weeks.
+    let (back, ahead) = match filter.state {
+        Some(_) => (Duration::days(366), Duration::days(366 * crate::domain::HORIZON_YEARS)),
+        None => (Duration::days(DEFAULT_PAST_DAYS), Duration::days(DEFAULT_FUTURE_DAYS)),
+    };
     let from = match &params.from {
         Some(s) => instant("from", s)?,
-        None => now - Duration::days(DEFAULT_PAST_DAYS),
+        None => now - back,
     };
     let to = match &params.to {
         Some(s) => instant("to", s)?,
-        None => now + Duration::days(DEFAULT_FUTURE_DAYS),
+        None => now + ahead,
     };
     let page = super::listing::page_of(params.limit.as_deref(), params.cursor)?;
-    let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &page).await?;
+    let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &filter, &page).await?;
     Ok(Json(Page::of(&listing)))
 }
 
@@ -294,7 +311,7 @@ pub async fn update(
         publish_at: body.publish_at.as_ref().map(PublishAt::parse).transpose()?,
         draft: body.draft,
     };
-    let view = service::update_post(&*state.store, &*state.clock, &caller.actor(), id, changes).await?;
+    let view = service::update_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), id, changes).await?;
     Ok(Json(views::Post::from(&view)))
 }
 
@@ -383,6 +400,46 @@ fn etag_version(tag: &HeaderValue) -> Result<u64, ValidationError> {
         .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| ValidationError::new("If-Match", "must be the post's ETag, like \"3\""))
+}
+
+/// `POST /v1/posts/{id}/reject`: what the author should change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// Kept on the post and shown to its author until the post is approved.
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
+    comment: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/reject",
+    tag = "posts",
+    operation_id = "reject_post",
+    summary = "Send a post awaiting approval back to its author as a draft, with a comment (editor/admin)",
+    params(("id" = uuid::Uuid, Path, description = "the post id (a UUID)")),
+    request_body = RejectBody,
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "the post, a draft again, with the comment as `review`", body = views::Post),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, description = "no such post in your team", body = super::error::ApiErrorBody),
+        (status = 409, description = "nothing awaits approval, or the post changed meanwhile", body = super::error::ApiErrorBody),
+        (status = 413, response = super::error::TooLarge),
+        (status = 422, response = super::error::Invalid),
+    ),
+)]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectBody>,
+) -> Result<Json<views::Post>, ApiError> {
+    let id = post_id(&id)?;
+    let view =
+        service::reject_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), id, &body.comment).await?;
+    Ok(Json(views::Post::from(&view)))
 }
 
 #[utoipa::path(

@@ -229,6 +229,8 @@ pub struct Post {
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change: approve the version you read (`POST /v1/posts/{id}/approve`).
     pub version: u64,
+    /// Why an editor sent it back (`POST /v1/posts/{id}/reject`), until it is approved.
+    pub review: Option<crate::domain::Review>,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -285,6 +287,7 @@ impl From<&PostView> for Post {
             created_at: p.created_at,
             updated_at: p.updated_at,
             version: p.version,
+            review: p.review.clone(),
             deliveries: deliveries.into_iter().map(Delivery::from).collect(),
         }
     }
@@ -491,11 +494,15 @@ pub struct Replied {
     pub reply: Reply,
 }
 
-/// The reply as the platform published it.
+/// The reply: as the platform published it, or handed to the tool that sent the interaction
+/// (a `generic` channel: `Interaction Reply Requested`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Reply {
-    pub platform_post_id: String,
+    /// The platform's id of the reply; `null` when the integration delivers it.
+    pub platform_post_id: Option<String>,
     pub url: Option<String>,
+    /// `platform` (Herald answered on the network) or `integration` (handed over by event).
+    pub delivered_by: &'static str,
 }
 
 /// Everything one author wrote to the team, newest first.

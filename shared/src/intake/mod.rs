@@ -434,6 +434,25 @@ impl Intake {
         if let Err(e) = self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await {
             tracing::warn!(channel = %channel.id, error = %e, "crisis detector not updated for this interaction");
         }
+        // `Interaction Received`, for integrations and (later) the web app; best effort like the
+        // detector: the interaction is stored whatever happens here.
+        let text: String = interaction.text.chars().take(280).collect();
+        let detail = json!({
+            "interaction_id": interaction.id,
+            "channel_id": interaction.channel_id,
+            "platform": interaction.platform,
+            "kind": interaction.kind,
+            "thread_id": interaction.thread_id,
+            "author": {"id": interaction.author_id, "name": interaction.author_name},
+            "text": text,
+            "created_at": interaction.created_at,
+            "sentiment": interaction.sentiment.as_ref().map(|s| s.label),
+            "tags": interaction.tags,
+        });
+        let event = Event::new(EventKind::InteractionReceived, &interaction.team_id, now, detail);
+        if let Err(e) = self.ports.events.emit(&event).await {
+            tracing::error!(interaction = %interaction.id, error = %e, "Interaction Received not delivered");
+        }
         Ok(Ingested::Created)
     }
 

@@ -1598,7 +1598,7 @@ mod tests {
 
     #[test]
     fn rkey_is_stable_per_delivery_and_differs_between_deliveries() {
-        let post = crate::domain::Post { version: 0,
+        let post = crate::domain::Post { review: None, version: 0,
             id: crate::domain::PostId::new(),
             team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
             text: crate::domain::PostText::parse("text", "hi").unwrap(),

@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use chrono::DateTime;
 use chrono::Utc;
 
-use super::posts::{NewPost, PostView, check_channel_ids, prepare_post, store_all};
+use super::posts::{NewPost, PostView, announce_pending, check_channel_ids, prepare_post, store_all};
+use crate::events::EventSink;
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{Channel, ChannelId, PostText, PublishAt, Role, ValidationError, parse_local, parse_time_zone};
@@ -92,6 +93,7 @@ pub enum ImportOutcome {
 pub async fn import_csv(
     store: &dyn Store,
     clock: &dyn Clock,
+    events: &dyn EventSink,
     actor: &Actor,
     body: &[u8],
     partial: bool,
@@ -145,6 +147,7 @@ pub async fn import_csv(
     }
     let views: Vec<PostView> = good.iter().map(|p| p.view.clone()).collect();
     store_all(store, now, &views).await?;
+    announce_pending(events, now, &views.iter().collect::<Vec<_>>()).await;
     tracing::info!(imported = good.len(), rejected = bad_lines, "CSV import");
     Ok(ImportOutcome::Imported { posts: good, rejected: bad })
 }

@@ -12,6 +12,7 @@ use crate::domain::{
     ErasedEvent, Incident, Interaction, InteractionId, InteractionStatus, MAX_ID_BYTES, Note, Platform, Role,
     ValidationError,
 };
+use crate::events::{Event, EventKind};
 use crate::platforms::{PublishError, Published};
 use crate::ports::Ports;
 use crate::store::{InboxQuery, Page, PageRequest, Store};
@@ -155,24 +156,34 @@ pub enum ReplyError {
 /// its note may go past [`MAX_NOTES`] (the team's notes stop there, replies do not), and only
 /// when even that note would take the interaction past [`MAX_INTERACTION_BYTES`] is the note
 /// left out (logged); the answered status and the first-response time are recorded always.
+///
+/// A `generic` channel's interaction came from another tool (a CRM, a form, Zapier): with no
+/// adapter that answers on its network, the reply is handed to that tool as an `Interaction Reply
+/// Requested` event (EventBridge and outgoing webhooks) and the result is `None`; a reply the
+/// events could not carry is a transient failure (503) and changes nothing.
 pub async fn reply(
     cx: &Ports,
     actor: &Actor,
     id: InteractionId,
     text: &str,
-) -> Result<(Interaction, Published), ReplyError> {
+) -> Result<(Interaction, Option<Published>), ReplyError> {
     actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
     let text = bounded_text("text", text).map_err(ServiceError::from)?;
-    let mut it = get(&*cx.store, actor, id).await?;
+    let it = get(&*cx.store, actor, id).await?;
     let channel = cx
         .store
         .get_channel(&actor.team_id, it.channel_id)
         .await
         .map_err(ServiceError::from)?
         .ok_or_else(|| ServiceError::Conflict("the channel of this interaction was removed".into()))?;
-    let adapter = cx.adapters.inbox(channel.platform).ok_or_else(|| {
-        ServiceError::Conflict(format!("replying on {} is not supported yet", channel.platform.as_str()))
-    })?;
+    let adapter = match cx.adapters.inbox(channel.platform) {
+        Some(adapter) => adapter,
+        None if channel.platform == Platform::Generic => return hand_off_reply(cx, actor, it, &text).await,
+        None => {
+            let platform = channel.platform.as_str();
+            return Err(ServiceError::Conflict(format!("replying on {platform} is not supported yet")).into());
+        }
+    };
     let sealed = channel
         .credentials
         .as_ref()
@@ -183,16 +194,76 @@ pub async fn reply(
         .map_err(|_| ServiceError::Conflict("the channel's credentials could not be opened".into()))?;
     let published = adapter.reply(&channel, &credentials, &it, &text).await.map_err(ReplyError::Platform)?;
 
+    let link = published.url.clone().unwrap_or_else(|| published.platform_post_id.clone());
+    let it = record_answer(&*cx.store, cx.clock.now(), actor, it, format!("Replied ({link}): {text}")).await?;
+    Ok((it, Some(published)))
+}
+
+/// The reply to a `generic` interaction, handed to the tool that sent it.
+async fn hand_off_reply(
+    cx: &Ports,
+    actor: &Actor,
+    it: Interaction,
+    text: &str,
+) -> Result<(Interaction, Option<Published>), ReplyError> {
     let now = cx.clock.now();
+    let detail = serde_json::json!({
+        "interaction_id": it.id,
+        "channel_id": it.channel_id,
+        "external_id": it.external_id,
+        "thread_id": it.thread_id,
+        "author": {"id": it.author_id, "name": it.author_name},
+        "text": text,
+        "requested_by": actor.key_id,
+    });
+    let event = Event::new(EventKind::InteractionReplyRequested, &actor.team_id, now, detail);
+    cx.events.emit(&event).await.map_err(|e| {
+        ReplyError::Platform(PublishError::Transient {
+            reason: format!("the reply could not be handed to the integration: {e}"),
+            retry_after: None,
+        })
+    })?;
+    let it = record_answer(&*cx.store, now, actor, it, format!("Reply handed to the integration: {text}")).await?;
+    Ok((it, None))
+}
+
+/// Marks an interaction answered at `now` (its first-response time, once) with a note of how.
+/// The answer is out, so it is recorded whatever the notes hold: only when even this note would
+/// take the interaction past [`MAX_INTERACTION_BYTES`] is the note left out (logged).
+async fn record_answer(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    mut it: Interaction,
+    note: String,
+) -> Result<Interaction, ServiceError> {
     it.status = InteractionStatus::Answered;
     it.first_response_at = Some(it.first_response_at.map_or(now, |t| t.min(now)));
-    let link = published.url.clone().unwrap_or_else(|| published.platform_post_id.clone());
-    let note = Note { author: actor.key_id.to_string(), text: format!("Replied ({link}): {text}"), at: now };
+    let note = Note { author: actor.key_id.to_string(), text: note, at: now };
     if !push_note(&mut it, note) {
-        tracing::warn!(interaction = %it.id, reply = %link, "reply sent and recorded, but its note no longer fits the interaction");
+        tracing::warn!(interaction = %it.id, "answer recorded, but its note no longer fits the interaction");
     }
-    cx.store.update_interaction(&it).await.map_err(ServiceError::from)?;
-    Ok((it, published))
+    store.update_interaction(&it).await?;
+    Ok(it)
+}
+
+/// Marks an interaction answered elsewhere (by phone, at the counter, on a network Herald does
+/// not answer on): the first-response time is recorded, with who said so and an optional note.
+pub async fn mark_answered(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: InteractionId,
+    note: Option<&str>,
+) -> Result<Interaction, ServiceError> {
+    actor.require(Role::Contributor, "working the inbox needs the contributor role or above")?;
+    let note = note.map(|n| bounded_text("note", n)).transpose()?;
+    let it = get(store, actor, id).await?;
+    let text = match note {
+        Some(n) => format!("Answered elsewhere: {n}"),
+        None => "Answered elsewhere".to_owned(),
+    };
+    record_answer(store, clock.now(), actor, it, text).await
 }
 
 /// Everything one author wrote to the team, newest first.

@@ -572,7 +572,7 @@ mod tests {
             self.store.create_channel(&c).await.unwrap();
             let mut deliveries = Vec::new();
             for i in 1..=n {
-                let post = Post { version: 0,
+                let post = Post { review: None, version: 0,
                     id: PostId::new(),
                     team_id: self.team.clone(),
                     text: PostText::parse("text", &format!("{name} {i}")).unwrap(),

@@ -20,6 +20,7 @@ use crate::domain::{
     TeamId, ValidationError, check_not_past, check_within_horizon, next_free_slot, resolve_local, sortable_instant,
 };
 use crate::platforms::limits::check_post;
+use crate::events::{Event, EventKind, EventSink};
 use crate::store::{Page, PageRequest, PostStore, Store, StoreError};
 
 /// A post targets at most this many channels.
@@ -92,19 +93,51 @@ impl PostView {
 // Create and read
 // ------------------------------------------------------------------------------------------
 
+/// Creates a post (one delivery per channel). A contributor's awaits approval, and editors
+/// hear of it: `Approval Requested`.
 pub async fn create_post(
     store: &dyn Store,
     clock: &dyn Clock,
+    events: &dyn EventSink,
     actor: &Actor,
     new: NewPost,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
     check_channel_ids(&new.channel_ids)?;
     let targets = load_channels(store, &actor.team_id, &new.channel_ids).await?;
-    let view = prepare_post(store, clock.now(), actor, &targets, new, None).await?;
+    let now = clock.now();
+    let view = prepare_post(store, now, actor, &targets, new, None).await?;
     store.create_post(&view.post, &view.deliveries).await?;
     tracing::info!(post_id = %view.post.id, deliveries = view.deliveries.len(), state = %view.state(), "post created");
+    announce_pending(events, now, &[&view]).await;
     Ok(view)
+}
+
+/// `Approval Requested` for each of `views` that has a delivery awaiting approval: what it
+/// says, who wrote it, where and when it would go out. An event that cannot be delivered is
+/// logged; the post stands.
+pub(super) async fn announce_pending(events: &dyn EventSink, now: DateTime<Utc>, views: &[&PostView]) {
+    for view in views {
+        let pending: Vec<&Delivery> =
+            view.deliveries.iter().filter(|d| d.state == DeliveryState::PendingApproval).collect();
+        if pending.is_empty() {
+            continue;
+        }
+        let text: String = view.post.text.as_str().chars().take(280).collect();
+        let detail = serde_json::json!({
+            "post_id": view.post.id,
+            "version": view.post.version,
+            "created_by": view.post.created_by,
+            "text": text,
+            "deliveries": pending.iter().map(|d| serde_json::json!({
+                "delivery_id": d.id, "channel_id": d.channel_id, "platform": d.platform, "publish_at": d.publish_at,
+            })).collect::<Vec<_>>(),
+        });
+        let event = Event::new(EventKind::ApprovalRequested, &view.post.team_id, now, detail);
+        if let Err(e) = events.emit(&event).await {
+            tracing::error!(error = %e, post_id = %view.post.id, "Approval Requested not delivered");
+        }
+    }
 }
 
 /// Everything `create_post` checks and builds, without storing it: the post and one delivery
@@ -121,7 +154,7 @@ pub(super) async fn prepare_post(
     series_id: Option<SeriesId>,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
-    let post = Post { version: 0,
+    let post = Post { review: None, version: 0,
         id: PostId::new(),
         team_id: actor.team_id.clone(),
         text: new.text,
@@ -188,14 +221,31 @@ pub async fn get_post(store: &dyn Store, actor: &Actor, id: PostId) -> Result<Po
     Ok(PostView { post, deliveries })
 }
 
-/// The calendar: posts with at least one delivery scheduled in `from <= t < to`, in the order
-/// of their first such delivery, each with all its deliveries. A post shows on one page only,
-/// even when its deliveries span several; `page.limit` bounds the posts of a page.
+/// Which deliveries put a post on the calendar, beyond the time window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PostFilter {
+    /// Only deliveries in this state (`pending_approval`: the approval queue).
+    pub state: Option<DeliveryState>,
+    /// Only deliveries to this channel.
+    pub channel: Option<ChannelId>,
+}
+
+impl PostFilter {
+    fn keeps(&self, d: &Delivery) -> bool {
+        self.state.is_none_or(|s| d.state == s) && self.channel.is_none_or(|c| d.channel_id == c)
+    }
+}
+
+/// The calendar: posts with at least one delivery scheduled in `from <= t < to` (and kept by
+/// `filter`), in the order of their first such delivery, each with all its deliveries. A post
+/// shows on one page only, even when its deliveries span several; `page.limit` bounds the posts
+/// of a page. With a filter a page may hold fewer posts and still have a `next`.
 pub async fn list_posts(
     store: &dyn Store,
     actor: &Actor,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    filter: &PostFilter,
     page: &PageRequest,
 ) -> Result<Page<PostView>, ServiceError> {
     if from >= to {
@@ -204,7 +254,7 @@ pub async fn list_posts(
     let team = &actor.team_id;
     let want = page.effective_limit() as usize;
     let continuing = page.cursor.is_some();
-    let in_range = |d: &Delivery| d.publish_at >= from && d.publish_at < to;
+    let in_range = |d: &Delivery| d.publish_at >= from && d.publish_at < to && filter.keeps(d);
     let mut items = Vec::new();
     let mut seen = HashSet::new();
     let mut first_key: Option<(String, String)> = None;
@@ -216,7 +266,7 @@ pub async fn list_posts(
         for d in &calendar.items {
             let key = calendar_key(d);
             let first = first_key.get_or_insert_with(|| key.clone()).clone();
-            if !seen.insert(d.post_id) {
+            if !filter.keeps(d) || !seen.insert(d.post_id) {
                 continue;
             }
             let Some(post) = store.get_post(team, d.post_id).await? else { continue };
@@ -251,6 +301,7 @@ fn calendar_key(d: &Delivery) -> (String, String) {
 pub async fn update_post(
     store: &dyn Store,
     clock: &dyn Clock,
+    events: &dyn EventSink,
     actor: &Actor,
     id: PostId,
     changes: PostChanges,
@@ -322,6 +373,7 @@ pub async fn update_post(
         }
     }
 
+    let submitted = plans.iter().any(|(d, _, to)| *to == DeliveryState::PendingApproval && d.state != *to);
     // The post first, conditional on the version read: of two changes made from the same read
     // (two people, or an edit racing an approval), the second is refused, never merged.
     if updated != post || !plans.is_empty() {
@@ -347,7 +399,11 @@ pub async fn update_post(
         })
         .await?;
     }
-    get_post(store, actor, id).await
+    let view = get_post(store, actor, id).await?;
+    if submitted {
+        announce_pending(events, now, &[&view]).await;
+    }
+    Ok(view)
 }
 
 /// A contributor changes and cancels only the posts its own key created (editors and admins,
@@ -450,10 +506,56 @@ pub async fn approve_post(
         )));
     }
     // The approval is a write of the version read: an edit that landed after the check above
-    // makes it fail instead of approving text nobody reviewed.
-    store.update_post(&view.post).await.map_err(changed_meanwhile)?;
+    // makes it fail instead of approving text nobody reviewed. An earlier "not yet" is settled.
+    store.update_post(&Post { review: None, ..view.post.clone() }).await.map_err(changed_meanwhile)?;
     move_each(store, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Scheduled, now)).await?;
     get_post(store, actor, id).await
+}
+
+/// The longest comment an editor sends a post back with.
+pub const MAX_REVIEW_CHARS: usize = 2000;
+
+/// Sends a post awaiting approval back to its author as a draft, with the editor's comment
+/// (kept on the post and shown until it is approved), and says so: `Post Rejected`. 409 when
+/// nothing awaits approval.
+pub async fn reject_post(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    events: &dyn EventSink,
+    actor: &Actor,
+    id: PostId,
+    comment: &str,
+) -> Result<PostView, ServiceError> {
+    actor.require(Role::Editor, "only an editor or admin key can send a post back")?;
+    let comment = comment.trim();
+    if comment.is_empty() || comment.chars().count() > MAX_REVIEW_CHARS {
+        return Err(ValidationError::new(
+            "comment",
+            format!("must be 1 to {MAX_REVIEW_CHARS} characters: what the author should change"),
+        )
+        .into());
+    }
+    let view = get_post(store, actor, id).await?;
+    let pending = |d: &Delivery| d.state == DeliveryState::PendingApproval;
+    if !view.deliveries.iter().any(pending) {
+        let names = channel_names(store, &actor.team_id, &view.deliveries).await?;
+        return Err(ServiceError::Conflict(format!("nothing to send back: {}", describe_states(&names, &view.deliveries))));
+    }
+    let now = clock.now();
+    let review = crate::domain::Review { comment: comment.to_owned(), by: actor.key_id, at: now };
+    store.update_post(&Post { review: Some(review), ..view.post.clone() }).await.map_err(changed_meanwhile)?;
+    move_each(store, &view.deliveries, now, pending, |d| d.transition(DeliveryState::Draft, now)).await?;
+    let view = get_post(store, actor, id).await?;
+    let detail = serde_json::json!({
+        "post_id": view.post.id,
+        "created_by": view.post.created_by,
+        "rejected_by": actor.key_id,
+        "comment": comment,
+    });
+    if let Err(e) = events.emit(&Event::new(EventKind::PostRejected, &actor.team_id, now, detail)).await {
+        tracing::error!(error = %e, post_id = %id, "Post Rejected not delivered");
+    }
+    Ok(view)
 }
 
 /// Retries the failed deliveries of a post, and only those: each is scheduled for now with its
@@ -783,7 +885,7 @@ mod tests {
 
     fn post(text: &str) -> Post {
         let now = Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap();
-        Post { version: 0,
+        Post { review: None, version: 0,
             id: PostId::new(),
             team_id: TeamId::parse("team", "cafe").unwrap(),
             text: PostText::parse("text", text).unwrap(),

@@ -9,7 +9,8 @@
 use chrono::{Datelike, NaiveDateTime, SecondsFormat};
 use chrono_tz::Tz;
 
-use super::posts::{NewPost, PostView, prepare_post, store_all, target_channels};
+use super::posts::{NewPost, PostView, announce_pending, prepare_post, store_all, target_channels};
+use crate::events::EventSink;
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{HORIZON_YEARS, PublishAt, Recurrence, Role, SeriesId, ValidationError};
@@ -42,6 +43,7 @@ pub struct SeriesView {
 pub async fn create_series(
     store: &dyn Store,
     clock: &dyn Clock,
+    events: &dyn EventSink,
     actor: &Actor,
     new: NewPost,
     recurrence: RecurrenceRequest,
@@ -84,6 +86,7 @@ pub async fn create_series(
         views.push(view);
     }
     store_all(store, now, &views).await?;
+    announce_pending(events, now, &views.iter().collect::<Vec<_>>()).await;
     tracing::info!(
         series_id = %series_id,
         posts = views.len(),

@@ -288,7 +288,7 @@ struct Fixture {
 impl Fixture {
     fn new(base: &str, text: &str, media: &[&str]) -> Self {
         let team = TeamId::parse("team", "cafe-du-coin").unwrap();
-        let post = Post { version: 0,
+        let post = Post { review: None, version: 0,
             id: PostId::new(),
             team_id: team.clone(),
             text: PostText::parse("text", text).unwrap(),
