@@ -52,6 +52,11 @@ impl PlatformAdapter for Scripted {
         self.answers.lock().unwrap().pop_front().unwrap_or_else(|| ok("default"))
     }
 
+    /// This fake network takes any credentials.
+    async fn check_credentials(&self, _: &herald_core::domain::Channel, _: &herald_core::crypto::Credentials) -> Result<(), herald_core::platforms::PublishError> {
+        Ok(())
+    }
+
     async fn find_published(&self, _: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         Ok(self.existing.lock().unwrap().clone())

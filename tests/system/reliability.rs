@@ -200,6 +200,11 @@ impl PlatformAdapter for Ledger {
         Ok(Published { platform_post_id: id, url: None, published_at: None })
     }
 
+    /// This fake network takes any credentials.
+    async fn check_credentials(&self, _: &herald_core::domain::Channel, _: &herald_core::crypto::Credentials) -> Result<(), herald_core::platforms::PublishError> {
+        Ok(())
+    }
+
     async fn find_published(&self, r: &PublishRequest<'_>) -> Result<Option<Published>, herald_core::platforms::PublishError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         let posts = self.posts.lock().unwrap();

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use herald_core::clock::{Clock, ManualClock, SystemClock};
-use herald_core::crypto::Credentials;
 use herald_core::domain::{ChannelName, Platform, PostText, PublishAt, Report, ReportFormat, Role, TeamId};
 use herald_core::local::DataDir;
 use herald_core::services::Actor;
@@ -88,12 +87,13 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
             &*dir.store,
             &*past_clock,
             &dir.cipher,
+            &herald_core::platforms::Adapters::default(),
             &actor,
             NewChannel {
                 platform: Platform::Sandbox,
                 name: ChannelName::parse("name", name)?,
                 time_zone: zone,
-                credentials: Some(Credentials::from_json("credentials", &serde_json::json!({"account": "cafe-du-coin"}))?),
+                credentials: None,
                 queue_slots: vec![],
             },
         )

@@ -102,7 +102,7 @@ pub async fn create(
         credentials: parse_credentials(body.credentials)?,
         queue_slots: parse_slots(&body.queue_slots)?,
     };
-    let channel = service::create_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), new).await?;
+    let channel = service::create_channel(&*state.store, &*state.clock, &state.cipher, &state.adapters, &caller.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(views::Channel::from(&channel))))
 }
 
@@ -187,7 +187,7 @@ pub async fn update(
         queue_slots: body.queue_slots.as_deref().map(parse_slots).transpose()?,
     };
     let channel =
-        service::update_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), id, changes).await?;
+        service::update_channel(&*state.store, &*state.clock, &state.cipher, &state.adapters, &caller.actor(), id, changes).await?;
     Ok(Json(views::Channel::from(&channel)))
 }
 

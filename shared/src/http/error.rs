@@ -208,6 +208,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(message) => ApiError::Conflict(message),
             ServiceError::Invalid(v) => ApiError::Invalid(v),
             ServiceError::Store(e) => e.into(),
+            ServiceError::Unavailable { reason, retry_after } => {
+                ApiError::Platform(PublishError::Transient { reason, retry_after })
+            }
         }
     }
 }

@@ -64,6 +64,12 @@ pub trait PlatformAdapter: Send + Sync {
     /// After a claim expired mid-publish: does this delivery's post already exist on the
     /// platform? `Ok(None)` means it is safe to publish again.
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError>;
+
+    /// When a channel is connected or its credentials replaced: one cheap authenticated call
+    /// that says whether the network takes them (their shape was checked already, by
+    /// [`super::credentials::check_shape`]). `Auth` means refused, `Transient` that the
+    /// network could not be asked.
+    async fn check_credentials(&self, channel: &Channel, credentials: &Credentials) -> Result<(), PublishError>;
 }
 
 /// The adapters a host wires in, by platform: publishing, inbox (polling and replying), metrics.

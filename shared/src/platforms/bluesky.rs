@@ -53,7 +53,7 @@ use crate::crypto::Credentials;
 use crate::domain::{Channel, ChannelId, Delivery, Interaction, InteractionDraft, InteractionKind, MetricCounters};
 
 const PLATFORM: &str = "Bluesky";
-const DEFAULT_SERVICE: &str = "https://bsky.social";
+pub(crate) const DEFAULT_SERVICE: &str = "https://bsky.social";
 const POST_COLLECTION: &str = "app.bsky.feed.post";
 /// Bluesky's limit per image (§2.2 ✅), which the PDS itself does not enforce.
 pub const MAX_IMAGE_BYTES: u64 = 1_000_000;
@@ -631,6 +631,13 @@ impl PlatformAdapter for BlueskyAdapter {
 
     /// Reads the record at this delivery's key ([`rkey_for`]): there → published, `RecordNotFound`
     /// → `None`. Exact, unlike Mastodon's search, since the key is the delivery's own.
+    /// Signs in (`createSession`) and keeps the session for the channel, so its first post
+    /// does not sign in again (sign-ins are limited to 30 per 5 minutes).
+    async fn check_credentials(&self, channel: &Channel, credentials: &Credentials) -> Result<(), PublishError> {
+        let account = Account::from_credentials(credentials)?;
+        self.session(&account, &self.slot(channel.id)).await.map(drop)
+    }
+
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         let account = Account::from_credentials(request.credentials)?;
         let slot = self.slot(request.channel.id);

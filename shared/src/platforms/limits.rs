@@ -205,7 +205,8 @@ pub const fn limits(platform: Platform) -> Limits {
 }
 
 /// The platform's name as its users write it.
-fn display_name(platform: Platform) -> &'static str {
+/// The network's name as people write it: `Bluesky`, `LinkedIn`.
+pub fn display_name(platform: Platform) -> &'static str {
     match platform {
         Platform::Sandbox => "Sandbox",
         Platform::Mastodon => "Mastodon",

@@ -342,6 +342,14 @@ impl PlatformAdapter for MastodonAdapter {
         Ok(published)
     }
 
+    /// `GET /api/v1/accounts/verify_credentials`: the token works on that server.
+    async fn check_credentials(&self, _: &Channel, credentials: &Credentials) -> Result<(), PublishError> {
+        let account = Account::from_credentials(credentials)?;
+        let request = self.http.get(account.url("/api/v1/accounts/verify_credentials")).bearer_auth(account.token.expose_secret());
+        let reply = send(&self.http, request, PLATFORM, "checking the access token").await?;
+        if reply.status.is_success() { Ok(()) } else { Err(self.error_from(&reply, "the access token check")) }
+    }
+
     /// Looks for this delivery's status among the account's 40 most recent ones.
     ///
     /// A status matches when it was created at or after `publish_at` minus one minute, its text

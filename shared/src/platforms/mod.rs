@@ -2,6 +2,7 @@
 //! network behind [`PlatformAdapter`].
 
 mod adapter;
+pub mod credentials;
 pub mod inbox;
 pub mod limits;
 pub mod mastodon;

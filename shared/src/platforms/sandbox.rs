@@ -133,6 +133,15 @@ impl PlatformAdapter for SandboxAdapter {
         Ok(Self::published(&entry, &path))
     }
 
+    /// The sandbox takes any credentials of the right shape; `fail_with: auth` is refused as a
+    /// network would refuse a revoked token, so the connect flow can be rehearsed too.
+    async fn check_credentials(&self, _: &Channel, credentials: &Credentials) -> Result<(), PublishError> {
+        match credentials.get("fail_with") {
+            Some("auth") => simulated_failure(credentials),
+            _ => Ok(()),
+        }
+    }
+
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         let path = self.path(request);
         match tokio::fs::read(&path).await {

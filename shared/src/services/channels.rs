@@ -10,6 +10,7 @@ use crate::crypto::{CredentialCipher, Credentials};
 use crate::domain::{
     Channel, ChannelId, ChannelName, Platform, QueueSlot, Role, ValidationError, slot_time_text, weekday_name,
 };
+use crate::platforms::{Adapters, PublishError, credentials};
 use crate::store::Store;
 
 /// At most this many weekly queue slots per channel (one an hour, every day, and then some).
@@ -53,10 +54,14 @@ pub fn check_queue_slots(field: &str, slots: &[QueueSlot]) -> Result<(), Validat
     Ok(())
 }
 
+/// Connects an account. Its credentials are checked first, their shape and then (for a network
+/// Herald publishes to) with the network itself, so a post never fails later for credentials
+/// that never worked.
 pub async fn create_channel(
     store: &dyn Store,
     clock: &dyn Clock,
     cipher: &CredentialCipher,
+    adapters: &Adapters,
     actor: &Actor,
     new: NewChannel,
 ) -> Result<Channel, ServiceError> {
@@ -72,11 +77,13 @@ pub async fn create_channel(
         platform: new.platform,
         name: new.name,
         time_zone: new.time_zone,
-        credentials: new.credentials.as_ref().map(|c| cipher.seal(id, c)),
+        credentials: None,
         queue_slots,
         created_at: now,
         updated_at: now,
     };
+    check_credentials(adapters, &channel, new.credentials.as_ref()).await?;
+    let channel = Channel { credentials: new.credentials.as_ref().map(|c| cipher.seal(id, c)), ..channel };
     store.create_channel(&channel).await?;
     tracing::info!(channel_id = %channel.id, platform = %channel.platform, "channel created");
     Ok(channel)
@@ -94,10 +101,12 @@ pub async fn get_channel(store: &dyn Store, actor: &Actor, id: ChannelId) -> Res
         .ok_or_else(|| ServiceError::not_found(format!("no channel {id} in your team")))
 }
 
+/// Changes a channel; replaced credentials are checked as when connecting it.
 pub async fn update_channel(
     store: &dyn Store,
     clock: &dyn Clock,
     cipher: &CredentialCipher,
+    adapters: &Adapters,
     actor: &Actor,
     id: ChannelId,
     changes: ChannelChanges,
@@ -111,6 +120,7 @@ pub async fn update_channel(
         channel.time_zone = tz;
     }
     if let Some(credentials) = changes.credentials {
+        check_credentials(adapters, &channel, credentials.as_ref()).await?;
         channel.credentials = credentials.as_ref().map(|c| cipher.seal(id, c));
     }
     if let Some(mut slots) = changes.queue_slots {
@@ -144,6 +154,43 @@ pub async fn delete_channel(
     })?;
     tracing::info!(channel_id = %id, cancelled, "channel deleted");
     Ok(cancelled)
+}
+
+/// Credentials a channel of this network can work with: present where the network needs them,
+/// of the right shape ([`credentials::check_shape`]), and, where Herald publishes to the
+/// network, taken by it (one cheap authenticated call). Refused credentials are a 422 naming
+/// the field the network judged; a network that cannot be asked is a 503 and nothing is kept.
+async fn check_credentials(
+    adapters: &Adapters,
+    channel: &Channel,
+    given: Option<&Credentials>,
+) -> Result<(), ServiceError> {
+    let platform = channel.platform;
+    let Some(given) = given else {
+        if !credentials::needs_credentials(platform) {
+            return Ok(());
+        }
+        let needed: Vec<&str> = credentials::fields(platform).iter().filter(|f| f.required).map(|f| f.name).collect();
+        let rule = format!("a {platform} channel needs credentials: {}", needed.join(", "));
+        return Err(ValidationError::new("credentials", rule).into());
+    };
+    credentials::check_shape(platform, given)?;
+    let Some(adapter) = adapters.get(platform) else { return Ok(()) };
+    match adapter.check_credentials(channel, given).await {
+        Ok(()) => Ok(()),
+        Err(PublishError::Auth { reason } | PublishError::Permanent { reason }) => {
+            let field = match platform {
+                Platform::Mastodon => "credentials.access_token",
+                Platform::Bluesky => "credentials.app_password",
+                _ => "credentials",
+            };
+            Err(ValidationError::new(field, format!("{} refused them: {reason}", crate::platforms::limits::display_name(platform))).into())
+        }
+        Err(PublishError::Transient { reason, retry_after }) => Err(ServiceError::Unavailable {
+            reason: format!("could not check the credentials with {platform}: {reason}; nothing was saved, try again"),
+            retry_after,
+        }),
+    }
 }
 
 fn sort_slots(slots: &mut [QueueSlot]) {

@@ -58,6 +58,10 @@ pub enum ServiceError {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A network the call had to ask could not answer (503, with its `Retry-After`): nothing
+    /// was changed, the same call may be made again.
+    #[error("{reason}")]
+    Unavailable { reason: String, retry_after: Option<std::time::Duration> },
 }
 
 impl ServiceError {
