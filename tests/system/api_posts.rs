@@ -184,12 +184,8 @@ async fn next_slot_takes_the_channels_next_free_queue_slot() {
 async fn texts_are_checked_per_target_platform_naming_the_channel_and_the_rule() {
     let app = App::new();
     let admin = app.key("cafe", Role::Admin).await;
-    let sky = app.channel(&admin, json!({"platform": "bluesky", "name": "@cafe", "time_zone": "Europe/Paris"})).await;
-    let toot = app
-        .channel(&admin, json!({"platform": "mastodon", "name": "@cafe@mastodon.social", "time_zone": "Europe/Paris"}))
-        .await;
-    let insta =
-        app.channel(&admin, json!({"platform": "instagram", "name": "cafe.insta", "time_zone": "Europe/Paris"})).await;
+    let sky = app.platform_channel(&admin, "bluesky", "@cafe").await;
+    let toot = app.platform_channel(&admin, "mastodon", "@cafe@mastodon.social").await;
     let long = "a".repeat(312);
 
     let (status, err) = app
@@ -227,14 +223,6 @@ async fn texts_are_checked_per_target_platform_naming_the_channel_and_the_rule()
         )
         .await;
     assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("variants.bluesky")));
-
-    // Instagram needs a picture.
-    let (status, err) = app
-        .post("/v1/posts", &admin, json!({"text": "ok", "channel_ids": [insta], "publish_at": "2027-01-05T09:00:00Z"}))
-        .await;
-    let (_, field, message) = error_of(&err);
-    assert_eq!((status, field.as_deref()), (422, Some("media")));
-    assert!(message.contains("channel \"cafe.insta\" (instagram): "), "{message}");
 
     for (body, field) in [
         (
@@ -395,7 +383,7 @@ async fn approving_a_post_whose_time_has_passed_asks_for_a_new_time() {
 async fn update_changes_text_and_time_and_checks_them_again() {
     let app = App::new();
     let admin = app.key("cafe", Role::Admin).await;
-    let sky = app.channel(&admin, json!({"platform": "bluesky", "name": "@cafe", "time_zone": "Europe/Paris"})).await;
+    let sky = app.platform_channel(&admin, "bluesky", "@cafe").await;
     let sand = app.sandbox(&admin, "Sandbox").await;
     let post = app
         .create(&admin, json!({"text": "v1", "channel_ids": [sky, sand], "publish_at": "2027-01-05T09:00:00Z"}))
@@ -847,4 +835,45 @@ async fn the_approval_queue_lists_what_awaits_an_editor_who_hears_of_each_and_ma
     let (status, approved) = app.approve(id_of(&soon), &editor).await;
     assert_eq!((status, states(&approved)), (200, vec!["scheduled".to_owned()]), "{approved}");
     assert!(approved["review"].is_null(), "{approved}");
+}
+
+/// Until Herald publishes to a network, its channels are intake-only: they say so, and a post
+/// to one is refused when it is made, naming the channel, instead of failing a minute later.
+#[tokio::test]
+async fn a_post_to_an_intake_only_channel_is_refused_at_creation_naming_the_channel() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let sky = app.platform_channel(&admin, "bluesky", "@cafe").await;
+    let insta = app.platform_channel(&admin, "instagram", "cafe.insta").await;
+
+    let (_, channels) = app.get("/v1/channels", &admin).await;
+    let can_publish: Vec<(String, bool)> = channels["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| (c["platform"].as_str().unwrap_or_default().to_owned(), c["can_publish"].as_bool().expect("can_publish")))
+        .collect();
+    assert!(can_publish.contains(&("bluesky".into(), true)), "{can_publish:?}");
+    assert!(can_publish.contains(&("instagram".into(), false)), "{can_publish:?}");
+
+    let (status, err) = app
+        .post("/v1/posts", &admin, json!({"text": "Fresh bread", "channel_ids": [sky, insta], "publish_at": "2027-01-05T09:00:00Z"}))
+        .await;
+    let (code, field, message) = error_of(&err);
+    assert_eq!((status, code.as_str(), field.as_deref()), (422, "invalid", Some("channel_ids")), "{err}");
+    assert!(message.contains("channel \"cafe.insta\" (instagram) is intake-only"), "{message}");
+    assert!(!message.contains("@cafe"), "the Bluesky channel is fine: {message}");
+    let (_, calendar) = app.get("/v1/posts?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z", &admin).await;
+    assert_eq!(calendar["items"], json!([]), "nothing was kept");
+
+    // The same holds for a series.
+    let (status, err) = app
+        .post(
+            "/v1/posts",
+            &admin,
+            json!({"text": "Menu", "channel_ids": [insta], "publish_at": {"local": "2027-01-04T09:00:00"},
+                   "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3", "time_zone": "Europe/Paris"}}),
+        )
+        .await;
+    assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("channel_ids")), "{err}");
 }

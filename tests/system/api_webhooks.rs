@@ -237,7 +237,7 @@ async fn an_over_long_polled_thread_id_refuses_that_item_only() {
     use herald_core::domain::{ChannelId, InteractionDraft, InteractionKind, MAX_ID_BYTES, MAX_TEXT_BYTES, TeamId};
     use herald_core::store::ChannelStore;
     let app = App::new();
-    let (admin, ch) = channel(&app, "mastodon", json!({"access_token": "t", "instance": "https://example.social"})).await;
+    let (admin, ch) = channel(&app, "mastodon", json!({"access_token": "t", "instance_url": "https://example.social"})).await;
     let draft = |id: &str, thread: String, text: String| InteractionDraft {
         kind: InteractionKind::Mention,
         external_id: id.into(),

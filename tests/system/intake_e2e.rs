@@ -13,8 +13,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// (platform, credentials, fixture files under shared/tests/fixtures/webhooks/<platform>/).
-fn cases() -> Vec<(Platform, Value, Vec<&'static str>)> {
-    let meta = json!({"app_secret": "meta-app-secret", "verify_token": "herald-verify", "access_token": "EAAG-token"});
+/// Each platform's credentials and webhook fixtures; `mastodon` is the instance a Mastodon
+/// channel is checked against when connected.
+fn cases(mastodon: &str) -> Vec<(Platform, Value, Vec<&'static str>)> {
+    let meta = json!({"app_secret": "meta-app-secret", "verify_token": "herald-verify"});
     vec![
         (Platform::Facebook, meta.clone(), vec!["feed_comment.json", "feed_reply.json", "messenger_message.json", "batch.json"]),
         (Platform::Instagram, meta.clone(), vec!["comment.json", "comment_reply.json", "message.json"]),
@@ -22,7 +24,7 @@ fn cases() -> Vec<(Platform, Value, Vec<&'static str>)> {
         (Platform::X, json!({"consumer_secret": "x-consumer-secret"}), vec!["aaa_tweets.json", "aaa_direct_message.json", "xaa_post_mention.json", "xaa_post_reply.json", "aaa_favorite.json"]),
         (Platform::Linkedin, json!({"client_secret": "li-client-secret"}), vec!["comment.json", "batch.json"]),
         (Platform::Tiktok, json!({"client_secret": "tt-client-secret"}), vec!["post_publish_failed.json"]),
-        (Platform::Mastodon, json!({"webhook_secret": "masto-webhook-secret"}), vec!["status_mention.json", "status_reply.json", "status_direct.json"]),
+        (Platform::Mastodon, json!({"webhook_secret": "masto-webhook-secret", "instance_url": mastodon, "access_token": "t"}), vec!["status_mention.json", "status_reply.json", "status_direct.json"]),
         (Platform::Generic, json!({"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}), vec!["comment.json", "direct_message_minimal.json", "unknown_kind.json"]),
     ]
 }
@@ -65,14 +67,15 @@ async fn inbox_total(api: &Client) -> usize {
 
 #[tokio::test]
 async fn every_platforms_signed_webhooks_land_once_and_bad_ones_are_refused() {
+    let mastodon = crate::common::mastodon::FakeMastodon::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600")]);
+    let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600"), ("HERALD_ALLOW_PRIVATE_NETWORK", "1")]);
     let api = Client::new(&serve);
     let http = crate::common::process::http_client();
     let mut expected_total = 0;
     let mut channels = vec![];
 
-    for (platform, creds, files) in cases() {
+    for (platform, creds, files) in cases(&mastodon.url) {
         let (code, ch) = api
             .call(Method::POST, "/v1/channels", Some(json!({"platform": platform, "name": format!("{} page", platform.as_str()), "time_zone": "Europe/Paris", "credentials": creds})))
             .await;
@@ -131,8 +134,9 @@ async fn every_platforms_signed_webhooks_land_once_and_bad_ones_are_refused() {
 
 #[tokio::test]
 async fn handshakes_answer_as_each_platform_expects() {
+    let mastodon = crate::common::mastodon::FakeMastodon::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600")]);
+    let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600"), ("HERALD_ALLOW_PRIVATE_NETWORK", "1")]);
     let api = Client::new(&serve);
     let http = crate::common::process::http_client();
     let channel = |platform: Platform, creds: Value| {
@@ -170,7 +174,7 @@ async fn handshakes_answer_as_each_platform_expects() {
     assert_eq!(resp.status().as_u16(), 400);
 
     // A channel whose credentials lack the secret: 409 naming the field, not a silent accept.
-    let bare = channel(Platform::Mastodon, json!({"access_token": "t"})).await;
+    let bare = channel(Platform::Mastodon, json!({"access_token": "t", "instance_url": mastodon.url})).await;
     let resp = http.post(&bare).body("{}").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 409);
     let body: Value = resp.json().await.unwrap();

@@ -86,7 +86,8 @@ fn test_only(function: &str) -> &'static [(&'static str, &'static str)] {
         // The pollers' tests point a channel at a fake Mastodon on 127.0.0.1: the guard against
         // requests to private addresses (SSRF) must let them through there. Harmless until the
         // guard exists.
-        "notification-poller" | "metric-poller" => &[("HERALD_ALLOW_PRIVATE_NETWORK", "1")],
+        // The API's too: connecting a channel checks its credentials with that instance.
+        "notification-poller" | "metric-poller" | "api" => &[("HERALD_ALLOW_PRIVATE_NETWORK", "1")],
         _ => &[],
     }
 }
@@ -596,6 +597,7 @@ async fn webhook_intake_takes_every_platforms_signed_payloads_once() {
     use herald_core::crypto::Credentials;
     use herald_core::intake::webhooks::{EventPayload, parse, signing};
     let moto = Moto::new().await;
+    let mastodon = FakeMastodon::start().await;
     let admin = moto.admin_key("cafe").await;
     let api = moto.start("api").await;
     let intake = moto.start("webhook-intake").await;
@@ -605,7 +607,7 @@ async fn webhook_intake_takes_every_platforms_signed_payloads_once() {
         ("threads", json!({"app_secret": "a", "verify_token": "v"}), "reply.json"),
         ("x", json!({"consumer_secret": "c"}), "xaa_post_mention.json"),
         ("linkedin", json!({"client_secret": "l"}), "comment.json"),
-        ("mastodon", json!({"webhook_secret": "m"}), "status_mention.json"),
+        ("mastodon", json!({"webhook_secret": "m", "instance_url": mastodon.url, "access_token": "t"}), "status_mention.json"),
     ];
     let mut expected = 0;
     for (platform, creds, file) in cases {

@@ -354,13 +354,26 @@ async fn a_media_url_on_a_private_address_fails_the_delivery_without_being_fetch
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = App::with_adapters(network_adapters(clock, NetworkPolicy::PublicOnly).unwrap());
     let admin = app.key("cafe", Role::Admin).await;
-    let channel = app
-        .channel(
-            &admin,
-            serde_json::json!({"platform": "mastodon", "name": "@cafe@masto.test", "time_zone": "Europe/Paris",
-                "credentials": {"instance_url": base, "access_token": "tok"}}),
-        )
-        .await;
+    // Connecting refuses this instance already (publishing_e2e's connecting test); the channel is
+    // written as if connected before the guard was on, so the publisher's own guard is tested.
+    let channel = {
+        let id = herald_core::domain::ChannelId::new();
+        let credentials = serde_json::json!({"instance_url": base, "access_token": "tok"});
+        let credentials = Credentials::from_json("credentials", &credentials).unwrap();
+        let ch = Channel {
+            id,
+            team_id: herald_core::domain::TeamId::parse("team", "cafe").unwrap(),
+            platform: Platform::Mastodon,
+            name: herald_core::domain::ChannelName::parse("name", "@cafe@masto.test").unwrap(),
+            time_zone: chrono_tz::Europe::Paris,
+            credentials: Some(app.state.cipher.seal(id, &credentials)),
+            queue_slots: vec![],
+            created_at: app.clock.now(),
+            updated_at: app.clock.now(),
+        };
+        app.store.create_channel(&ch).await.unwrap();
+        id.to_string()
+    };
     let at = "2027-01-04T09:00:00Z";
     let picture = format!("{base}/img.png");
     let post = app

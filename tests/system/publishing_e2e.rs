@@ -275,67 +275,61 @@ async fn events_go_out_as_signed_standard_webhooks() {
     assert_eq!(payload["data"]["delivery_id"], delivery.as_str());
 }
 
-/// The private-network guard through `herald serve`, which reads `HERALD_ALLOW_PRIVATE_NETWORK`:
-/// a Mastodon channel whose instance is a fake on loopback. Without the variable (as in
-/// production) the delivery fails on its first attempt with the guard's reason and the fake
-/// hears nothing; with `=1` (local development, these tests' fakes) the same post goes out.
+/// Connecting a channel through `herald serve` asks the network once (Mastodon's
+/// `verify_credentials`), so what would fail at publish time is refused at once. The private-network
+/// guard (`HERALD_ALLOW_PRIVATE_NETWORK`) holds there too: without the variable (as in production)
+/// a Mastodon instance on loopback is refused when connecting, and the fake hears nothing; with
+/// `=1` (local development, these tests' fakes) a revoked token is a 422 naming the field, an
+/// instance that does not answer is a 503 with nothing saved, and good credentials connect and
+/// publish.
 #[tokio::test]
-async fn serve_refuses_private_addresses_unless_the_switch_allows_them() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+async fn connecting_checks_credentials_with_the_network_and_the_private_network_guard() {
+    let fake = crate::common::mastodon::FakeMastodon::start().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let connect = |instance: &str, token: &str| {
+        json!({"platform": "mastodon", "name": "@cafe@masto.test", "time_zone": "Europe/Paris",
+            "credentials": {"instance_url": instance, "access_token": token}})
+    };
 
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counted = requests.clone();
-    let fake = axum::Router::new().route(
-        "/api/v1/statuses",
-        axum::routing::post(move || {
-            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
-            async move {
-                axum::Json(json!({"id": format!("1100{n}"), "url": format!("https://masto.test/@cafe/1100{n}"),
-                    "created_at": Utc::now().to_rfc3339(), "content": "<p>…</p>", "media_attachments": []}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let instance = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, fake).await });
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let (status, err) = api.post("/v1/channels", &admin, connect(&fake.url, "tok")).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("credentials.instance_url")), "{err}");
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("127.0.0.1 is a private address (loopback); refused (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)"), "{message}");
+    assert!(fake.seen().is_empty(), "the fake instance was reached: {:?}", fake.seen());
+    drop(serve);
 
-    for (env, expected) in [(&[][..], "failed"), (&[("HERALD_ALLOW_PRIVATE_NETWORK", "1")][..], "published")] {
-        let dir = tempfile::tempdir().unwrap();
-        let serve = Serve::start_with(dir.path(), env);
-        let admin = serve.key.clone().expect("first-run admin key");
-        let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
-        let (status, channel) = api
-            .post(
-                "/v1/channels",
-                &admin,
-                json!({"platform": "mastodon", "name": "@cafe@masto.test", "time_zone": "Europe/Paris",
-                    "credentials": {"instance_url": instance, "access_token": "tok"}}),
-            )
-            .await;
-        assert_eq!(status, 201, "{channel}");
-        let (status, post) = api
-            .post(
-                "/v1/posts",
-                &admin,
-                json!({"text": "Bonjour", "channel_ids": [channel["id"]], "publish_at": in_secs(1)}),
-            )
-            .await;
-        assert_eq!(status, 201, "{post}");
-        let id = post["id"].as_str().unwrap();
-        let done = api.wait_for(id, &admin, 20, |d| matches!(state(d), "published" | "failed")).await;
-        let d = &done["deliveries"][0];
-        assert_eq!(state(d), expected, "{env:?}: {d}");
-        if expected == "failed" {
-            assert_eq!(d["attempts"], 1, "a refused address is not retried");
-            assert_eq!(
-                d["last_error"],
-                "Mastodon not contacted while publishing: 127.0.0.1 is a private address (loopback); \
-                 refused (HERALD_ALLOW_PRIVATE_NETWORK=1 allows it)"
-            );
-            assert_eq!(requests.load(Ordering::SeqCst), 0, "the fake instance was reached");
-        } else {
-            assert_eq!(requests.load(Ordering::SeqCst), 1);
-        }
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start_with(dir.path(), &[("HERALD_ALLOW_PRIVATE_NETWORK", "1")]);
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+
+    let (status, err) = api.post("/v1/channels", &admin, connect(&fake.url, "revoked")).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("credentials.access_token")), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap_or_default().contains("Mastodon refused them"), "{err}");
+
+    let (status, err) = api.post("/v1/channels", &admin, connect(&closed, "tok")).await;
+    assert_eq!(status, 503, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap_or_default().contains("nothing was saved"), "{err}");
+    let channels = api.get("/v1/channels", &admin).await;
+    assert_eq!(channels["items"], json!([]), "refused channels are not kept");
+
+    let (status, channel) = api.post("/v1/channels", &admin, connect(&fake.url, "tok")).await;
+    assert_eq!(status, 201, "{channel}");
+    assert_eq!(channel["can_publish"], true);
+    assert_eq!(fake.seen_at("GET", "/api/v1/accounts/verify_credentials").len(), 2, "one check per good or revoked attempt");
+    let (status, post) = api
+        .post("/v1/posts", &admin, json!({"text": "Bonjour", "channel_ids": [channel["id"]], "publish_at": in_secs(1)}))
+        .await;
+    assert_eq!(status, 201, "{post}");
+    let id = post["id"].as_str().unwrap();
+    let done = api.wait_for(id, &admin, 20, |d| matches!(state(d), "published" | "failed")).await;
+    assert_eq!(state(&done["deliveries"][0]), "published", "{done}");
+    assert_eq!(fake.statuses().len(), 1);
 }

@@ -54,6 +54,14 @@ impl Platform {
         }
     }
 
+    /// Whether Herald publishes to this network yet. The others are intake-only until their
+    /// adapter lands: their channels receive webhooks and feed the inbox and reports, and a post
+    /// to them is refused at creation rather than failing at publish time. Kept in step with
+    /// [`crate::platforms::network_adapters`] (and the local sandbox) by a test there.
+    pub fn can_publish(self) -> bool {
+        matches!(self, Platform::Sandbox | Platform::Mastodon | Platform::Bluesky)
+    }
+
     pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
         Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|p| p.as_str()).collect();

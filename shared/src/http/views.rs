@@ -149,6 +149,9 @@ pub struct Channel {
     /// An IANA zone name: `Europe/Paris`.
     pub time_zone: String,
     pub has_credentials: bool,
+    /// Whether Herald publishes to this channel's network yet. `false`: intake-only (webhooks,
+    /// inbox, reports); a post to it is refused at creation.
+    pub can_publish: bool,
     pub queue_slots: Vec<QueueSlot>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -171,6 +174,7 @@ impl From<&domain::Channel> for Channel {
             name: c.name.as_str().to_owned(),
             time_zone: c.time_zone.name().to_owned(),
             has_credentials: c.credentials.is_some(),
+            can_publish: c.platform.can_publish(),
             queue_slots: c
                 .queue_slots
                 .iter()

@@ -104,10 +104,10 @@ pub fn check_shape(platform: Platform, credentials: &Credentials) -> Result<(), 
         Platform::Sandbox => {
             one_of(value("fail_with"), "fail_with", &["transient", "permanent", "auth"])?;
             one_of(value("metrics_fail_with"), "metrics_fail_with", &["rate_limited", "auth", "failed"])?;
-            if let Some(ms) = value("ack_delay_ms") {
-                if ms.parse::<u32>().ok().filter(|ms| *ms <= 60_000).is_none() {
-                    return Err(ValidationError::new("credentials.ack_delay_ms", "must be a whole number of milliseconds, 0 to 60000"));
-                }
+            if let Some(ms) = value("ack_delay_ms")
+                && ms.parse::<u32>().ok().filter(|ms| *ms <= 60_000).is_none()
+            {
+                return Err(ValidationError::new("credentials.ack_delay_ms", "must be a whole number of milliseconds, 0 to 60000"));
             }
         }
         Platform::Mastodon => address(value("instance_url"), "instance_url", None, platform)?,
@@ -191,5 +191,31 @@ mod tests {
         assert!(fields(Platform::Generic).iter().any(|f| f.name == generic::WEBHOOK_SECRET));
         assert!(fields(Platform::Mastodon).iter().any(|f| f.name == mastodon::WEBHOOK_SECRET));
         assert!(fields(Platform::X).iter().any(|f| f.name == "account_id" && f.name == crate::intake::OWN_ACCOUNT_ID));
+    }
+
+    /// The README's table, as [`fields`] and [`Platform::can_publish`] say it.
+    fn readme_table() -> String {
+        let list = |required: bool, p: Platform| {
+            let described: Vec<String> =
+                fields(p).iter().filter(|f| f.required == required).map(|f| format!("`{}`: {}", f.name, f.about)).collect();
+            if described.is_empty() { "—".to_owned() } else { described.join("; ") }
+        };
+        let mut table = String::from("| network | publishes | required credentials | optional |\n|---|---|---|---|\n");
+        for p in Platform::ALL {
+            let publishes = match p {
+                _ if p.can_publish() => "yes",
+                Platform::Generic => "no: interactions in, replies out as events",
+                _ => "not yet: intake only",
+            };
+            table.push_str(&format!("| `{p}` | {publishes} | {} | {} |\n", list(true, p), list(false, p)));
+        }
+        table
+    }
+
+    #[test]
+    fn the_readme_lists_every_networks_credentials_as_the_code_checks_them() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+        let table = readme_table();
+        assert!(readme.contains(&table), "README.md's \"Networks and their credentials\" table should read:\n\n{table}");
     }
 }

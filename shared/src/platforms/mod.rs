@@ -35,3 +35,21 @@ pub fn network_adapters(
         .with_inbox(Platform::Bluesky, bluesky.clone())
         .with_metrics(Platform::Bluesky, bluesky))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Platform;
+
+    /// `can_publish` is what the API promises; the adapters are what the publisher has. The
+    /// sandbox is wired by the local host (and refused or wired on AWS by the channel checks).
+    #[test]
+    fn can_publish_is_exactly_the_networks_with_a_publishing_adapter() {
+        let clock: std::sync::Arc<dyn crate::clock::Clock> = std::sync::Arc::new(crate::clock::SystemClock);
+        let adapters = network_adapters(clock, NetworkPolicy::PublicOnly).expect("clients build");
+        for p in Platform::ALL {
+            let has = adapters.get(p).is_some() || p == Platform::Sandbox;
+            assert_eq!(p.can_publish(), has, "{p}: can_publish says {}, adapters say {has}", p.can_publish());
+        }
+    }
+}

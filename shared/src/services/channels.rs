@@ -178,13 +178,23 @@ async fn check_credentials(
     let Some(adapter) = adapters.get(platform) else { return Ok(()) };
     match adapter.check_credentials(channel, given).await {
         Ok(()) => Ok(()),
-        Err(PublishError::Auth { reason } | PublishError::Permanent { reason }) => {
+        Err(PublishError::Auth { reason }) => {
             let field = match platform {
                 Platform::Mastodon => "credentials.access_token",
                 Platform::Bluesky => "credentials.app_password",
                 _ => "credentials",
             };
             Err(ValidationError::new(field, format!("{} refused them: {reason}", crate::platforms::limits::display_name(platform))).into())
+        }
+        // Not a judgement on the secret: the address cannot be used (refused by the network
+        // guard, not a server of this network, or it answered that the account cannot post).
+        Err(PublishError::Permanent { reason }) => {
+            let field = match platform {
+                Platform::Mastodon => "credentials.instance_url",
+                Platform::Bluesky => "credentials.service",
+                _ => "credentials",
+            };
+            Err(ValidationError::new(field, format!("cannot be used: {reason}")).into())
         }
         Err(PublishError::Transient { reason, retry_after }) => Err(ServiceError::Unavailable {
             reason: format!("could not check the credentials with {platform}: {reason}; nothing was saved, try again"),

@@ -154,6 +154,7 @@ pub(super) async fn prepare_post(
     series_id: Option<SeriesId>,
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
+    check_publishable(targets)?;
     let post = Post { review: None, version: 0,
         id: PostId::new(),
         team_id: actor.team_id.clone(),
@@ -179,6 +180,20 @@ pub(super) async fn prepare_post(
         deliveries.push(Delivery::new(&post, channel.id, channel.platform, state, at, now));
     }
     Ok(PostView { post, deliveries })
+}
+
+/// Refuses, naming each, the channels of networks Herald does not publish to yet (intake-only):
+/// their post would only fail at publish time.
+fn check_publishable(targets: &[Channel]) -> Result<(), ValidationError> {
+    let intake_only: Vec<String> = targets
+        .iter()
+        .filter(|c| !c.platform.can_publish())
+        .map(|c| format!("channel \"{}\" ({}) is intake-only: Herald does not publish to {} yet", c.name.as_str(), c.platform, crate::platforms::limits::display_name(c.platform)))
+        .collect();
+    if intake_only.is_empty() {
+        return Ok(());
+    }
+    Err(ValidationError::new("channel_ids", intake_only.join("; ")))
 }
 
 /// Stores prepared posts one by one. When a write fails part-way, the posts already written are

@@ -7,7 +7,7 @@
 //! | `POST /api/v1/statuses` | a new status `1100<n>`, recorded |
 //! | `GET /api/v1/notifications?types[]=…&limit=…[&min_id=…]` | the notifications newer than `min_id`, newest first, no `Link` |
 //! | `GET /api/v1/statuses/:id` | the status with the counters set for it (404 for another id) |
-//! | `GET /api/v1/accounts/verify_credentials` | the account, with its `followers_count` |
+//! | `GET /api/v1/accounts/verify_credentials` | the account, with its `followers_count` (401 for the token `revoked`) |
 //!
 //! Every request is recorded (method, path, query, `Authorization`).
 
@@ -171,8 +171,13 @@ async fn status(State(state): State<Arc<Mutex<Holding>>>, Path(id): Path<String>
     }
 }
 
-async fn account(State(state): State<Arc<Mutex<Holding>>>) -> Json<Value> {
+/// The account; the token `revoked` is refused as Mastodon refuses a revoked one.
+async fn account(State(state): State<Arc<Mutex<Holding>>>, headers: HeaderMap) -> Response {
+    if headers.get("authorization").is_some_and(|v| v.as_bytes() == b"Bearer revoked") {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "The access token is invalid"}))).into_response();
+    }
     let s = state.lock().unwrap_or_else(|e| e.into_inner());
     Json(json!({"id": "1", "username": "cafe", "acct": "cafe", "display_name": "Café du coin",
         "followers_count": s.followers, "following_count": 12, "statuses_count": 40}))
+    .into_response()
 }

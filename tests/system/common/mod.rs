@@ -178,9 +178,12 @@ impl App {
         .await
     }
 
-    /// A channel of `platform` (no credentials: enough to schedule, not to publish).
+    /// A channel of `platform` with credentials of the right shape (this app has no network
+    /// adapters, so nobody checks them with a network: enough to schedule, not to publish).
     pub async fn platform_channel(&self, admin: &str, platform: &str, name: &str) -> String {
-        self.channel(admin, json!({"platform": platform, "name": name, "time_zone": "Europe/Paris"})).await
+        let credentials = credentials_shaped_for(platform);
+        self.channel(admin, json!({"platform": platform, "name": name, "time_zone": "Europe/Paris", "credentials": credentials}))
+            .await
     }
 
     /// Creates a post and returns its JSON (asserting 201).
@@ -256,4 +259,17 @@ pub async fn cafe() -> (App, String, String) {
     let admin = app.key("cafe", Role::Admin).await;
     let ch = app.sandbox(&admin, "Sandbox").await;
     (app, admin, ch)
+}
+
+/// Credentials of the shape a channel of `platform` needs (values made up).
+pub fn credentials_shaped_for(platform: &str) -> Value {
+    match platform {
+        "mastodon" => json!({"instance_url": "https://mastodon.example", "access_token": "token-of-cafe"}),
+        "bluesky" => json!({"identifier": "cafe.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"}),
+        "facebook" | "instagram" | "threads" => json!({"app_secret": "meta-app-secret", "verify_token": "verify-me"}),
+        "x" => json!({"consumer_secret": "x-consumer-secret"}),
+        "linkedin" | "tiktok" => json!({"client_secret": "client-secret"}),
+        "generic" => json!({"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
+        _ => json!({}),
+    }
 }
