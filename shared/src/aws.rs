@@ -9,6 +9,7 @@
 //! | `HERALD_CREDENTIALS_KEY` | the key itself, base64 (instead of the parameter; for tests) |
 //! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
 //! | `HERALD_ALLOW_PRIVATE_NETWORK` | `1`: the networks' clients may reach private addresses (tests' fakes); unset in production |
+//! | `HERALD_PUBLISH_CONCURRENCY` | the scheduled publisher: most deliveries publishing at once (default 16, sized for 256 MB: `publisher::DEFAULT_CONCURRENCY`) |
 
 use std::sync::Arc;
 
@@ -34,6 +35,17 @@ pub enum ConfigError {
     Http(String),
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    #[error(transparent)]
+    Concurrency(#[from] crate::services::publisher::ConcurrencyError),
+}
+
+/// The scheduled publisher's settings on Lambda: the defaults, with
+/// `HERALD_PUBLISH_CONCURRENCY` (the template sets it from the function's memory) read here.
+/// A value that is not a number from 1 to 1024 stops the function at init.
+pub fn publisher_config() -> Result<crate::services::publisher::PublisherConfig, ConfigError> {
+    use crate::services::publisher::{CONCURRENCY_ENV, PublisherConfig};
+    let concurrency = PublisherConfig::concurrency_from(std::env::var(CONCURRENCY_ENV).ok().as_deref())?;
+    Ok(PublisherConfig { concurrency, ..PublisherConfig::default() })
 }
 
 /// Everything a function needs, built once per cold start.
