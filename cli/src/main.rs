@@ -16,7 +16,9 @@ use herald_core::local::DataDir;
 use herald_core::ports::Ports;
 use herald_core::services::keys;
 use herald_core::services::metrics::{MetricsPlan, MetricsPoller};
-use herald_core::services::publisher::{Publisher, PublisherConfig};
+use herald_core::services::publisher::{
+    CONCURRENCY_ENV, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Publisher, PublisherConfig,
+};
 use herald_core::webhooks::StandardWebhooks;
 
 #[derive(Parser)]
@@ -112,6 +114,14 @@ struct PublishingArgs {
     /// Attempts before a delivery fails for good.
     #[arg(long, default_value_t = 5, env = "HERALD_PUBLISH_MAX_ATTEMPTS")]
     publish_max_attempts: u32,
+    /// Most deliveries publishing at once (the others wait for a slot, earliest due first).
+    #[arg(
+        long,
+        default_value_t = DEFAULT_CONCURRENCY,
+        env = CONCURRENCY_ENV,
+        value_parser = parse_concurrency
+    )]
+    publish_concurrency: usize,
     /// Outgoing webhook URL(s) receiving every event, signed per Standard Webhooks
     /// (comma-separated in the environment variable).
     #[arg(long = "webhook-url", env = "HERALD_WEBHOOK_URLS", value_delimiter = ',')]
@@ -160,6 +170,7 @@ impl PublishingArgs {
             lease: chrono::Duration::seconds(i64::from(self.publish_lease_secs.max(1))),
             base_backoff: chrono::Duration::milliseconds(i64::from(self.publish_backoff_ms)),
             max_attempts: self.publish_max_attempts.max(1),
+            concurrency: self.publish_concurrency,
             ..PublisherConfig::default()
         }
     }
@@ -185,6 +196,16 @@ fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
 
 fn parse_language(s: &str) -> Result<herald_core::domain::Language, String> {
     herald_core::domain::Language::parse("--language", s).map_err(|e| e.rule)
+}
+
+/// `--publish-concurrency`: 1 to `MAX_CONCURRENCY`, as the Lambda host reads it.
+fn parse_concurrency(value: &str) -> Result<usize, String> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+        .ok_or_else(|| format!("must be a whole number from 1 to {MAX_CONCURRENCY}"))
 }
 
 #[derive(Subcommand)]

@@ -6,6 +6,7 @@
 //! cargo bench -p herald-core --bench publish_path -- run_once  # only the criterion part
 //! HERALD_BENCH_DELIVERIES=5000 cargo bench -p herald-core --bench publish_path
 //! HERALD_BENCH_BATCH=50 cargo bench -p herald-core --bench publish_path   # smaller runs than serve's 500
+//! HERALD_BENCH_CONCURRENCY=500 cargo bench -p herald-core --bench publish_path   # more slots than the default 16
 //! ```
 //!
 //! Two parts:
@@ -15,8 +16,8 @@
 //!    `synchronous=NORMAL`), or `:memory:` — one sandbox channel writing to a fresh temp outbox,
 //!    and N deliveries (default 1,000) already due. Only the loop of `Publisher::run_once()`
 //!    calls until all N are published is timed (setup is not); criterion's throughput line is
-//!    deliveries/second. The publisher uses serve's settings (2 s lookahead, batch 500), so
-//!    1,000 deliveries take two runs plus nothing else.
+//!    deliveries/second. The publisher uses serve's settings (2 s lookahead, batch 500, 16
+//!    publishing slots), so 1,000 deliveries take two runs plus nothing else.
 //! 2. **`split`** (printed table, after criterion). The same steps `run_once` takes for one
 //!    delivery, done one delivery at a time on a file-backed store and timed step by step:
 //!    due query (per delivery, amortised over its batch), claim write, load (post, channel,
@@ -61,12 +62,20 @@ fn deliveries() -> usize {
 static CHECKS: AtomicUsize = AtomicUsize::new(0);
 static LOG_LAGGED: AtomicUsize = AtomicUsize::new(0);
 
-/// `herald serve`'s publisher settings (cli/src/main.rs): 2 s lookahead, default lease and batch.
-/// `HERALD_BENCH_BATCH` overrides the batch (deliveries one run takes on), to see its effect.
+/// `herald serve`'s publisher settings (cli/src/main.rs): 2 s lookahead, default lease, batch
+/// and concurrency. `HERALD_BENCH_BATCH` overrides the batch (deliveries one run takes on) and
+/// `HERALD_BENCH_CONCURRENCY` the publishing slots (deliveries publishing at once), to see
+/// their effect.
 fn serve_config() -> PublisherConfig {
     let default = PublisherConfig::default();
-    let batch = std::env::var("HERALD_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).filter(|b| *b > 0);
-    PublisherConfig { lookahead: Duration::seconds(2), batch: batch.unwrap_or(default.batch), ..default }
+    let from_env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0);
+    let batch = from_env("HERALD_BENCH_BATCH").and_then(|b| u32::try_from(b).ok());
+    PublisherConfig {
+        lookahead: Duration::seconds(2),
+        batch: batch.unwrap_or(default.batch),
+        concurrency: from_env("HERALD_BENCH_CONCURRENCY").unwrap_or(default.concurrency),
+        ..default
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -10,6 +10,7 @@
 //! | `HERALD_REPORTS_BUCKET` | the S3 bucket of report files: required by the functions that write or serve them (the API, the report generator), which refuse to start without it |
 //! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
 //! | `HERALD_ALLOW_PRIVATE_NETWORK` | `1`: the networks' clients may reach private addresses (tests' fakes); unset in production |
+//! | `HERALD_PUBLISH_CONCURRENCY` | the scheduled publisher: most deliveries publishing at once (default 16, sized for 256 MB: `publisher::DEFAULT_CONCURRENCY`) |
 
 use std::sync::Arc;
 
@@ -36,6 +37,17 @@ pub enum ConfigError {
     Http(String),
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    #[error(transparent)]
+    Concurrency(#[from] crate::services::publisher::ConcurrencyError),
+}
+
+/// The scheduled publisher's settings on Lambda: the defaults, with
+/// `HERALD_PUBLISH_CONCURRENCY` (the template sets it from the function's memory) read here.
+/// A value that is not a number from 1 to 1024 stops the function at init.
+pub fn publisher_config() -> Result<crate::services::publisher::PublisherConfig, ConfigError> {
+    use crate::services::publisher::{CONCURRENCY_ENV, PublisherConfig};
+    let concurrency = PublisherConfig::concurrency_from(std::env::var(CONCURRENCY_ENV).ok().as_deref())?;
+    Ok(PublisherConfig { concurrency, ..PublisherConfig::default() })
 }
 
 /// How long Herald waits for DynamoDB and EventBridge. The SDK's defaults wait for an answer

@@ -511,6 +511,17 @@ async fn a_function_that_cannot_start_reports_an_init_error() {
     let init = publisher.emulator.wait_for_init_error(Duration::from_secs(20)).await.expect("an init error");
     assert!(init.body["errorMessage"].as_str().unwrap().contains("/no/such/param"), "{}", init.body);
     assert!(publisher.wait_exit(Duration::from_secs(10)).await.is_some());
+
+    // A publishing concurrency that is not a number of deliveries: said, not guessed.
+    let mut publisher = moto.start_with("scheduled-publisher", &[("HERALD_PUBLISH_CONCURRENCY", Some("0"))]).await;
+    let init = publisher.emulator.wait_for_init_error(Duration::from_secs(20)).await.expect("an init error");
+    assert_eq!(init.body["errorType"], "Herald.Config");
+    assert!(
+        init.body["errorMessage"].as_str().unwrap().contains("HERALD_PUBLISH_CONCURRENCY must be a whole number from 1 to 1024, not `0`"),
+        "{}",
+        init.body
+    );
+    assert!(publisher.wait_exit(Duration::from_secs(10)).await.is_some());
 }
 
 /// The functions that write or serve report files (the API, the report generator) do not start

@@ -2,7 +2,7 @@
 //! reason, reconciled after an expired lease, and events for each outcome.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -22,18 +22,58 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).single().expect("valid instant")
 }
 
-/// An adapter that answers from a script and counts what it was asked.
+/// An adapter that answers from a script and counts what it was asked. It can also be slow
+/// (`publish_ms`), hang (`hang_publish`, `hang_lookup`: until the publisher drops the call),
+/// and it records how many publishes ran at once and in which order they started.
 #[derive(Default)]
 struct Scripted {
     answers: Mutex<VecDeque<Result<Published, PublishError>>>,
     existing: Mutex<Option<Published>>,
     publishes: AtomicUsize,
     lookups: AtomicUsize,
+    hang_publish: AtomicBool,
+    hang_lookup: AtomicBool,
+    publish_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    /// Publishes dropped before they answered (cut by the publisher's bound).
+    cancelled: AtomicUsize,
+    /// Deliveries in the order their publish started.
+    order: Mutex<Vec<DeliveryId>>,
 }
 
 impl Scripted {
     fn answering(answers: Vec<Result<Published, PublishError>>) -> Arc<Self> {
         Arc::new(Self { answers: Mutex::new(answers.into()), ..Self::default() })
+    }
+
+    fn hanging() -> Arc<Self> {
+        let s = Self::answering(vec![]);
+        s.hang_publish.store(true, Ordering::SeqCst);
+        s
+    }
+}
+
+/// One publish in progress: counted while it lasts, and as cancelled if dropped unfinished.
+struct InFlight<'a> {
+    adapter: &'a Scripted,
+    finished: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(adapter: &'a Scripted) -> Self {
+        let now = adapter.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        adapter.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self { adapter, finished: false }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.adapter.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !self.finished {
+            self.adapter.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -47,8 +87,18 @@ fn transient(after: Option<u64>) -> Result<Published, PublishError> {
 
 #[async_trait]
 impl PlatformAdapter for Scripted {
-    async fn publish(&self, _: &PublishRequest<'_>) -> Result<Published, PublishError> {
+    async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
         self.publishes.fetch_add(1, Ordering::SeqCst);
+        self.order.lock().unwrap().push(request.delivery.id);
+        let mut flight = InFlight::enter(self);
+        if self.hang_publish.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let ms = self.publish_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        flight.finished = true;
         self.answers.lock().unwrap().pop_front().unwrap_or_else(|| ok("default"))
     }
 
@@ -59,6 +109,9 @@ impl PlatformAdapter for Scripted {
 
     async fn find_published(&self, _: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
+        if self.hang_lookup.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(self.existing.lock().unwrap().clone())
     }
 }
@@ -82,6 +135,11 @@ struct Rig {
 
 impl Rig {
     fn new(adapter: Arc<dyn PlatformAdapter>) -> Rig {
+        Rig::with(adapter, |_| {})
+    }
+
+    /// The rig with the publisher's settings changed by `tune` (from 10 s backoff, 3 attempts).
+    fn with(adapter: Arc<dyn PlatformAdapter>, tune: impl FnOnce(&mut PublisherConfig)) -> Rig {
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let clock = Arc::new(ManualClock::new(t0()));
         let events = Arc::new(MemorySink::default());
@@ -89,10 +147,9 @@ impl Rig {
         let ports = Ports::new(store.clone(), clock.clone(), cipher.clone())
             .with_events(events.clone())
             .with_adapters(Adapters::default().with(Platform::Mastodon, adapter));
-        let publisher = Publisher::new(
-            ports,
-            PublisherConfig { base_backoff: Duration::seconds(10), max_attempts: 3, ..PublisherConfig::default() },
-        );
+        let mut config = PublisherConfig { base_backoff: Duration::seconds(10), max_attempts: 3, ..PublisherConfig::default() };
+        tune(&mut config);
+        let publisher = Publisher::new(ports, config);
         Rig { store, clock, events, publisher, team: TeamId::parse("team", "cafe").unwrap(), cipher }
     }
 
@@ -400,4 +457,269 @@ async fn a_media_url_on_a_private_address_fails_the_delivery_without_being_fetch
     assert_eq!(requests.load(Ordering::SeqCst), 0, "the fake was reached");
     let failed: Vec<_> = app.events.events().into_iter().filter(|e| e.kind == EventKind::PostFailed).collect();
     assert_eq!(failed.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded: concurrency, the attempt's time, the attempts.
+
+/// A lease short enough for real-time tests: the margin is a quarter of it (1 s), so each
+/// attempt is cut 3 s after it starts, and a delivery still waiting for a slot 1.5 s after
+/// its second is handed back.
+const SHORT_LEASE_S: i64 = 4;
+
+fn short_lease(c: &mut PublisherConfig) {
+    c.lease = Duration::seconds(SHORT_LEASE_S);
+}
+
+#[tokio::test]
+async fn at_most_concurrency_deliveries_publish_at_once_earliest_due_first() {
+    for concurrency in [1, 3] {
+        let adapter = Scripted::answering(vec![]);
+        adapter.publish_ms.store(40, Ordering::SeqCst);
+        let rig = Rig::with(adapter.clone(), |c| c.concurrency = concurrency);
+        let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+        let mut scheduled = Vec::new();
+        // Twelve overdue deliveries, scheduled in a shuffled order of due times.
+        for k in [7, 2, 11, 0, 5, 9, 1, 10, 4, 8, 3, 6] {
+            let (_, ds) = rig.schedule(&[&ch], t0() - Duration::seconds(30 - k)).await;
+            scheduled.push(ds[0].clone());
+        }
+        let summary = rig.publisher.run_once().await.unwrap();
+        assert_eq!((summary.claimed, summary.published, summary.deferred), (12, 12, 0), "{summary:?}");
+        assert_eq!(adapter.max_in_flight.load(Ordering::SeqCst), concurrency, "publishes at once");
+
+        // Slots go to the earliest due first. With one slot that is the order of the publishes;
+        // with three, the three holders load what they publish concurrently and may call the
+        // network in any order, but no later delivery starts before them.
+        scheduled.sort_by_key(|d| d.publish_at);
+        let by_due: Vec<DeliveryId> = scheduled.iter().map(|d| d.id).collect();
+        let started = adapter.order.lock().unwrap().clone();
+        let first = |ids: &[DeliveryId]| ids.iter().take(concurrency).copied().collect::<std::collections::HashSet<_>>();
+        assert_eq!(first(&started), first(&by_due), "concurrency {concurrency}");
+        if concurrency == 1 {
+            assert_eq!(started, by_due);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_that_waits_too_long_for_a_slot_is_handed_back_unstarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = Scripted::hanging();
+    let mut rig = Rig::with(hanging.clone(), |c| {
+        short_lease(c);
+        c.concurrency = 1;
+        c.lookahead = Duration::zero(); // the second run leaves the retry alone
+    });
+    rig.publisher.ports.adapters = Adapters::default()
+        .with(Platform::Mastodon, hanging.clone())
+        .with(Platform::Sandbox, Arc::new(SandboxAdapter::new(dir.path().to_owned(), rig.clock.clone())));
+    let stuck = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let fine = rig.channel(Platform::Sandbox, serde_json::json!({})).await;
+    // The hanging network's delivery is due first, so it takes the only slot.
+    let (_, a) = rig.schedule(&[&stuck], t0() - Duration::seconds(2)).await;
+    let (_, b) = rig.schedule(&[&fine], t0() - Duration::seconds(1)).await;
+
+    let started = std::time::Instant::now();
+    let summary = rig.publisher.run_once().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!((summary.claimed, summary.retrying, summary.deferred, summary.published), (2, 1, 1, 0), "{summary:?}");
+    assert!(took < std::time::Duration::from_secs(SHORT_LEASE_S as u64), "the run outlived the lease: {took:?}");
+
+    // Handed back: scheduled again, due now, no attempt counted, nothing published.
+    let b1 = rig.reload(&b[0]).await;
+    assert_eq!((b1.state, b1.attempts, b1.lease_until, b1.last_error.as_deref()), (DeliveryState::Scheduled, 0, None, None));
+    assert!(b1.due_at().unwrap() <= t0());
+    assert_eq!(outbox_files(dir.path()), 0);
+    // The hanging one was cut at its bound.
+    let a1 = rig.reload(&a[0]).await;
+    assert_eq!((a1.state, a1.attempts), (DeliveryState::Scheduled, 1));
+    assert_eq!(hanging.cancelled.load(Ordering::SeqCst), 1);
+
+    // The next run takes the handed-back one at once.
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!((summary.claimed, summary.published), (1, 1), "{summary:?}");
+    let b2 = rig.reload(&b[0]).await;
+    assert_eq!((b2.state, b2.attempts), (DeliveryState::Published, 1));
+    assert_eq!(outbox_files(dir.path()), 1);
+}
+
+#[tokio::test]
+async fn one_hanging_channel_does_not_hold_back_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = Scripted::hanging();
+    let mut rig = Rig::with(hanging.clone(), short_lease);
+    rig.publisher.ports.clock = Arc::new(SystemClock);
+    rig.publisher.ports.adapters = Adapters::default()
+        .with(Platform::Mastodon, hanging.clone())
+        .with(Platform::Sandbox, Arc::new(SandboxAdapter::new(dir.path().to_owned(), Arc::new(SystemClock))));
+    let stuck = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let fine = rig.channel(Platform::Sandbox, serde_json::json!({})).await;
+    let at = SystemClock.now();
+    let (_, ds) = rig.schedule(&[&stuck, &fine], at).await;
+
+    let started = std::time::Instant::now();
+    let summary = rig.publisher.run_once().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!((summary.published, summary.retrying), (1, 1), "{summary:?}");
+    // The run ends when the hanging attempt is cut (3 s after it started), before the lease.
+    assert!(took < std::time::Duration::from_secs(SHORT_LEASE_S as u64), "the run outlived the lease: {took:?}");
+    assert!(took >= std::time::Duration::from_millis(2_900), "cut before its bound: {took:?}");
+    let by_channel = |c: &Channel| ds.iter().find(|d| d.channel_id == c.id).unwrap().clone();
+    let published = rig.reload(&by_channel(&fine)).await;
+    let late = published.published_at.unwrap() - at;
+    assert!(late < Duration::milliseconds(500), "the other channel waited {late}");
+    assert_eq!(rig.reload(&by_channel(&stuck)).await.state, DeliveryState::Scheduled);
+}
+
+#[tokio::test]
+async fn a_hanging_network_is_cut_before_the_lease_and_the_retry_reconciles_instead_of_publishing_again() {
+    let adapter = Scripted::hanging();
+    let rig = Rig::with(adapter.clone(), short_lease);
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+
+    let started = std::time::Instant::now();
+    let summary = rig.publisher.run_once().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(summary.retrying, 1, "{summary:?}");
+    assert!(took < std::time::Duration::from_secs(SHORT_LEASE_S as u64), "the attempt outlived the lease: {took:?}");
+    assert!(took >= std::time::Duration::from_millis(2_900), "cut before its bound: {took:?}");
+    assert_eq!(adapter.cancelled.load(Ordering::SeqCst), 1, "the publish call was dropped, not left running");
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.attempts, d.lease_until), (DeliveryState::Scheduled, 1, None));
+    assert_eq!(
+        d.last_error.as_deref(),
+        Some("mastodon did not finish within 3 s (the attempt's bound, inside the claim's lease); Herald checks whether it published before trying again")
+    );
+    // Not due again before the claim would have run out (the network may still act on it).
+    let retry_at = d.retry_at.unwrap();
+    assert!(retry_at >= t0() + Duration::seconds(SHORT_LEASE_S), "{retry_at}");
+
+    // The first attempt landed after all: the retry finds it and publishes nothing.
+    adapter.hang_publish.store(false, Ordering::SeqCst);
+    *adapter.existing.lock().unwrap() =
+        Some(Published { platform_post_id: "landed".into(), url: None, published_at: Some(t0() + Duration::seconds(2)) });
+    rig.clock.set(retry_at);
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!((summary.reconciled, summary.published), (1, 0), "{summary:?}");
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 1, "no second publish");
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.platform_post_id.as_deref(), d.attempts), (DeliveryState::Published, Some("landed"), 2));
+}
+
+#[tokio::test]
+async fn a_hanging_reconciliation_is_bounded_too() {
+    let adapter = Scripted::answering(vec![]);
+    adapter.hang_lookup.store(true, Ordering::SeqCst);
+    let rig = Rig::with(adapter.clone(), short_lease);
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+    let crashed = rig.store.update_delivery(&ds[0].claimed(t0(), Duration::seconds(60), Duration::seconds(30)).unwrap()).await.unwrap();
+    rig.clock.set(crashed.lease_until.unwrap());
+
+    let started = std::time::Instant::now();
+    let run = tokio::time::timeout(std::time::Duration::from_secs(20), rig.publisher.run_once()).await;
+    let took = started.elapsed();
+    let summary = run.expect("the run never ended: reconciliation is unbounded").unwrap();
+    assert_eq!(summary.retrying, 1, "{summary:?}");
+    assert!(took < std::time::Duration::from_secs(SHORT_LEASE_S as u64), "{took:?}");
+    assert_eq!((adapter.lookups.load(Ordering::SeqCst), adapter.publishes.load(Ordering::SeqCst)), (1, 0));
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.attempts), (DeliveryState::Scheduled, 2));
+}
+
+/// A run "crashed" mid-publish at the last attempt: publishing, lease expired, attempts used.
+async fn crashed_at(rig: &Rig, attempts: u32) -> Delivery {
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+    let mut claimed = ds[0].claimed(t0(), Duration::seconds(60), Duration::seconds(30)).unwrap();
+    claimed.attempts = attempts;
+    rig.store.update_delivery(&claimed).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_delivery_reclaimed_after_its_last_attempt_fails_for_good_when_the_network_has_no_such_post() {
+    // 3 = max_attempts; 7 = a delivery reclaimed past it (the runaway this fixes).
+    for used in [3, 7] {
+        let adapter = Scripted::answering(vec![]);
+        let rig = Rig::new(adapter.clone());
+        let crashed = crashed_at(&rig, used).await;
+        rig.clock.set(crashed.lease_until.unwrap());
+
+        let summary = rig.publisher.run_once().await.unwrap();
+        assert_eq!((summary.claimed, summary.failed, summary.published), (1, 1, 0), "{used}: {summary:?}");
+        assert_eq!((adapter.lookups.load(Ordering::SeqCst), adapter.publishes.load(Ordering::SeqCst)), (1, 0), "{used}");
+        let d = rig.store.get_delivery(&rig.team, crashed.post_id, crashed.id).await.unwrap().unwrap();
+        assert_eq!((d.state, d.attempts, d.lease_until), (DeliveryState::Failed, used, None), "{used}");
+        let reason = format!(
+            "gave up after {used} attempts: the last one was cut short before its outcome was known, and mastodon has no such post"
+        );
+        assert_eq!(d.last_error.as_deref(), Some(reason.as_str()));
+        assert_eq!(rig.kinds(), vec![EventKind::PostFailed]);
+        assert_eq!(rig.events.events()[0].detail["reason"], reason.as_str());
+
+        // Never claimed again.
+        rig.clock.set(t0() + Duration::days(2));
+        assert_eq!(rig.publisher.run_once().await.unwrap().due, 0);
+        assert_eq!(adapter.publishes.load(Ordering::SeqCst), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_reclaimed_after_its_last_attempt_is_published_when_the_network_has_it() {
+    let adapter = Scripted::answering(vec![]);
+    *adapter.existing.lock().unwrap() =
+        Some(Published { platform_post_id: "it-went-out".into(), url: None, published_at: Some(t0()) });
+    let rig = Rig::new(adapter.clone());
+    let crashed = crashed_at(&rig, 3).await;
+    rig.clock.set(crashed.lease_until.unwrap());
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!((summary.reconciled, summary.published, summary.failed), (1, 0, 0), "{summary:?}");
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 0);
+    let d = rig.store.get_delivery(&rig.team, crashed.post_id, crashed.id).await.unwrap().unwrap();
+    assert_eq!((d.state, d.platform_post_id.as_deref(), d.attempts), (DeliveryState::Published, Some("it-went-out"), 3));
+    assert_eq!(rig.kinds(), vec![EventKind::PostPublished]);
+}
+
+#[tokio::test]
+async fn a_last_attempt_cut_short_is_checked_once_then_fails_for_good() {
+    let adapter = Scripted::hanging();
+    let rig = Rig::with(adapter.clone(), |c| {
+        short_lease(c);
+        c.max_attempts = 2;
+    });
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
+    let (_, ds) = rig.schedule(&[&ch], t0()).await;
+
+    // Attempts 1 and 2 both hang and are cut; the second, the last, leaves a check to make.
+    for attempt in 1..=2 {
+        let summary = rig.publisher.run_once().await.unwrap();
+        assert_eq!(summary.retrying, 1, "attempt {attempt}: {summary:?}");
+        let d = rig.reload(&ds[0]).await;
+        assert_eq!((d.state, d.attempts), (DeliveryState::Scheduled, attempt));
+        if attempt == 2 {
+            assert_eq!(
+                d.last_error.as_deref(),
+                Some("mastodon did not finish within 3 s (the attempt's bound, inside the claim's lease); that was the last attempt: Herald checks whether it published, and fails it if not")
+            );
+        }
+        rig.clock.set(d.retry_at.unwrap());
+    }
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 2);
+    let lookups_before = adapter.lookups.load(Ordering::SeqCst);
+
+    // The check: not found, so failed for good without a third publish.
+    let summary = rig.publisher.run_once().await.unwrap();
+    assert_eq!((summary.failed, summary.published), (1, 0), "{summary:?}");
+    assert_eq!(adapter.lookups.load(Ordering::SeqCst), lookups_before + 1);
+    assert_eq!(adapter.publishes.load(Ordering::SeqCst), 2, "no publish after the last attempt");
+    let d = rig.reload(&ds[0]).await;
+    assert_eq!((d.state, d.attempts), (DeliveryState::Failed, 2));
+    assert_eq!(
+        d.last_error.as_deref(),
+        Some("gave up after 2 attempts: the last one was cut short before its outcome was known, and mastodon has no such post")
+    );
+    rig.clock.set(t0() + Duration::days(2));
+    assert_eq!(rig.publisher.run_once().await.unwrap().due, 0);
 }

@@ -7,6 +7,13 @@
 //! not enforce Bluesky's 1 MB / image type rules, peers-bluesky.md) and sent with `uploadBlob`;
 //! then `com.atproto.repo.createRecord` with an `rkey` chosen before the first attempt.
 //!
+//! Images are read whole into memory, not streamed to `uploadBlob` as Mastodon's media are,
+//! though it takes a raw body: an image is at most 1 MB (four per post), and Herald needs its
+//! bytes anyway — its type and pixel size are read from them (a JPEG's size may be far from its
+//! start), its EXIF block is cut out (which rewrites it), and the upload is sent a second time
+//! when the access token is refused and the session renewed (a stream cannot be replayed). So
+//! a Bluesky publish holds at most 4 × 1 MB, plus one copy while a JPEG is stripped.
+//!
 //! Idempotency: Bluesky has no idempotency header. The record key is derived from the delivery
 //! ([`rkey_for`]), so a retry writes to the same key and cannot make a second post. The
 //! reference PDS answers such a collision with a `500 InternalServerError` (bluesky-social/atproto
@@ -204,9 +211,10 @@ enum RefreshFailure {
     Other(PublishError),
 }
 
-/// A checked image, ready for `uploadBlob`.
+/// A checked image, ready for `uploadBlob`. `Bytes`, so that sending it again after a session
+/// renewal shares the buffer instead of copying it.
 struct Image {
-    bytes: Vec<u8>,
+    bytes: bytes::Bytes,
     mime: &'static str,
     /// Width and height as displayed (EXIF rotation applied).
     size: Option<(u32, u32)>,
@@ -601,7 +609,7 @@ impl PlatformAdapter for BlueskyAdapter {
                         .post(account.xrpc("com.atproto.repo.uploadBlob"))
                         .bearer_auth(s.access.expose_secret())
                         .header(reqwest::header::CONTENT_TYPE, image.mime)
-                        .body(image.bytes.clone())
+                        .body(image.bytes.clone()) // a reference count, not a copy
                 })
                 .await?;
             if !reply.status.is_success() {
@@ -988,7 +996,7 @@ fn checked_image(fetched: Fetched, url: &str) -> Result<Image, PublishError> {
     } else {
         fetched.bytes
     };
-    Ok(Image { bytes, mime: sniffed.mime, size, alt: String::new() })
+    Ok(Image { bytes: bytes.into(), mime: sniffed.mime, size, alt: String::new() })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1797,7 +1805,6 @@ mod tests {
             bytes: jpeg_with_exif(6),
             declared: Some("image/jpeg".into()),
             sniffed: crate::platforms::mastodon::sniff(&jpeg_with_exif(6)),
-            file_name: "p.jpg".into(),
         };
         let image = checked_image(fetched, "https://example.com/p.jpg").unwrap_or_else(|_| panic!("refused"));
         assert_eq!(image.size, Some((300, 400)));
@@ -1811,7 +1818,6 @@ mod tests {
                 bytes: bytes.to_vec(),
                 declared: Some(declared.into()),
                 sniffed: crate::platforms::mastodon::sniff(bytes),
-                file_name: "x".into(),
             };
             match checked_image(fetched, "https://example.com/x?sig=secret") {
                 Err(PublishError::Permanent { reason }) => reason,
@@ -1832,7 +1838,6 @@ mod tests {
                 bytes: png.clone(),
                 declared: Some("image/jpeg".into()),
                 sniffed: crate::platforms::mastodon::sniff(&png),
-                file_name: "x".into(),
             },
             "https://example.com/x",
         );

@@ -1,8 +1,10 @@
 //! Mastodon: publishing with the REST API of the account's own instance.
 //!
-//! Flow (platforms.md §1.2 ✅): each picture or video is downloaded from its URL, uploaded with
-//! `POST /api/v2/media` (which may answer `202` while the server still processes it: then
-//! `GET /api/v1/media/:id` is polled until `200`), then `POST /api/v1/statuses` with the
+//! Flow (platforms.md §1.2 ✅): each picture or video is streamed from its URL into
+//! `POST /api/v2/media` (the multipart `file` part is the download as it arrives, so a 16 MB
+//! video is never whole in memory; see `upload_media`), which may answer `202` while the
+//! server still processes it: then `GET /api/v1/media/:id` is polled until `200`; then
+//! `POST /api/v1/statuses` with the
 //! attachments' ids and the header `Idempotency-Key: <request.idempotency_key()>`. Mastodon
 //! remembers that key for one hour (§1.2 ✅), so a retry within the hour returns the status the
 //! first attempt made instead of a second one.
@@ -51,9 +53,10 @@ pub struct MastodonConfig {
     pub connect_timeout: Duration,
     /// Time for one whole HTTP exchange (request and response body).
     pub timeout: Duration,
-    /// Largest picture or video Herald downloads and uploads. Mastodon's own limits are set per
-    /// instance (16 MiB for images by default in recent versions; not in platforms.md): this bound
-    /// keeps memory in check and refuses early what most instances would refuse anyway.
+    /// Largest picture or video Herald uploads. Mastodon's own limits are set per instance
+    /// (16 MiB for images by default in recent versions; not in platforms.md): this bound
+    /// refuses early what most instances would refuse anyway. Media are streamed from their
+    /// host to the instance, so it is not what a publish holds in memory (that is a chunk).
     pub max_media_bytes: u64,
     /// How long to wait for the server to finish processing an upload (`202` → `200`).
     pub media_processing_wait: Duration,
@@ -164,12 +167,17 @@ impl MastodonAdapter {
         Ok(Self { http: HttpClient::new(config.connect_timeout, config.timeout, network)?, clock, config })
     }
 
-    /// Downloads one picture or video and uploads it; the attachment id once processed.
+    /// Streams one picture or video from its URL to `POST /api/v2/media` (the multipart `file`
+    /// part is the download itself, never whole in memory; with the media host's
+    /// `Content-Length` the upload has one too, else it is sent chunked); the attachment id once
+    /// processed. A media over `max_media_bytes` is refused before the upload when its host
+    /// announces its size, else the upload is cut off when the limit is passed (an incomplete
+    /// request: the instance creates nothing) and the delivery fails with that reason.
     async fn upload_media(&self, account: &Account, media: &crate::domain::MediaRef) -> Result<String, PublishError> {
-        let fetched = fetch_media(&self.http, &media.url, self.config.max_media_bytes, PLATFORM).await?;
-        let mime = match fetched.sniffed.map(|s| s.mime) {
+        let download = open_media(&self.http, &media.url, self.config.max_media_bytes, PLATFORM).await?;
+        let mime = match download.sniffed.map(|s| s.mime) {
             Some(m) => m.to_owned(),
-            None => match fetched.declared.as_deref() {
+            None => match download.declared.as_deref() {
                 Some(d) if d.starts_with("image/") || d.starts_with("video/") => d.to_owned(),
                 other => {
                     return Err(permanent(format!(
@@ -180,9 +188,15 @@ impl MastodonAdapter {
                 }
             },
         };
-        let size = fetched.bytes.len();
-        let part = reqwest::multipart::Part::bytes(fetched.bytes)
-            .file_name(fetched.file_name.clone())
+        let file_name = download.file_name.clone();
+        let length = download.length;
+        let (body, streamed) = download.into_body();
+        let part = match length {
+            Some(n) => reqwest::multipart::Part::stream_with_length(body, n),
+            None => reqwest::multipart::Part::stream(body),
+        };
+        let part = part
+            .file_name(file_name.clone())
             .mime_str(&mime)
             .map_err(|_| permanent(format!("media rejected: `{mime}` is not a valid content type")))?;
         let mut form = reqwest::multipart::Form::new().part("file", part);
@@ -195,17 +209,22 @@ impl MastodonAdapter {
             PLATFORM,
             "uploading media",
         )
-        .await?;
-        let what = format!("media {}", fetched.file_name);
+        .await;
+        // The download's own failure (too large, cut off) explains a failed upload best.
+        if let Some(stopped) = streamed.failure() {
+            return Err(stopped);
+        }
+        let reply = reply?;
+        let what = format!("media {file_name}");
         if !reply.status.is_success() {
             return Err(self.error_from(&reply, &what));
         }
         let uploaded: MediaJson = reply.json(PLATFORM, "the media upload")?;
-        tracing::debug!(media_id = %uploaded.id, bytes = size, mime = %mime, processed = uploaded.url.is_some(), "uploaded media to Mastodon");
+        tracing::debug!(media_id = %uploaded.id, bytes = streamed.sent(), mime = %mime, processed = uploaded.url.is_some(), "uploaded media to Mastodon");
         if reply.status == StatusCode::OK && uploaded.url.is_some() {
             return Ok(uploaded.id);
         }
-        self.wait_until_processed(account, &uploaded.id, &fetched.file_name).await?;
+        self.wait_until_processed(account, &uploaded.id, &file_name).await?;
         Ok(uploaded.id)
     }
 
@@ -1089,33 +1108,61 @@ fn group_digits(n: u64) -> String {
     out
 }
 
-/// A downloaded picture or video.
+/// A downloaded picture or video, whole in memory (Bluesky's images, at most 1 MB each).
 pub(crate) struct Fetched {
     pub bytes: Vec<u8>,
     /// The `Content-Type` the media host declared (essence only, lowercase).
     pub declared: Option<String>,
     /// What the bytes say they are, when Herald recognises them.
     pub sniffed: Option<Sniffed>,
-    /// A file name for uploads: the last path segment of the URL, or `media`.
-    pub file_name: String,
 }
 
-/// Downloads `url` with at most `max` bytes. Refused (permanently): a 4xx, a declared type that
-/// is not an image, a video or unknown (`application/octet-stream` or none, decided by the
-/// bytes later), a size over `max`. A 5xx, 429 or network trouble is transient.
-/// A media URL whose address the guard refuses (first hop or a redirect) is refused permanently.
-pub(crate) async fn fetch_media(
+/// Bytes read from a download before its type is decided: more than [`sniff`] needs to
+/// recognise every type it knows (their signatures are in the first 16 bytes). In practice the
+/// first chunk the connection delivers.
+const HEAD_BYTES: usize = 4 * 1024;
+
+/// A picture or video whose download has begun: its first bytes are read (so its type is
+/// known), the rest is still on the wire. [`fetch_media`] reads the rest into memory;
+/// [`MediaDownload::into_body`] streams it to an upload instead.
+pub(crate) struct MediaDownload {
+    response: reqwest::Response,
+    head: Vec<u8>,
+    /// Bytes received so far, the head included.
+    received: u64,
+    /// The size the media host announced (`Content-Length`), already checked against `max`.
+    pub length: Option<u64>,
+    /// The `Content-Type` the media host declared (essence only, lowercase).
+    pub declared: Option<String>,
+    /// What the first bytes say they are, when Herald recognises them.
+    pub sniffed: Option<Sniffed>,
+    /// A file name for uploads: the last path segment of the URL, or `media`.
+    pub file_name: String,
+    /// The URL without its query, for messages.
+    shown: String,
+    /// "image", "video" or "file", from the declared type, for messages.
+    kind: &'static str,
+    max: u64,
+    platform: String,
+}
+
+/// Starts downloading `url`, refusing what is not worth downloading: a 4xx, a declared type
+/// that is not an image, a video or unknown (`application/octet-stream` or none, decided by
+/// the bytes later), an announced size over `max`, an empty file. A 5xx, 429 or network
+/// trouble is transient. A media URL whose address the guard refuses (first hop or a
+/// redirect) is refused permanently. Reads the first bytes ([`HEAD_BYTES`]) to know the type.
+pub(crate) async fn open_media(
     http: &HttpClient,
     url: &str,
     max: u64,
     platform: &str,
-) -> Result<Fetched, PublishError> {
+) -> Result<MediaDownload, PublishError> {
     let shown = redact_url(url);
     let parsed = Url::parse(url).map_err(|_| permanent(format!("media rejected: `{shown}` is not a URL")))?;
     if parsed.scheme() != "https" && parsed.scheme() != "http" {
         return Err(permanent(format!("media rejected: `{shown}` is not an http(s) URL")));
     }
-    let mut response = http.execute(http.get(parsed.clone())).await.map_err(|e| match e {
+    let response = http.execute(http.get(parsed.clone())).await.map_err(|e| match e {
         SendError::Refused(refused) => permanent(format!("media URL {shown}: {refused}")),
         SendError::Http(e) => {
             let mut err = network_error("the media host", "downloading media", e);
@@ -1147,20 +1194,9 @@ pub(crate) async fn fetch_media(
         None | Some("application/octet-stream" | "binary/octet-stream") => "file",
         Some(other) => return Err(permanent(format!("media rejected: {shown} is {other}, not an image or video"))),
     };
-    if let Some(len) = response.content_length().filter(|&n| n > max) {
+    let length = response.content_length();
+    if let Some(len) = length.filter(|&n| n > max) {
         return Err(permanent(format!("media rejected: {kind} {} ({shown})", too_big_words(Some(len), max, platform))));
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) =
-        response.chunk().await.map_err(|e| network_error("the media host", &format!("downloading {shown}"), e))?
-    {
-        if (bytes.len() + chunk.len()) as u64 > max {
-            return Err(permanent(format!("media rejected: {kind} {} ({shown})", too_big_words(None, max, platform))));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if bytes.is_empty() {
-        return Err(permanent(format!("media rejected: {shown} is empty")));
     }
     let file_name = parsed
         .path_segments()
@@ -1169,8 +1205,133 @@ pub(crate) async fn fetch_media(
         .map(|s| s.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(100).collect::<String>())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "media".to_owned());
+    let mut download = MediaDownload {
+        response,
+        head: Vec::new(),
+        received: 0,
+        length,
+        declared,
+        sniffed: None,
+        file_name,
+        shown,
+        kind,
+        max,
+        platform: platform.to_owned(),
+    };
+    while download.head.len() < HEAD_BYTES {
+        match download.next_chunk().await? {
+            Some(chunk) => download.head.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    if download.head.is_empty() {
+        return Err(permanent(format!("media rejected: {} is empty", download.shown)));
+    }
+    download.sniffed = sniff(&download.head);
+    Ok(download)
+}
+
+/// Downloads `url` whole, with at most `max` bytes (see [`open_media`] for what is refused; a
+/// size over `max` found while reading is refused too).
+pub(crate) async fn fetch_media(
+    http: &HttpClient,
+    url: &str,
+    max: u64,
+    platform: &str,
+) -> Result<Fetched, PublishError> {
+    let mut download = open_media(http, url, max, platform).await?;
+    let mut bytes = std::mem::take(&mut download.head);
+    while let Some(chunk) = download.next_chunk().await? {
+        bytes.extend_from_slice(&chunk);
+    }
+    // The whole file this time: a JPEG's pixel size may be past the head.
     let sniffed = sniff(&bytes);
-    Ok(Fetched { bytes, declared, sniffed, file_name })
+    Ok(Fetched { bytes, declared: download.declared, sniffed })
+}
+
+impl MediaDownload {
+    /// The next chunk of the download, counted against `max`: a media that turns out larger
+    /// is refused ([`PublishError::Permanent`]); one cut short is transient.
+    async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, PublishError> {
+        let chunk = self
+            .response
+            .chunk()
+            .await
+            .map_err(|e| network_error("the media host", &format!("downloading {}", self.shown), e))?;
+        let Some(chunk) = chunk else {
+            if let Some(announced) = self.length.filter(|&n| self.received < n) {
+                return Err(transient(format!(
+                    "the media host sent {} of the {} bytes it announced ({})",
+                    self.received, announced, self.shown
+                )));
+            }
+            return Ok(None);
+        };
+        self.received = self.received.saturating_add(chunk.len() as u64);
+        if self.received > self.max {
+            return Err(permanent(format!(
+                "media rejected: {} {} ({})",
+                self.kind,
+                too_big_words(None, self.max, &self.platform),
+                self.shown
+            )));
+        }
+        Ok(Some(chunk))
+    }
+
+    /// The whole media as a streamed upload body: the head, then the rest as it arrives, with
+    /// one chunk in memory at a time (the upload pulls the next one when it has sent the last,
+    /// so a slow network slows the download instead of filling memory). A download that breaks
+    /// a rule midway (larger than `max`, cut off) ends the body with an error, which fails the
+    /// upload request; [`Streamed::failure`] then says why, in the words of [`next_chunk`].
+    pub(crate) fn into_body(mut self) -> (reqwest::Body, Streamed) {
+        let streamed = Streamed::default();
+        let (failure, sent) = (streamed.failure.clone(), streamed.sent.clone());
+        let head = bytes::Bytes::from(std::mem::take(&mut self.head));
+        sent.fetch_add(head.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let first: Option<bytes::Bytes> = Some(head);
+        let chunks = futures_util::stream::unfold(Some((first, self)), move |state| {
+            let (failure, sent) = (failure.clone(), sent.clone());
+            async move {
+                let (first, mut download) = state?;
+                if let Some(head) = first {
+                    return Some((Ok(head), Some((None, download))));
+                }
+                match download.next_chunk().await {
+                    Ok(Some(chunk)) => {
+                        sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        Some((Ok(chunk), Some((None, download))))
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        let message = e.to_string();
+                        *failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                        Some((Err(std::io::Error::other(message)), None))
+                    }
+                }
+            }
+        });
+        (reqwest::Body::wrap_stream(chunks), streamed)
+    }
+}
+
+/// What became of a media streamed by [`MediaDownload::into_body`].
+#[derive(Clone, Default)]
+pub(crate) struct Streamed {
+    failure: Arc<std::sync::Mutex<Option<PublishError>>>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Streamed {
+    /// Why the download stopped the upload, if it did.
+    pub fn failure(&self) -> Option<PublishError> {
+        self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    /// Bytes handed to the upload so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// What the first bytes of a file say it is.

@@ -7,12 +7,37 @@
 //! Never twice: the adapter gets a per-delivery idempotency handle, and a delivery whose lease
 //! ran out mid-publish (a crashed or timed-out run) is first *reconciled*: the adapter is asked
 //! whether the post already exists before anything is published again.
+//!
+//! Bounded, in memory and in time:
+//!
+//! - **At most [`PublisherConfig::concurrency`] deliveries publish at once** (one semaphore per
+//!   publisher, shared by its clones, so by every run of `herald serve`'s timer; a Lambda
+//!   execution environment runs one invocation at a time). A claimed delivery sleeps until
+//!   its second without a slot, then asks for one; slots are given in the order they are asked
+//!   for (tokio's semaphore is fair), so deliveries get them in the order they came due, and
+//!   one waits at most for the attempts of those due before it, each bounded as below.
+//! - **Each attempt ends before its claim does**: loading the post, reconciling
+//!   (`find_published`) and publishing (media downloads and uploads included) are bounded
+//!   together by the claim's lease less [`PublisherConfig::record_margin`], the time kept to
+//!   record the outcome while the claim still holds. When the bound fires, the attempt is
+//!   dropped (its requests are cancelled) and recorded as a transient failure whose retry is
+//!   not due before the lease would have ended, and reconciles first.
+//! - **More due in one second than the bound**: the extra ones wait for a slot, earliest due
+//!   first, and publish as soon as one frees. One that could only start with less than half of
+//!   its attempt window left is *handed back* instead (scheduled again, attempt not counted),
+//!   and the next run (a second later in `serve`, a minute later on AWS) claims it afresh.
+//!   So a run ends at the latest `lookahead + lease − margin` after it started.
+//! - **Every attempt used**: a delivery claimed again after its last attempt (the run died, or
+//!   the attempt was cut by the bound) is not published again: the network is asked whether
+//!   the post exists (published if so), and otherwise it fails for good with that reason.
 
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tracing::instrument::WithSubscriber;
 
 use crate::domain::{Delivery, DeliveryState};
@@ -21,11 +46,37 @@ use crate::platforms::{PublishError, PublishRequest, Published};
 use crate::ports::Ports;
 use crate::store::{StoreError, StoreResult};
 
+/// The environment variable both hosts read for [`PublisherConfig::concurrency`].
+pub const CONCURRENCY_ENV: &str = "HERALD_PUBLISH_CONCURRENCY";
+
+/// Most deliveries publishing at once, by default; sized for the scheduled-publisher Lambda
+/// (256 MB, template.yaml). What one publish holds in memory at most:
+///
+/// - Mastodon: its media (up to 16 MB each) are streamed from the media host to the instance
+///   (`platforms/mastodon.rs`): the first chunk (to recognise the type) and the HTTP
+///   connections' buffers (≈ 0.4 MB each at most) — whatever the media's size. Measured for a
+///   32 MB video: 1.2 MB at the peak (2.5 MB when its size is announced), the test's fake
+///   servers' side of both connections included (`shared/tests/adapters/mastodon.rs`);
+///   reading it whole held 64 MB.
+/// - Bluesky: each image is read whole (≤ 1 MB: its type and pixel size are read, its EXIF
+///   stripped, and the upload may be sent twice when the session is renewed), four per post at
+///   most, one extra copy while stripping, plus the buffers: ≈ 6 MB.
+///
+/// Of 256 MB, the process itself uses ≈ 20 MB (docs/performance.md); keep the media to about
+/// 100 MB, half of the rest, since freed buffers are not all returned to the system
+/// (fragmentation): 100 MB / 6 MB ≈ 16. Before media were streamed, a Mastodon publish held its
+/// whole file (16 MB) and the same budget allowed 6.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Largest accepted [`PublisherConfig::concurrency`].
+pub const MAX_CONCURRENCY: usize = 1024;
+
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {
     /// How far ahead a run claims work (it then waits for each delivery's second).
     pub lookahead: Duration,
-    /// How long a claim holds after the delivery's due time: the longest a publish may take.
+    /// How long a claim holds after the delivery's due time: the longest an attempt may take
+    /// (less [`record_margin`](Self::record_margin)).
     pub lease: Duration,
     /// Attempts before a delivery fails for good.
     pub max_attempts: u32,
@@ -34,6 +85,16 @@ pub struct PublisherConfig {
     pub max_backoff: Duration,
     /// Most deliveries one run takes on.
     pub batch: u32,
+    /// Most deliveries publishing at once, across the runs of this publisher
+    /// ([`DEFAULT_CONCURRENCY`]; `HERALD_PUBLISH_CONCURRENCY`). Read when the publisher is built.
+    pub concurrency: usize,
+    /// Kept at the end of each lease for recording the outcome: an attempt is cut this long
+    /// before its claim runs out, so its outcome (one version-checked write; a DynamoDB write
+    /// takes milliseconds, and the SDK's own retries of a throttled one a few seconds) is
+    /// stored while the claim is still this run's, and no other run reclaims a delivery whose
+    /// attempt is still talking to the network. At most a quarter of the lease (short leases in
+    /// tests and demos).
+    pub record_margin: Duration,
 }
 
 impl Default for PublisherConfig {
@@ -45,7 +106,41 @@ impl Default for PublisherConfig {
             base_backoff: Duration::seconds(30),
             max_backoff: Duration::minutes(30),
             batch: 500,
+            concurrency: DEFAULT_CONCURRENCY,
+            record_margin: Duration::seconds(10),
         }
+    }
+}
+
+/// `HERALD_PUBLISH_CONCURRENCY` holds something that is not a number of deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{CONCURRENCY_ENV} must be a whole number from 1 to {MAX_CONCURRENCY}, not `{value}`")]
+pub struct ConcurrencyError {
+    pub value: String,
+}
+
+impl PublisherConfig {
+    /// The concurrency a value of `HERALD_PUBLISH_CONCURRENCY` asks for: unset or empty is
+    /// [`DEFAULT_CONCURRENCY`]; anything but 1..=[`MAX_CONCURRENCY`] is an error, not a guess.
+    pub fn concurrency_from(value: Option<&str>) -> Result<usize, ConcurrencyError> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(DEFAULT_CONCURRENCY),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+                .ok_or_else(|| ConcurrencyError { value: v.chars().take(40).collect() }),
+        }
+    }
+
+    /// What is kept at the end of a lease to record the outcome (see `record_margin`).
+    fn margin(&self) -> Duration {
+        self.record_margin.min(self.lease / 4).max(Duration::zero())
+    }
+
+    /// How long one attempt may take from its start: the lease less the margin.
+    fn window(&self) -> Duration {
+        self.lease - self.margin()
     }
 }
 
@@ -59,6 +154,9 @@ pub struct RunSummary {
     pub failed: usize,
     /// Deliveries whose lease had expired and that were found already published.
     pub reconciled: usize,
+    /// Claimed but handed back unstarted: no publishing slot freed while enough of the
+    /// attempt's window was left. The next run claims them again (no attempt counted).
+    pub deferred: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +165,7 @@ enum Outcome {
     Reconciled,
     Retrying,
     Failed,
+    Deferred,
     /// Someone else wrote the delivery meanwhile; their write stands.
     Lost,
 }
@@ -84,39 +183,65 @@ enum Written {
     Unknown(StoreError),
 }
 
+/// One claimed delivery, as a run hands it to its task.
+struct Claim {
+    delivery: Delivery,
+    /// When publishing starts: the delivery's second (or now, for an expired claim).
+    start_at: DateTime<Utc>,
+    /// Taken over from a run whose lease ran out.
+    reclaimed: bool,
+    /// Every attempt was used already: this claim only asks the network whether the last one
+    /// published (no attempt is counted).
+    check_only: bool,
+}
+
 #[derive(Clone)]
 pub struct Publisher {
     pub ports: Ports,
     pub config: PublisherConfig,
+    /// The publishing slots (`config.concurrency` of them), shared by the clones.
+    slots: Arc<Semaphore>,
 }
 
 impl Publisher {
     pub fn new(ports: Ports, config: PublisherConfig) -> Self {
-        Self { ports, config }
+        let slots = Arc::new(Semaphore::new(config.concurrency.clamp(1, MAX_CONCURRENCY)));
+        Self { ports, config, slots }
     }
 
-    /// One pass: claim everything due within the lookahead, publish each at its second, and
-    /// return when all of them are settled.
+    /// One pass: claim everything due within the lookahead, publish each at its second (at
+    /// most `concurrency` at once), and return when all of them are settled.
     pub async fn run_once(&self) -> StoreResult<RunSummary> {
         let now = self.ports.clock.now();
-        let due = self.ports.store.due_deliveries(now + self.config.lookahead, self.config.batch).await?;
+        let mut due = self.ports.store.due_deliveries(now + self.config.lookahead, self.config.batch).await?;
         let mut summary = RunSummary { due: due.len(), ..RunSummary::default() };
+        // Publish at the scheduled (or retry) second; an expired claim is taken over now.
+        let start_of = |d: &Delivery| match d.state {
+            DeliveryState::Scheduled => d.due_at().unwrap_or(now).max(now),
+            _ => now,
+        };
+        // Earliest first, whatever order the store answers in: the tasks ask for publishing
+        // slots in the order they wake, and they wake in this order.
+        due.sort_by_key(start_of);
         let mut tasks = tokio::task::JoinSet::new();
         for seen in due {
-            // Publish at the scheduled (or retry) second; an expired claim is taken over now.
-            let start_at = match seen.state {
-                DeliveryState::Scheduled => seen.due_at().unwrap_or(now).max(now),
-                _ => now,
-            };
+            let start_at = start_of(&seen);
             let lease = (start_at - now) + self.config.lease;
-            let Ok(claim) = seen.claimed(now, self.config.lookahead, lease) else { continue };
-            match self.ports.store.update_delivery(&claim).await {
-                Ok(claimed) => {
+            let Ok(mut claimed) = seen.claimed(now, self.config.lookahead, lease) else { continue };
+            // Every attempt used (the last one was cut short: a crash, or the bound): this
+            // claim only checks with the network, and counts no attempt.
+            let check_only = seen.attempts >= self.config.max_attempts;
+            if check_only {
+                claimed.attempts = seen.attempts;
+            }
+            match self.ports.store.update_delivery(&claimed).await {
+                Ok(delivery) => {
                     summary.claimed += 1;
-                    let reclaimed = seen.state == DeliveryState::Publishing;
+                    let claim =
+                        Claim { delivery, start_at, reclaimed: seen.state == DeliveryState::Publishing, check_only };
                     let this = self.clone();
                     // Logs go where the caller's go (its subscriber, not only the global one).
-                    tasks.spawn(async move { this.settle(claimed, start_at, reclaimed).await }.with_current_subscriber());
+                    tasks.spawn(async move { this.settle(claim).await }.with_current_subscriber());
                 }
                 Err(StoreError::Conflict) => {} // another run claimed it first
                 Err(e) => tracing::error!(delivery = %seen.id, error = %e, "claim failed"),
@@ -128,6 +253,7 @@ impl Publisher {
                 Ok(Ok(Outcome::Reconciled)) => summary.reconciled += 1,
                 Ok(Ok(Outcome::Retrying)) => summary.retrying += 1,
                 Ok(Ok(Outcome::Failed)) => summary.failed += 1,
+                Ok(Ok(Outcome::Deferred)) => summary.deferred += 1,
                 Ok(Ok(Outcome::Lost)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "recording a publish outcome failed; the lease will expire and it will be reconciled"),
                 Err(e) => tracing::error!(error = %e, "publish task panicked"),
@@ -139,21 +265,42 @@ impl Publisher {
         Ok(summary)
     }
 
-    /// Publishes one claimed delivery and records what happened.
-    async fn settle(&self, delivery: Delivery, start_at: DateTime<Utc>, reclaimed: bool) -> StoreResult<Outcome> {
-        if let Ok(wait) = (start_at - self.ports.clock.now()).to_std() {
+    /// Publishes one claimed delivery and records what happened: waits for its second, then
+    /// for a publishing slot, then attempts within the claim's lease less the margin.
+    async fn settle(&self, claim: Claim) -> StoreResult<Outcome> {
+        let clock = &self.ports.clock;
+        // (Not even a zero sleep when it is already time: tasks woken by the timer in the
+        // same tick come in no particular order, and this keeps the claim order.)
+        if let Ok(wait) = (claim.start_at - clock.now()).to_std()
+            && !wait.is_zero()
+        {
             tokio::time::sleep(wait).await;
         }
-        let result = self.attempt(&delivery, reclaimed).await;
-        let now = self.ports.clock.now();
-        match result {
-            Ok((published, found)) => self.record_published(delivery, published, found, now).await,
-            Err(e) => self.record_failure(delivery, e, now).await,
+        let lease_until = claim.delivery.lease_until.unwrap_or(claim.start_at + self.config.lease);
+        let deadline = lease_until - self.config.margin();
+        // Instants on tokio's clock, which the bounds run on (the port's clock may be a test's).
+        let on_timer = |t: DateTime<Utc>| tokio::time::Instant::now() + (t - clock.now()).to_std().unwrap_or_default();
+        let end = on_timer(deadline);
+        let last_start = on_timer(deadline - self.config.window() / 2);
+        let permit = match tokio::time::timeout_at(last_start, self.slots.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // No slot while half of the window was left (or the semaphore closed, which this
+            // type never does): unstarted, the claim goes back for the next run.
+            Ok(Err(_)) | Err(_) => return self.hand_back(claim, clock.now()).await,
+        };
+        let attempt = tokio::time::timeout_at(end, self.attempt(&claim.delivery, claim.reclaimed, claim.check_only)).await;
+        drop(permit);
+        let now = clock.now();
+        match attempt {
+            Ok(Ok((published, found))) => self.record_published(claim.delivery, published, found, now).await,
+            Ok(Err(e)) => self.record_failure(claim.delivery, e, now).await,
+            Err(_elapsed) => self.record_timeout(claim, lease_until, now).await,
         }
     }
 
     /// Loads what publishing needs and calls the adapter. `Ok((_, true))`: it already existed.
-    async fn attempt(&self, d: &Delivery, reclaimed: bool) -> Result<(Published, bool), PublishError> {
+    /// With `check_only`, only asks whether it exists, and fails for good when it does not.
+    async fn attempt(&self, d: &Delivery, reclaimed: bool, check_only: bool) -> Result<(Published, bool), PublishError> {
         let permanent = |reason: String| PublishError::Permanent { reason };
         let store_err = |e: StoreError| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None };
         let post = self
@@ -186,6 +333,19 @@ impl Publisher {
             text: post.text_for(channel.platform).as_str(),
             media: &post.media,
         };
+        if check_only {
+            let gave_up = |how: String| {
+                format!("gave up after {} attempts: the last one was cut short before its outcome was known, and {how}", d.attempts)
+            };
+            return match adapter.find_published(&request).await {
+                Ok(Some(found)) => Ok((found, true)),
+                Ok(None) => Err(permanent(gave_up(format!("{} has no such post", channel.platform)))),
+                Err(PublishError::Auth { reason }) => {
+                    Err(PublishError::Auth { reason: gave_up(format!("{} could not be asked whether it published: {reason}", channel.platform)) })
+                }
+                Err(e) => Err(permanent(gave_up(format!("{} could not be asked whether it published: {e}", channel.platform)))),
+            };
+        }
         // After an expired claim, or a failed attempt whose outcome may be unknown (a timeout,
         // a 5xx after the network took the post), ask before posting again: some networks
         // remember idempotency keys only for a while (Mastodon: one hour).
@@ -194,11 +354,69 @@ impl Publisher {
         {
             return Ok((found, true));
         }
-        let timeout = self.config.lease.to_std().unwrap_or(std::time::Duration::from_secs(120));
-        match tokio::time::timeout(timeout, adapter.publish(&request)).await {
-            Ok(result) => result.map(|p| (p, false)),
-            Err(_) => Err(PublishError::Transient { reason: "the network did not answer in time".into(), retry_after: None }),
+        adapter.publish(&request).await.map(|p| (p, false))
+    }
+
+    /// The bound fired: the attempt was dropped and its outcome is unknown. Like a transient
+    /// failure it is retried with backoff (reconciling first), not before the claim would have
+    /// ended; after the last attempt, the next claim only checks with the network. A check
+    /// that was itself cut short fails for good.
+    async fn record_timeout(&self, claim: Claim, lease_until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Outcome> {
+        let mut d = claim.delivery;
+        let platform = d.platform;
+        if claim.check_only {
+            let reason = format!(
+                "gave up after {} attempts: the last one was cut short before its outcome was known, and {platform} did not say in time whether it published",
+                d.attempts
+            );
+            return self.record_failure(d, PublishError::Permanent { reason }, now).await;
         }
+        let next = if d.attempts >= self.config.max_attempts {
+            "that was the last attempt: Herald checks whether it published, and fails it if not"
+        } else {
+            "Herald checks whether it published before trying again"
+        };
+        let reason = format!(
+            "{platform} did not finish within {} (the attempt's bound, inside the claim's lease); {next}",
+            seconds(self.config.window())
+        );
+        let retry_at = (now + self.backoff(d.attempts)).max(lease_until);
+        if d.transition(DeliveryState::Scheduled, now).is_err() {
+            return Ok(Outcome::Lost);
+        }
+        d.retry_at = Some(retry_at);
+        d.last_error = Some(reason.clone());
+        let d = match self.write(&d).await {
+            Written::Stored(d) => *d,
+            Written::Lost => return Ok(Outcome::Lost),
+            // Still claimed as this run left it: its lease runs out and a later run reconciles it.
+            Written::NotStored(e) | Written::Unknown(e) => return Err(e),
+        };
+        tracing::warn!(delivery = %d.id, attempt = d.attempts, retry_in_s = (retry_at - now).num_seconds(), reason = %reason, "publish cut short; will check and retry");
+        Ok(Outcome::Retrying)
+    }
+
+    /// No publishing slot in time: back to scheduled, unstarted, for the next run to claim.
+    async fn hand_back(&self, claim: Claim, now: DateTime<Utc>) -> StoreResult<Outcome> {
+        let mut d = claim.delivery;
+        if d.transition(DeliveryState::Scheduled, now).is_err() {
+            return Ok(Outcome::Lost);
+        }
+        if !claim.check_only {
+            d.attempts = d.attempts.saturating_sub(1);
+        }
+        let d = match self.write(&d).await {
+            Written::Stored(d) => *d,
+            Written::Lost => return Ok(Outcome::Lost),
+            // Still claimed as this run left it: its lease runs out and a later run reconciles it.
+            Written::NotStored(e) | Written::Unknown(e) => return Err(e),
+        };
+        tracing::warn!(
+            delivery = %d.id,
+            concurrency = self.config.concurrency,
+            "no publishing slot freed in time; handed back to the next run"
+        );
+        Ok(Outcome::Deferred)
     }
 
     async fn record_published(
@@ -338,5 +556,37 @@ impl Publisher {
         if let Err(e) = self.ports.events.emit(&event).await {
             tracing::error!(delivery = %d.id, kind = kind.detail_type(), error = %e, "event not delivered");
         }
+    }
+}
+
+/// "110 s", "2.25 s": a bound in words.
+fn seconds(d: Duration) -> String {
+    let ms = d.num_milliseconds();
+    if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{} s", ms as f64 / 1000.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_concurrency_switch_reads_a_bounded_number_and_refuses_to_guess() {
+        for (value, expect) in [(None, 16), (Some(""), 16), (Some(" 4 "), 4), (Some("1"), 1), (Some("1024"), 1024)] {
+            assert_eq!(PublisherConfig::concurrency_from(value), Ok(expect), "{value:?}");
+        }
+        for bad in ["0", "-3", "1025", "lots", "2.5"] {
+            let err = PublisherConfig::concurrency_from(Some(bad)).unwrap_err();
+            assert_eq!(err.to_string(), format!("HERALD_PUBLISH_CONCURRENCY must be a whole number from 1 to 1024, not `{bad}`"));
+        }
+    }
+
+    #[test]
+    fn the_margin_is_ten_seconds_or_a_quarter_of_a_short_lease() {
+        let default = PublisherConfig::default();
+        assert_eq!((default.margin(), default.window()), (Duration::seconds(10), Duration::seconds(110)));
+        let short = PublisherConfig { lease: Duration::seconds(4), ..PublisherConfig::default() };
+        assert_eq!((short.margin(), short.window()), (Duration::seconds(1), Duration::seconds(3)));
+        assert_eq!(seconds(Duration::milliseconds(2_250)), "2.25 s");
+        assert_eq!(seconds(Duration::seconds(110)), "110 s");
     }
 }

@@ -5,4 +5,5 @@
 
 mod bluesky;
 mod mastodon;
+mod memory;
 mod metrics;

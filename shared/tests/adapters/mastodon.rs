@@ -78,6 +78,126 @@ struct FakeState {
     notifications_reply: Option<CannedReply>,
     /// `GET /api/v1/statuses/:id/context` answers, by status id (404 for others).
     contexts: HashMap<String, Value>,
+    /// Size of `/media/huge.mp4` (announced with `Content-Length`) and of
+    /// `/media/huge-chunked.mp4` (sent chunked, size unannounced), made as they are sent.
+    huge_bytes: u64,
+    /// Read `POST /api/v2/media` as a stream, checking the file part against the huge media
+    /// byte by byte without keeping it ([`StreamedUpload`]), instead of buffering the body.
+    stream_uploads: bool,
+    streamed_uploads: Vec<StreamedUpload>,
+}
+
+/// What the fake saw of one streamed upload.
+#[derive(Debug, Clone, Default)]
+struct StreamedUpload {
+    /// The whole request body arrived (not cut off).
+    complete: bool,
+    /// Body bytes and chunks received.
+    bytes: u64,
+    chunks: usize,
+    /// Bytes of the `file` part, each equal to the huge media's byte at its place.
+    file_bytes: u64,
+    mismatch: bool,
+    content_length: Option<String>,
+    chunked: bool,
+}
+
+/// Byte `i` of the huge media: an MP4 signature, then letters. No `\r` in it, so in a multipart
+/// body the file part ends at the first `\r` after its headers.
+fn huge_byte(i: u64) -> u8 {
+    const SIGNATURE: &[u8] = b"\0\0\0\x18ftypisom";
+    usize::try_from(i).ok().and_then(|k| SIGNATURE.get(k).copied()).unwrap_or(b'a' + (i % 26) as u8)
+}
+
+/// The huge media, made 64 KiB at a time as the client reads it (never whole in memory).
+fn huge_media(len: u64, announced: bool) -> Response {
+    const CHUNK: u64 = 64 * 1024;
+    let chunks = futures_util::stream::iter((0..len).step_by(CHUNK as usize).map(move |start| {
+        let end = (start + CHUNK).min(len);
+        Ok::<_, std::convert::Infallible>(Bytes::from((start..end).map(huge_byte).collect::<Vec<u8>>()))
+    }));
+    let mut r = Response::new(axum::body::Body::from_stream(chunks));
+    r.headers_mut().insert("content-type", "video/mp4".parse().unwrap());
+    if announced {
+        r.headers_mut().insert("content-length", len.to_string().parse().unwrap());
+    }
+    r
+}
+
+/// `POST /api/v2/media` read chunk by chunk: the `file` part is compared with the huge media as
+/// it arrives. A complete upload makes a processed attachment; a cut-off one makes nothing.
+async fn streamed_upload(fake: Fake, request: Request) -> Response {
+    use futures_util::StreamExt as _;
+    let (parts, body) = request.into_parts();
+    fake.with(|s| {
+        s.seen.push(Seen {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: String::new(),
+            headers: parts.headers.clone(),
+            body: Bytes::new(),
+        });
+    });
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut up = StreamedUpload {
+        content_length: header("content-length"),
+        chunked: header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")),
+        ..StreamedUpload::default()
+    };
+    // Before the file part's data: its headers (and the boundary line), a few hundred bytes.
+    let mut head: Vec<u8> = Vec::new();
+    let (mut in_file, mut file_done) = (false, false);
+    let check = |up: &mut StreamedUpload, data: &[u8]| -> bool {
+        for &b in data {
+            if b == b'\r' {
+                return true;
+            }
+            if b != huge_byte(up.file_bytes) {
+                up.mismatch = true;
+            }
+            up.file_bytes += 1;
+        }
+        false
+    };
+    let mut stream = body.into_data_stream();
+    loop {
+        match stream.next().await {
+            None => {
+                up.complete = true;
+                break;
+            }
+            Some(Err(_)) => break,
+            Some(Ok(chunk)) => {
+                up.chunks += 1;
+                up.bytes += chunk.len() as u64;
+                if file_done {
+                    continue;
+                }
+                if in_file {
+                    file_done = check(&mut up, &chunk);
+                    continue;
+                }
+                head.extend_from_slice(&chunk);
+                if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    assert!(String::from_utf8_lossy(&head[..end]).contains("name=\"file\""), "the file part comes first");
+                    in_file = true;
+                    let rest = head.split_off(end + 4);
+                    head.clear();
+                    file_done = check(&mut up, &rest);
+                }
+            }
+        }
+    }
+    let complete = up.complete;
+    let id = fake.0.lock().map(|mut s| {
+        s.streamed_uploads.push(up);
+        s.next_id += 1;
+        s.next_id
+    });
+    if !complete {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    json_reply(StatusCode::OK, json!({"id": format!("{}", 900 + id.unwrap()), "type": "video", "url": "http://fake/system/huge.mp4"}))
 }
 
 #[derive(Clone, Default)]
@@ -102,6 +222,13 @@ fn json_reply(status: StatusCode, body: Value) -> Response {
 }
 
 async fn handle(State(fake): State<Fake>, request: Request) -> Response {
+    let huge = fake.0.lock().unwrap().huge_bytes;
+    match request.uri().path() {
+        "/media/huge.mp4" => return huge_media(huge, true),
+        "/media/huge-chunked.mp4" => return huge_media(huge, false),
+        "/api/v2/media" if fake.0.lock().unwrap().stream_uploads => return streamed_upload(fake, request).await,
+        _ => {}
+    }
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
     let path = parts.uri.path().to_owned();
@@ -595,6 +722,105 @@ async fn media_still_processing_after_the_wait_is_transient() {
     let (reason, _) = transient(adapter().publish(&fx.request()).await);
     assert!(reason.contains("still processing cat.png"), "{reason}");
     assert_eq!(fake.count(Method::POST, "/api/v1/statuses"), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large media: streamed from their host to the instance, never whole in memory
+
+/// Tens of MB: twice Herald's default limit, so a whole copy in memory could not go unnoticed.
+const HUGE: u64 = 32_000_000;
+
+/// What a publish may hold at its peak while streaming (this thread's allocations, which
+/// include the fakes' side of both connections): the connections' buffers and a few chunks.
+/// Reading a media whole would hold all of it (32 MB, or 16 MB up to the limit).
+const STREAMING_PEAK: u64 = 4_000_000;
+
+fn streaming_adapter(max_media_bytes: u64) -> MastodonAdapter {
+    let config = MastodonConfig { timeout: Duration::from_secs(60), max_media_bytes, ..config() };
+    MastodonAdapter::with_config(Arc::new(ManualClock::new(now())), config, NetworkPolicy::AllowPrivate).unwrap()
+}
+
+#[tokio::test]
+async fn a_large_media_is_streamed_to_the_instance_never_whole_in_memory() {
+    for (path, announced) in [("/media/huge.mp4", true), ("/media/huge-chunked.mp4", false)] {
+        let (fake, fx) = setup("Le film de la soirée", &[path]).await;
+        fake.with(|s| {
+            s.huge_bytes = HUGE;
+            s.stream_uploads = true;
+        });
+        let adapter = streaming_adapter(64_000_000);
+        let peak = crate::memory::Peak::start();
+        let published = adapter.publish(&fx.request()).await.unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        let held = peak.bytes();
+        assert!(!published.platform_post_id.is_empty());
+
+        let up = fake.0.lock().unwrap().streamed_uploads.clone();
+        assert_eq!(up.len(), 1, "{path}: one upload");
+        let up = &up[0];
+        assert!(up.complete, "{path}: {up:?}");
+        assert_eq!((up.file_bytes, up.mismatch), (HUGE, false), "{path}: the file part is the media, byte for byte");
+        // (The server reads what the connection holds, up to ~400 KB at a time: the count of
+        // chunks says little; what the publish held, below, says whether it streamed.)
+        assert!(up.chunks > 1, "{path}: the upload arrived in {} chunks", up.chunks);
+        if announced {
+            // The host said its size: the upload says its own (multipart overhead included).
+            let length: u64 = up.content_length.as_deref().expect("a Content-Length").parse().unwrap();
+            assert_eq!(length, up.bytes, "{path}");
+            assert!(!up.chunked, "{path}");
+        } else {
+            assert!(up.chunked && up.content_length.is_none(), "{path}: {up:?}");
+        }
+        let body: Value = serde_json::from_slice(&fake.seen(Method::POST, "/api/v1/statuses")[0].body).unwrap();
+        assert_eq!(body["media_ids"], json!(["901"]), "{path}");
+        assert!(held < STREAMING_PEAK, "{path}: the publish held {held} bytes at its peak for a {HUGE}-byte media");
+        eprintln!("{path}: {HUGE} bytes streamed in {} chunks; peak held {held} bytes", up.chunks);
+    }
+}
+
+#[tokio::test]
+async fn a_media_over_the_limit_fails_for_good_and_nothing_is_uploaded() {
+    let limit = MastodonConfig::default().max_media_bytes;
+    assert_eq!(limit, 16_000_000);
+
+    // Its size announced: refused before anything is uploaded, or even read.
+    let (fake, fx) = setup("Le film", &["/media/huge.mp4"]).await;
+    fake.with(|s| {
+        s.huge_bytes = HUGE;
+        s.stream_uploads = true;
+    });
+    let reason = permanent(streaming_adapter(limit).publish(&fx.request()).await);
+    assert_eq!(reason, format!("media rejected: video is 32 MB; Mastodon takes at most 16 MB ({}/media/huge.mp4)", base_of(&fx)));
+    assert_eq!(fake.count(Method::POST, "/api/v2/media") + fake.count(Method::POST, "/api/v1/statuses"), 0);
+
+    // Unannounced (sent chunked): the upload stops when the limit is passed, so the instance
+    // gets an incomplete request and makes no attachment; nothing is posted.
+    let (fake, fx) = setup("Le film", &["/media/huge-chunked.mp4"]).await;
+    fake.with(|s| {
+        s.huge_bytes = HUGE;
+        s.stream_uploads = true;
+    });
+    let peak = crate::memory::Peak::start();
+    let reason = permanent(streaming_adapter(limit).publish(&fx.request()).await);
+    let held = peak.bytes();
+    assert_eq!(
+        reason,
+        format!("media rejected: video is larger than 16 MB; Mastodon takes at most 16 MB ({}/media/huge-chunked.mp4)", base_of(&fx))
+    );
+    // The fake notices the cut-off request only once its connection closes.
+    let uploads = {
+        let waited = Instant::now();
+        loop {
+            let ups = fake.0.lock().unwrap().streamed_uploads.clone();
+            if !ups.is_empty() || waited.elapsed() > Duration::from_secs(5) {
+                break ups;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert!(uploads.iter().all(|u| !u.complete && u.file_bytes <= limit), "{uploads:?}");
+    assert_eq!(fake.count(Method::POST, "/api/v1/statuses"), 0);
+    assert!(held < STREAMING_PEAK, "the refused publish held {held} bytes at its peak");
+    eprintln!("refused at the limit: peak held {held} bytes");
 }
 
 // ---------------------------------------------------------------------------------------------
