@@ -247,9 +247,15 @@ async fn scenario() -> Vec<Value> {
     let req = Request::post("/v1/posts/import")
         .header("authorization", format!("Bearer {admin}"))
         .header("content-type", "text/csv")
-        .body(Body::from(csv))
+        .body(Body::from(csv.clone()))
         .unwrap();
     r.send("import", req).await;
+    let req = Request::post("/v1/posts/import")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "text/csv")
+        .body(Body::from(csv))
+        .unwrap();
+    r.send("import again, duplicates", req).await;
     let bad = format!("text,channels,local_time,time_zone\nGood,{sandbox},2027-02-11T09:00,Europe/Paris\n,{sandbox},2027-02-10T09:00,Europe/Paris\n");
     for (label, path) in [("import refused", "/v1/posts/import"), ("import partial", "/v1/posts/import?partial=true")] {
         let req = Request::post(path)

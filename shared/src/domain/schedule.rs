@@ -173,10 +173,67 @@ pub fn parse_local(s: &str) -> Result<NaiveDateTime, ValidationError> {
             return super::check_local(PUBLISH_AT, dt);
         }
     }
+    if let Some(rule) = impossible_date_time(t) {
+        return Err(ValidationError::new(PUBLISH_AT, rule));
+    }
     Err(ValidationError::new(
         PUBLISH_AT,
         format!("local time `{s}` must look like 2027-01-04T10:00:00 (a wall-clock time, no offset)"),
     ))
+}
+
+/// When `t` has the shape of a wall-clock time (`YYYY-MM-DD` then `T` or a space, `HH:MM`,
+/// optional `:SS` and fraction) but names a day or a time that does not exist: what is wrong
+/// with it (`2026-12-32 is not a day of the calendar: December 2026 has 31 days`). `None` when
+/// the shape itself is wrong, so that the caller shows the format instead.
+fn impossible_date_time(t: &str) -> Option<String> {
+    let b = t.as_bytes();
+    let digits = |r: Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let shaped = at(4, b'-') && at(7, b'-') && (at(10, b'T') || at(10, b' ')) && at(13, b':');
+    let (year, month, day, hour, minute) = (digits(0..4)?, digits(5..7)?, digits(8..10)?, digits(11..13)?, digits(14..16)?);
+    let seconds_ok = match b.get(16..) {
+        Some([]) => true,
+        Some([b':', s1, s2, rest @ ..]) => {
+            s1.is_ascii_digit()
+                && s2.is_ascii_digit()
+                && match rest {
+                    [] => true,
+                    [b'.', frac @ ..] => !frac.is_empty() && frac.iter().all(u8::is_ascii_digit),
+                    _ => false,
+                }
+        }
+        _ => false,
+    };
+    if !shaped || !seconds_ok {
+        return None;
+    }
+    let date = t.get(..10)?;
+    let year = i32::try_from(year).ok()?;
+    if !(1..=12).contains(&month) {
+        return Some(format!("{date} is not a day of the calendar: there is no month {month:02}"));
+    }
+    if NaiveDate::from_ymd_opt(year, month, day).is_none() {
+        let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+        let next = if month == 12 { NaiveDate::from_ymd_opt(year.checked_add(1)?, 1, 1)? } else { NaiveDate::from_ymd_opt(year, month + 1, 1)? };
+        let days = next.signed_duration_since(first).num_days();
+        return Some(format!(
+            "{date} is not a day of the calendar: {} {year} has {days} days",
+            first.format("%B")
+        ));
+    }
+    let seconds = if b.len() >= 19 { digits(17..19)? } else { 0 };
+    if hour > 23 || minute > 59 || seconds > 59 {
+        let time = t.get(11..).unwrap_or_default();
+        return Some(format!("{time} on {date} is not a time of day: hours go from 00 to 23, minutes and seconds from 00 to 59"));
+    }
+    None
 }
 
 /// The instant of a wall-clock time in `tz`. A time that does not exist there (skipped by a
@@ -406,6 +463,29 @@ mod tests {
         assert!(e.starts_with("publish_at: ") && e.contains("Mars/Olympus") && e.contains("IANA"), "{e}");
         let e = from_json(&json!({"local": "2027-01-04T09:00:00+01:00"})).unwrap_err();
         assert!(e.contains("no offset"), "{e}");
+    }
+
+    #[test]
+    fn a_well_shaped_time_that_does_not_exist_says_so() {
+        for (s, says) in [
+            ("2026-12-32T10:00", "2026-12-32 is not a day of the calendar: December 2026 has 31 days"),
+            ("2027-02-29T10:00:00", "2027-02-29 is not a day of the calendar: February 2027 has 28 days"),
+            ("2027-13-01 10:00", "2027-13-01 is not a day of the calendar: there is no month 13"),
+            ("2027-00-10T10:00", "there is no month 00"),
+            ("2027-01-04T25:00", "25:00 on 2027-01-04 is not a time of day"),
+            ("2027-01-04T10:61:00.5", "10:61:00.5 on 2027-01-04 is not a time of day"),
+        ] {
+            let e = parse_local(s).unwrap_err();
+            assert_eq!(e.field, "publish_at");
+            assert!(e.rule.contains(says), "{s}: {}", e.rule);
+            assert!(!e.rule.contains("must look like"), "{s}: {}", e.rule);
+        }
+        assert!(parse_local("2028-02-29T10:00").is_ok(), "a leap day");
+        // Wrong shapes keep the format hint.
+        for s in ["2026-12-3xT10:00", "tomorrow", "2027-01-04T10:00Z", "2027-01-04T10", "2027-01-04T10:00:00.", "2027-01-04"] {
+            let e = parse_local(s).unwrap_err();
+            assert!(e.rule.contains("must look like 2027-01-04T10:00:00"), "{s}: {}", e.rule);
+        }
     }
 
     #[test]

@@ -14,8 +14,10 @@ use crate::domain::ValidationError;
 use crate::services::import::{CSV_FIELD, ImportOutcome, import_csv};
 
 /// `POST /v1/posts/import[?partial=true]` with the CSV file as the body (`Content-Type:
-/// text/csv`, not insisted on). 201 `{"imported","posts":[{"id","line",…}],"rejected"}`; when
-/// nothing is imported, 422 with the usual error and `"rows":[{"line","field","message"}]`.
+/// text/csv`, not insisted on). 201 `{"imported","posts":[{"id","line",…}],"duplicates":
+/// {"count","rows":[{"line","post_id"}]},"rejected"}`, or 200 with the same body when no post
+/// was new (every row imported before); when a bad row stops the import, 422 with the usual
+/// error and `"rows":[{"line","field","message"}]`.
 #[utoipa::path(
     post,
     path = "/v1/posts/import",
@@ -23,10 +25,17 @@ use crate::services::import::{CSV_FIELD, ImportOutcome, import_csv};
     operation_id = "import_posts",
     summary = "Bulk-import posts from a CSV file",
     params(("partial" = Option<bool>, Query, description = "import the good rows and list the bad ones in `rejected`")),
-    request_body(content = String, content_type = "text/csv", description = "header `text,channels,local_time,time_zone`; at most 1000 rows"),
+    request_body(
+        content = String,
+        content_type = "text/csv",
+        description = "header `text,channels,local_time[,time_zone]` in any order, columns separated by commas, \
+                       semicolons or tabs (whichever the header uses); `channels`: ids or names separated by `;` or `|`; \
+                       no `time_zone`: each channel's own; at most 1000 rows"
+    ),
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the posts made, each with its line in the file", body = views::Imported),
+        (status = 200, description = "no post was new: every good row was imported before (listed in `duplicates`)", body = views::Imported),
+        (status = 201, description = "the posts made, each with its line in the file; rows imported before are in `duplicates`", body = views::Imported),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, response = super::error::Forbidden),
         (status = 413, response = super::error::TooLarge),
@@ -57,14 +66,15 @@ pub async fn import(
     })?;
     let outcome = import_csv(&*state.store, &*state.clock, &*state.events, &caller.actor(), &body, partial).await?;
     match outcome {
-        ImportOutcome::Imported { posts, rejected } => Ok((
-            StatusCode::CREATED,
+        ImportOutcome::Imported { posts, duplicates, rejected } => Ok((
+            if posts.is_empty() { StatusCode::OK } else { StatusCode::CREATED },
             Json(views::Imported {
                 imported: posts.len(),
                 posts: posts
                     .iter()
                     .map(|p| views::ImportedPost { post: views::Post::from(&p.view), line: p.line })
                     .collect(),
+                duplicates: views::Duplicates::from(duplicates.as_slice()),
                 rejected: rejected.iter().map(RowProblem::from).collect(),
             }),
         )),

@@ -366,8 +366,38 @@ pub struct Imported {
     /// How many posts were created.
     pub imported: usize,
     pub posts: Vec<ImportedPost>,
+    /// The rows whose post already existed (imported before, or on an earlier line of the
+    /// file): nothing was written for them.
+    pub duplicates: Duplicates,
     /// With `partial=true`: the rows left out, and why.
     pub rejected: Vec<RowProblem>,
+}
+
+/// The rows of an imported file that were already imported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Duplicates {
+    /// How many rows were duplicates.
+    pub count: usize,
+    /// Each one, by line, with the post it made the first time.
+    pub rows: Vec<DuplicateRow>,
+}
+
+/// A row of an imported file whose post already exists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateRow {
+    /// Its line in the file (the header is line 1).
+    pub line: u64,
+    /// The post made from the same content before.
+    pub post_id: crate::domain::PostId,
+}
+
+impl From<&[crate::services::import::DuplicateRow]> for Duplicates {
+    fn from(rows: &[crate::services::import::DuplicateRow]) -> Self {
+        Duplicates {
+            count: rows.len(),
+            rows: rows.iter().map(|d| DuplicateRow { line: d.line, post_id: d.post_id }).collect(),
+        }
+    }
 }
 
 /// A post made from one row of the file.

@@ -203,16 +203,42 @@ pub(super) async fn store_all(posts: &dyn PostStore, now: DateTime<Utc>, views: 
     for (i, view) in views.iter().enumerate() {
         if let Err(e) = posts.create_post(&view.post, &view.deliveries).await {
             tracing::error!(error = %e, stored = i, of = views.len(), "batch write failed; cancelling what was stored");
-            for done in &views[..i] {
-                let cancel = |d: &mut Delivery| d.transition(DeliveryState::Cancelled, now);
-                if let Err(undo) = move_each(posts, &done.deliveries, now, is_cancellable, cancel).await {
-                    tracing::error!(error = %undo, post_id = %done.post.id, "could not cancel a post of a failed batch");
-                }
-            }
+            take_back(posts, now, views.get(..i).unwrap_or_default().iter()).await;
             return Err(e.into());
         }
     }
     Ok(())
+}
+
+/// [`store_all`] for posts whose ids say what they are (derived ids, see the CSV import): a
+/// post whose id is already stored is not written again, and not an error. Returns, for each
+/// of `views`, whether this call created it. Any other failure takes back what this call
+/// stored, as `store_all` does.
+pub(super) async fn store_new(posts: &dyn PostStore, now: DateTime<Utc>, views: &[PostView]) -> Result<Vec<bool>, ServiceError> {
+    let mut created = Vec::with_capacity(views.len());
+    for view in views {
+        match posts.create_post(&view.post, &view.deliveries).await {
+            Ok(()) => created.push(true),
+            Err(StoreError::AlreadyExists) => created.push(false),
+            Err(e) => {
+                tracing::error!(error = %e, stored = created.len(), of = views.len(), "batch write failed; cancelling what was stored");
+                let stored = views.iter().zip(&created).filter(|(_, c)| **c).map(|(v, _)| v);
+                take_back(posts, now, stored).await;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Cancels the deliveries of posts a failed batch stored, so nothing of the batch goes out.
+async fn take_back(posts: &dyn PostStore, now: DateTime<Utc>, stored: impl Iterator<Item = &PostView>) {
+    for done in stored {
+        let cancel = |d: &mut Delivery| d.transition(DeliveryState::Cancelled, now);
+        if let Err(undo) = move_each(posts, &done.deliveries, now, is_cancellable, cancel).await {
+            tracing::error!(error = %undo, post_id = %done.post.id, "could not cancel a post of a failed batch");
+        }
+    }
 }
 
 /// The team's channels with these ids, in order (checked: at least one, distinct, bounded);
