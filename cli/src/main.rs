@@ -324,7 +324,20 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
                 seeded.report_html.display()
             );
         }
-        None => println!("Demo data already in {} (delete the folder to start over).", dir.path.display()),
+        None => {
+            let again = demo::again(&dir).await?;
+            println!("Demo data already in {} (delete the folder to start over).", dir.path.display());
+            println!("A new admin API key (the first one is kept only as a hash):  {}", again.key);
+            match again.report {
+                Some((report, html)) => println!(
+                    "The report of {} to {}, to open in a browser:\n  {}",
+                    report.period_start,
+                    report.period_end,
+                    html.display()
+                ),
+                None => println!("Its report is gone from the folder; make another with `herald report --team demo --from … --to …`."),
+            }
+        }
     }
     println!("Published posts appear as files in {}/ and below as they go out.", dir.outbox().display());
     tokio::spawn({

@@ -19,13 +19,24 @@ pub fn init_json() {
 }
 
 /// Readable lines on stderr, for a person at a terminal.
+/// Colours only when stderr is a terminal: a log file or a pipe gets plain text.
 pub fn init_human() {
-    let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// Readable lines on stderr, warnings and errors only: for work a person should not have to
 /// read through (the demo's eight weeks of history), attached to a future with
 /// `tracing::instrument::WithSubscriber::with_subscriber`.
 pub fn warnings_only() -> impl tracing::Subscriber + Send + Sync {
-    tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).with_writer(std::io::stderr).finish()
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .finish()
 }

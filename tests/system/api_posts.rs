@@ -877,3 +877,85 @@ async fn a_post_to_an_intake_only_channel_is_refused_at_creation_naming_the_chan
         .await;
     assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("channel_ids")), "{err}");
 }
+
+/// A post with nothing in it is refused where the network needs text (or a picture), naming the
+/// channel; the same text with a picture is fine where the network takes pictures alone.
+#[tokio::test]
+async fn an_empty_text_is_refused_where_the_network_needs_text() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let sky = app.platform_channel(&admin, "bluesky", "@cafe").await;
+    let toot = app.platform_channel(&admin, "mastodon", "@cafe@mastodon.social").await;
+    let sandbox = app.sandbox(&admin, "Sandbox").await;
+    for text in ["", "   \n "] {
+        let (status, err) = app
+            .post("/v1/posts", &admin, json!({"text": text, "channel_ids": [sky, toot, sandbox], "publish_at": "2027-01-05T09:00:00Z"}))
+            .await;
+        let (code, field, message) = error_of(&err);
+        assert_eq!((status, code.as_str(), field.as_deref()), (422, "invalid", Some("text")), "{err}");
+        for name in ["@cafe", "@cafe@mastodon.social", "Sandbox"] {
+            assert!(message.contains(&format!("channel \"{name}\"")), "{name} missing from {message}");
+        }
+        assert!(message.contains("neither text nor media"), "{message}");
+    }
+    let post = app
+        .create(
+            &admin,
+            json!({"text": "", "channel_ids": [sky], "publish_at": "2027-01-05T09:00:00Z",
+                   "media": [{"url": "https://cdn.example/bread.jpg", "alt": "a loaf"}]}),
+        )
+        .await;
+    assert_eq!(post["text"], "");
+}
+
+/// `"publish_at": "now"`, the calendar read by plain dates on the team's clock, and every
+/// delivery's time echoed on its channel's clock beside the UTC instant.
+#[tokio::test]
+async fn now_plain_calendar_dates_and_local_times() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await; // a team in Europe/Paris
+    let paris = app.sandbox(&admin, "Paris").await;
+    let ny = app
+        .channel(&admin, json!({"platform": "sandbox", "name": "NYC", "time_zone": "America/New_York", "credentials": {}}))
+        .await;
+
+    let now = app.create(&admin, json!({"text": "Fresh out of the oven", "channel_ids": [paris], "publish_at": "now"})).await;
+    let d = &now["deliveries"][0];
+    assert_eq!(utc(d["publish_at"].as_str().unwrap()), t0(), "{d}");
+    assert_eq!((d["publish_at_local"].as_str(), d["time_zone"].as_str()), (Some("2027-01-04T08:00:00+01:00"), Some("Europe/Paris")));
+    let (status, err) = app
+        .post("/v1/posts", &admin, json!({"text": "x", "channel_ids": [paris], "publish_at": "now",
+            "recurrence": {"rrule": "FREQ=DAILY;COUNT=2", "time_zone": "Europe/Paris"}}))
+        .await;
+    assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("publish_at")), "{err}");
+
+    // 23:30 on the 10th in Paris, and 00:30 on the 11th there (still the 10th in UTC).
+    let late = app.create(&admin, json!({"text": "Late", "channel_ids": [paris, ny], "publish_at": "2027-01-10T22:30:00Z"})).await;
+    let after = app.create(&admin, json!({"text": "After", "channel_ids": [paris], "publish_at": "2027-01-10T23:30:00Z"})).await;
+    let locals: Vec<(&str, &str)> = late["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["time_zone"].as_str().unwrap(), d["publish_at_local"].as_str().unwrap()))
+        .collect();
+    assert!(locals.contains(&("Europe/Paris", "2027-01-10T23:30:00+01:00")), "{locals:?}");
+    assert!(locals.contains(&("America/New_York", "2027-01-10T17:30:00-05:00")), "{locals:?}");
+
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let (status, day) = app.get("/v1/posts?from=2027-01-10&to=2027-01-10", &admin).await;
+    assert_eq!(status, 200, "{day}");
+    assert_eq!(ids(&day), vec![late["id"].as_str().unwrap().to_owned()], "the 10th in Paris, `to` included");
+    let (_, next_day) = app.get("/v1/posts?from=2027-01-11&to=2027-01-11", &admin).await;
+    assert_eq!(ids(&next_day), vec![after["id"].as_str().unwrap().to_owned()]);
+    let (_, utc_day) = app.get("/v1/posts?from=2027-01-10T00:00:00Z&to=2027-01-11T00:00:00Z", &admin).await;
+    assert_eq!(ids(&utc_day).len(), 2, "instants are still instants");
+    assert!(utc_day["items"][0]["deliveries"][0]["time_zone"].as_str().is_some(), "the calendar shows local times too");
+
+    for bad in ["from=2027-02-30", "to=2027-13-01"] {
+        let (status, err) = app.get(&format!("/v1/posts?{bad}"), &admin).await;
+        let field = bad.split('=').next().unwrap();
+        assert_eq!((status, error_of(&err).1.as_deref()), (422, Some(field)), "{bad}: {err}");
+    }
+}

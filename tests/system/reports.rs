@@ -458,6 +458,18 @@ async fn herald_demo_writes_a_report_worth_sending() {
     let id = report.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap();
     assert!(list["items"].as_array().unwrap().iter().any(|r| r["id"] == id), "{list}");
 
+    // A second `herald demo` on the folder says again where the report is, with a new key that
+    // works (the first is kept only as a hash), and makes nothing twice.
+    let first_key = demo.key.clone().expect("the first run's key");
+    drop(demo);
+    let (again, report_again) = crate::common::serve::Serve::demo(dir.path());
+    assert_eq!(report_again, report, "{}", again.transcript.text());
+    let key = again.key.clone().expect("a key on the second run too");
+    assert_ne!(key, first_key);
+    let client = crate::common::serve::Client::new(&again);
+    let (status, list_again) = client.call(reqwest::Method::GET, "/v1/reports", None).await;
+    assert_eq!((status, list_again["items"].as_array().map(Vec::len)), (200, list["items"].as_array().map(Vec::len)));
+
     let Some(browser) = crate::common::browser::Browser::find() else { return };
     assert_looks_right(&browser, &std::fs::read_to_string(&report).unwrap(), "demo");
 }

@@ -42,7 +42,7 @@ async fn get(url: &str, key: Option<&str>) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn serve_answers_health_and_authenticates_its_first_run_key() {
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start(dir.path());
+    let serve = Serve::start_with(dir.path(), &[("RUST_LOG", "info")]);
     assert!(serve.url.starts_with("http://127.0.0.1:"), "binds loopback: {}", serve.url);
 
     let (status, body) = get(&format!("{}/health", serve.url), None).await;
@@ -60,6 +60,24 @@ async fn serve_answers_health_and_authenticates_its_first_run_key() {
     assert_eq!(status, 401);
     let (status, err) = get(&format!("{}/v1/nothing-here", serve.url), Some(&key)).await;
     assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+
+    // Its output is a pipe here, as under systemd or `> serve.log`: plain text, no colour codes.
+    let created = crate::common::process::http_client()
+        .post(format!("{}/v1/channels", serve.url))
+        .bearer_auth(&key)
+        .json(&json!({"platform": "sandbox", "name": "Logged", "time_zone": "UTC"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201, "a channel, which logs at INFO");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut said = serve.transcript.text();
+    while !said.contains("INFO") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        said = serve.transcript.text();
+    }
+    assert!(said.contains("INFO"), "serve logs: {said}");
+    assert!(!said.contains('\u{1b}'), "ANSI escape codes in piped output: {said:?}");
 }
 
 #[tokio::test]

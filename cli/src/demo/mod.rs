@@ -60,6 +60,26 @@ pub async fn seed(dir: &DataDir) -> Result<Option<Seeded>> {
     seed_quietly(dir).with_subscriber(herald_core::logging::warnings_only()).await
 }
 
+/// What a second `herald demo` on the same folder shows: a new admin key (the first one is kept
+/// only as a hash) and the demo's report, if it is still there.
+pub struct Again {
+    pub key: String,
+    pub report: Option<(Report, PathBuf)>,
+}
+
+/// For a demo team made by an earlier run: a new admin key, and the newest report.
+pub async fn again(dir: &DataDir) -> Result<Again> {
+    use herald_core::store::{PageRequest, ReportStore};
+    let team_id = TeamId::parse("team", DEMO_TEAM)?;
+    let (_, secret) = keys::create_key(&*dir.store, &SystemClock, &team_id, Role::Admin, "demo (again)").await?;
+    let reports = dir.store.list_reports(&team_id, &PageRequest::first(PageRequest::MAX_PAGE)).await?;
+    let report = reports.items.into_iter().max_by_key(|r| r.created_at).and_then(|r| {
+        let html = dir.path.join(r.files.get(&ReportFormat::Html)?);
+        html.is_file().then_some((r, html))
+    });
+    Ok(Again { key: secret.reveal().to_owned(), report })
+}
+
 async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
     let zone = chrono_tz::Europe::Paris;
     let now = SystemClock.now();

@@ -36,29 +36,31 @@ pub enum PublishAt {
     Local { local: NaiveDateTime, time_zone: Option<Tz> },
     /// `"next_slot"`: each channel's first free weekly queue slot.
     NextSlot,
+    /// `"now"`: as soon as the publisher runs (within the second in `serve`, the minute on AWS).
+    Now,
 }
 
 const FORMS: &str = "an instant with an offset (\"2027-01-04T09:00:00Z\"), \
-{\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, or \"next_slot\"";
+{\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, \"next_slot\" or \"now\"";
 
-/// When to publish: an instant with an offset, `"next_slot"`, or a wall-clock time in a zone.
+/// When to publish: an instant with an offset, `"next_slot"`, `"now"`, or a wall-clock time in a zone.
 // `publish_at` as it arrives in a request body, before any rule is checked: the one type that
 // both reads the JSON and documents it in the OpenAPI document; `PublishAt::parse` checks it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(
     untagged,
     expecting = "must be an instant with an offset (\"2027-01-04T09:00:00Z\"), \
-                 {\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, or \"next_slot\""
+                 {\"local\":\"2027-01-04T10:00:00\",\"time_zone\":\"Europe/Paris\"}, \"next_slot\" or \"now\""
 )]
 pub enum PublishAtInput {
-    /// An RFC 3339 instant with an offset (`"2027-01-04T09:00:00Z"`), or `"next_slot"`: each
-    /// channel's first free weekly queue slot.
+    /// An RFC 3339 instant with an offset (`"2027-01-04T09:00:00Z"`), `"next_slot"` (each
+    /// channel's first free weekly queue slot) or `"now"`.
     Text(String),
     /// A wall-clock time; DST gaps and overlaps are refused (422).
     Local(LocalTimeInput),
 }
 
-/// Documented by hand: a string (an instant of the years Herald reads, or `next_slot`) or a
+/// Documented by hand: a string (an instant of the years Herald reads, `next_slot` or `now`) or a
 /// [`LocalTimeInput`] object; `schema()` states the same two forms `Deserialize` reads.
 impl utoipa::PartialSchema for PublishAtInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -66,13 +68,13 @@ impl utoipa::PartialSchema for PublishAtInput {
         let text = ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(
-                r"^(next_slot|(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$",
+                r"^(now|next_slot|(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$",
             ))
-            .description(Some("An RFC 3339 instant with an offset (`2027-01-04T09:00:00Z`), or `next_slot`: each channel's first free queue slot"));
+            .description(Some("An RFC 3339 instant with an offset (`2027-01-04T09:00:00Z`), `next_slot` (each channel's first free queue slot) or `now`"));
         OneOfBuilder::new()
             .item(text)
             .item(utoipa::openapi::Ref::from_schema_name("LocalTimeInput"))
-            .description(Some("When to publish: an instant, `next_slot`, or a wall-clock time in a zone"))
+            .description(Some("When to publish: an instant, `next_slot`, `now`, or a wall-clock time in a zone"))
             .into()
     }
 }
@@ -131,6 +133,7 @@ impl PublishAt {
     pub fn parse(input: &PublishAtInput) -> Result<Self, ValidationError> {
         match input {
             PublishAtInput::Text(s) if s == "next_slot" => Ok(PublishAt::NextSlot),
+            PublishAtInput::Text(s) if s == "now" => Ok(PublishAt::Now),
             PublishAtInput::Text(s) => Self::parse_instant(s),
             PublishAtInput::Local(LocalTimeInput { local, time_zone }) => {
                 let local = parse_local(local)?;
@@ -434,6 +437,8 @@ mod tests {
             PublishAt::Instant(utc("2027-01-04T09:00:00Z"))
         );
         assert_eq!(from_json(&json!("next_slot")).unwrap(), PublishAt::NextSlot);
+        assert_eq!(from_json(&json!("now")).unwrap(), PublishAt::Now);
+        assert!(from_json(&json!("NOW ")).is_err(), "only the exact word");
         assert_eq!(
             from_json(&json!({"local": "2027-03-28T09:30:00", "time_zone": "Europe/Paris"})).unwrap(),
             PublishAt::Local { local: local("2027-03-28T09:30:00"), time_zone: Some(Paris) }

@@ -66,18 +66,21 @@ pub async fn import(
     })?;
     let outcome = import_csv(&*state.store, &*state.clock, &*state.events, &caller.actor(), &body, partial).await?;
     match outcome {
-        ImportOutcome::Imported { posts, duplicates, rejected } => Ok((
+        ImportOutcome::Imported { posts, duplicates, rejected } => {
+            let zones = super::posts::zones(&state, &caller).await?;
+            Ok((
             if posts.is_empty() { StatusCode::OK } else { StatusCode::CREATED },
             Json(views::Imported {
                 imported: posts.len(),
                 posts: posts
                     .iter()
-                    .map(|p| views::ImportedPost { post: views::Post::from(&p.view), line: p.line })
+                    .map(|p| views::ImportedPost { post: views::Post::new(&p.view, &zones), line: p.line })
                     .collect(),
                 duplicates: views::Duplicates::from(duplicates.as_slice()),
                 rejected: rejected.iter().map(RowProblem::from).collect(),
             }),
-        )),
+        ))
+        }
         ImportOutcome::Refused { message, rows } => Err(ApiError::InvalidRows {
             message,
             field: CSV_FIELD.to_owned(),

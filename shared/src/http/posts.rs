@@ -160,10 +160,10 @@ pub async fn create(
         let series =
             service_series::create_series(&*state.store, &*state.clock, &*state.events, &caller.actor(), new, recurrence)
                 .await?;
-        return Ok((StatusCode::CREATED, Json(views::Created::Series(views::Series::from(&series)))));
+        return Ok((StatusCode::CREATED, Json(views::Created::Series(views::Series::new(&series, &zones(&state, &caller).await?)))));
     }
     let view = service::create_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), new).await?;
-    Ok((StatusCode::CREATED, Json(views::Created::Post(views::Post::from(&view)))))
+    Ok((StatusCode::CREATED, Json(views::Created::Post(views::Post::new(&view, &zones(&state, &caller).await?)))))
 }
 
 #[utoipa::path(
@@ -187,7 +187,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<(TypedHeaderETag, Json<views::Post>), ApiError> {
     let view = service::get_post(&*state.store, &caller.actor(), post_id(&id)?).await?;
-    Ok((TypedHeaderETag(view.post.version), Json(views::Post::from(&view))))
+    Ok((TypedHeaderETag(view.post.version), Json(views::Post::new(&view, &zones(&state, &caller).await?))))
 }
 
 /// `ETag: "<version>"`: what `If-Match` sends back to approve this version.
@@ -215,10 +215,12 @@ pub struct CalendarParams {
     /// Only posts with a delivery to this channel.
     #[param(value_type = Option<uuid::Uuid>)]
     channel_id: Option<String>,
-    /// RFC 3339 instant, years 1970–9999; default a week ago.
+    /// RFC 3339 instant, or a plain date (`2027-01-04`: that day's start in the team's zone);
+    /// years 1970–9999; default a week ago.
     #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     from: Option<String>,
-    /// RFC 3339 instant, exclusive; default 30 days ahead.
+    /// RFC 3339 instant, exclusive, or a plain date, inclusive (the end of that day in the
+    /// team's zone); default 30 days ahead.
     #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     to: Option<String>,
     /// Page size: 1 to 500 (default 50).
@@ -258,17 +260,26 @@ pub async fn list(
         Some(_) => (Duration::days(366), Duration::days(366 * crate::domain::HORIZON_YEARS)),
         None => (Duration::days(DEFAULT_PAST_DAYS), Duration::days(DEFAULT_FUTURE_DAYS)),
     };
-    let from = match &params.from {
-        Some(s) => instant("from", s)?,
-        None => now - back,
+    // A plain date is a day on the team's clock, as in reports: `to` then includes its day.
+    let dated = |s: &Option<String>| s.as_deref().is_some_and(is_plain_date);
+    let team_zone = match dated(&params.from) || dated(&params.to) {
+        true => Some(caller.actor().team(&*state.store).await?.time_zone),
+        false => None,
     };
-    let to = match &params.to {
-        Some(s) => instant("to", s)?,
-        None => now + ahead,
+    let from = match (&params.from, team_zone) {
+        (Some(s), Some(zone)) if is_plain_date(s) => day_start("from", s, zone, 0)?,
+        (Some(s), _) => instant("from", s)?,
+        (None, _) => now - back,
+    };
+    let to = match (&params.to, team_zone) {
+        (Some(s), Some(zone)) if is_plain_date(s) => day_start("to", s, zone, 1)?,
+        (Some(s), _) => instant("to", s)?,
+        (None, _) => now + ahead,
     };
     let page = super::listing::page_of(params.limit.as_deref(), params.cursor)?;
     let listing = service::list_posts(&*state.store, &caller.actor(), from, to, &filter, &page).await?;
-    Ok(Json(Page::of(&listing)))
+    let zones = zones(&state, &caller).await?;
+    Ok(Json(Page { items: listing.items.iter().map(|v| views::Post::new(v, &zones)).collect(), next: listing.next.clone() }))
 }
 
 #[utoipa::path(
@@ -312,7 +323,7 @@ pub async fn update(
         draft: body.draft,
     };
     let view = service::update_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), id, changes).await?;
-    Ok(Json(views::Post::from(&view)))
+    Ok(Json(views::Post::new(&view, &zones(&state, &caller).await?)))
 }
 
 #[utoipa::path(
@@ -338,7 +349,7 @@ pub async fn cancel(
 ) -> Result<Json<views::Post>, ApiError> {
     let view =
         service::cancel_post(&*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(views::Post::from(&view)))
+    Ok(Json(views::Post::new(&view, &zones(&state, &caller).await?)))
 }
 
 /// `POST /v1/posts/{id}/approve`: the version of the post the editor read.
@@ -390,7 +401,7 @@ pub async fn approve(
         None => Some(super::parse_json::<ApproveBody>(&body)?.version),
     };
     let view = service::approve_post(&*state.store, &*state.clock, &caller.actor(), id, seen).await?;
-    Ok(Json(views::Post::from(&view)))
+    Ok(Json(views::Post::new(&view, &zones(&state, &caller).await?)))
 }
 
 /// The version an `If-Match` names: `"3"` (or `W/"3"`).
@@ -439,7 +450,7 @@ pub async fn reject(
     let id = post_id(&id)?;
     let view =
         service::reject_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), id, &body.comment).await?;
-    Ok(Json(views::Post::from(&view)))
+    Ok(Json(views::Post::new(&view, &zones(&state, &caller).await?)))
 }
 
 #[utoipa::path(
@@ -464,7 +475,7 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<Json<views::Post>, ApiError> {
     let view = service::retry_post(&*state.store, &*state.clock, &caller.actor(), post_id(&id)?).await?;
-    Ok(Json(views::Post::from(&view)))
+    Ok(Json(views::Post::new(&view, &zones(&state, &caller).await?)))
 }
 
 /// A path id that is not even a UUID names no post: 404, like any unknown id.
@@ -518,4 +529,24 @@ fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {
             MediaRef::parse(&format!("media[{i}].url"), &m.url, m.alt)
         })
         .collect()
+}
+
+/// The zone of each of the caller's team's channels, to show delivery times on their clocks.
+pub(super) async fn zones(state: &AppState, caller: &Caller) -> Result<views::Zones, ApiError> {
+    Ok(views::Zones::of(&state.store.list_channels(&caller.actor().team_id).await?))
+}
+
+/// `2027-01-04`: a date, not an instant.
+fn is_plain_date(s: &str) -> bool {
+    let s = s.trim();
+    s.len() == 10 && !s.contains(['T', 't', ' '])
+}
+
+/// When the day `s` plus `days_after` days begins in `zone`.
+fn day_start(field: &str, s: &str, zone: chrono_tz::Tz, days_after: u64) -> Result<chrono::DateTime<chrono::Utc>, ValidationError> {
+    let day = crate::domain::parse_date(field, s)?;
+    let day = day
+        .checked_add_days(chrono::Days::new(days_after))
+        .ok_or_else(|| ValidationError::new(field, format!("`{s}` is the last day Herald reads")))?;
+    Ok(crate::services::reports::midnight(day, zone))
 }

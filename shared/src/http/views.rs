@@ -246,6 +246,11 @@ pub struct Delivery {
     pub platform: Platform,
     pub state: DeliveryState,
     pub publish_at: DateTime<Utc>,
+    /// `publish_at` on the channel's clock: `2027-01-04T10:00:00+01:00` (absent when the
+    /// channel was deleted).
+    pub publish_at_local: Option<String>,
+    /// The channel's IANA zone, which `publish_at_local` is in.
+    pub time_zone: Option<String>,
     pub attempts: u32,
     /// When a transient failure will be retried.
     pub retry_at: Option<DateTime<Utc>>,
@@ -257,14 +262,27 @@ pub struct Delivery {
     pub published_at: Option<DateTime<Utc>>,
 }
 
-impl From<&domain::Delivery> for Delivery {
-    fn from(d: &domain::Delivery) -> Self {
+/// Each of a team's channels' zone: delivery times are shown on their channel's clock too.
+#[derive(Debug, Clone, Default)]
+pub struct Zones(std::collections::HashMap<domain::ChannelId, chrono_tz::Tz>);
+
+impl Zones {
+    pub fn of(channels: &[domain::Channel]) -> Self {
+        Zones(channels.iter().map(|c| (c.id, c.time_zone)).collect())
+    }
+}
+
+impl Delivery {
+    fn new(d: &domain::Delivery, zones: &Zones) -> Self {
+        let zone = zones.0.get(&d.channel_id);
         Delivery {
             id: d.id,
             channel_id: d.channel_id,
             platform: d.platform,
             state: d.state,
             publish_at: d.publish_at,
+            publish_at_local: zone.map(|z| d.publish_at.with_timezone(z).format("%Y-%m-%dT%H:%M:%S%:z").to_string()),
+            time_zone: zone.map(|z| z.name().to_owned()),
             attempts: d.attempts,
             retry_at: d.retry_at,
             last_error: d.last_error.clone(),
@@ -275,8 +293,9 @@ impl From<&domain::Delivery> for Delivery {
     }
 }
 
-impl From<&PostView> for Post {
-    fn from(v: &PostView) -> Self {
+impl Post {
+    /// The post, its delivery times also on their channels' clocks.
+    pub fn new(v: &PostView, zones: &Zones) -> Self {
         let p = &v.post;
         let mut deliveries: Vec<_> = v.deliveries.iter().collect();
         deliveries.sort_by_key(|d| (d.publish_at, d.channel_id));
@@ -292,7 +311,7 @@ impl From<&PostView> for Post {
             updated_at: p.updated_at,
             version: p.version,
             review: p.review.clone(),
-            deliveries: deliveries.into_iter().map(Delivery::from).collect(),
+            deliveries: deliveries.into_iter().map(|d| Delivery::new(d, zones)).collect(),
         }
     }
 }
@@ -338,15 +357,15 @@ pub struct SkippedTime {
     pub reason: String,
 }
 
-impl From<&crate::services::series::SeriesView> for Series {
-    fn from(s: &crate::services::series::SeriesView) -> Self {
+impl Series {
+    pub fn new(s: &crate::services::series::SeriesView, zones: &Zones) -> Self {
         Series {
             series_id: s.series_id,
             recurrence: Recurrence { rrule: s.rrule.clone(), time_zone: s.time_zone.name().to_owned() },
             posts: s
                 .posts
                 .iter()
-                .map(|v| SeriesPost { post: Post::from(v), publish_at: v.deliveries.iter().map(|d| d.publish_at).min() })
+                .map(|v| SeriesPost { post: Post::new(v, zones), publish_at: v.deliveries.iter().map(|d| d.publish_at).min() })
                 .collect(),
             skipped: s
                 .skipped

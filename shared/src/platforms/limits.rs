@@ -194,9 +194,11 @@ pub const fn limits(platform: Platform) -> Limits {
             max_media: Some(35),
             ..real
         },
+        // Rehearses a real network: a post says something.
         Platform::Sandbox => Limits {
             max_text: Some(SANDBOX_MAX_TEXT),
             counting: Counting::Graphemes,
+            requires_content: true,
             ..Limits::NONE
         },
         // Generic receives interactions only; nothing is published there.
@@ -1400,7 +1402,8 @@ mod tests {
         let v = check_post(Platform::Sandbox, &"s".repeat(10_001), 0);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].message, "text is 10001 characters on Sandbox; the limit is 10000 (graphemes)");
-        ok(Platform::Sandbox, "", 0);
+        ok(Platform::Sandbox, "", 1);
+        assert_eq!(check_post(Platform::Sandbox, "", 0)[0].rule, "empty_post", "it rehearses a real network");
     }
 
     #[test]
@@ -1413,11 +1416,11 @@ mod tests {
     // ----- Every platform -----------------------------------------------------------------
 
     #[test]
-    fn every_real_platform_refuses_an_empty_post_and_names_itself() {
+    fn every_platform_but_generic_refuses_an_empty_post_and_names_itself() {
         for p in Platform::ALL {
             let v = check_post(p, " ", 0);
             match p {
-                Platform::Sandbox | Platform::Generic => assert!(v.is_empty()),
+                Platform::Generic => assert!(v.is_empty()),
                 _ => {
                     assert_eq!(v[0].rule, "empty_post", "{p}");
                     assert!(v[0].message.contains(display_name(p)), "{}", v[0].message);

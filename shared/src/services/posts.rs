@@ -814,6 +814,8 @@ async fn resolve_publish_at(
         PublishAt::Instant(t) => t,
         PublishAt::Local { local, time_zone } => resolve_local(local, time_zone.unwrap_or(channel.time_zone))?,
         PublishAt::NextSlot => return next_slot(store, team, channel, now, own_post).await,
+        // Due at once: the publisher's next run claims it (it is not in the past by definition).
+        PublishAt::Now => return Ok(now),
     };
     check_not_past(at, now)?;
     check_within_horizon("publish_at", at, now)?;

@@ -126,9 +126,9 @@ fn series_start(publish_at: PublishAt, zone: Option<Tz>) -> Result<(Tz, NaiveDat
             })?;
             Ok((tz, t.with_timezone(&tz).naive_local()))
         }
-        PublishAt::NextSlot => Err(ValidationError::new(
+        PublishAt::NextSlot | PublishAt::Now => Err(ValidationError::new(
             "publish_at",
-            "a recurring post starts at a given time, not \"next_slot\": give \
+            "a recurring post starts at a given time, not \"next_slot\" or \"now\": give \
              {\"local\":\"2027-01-04T09:00:00\",\"time_zone\":\"Europe/Paris\"}",
         )),
     }

@@ -73,7 +73,7 @@ impl Period {
 }
 
 /// The first instant of `day` in `zone`.
-pub(super) fn midnight(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+pub(crate) fn midnight(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
     local_start(day, 0, zone)
 }
 

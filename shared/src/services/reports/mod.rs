@@ -12,6 +12,7 @@
 
 mod csv;
 mod data;
+pub(crate) use data::midnight;
 mod files;
 mod html;
 mod kpi;
@@ -27,7 +28,6 @@ use serde::Serialize;
 use crate::domain::{ChannelId, Report, ReportFormat, ReportId};
 use crate::store::{PageRequest, Store};
 
-use self::data::midnight;
 use super::{Actor, ServiceError};
 
 pub use self::csv::render_csv;
