@@ -428,8 +428,16 @@ async fn api_writes_a_channel_and_a_post_to_dynamodb() {
     create_channel["headers"]["authorization"] = json!(format!("Bearer {admin}"));
     create_channel["headers"]["content-type"] = json!("application/json");
     assert_eq!(create_channel["isBase64Encoded"], true);
+    // Connecting checks the credentials with the instance: the fixture's channel gets some,
+    // for a fake instance, in a body base64-encoded again as API Gateway sends it.
+    let mastodon = FakeMastodon::start().await;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut body: Value = serde_json::from_slice(&b64.decode(create_channel["body"].as_str().unwrap()).unwrap()).unwrap();
+    body["credentials"] = json!({"instance_url": mastodon.url, "access_token": "token-of-cafe"});
+    create_channel["body"] = json!(b64.encode(body.to_string()));
     let (status, channel) = http_json(&api.invoke(&create_channel).await);
     assert_eq!(status, 201, "{channel}");
+    assert_eq!(mastodon.seen_at("GET", "/api/v1/accounts/verify_credentials").len(), 1, "checked once");
     let channel_id = channel["id"].as_str().expect("a channel id").to_owned();
 
     let at = (Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
