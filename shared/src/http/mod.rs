@@ -43,11 +43,20 @@ use crate::ports::Ports;
 pub struct AppState {
     pub ports: Ports,
     pub intake: IntakeConfig,
+    /// Whether this host takes `sandbox` channels: `herald serve` and the tests do (the sandbox
+    /// writes to a folder of the machine); the API on Lambda does not, and refuses them with 422
+    /// (see `channels::create`).
+    pub sandbox: bool,
 }
 
 impl AppState {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, intake: IntakeConfig::default() }
+        Self { ports, intake: IntakeConfig::default(), sandbox: true }
+    }
+
+    /// This state on a host without the sandbox network (the Lambda functions).
+    pub fn without_sandbox(self) -> Self {
+        Self { sandbox: false, ..self }
     }
 
     /// The intake service on these ports.
