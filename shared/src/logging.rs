@@ -15,7 +15,6 @@
 //! own span (`Lambda runtime invoke`, with `requestId`) too: its own lines written after the
 //! handler returned (the error it reports) carry the id there, in `spans`.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing_subscriber::EnvFilter;
@@ -61,18 +60,17 @@ where
     F: FormatEvent<S, N>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &tracing::Event<'_>) -> std::fmt::Result {
-        let Some(id) = current_invocation() else {
-            return self.0.format_event(ctx, writer, event);
-        };
+        // Formatted apart (a writer with no ANSI escapes: JSON has no colours), then written
+        // with the request id first when there is one.
         let mut line = String::new();
         self.0.format_event(ctx, Writer::new(&mut line), event)?;
-        match line.strip_prefix('{') {
-            Some(rest) => {
+        match (current_invocation(), line.strip_prefix('{')) {
+            (Some(id), Some(rest)) => {
                 // A request id is Lambda's (a UUID); quoted as JSON whatever it holds.
                 let quoted = serde_json::to_string(&*id).map_err(|_| std::fmt::Error)?;
                 write!(writer, "{{\"requestId\":{quoted},{rest}")
             }
-            None => writer.write_str(&line),
+            _ => writer.write_str(&line),
         }
     }
 }
@@ -87,7 +85,6 @@ where
         .fmt_fields(JsonFields::new())
         .event_format(WithRequestId(format))
         .with_env_filter(filter())
-        .with_ansi(false)
         .with_writer(writer)
         .finish()
 }

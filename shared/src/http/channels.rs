@@ -95,32 +95,14 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CreateChannelBody>,
 ) -> Result<(StatusCode, Json<views::Channel>), ApiError> {
-    let platform = Platform::parse("platform", &body.platform)?;
-    // The sandbox "publishes" into a folder of the machine Herald runs on (`<data-dir>/outbox`),
-    // reads its inbox from another and is for trying Herald with no account: `herald serve`
-    // does that with the very same code and no AWS at all. On Lambda there is no such folder
-    // (each execution environment has its own /tmp, gone when it is recycled, seen by nobody),
-    // and giving the sandbox an outbox there (S3 or the table), its inbox-in and the IAM for
-    // three more functions would be a second sandbox to build and keep for a use `serve`
-    // already covers. So a host without it refuses the channel here, with a 422 that says
-    // what to do instead, rather than accepting it and failing every one of its posts at
-    // publishing time, hours later ("checked when created, never first discovered at
-    // publish time").
-    if platform == Platform::Sandbox && !state.sandbox {
-        return Err(ValidationError::new(
-            "platform",
-            "the sandbox network is not available on this deployment (it writes to a local folder): \
-             try Herald with sandbox channels in `herald serve`, or connect a real account here",
-        )
-        .into());
-    }
     let new = NewChannel {
-        platform,
+        platform: Platform::parse("platform", &body.platform)?,
         name: ChannelName::parse("name", &body.name)?,
         time_zone: parse_time_zone("time_zone", &body.time_zone)?,
         credentials: parse_credentials(body.credentials)?,
         queue_slots: parse_slots(&body.queue_slots)?,
     };
+    state.check_platform_available(new.platform)?;
     let channel = service::create_channel(&*state.store, &*state.clock, &state.cipher, &caller.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(views::Channel::from(&channel))))
 }
