@@ -253,7 +253,7 @@ fn every_samconfig_environment_deploys_with_a_credentials_key_the_docs_create() 
         for (name, value) in &overrides {
             let spec = declared.get(name).unwrap_or_else(|| panic!("[{env}] overrides {name}, which template.yaml does not declare"));
             if let Some(allowed) = spec.get("AllowedValues").and_then(Value::as_array) {
-                assert!(allowed.iter().any(|a| a.as_str() == Some(value.as_str()) || a.to_string() == *value), "[{env}] {name}={value}: not one of {allowed:?}");
+                assert!(allowed.iter().any(|a| a.as_str() == Some(value.as_str()) || serde_json::from_str::<Value>(value).ok().as_ref() == Some(a)), "[{env}] {name}={value}: not one of {allowed:?}");
             }
             parameters.insert(name.clone(), value.clone());
         }
