@@ -22,6 +22,19 @@
 //!
 //! An HTTP function's own errors are HTTP answers (4xx/5xx with a JSON body), not Lambda errors:
 //! only an event that is not an HTTP request at all is a Lambda error.
+//!
+//! ## Logs
+//!
+//! [`run_http`] and [`run_scheduled`] enter [`crate::logging::invocation`] for the whole of each
+//! invocation: every JSON line written meanwhile, by the handler or any task it spawned, carries
+//! the invocation's `requestId` (Lambda's request id, the one in its `START`/`REPORT` lines).
+//! The HTTP functions' lines of a request also carry its `x-request-id` (the `request` span of
+//! `http::with_common_layers`), which the answer's header returns.
+//!
+//! ## The Runtime API's address
+//!
+//! `AWS_LAMBDA_RUNTIME_API` is `host:port` on Lambda and a URL (`http://host:port/.rt/<fn>`)
+//! under `cargo lambda watch`: both work ([`runtime_api_url`]).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -101,20 +114,58 @@ impl From<crate::services::ServiceError> for FunctionError {
     }
 }
 
-/// Builds what a function needs before its first event. On failure the error is reported to the
-/// Runtime API as an init error of type `Herald.Config` (so the failed invocation says why, not
-/// just "Runtime.ExitError"), logged, and returned: `main` then exits.
-pub async fn init<T, E: Display>(setup: impl Future<Output = Result<T, E>>) -> Result<T, Error> {
+/// A report round that left due reports unmade fails the invocation: `Herald.Transient` when
+/// only dependencies failed (Lambda's retries, then a redrive from the dead-letter queue, make
+/// them: the round is idempotent), else `Herald.Internal`.
+impl From<crate::services::reports::IncompleteRound> for FunctionError {
+    fn from(e: crate::services::reports::IncompleteRound) -> FunctionError {
+        match e.retryable() {
+            true => FunctionError::Transient(e.to_string()),
+            false => FunctionError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Builds what a function needs before its first event. On failure the error is logged,
+/// reported to the Runtime API as an init error of type `Herald.Config` (so the failed
+/// invocation says why, not just "Runtime.ExitError"), and the process exits with status 1.
+///
+/// It never hangs there: the report is given [`INIT_ERROR_REPORT_TIMEOUT`] in all, and the
+/// process exits without waiting for anything else (a runtime shutting down would wait for its
+/// blocking threads, a stuck name lookup among them).
+pub async fn init<T, E: Display>(setup: impl Future<Output = Result<T, E>>) -> T {
     match setup.await {
-        Ok(value) => Ok(value),
+        Ok(value) => value,
         Err(e) => {
             let message = format!("the function could not start: {e}");
             tracing::error!(error_type = error_type::CONFIG, error = %message, "init failed");
-            if let Err(report) = report_init_error(&message).await {
-                tracing::error!(error = %report, "could not report the init error to the Lambda Runtime API");
+            let report = tokio::time::timeout(INIT_ERROR_REPORT_TIMEOUT, report_init_error(&message)).await;
+            let failure = match report {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(format!("no answer within {INIT_ERROR_REPORT_TIMEOUT:?}")),
+            };
+            if let Some(failure) = failure {
+                tracing::error!(error = %failure, "could not report the init error to the Lambda Runtime API");
             }
-            Err(message.into())
+            std::process::exit(1)
         }
+    }
+}
+
+/// How long reporting an init error may take before the process exits anyway. Lambda's own
+/// Runtime API answers in microseconds; a Runtime API that does not answer must not keep a
+/// function that cannot start alive until Lambda's init timeout (10 s) kills it.
+pub const INIT_ERROR_REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The URL of `path` (`/2018-06-01/...`) on the Runtime API named by `AWS_LAMBDA_RUNTIME_API`.
+/// Lambda gives `host:port`; `cargo lambda watch` gives a URL with its scheme and a path
+/// (`http://127.0.0.1:9000/.rt/<function>`). `lambda_runtime` accepts both; so does this.
+pub fn runtime_api_url(runtime_api: &str, path: &str) -> String {
+    let base = runtime_api.trim().trim_end_matches('/');
+    match base.contains("://") {
+        true => format!("{base}{path}"),
+        false => format!("http://{base}{path}"),
     }
 }
 
@@ -123,18 +174,24 @@ async fn report_init_error(message: &str) -> Result<(), String> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set".to_owned())?;
     // A plain client on purpose: the Runtime API's address comes from Lambda, not from users
     // (the networks' clients refuse private addresses: platforms/net.rs).
-    let client = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(INIT_ERROR_REPORT_TIMEOUT / 2)
+        .timeout(INIT_ERROR_REPORT_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
     let body = serde_json::json!({"errorType": error_type::CONFIG, "errorMessage": message, "stackTrace": []});
+    let url = runtime_api_url(&api, "/2018-06-01/runtime/init/error");
     let response = client
-        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .post(&url)
         .header("Lambda-Runtime-Function-Error-Type", error_type::CONFIG)
         .json(&body)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("POST {url}: {e}"))?;
     match response.status().is_success() {
         true => Ok(()),
-        false => Err(format!("the Runtime API answered {}", response.status())),
+        false => Err(format!("POST {url}: the Runtime API answered {}", response.status())),
     }
 }
 
@@ -144,7 +201,9 @@ pub async fn run_http(router: axum::Router) -> Result<(), Error> {
     let adapter = lambda_http::Adapter::from(router);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let adapter = adapter.clone();
+        let invocation = crate::logging::invocation(&event.context.request_id);
         async move {
+            let _invocation = invocation;
             let request = http_request(event.payload)?;
             let response = adapter.oneshot(LambdaEvent::new(LambdaRequest::ApiGatewayV2(request), event.context)).await;
             Ok::<_, FunctionError>(response.unwrap_or_else(|never| match never {}))
@@ -230,11 +289,15 @@ where
     E: Into<FunctionError>,
 {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let invocation = crate::logging::invocation(&event.context.request_id);
         let run = ScheduledEvent::parse(&event.payload).map(|tick| {
             tracing::info!(scheduled_for = %tick.time, "scheduled run");
             handler(tick)
         });
-        async move { run?.await.map_err(Into::into) }
+        async move {
+            let _invocation = invocation;
+            run?.await.map_err(Into::into)
+        }
     }))
     .await
 }
@@ -272,6 +335,17 @@ mod tests {
         let ok = json!({"version": "2.0", "routeKey": "GET /health", "rawPath": "/health", "rawQueryString": "",
             "headers": {}, "requestContext": {"http": {"method": "GET", "path": "/health"}}, "isBase64Encoded": false});
         assert!(http_request(ok).is_ok());
+    }
+
+    #[test]
+    fn the_runtime_api_is_reached_in_both_forms() {
+        let path = "/2018-06-01/runtime/init/error";
+        assert_eq!(runtime_api_url("127.0.0.1:9001", path), "http://127.0.0.1:9001/2018-06-01/runtime/init/error");
+        assert_eq!(
+            runtime_api_url("http://127.0.0.1:9000/.rt/api/", path),
+            "http://127.0.0.1:9000/.rt/api/2018-06-01/runtime/init/error"
+        );
+        assert_eq!(runtime_api_url("https://rt.example", path), "https://rt.example/2018-06-01/runtime/init/error");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::Duration;
 use aws_sdk_eventbridge::types::Target;
 use base64::Engine as _;
 use chrono::{DateTime, Datelike, Utc};
-use crate::common::lambda_emulator::{FunctionProcess, Outcome, Output};
+use crate::common::lambda_emulator::{FunctionProcess, Outcome, Output, RuntimeApi};
 use crate::common::mastodon::FakeMastodon;
 use crate::common::process::workspace_binary;
 use herald_core::clock::{ManualClock, SystemClock};
@@ -253,6 +253,15 @@ impl Moto {
         if let Some(text) = value.as_str() {
             return text.to_owned();
         }
+        if let Some([condition, then, otherwise]) = value.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice) {
+            // The template's conditions as this rig deploys it.
+            let holds = match condition.as_str() {
+                // The rig names its own parameter (one per test): not the stage's default one.
+                Some("CredentialsKeyOfStage") => false,
+                _ => unknown(&format!("condition {condition}")),
+            };
+            return self.resolve(function, name, if holds { then } else { otherwise });
+        }
         if let Some(r) = value.get("Ref").and_then(Value::as_str) {
             return known(r).unwrap_or_else(|| unknown(r));
         }
@@ -299,6 +308,18 @@ impl Moto {
     /// Starts a function with its environment ([`Self::env`]), changed by `changes` (`None`
     /// removes).
     async fn start_with(&self, function: &str, changes: &[(&str, Option<&str>)]) -> FunctionProcess {
+        self.start_as(function, changes, Output::Inherit, RuntimeApi::HostPort).await
+    }
+
+    /// [`Self::start_with`], its output kept as `output` says and the emulator named in
+    /// `AWS_LAMBDA_RUNTIME_API` as `runtime_api` says.
+    async fn start_as(
+        &self,
+        function: &str,
+        changes: &[(&str, Option<&str>)],
+        output: Output,
+        runtime_api: RuntimeApi,
+    ) -> FunctionProcess {
         let mut env = self.env(function);
         for (k, v) in changes {
             env.retain(|(name, _)| name != k);
@@ -306,7 +327,7 @@ impl Moto {
                 env.push(((*k).to_owned(), (*v).to_owned()));
             }
         }
-        FunctionProcess::spawn(&binary(function), function, &env, Output::Inherit).await
+        FunctionProcess::spawn_with(&binary(function), function, &env, output, runtime_api).await
     }
 
     /// An admin key of team `team`, written straight into the table (there is no API call that
@@ -1120,6 +1141,238 @@ async fn the_emulator_refuses_answers_for_unknown_requests() {
     let status = client.post(url).body("{}").send().await.unwrap().status();
     assert_eq!(status, 400);
     assert_eq!(emulator.protocol_errors().len(), 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// The first deploy (issue 12, item 9): sandbox channels, init errors, failed reports, logs
+// ------------------------------------------------------------------------------------------
+
+/// On AWS a `sandbox` channel is refused when it is made (422 naming `platform`, saying what to
+/// do instead) rather than accepted and then failing every one of its posts at publishing time:
+/// the sandbox writes to a folder of the machine, which a Lambda function does not have (the
+/// reasons: `herald_core::http::channels::create`). `herald serve` takes them as before
+/// (tests/system/api_channels.rs, serve.rs).
+#[tokio::test]
+async fn the_api_function_refuses_sandbox_channels_with_a_422() {
+    let moto = Moto::new().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+    let body = json!({"platform": "sandbox", "name": "Try-out", "time_zone": "Europe/Paris"});
+    let (status, err) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 422, "{err}");
+    assert_eq!((err["error"]["code"].as_str(), err["error"]["field"].as_str()), (Some("invalid"), Some("platform")), "{err}");
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sandbox") && message.contains("herald serve"), "says what to do instead: {message}");
+    let (status, list) = http_json(&api.invoke(&http_event("GET", "/v1/channels", Some(&admin), None)).await);
+    assert_eq!((status, list["items"].as_array().map(Vec::len)), (200, Some(0)), "nothing stored: {list}");
+
+    // Every other network is taken as before.
+    let body = json!({"platform": "generic", "name": "Website form", "time_zone": "Europe/Paris"});
+    let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 201, "{channel}");
+    assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
+}
+
+/// `AWS_LAMBDA_RUNTIME_API` is `host:port` on Lambda and a URL with a path under
+/// `cargo lambda watch` (`http://127.0.0.1:<port>/.rt/<function>`): in both forms a function
+/// that cannot start reports its init error there and exits, and one that can serves.
+#[tokio::test]
+async fn init_errors_reach_the_runtime_api_in_both_of_its_forms_and_the_process_exits() {
+    let moto = Moto::new().await;
+    for form in [RuntimeApi::HostPort, RuntimeApi::Url] {
+        let mut api = moto.start_as("api", &[("HERALD_TABLE", None)], Output::Inherit, form).await;
+        let init = api
+            .emulator
+            .wait_for_init_error(Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("{form:?}: no init error reached the Runtime API"));
+        assert_eq!(init.header_type.as_deref(), Some("Herald.Config"), "{form:?}");
+        assert_eq!(init.body["errorType"], "Herald.Config", "{form:?}");
+        assert!(init.body["errorMessage"].as_str().unwrap_or_default().contains("HERALD_TABLE"), "{form:?}: {}", init.body);
+        let status = api.wait_exit(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("{form:?}: still running"));
+        assert!(!status.success(), "{form:?}: {status}");
+        assert_eq!(api.emulator.next_calls(), 0, "{form:?}: it never asked for work");
+
+        let api = moto.start_as("api", &[], Output::Inherit, form).await;
+        let (status, _, _) = http_answer(&api.invoke(&event("apigw-http-health.json")).await);
+        assert_eq!(status, 200, "{form:?}: serves");
+        assert!(api.emulator.protocol_errors().is_empty(), "{form:?}: {:?}", api.emulator.protocol_errors());
+    }
+}
+
+/// A Runtime API that takes the connection and never answers does not keep a function that
+/// cannot start alive: the init-error report is given 2 s (`herald_core::lambda::
+/// INIT_ERROR_REPORT_TIMEOUT`), then the process exits with status 1, in either form of the
+/// address.
+#[tokio::test]
+async fn a_function_whose_init_error_gets_no_answer_exits_within_the_bound() {
+    let moto = Moto::new().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = silent.local_addr().expect("its address").to_string();
+    let holder = tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((connection, _)) = silent.accept().await {
+            held.push(connection); // read nothing, answer nothing, close nothing
+        }
+    });
+    for runtime_api in [addr.clone(), format!("http://{addr}/.rt/api")] {
+        let started = std::time::Instant::now();
+        let mut api =
+            moto.start_with("api", &[("HERALD_TABLE", None), ("AWS_LAMBDA_RUNTIME_API", Some(runtime_api.as_str()))]).await;
+        let status = api.wait_exit(Duration::from_secs(20)).await.unwrap_or_else(|| panic!("{runtime_api}: still running after 20 s"));
+        let took = started.elapsed();
+        assert_eq!(status.code(), Some(1), "{runtime_api}: {status}");
+        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(8), "{runtime_api}: exited after {took:?}");
+        eprintln!("MEASURED init error unanswered ({runtime_api}): exited with status 1 after {took:.2?}");
+    }
+    holder.abort();
+}
+
+/// A scheduled report whose files the bucket refuses (S3 PutObject answering 500 InternalError,
+/// every attempt, through the fault proxy in front of moto) fails the invocation as
+/// `Herald.Transient`, naming the report: Lambda's Errors metric and its alarm see it, Lambda
+/// retries it, the dead-letter queue keeps it. Nothing is recorded, so the next hourly run,
+/// the bucket back, makes the report, once, and announces it once.
+#[tokio::test]
+async fn a_report_the_bucket_refused_fails_the_invocation_and_the_next_run_makes_it() {
+    use crate::common::fault_proxy::{Fault, FaultProxy, Rule};
+    use herald_core::store::{PageRequest, ReportStore};
+    let moto = Moto::new().await;
+    moto.admin_key("cafe").await; // team `cafe`, Europe/Paris, made 2026-11-02
+    let team = TeamId::parse("team", "cafe").unwrap();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let put_report_file = format!("PUT /{}/reports/", moto.bucket);
+    proxy.add(Rule::new(Fault::s3(500, "InternalError", "We encountered an internal error. Please try again.")).on_prefix(&put_report_file));
+    let generator = moto.start_with("report-generator", &[("AWS_ENDPOINT_URL", Some(proxy.url.as_str()))]).await;
+    let tick = |time: &str| {
+        let mut e = event("eventbridge-scheduled.json");
+        e["time"] = json!(time);
+        e
+    };
+
+    // Monday 2027-01-11, 08:00 in Paris: last week's report is due, and its files are refused.
+    let started = std::time::Instant::now();
+    let outcome = generator.invoke(&tick("2027-01-11T07:00:00Z")).await;
+    let took = started.elapsed();
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Herald.Transient", "{outcome:?}");
+    for says in ["1 of the 1 due reports could not be made", "team cafe weekly 2027-01-04..2027-01-10", "PutObject", "next round"] {
+        assert!(message.contains(says), "the error says {says:?}: {message}");
+    }
+    let refused = proxy.seen().iter().filter(|s| s.operation.starts_with(&put_report_file) && s.fault.is_some()).count();
+    assert_eq!(refused, 3, "the SDK's 3 attempts at the first file, then the round gave up on that report");
+    eprintln!("MEASURED report-generator, S3 PutObject always 500: failed invocation after {took:.2?}, {refused} PutObject attempts");
+    let reports = moto.store.list_reports(&team, &PageRequest::first(10)).await.unwrap();
+    assert!(reports.items.is_empty(), "nothing recorded: the report is still due: {:?}", reports.items);
+    assert!(moto.events_received(1, Duration::from_secs(2)).await.is_empty(), "no Report Ready for a report not made");
+
+    // The next hourly run, the bucket back: made, once, and announced.
+    proxy.heal();
+    let summary = generator.invoke(&tick("2027-01-11T08:00:00Z")).await.json();
+    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0}));
+    let summary = generator.invoke(&tick("2027-01-11T09:00:00Z")).await.json();
+    assert_eq!(summary, json!({"teams": 1, "generated": 0, "existing": 1, "failed": 0}), "once");
+    let reports = moto.store.list_reports(&team, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(reports.items.len(), 1);
+    assert_eq!((reports.items[0].period_start.to_string(), reports.items[0].period_end.to_string()), ("2027-01-04".into(), "2027-01-10".into()));
+    let s3 = s3_client(&moto.sdk);
+    for key in reports.items[0].files.values() {
+        s3.head_object().bucket(&moto.bucket).key(key).send().await.unwrap_or_else(|e| panic!("{key} is in the bucket: {e:?}"));
+    }
+    let events = moto.events_received(1, Duration::from_secs(10)).await;
+    let ready: Vec<&Value> = events.iter().filter(|e| e["detail-type"] == "Report Ready").collect();
+    assert_eq!(ready.len(), 1, "{events:?}");
+    assert!(generator.emulator.protocol_errors().is_empty(), "{:?}", generator.emulator.protocol_errors());
+}
+
+/// Invokes `f` with `event` under the request id `request_id`.
+async fn invoke_as(f: &FunctionProcess, request_id: &str, event: &Value) -> Outcome {
+    f.emulator
+        .invoke_raw_as(request_id, serde_json::to_vec(event).expect("JSON"), Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| panic!("no answer to {request_id} within 60 s"))
+}
+
+/// The JSON lines a function wrote while serving one invocation: what it wrote after `before`
+/// lines, once it has asked for its next event (`next_call`) and gone quiet.
+async fn lines_of_invocation(f: &FunctionProcess, before: usize, next_call: usize) -> Vec<Value> {
+    f.emulator.wait_for_next_call(next_call, Duration::from_secs(10)).await.expect("the runtime asks for its next event");
+    let lines = f.settled_lines(Duration::from_millis(300), Duration::from_secs(10)).await;
+    lines[before..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+        .collect()
+}
+
+/// Every line a function writes during an invocation carries that invocation's request id as
+/// `requestId` (the id of Lambda's START/REPORT lines): the publisher's lines about a delivery,
+/// written in the task that publishes it, included; a later invocation's lines carry its own
+/// id only. The API function's lines of a request also carry the request's `x-request-id`.
+#[tokio::test]
+async fn every_log_line_of_an_invocation_carries_its_request_id() {
+    let moto = Moto::new().await;
+    let mastodon = FakeMastodon::start().await;
+    let admin = moto.admin_key("cafe").await;
+
+    // The API function: one request, its lines.
+    let api = moto.start_as("api", &[], Output::Capture, RuntimeApi::HostPort).await;
+    api.emulator.wait_for_next_call(1, Duration::from_secs(30)).await.expect("the API starts");
+    let before = api.settled_lines(Duration::from_millis(300), Duration::from_secs(10)).await.len();
+    let channel = json!({"platform": "mastodon", "name": "@cafe@example.social", "time_zone": "Europe/Paris",
+        "credentials": {"instance_url": mastodon.url, "access_token": "token-of-cafe"}});
+    let id = uuid::Uuid::new_v4().to_string();
+    let outcome = invoke_as(&api, &id, &http_event("POST", "/v1/channels", Some(&admin), Some(&channel))).await;
+    let (status, headers, body) = http_answer(&outcome);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let channel: Value = serde_json::from_slice(&body).unwrap();
+    let x_request_id = headers["x-request-id"].as_str().expect("an x-request-id").to_owned();
+    let lines = lines_of_invocation(&api, before, 2).await;
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "channel created"), "{lines:#?}");
+    for line in &lines {
+        assert_eq!(line["requestId"], json!(id), "every line of the invocation: {line}");
+    }
+    let created = lines.iter().find(|l| l["fields"]["message"] == "channel created").unwrap();
+    assert_eq!(created["span"]["request_id"], json!(x_request_id), "and the request's x-request-id: {created}");
+
+    // A post due in a few seconds, made through the API as well.
+    let at = (Utc::now() + chrono::Duration::seconds(5)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({"text": "Open at 7 tomorrow", "channel_ids": [channel["id"]], "publish_at": at});
+    let (status, post) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 201, "{post}");
+    drop(api);
+
+    // The publisher: the tick publishes it in a task of its own.
+    let publisher =
+        moto.start_as("scheduled-publisher", &[("HERALD_ALLOW_PRIVATE_NETWORK", Some("1"))], Output::Capture, RuntimeApi::HostPort).await;
+    publisher.emulator.wait_for_next_call(1, Duration::from_secs(30)).await.expect("the publisher starts");
+    let before = publisher.settled_lines(Duration::from_millis(300), Duration::from_secs(10)).await.len();
+    let first = uuid::Uuid::new_v4().to_string();
+    let summary = invoke_as(&publisher, &first, &event("eventbridge-scheduled.json")).await.json();
+    assert_eq!((summary["due"].as_u64(), summary["published"].as_u64()), (Some(1), Some(1)), "{summary}");
+    let lines = lines_of_invocation(&publisher, before, 2).await;
+    let message = |l: &Value| l["fields"]["message"].as_str().unwrap_or_default().to_owned();
+    let messages: Vec<String> = lines.iter().map(message).collect();
+    for wanted in ["scheduled run", "published", "publisher run"] {
+        assert!(messages.iter().any(|m| m == wanted), "a {wanted:?} line: {messages:?}");
+    }
+    let published = lines.iter().find(|l| message(l) == "published").unwrap();
+    assert!(published["fields"]["delivery"].is_string(), "the delivery's line names it: {published}");
+    assert_eq!(published["span"]["delivery_id"], published["fields"]["delivery"], "in the delivery's span: {published}");
+    for line in &lines {
+        assert_eq!(line["requestId"], json!(first), "every line of the invocation: {line}");
+    }
+
+    // The next tick: its own id, never the previous one.
+    let before = publisher.lines().len();
+    let second = uuid::Uuid::new_v4().to_string();
+    let summary = invoke_as(&publisher, &second, &event("eventbridge-scheduled.json")).await.json();
+    assert_eq!(summary["due"], 0, "{summary}");
+    let lines = lines_of_invocation(&publisher, before, 3).await;
+    assert!(!lines.is_empty(), "the scheduled run's line at least");
+    for line in &lines {
+        assert_eq!(line["requestId"], json!(second), "{line}");
+    }
+    assert!(publisher.emulator.protocol_errors().is_empty(), "{:?}", publisher.emulator.protocol_errors());
 }
 
 impl FunctionProcess {

@@ -7,6 +7,7 @@
 //! | `publisher` | claims, leases, retries and reconciliation of the publisher on SQLite |
 //! | `serve`, `publishing_e2e`, `intake_e2e` | the real `herald serve` binary end to end |
 //! | `lambda_functions`, `events_eventbridge` | every Lambda binary under a Runtime API emulator against moto |
+//! | `deploy_config` | samconfig.toml, template.yaml (as the SAM transform makes it), the README and docs/deploy.md agree: parameters, the credentials key, environment variables, events |
 //! | `bluesky_network` | the Bluesky adapter against a real Bluesky network on loopback |
 //! | `reports` | reports' figures against a hand-worked dataset, looked at in headless Chromium |
 
@@ -24,6 +25,7 @@ mod api_team;
 mod api_webhooks;
 mod api_wire;
 mod bluesky_network;
+mod deploy_config;
 mod events_eventbridge;
 mod intake_e2e;
 mod lambda_functions;

@@ -8,6 +8,6 @@ use herald_core::{aws::AwsContext, lambda};
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let ports = lambda::init(async { AwsContext::from_env().await?.ports_with_reports().await }).await?;
-    lambda::run_http(http::api_router(AppState::new(ports))).await
+    let ports = lambda::init(async { AwsContext::from_env().await?.ports_with_reports().await }).await;
+    lambda::run_http(http::api_router(AppState::new(ports).without_sandbox())).await
 }

@@ -8,7 +8,7 @@ use herald_core::{aws::AwsContext, lambda};
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let ports = lambda::init(async { AwsContext::from_env().await?.ports().await }).await?;
+    let ports = lambda::init(async { AwsContext::from_env().await?.ports().await }).await;
     let poller = MetricsPoller::new(ports, MetricsPlan::default());
     lambda::run_scheduled(|_tick| poller.run_once()).await
 }

@@ -9,7 +9,7 @@ use herald_core::{aws::AwsContext, lambda};
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
     herald_core::logging::init_json();
-    let ports = lambda::init(async { AwsContext::from_env().await?.ports().await }).await?;
+    let ports = lambda::init(async { AwsContext::from_env().await?.ports().await }).await;
     let intake = Intake::new(ports);
     lambda::run_scheduled(|_tick| intake.poll_all()).await
 }

@@ -2,9 +2,14 @@
 //! event's hour is Monday 08:00 in its own zone gets last week's report (HTML, CSV, JSON) in the
 //! reports bucket (`HERALD_REPORTS_BUCKET`; it does not start without one), once, and a
 //! `Report Ready` event on the bus.
+//!
+//! A due report that could not be made (the bucket or the table failed) fails the invocation
+//! (`Herald.Transient`), after the round has made every other one: the Errors alarm sees it,
+//! Lambda retries the event (template.yaml: twice), then sends it to the dead-letter queue; the
+//! report was not recorded, so every later round (and a redrive) makes it while it is due.
 
 use herald_core::aws::{AwsContext, ConfigError};
-use herald_core::lambda;
+use herald_core::lambda::{self, FunctionError};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda::Error> {
@@ -14,6 +19,11 @@ async fn main() -> Result<(), lambda::Error> {
         let files = ctx.report_files()?;
         Ok::<_, ConfigError>((ctx, files))
     })
-    .await?;
-    lambda::run_scheduled(|tick| ctx.report_round(&*files, tick.time)).await
+    .await;
+    let (ctx, files) = (&ctx, &*files);
+    lambda::run_scheduled(|tick| async move {
+        let summary = ctx.report_round(files, tick.time).await.map_err(FunctionError::from)?;
+        summary.complete().map_err(FunctionError::from)
+    })
+    .await
 }

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda::Error> {
         let config = aws::publisher_config()?; // HERALD_PUBLISH_CONCURRENCY
         Ok::<_, aws::ConfigError>((AwsContext::from_env().await?.ports().await?, config))
     })
-    .await?;
+    .await;
     let publisher = Publisher::new(ports, config);
     lambda::run_scheduled(|_tick| publisher.run_once()).await
 }

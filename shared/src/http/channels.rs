@@ -102,6 +102,7 @@ pub async fn create(
         credentials: parse_credentials(body.credentials)?,
         queue_slots: parse_slots(&body.queue_slots)?,
     };
+    state.check_platform_available(new.platform)?;
     let channel = service::create_channel(&*state.store, &*state.clock, &state.cipher, &state.adapters, &caller.actor(), new).await?;
     Ok((StatusCode::CREATED, Json(views::Channel::from(&channel))))
 }

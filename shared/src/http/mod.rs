@@ -43,11 +43,41 @@ use crate::ports::Ports;
 pub struct AppState {
     pub ports: Ports,
     pub intake: IntakeConfig,
+    /// Whether this host takes `sandbox` channels: `herald serve` and the tests do (the sandbox
+    /// writes to a folder of the machine); the functions on Lambda do not, and refuse them with
+    /// 422 ([`AppState::check_platform_available`]).
+    pub sandbox: bool,
 }
 
 impl AppState {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, intake: IntakeConfig::default() }
+        Self { ports, intake: IntakeConfig::default(), sandbox: true }
+    }
+
+    /// This state on a host without the sandbox network (the Lambda functions).
+    pub fn without_sandbox(self) -> Self {
+        Self { sandbox: false, ..self }
+    }
+
+    /// Refuses, when a channel is made, a network this host cannot publish to: `sandbox` on
+    /// Lambda (422 naming `platform`, saying what to do instead), rather than accepting the
+    /// channel and failing every one of its posts at publishing time.
+    ///
+    /// The sandbox "publishes" into a folder of the machine Herald runs on (`<data-dir>/outbox`)
+    /// and is for trying Herald with no account, which `herald serve` does with the same code
+    /// and no AWS at all. A Lambda function has no such folder (each execution environment has
+    /// its own /tmp, seen by nobody and gone when it is recycled); giving the sandbox an outbox
+    /// in S3 or the table would be a second sandbox to build and keep for a use `serve` covers.
+    pub fn check_platform_available(&self, platform: crate::domain::Platform) -> Result<(), ApiError> {
+        match platform == crate::domain::Platform::Sandbox && !self.sandbox {
+            true => Err(crate::domain::ValidationError::new(
+                "platform",
+                "the sandbox network is not available on this deployment (it writes to a local folder): \
+                 try Herald with sandbox channels in `herald serve`, or connect a real account here",
+            )
+            .into()),
+            false => Ok(()),
+        }
     }
 
     /// The intake service on these ports.

@@ -38,6 +38,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use tracing::instrument::WithSubscriber;
 
 use crate::domain::{Delivery, DeliveryState};
@@ -240,8 +241,11 @@ impl Publisher {
                     let claim =
                         Claim { delivery, start_at, reclaimed: seen.state == DeliveryState::Publishing, check_only };
                     let this = self.clone();
-                    // Logs go where the caller's go (its subscriber, not only the global one).
-                    tasks.spawn(async move { this.settle(claim).await }.with_current_subscriber());
+                    // Logs go where the caller's go (its subscriber, not only the global one),
+                    // each line in a span naming the delivery, inside the caller's (on Lambda,
+                    // the invocation's `requestId`).
+                    let span = tracing::info_span!("delivery", delivery_id = %claim.delivery.id);
+                    tasks.spawn(async move { this.settle(claim).await }.instrument(span).with_current_subscriber());
                 }
                 Err(StoreError::Conflict) => {} // another run claimed it first
                 Err(e) => tracing::error!(delivery = %seen.id, error = %e, "claim failed"),

@@ -92,6 +92,19 @@ impl Fault {
         }
     }
 
+    /// An S3 error answer, as S3 writes them: `<Error><Code>…</Code><Message>…</Message></Error>`
+    /// with `status` (S3's `InternalError` is 500, `SlowDown` 503); the request not applied.
+    pub fn s3(status: u16, code: &str, message: &str) -> Fault {
+        Fault::Answer {
+            status,
+            content_type: "application/xml",
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+            ),
+            headers: vec![],
+        }
+    }
+
     /// A platform's plain error answer (`{"error": …}` as Mastodon writes them).
     pub fn status(status: u16) -> Fault {
         Fault::Answer {
@@ -142,6 +155,7 @@ impl Request {
 /// Which requests a rule catches, and how many times.
 pub struct Rule {
     operation: Option<String>,
+    operation_prefix: Option<String>,
     body_contains: Vec<String>,
     fault: Fault,
     /// Matching requests let through before the fault applies.
@@ -161,6 +175,7 @@ impl Rule {
     pub fn new(fault: Fault) -> Rule {
         Rule {
             operation: None,
+            operation_prefix: None,
             body_contains: vec![],
             fault,
             skip: 0,
@@ -175,6 +190,13 @@ impl Rule {
     /// Only this operation ([`Request::operation`]: `PutItem`, `POST /api/v1/statuses`).
     pub fn on(mut self, operation: &str) -> Rule {
         self.operation = Some(operation.to_owned());
+        self
+    }
+
+    /// Only operations that start with this text: `PUT /<bucket>/reports/` is every S3 PutObject
+    /// under that prefix ([`Request::operation`] is `METHOD /path` for S3).
+    pub fn on_prefix(mut self, prefix: &str) -> Rule {
+        self.operation_prefix = Some(prefix.to_owned());
         self
     }
 
@@ -206,6 +228,7 @@ impl Rule {
 
     fn matches(&self, r: &Request) -> bool {
         self.operation.as_ref().is_none_or(|op| *op == r.operation())
+            && self.operation_prefix.as_ref().is_none_or(|prefix| r.operation().starts_with(prefix.as_str()))
             && (self.body_contains.is_empty() || {
                 let text = r.body_text();
                 self.body_contains.iter().all(|t| text.contains(t.as_str()))

@@ -121,6 +121,7 @@ pub struct LambdaEmulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
+    function_name: String,
 }
 
 impl Drop for LambdaEmulator {
@@ -138,11 +139,16 @@ impl LambdaEmulator {
             activity: Notify::new(),
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
         });
-        let app = Router::new()
+        let api = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2018-06-01/runtime/init/error", post(init_error));
+        // Also under `/.rt/<function>`, where `cargo lambda watch` serves each function's
+        // Runtime API ([`Self::runtime_api_url`]).
+        let app = api
+            .clone()
+            .nest(&format!("/.rt/{function_name}"), api)
             // Read a little past the limit so that an oversized answer gets Lambda's 413, not axum's.
             .layer(DefaultBodyLimit::max(MAX_RESPONSE_BYTES + 1024))
             .with_state(shared.clone());
@@ -151,18 +157,29 @@ impl LambdaEmulator {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("the emulator serves");
         });
-        LambdaEmulator { addr, shared, server }
+        LambdaEmulator { addr, shared, server, function_name: function_name.to_owned() }
     }
 
-    /// The value of `AWS_LAMBDA_RUNTIME_API`.
+    /// The value of `AWS_LAMBDA_RUNTIME_API` as Lambda gives it: `host:port`.
     pub fn runtime_api(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API` as `cargo lambda watch` gives it: a URL with its
+    /// scheme and a path, `http://host:port/.rt/<function>`.
+    pub fn runtime_api_url(&self) -> String {
+        format!("http://{}/.rt/{}", self.addr, self.function_name)
     }
 
     /// Invokes the function with `payload` and waits for its answer, at most `timeout` (also the
     /// deadline the runtime is told). `None` when it did not answer in time.
     pub async fn invoke_raw(&self, payload: impl Into<Bytes>, timeout: Duration) -> Option<Outcome> {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        self.invoke_raw_as(&uuid::Uuid::new_v4().to_string(), payload, timeout).await
+    }
+
+    /// [`Self::invoke_raw`] under a request id the test chooses (`Lambda-Runtime-Aws-Request-Id`).
+    pub async fn invoke_raw_as(&self, request_id: &str, payload: impl Into<Bytes>, timeout: Duration) -> Option<Outcome> {
+        let request_id = request_id.to_owned();
         let deadline_ms = (SystemTime::now() + timeout).duration_since(UNIX_EPOCH).expect("after 1970").as_millis() as u64;
         let (tx, rx) = oneshot::channel();
         {
@@ -313,6 +330,8 @@ pub struct FunctionProcess {
     pub emulator: LambdaEmulator,
     child: Child,
     pub started: Instant,
+    /// Every line the process wrote, stdout and stderr, in arrival order ([`Output::Capture`]).
+    captured: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for FunctionProcess {
@@ -328,6 +347,17 @@ pub enum Output {
     /// Into the test's own output (shown by the test runner when the test fails).
     Inherit,
     Discard,
+    /// Kept line by line for the test ([`FunctionProcess::lines`]), and echoed to its output.
+    Capture,
+}
+
+/// How `AWS_LAMBDA_RUNTIME_API` names the emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeApi {
+    /// `host:port`, as Lambda does.
+    HostPort,
+    /// `http://host:port/.rt/<function>`, as `cargo lambda watch` does.
+    Url,
 }
 
 impl FunctionProcess {
@@ -336,12 +366,27 @@ impl FunctionProcess {
     /// `env`, `AWS_LAMBDA_RUNTIME_API` pointing at a fresh emulator) plus the function's own
     /// variables in `env`.
     pub async fn spawn(binary: &Path, name: &str, env: &[(String, String)], output: Output) -> FunctionProcess {
+        Self::spawn_with(binary, name, env, output, RuntimeApi::HostPort).await
+    }
+
+    /// [`Self::spawn`], naming the emulator in `AWS_LAMBDA_RUNTIME_API` the way `runtime_api` says.
+    pub async fn spawn_with(
+        binary: &Path,
+        name: &str,
+        env: &[(String, String)],
+        output: Output,
+        runtime_api: RuntimeApi,
+    ) -> FunctionProcess {
         assert!(binary.exists(), "{} is missing: build the functions (`cargo build --workspace --bins`) or use tests/run", binary.display());
         let emulator = LambdaEmulator::start(name).await;
+        let api = match runtime_api {
+            RuntimeApi::HostPort => emulator.runtime_api(),
+            RuntimeApi::Url => emulator.runtime_api_url(),
+        };
         let mut command = Command::new(binary);
         command
             .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", emulator.runtime_api())
+            .env("AWS_LAMBDA_RUNTIME_API", api)
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -356,12 +401,59 @@ impl FunctionProcess {
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
-        if output == Output::Discard {
-            command.stdout(Stdio::null()).stderr(Stdio::null());
+        match output {
+            Output::Inherit => {}
+            Output::Discard => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+            Output::Capture => {
+                command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            }
         }
         let started = Instant::now();
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        FunctionProcess { emulator, child, started }
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let captured = Arc::new(Mutex::new(Vec::new()));
+        if output == Output::Capture {
+            let pipes: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+                child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            ];
+            for pipe in pipes.into_iter().flatten() {
+                let (captured, name) = (captured.clone(), name.to_owned());
+                // Ends when the process closes the pipe (it exits or is killed).
+                std::thread::spawn(move || {
+                    use std::io::BufRead;
+                    for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                        eprintln!("[{name}] {line}");
+                        captured.lock().unwrap().push(line);
+                    }
+                });
+            }
+        }
+        FunctionProcess { emulator, child, started, captured }
+    }
+
+    /// The lines the process has written so far ([`Output::Capture`]; empty otherwise).
+    pub fn lines(&self) -> Vec<String> {
+        self.captured.lock().unwrap().clone()
+    }
+
+    /// The lines written so far, once no new line has come for `quiet` (the process is waiting:
+    /// what it wrote has been read), at most `timeout` from now.
+    pub async fn settled_lines(&self, quiet: Duration, timeout: Duration) -> Vec<String> {
+        let until = Instant::now() + timeout;
+        let mut seen = self.lines().len();
+        let mut since = Instant::now();
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = self.lines().len();
+            if now != seen {
+                (seen, since) = (now, Instant::now());
+            } else if since.elapsed() >= quiet {
+                break;
+            }
+        }
+        self.lines()
     }
 
     pub fn pid(&self) -> u32 {

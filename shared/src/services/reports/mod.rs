@@ -217,6 +217,58 @@ pub struct ScheduledSummary {
     pub existing: usize,
     /// Reports that failed (logged; the next round tries again while they are due).
     pub failed: usize,
+    /// Why each of the `failed` ones failed (not part of the round's JSON summary).
+    #[serde(skip)]
+    pub failures: Vec<RunFailure>,
+}
+
+/// A due report the round could not make. Nothing of it was recorded (a report is recorded
+/// only once its three files are kept), so it is still due at the next round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFailure {
+    pub team: crate::domain::TeamId,
+    pub cadence: schedule::Cadence,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub reason: String,
+    /// A dependency failed (the file store, the table): the same run may well succeed later.
+    pub retryable: bool,
+}
+
+/// A round that left due reports unmade: [`ScheduledSummary::complete`]'s error. The report
+/// generator function returns it as a failed invocation, so that Lambda's Errors metric (and
+/// its alarm), its retries and its dead-letter queue see it, not only a log line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} of the {} due reports could not be made ({} made, {} existing): {}. Nothing was recorded for them: \
+     the next round makes them while they are due (until 24 h after their hour)",
+    .0.failed, .0.failed + .0.generated + .0.existing, .0.generated, .0.existing, describe(&.0.failures)
+)]
+pub struct IncompleteRound(pub ScheduledSummary);
+
+impl IncompleteRound {
+    /// True when every failure was a dependency's (worth running again as it is).
+    pub fn retryable(&self) -> bool {
+        self.0.failures.iter().all(|f| f.retryable)
+    }
+}
+
+fn describe(failures: &[RunFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("team {} {} {}..{}: {}", f.team, f.cadence.as_str(), f.from, f.to, f.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ScheduledSummary {
+    /// The summary if every due report exists now, else [`IncompleteRound`].
+    pub fn complete(self) -> Result<ScheduledSummary, IncompleteRound> {
+        match self.failed {
+            0 => Ok(self),
+            _ => Err(IncompleteRound(self)),
+        }
+    }
 }
 
 /// The report generator's round, run hourly (and by `herald serve` on its timer): every team's
@@ -263,9 +315,88 @@ pub async fn scheduled_round(
                 Err(e) => {
                     tracing::error!(team = %team.id, schedule = run.cadence.as_str(), error = %e, "scheduled report failed");
                     summary.failed += 1;
+                    let retryable = matches!(
+                        e,
+                        ServiceError::Store(crate::store::StoreError::Backend(_) | crate::store::StoreError::Conflict)
+                    );
+                    summary.failures.push(RunFailure {
+                        team: team.id.clone(),
+                        cadence: run.cadence,
+                        from: run.from,
+                        to: run.to,
+                        reason: e.to_string(),
+                        retryable,
+                    });
                 }
             }
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::TeamId;
+    use crate::events::MemorySink;
+    use crate::store::ReportStore;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Memory files that refuse every write while `down`.
+    #[derive(Default)]
+    struct Flaky {
+        files: MemoryReportFiles,
+        down: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl ReportFiles for Flaky {
+        async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FilesError> {
+            match self.down.load(Ordering::SeqCst) {
+                true => Err(FilesError(format!("S3 PutObject {key}: InternalError"))),
+                false => self.files.put(key, bytes).await,
+            }
+        }
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, FilesError> {
+            self.files.get(key).await
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).expect("test instant")
+    }
+
+    /// A report whose files cannot be kept is not recorded, is named in the round's
+    /// [`IncompleteRound`] (retryable), and is made by the next round, once.
+    #[tokio::test]
+    async fn a_report_whose_files_failed_is_not_recorded_and_the_next_round_makes_it() {
+        let store = SqliteStore::in_memory().expect("store");
+        let team = TeamId::parse("team", "cafe").expect("team id");
+        let made = ManualClock::new(utc("2026-11-02T09:00:00Z"));
+        crate::services::keys::ensure_team(&store, &made, &team, chrono_tz::Europe::Paris).await.expect("team");
+        let (files, events) = (Flaky::default(), MemorySink::default());
+        files.down.store(true, Ordering::SeqCst);
+
+        // Monday 2027-01-11, 08:00 in Paris.
+        let round = scheduled_round(&store, &files, &events, utc("2027-01-11T07:00:00Z")).await.expect("the round runs");
+        assert_eq!((round.generated, round.existing, round.failed), (0, 0, 1));
+        let incomplete = round.clone().complete().expect_err("a report is missing");
+        assert!(incomplete.retryable());
+        let message = incomplete.to_string();
+        assert!(message.contains("1 of the 1 due reports") && message.contains("team cafe weekly 2027-01-04..2027-01-10"), "{message}");
+        assert!(message.contains("S3 PutObject"), "{message}");
+        assert!(store.list_reports(&team, &PageRequest::first(10)).await.expect("list").items.is_empty(), "not recorded");
+        assert!(events.events().is_empty(), "no Report Ready");
+
+        files.down.store(false, Ordering::SeqCst);
+        let round = scheduled_round(&store, &files, &events, utc("2027-01-11T08:00:00Z")).await.expect("the round runs");
+        assert_eq!((round.generated, round.failed), (1, 0));
+        assert_eq!(round.clone().complete(), Ok(round));
+        let again = scheduled_round(&store, &files, &events, utc("2027-01-11T09:00:00Z")).await.expect("the round runs");
+        assert_eq!((again.generated, again.existing), (0, 1), "once");
+        assert_eq!(events.events().len(), 1, "one Report Ready");
+    }
 }
