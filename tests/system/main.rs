@@ -31,6 +31,7 @@ mod intake_e2e;
 mod lambda_functions;
 mod publisher;
 mod publishing_e2e;
+mod readme_walkthrough;
 mod reliability;
 mod reports;
 mod serve;

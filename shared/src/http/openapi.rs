@@ -33,7 +33,11 @@ impl Modify for ApiKeyScheme {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Herald API", description = "Social-media scheduling: channels, posts, approvals, the calendar."),
+    info(title = "Herald API", description = "Social media for small teams: connect channels (credentials checked \
+with the network; Herald publishes to Mastodon, Bluesky and the local sandbox, other networks are intake-only), plan \
+posts on a calendar in local time, approve them, answer comments, mentions and messages from one inbox, watch for \
+crises, and make reports. Errors are `{\"error\":{\"code\",\"message\",\"field\"?}}`; every request is authenticated \
+with an API key except `/health`, this document, the calendar feed (token in its URL) and platform webhooks (signed)."),
     paths(
         super::health,
         super::me,
