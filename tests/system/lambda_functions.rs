@@ -1167,7 +1167,8 @@ async fn the_api_function_refuses_sandbox_channels_with_a_422() {
     assert_eq!((status, list["items"].as_array().map(Vec::len)), (200, Some(0)), "nothing stored: {list}");
 
     // Every other network is taken as before.
-    let body = json!({"platform": "generic", "name": "Website form", "time_zone": "Europe/Paris"});
+    let body = json!({"platform": "generic", "name": "Website form", "time_zone": "Europe/Paris",
+        "credentials": {"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}});
     let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&body))).await);
     assert_eq!(status, 201, "{channel}");
     assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
