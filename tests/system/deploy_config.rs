@@ -452,3 +452,19 @@ fn the_template_and_the_docs_name_every_event_and_say_how_reports_are_served() {
     let bucket_comment = prose(&bucket[bucket.rfind("\n\n").unwrap_or(0)..]);
     assert!(bucket_comment.contains("GET /v1/reports/{id}/report.html"), "how report files are served: {bucket_comment}");
 }
+
+/// `infra/first-key` refuses a time zone Herald could not read before it writes anything (a bad
+/// zone in the team item would break the team for every reader).
+#[test]
+fn the_first_key_script_refuses_a_zone_that_is_not_iana() {
+    for zone in ["Mars/Olympus", "../../etc/passwd", "Europe/Pariss"] {
+        let out = std::process::Command::new(root().join("infra/first-key"))
+            .args(["--table", "no-such-table", "--team", "cafe", "--time-zone", zone])
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .expect("the script runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{zone}: {stderr}");
+        assert!(stderr.contains("is not an IANA time zone"), "{zone}: {stderr}");
+    }
+}

@@ -192,7 +192,7 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(after) = retry_after
-            && let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string())
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs(after).to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -284,5 +284,26 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up (a client waiting the rounded-down figure would
+/// come back too early), at least 1.
+fn retry_after_secs(after: std::time::Duration) -> u64 {
+    after.as_secs().saturating_add(u64::from(after.subsec_nanos() > 0)).max(1)
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::retry_after_secs;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::MAX), u64::MAX);
     }
 }
