@@ -277,6 +277,7 @@ async fn serve(
         tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can try keys");
     }
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let mut setup_link = None;
     if dir.first_run {
         let id = TeamId::parse("team", DEFAULT_TEAM)?;
         let (mut team, _) = keys::ensure_team(&*dir.store, &SystemClock, &id, first_run.time_zone).await?;
@@ -295,9 +296,18 @@ async fn serve(
             "Lost it? `herald keys create --team {DEFAULT_TEAM} --role admin --data-dir {}` makes another.",
             data_dir.display()
         );
+        // The first admin's way in for people: a one-time link, printed once the address is known.
+        let setup = herald_core::services::people::setup_invite(&*dir.store, &SystemClock, &id).await?;
+        setup_link = Some((setup.token.reveal().to_owned(), setup.link.expires_at));
     }
     let ports = dir.ports(dir.event_sink(webhooks))?;
-    run(&dir, addr, ports, publishing, timers, |_| {}).await
+    run(&dir, addr, ports, publishing, timers, |url| {
+        if let Some((token, expires_at)) = &setup_link {
+            println!("Setup link for the first admin (one-time, until {}): {url}/invite/{token}", expires_at.format("%Y-%m-%d %H:%M UTC"));
+            println!("  (accept it with POST {url}/auth/accept {{\"token\",\"email\",\"name\",\"password\"}} until the web pages land)");
+        }
+    })
+    .await
 }
 
 async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
@@ -384,7 +394,10 @@ async fn run(
     let metrics = tokio::spawn(metrics_timer(MetricsPoller::new(ports.clone(), MetricsPlan::default()), timers.metrics));
     let publisher = tokio::spawn(publisher_timer(Publisher::new(ports.clone(), publishing)));
     let app = herald_core::http::api_router(AppState::new(ports));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // With the peer's address (the sign-in throttle counts failures per address).
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     publisher.abort();
     poller.abort();
     metrics.abort();

@@ -34,6 +34,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/keys"),
     ("post", "/v1/keys"),
     ("delete", "/v1/keys/{id}"),
+    ("post", "/v1/invites"),
+    ("get", "/v1/members"),
+    ("delete", "/v1/members/{id}"),
+    ("post", "/v1/members/{id}/reset-link"),
+    ("post", "/auth/accept"),
+    ("post", "/auth/sign-in"),
+    ("post", "/auth/reset"),
+    ("post", "/auth/sign-out"),
+    ("post", "/auth/sign-out-everywhere"),
     ("post", "/v1/calendar/token"),
     ("get", "/v1/calendar.ics"),
     ("get", "/v1/inbox"),
@@ -61,7 +70,16 @@ const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Served without an API key.
-const PUBLIC: &[&str] = &["/health", "/v1/openapi.json", "/v1/calendar.ics", "/webhooks/{platform}/{channel_id}"];
+const PUBLIC: &[&str] = &[
+    "/health",
+    "/v1/openapi.json",
+    "/v1/calendar.ics",
+    "/webhooks/{platform}/{channel_id}",
+    // A person's way in: the invite or reset token, or the e-mail and password, in the body.
+    "/auth/accept",
+    "/auth/sign-in",
+    "/auth/reset",
+];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 

@@ -146,3 +146,39 @@ async fn serve_sets_the_first_run_team_from_its_flags_and_says_how_to_make_anoth
     assert!(printed.contains("herald keys create --team default --role admin"), "{printed}");
     serve.kill();
 }
+
+/// `herald serve`'s first run prints, beside the admin API key, a one-time setup link that makes
+/// its first user an admin of the team, signed in; the link works once.
+#[tokio::test]
+async fn serve_prints_a_one_time_setup_link_for_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(dir.path());
+    let mut link = None;
+    for _ in 0..100 {
+        let printed = serve.transcript.text();
+        link = printed
+            .lines()
+            .find(|l| l.contains("Setup link for the first admin "))
+            .and_then(|l| l.rsplit(": ").next())
+            .map(|l| l.trim().to_owned());
+        if link.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let link = link.unwrap_or_else(|| panic!("no setup link in {}", serve.transcript.text()));
+    let token = link.strip_prefix(&format!("{}/invite/", serve.url)).unwrap_or_else(|| panic!("{link}")).to_owned();
+    let http = crate::common::process::http_client();
+    let body = serde_json::json!({"token": token, "email": "Owner@Example.com", "name": "Owner", "password": "a long enough passphrase"});
+    let resp = http.post(format!("{}/auth/accept", serve.url)).json(&body).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(!cookie.contains("Secure"), "plain http: no Secure ({cookie})");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me: serde_json::Value =
+        http.get(format!("{}/v1/me", serve.url)).header("cookie", &session).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me["team_id"].as_str(), me["role"].as_str()), (Some("default"), Some("admin")), "{me}");
+    let again = http.post(format!("{}/auth/accept", serve.url)).json(&body).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 404, "the setup link works once");
+    serve.kill();
+}

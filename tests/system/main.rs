@@ -19,6 +19,7 @@ mod api_channels;
 mod api_import;
 mod api_inbox;
 mod api_openapi;
+mod api_people;
 mod api_posts;
 mod api_recurrence;
 mod api_team;

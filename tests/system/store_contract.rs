@@ -758,6 +758,168 @@ async fn reports_crud_and_listing<S: Store>(s: Arc<S>) {
     assert!(s.list_reports(&b, &PageRequest::first(10)).await.unwrap().items.is_empty());
 }
 
+fn member(team: &TeamId, email: &str, role: Role) -> Member {
+    Member {
+        id: MemberId::new(),
+        team_id: team.clone(),
+        email: Email::parse("email", email).unwrap(),
+        name: "Marie".into(),
+        role,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_at: t0(),
+    }
+}
+
+fn session(m: &Member, created_at: DateTime<Utc>) -> (Session, Secret) {
+    let id = Secret::generate("hses_");
+    let x = Session {
+        hash: id.hash(),
+        member_id: m.id,
+        team_id: m.team_id.clone(),
+        email: m.email.clone(),
+        csrf_token: "csrf".into(),
+        created_at,
+        expires_at: created_at + SESSION_LIFETIME,
+    };
+    (x, id)
+}
+
+/// Members: one per e-mail on the whole deployment, listed per team, updated, removed with
+/// their sessions.
+async fn members_are_unique_by_email_and_take_their_sessions_along<S: Store>(s: Arc<S>) {
+    let (a, b) = (team("alpha").id, team("beta").id);
+    let (m1, m2, m3) = (member(&a, "marie@example.com", Role::Admin), member(&a, "paul@example.com", Role::Viewer), member(&b, "zoe@example.com", Role::Editor));
+    for m in [&m1, &m2, &m3] {
+        s.create_member(m).await.unwrap();
+    }
+    // The same e-mail in another team is still taken.
+    assert!(matches!(s.create_member(&member(&b, "Marie@Example.com", Role::Viewer)).await, Err(StoreError::AlreadyExists)));
+    assert_eq!(s.member_by_email(&m2.email).await.unwrap(), Some(m2.clone()));
+    assert_eq!(s.member_by_email(&Email::parse("email", "nobody@example.com").unwrap()).await.unwrap(), None);
+    assert_eq!(s.get_member(&a, m1.id).await.unwrap(), Some(m1.clone()));
+    assert_eq!(s.get_member(&b, m1.id).await.unwrap(), None, "another team's member");
+    let mut want = vec![m1.clone(), m2.clone()];
+    want.sort_by_key(|m| m.id);
+    assert_eq!(s.list_members(&a).await.unwrap(), want);
+
+    let changed = Member { password_hash: "$argon2id$new".into(), ..m2.clone() };
+    s.update_member(&changed).await.unwrap();
+    assert_eq!(s.member_by_email(&m2.email).await.unwrap(), Some(changed));
+    assert!(matches!(s.update_member(&member(&a, "ghost@example.com", Role::Viewer)).await, Err(StoreError::NotFound)));
+
+    let (x1, _) = session(&m2, t0());
+    let (x2, _) = session(&m2, t0());
+    let (other, _) = session(&m1, t0());
+    for x in [&x1, &x2, &other] {
+        s.put_session(x).await.unwrap();
+    }
+    assert_eq!(s.session_by_hash(&x1.hash).await.unwrap(), Some(x1.clone()));
+    assert!(matches!(s.delete_member(&b, m2.id).await, Err(StoreError::NotFound)), "through another team");
+    s.delete_member(&a, m2.id).await.unwrap();
+    assert_eq!(s.member_by_email(&m2.email).await.unwrap(), None);
+    assert_eq!(s.session_by_hash(&x1.hash).await.unwrap(), None);
+    assert_eq!(s.session_by_hash(&x2.hash).await.unwrap(), None);
+    assert_eq!(s.session_by_hash(&other.hash).await.unwrap(), Some(other), "another member's session stays");
+    assert!(matches!(s.delete_member(&a, m2.id).await, Err(StoreError::NotFound)));
+    // The e-mail is free again.
+    s.create_member(&member(&b, "paul@example.com", Role::Viewer)).await.unwrap();
+}
+
+/// Sessions: found by hash, ended one by one or all of a member's at once.
+async fn sessions_end_one_or_all<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let (m1, m2) = (member(&a, "marie@example.com", Role::Admin), member(&a, "paul@example.com", Role::Viewer));
+    let (x1, id1) = session(&m1, t0());
+    let (x2, _) = session(&m1, t0());
+    let (y, _) = session(&m2, t0());
+    for x in [&x1, &x2, &y] {
+        s.put_session(x).await.unwrap();
+    }
+    assert_eq!(s.session_by_hash(&KeyHash::of(id1.reveal())).await.unwrap(), Some(x1.clone()));
+    s.delete_session(&x1.hash).await.unwrap();
+    s.delete_session(&x1.hash).await.unwrap();
+    assert_eq!(s.session_by_hash(&x1.hash).await.unwrap(), None);
+    let (x3, _) = session(&m1, t0());
+    s.put_session(&x3).await.unwrap();
+    assert_eq!(s.delete_sessions_of(m1.id).await.unwrap(), 2);
+    assert_eq!(s.session_by_hash(&x2.hash).await.unwrap(), None);
+    assert_eq!(s.session_by_hash(&x3.hash).await.unwrap(), None);
+    assert_eq!(s.session_by_hash(&y.hash).await.unwrap(), Some(y));
+}
+
+/// One-time links: used once, never after they lapse, and of concurrent takers exactly one wins.
+async fn one_time_links_are_taken_once_and_lapse<S: Store + 'static>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let link = |lifetime: Duration| {
+        let token = Secret::generate("hinv_");
+        let l = OneTimeToken {
+            id: LinkId::new(),
+            hash: token.hash(),
+            team_id: a.clone(),
+            purpose: TokenPurpose::Invite { email: Some(Email::parse("email", "marie@example.com").unwrap()), role: Role::Editor },
+            created_at: t0(),
+            expires_at: t0() + lifetime,
+        };
+        (l, token)
+    };
+    let (live, token) = link(INVITE_LIFETIME);
+    s.put_link(&live).await.unwrap();
+    assert_eq!(s.link_by_hash(&KeyHash::of(token.reveal())).await.unwrap(), Some(live.clone()));
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, hash) = (Arc::clone(&s), live.hash.clone());
+            tokio::spawn(async move { s.take_link(&hash, t0() + Duration::hours(1)).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        if let Some(got) = r.await.unwrap() {
+            assert_eq!(got, live);
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one taker uses the link");
+    assert_eq!(s.link_by_hash(&live.hash).await.unwrap(), None);
+
+    let (reset, _) = link(RESET_LIFETIME);
+    let reset = OneTimeToken { purpose: TokenPurpose::Reset { member_id: MemberId::new() }, ..reset };
+    s.put_link(&reset).await.unwrap();
+    assert_eq!(s.take_link(&reset.hash, reset.expires_at).await.unwrap(), None, "lapsed at its expiry");
+    assert_eq!(s.take_link(&reset.hash, reset.expires_at + Duration::days(1)).await.unwrap(), None);
+    assert_eq!(s.link_by_hash(&reset.hash).await.unwrap(), Some(reset.clone()), "a lapsed link is not used up");
+    assert_eq!(s.take_link(&reset.hash, reset.expires_at - Duration::seconds(2)).await.unwrap(), Some(reset));
+}
+
+/// The throttle's counters: conditional increments that stop at the limit, even when many
+/// attempts race, and give back what a success took.
+async fn attempts_stop_at_the_limit_across_racers<S: Store + 'static>(s: Arc<S>) {
+    let ends = t0() + Duration::minutes(15);
+    let racers: Vec<_> = (0..12)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.take_attempt("signin:email:marie@example.com:1", 5, ends).await.unwrap() })
+        })
+        .collect();
+    let mut taken = 0;
+    for r in racers {
+        taken += usize::from(r.await.unwrap());
+    }
+    assert_eq!(taken, 5, "at most 5 counted, however many raced");
+    assert!(!s.take_attempt("signin:email:marie@example.com:1", 5, ends).await.unwrap());
+    s.give_back_attempt("signin:email:marie@example.com:1").await.unwrap();
+    assert!(s.take_attempt("signin:email:marie@example.com:1", 5, ends).await.unwrap(), "one given back, one more allowed");
+    assert!(!s.take_attempt("signin:email:marie@example.com:1", 5, ends).await.unwrap());
+    // Another key (the next window, another e-mail) counts apart; giving back never goes below 0.
+    assert!(s.take_attempt("signin:email:marie@example.com:2", 5, ends).await.unwrap());
+    for _ in 0..3 {
+        s.give_back_attempt("signin:address:10.0.0.1:1").await.unwrap();
+    }
+    for _ in 0..2 {
+        assert!(s.take_attempt("signin:address:10.0.0.1:1", 2, ends).await.unwrap());
+    }
+    assert!(!s.take_attempt("signin:address:10.0.0.1:1", 2, ends).await.unwrap());
+}
+
 /// Generates one `#[tokio::test]` per contract case for a store factory.
 macro_rules! contract_suite {
     ($store:ident, $make:expr) => {
@@ -792,6 +954,10 @@ macro_rules! contract_suite {
             case!(metric_snapshots_by_subject_and_time);
             case!(metric_rollups_keep_the_days_latest_and_read_by_day_range);
             case!(reports_crud_and_listing);
+            case!(members_are_unique_by_email_and_take_their_sessions_along);
+            case!(sessions_end_one_or_all);
+            case!(one_time_links_are_taken_once_and_lapse);
+            case!(attempts_stop_at_the_limit_across_racers);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn versioned_state_admits_one_writer() {
@@ -888,6 +1054,23 @@ async fn dynamo_writes_the_ttl_attribute() {
         .expect("the erased event item exists");
     let ttl = item.get("ttl").and_then(|v| v.as_n().ok()).expect("numeric ttl attribute");
     assert_eq!(ttl.parse::<i64>().unwrap(), erased.expires_at.timestamp());
+
+    // And a session, at its expiry (14 days after sign-in).
+    let m = member(&team("alpha").id, "marie@example.com", Role::Admin);
+    let (x, _) = session(&m, t0());
+    store.put_session(&x).await.unwrap();
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("SESSION#{}", x.hash.as_str())))
+        .key("sk", AttributeValue::S("SESSION".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the session item exists");
+    let ttl = item.get("ttl").and_then(|v| v.as_n().ok()).expect("numeric ttl attribute");
+    assert_eq!(ttl.parse::<i64>().unwrap(), (t0() + Duration::days(14)).timestamp());
 
     let ttl_desc = client.describe_time_to_live().table_name(&table).send().await.unwrap();
     let spec = ttl_desc.time_to_live_description().expect("TTL is configured");

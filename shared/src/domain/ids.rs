@@ -30,6 +30,16 @@ macro_rules! id_type {
                 Self(Uuid::new_v5(&HERALD_NAMESPACE, name.as_bytes()))
             }
 
+            /// The UUID underneath.
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+
+            /// The identifier with this UUID.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
             /// Parses a client-supplied identifier; `field` names it in the error.
             pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
                 Uuid::parse_str(s)
@@ -73,6 +83,10 @@ id_type!(/// A crisis incident: a wave of negative interactions on one channel.
     IncidentId, "incident");
 id_type!(/// A webhook body as received, kept for replay.
     RawEventId, "raw event");
+id_type!(/// A team member (a person who signs in).
+    MemberId, "member");
+id_type!(/// A one-time link: an invite or a password reset.
+    LinkId, "invite");
 id_type!(/// A generated report.
     ReportId, "report");
 id_type!(/// The posts made from one recurrence rule share it.

@@ -5,6 +5,7 @@ mod ids;
 mod intake;
 mod interaction;
 mod metrics;
+mod people;
 mod post;
 mod recurrence;
 mod report;
@@ -13,7 +14,11 @@ mod team;
 mod time;
 
 pub use channel::{Channel, ChannelName, Platform, QueueSlot, SealedCredentials};
-pub use ids::{ApiKeyId, ChannelId, DeliveryId, IncidentId, InteractionId, PostId, RawEventId, ReportId, SeriesId};
+pub use ids::{ApiKeyId, ChannelId, DeliveryId, IncidentId, InteractionId, LinkId, MemberId, PostId, RawEventId, ReportId, SeriesId};
+pub use people::{
+    Email, INVITE_LIFETIME, MAX_EMAIL_BYTES, MAX_MEMBER_NAME, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Member, OneTimeToken,
+    RESET_LIFETIME, SESSION_LIFETIME, Secret, Session, TokenPurpose, throttle,
+};
 pub use intake::{ErasedEvent, Incident, RawEvent};
 pub use interaction::{
     Interaction, InteractionDraft, InteractionKind, InteractionStatus, MAX_AUTHOR_NAME_BYTES, MAX_ID_BYTES,

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// 403: the key's role does not allow it.
     Forbidden,
+    /// 403: a change made with a session cookie lacks the session's `x-csrf-token`.
+    Csrf,
     /// 404: no such thing in your team (or no such route).
     NotFound,
     /// 405: the path does not take that method.
@@ -42,6 +44,8 @@ pub enum ErrorCode {
     TooLarge,
     /// 422: invalid input; `field` names it.
     Invalid,
+    /// 429: too many sign-in attempts; retry after `Retry-After` seconds.
+    Throttled,
     /// 500: Herald failed; the request id finds it in the logs.
     Internal,
     /// 502: the platform refused the token.
@@ -108,6 +112,12 @@ pub enum ApiError {
     BadSignature(String),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 403: a change made with a session cookie without the session's CSRF token.
+    #[error("a change made with a session cookie must carry the session's CSRF token in x-csrf-token (GET /v1/me gives it)")]
+    Csrf,
+    /// 429 with `Retry-After`: too many sign-in attempts.
+    #[error("too many sign-in attempts; try again later")]
+    Throttled { retry_after: std::time::Duration },
     #[error("{0}")]
     NotFound(&'static str),
     /// 404 saying what was looked for, and the input that named it when there is one.
@@ -154,6 +164,8 @@ impl ApiError {
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
             ApiError::Unauthorized(_) | ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, ErrorCode::Csrf),
+            ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::Throttled),
             ApiError::NotFound(_) | ApiError::Missing { .. } => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
@@ -184,6 +196,7 @@ impl IntoResponse for ApiError {
             ApiError::NotConfigured { field, .. } => (Some(field), None, None),
             ApiError::InvalidRows { field, rows, .. } => (Some(field), Some(rows), None),
             ApiError::Platform(PublishError::Transient { retry_after, .. }) => (None, None, retry_after),
+            ApiError::Throttled { retry_after } => (None, None, Some(retry_after)),
             _ => (None, None, None),
         };
         let body = ApiErrorBody { error: ApiErrorDetail { code, message, field }, rows };

@@ -12,6 +12,7 @@ mod error;
 mod import;
 mod inbox;
 mod keys;
+mod people;
 pub(crate) mod listing;
 pub mod openapi;
 mod posts;
@@ -31,7 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use auth::Caller;
+pub use auth::{CSRF_HEADER, Caller, SESSION_COOKIE, SessionCaller, over_https, session_set_cookie};
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json};
 
 use crate::intake::{Intake, IntakeConfig};
@@ -134,6 +135,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/posts/{id}/retry", post(posts::retry))
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", delete(keys::delete))
+        .route("/invites", post(people::invite))
+        .route("/members", get(people::list))
+        .route("/members/{id}", delete(people::remove))
+        .route("/members/{id}/reset-link", post(people::reset_link))
         .route("/calendar/token", post(calendar::rotate_token))
         .route("/calendar.ics", get(calendar::feed))
         .route("/inbox", get(inbox::list))
@@ -153,7 +158,14 @@ pub fn api_router(state: AppState) -> Router {
         .route("/reports/{id}/{file}", get(reports::file))
         .route("/channels/{id}/slots/suggest", post(reports::suggest_slots))
         .method_not_allowed_fallback(method_not_allowed);
-    let router = Router::new().route("/health", get(health)).nest("/v1", v1);
+    let auth = Router::new()
+        .route("/accept", post(people::accept))
+        .route("/sign-in", post(people::sign_in))
+        .route("/reset", post(people::reset))
+        .route("/sign-out", post(people::sign_out))
+        .route("/sign-out-everywhere", post(people::sign_out_everywhere))
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = Router::new().route("/health", get(health)).nest("/v1", v1).nest("/auth", auth);
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 
@@ -199,7 +211,7 @@ async fn health(State(state): State<AppState>) -> Json<views::Health> {
     path = "/v1/me",
     tag = "meta",
     operation_id = "me",
-    summary = "The key's team, role and id",
+    summary = "The caller's team, role and id (and a signed-in person's CSRF token)",
     security(("ApiKey" = [])),
     responses(
         (status = 200, description = "the key's team, role and id", body = views::Me),
@@ -207,7 +219,14 @@ async fn health(State(state): State<AppState>) -> Json<views::Health> {
     ),
 )]
 async fn me(caller: Caller) -> Json<views::Me> {
-    Json(views::Me { team_id: caller.team_id, role: caller.role, key_id: caller.key_id })
+    let session = caller.session.as_ref();
+    Json(views::Me {
+        member_id: session.map(|x| x.member_id),
+        csrf_token: session.map(|x| x.csrf_token.clone()),
+        team_id: caller.team_id,
+        role: caller.role,
+        key_id: caller.key_id,
+    })
 }
 
 /// A handler panicked: log what it said (in the request's span) and answer 500 like any internal

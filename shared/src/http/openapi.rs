@@ -5,14 +5,15 @@
 //! `tests/system/api_openapi.rs` checks that the router and the document agree both ways.
 
 use axum::Json;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ApiErrorBody, Forbidden, Invalid, TooLarge, Unauthorized};
-use super::{calendar, channels, import, inbox, keys, posts, reports, team, views, webhooks};
+use super::{calendar, channels, import, inbox, keys, people, posts, reports, team, views, webhooks};
 
-/// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`.
+/// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`, and the
+/// session cookie people sign in with as `Session`.
 struct ApiKeyScheme;
 
 impl Modify for ApiKeyScheme {
@@ -28,6 +29,13 @@ impl Modify for ApiKeyScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "Session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "herald_session",
+                "A signed-in person's session (POST /auth/sign-in); every change also carries `x-csrf-token`",
+            ))),
+        );
     }
 }
 
@@ -37,7 +45,7 @@ impl Modify for ApiKeyScheme {
 with the network; Herald publishes to Mastodon, Bluesky and the local sandbox, other networks are intake-only), plan \
 posts on a calendar in local time, approve them, answer comments, mentions and messages from one inbox, watch for \
 crises, and make reports. Errors are `{\"error\":{\"code\",\"message\",\"field\"?}}`; every request is authenticated \
-with an API key except `/health`, this document, the calendar feed (token in its URL) and platform webhooks (signed)."),
+with an API key or a signed-in person's session cookie (changes then carry `x-csrf-token`) except `/auth/*`, `/health`, this document, the calendar feed (token in its URL) and platform webhooks (signed)."),
     paths(
         super::health,
         super::me,
@@ -62,6 +70,15 @@ with an API key except `/health`, this document, the calendar feed (token in its
         keys::list,
         keys::create,
         keys::delete,
+        people::invite,
+        people::list,
+        people::remove,
+        people::reset_link,
+        people::accept,
+        people::sign_in,
+        people::reset,
+        people::sign_out,
+        people::sign_out_everywhere,
         calendar::rotate_token,
         calendar::feed,
         inbox::list,
@@ -102,6 +119,10 @@ with an API key except `/health`, this document, the calendar feed (token in its
             posts::ApproveBody,
             posts::RejectBody,
             keys::CreateKeyBody,
+            people::InviteBody,
+            people::AcceptBody,
+            people::SignInBody,
+            people::ResetBody,
             inbox::AssignBody,
             inbox::TextBody,
             inbox::AnsweredBody,
@@ -118,6 +139,7 @@ with an API key except `/health`, this document, the calendar feed (token in its
         (name = "channels", description = "Connected accounts"),
         (name = "posts", description = "Posts, their deliveries, the calendar, import"),
         (name = "keys", description = "API keys"),
+        (name = "people", description = "Members, invites, sign-in, sessions and password resets"),
         (name = "calendar", description = "The iCalendar feed"),
         (name = "inbox", description = "Comments, mentions and messages from every channel; contacts; watch list; crisis incidents"),
         (name = "reports", description = "Reports (HTML with charts, CSV, JSON) and best posting times"),

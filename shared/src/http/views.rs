@@ -62,7 +62,14 @@ pub struct Health {
 pub struct Me {
     pub team_id: TeamId,
     pub role: Role,
+    /// The API key's id; for a signed-in person, their member id.
     pub key_id: ApiKeyId,
+    /// A signed-in person only: their member id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<crate::domain::MemberId>,
+    /// A signed-in person only: the token every change must carry in `x-csrf-token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
 }
 
 /// `GET /v1/openapi.json`: the OpenAPI 3 document itself.

@@ -13,6 +13,7 @@ pub mod import;
 pub mod inbox;
 pub mod keys;
 pub mod metrics;
+pub mod people;
 pub mod posts;
 pub mod publisher;
 pub mod reports;

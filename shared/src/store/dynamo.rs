@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, IndexStatus, KeySchemaElement,
     KeyType, Projection, ProjectionType, Put, ScalarAttributeType, SseSpecification, TableStatus,
@@ -30,12 +31,12 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
+    ApiKeyStore, PeopleStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore, MAX_EXAMINED_PER_PAGE,
     MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore, StoreError, StoreResult,
     TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId,
+    ApiKey, ApiKeyId, Email, Member, MemberId, OneTimeToken, Session, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId,
     InteractionStatus, KeyHash, MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report,
     ReportId, Team, TeamId, sortable_instant,
 };
@@ -342,6 +343,43 @@ mod pk {
     pub fn incidents_of(team: &TeamId) -> String {
         format!("INCIDENTS#{team}")
     }
+    pub fn member(email: &Email) -> String {
+        format!("MEMBER#{}", key_part(email.as_str()))
+    }
+    pub fn members_of(team: &TeamId) -> String {
+        format!("MEMBERS#{team}")
+    }
+    pub fn link(hash: &KeyHash) -> String {
+        format!("LINK#{}", hash.as_str())
+    }
+    pub fn session(hash: &KeyHash) -> String {
+        format!("SESSION#{}", hash.as_str())
+    }
+    pub fn sessions_of(member: MemberId) -> String {
+        format!("SESSIONS#{member}")
+    }
+    pub fn attempts(key: &str) -> String {
+        format!("ATTEMPTS#{}", key_part(key))
+    }
+}
+
+/// `MEMBER#<email>` / `MEMBER` (the e-mail is the key: unique per deployment, and the sign-in
+/// lookup is one read), listed under its team on gsi1.
+fn member_item(m: &Member) -> StoreResult<Item> {
+    Ok(Item::of(m, pk::member(&m.email), "MEMBER")?.index(Index::Gsi1, pk::members_of(&m.team_id), m.id.to_string()))
+}
+
+/// `LINK#<token hash>` / `LINK`, with the table's `ttl` at its expiry.
+fn link_item(l: &OneTimeToken) -> StoreResult<Item> {
+    Ok(Item::of(l, pk::link(&l.hash), "LINK")?.expires(l.expires_at))
+}
+
+/// `SESSION#<id hash>` / `SESSION`, with `ttl`, listed under its member on gsi1 (sign out
+/// everywhere).
+fn session_item(x: &Session) -> StoreResult<Item> {
+    Ok(Item::of(x, pk::session(&x.hash), "SESSION")?
+        .index(Index::Gsi1, pk::sessions_of(x.member_id), x.hash.as_str().to_owned())
+        .expires(x.expires_at))
 }
 
 fn delivery_sk(id: DeliveryId) -> String {
@@ -1146,6 +1184,153 @@ impl RawEventStore for DynamoStore {
 
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
         self.delete(pk::raw_event(id), "RAW", None).await.map(drop)
+    }
+}
+
+impl DynamoStore {
+    /// UpdateItem of one key under a condition: `Ok(false)` when the condition failed.
+    async fn update(&self, pk: String, sk: &str, update: &str, condition: Condition) -> StoreResult<bool> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(update)
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values());
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(false),
+                other => Err(backend("UpdateItem", other)),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl PeopleStore for DynamoStore {
+    async fn create_member(&self, member: &Member) -> StoreResult<()> {
+        match self.put(member_item(member)?, Some(Condition::absent())).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn update_member(&self, member: &Member) -> StoreResult<()> {
+        let condition = Condition::new("attribute_exists(pk) AND #id = :id")
+            .name("#id", "id")
+            .value(":id", s(member.id.to_string()));
+        match self.put(member_item(member)?, Some(condition)).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn member_by_email(&self, email: &Email) -> StoreResult<Option<Member>> {
+        self.get(pk::member(email), "MEMBER").await
+    }
+
+    async fn get_member(&self, team: &TeamId, id: MemberId) -> StoreResult<Option<Member>> {
+        let q = Query::new(Index::Gsi1, pk::members_of(team), SortRange::Equals(id.to_string()), true);
+        let found: Vec<Member> = self.query_all(q).await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// In member-id order.
+    async fn list_members(&self, team: &TeamId) -> StoreResult<Vec<Member>> {
+        self.query_all(Query::new(Index::Gsi1, pk::members_of(team), SortRange::All, true)).await
+    }
+
+    async fn delete_member(&self, team: &TeamId, id: MemberId) -> StoreResult<()> {
+        let member = self.get_member(team, id).await?.ok_or(StoreError::NotFound)?;
+        let condition = Condition::owned_by(team).name("#id", "id").value(":id", s(id.to_string()));
+        let condition = Condition { expression: "attribute_exists(pk) AND #team = :team AND #id = :id", ..condition };
+        if !self.delete(pk::member(&member.email), "MEMBER", Some(condition)).await? {
+            return Err(StoreError::NotFound);
+        }
+        self.delete_sessions_of(id).await.map(drop)
+    }
+
+    async fn put_link(&self, link: &OneTimeToken) -> StoreResult<()> {
+        match self.put(link_item(link)?, Some(Condition::absent())).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn link_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<OneTimeToken>> {
+        self.get(pk::link(hash), "LINK").await
+    }
+
+    /// A DeleteItem conditional on the item still being there and its `ttl` not passed: of
+    /// concurrent takers (on any number of hosts) one deletes it, the others fail the condition.
+    async fn take_link(&self, hash: &KeyHash, now: DateTime<Utc>) -> StoreResult<Option<OneTimeToken>> {
+        let Some(link) = self.link_by_hash(hash).await?.filter(|l: &OneTimeToken| l.is_live(now)) else {
+            return Ok(None);
+        };
+        let condition = Condition::new("attribute_exists(pk) AND #ttl > :now")
+            .name("#ttl", "ttl")
+            .value(":now", AttributeValue::N(now.timestamp().to_string()));
+        Ok(self.delete(pk::link(hash), "LINK", Some(condition)).await?.then_some(link))
+    }
+
+    async fn put_session(&self, session: &Session) -> StoreResult<()> {
+        match self.put(session_item(session)?, Some(Condition::absent())).await? {
+            true => Ok(()),
+            false => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>> {
+        self.get(pk::session(hash), "SESSION").await
+    }
+
+    async fn delete_session(&self, hash: &KeyHash) -> StoreResult<()> {
+        self.delete(pk::session(hash), "SESSION", None).await.map(drop)
+    }
+
+    /// Reads the member's sessions from gsi1 (eventually consistent: a session made in the
+    /// last instant may be missed, and then ends at its TTL or its own sign-out).
+    async fn delete_sessions_of(&self, member: MemberId) -> StoreResult<usize> {
+        let sessions: Vec<Session> =
+            self.query_all(Query::new(Index::Gsi1, pk::sessions_of(member), SortRange::All, true)).await?;
+        for x in &sessions {
+            self.delete(pk::session(&x.hash), "SESSION", None).await?;
+        }
+        Ok(sessions.len())
+    }
+
+    /// One UpdateItem: `count = count + 1` on the condition `count < max`, atomic in DynamoDB
+    /// whichever Lambda instance sends it.
+    async fn take_attempt(&self, key: &str, max: u32, expires_at: DateTime<Utc>) -> StoreResult<bool> {
+        let condition = Condition::new("attribute_not_exists(#count) OR #count < :max")
+            .name("#count", "count")
+            .name("#ttl", "ttl")
+            .value(":max", AttributeValue::N(max.to_string()))
+            .value(":zero", AttributeValue::N("0".into()))
+            .value(":one", AttributeValue::N("1".into()))
+            .value(":ttl", AttributeValue::N(expires_at.timestamp().to_string()));
+        if max == 0 {
+            return Ok(false);
+        }
+        self.update(
+            pk::attempts(key),
+            "ATTEMPTS",
+            "SET #count = if_not_exists(#count, :zero) + :one, #ttl = if_not_exists(#ttl, :ttl)",
+            condition,
+        )
+        .await
+    }
+
+    async fn give_back_attempt(&self, key: &str) -> StoreResult<()> {
+        let condition = Condition::new("#count > :zero")
+            .name("#count", "count")
+            .value(":zero", AttributeValue::N("0".into()))
+            .value(":one", AttributeValue::N("1".into()));
+        self.update(pk::attempts(key), "ATTEMPTS", "SET #count = #count - :one", condition).await.map(drop)
     }
 }
 

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId,
-    InteractionKind, InteractionStatus, KeyHash, MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId,
-    RawEvent, RawEventId, Report, ReportId, SentimentLabel, Team, TeamId,
+    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, Email, ErasedEvent, Incident, Interaction, InteractionId,
+    InteractionKind, InteractionStatus, KeyHash, Member, MemberId, MetricRollup, MetricSnapshot, MetricSubject, OneTimeToken,
+    Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, SentimentLabel, Session, Team, TeamId,
 };
 
 pub mod sqlite;
@@ -101,6 +101,50 @@ pub trait ApiKeyStore: Send + Sync {
     async fn list_api_keys(&self, team: &TeamId) -> StoreResult<Vec<ApiKey>>;
     /// [`StoreError::NotFound`] when the team has no such key.
     async fn delete_api_key(&self, team: &TeamId, id: ApiKeyId) -> StoreResult<()>;
+}
+
+/// People who sign in (see `domain::people`): members, their one-time links (invites, password
+/// resets), their sessions, and the sign-in throttle's counters.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    /// Creates a member; [`StoreError::AlreadyExists`] when a member of any team has this e-mail
+    /// (an e-mail is one person on the whole deployment).
+    async fn create_member(&self, member: &Member) -> StoreResult<()>;
+    /// Replaces a stored member (a new password); [`StoreError::NotFound`] when absent.
+    async fn update_member(&self, member: &Member) -> StoreResult<()>;
+    /// The sign-in lookup: one key read by the normalised e-mail.
+    async fn member_by_email(&self, email: &Email) -> StoreResult<Option<Member>>;
+    /// A team's member; `None` when absent or another team's.
+    async fn get_member(&self, team: &TeamId, id: MemberId) -> StoreResult<Option<Member>>;
+    /// A team's members, by id.
+    async fn list_members(&self, team: &TeamId) -> StoreResult<Vec<Member>>;
+    /// Removes a member and every session of theirs; [`StoreError::NotFound`] when the team has
+    /// no such member.
+    async fn delete_member(&self, team: &TeamId, id: MemberId) -> StoreResult<()>;
+
+    /// Stores a one-time link (by its token's hash), which lapses at its `expires_at`.
+    async fn put_link(&self, link: &OneTimeToken) -> StoreResult<()>;
+    /// The link with this hash, lapsed or not; `None` once used.
+    async fn link_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<OneTimeToken>>;
+    /// Uses a link: removes it and returns it if it exists and has not lapsed at `now`, `None`
+    /// otherwise. A conditional write: of two concurrent takers, exactly one gets it.
+    async fn take_link(&self, hash: &KeyHash, now: DateTime<Utc>) -> StoreResult<Option<OneTimeToken>>;
+
+    /// Stores a session (by its id's hash) until its `expires_at`.
+    async fn put_session(&self, session: &Session) -> StoreResult<()>;
+    /// The session with this hash, lapsed or not (the caller checks [`Session::is_live`]).
+    async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>>;
+    /// Ends one session (no error when it is already gone).
+    async fn delete_session(&self, hash: &KeyHash) -> StoreResult<()>;
+    /// Ends every session of a member; returns how many there were.
+    async fn delete_sessions_of(&self, member: MemberId) -> StoreResult<usize>;
+
+    /// Counts one attempt under `key` unless `max` are counted already (then `Ok(false)` and
+    /// nothing changes): a conditional increment, so the limit holds across hosts. The count
+    /// lapses at `expires_at` (keys name their window, so a lapsed count is never read again).
+    async fn take_attempt(&self, key: &str, max: u32, expires_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Gives back one attempt counted under `key` (a sign-in that succeeded); never below 0.
+    async fn give_back_attempt(&self, key: &str) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -304,6 +348,7 @@ pub trait ReportStore: Send + Sync {
 pub trait Store:
     TeamStore
     + ApiKeyStore
+    + PeopleStore
     + ChannelStore
     + PostStore
     + InteractionStore
@@ -319,6 +364,7 @@ pub trait Store:
 impl<T> Store for T where
     T: TeamStore
         + ApiKeyStore
+        + PeopleStore
         + ChannelStore
         + PostStore
         + InteractionStore

@@ -15,12 +15,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore,
+    ApiKeyStore, PeopleStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore,
     MAX_EXAMINED_PER_PAGE, MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore,
     StoreError, StoreResult, TeamStore, Versioned,
 };
 use crate::domain::{
-    ApiKey, ApiKeyId, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId, KeyHash,
+    ApiKey, ApiKeyId, Email, Member, MemberId, OneTimeToken, Session, Channel, ChannelId, Delivery, DeliveryId, ErasedEvent, Incident, Interaction, InteractionId, KeyHash,
     MetricRollup, MetricSnapshot, MetricSubject, Platform, Post, PostId, RawEvent, RawEventId, Report, ReportId, Team, TeamId,
     sortable_instant,
 };
@@ -133,6 +133,32 @@ CREATE TABLE erased_events (
     fingerprint  TEXT PRIMARY KEY,
     expires_at   INTEGER NOT NULL,
     body         TEXT NOT NULL
+);
+"#, r#"
+CREATE TABLE members (
+    id       TEXT PRIMARY KEY,
+    email    TEXT NOT NULL UNIQUE,
+    team_id  TEXT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE INDEX members_team ON members (team_id, id);
+CREATE TABLE links (
+    hash        TEXT PRIMARY KEY,
+    expires_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    hash        TEXT PRIMARY KEY,
+    member_id   TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX sessions_member ON sessions (member_id);
+CREATE INDEX sessions_expiry ON sessions (expires_at);
+CREATE TABLE attempts (
+    key         TEXT PRIMARY KEY,
+    count       INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
 );
 "#];
 
@@ -793,6 +819,142 @@ impl RawEventStore for SqliteStore {
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
         let id = id.to_string();
         self.with(move |c| c.execute("DELETE FROM raw_events WHERE id = ?1", [id]).map(drop).map_err(db)).await
+    }
+}
+
+#[async_trait]
+impl PeopleStore for SqliteStore {
+    async fn create_member(&self, member: &Member) -> StoreResult<()> {
+        let (id, email, team, body) =
+            (member.id.to_string(), member.email.as_str().to_owned(), member.team_id.to_string(), to_json(member)?);
+        self.with(move |c| {
+            insert(c, "INSERT INTO members (id, email, team_id, body) VALUES (?1, ?2, ?3, ?4)", params![id, email, team, body])
+        })
+        .await
+    }
+
+    async fn update_member(&self, member: &Member) -> StoreResult<()> {
+        let (id, email, team, body) =
+            (member.id.to_string(), member.email.as_str().to_owned(), member.team_id.to_string(), to_json(member)?);
+        self.with(move |c| {
+            changed_one(
+                c.execute(
+                    "UPDATE members SET body = ?4 WHERE id = ?1 AND email = ?2 AND team_id = ?3",
+                    params![id, email, team, body],
+                )
+                .map_err(db)?,
+            )
+        })
+        .await
+    }
+
+    async fn member_by_email(&self, email: &Email) -> StoreResult<Option<Member>> {
+        let email = email.as_str().to_owned();
+        self.with(move |c| one_body(c, "SELECT body FROM members WHERE email = ?1", [email])).await
+    }
+
+    async fn get_member(&self, team: &TeamId, id: MemberId) -> StoreResult<Option<Member>> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| one_body(c, "SELECT body FROM members WHERE team_id = ?1 AND id = ?2", [team, id])).await
+    }
+
+    async fn list_members(&self, team: &TeamId) -> StoreResult<Vec<Member>> {
+        let team = team.to_string();
+        self.with(move |c| bodies(c, "SELECT body FROM members WHERE team_id = ?1 ORDER BY id", [team])).await
+    }
+
+    async fn delete_member(&self, team: &TeamId, id: MemberId) -> StoreResult<()> {
+        let (team, id) = (team.to_string(), id.to_string());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            changed_one(tx.execute("DELETE FROM members WHERE team_id = ?1 AND id = ?2", [&team, &id]).map_err(db)?)?;
+            tx.execute("DELETE FROM sessions WHERE member_id = ?1", [&id]).map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn put_link(&self, link: &OneTimeToken) -> StoreResult<()> {
+        let (hash, expires, body) = (link.hash.as_str().to_owned(), link.expires_at.timestamp(), to_json(link)?);
+        let now = link.created_at.timestamp();
+        self.with(move |c| {
+            // Lapsed links are never read again: clear them as new ones come.
+            c.execute("DELETE FROM links WHERE expires_at < ?1", [now]).map_err(db)?;
+            insert(c, "INSERT INTO links (hash, expires_at, body) VALUES (?1, ?2, ?3)", params![hash, expires, body])
+        })
+        .await
+    }
+
+    async fn link_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<OneTimeToken>> {
+        let hash = hash.as_str().to_owned();
+        self.with(move |c| one_body(c, "SELECT body FROM links WHERE hash = ?1", [hash])).await
+    }
+
+    async fn take_link(&self, hash: &KeyHash, now: DateTime<Utc>) -> StoreResult<Option<OneTimeToken>> {
+        let hash = hash.as_str().to_owned();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let link: Option<OneTimeToken> = one_body(&tx, "SELECT body FROM links WHERE hash = ?1", [&hash])?;
+            let Some(link) = link.filter(|l| l.is_live(now)) else { return Ok(None) };
+            changed_one(tx.execute("DELETE FROM links WHERE hash = ?1", [&hash]).map_err(db)?)?;
+            tx.commit().map_err(db)?;
+            Ok(Some(link))
+        })
+        .await
+    }
+
+    async fn put_session(&self, session: &Session) -> StoreResult<()> {
+        let (hash, member, expires, body) =
+            (session.hash.as_str().to_owned(), session.member_id.to_string(), session.expires_at.timestamp(), to_json(session)?);
+        let now = session.created_at.timestamp();
+        self.with(move |c| {
+            // SQLite has no TTL: lapsed sessions go as new ones come.
+            c.execute("DELETE FROM sessions WHERE expires_at < ?1", [now]).map_err(db)?;
+            insert(
+                c,
+                "INSERT INTO sessions (hash, member_id, expires_at, body) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, member, expires, body],
+            )
+        })
+        .await
+    }
+
+    async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>> {
+        let hash = hash.as_str().to_owned();
+        self.with(move |c| one_body(c, "SELECT body FROM sessions WHERE hash = ?1", [hash])).await
+    }
+
+    async fn delete_session(&self, hash: &KeyHash) -> StoreResult<()> {
+        let hash = hash.as_str().to_owned();
+        self.with(move |c| c.execute("DELETE FROM sessions WHERE hash = ?1", [hash]).map(drop).map_err(db)).await
+    }
+
+    async fn delete_sessions_of(&self, member: MemberId) -> StoreResult<usize> {
+        let member = member.to_string();
+        self.with(move |c| c.execute("DELETE FROM sessions WHERE member_id = ?1", [member]).map_err(db)).await
+    }
+
+    async fn take_attempt(&self, key: &str, max: u32, expires_at: DateTime<Utc>) -> StoreResult<bool> {
+        let (key, expires) = (key.to_owned(), expires_at.timestamp());
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO attempts (key, count, expires_at) VALUES (?1, 1, ?3)
+                     ON CONFLICT (key) DO UPDATE SET count = count + 1 WHERE count < ?2",
+                    params![key, i64::from(max), expires],
+                )
+                .map_err(db)?;
+            Ok(n == 1 && max > 0)
+        })
+        .await
+    }
+
+    async fn give_back_attempt(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.execute("UPDATE attempts SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map(drop).map_err(db)
+        })
+        .await
     }
 }
 
