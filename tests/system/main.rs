@@ -36,3 +36,4 @@ mod reliability;
 mod reports;
 mod serve;
 mod store_contract;
+mod web_calendar;
