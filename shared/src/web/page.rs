@@ -23,6 +23,8 @@ pub fn shell(title: &str, current: Option<Screen>, main: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Herald" }
+                // No icon yet: an empty one, so browsers do not ask for /favicon.ico.
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(assets::CSS.path());
                 script src=(assets::JS.path()) defer {}
             }
