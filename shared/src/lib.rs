@@ -16,6 +16,7 @@ pub mod ports;
 pub mod services;
 pub mod store;
 pub mod text;
+pub mod web;
 pub mod webhooks;
 
 #[cfg(test)]

@@ -432,6 +432,34 @@ async fn api_answers_a_health_check_sent_by_api_gateway() {
     assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
 }
 
+/// The web app's pages come through API Gateway to the same function (template.yaml routes
+/// `GET /`, `/calendar` and `/assets/{file}` to it): the calendar page with its headers, its
+/// stylesheet cached for a year.
+#[tokio::test]
+async fn api_serves_the_calendar_page_and_its_assets() {
+    let moto = Moto::new().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+
+    let (status, headers, body) = http_answer(&api.invoke(&http_event("GET", "/calendar", Some(&admin), None)).await);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["content-security-policy"], herald_core::web::CONTENT_SECURITY_POLICY);
+    assert!(page.contains("<h1>") && page.contains("Calendar"), "{page}");
+    let css = herald_core::web::assets::CSS.path();
+    assert!(page.contains(&css), "{page}");
+
+    let (status, headers, body) = http_answer(&api.invoke(&http_event("GET", &css, None, None)).await);
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(body, herald_core::web::assets::CSS.body);
+
+    let (status, _, body) = http_answer(&api.invoke(&http_event("GET", "/calendar", None, None)).await);
+    assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
+    assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
+}
+
 #[tokio::test]
 async fn api_writes_a_channel_and_a_post_to_dynamodb() {
     let moto = Moto::new().await;

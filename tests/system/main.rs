@@ -37,3 +37,4 @@ mod reliability;
 mod reports;
 mod serve;
 mod store_contract;
+mod web_calendar;

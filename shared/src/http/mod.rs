@@ -15,6 +15,7 @@ mod keys;
 mod people;
 pub(crate) mod listing;
 pub mod openapi;
+mod pages;
 mod posts;
 mod reports;
 mod schemas;
@@ -100,7 +101,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The API router: `/health` and everything under `/v1`.
 /// For a PATCH body's field that may be absent (unchanged) or null (removed): `Some(value)`
 /// whenever the key is present (with `T` an `Option` or a `Value`, `null` is `Some(None)` or
 /// `Some(Value::Null)`), `None` when absent (with `#[serde(default)]`).
@@ -118,6 +118,8 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
         .ok_or_else(|| D::Error::custom(format!("must be a whole number, not {n}")))
 }
 
+/// The API router: `/health`, everything under `/v1`, the webhooks, and the web app's pages
+/// (`/`, `/calendar`, `/assets/…`: [`crate::web`]).
 pub fn api_router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/me", get(me))
@@ -165,7 +167,7 @@ pub fn api_router(state: AppState) -> Router {
         .route("/sign-out", post(people::sign_out))
         .route("/sign-out-everywhere", post(people::sign_out_everywhere))
         .method_not_allowed_fallback(method_not_allowed);
-    let router = Router::new().route("/health", get(health)).nest("/v1", v1).nest("/auth", auth);
+    let router = Router::new().route("/health", get(health)).nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 

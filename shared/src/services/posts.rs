@@ -272,7 +272,8 @@ pub struct PostFilter {
 }
 
 impl PostFilter {
-    fn keeps(&self, d: &Delivery) -> bool {
+    /// Whether `d` is one of the deliveries this filter lists.
+    pub fn keeps(&self, d: &Delivery) -> bool {
         self.state.is_none_or(|s| d.state == s) && self.channel.is_none_or(|c| d.channel_id == c)
     }
 }
@@ -870,23 +871,72 @@ async fn taken_instants(
     to: DateTime<Utc>,
     own_post: Option<PostId>,
 ) -> Result<BTreeSet<DateTime<Utc>>, ServiceError> {
-    let mut taken = BTreeSet::new();
+    let mut taken = taken_by_channel(store, team, from, to, own_post).await?;
+    Ok(taken.remove(&channel).unwrap_or_default())
+}
+
+/// Instants (to the second) in `[from, to)` that live deliveries hold, channel by channel: a
+/// cancelled or failed delivery frees its slot.
+async fn taken_by_channel(
+    store: &dyn Store,
+    team: &TeamId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    own_post: Option<PostId>,
+) -> Result<BTreeMap<ChannelId, BTreeSet<DateTime<Utc>>>, ServiceError> {
+    let mut taken: BTreeMap<ChannelId, BTreeSet<DateTime<Utc>>> = BTreeMap::new();
     let mut page = PageRequest::first(PageRequest::MAX_PAGE);
     loop {
         let calendar = store.calendar(team, from, to, &page).await?;
-        taken.extend(
-            calendar
-                .items
-                .iter()
-                .filter(|d| d.channel_id == channel && Some(d.post_id) != own_post)
-                .filter(|d| !matches!(d.state, DeliveryState::Cancelled | DeliveryState::Failed))
-                .map(|d| d.publish_at.trunc_subsecs(0)),
-        );
+        for d in calendar.items.iter().filter(|d| Some(d.post_id) != own_post) {
+            if !matches!(d.state, DeliveryState::Cancelled | DeliveryState::Failed) {
+                taken.entry(d.channel_id).or_default().insert(d.publish_at.trunc_subsecs(0));
+            }
+        }
         match calendar.next {
             Some(next) => page.cursor = Some(next),
             None => return Ok(taken),
         }
     }
+}
+
+/// A queue slot nobody holds yet: what `"publish_at": "next_slot"` could pick on `channel`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeSlot {
+    pub channel_id: ChannelId,
+    pub at: DateTime<Utc>,
+}
+
+/// The free queue slots of the team's channels in `[from, to)`, after `now`, in time order:
+/// the same slots, and the same idea of "taken", as `next_slot` picks from.
+pub async fn free_slots(
+    store: &dyn Store,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<FreeSlot>, ServiceError> {
+    if from >= to {
+        return Err(ValidationError::new("to", "must be after `from`").into());
+    }
+    let team = &actor.team_id;
+    let channels = store.list_channels(team).await?;
+    if channels.iter().all(|c| c.queue_slots.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let taken = taken_by_channel(store, team, from, to, None).await?;
+    let none = BTreeSet::new();
+    let mut out = Vec::new();
+    for channel in channels.iter().filter(|c| !c.queue_slots.is_empty()) {
+        let taken = taken.get(&channel.id).unwrap_or(&none);
+        let mut after = now;
+        while let Some(t) = next_free_slot(&channel.queue_slots, channel.time_zone, after, from..to, taken) {
+            out.push(FreeSlot { channel_id: channel.id, at: t });
+            after = t;
+        }
+    }
+    out.sort_by_key(|s| (s.at, s.channel_id));
+    Ok(out)
 }
 
 /// The channels the deliveries point at, by id (a deleted channel is absent).

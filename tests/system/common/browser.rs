@@ -51,8 +51,26 @@ const MEASURE: &str = r#"<script>
   pre.style.display = 'none';
   pre.textContent = btoa(unescape(encodeURIComponent(JSON.stringify(out))));
   document.body.appendChild(pre);
+  // Laid out in a frame (a window narrower than headless Chromium opens): tell the host page.
+  if (window.parent !== window) window.parent.postMessage(pre.textContent, '*');
 })();
 </script>"#;
+
+/// Headless Chromium opens no window narrower than this; a narrower page is laid out in an
+/// `<iframe>` of its width inside such a window (see [`framed`]).
+const NARROWEST_WINDOW: u32 = 500;
+
+/// A host page showing `page` (a file beside it) in a frame `width` × `height` px, which
+/// writes the measurement the framed page posts to it into its own `#herald-layout`.
+fn framed(page: &str, width: u32, height: u32) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"></head><body style=\"margin:0\">\
+         <script>addEventListener('message', function (e) {{ var p = document.createElement('pre'); \
+         p.id = 'herald-layout'; p.style.display = 'none'; p.textContent = e.data; document.body.appendChild(p); }});</script>\
+         <iframe src=\"{page}\" title=\"page\" style=\"width:{width}px;height:{height}px;border:0;display:block\"></iframe>\
+         </body></html>"
+    )
+}
 
 /// How long one run of Chromium (a DOM dump or a screenshot) may take: about a second here.
 const CHROMIUM_LIMIT: Duration = Duration::from_secs(60);
@@ -161,16 +179,28 @@ impl Browser {
     }
 
     /// Lays `html` out in a window `width` px wide and looks at it; files go in `dir`, named
-    /// after `name`.
+    /// after `name`. Below [`NARROWEST_WINDOW`] the page is laid out in a frame that wide
+    /// (the screenshot is then [`NARROWEST_WINDOW`] wide, the page on its left).
     pub fn inspect(&self, html: &str, width: u32, dir: &Path, name: &str) -> Inspection {
         let profile = tempfile::tempdir().expect("a chromium profile folder");
-        let measured_page = dir.join(format!("{name}-{width}-measured.html"));
+        let measured_name = format!("{name}-{width}-measured.html");
+        let measured_page = dir.join(&measured_name);
         let with_script = match html.rfind("</body>") {
             Some(i) => format!("{}{MEASURE}{}", &html[..i], &html[i..]),
             None => format!("{html}{MEASURE}"),
         };
         std::fs::write(&measured_page, with_script).expect("writing the measured page");
-        let dom = self.run(profile.path(), width, 900, &["--dump-dom".to_owned()], &measured_page);
+        let in_frame = width < NARROWEST_WINDOW;
+        let window = width.max(NARROWEST_WINDOW);
+        let dom = if in_frame {
+            let host = dir.join(format!("{name}-{width}-measured-host.html"));
+            std::fs::write(&host, framed(&measured_name, width, 900)).expect("writing the host page");
+            // The frame's message arrives after the load event: let the page's timers run.
+            let args = ["--dump-dom".to_owned(), "--virtual-time-budget=5000".to_owned()];
+            self.run(profile.path(), window, 900, &args, &host)
+        } else {
+            self.run(profile.path(), width, 900, &["--dump-dom".to_owned()], &measured_page)
+        };
         let dom = String::from_utf8_lossy(&dom.stdout);
         let encoded = dom
             .split("<pre id=\"herald-layout\"")
@@ -188,11 +218,19 @@ impl Browser {
         );
 
         // The screenshot, of the page as it is (no script), the whole height.
-        let page = dir.join(format!("{name}.html"));
+        let page_name = format!("{name}.html");
+        let page = dir.join(&page_name);
         std::fs::write(&page, html).expect("writing the page");
         let height = layout["scroll_height"].as_u64().unwrap_or(900).clamp(200, 16_000) as u32;
         let screenshot = dir.join(format!("{name}-{width}.png"));
-        self.run(profile.path(), width, height, &[format!("--screenshot={}", screenshot.display())], &page);
+        let shown = if in_frame {
+            let host = dir.join(format!("{name}-{width}-host.html"));
+            std::fs::write(&host, framed(&page_name, width, height)).expect("writing the host page");
+            host
+        } else {
+            page
+        };
+        self.run(profile.path(), window, height, &[format!("--screenshot={}", screenshot.display())], &shown);
         let image = Rgb::read(&screenshot);
 
         let charts = layout["charts"]

@@ -1,0 +1,20 @@
+//! The web app's routes, beside the API's: `/` (to the calendar), `/calendar` and
+//! `/assets/{file}`. The pages themselves are in [`crate::web`]; none is an API operation, so
+//! none is in the OpenAPI document.
+
+use axum::Router;
+use axum::middleware::map_response;
+use axum::response::Redirect;
+use axum::routing::get;
+
+use super::AppState;
+use crate::web;
+
+/// The pages, each response with the web app's security headers ([`web::security_headers`]).
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/calendar") }))
+        .route("/calendar", get(web::calendar::page))
+        .route("/assets/{file}", get(web::assets::serve))
+        .layer(map_response(web::security_headers))
+}

@@ -1,0 +1,127 @@
+//! The page shell every screen shares, and the error page.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::assets;
+use crate::http::ApiError;
+use crate::services::ServiceError;
+
+/// The screens of the navigation bar (more come as they are built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Calendar,
+}
+
+/// A whole page: `<head>` with the stylesheet and the script, the top bar, then `main`.
+pub fn shell(title: &str, current: Option<Screen>, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Herald" }
+                // No icon yet: an empty one, so browsers do not ask for /favicon.ico.
+                link rel="icon" href="data:,";
+                link rel="stylesheet" href=(assets::CSS.path());
+                script src=(assets::JS.path()) defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { "Herald" }
+                    nav aria-label="Main" {
+                        ul {
+                            li {
+                                a href="/calendar" aria-current=[(current == Some(Screen::Calendar)).then_some("page")] {
+                                    "Calendar"
+                                }
+                            }
+                        }
+                    }
+                }
+                main #main { (main) }
+            }
+        }
+    }
+}
+
+/// An HTML response of `status`.
+pub fn respond(status: StatusCode, page: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "private, no-store")],
+        page.into_string(),
+    )
+        .into_response()
+}
+
+/// What a page can fail with, shown as a page (never the API's JSON): a query parameter that
+/// does not read (400 naming it), or any error of the API's ([`ApiError`]: 401, 403, 422
+/// naming the field, 500 saying nothing of the internals).
+#[derive(Debug)]
+pub enum WebError {
+    BadParameter { name: &'static str, message: String },
+    Api(ApiError),
+}
+
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> Self {
+        WebError::Api(e)
+    }
+}
+
+impl From<ServiceError> for WebError {
+    fn from(e: ServiceError) -> Self {
+        WebError::Api(e.into())
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, title, field, message) = match self {
+            WebError::BadParameter { name, message } => {
+                (StatusCode::BAD_REQUEST, "Bad address", Some(name.to_owned()), message)
+            }
+            WebError::Api(e) => {
+                let (status, _) = e.status();
+                if let ApiError::Internal(inner) = &e {
+                    tracing::error!(error = %inner, "internal error on a page");
+                }
+                let field = match &e {
+                    ApiError::Invalid(v) => Some(v.field.clone()),
+                    _ => None,
+                };
+                let title = match status {
+                    StatusCode::UNAUTHORIZED => "Not signed in",
+                    StatusCode::FORBIDDEN => "Not allowed",
+                    StatusCode::NOT_FOUND => "Not found",
+                    s if s.is_server_error() => "Something went wrong",
+                    _ => "That did not work",
+                };
+                (status, title, field, e.to_string())
+            }
+        };
+        let unauthorized = status == StatusCode::UNAUTHORIZED;
+        let main = html! {
+            h1 { (title) }
+            div.problem role="alert" {
+                @if let Some(field) = &field {
+                    p { "The parameter " code { (field) } " is not right: " (message) }
+                } @else {
+                    p { (message) }
+                }
+                @if unauthorized {
+                    p {
+                        "Until sign-in arrives, these pages need an API key sent as "
+                        code { "Authorization: Bearer hrld_…" } "."
+                    }
+                }
+            }
+            p { a href="/calendar" { "Back to the calendar" } }
+        };
+        respond(status, shell(title, None, main))
+    }
+}
