@@ -38,3 +38,4 @@ mod reports;
 mod serve;
 mod store_contract;
 mod web_calendar;
+mod web_sign_in;

@@ -34,6 +34,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use auth::{CSRF_HEADER, Caller, SESSION_COOKIE, SessionCaller, over_https, session_set_cookie};
+pub use people::Client;
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json};
 
 use crate::intake::{Intake, IntakeConfig};

@@ -13,6 +13,7 @@
 pub mod assets;
 pub mod calendar;
 mod page;
+pub mod sign_in;
 
 use axum::http::header::{self, HeaderValue};
 use axum::response::Response;

@@ -113,14 +113,12 @@ impl IntoResponse for WebError {
                 } @else {
                     p { (message) }
                 }
-                @if unauthorized {
-                    p {
-                        "Until sign-in arrives, these pages need an API key sent as "
-                        code { "Authorization: Bearer hrld_…" } "."
-                    }
-                }
             }
-            p { a href="/calendar" { "Back to the calendar" } }
+            @if unauthorized {
+                p { a href="/sign-in" { "Sign in" } }
+            } @else {
+                p { a href="/calendar" { "Back to the calendar" } }
+            }
         };
         respond(status, shell(title, None, main))
     }

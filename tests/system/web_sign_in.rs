@@ -1,0 +1,99 @@
+//! Signing in and joining from the browser's side: HTML forms posted as a browser posts them
+//! (`application/x-www-form-urlencoded`), a `303` to the calendar with the session cookie, and
+//! the calendar then seen with that cookie alone (no API key).
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use herald_core::domain::Role;
+use serde_json::json;
+
+use crate::common::{App, Raw};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn form(app: &App, path: &str, body: &str) -> Raw {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    app.send(req).await
+}
+
+async fn get(app: &App, path: &str, cookie: Option<&str>) -> Raw {
+    let mut req = Request::builder().method(Method::GET).uri(path);
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("herald_session={c}"));
+    }
+    app.send(req.body(Body::empty()).unwrap()).await
+}
+
+/// The session id of a `303` to the calendar.
+fn signed_in(raw: &Raw) -> String {
+    assert_eq!((raw.status, raw.header("location")), (303, Some("/calendar")), "{}", raw.text());
+    let set = raw.header("set-cookie").expect("the session cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    set.split(';').next().and_then(|p| p.strip_prefix("herald_session=")).expect("herald_session").to_owned()
+}
+
+#[tokio::test]
+async fn an_invited_person_joins_from_the_form_signs_in_and_sees_the_calendar() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let (status, invite) = app.post("/v1/invites", &admin, json!({"email": "lea@cafe.example", "role": "editor"})).await;
+    assert_eq!(status, 201, "{invite}");
+    let path = invite["url"].as_str().expect("an invite url").to_owned();
+
+    // The link opens a form; it posts back to itself.
+    let page = get(&app, &path, None).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains(&format!("action=\"{path}\"")) && html.contains("name=\"password\""), "{html}");
+    assert!(page.header("content-security-policy").is_some_and(|c| c.contains("form-action 'self'")));
+
+    // A short password: the form again, saying why, and the link still works.
+    let short = form(&app, &path, "name=L%C3%A9a&email=lea%40cafe.example&password=short").await;
+    assert_eq!(short.status, 422, "{}", short.text());
+    assert!(short.text().contains("12"), "says how long: {}", short.text());
+    assert!(short.text().contains("value=\"Léa\""), "keeps what was typed");
+
+    let joined = form(&app, &path, &format!("name=L%C3%A9a&email=lea%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await;
+    let session = signed_in(&joined);
+    let calendar = get(&app, "/calendar", Some(&session)).await;
+    assert_eq!(calendar.status, 200, "{}", calendar.text());
+    assert!(calendar.text().contains("<h1"), "the calendar page");
+
+    // Used once.
+    let again = form(&app, &path, &format!("name=Eve&email=lea%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await;
+    assert_eq!(again.status, 404, "{}", again.text());
+
+    // Signing in from the form, wrong then right.
+    let page = get(&app, "/sign-in", None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("action=\"/sign-in\""));
+    let wrong = form(&app, "/sign-in", "email=lea%40cafe.example&password=not+the+password").await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text().contains("value=\"lea@cafe.example\""), "keeps the e-mail: {}", wrong.text());
+    assert!(wrong.header("set-cookie").is_none());
+    let right = form(&app, "/sign-in", &format!("email=LEA%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await;
+    let other = signed_in(&right);
+    assert_ne!(other, session, "a session of its own");
+    assert_eq!(get(&app, "/calendar", Some(&other)).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_calendar_sends_a_stranger_to_sign_in_and_an_empty_form_is_refused_not_a_crash() {
+    let app = App::new();
+    let page = get(&app, "/calendar", None).await;
+    assert_eq!(page.status, 401);
+    assert!(page.text().contains("href=\"/sign-in\""), "{}", page.text());
+    assert_eq!(get(&app, "/calendar", Some("not-a-session")).await.status, 401);
+
+    let empty = form(&app, "/sign-in", "").await;
+    assert!(matches!(empty.status, 401 | 422), "{}: {}", empty.status, empty.text());
+    let garbage = form(&app, "/sign-in", "%%%=&&&").await;
+    assert!(matches!(garbage.status, 401 | 422), "{}", garbage.status);
+    let dead = form(&app, "/invite/nope", &format!("name=X&email=x%40y.example&password={}", PASSWORD.replace(' ', "+"))).await;
+    assert_eq!(dead.status, 404, "{}", dead.text());
+}
