@@ -468,3 +468,34 @@ fn the_first_key_script_refuses_a_zone_that_is_not_iana() {
         assert!(stderr.contains("is not an IANA time zone"), "{zone}: {stderr}");
     }
 }
+
+/// Whether an API Gateway route path (`/v1/{proxy+}`, `/invite/{token}`) takes `path`.
+fn route_takes(route: &str, path: &str) -> bool {
+    let (mut r, mut p) = (route.trim_matches('/').split('/'), path.trim_matches('/').split('/'));
+    loop {
+        match (r.next(), p.next()) {
+            (None, None) => return true,
+            (Some(seg), Some(_)) if seg.ends_with("+}") => return true,
+            (Some(seg), Some(got)) if seg == got || (seg.starts_with('{') && seg.ends_with('}')) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Every path the router answers (the API's, from its OpenAPI document, and the pages') is
+/// routed to a function by the template's HttpApi events: a route the router has and API
+/// Gateway does not is a 404 on AWS only.
+#[tokio::test]
+async fn every_route_of_the_router_is_routed_by_the_template() {
+    let template = read("template.yaml");
+    let routes: Vec<&str> =
+        template.lines().filter_map(|l| l.trim().strip_prefix("Path: ")).map(|p| p.trim_matches('"')).collect();
+    let app = crate::common::App::new();
+    let (status, doc) = app.call(axum::http::Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let mut paths: Vec<String> = doc["paths"].as_object().expect("paths").keys().cloned().collect();
+    paths.extend(["/", "/calendar", "/sign-in", "/invite/hinv_x", "/assets/app.0123456789.css"].map(String::from));
+    let unrouted: Vec<&String> = paths.iter().filter(|p| !routes.iter().any(|r| route_takes(r, p))).collect();
+    assert!(unrouted.is_empty(), "not routed by template.yaml's HttpApi events: {unrouted:?} (routes: {routes:?})");
+    assert!(!route_takes("/calendar", "/calendar/x") && route_takes("/v1/{proxy+}", "/v1/posts/1/approve"));
+}
