@@ -97,3 +97,45 @@ async fn the_calendar_sends_a_stranger_to_sign_in_and_an_empty_form_is_refused_n
     let dead = form(&app, "/invite/nope", &format!("name=X&email=x%40y.example&password={}", PASSWORD.replace(' ', "+"))).await;
     assert_eq!(dead.status, 404, "{}", dead.text());
 }
+
+/// The top bar's "Sign out" is a form with the session's CSRF token: posted with it, the
+/// session ends (the cookie no longer opens the calendar); without it, or from another
+/// session's page, nothing ends.
+#[tokio::test]
+async fn signing_out_from_the_page_needs_its_csrf_token_and_ends_the_session() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let (_, invite) = app.post("/v1/invites", &admin, json!({"email": "lea@cafe.example", "role": "viewer"})).await;
+    let path = invite["url"].as_str().expect("an invite url").to_owned();
+    let session = signed_in(&form(&app, &path, &format!("name=Lea&email=lea%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await);
+
+    let calendar = get(&app, "/calendar", Some(&session)).await.text();
+    let csrf = calendar
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a sign-out form with the CSRF token: {calendar}"))
+        .to_owned();
+    assert!(calendar.contains("action=\"/sign-out\""));
+    assert!(!get(&app, "/sign-in", None).await.text().contains("/sign-out"), "no sign-out for a stranger");
+
+    let with_cookie = |body: String| {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/sign-out")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", format!("herald_session={session}"))
+            .body(Body::from(body))
+            .unwrap();
+        app.send(req)
+    };
+    for forged in [String::new(), "csrf=not-the-token".to_owned()] {
+        let refused = with_cookie(forged.clone()).await;
+        assert_eq!(refused.status, 403, "{forged:?}: {}", refused.text());
+        assert_eq!(get(&app, "/calendar", Some(&session)).await.status, 200, "still signed in after {forged:?}");
+    }
+    let out = with_cookie(format!("csrf={csrf}")).await;
+    assert_eq!((out.status, out.header("location")), (303, Some("/sign-in")), "{}", out.text());
+    assert!(out.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")), "the cookie is cleared");
+    assert_eq!(get(&app, "/calendar", Some(&session)).await.status, 401, "the session ended");
+}

@@ -82,7 +82,8 @@ async fn session_caller(parts: &Parts, state: &AppState, id: &str) -> Result<Cal
     })
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equal, in a time that does not depend on where the bytes differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

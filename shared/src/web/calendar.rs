@@ -18,7 +18,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::page::{Screen, WebError, respond, shell};
+use super::page::{Screen, WebError, respond, shell_signed_in};
 use crate::domain::{Channel, ChannelId, DeliveryState};
 use crate::http::{AppState, Caller};
 use crate::services::posts::{self, FreeSlot, PostFilter, PostView};
@@ -227,7 +227,8 @@ pub async fn page(
     }
 
     let screen = View { period, today, request: &request, tz, channels: &channels, days: &days, first_day, end_day };
-    let markup = shell(&format!("{} · {}", period.title(), team.name), Some(Screen::Calendar), screen.render());
+    let csrf = caller.session.as_ref().map(|s| s.csrf_token.as_str());
+    let markup = shell_signed_in(&format!("{} · {}", period.title(), team.name), Some(Screen::Calendar), csrf, screen.render());
     let mut response = respond(StatusCode::OK, markup);
     let took = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(v) = HeaderValue::from_str(&format!("app;dur={took:.1}")) {

@@ -16,6 +16,12 @@ pub enum Screen {
 
 /// A whole page: `<head>` with the stylesheet and the script, the top bar, then `main`.
 pub fn shell(title: &str, current: Option<Screen>, main: Markup) -> Markup {
+    shell_signed_in(title, current, None, main)
+}
+
+/// [`shell`] for a person signed in with a session: the top bar has a "Sign out" button, a form
+/// carrying the session's CSRF token (`csrf`).
+pub fn shell_signed_in(title: &str, current: Option<Screen>, csrf: Option<&str>, main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -39,6 +45,12 @@ pub fn shell(title: &str, current: Option<Screen>, main: Markup) -> Markup {
                                     "Calendar"
                                 }
                             }
+                        }
+                    }
+                    @if let Some(csrf) = csrf {
+                        form.signout method="post" action="/sign-out" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Sign out" }
                         }
                     }
                 }

@@ -3,12 +3,17 @@
 //! rules (e-mail form, password length, throttling, one-time links) are the API's own, from
 //! `services::people`; a refusal shows the form again with what to change.
 //!
-//! Not yet: a sign-out button (it needs the session's CSRF token in the form), and login CSRF
-//! protection beyond `SameSite=Lax` (an attacker's page can sign a visitor in as the attacker).
+//! Signing out is a form too (the "Sign out" button of the top bar), carrying the session's CSRF
+//! token in a hidden field: a page cannot set the `x-csrf-token` header the API asks of
+//! cookie-authenticated changes, so the token travels in the body and is compared here.
+//!
+//! Not yet: login CSRF protection beyond `SameSite=Lax` (an attacker's page can sign a visitor
+//! in as the attacker).
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +21,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{respond, shell};
-use crate::http::{AppState, Client, session_set_cookie};
+use crate::http::{AppState, Client, constant_time_eq, session_cookie, session_set_cookie};
 use crate::services::ServiceError;
 use crate::services::people::{self, NewSession, SignInError};
 
@@ -156,4 +161,38 @@ fn accept_form(token: &str, form: &AcceptForm, message: Option<&str>) -> Markup 
 /// echoed (the service refuses it anyway).
 fn urlencoding_path(token: &str) -> String {
     token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')).collect()
+}
+
+/// What the sign-out button sends.
+#[derive(Debug, Default, Deserialize)]
+pub struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /sign-out`: the session named by the cookie ends when the form carries its CSRF token
+/// (303 to the sign-in page, the cookie cleared); without a live session, or with another
+/// token, nothing ends (403).
+pub async fn sign_out(State(state): State<AppState>, client: Client, headers: HeaderMap, form: Result<Form<SignOutForm>, FormRejection>) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let session = match session_cookie(&headers) {
+        Some(id) => people::session_member(&*state.store, &*state.clock, &id).await,
+        None => Ok(None),
+    };
+    match session {
+        Ok(Some((session, _))) if constant_time_eq(session.csrf_token.as_bytes(), form.csrf.as_bytes()) => {
+            if let Err(e) = state.store.delete_session(&session.hash).await {
+                tracing::error!(error = %e, "signing out failed");
+                return respond(StatusCode::INTERNAL_SERVER_ERROR, sign_in_form("", Some("Signing out failed; try again.")));
+            }
+            tracing::info!(member_id = %session.member_id, "signed out (page)");
+            (StatusCode::SEE_OTHER, [(SET_COOKIE, session_set_cookie(None, client.https)), (LOCATION, HeaderValue::from_static("/sign-in"))])
+                .into_response()
+        }
+        Ok(_) => respond(StatusCode::FORBIDDEN, sign_in_form("", Some("That sign-out did not come from your own page; nothing changed."))),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a session failed");
+            respond(StatusCode::INTERNAL_SERVER_ERROR, sign_in_form("", Some("Something went wrong on our side; try again.")))
+        }
+    }
 }
