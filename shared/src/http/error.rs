@@ -204,10 +204,8 @@ impl IntoResponse for ApiError {
         if bearer {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Some(after) = retry_after
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs(after).to_string())
-        {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        if let Some(after) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, retry_after_value(after));
         }
         resp
     }
@@ -298,6 +296,11 @@ fn strip_position(message: &str) -> String {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// The `Retry-After` header of every refusal that has one (API errors, the sign-in page).
+pub fn retry_after_value(after: std::time::Duration) -> HeaderValue {
+    HeaderValue::from(retry_after_secs(after))
 }
 
 /// `Retry-After` in whole seconds, rounded up (a client waiting the rounded-down figure would

@@ -35,7 +35,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{CSRF_HEADER, Caller, SESSION_COOKIE, SessionCaller, constant_time_eq, over_https, session_cookie, session_set_cookie};
 pub use people::Client;
-pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json};
+pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json, retry_after_value};
 
 use crate::intake::{Intake, IntakeConfig};
 use crate::ports::Ports;

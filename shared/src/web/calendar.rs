@@ -12,7 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use super::page::{Screen, WebError, respond, shell_signed_in};
 use crate::domain::{Channel, ChannelId, DeliveryState};
 use crate::http::{AppState, Caller};
 use crate::services::posts::{self, FreeSlot, PostFilter, PostView};
+use crate::services::reports::midnight;
 use crate::services::{Actor, channels};
 use crate::store::PageRequest;
 
@@ -145,16 +146,6 @@ impl Request {
     }
 }
 
-/// The first instant of local day `d` in `tz` (the first existing one when midnight is skipped).
-fn start_of(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    (0..24 * 4)
-        .find_map(|quarter| {
-            let t = NaiveTime::from_num_seconds_from_midnight_opt(quarter * 15 * 60, 0)?;
-            tz.from_local_datetime(&d.and_time(t)).earliest()
-        })
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc())
-}
 
 /// One post on one local day: its deliveries of that day that the filter keeps.
 struct Chip {
@@ -189,7 +180,9 @@ pub async fn page(
     let today = now.with_timezone(&tz).date_naive();
     let period = request.period.unwrap_or_else(|| Period::Month(today.with_day(1).unwrap_or(today)));
     let (first_day, end_day) = period.days();
-    let (from, to) = (start_of(first_day, tz), start_of(end_day, tz));
+    // A day starts at its first existing instant (the reports' own rule: midnight, or the end
+    // of a DST gap that skips it).
+    let (from, to) = (midnight(first_day, tz), midnight(end_day, tz));
 
     let channels: BTreeMap<ChannelId, Channel> =
         channels::list_channels(&*state.store, &actor).await?.into_iter().map(|c| (c.id, c)).collect();
@@ -474,10 +467,10 @@ mod tests {
         let (start, end) = Period::Month(NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()).days();
         assert_eq!((start.to_string(), end.to_string()), ("2026-12-28".into(), "2027-02-01".into()));
         let paris = chrono_tz::Europe::Paris;
-        assert_eq!(start_of(NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(), paris).to_rfc3339(), "2027-01-09T23:00:00+00:00");
+        assert_eq!(midnight(NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(), paris).to_rfc3339(), "2027-01-09T23:00:00+00:00");
         // Santiago skips midnight on the day its summer time starts: the day starts at 01:00.
         let santiago = chrono_tz::America::Santiago;
-        assert_eq!(start_of(NaiveDate::from_ymd_opt(2026, 9, 6).unwrap(), santiago).to_rfc3339(), "2026-09-06T04:00:00+00:00");
+        assert_eq!(midnight(NaiveDate::from_ymd_opt(2026, 9, 6).unwrap(), santiago).to_rfc3339(), "2026-09-06T04:00:00+00:00");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{respond, shell};
-use crate::http::{AppState, Client, constant_time_eq, session_cookie, session_set_cookie};
+use crate::http::{AppState, Client, constant_time_eq, retry_after_value, session_cookie, session_set_cookie};
 use crate::services::ServiceError;
 use crate::services::people::{self, NewSession, SignInError};
 
@@ -64,9 +64,7 @@ pub async fn sign_in(State(state): State<AppState>, client: Client, form: Result
                 StatusCode::TOO_MANY_REQUESTS,
                 sign_in_form(&form.email, Some("Too many attempts. Wait a few minutes, then try again.")),
             );
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                page.headers_mut().insert(RETRY_AFTER, v);
-            }
+            page.headers_mut().insert(RETRY_AFTER, retry_after_value(retry_after));
             page
         }
         Err(SignInError::Service(e)) => refused(e, |message| sign_in_form(&form.email, Some(message))),
