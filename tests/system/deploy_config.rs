@@ -495,6 +495,7 @@ async fn every_route_of_the_router_is_routed_by_the_template() {
     assert_eq!(status, 200);
     let mut paths: Vec<String> = doc["paths"].as_object().expect("paths").keys().cloned().collect();
     paths.extend(["/", "/calendar", "/sign-in", "/sign-out", "/invite/hinv_x", "/assets/app.0123456789.css"].map(String::from));
+    paths.extend(herald_core::web::Screen::ALL.iter().flat_map(|s| [s.path().to_owned(), format!("{}/x/y", s.path())]));
     let unrouted: Vec<&String> = paths.iter().filter(|p| !routes.iter().any(|r| route_takes(r, p))).collect();
     assert!(unrouted.is_empty(), "not routed by template.yaml's HttpApi events: {unrouted:?} (routes: {routes:?})");
     assert!(!route_takes("/calendar", "/calendar/x") && route_takes("/v1/{proxy+}", "/v1/posts/1/approve"));

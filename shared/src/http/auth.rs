@@ -41,38 +41,55 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return match session_cookie(&parts.headers) {
-                Some(id) => session_caller(parts, state, &id).await,
-                None => Err(ApiError::Unauthorized("missing Authorization: Bearer <api key>")),
-            };
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("Authorization must be `Bearer <api key>`"))?;
-        let key = state
-            .store
-            .api_key_by_hash(&KeyHash::of(token))
-            .await?
-            .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
-        Ok(Caller { team_id: key.team_id, role: key.role, key_id: key.id, session: None })
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        authenticate(&parts.headers, state, if safe { Csrf::NotNeeded } else { Csrf::Sent(sent) }).await
     }
 }
 
-async fn session_caller(parts: &Parts, state: &AppState, id: &str) -> Result<Caller, ApiError> {
+/// What a request proves against cross-site forgery, checked when it is authenticated by its
+/// session cookie (an API key needs no such proof: a browser never sends one by itself).
+#[derive(Debug, Clone, Copy)]
+pub enum Csrf<'a> {
+    /// A request that changes nothing (GET, HEAD, OPTIONS).
+    NotNeeded,
+    /// The token the request carries: the `x-csrf-token` header of an API call, or the `csrf`
+    /// field of a page's form (a page cannot set headers on a form post).
+    Sent(&'a str),
+}
+
+/// The caller of a request, from its `Authorization` header (an API key) or else its session
+/// cookie; a session's change must carry the session's CSRF token (`csrf`).
+pub async fn authenticate(headers: &HeaderMap, state: &AppState, csrf: Csrf<'_>) -> Result<Caller, ApiError> {
+    let Some(header) = headers.get(AUTHORIZATION) else {
+        return match session_cookie(headers) {
+            Some(id) => session_caller(state, &id, csrf).await,
+            None => Err(ApiError::Unauthorized("missing Authorization: Bearer <api key>")),
+        };
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized("Authorization must be `Bearer <api key>`"))?;
+    let key = state
+        .store
+        .api_key_by_hash(&KeyHash::of(token))
+        .await?
+        .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
+    Ok(Caller { team_id: key.team_id, role: key.role, key_id: key.id, session: None })
+}
+
+async fn session_caller(state: &AppState, id: &str, csrf: Csrf<'_>) -> Result<Caller, ApiError> {
     let (session, member) = crate::services::people::session_member(&*state.store, &*state.clock, id)
         .await?
         .ok_or(ApiError::Unauthorized("your session has ended; sign in again"))?;
-    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe {
-        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !constant_time_eq(sent.as_bytes(), session.csrf_token.as_bytes()) {
-            return Err(ApiError::Csrf);
-        }
+    if let Csrf::Sent(sent) = csrf
+        && !constant_time_eq(sent.as_bytes(), session.csrf_token.as_bytes())
+    {
+        return Err(ApiError::Csrf);
     }
     Ok(Caller {
         team_id: member.team_id,

@@ -1,5 +1,5 @@
 //! The web app's routes, beside the API's: `/` (to the calendar), `/calendar`, `/sign-in`,
-//! `/invite/{token}`, `/sign-out` and `/assets/{file}`. The pages themselves are in [`crate::web`]; none is an API operation, so
+//! `/invite/{token}`, `/sign-out`, `/assets/{file}`, and each screen's own (its `routes()`). The pages themselves are in [`crate::web`]; none is an API operation, so
 //! none is in the OpenAPI document.
 
 use axum::Router;
@@ -19,5 +19,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/invite/{token}", get(web::sign_in::invite_page).post(web::sign_in::accept))
         .route("/sign-out", axum::routing::post(web::sign_in::sign_out))
         .route("/assets/{file}", get(web::assets::serve))
+        .merge(web::compose::routes())
+        .merge(web::approvals::routes())
+        .merge(web::inbox::routes())
+        .merge(web::reports::routes())
+        .merge(web::channels::routes())
+        .merge(web::settings::routes())
         .layer(map_response(web::security_headers))
 }

@@ -36,9 +36,19 @@ pub static CSS: LazyLock<Asset> =
 pub static JS: LazyLock<Asset> =
     LazyLock::new(|| Asset::new("app", "js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")));
 
+/// The calendar's script (drag to reschedule).
+pub static CALENDAR_JS: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("calendar", "js", "text/javascript; charset=utf-8", include_bytes!("assets/calendar.js")));
+/// The composer's script (live counters and checks, asked of the server).
+pub static COMPOSE_JS: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("compose", "js", "text/javascript; charset=utf-8", include_bytes!("assets/compose.js")));
+/// The inbox's script (keyboard shortcuts).
+pub static INBOX_JS: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("inbox", "js", "text/javascript; charset=utf-8", include_bytes!("assets/inbox.js")));
+
 /// Every asset.
-pub fn all() -> [&'static Asset; 2] {
-    [&CSS, &JS]
+pub fn all() -> [&'static Asset; 5] {
+    [&CSS, &JS, &CALENDAR_JS, &COMPOSE_JS, &INBOX_JS]
 }
 
 /// `GET /assets/{file}`: the file with `Cache-Control: public, max-age=31536000, immutable`,

@@ -10,15 +10,22 @@
 //! Every page response carries [`CONTENT_SECURITY_POLICY`] (no inline script or style, nothing
 //! from another host), `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`.
 
+pub mod approvals;
 pub mod assets;
 pub mod calendar;
+pub mod channels;
+pub mod compose;
+pub mod form;
+pub mod inbox;
 mod page;
+pub mod reports;
+pub mod settings;
 pub mod sign_in;
 
 use axum::http::header::{self, HeaderValue};
 use axum::response::Response;
 
-pub use page::WebError;
+pub use page::{Screen, WebError};
 
 /// The pages' policy: scripts, styles, fetches and form posts from this origin only, images
 /// from here or `data:` URLs, never framed, no `<base>`.

@@ -8,10 +8,47 @@ use super::assets;
 use crate::http::ApiError;
 use crate::services::ServiceError;
 
-/// The screens of the navigation bar (more come as they are built).
+/// The screens of the navigation bar, in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
     Calendar,
+    Compose,
+    Approvals,
+    Inbox,
+    Reports,
+    Channels,
+    Settings,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 7] =
+        [Screen::Calendar, Screen::Compose, Screen::Approvals, Screen::Inbox, Screen::Reports, Screen::Channels, Screen::Settings];
+
+    /// Its name in the navigation bar.
+    pub fn label(self) -> &'static str {
+        match self {
+            Screen::Calendar => "Calendar",
+            Screen::Compose => "New post",
+            Screen::Approvals => "Approvals",
+            Screen::Inbox => "Inbox",
+            Screen::Reports => "Reports",
+            Screen::Channels => "Channels",
+            Screen::Settings => "Settings",
+        }
+    }
+
+    /// Its address.
+    pub fn path(self) -> &'static str {
+        match self {
+            Screen::Calendar => "/calendar",
+            Screen::Compose => "/compose",
+            Screen::Approvals => "/approvals",
+            Screen::Inbox => "/inbox",
+            Screen::Reports => "/reports",
+            Screen::Channels => "/channels",
+            Screen::Settings => "/settings",
+        }
+    }
 }
 
 /// A whole page: `<head>` with the stylesheet and the script, the top bar, then `main`.
@@ -20,8 +57,14 @@ pub fn shell(title: &str, current: Option<Screen>, main: Markup) -> Markup {
 }
 
 /// [`shell`] for a person signed in with a session: the top bar has a "Sign out" button, a form
-/// carrying the session's CSRF token (`csrf`).
+/// carrying the session's CSRF token (`csrf`), and the page carries the token in
+/// `<meta name="csrf-token">` for the scripts that call the API (they send it in `x-csrf-token`).
 pub fn shell_signed_in(title: &str, current: Option<Screen>, csrf: Option<&str>, main: Markup) -> Markup {
+    shell_with_scripts(title, current, csrf, &[], main)
+}
+
+/// [`shell_signed_in`] with a screen's own scripts (embedded [`assets`], loaded after `app.js`).
+pub fn shell_with_scripts(title: &str, current: Option<Screen>, csrf: Option<&str>, scripts: &[&assets::Asset], main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -32,7 +75,13 @@ pub fn shell_signed_in(title: &str, current: Option<Screen>, csrf: Option<&str>,
                 // No icon yet: an empty one, so browsers do not ask for /favicon.ico.
                 link rel="icon" href="data:,";
                 link rel="stylesheet" href=(assets::CSS.path());
+                @if let Some(csrf) = csrf {
+                    meta name="csrf-token" content=(csrf);
+                }
                 script src=(assets::JS.path()) defer {}
+                @for script in scripts {
+                    script src=(script.path()) defer {}
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -40,9 +89,11 @@ pub fn shell_signed_in(title: &str, current: Option<Screen>, csrf: Option<&str>,
                     a.brand href="/" { "Herald" }
                     nav aria-label="Main" {
                         ul {
-                            li {
-                                a href="/calendar" aria-current=[(current == Some(Screen::Calendar)).then_some("page")] {
-                                    "Calendar"
+                            @for screen in Screen::ALL {
+                                li {
+                                    a href=(screen.path()) aria-current=[(current == Some(screen)).then_some("page")] {
+                                        (screen.label())
+                                    }
                                 }
                             }
                         }

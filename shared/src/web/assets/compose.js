@@ -1,0 +1,2 @@
+// The compose screen's script (progressive enhancement: the page works without it).
+'use strict';

@@ -1,0 +1,2 @@
+// The inbox screen's script (progressive enhancement: the page works without it).
+'use strict';
