@@ -18,8 +18,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::page::{Screen, WebError, respond, shell_signed_in};
-use crate::domain::{Channel, ChannelId, DeliveryState};
+use super::assets;
+use super::page::{Screen, WebError, respond, shell_with_scripts};
+use crate::domain::{Channel, ChannelId, DeliveryState, PostId};
 use crate::http::{AppState, Caller};
 use crate::services::posts::{self, FreeSlot, PostFilter, PostView};
 use crate::services::reports::midnight;
@@ -149,6 +150,10 @@ impl Request {
 
 /// One post on one local day: its deliveries of that day that the filter keeps.
 struct Chip {
+    post: PostId,
+    /// Still movable (draft, pending approval, scheduled): the chip can be dragged, and has a
+    /// "Move" link.
+    movable: bool,
     at: DateTime<Tz>,
     text: String,
     /// The state word of these deliveries together ([`PostView::state`]).
@@ -203,7 +208,17 @@ pub async fn page(
                 .iter()
                 .map(|d| (name_of(&d.channel_id), (d.state.as_str() != state_word).then_some(d.state.as_str())))
                 .collect();
-            days.entry(date).or_default().chips.push(Chip { at, text: excerpt(view.post.text.as_str()), state: state_word, channels });
+            let movable = these.deliveries.iter().all(|d| {
+                matches!(d.state, DeliveryState::Draft | DeliveryState::PendingApproval | DeliveryState::Scheduled)
+            });
+            days.entry(date).or_default().chips.push(Chip {
+                post: view.post.id,
+                movable,
+                at,
+                text: excerpt(view.post.text.as_str()),
+                state: state_word,
+                channels,
+            });
         }
     }
     if matches!(period, Period::Week(_)) {
@@ -221,7 +236,13 @@ pub async fn page(
 
     let screen = View { period, today, request: &request, tz, channels: &channels, days: &days, first_day, end_day };
     let csrf = caller.session.as_ref().map(|s| s.csrf_token.as_str());
-    let markup = shell_signed_in(&format!("{} · {}", period.title(), team.name), Some(Screen::Calendar), csrf, screen.render());
+    let markup = shell_with_scripts(
+        &format!("{} · {}", period.title(), team.name),
+        Some(Screen::Calendar),
+        csrf,
+        &[&assets::CALENDAR_JS],
+        screen.render(),
+    );
     let mut response = respond(StatusCode::OK, markup);
     let took = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(v) = HeaderValue::from_str(&format!("app;dur={took:.1}")) {
@@ -317,6 +338,7 @@ impl View<'_> {
         let dates: Vec<NaiveDate> = self.first_day.iter_days().take_while(|d| *d < self.end_day).collect();
         let in_period = |d: &NaiveDate| month_of.is_none_or(|m| d.month() == m);
         let posts_shown: usize = self.days.iter().filter(|(d, _)| in_period(d)).map(|(_, day)| day.chips.len()).sum();
+        let back = self.href(Some(period));
         html! {
             h1 { (period.title()) }
             p.zone { "Times on the team's clock: " (self.tz.name()) "." }
@@ -373,11 +395,11 @@ impl View<'_> {
                             if outside { " outside" } else { "" },
                             if *date == self.today { " today" } else { "" },
                         );
-                        li class=(class) {
+                        li class=(class) data-date=(date.format("%Y-%m-%d")) {
                             h2 { time datetime=(date.format("%Y-%m-%d")) { (date.format("%a %-d %b")) } }
                             @if let Some(day) = day {
                                 @if !day.chips.is_empty() {
-                                    ul.chips { @for chip in &day.chips { (chip_markup(chip)) } }
+                                    ul.chips { @for chip in &day.chips { (chip_markup(chip, &back)) } }
                                 }
                                 @if !day.slots.is_empty() {
                                     ul.slots aria-label="Free queue slots" {
@@ -397,6 +419,8 @@ impl View<'_> {
             @if posts_shown == 0 {
                 p.nothing { "No " (noun) @if self.request.filter != PostFilter::default() { " with these filters" } "." }
             }
+            p.hint.drag-hint { "Drag a post to another day to move it, or use its “Move” link." }
+            p #calendar-status role="status" aria-live="polite" {}
             ul.legend aria-label="States" {
                 @for s in DeliveryState::ALL {
                     li class=(format!("chip s-{}", s.as_str())) { span.state { (state_label(s.as_str())) } }
@@ -406,9 +430,10 @@ impl View<'_> {
     }
 }
 
-fn chip_markup(chip: &Chip) -> Markup {
+fn chip_markup(chip: &Chip, back: &str) -> Markup {
+    let back: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
     html! {
-        li class=(format!("chip s-{}", chip.state)) {
+        li class=(format!("chip s-{}", chip.state)) data-post=[chip.movable.then_some(chip.post)] data-time=(chip.at.format("%H:%M")) {
             time.when datetime=(chip.at.to_rfc3339()) { (chip.at.format("%H:%M")) }
             span.state { (state_label(chip.state)) }
             span.text { (chip.text) }
@@ -418,6 +443,9 @@ fn chip_markup(chip: &Chip) -> Markup {
                     (name)
                     @if let Some(own) = own { " (" (state_label(own)) ")" }
                 }
+            }
+            @if chip.movable {
+                a.move href=(format!("/calendar/move/{}?back={back}", chip.post)) { "Move" span.visually-hidden { " “" (chip.text) "”" } }
             }
         }
     }

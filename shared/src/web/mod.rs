@@ -19,6 +19,7 @@ pub mod form;
 pub mod inbox;
 mod page;
 pub mod reports;
+pub mod reschedule;
 pub mod settings;
 pub mod sign_in;
 

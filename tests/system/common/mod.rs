@@ -11,6 +11,7 @@ pub mod mastodon;
 pub mod process;
 pub mod report_dataset;
 pub mod serve;
+pub mod webdriver;
 
 use std::sync::Arc;
 

@@ -1,0 +1,136 @@
+//! The web app in a real browser (headless Chromium over WebDriver, tests/system/common/webdriver.rs):
+//! what a person does, with a mouse or the keyboard, at a phone's and a laptop's width, each
+//! screen checked for sideways overflow and by axe-core, screenshots kept.
+
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use herald_core::domain::Role;
+use serde_json::{Value, json};
+
+use crate::common::App;
+use crate::common::webdriver::{Driver, LAPTOP, PHONE, Session, Site};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A café in Paris with a sandbox channel, and a person invited as `role` (the invite's link).
+async fn cafe_with_invite(role: &str, email: &str) -> (App, String, String, String) {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let (status, team) = app.patch("/v1/team", &admin, json!({"name": "Café du coin", "time_zone": "Europe/Paris"})).await;
+    assert_eq!(status, 200, "{team}");
+    let channel = app.sandbox(&admin, "Sandbox").await;
+    let (status, invite) = app.post("/v1/invites", &admin, json!({"email": email, "role": role})).await;
+    assert_eq!(status, 201, "{invite}");
+    let link = invite["url"].as_str().expect("an invite link").to_owned();
+    (app, admin, channel, link)
+}
+
+/// Joins through the invite page, as a person does.
+async fn join(s: &Session, site: &Site, link: &str, name: &str, email: &str) {
+    s.goto(&format!("{}{link}", site.url)).await;
+    s.check_page("invite").await;
+    s.fill("#name", name).await;
+    s.fill("#email", email).await;
+    s.fill("#password", PASSWORD).await;
+    s.click("form.stack button[type=submit]").await;
+    s.wait_until("return location.pathname === '/calendar'", "the calendar after joining").await;
+}
+
+async fn publish_at(app: &App, key: &str, post: &str) -> String {
+    let (status, post) = app.get(&format!("/v1/posts/{post}"), key).await;
+    assert_eq!(status, 200, "{post}");
+    post["deliveries"][0]["publish_at"].as_str().expect("publish_at").to_owned()
+}
+
+#[tokio::test]
+async fn a_person_joins_moves_a_post_by_dragging_and_by_keyboard_signs_out_and_back_in() {
+    let Some(driver) = Driver::start().await else { return };
+    let (app, admin, channel, link) = cafe_with_invite("editor", "lea@cafe.example").await;
+    let post: Value = app
+        .create(
+            &admin,
+            json!({"text": "Galette des rois all week", "channel_ids": [channel],
+                   "publish_at": {"local": "2027-01-12T10:00:00", "time_zone": "Europe/Paris"}}),
+        )
+        .await;
+    let id = post["id"].as_str().expect("post id").to_owned();
+    let site = Site::start(&app).await;
+    let s = driver.session(LAPTOP).await;
+
+    join(&s, &site, &link, "Léa", "lea@cafe.example").await;
+    s.goto(&format!("{}/calendar?month=2027-01", site.url)).await;
+    s.check_page("calendar-month").await;
+
+    // Drag the chip from Tuesday the 12th to Thursday the 14th: same time of day, new day.
+    let chip = s.find(&format!("li.chip[data-post=\"{id}\"]")).await;
+    let target = s.find("li.day[data-date=\"2027-01-14\"]").await;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement { element: chip, duration: None, x: 0.0, y: 0.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveBy { duration: Some(Duration::from_millis(100)), x: 10.0, y: 0.0 })
+        .then(PointerAction::MoveToElement { element: target, duration: Some(Duration::from_millis(300)), x: 0.0, y: 0.0 })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    s.client.perform_actions(drag).await.expect("dragging the chip");
+    s.wait_until(
+        &format!("var c = document.querySelector('li.chip[data-post=\"{id}\"]'); return !!c && c.closest('li.day').dataset.date === '2027-01-14'"),
+        "the chip on the 14th after the page reloads",
+    )
+    .await;
+    assert_eq!(publish_at(&app, &admin, &id).await, "2027-01-14T09:00:00Z", "10:00 in Paris on the 14th");
+
+    // The keyboard's way: Tab to the chip's "Move" link, Enter, then the form.
+    s.eval(&format!("document.querySelector('li.chip[data-post=\"{id}\"] a.move').focus(); return true")).await;
+    s.find(&format!("li.chip[data-post=\"{id}\"] a.move")).await.send_keys("\u{E007}").await.expect("Enter on the link");
+    s.wait_until("return location.pathname.startsWith('/calendar/move/')", "the move form").await;
+    s.check_page("move").await;
+    assert_eq!(s.find("#date").await.prop("value").await.expect("date").as_deref(), Some("2027-01-14"));
+    assert_eq!(s.find("#time").await.prop("value").await.expect("time").as_deref(), Some("10:00"));
+    s.eval("document.querySelector('#date').value = '2027-01-20'; document.querySelector('#time').value = '18:30'; return true").await;
+    s.click("form.stack button[type=submit]").await;
+    s.wait_until("return location.search === '?month=2027-01'", "back on the month").await;
+    assert_eq!(publish_at(&app, &admin, &id).await, "2027-01-20T17:30:00Z");
+    assert!(s.text("li.day[data-date=\"2027-01-20\"]").await.contains("Galette des rois"));
+
+    // A time that does not exist in Paris (the spring gap) is refused, and nothing moves.
+    s.goto(&format!("{}/calendar/move/{id}", site.url)).await;
+    s.eval("document.querySelector('#date').value = '2027-03-28'; document.querySelector('#time').value = '02:30'; return true").await;
+    s.click("form.stack button[type=submit]").await;
+    let problem = s.text(".problem").await;
+    assert!(problem.contains("publish_at"), "says which rule: {problem}");
+    s.check_page("move-refused").await;
+    assert_eq!(publish_at(&app, &admin, &id).await, "2027-01-20T17:30:00Z");
+
+    // Sign out, and in again with the password chosen when joining.
+    s.goto(&format!("{}/calendar", site.url)).await;
+    s.click("form.signout button").await;
+    s.wait_until("return location.pathname === '/sign-in'", "the sign-in page after signing out").await;
+    s.check_page("sign-in").await;
+    s.goto(&format!("{}/calendar", site.url)).await;
+    assert!(s.body_text().await.contains("Not signed in"), "the session has ended");
+    s.sign_in(&site, "lea@cafe.example", PASSWORD).await;
+    s.close().await;
+}
+
+#[tokio::test]
+async fn the_calendar_and_sign_in_fit_a_phone_and_pass_axe() {
+    let Some(driver) = Driver::start().await else { return };
+    let (app, admin, channel, link) = cafe_with_invite("admin", "sam@cafe.example").await;
+    for (day, text) in [("2027-01-05T08:30:00", "Croissants are back"), ("2027-01-05T18:00:00", "Jazz night tonight")] {
+        app.create(
+            &admin,
+            json!({"text": text, "channel_ids": [channel], "publish_at": {"local": day, "time_zone": "Europe/Paris"}}),
+        )
+        .await;
+    }
+    let site = Site::start(&app).await;
+    let s = driver.session(PHONE).await;
+    join(&s, &site, &link, "Sam", "sam@cafe.example").await;
+    assert_eq!(s.eval("return document.documentElement.clientWidth").await, json!(PHONE), "a phone's width");
+    s.goto(&format!("{}/calendar?month=2027-01", site.url)).await;
+    s.check_page("calendar-month").await;
+    s.goto(&format!("{}/calendar?week=2027-01-04", site.url)).await;
+    s.check_page("calendar-week").await;
+    assert!(s.body_text().await.contains("Jazz night tonight"));
+    s.close().await;
+}
