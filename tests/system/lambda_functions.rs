@@ -460,6 +460,87 @@ async fn api_serves_the_calendar_page_and_its_assets() {
     assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
 }
 
+/// A form post from a page (`application/x-www-form-urlencoded`), with the browser's cookies in
+/// the event's `cookies` array: where API Gateway's payload 2.0 puts them (not in `headers`).
+fn form_event(path: &str, form: &str, cookies: &[&str]) -> Value {
+    let mut e = http_event("POST", path, None, None);
+    e["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    e["headers"]["content-length"] = json!(form.len().to_string());
+    e["body"] = json!(form);
+    if !cookies.is_empty() {
+        e["cookies"] = json!(cookies);
+    }
+    e
+}
+
+/// The `Set-Cookie` values of an answer: payload 2.0 answers carry them in `cookies`.
+fn set_cookies(outcome: &Outcome) -> Vec<String> {
+    let v = outcome.json();
+    let mut out: Vec<String> = v["cookies"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();
+    out.extend(v["headers"]["set-cookie"].as_str().map(str::to_owned));
+    out
+}
+
+/// A person on AWS: joins through the invite page, gets a session cookie (`Secure`: API Gateway
+/// says https), sees the calendar with the cookie alone, and moves a post with a form carrying
+/// the session's CSRF token (without it, nothing moves). Sessions live in DynamoDB, so any
+/// instance of the function reads them.
+#[tokio::test]
+async fn a_person_joins_signs_in_and_moves_a_post_through_the_api_function() {
+    let moto = Moto::new().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+
+    let (status, invite) = http_json(&api.invoke(&http_event("POST", "/v1/invites", Some(&admin), Some(&json!({"role": "editor", "email": "lea@cafe.example"})))).await);
+    assert_eq!(status, 201, "{invite}");
+    let link = invite["url"].as_str().expect("an invite link").to_owned();
+    let joined = api.invoke(&form_event(&link, "name=L%C3%A9a&email=lea%40cafe.example&password=correct+horse+battery", &[])).await;
+    let (status, headers, body) = http_answer(&joined);
+    assert_eq!((status, headers["location"].as_str()), (303, Some("/calendar")), "{}", String::from_utf8_lossy(&body));
+    let cookie = set_cookies(&joined).into_iter().find(|c| c.starts_with("herald_session=")).expect("the session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure"), "{cookie}");
+    let session = cookie.split(';').next().expect("name=value").to_owned();
+
+    let mastodon = FakeMastodon::start().await;
+    let (status, channel) = http_json(
+        &api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&json!({"platform": "mastodon", "name": "Toots",
+            "credentials": {"instance_url": mastodon.url, "access_token": "t"}})))).await,
+    );
+    assert_eq!(status, 201, "{channel}");
+    let (status, post) = http_json(
+        &api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&json!({"text": "Galettes", "channel_ids": [channel["id"]],
+            "publish_at": {"local": "2030-01-08T10:00:00", "time_zone": "UTC"}})))).await,
+    );
+    assert_eq!(status, 201, "{post}");
+    let id = post["id"].as_str().expect("post id").to_owned();
+
+    let mut calendar = http_event("GET", "/calendar?month=2030-01", None, None);
+    calendar["rawQueryString"] = json!("month=2030-01");
+    calendar["queryStringParameters"] = json!({"month": "2030-01"});
+    calendar["cookies"] = json!([session]);
+    let (status, _, body) = http_answer(&api.invoke(&calendar).await);
+    let page = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Galettes") && page.contains(&format!("data-post=\"{id}\"")), "{page}");
+    let csrf = page
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries the session's CSRF token")
+        .to_owned();
+
+    let move_to = format!("/calendar/move/{id}");
+    let forged = api.invoke(&form_event(&move_to, "date=2030-01-09&time=10%3A00", &[&session])).await;
+    assert_eq!(http_answer(&forged).0, 403, "no token, no change");
+    let moved = api.invoke(&form_event(&move_to, &format!("csrf={csrf}&date=2030-01-09&time=11%3A15"), &[&session])).await;
+    let (status, headers, body) = http_answer(&moved);
+    assert_eq!((status, headers["location"].as_str()), (303, Some("/calendar?month=2030-01")), "{}", String::from_utf8_lossy(&body));
+    let (status, post) = http_json(&api.invoke(&http_event("GET", &format!("/v1/posts/{id}"), Some(&admin), None)).await);
+    assert_eq!(status, 200);
+    assert_eq!(post["deliveries"][0]["publish_at"], "2030-01-09T11:15:00Z", "{post}");
+    assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
+}
+
 #[tokio::test]
 async fn api_writes_a_channel_and_a_post_to_dynamodb() {
     let moto = Moto::new().await;
@@ -868,11 +949,12 @@ fn first_key(moto: &Moto, team: &str) -> std::process::Output {
 /// index item) is listed once the script has added a key to it.
 #[tokio::test]
 async fn the_first_key_script_writes_what_the_store_writes_and_its_team_gets_reports() {
-    use herald_core::store::ApiKeyStore;
+    use herald_core::domain::KeyHash;
+    use herald_core::store::{ApiKeyStore, PeopleStore};
     let moto = Moto::new().await;
     let out = first_key(&moto, "cafe");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key = String::from_utf8(out.stdout.clone()).unwrap().trim().to_owned();
     assert!(key.starts_with("hrld_"), "{key}");
 
     // The same entities written by the store into a table of their own: the items are equal.
@@ -916,6 +998,28 @@ async fn the_first_key_script_writes_what_the_store_writes_and_its_team_gets_rep
     let body = json!({"role": "editor", "name": "ci"});
     let (status, made) = http_json(&api.invoke(&http_event("POST", "/v1/keys", Some(&key), Some(&body))).await);
     assert_eq!(status, 201, "{made}");
+
+    // The first admin's setup link (on stderr): the item the store writes for the same link, and
+    // the web app's invite page takes it (a person, a password, a session cookie).
+    let told = String::from_utf8_lossy(&out.stderr).into_owned();
+    let token = told
+        .split("/invite/")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no setup link in:\n{told}"))
+        .to_owned();
+    assert!(token.starts_with("hinv_") && token.len() == 69, "{token}");
+    let link = moto.store.link_by_hash(&KeyHash::of(&token)).await.unwrap().expect("the link reads back");
+    store.put_link(&link).await.unwrap();
+    let pk = format!("LINK#{}", link.hash.as_str());
+    let scripted = moto.raw_item(&moto.table, &pk, "LINK").await.expect("the script's link");
+    let stored = moto.raw_item(&by_store, &pk, "LINK").await.unwrap();
+    let (a, b): (BTreeMap<_, _>, BTreeMap<_, _>) = (scripted.iter().collect(), stored.iter().collect());
+    assert!(scripted == stored, "{pk}: the script's item\n{a:#?}\nis not the store's\n{b:#?}");
+    let joined = api.invoke(&form_event(&format!("/invite/{token}"), "name=Sam&email=sam%40cafe.example&password=correct+horse+battery", &[])).await;
+    let (status, headers, body) = http_answer(&joined);
+    assert_eq!((status, headers["location"].as_str()), (303, Some("/calendar")), "{}", String::from_utf8_lossy(&body));
+    assert!(set_cookies(&joined).iter().any(|c| c.starts_with("herald_session=")), "signed in");
 
     // A team as the script's earlier version wrote it (no TEAMS index item): listed once the
     // script has added a key to it, its own settings kept.
