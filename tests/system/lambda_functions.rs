@@ -481,6 +481,19 @@ fn set_cookies(outcome: &Outcome) -> Vec<String> {
     out
 }
 
+/// A login form (`/invite/<token>`) shown by the function, then posted as the browser posts it:
+/// the form's `login` token in the field and in the `herald_login` cookie it set.
+async fn post_login_form(api: &FunctionProcess, path: &str, body: &str) -> Outcome {
+    let shown = api.invoke(&http_event("GET", path, None, None)).await;
+    let (status, _, page) = http_answer(&shown);
+    let page = String::from_utf8_lossy(&page).into_owned();
+    assert_eq!(status, 200, "{page}");
+    let token = page.split("name=\"login\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a login token").to_owned();
+    let cookie = set_cookies(&shown).into_iter().find(|c| c.starts_with("herald_login=")).expect("the login cookie");
+    assert!(cookie.contains("Secure") && cookie.contains("SameSite=Strict"), "{cookie}");
+    api.invoke(&form_event(path, &format!("{body}&login={token}"), &[&format!("herald_login={token}")])).await
+}
+
 /// A person on AWS: joins through the invite page, gets a session cookie (`Secure`: API Gateway
 /// says https), sees the calendar with the cookie alone, and moves a post with a form carrying
 /// the session's CSRF token (without it, nothing moves). Sessions live in DynamoDB, so any
@@ -494,7 +507,9 @@ async fn a_person_joins_signs_in_and_moves_a_post_through_the_api_function() {
     let (status, invite) = http_json(&api.invoke(&http_event("POST", "/v1/invites", Some(&admin), Some(&json!({"role": "editor", "email": "lea@cafe.example"})))).await);
     assert_eq!(status, 201, "{invite}");
     let link = invite["url"].as_str().expect("an invite link").to_owned();
-    let joined = api.invoke(&form_event(&link, "name=L%C3%A9a&email=lea%40cafe.example&password=correct+horse+battery", &[])).await;
+    let forged = api.invoke(&form_event(&link, "name=Eve&email=lea%40cafe.example&password=correct+horse+battery", &[])).await;
+    assert_eq!(http_answer(&forged).0, 403, "a login form without this browser's token");
+    let joined = post_login_form(&api, &link, "name=L%C3%A9a&email=lea%40cafe.example&password=correct+horse+battery").await;
     let (status, headers, body) = http_answer(&joined);
     assert_eq!((status, headers["location"].as_str()), (303, Some("/calendar")), "{}", String::from_utf8_lossy(&body));
     let cookie = set_cookies(&joined).into_iter().find(|c| c.starts_with("herald_session=")).expect("the session cookie");
@@ -1016,7 +1031,7 @@ async fn the_first_key_script_writes_what_the_store_writes_and_its_team_gets_rep
     let stored = moto.raw_item(&by_store, &pk, "LINK").await.unwrap();
     let (a, b): (BTreeMap<_, _>, BTreeMap<_, _>) = (scripted.iter().collect(), stored.iter().collect());
     assert!(scripted == stored, "{pk}: the script's item\n{a:#?}\nis not the store's\n{b:#?}");
-    let joined = api.invoke(&form_event(&format!("/invite/{token}"), "name=Sam&email=sam%40cafe.example&password=correct+horse+battery", &[])).await;
+    let joined = post_login_form(&api, &format!("/invite/{token}"), "name=Sam&email=sam%40cafe.example&password=correct+horse+battery").await;
     let (status, headers, body) = http_answer(&joined);
     assert_eq!((status, headers["location"].as_str()), (303, Some("/calendar")), "{}", String::from_utf8_lossy(&body));
     assert!(set_cookies(&joined).iter().any(|c| c.starts_with("herald_session=")), "signed in");

@@ -9,9 +9,10 @@ use serde_json::json;
 
 use crate::common::{App, Raw};
 
-const PASSWORD: &str = "correct horse battery";
+use crate::common::people::{PASSWORD, post_login_form as form, signed_in};
 
-async fn form(app: &App, path: &str, body: &str) -> Raw {
+/// A form posted as it is: no login token, no cookie (another site's page posting it).
+async fn bare_form(app: &App, path: &str, body: &str) -> Raw {
     let req = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -29,13 +30,6 @@ async fn get(app: &App, path: &str, cookie: Option<&str>) -> Raw {
     app.send(req.body(Body::empty()).unwrap()).await
 }
 
-/// The session id of a `303` to the calendar.
-fn signed_in(raw: &Raw) -> String {
-    assert_eq!((raw.status, raw.header("location")), (303, Some("/calendar")), "{}", raw.text());
-    let set = raw.header("set-cookie").expect("the session cookie");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
-    set.split(';').next().and_then(|p| p.strip_prefix("herald_session=")).expect("herald_session").to_owned()
-}
 
 #[tokio::test]
 async fn an_invited_person_joins_from_the_form_signs_in_and_sees_the_calendar() {
@@ -75,7 +69,7 @@ async fn an_invited_person_joins_from_the_form_signs_in_and_sees_the_calendar() 
     let wrong = form(&app, "/sign-in", "email=lea%40cafe.example&password=not+the+password").await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.text().contains("value=\"lea@cafe.example\""), "keeps the e-mail: {}", wrong.text());
-    assert!(wrong.header("set-cookie").is_none());
+    assert!(wrong.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap_or("").starts_with("herald_session=")), "no session");
     let right = form(&app, "/sign-in", &format!("email=LEA%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await;
     let other = signed_in(&right);
     assert_ne!(other, session, "a session of its own");
@@ -92,8 +86,8 @@ async fn the_calendar_sends_a_stranger_to_sign_in_and_an_empty_form_is_refused_n
 
     let empty = form(&app, "/sign-in", "").await;
     assert!(matches!(empty.status, 401 | 422), "{}: {}", empty.status, empty.text());
-    let garbage = form(&app, "/sign-in", "%%%=&&&").await;
-    assert!(matches!(garbage.status, 401 | 422), "{}", garbage.status);
+    let garbage = bare_form(&app, "/sign-in", "%%%=&&&").await;
+    assert_eq!(garbage.status, 403, "no login token: {}", garbage.text());
     let dead = form(&app, "/invite/nope", &format!("name=X&email=x%40y.example&password={}", PASSWORD.replace(' ', "+"))).await;
     assert_eq!(dead.status, 404, "{}", dead.text());
 }
@@ -138,4 +132,44 @@ async fn signing_out_from_the_page_needs_its_csrf_token_and_ends_the_session() {
     assert_eq!((out.status, out.header("location")), (303, Some("/sign-in")), "{}", out.text());
     assert!(out.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")), "the cookie is cleared");
     assert_eq!(get(&app, "/calendar", Some(&session)).await.status, 401, "the session ended");
+}
+
+/// Login CSRF: another site's page can post the sign-in or invite form with the attacker's own
+/// credentials, but not with this browser's login token (the field and the `herald_login`
+/// cookie must match): refused with 403, and nobody is signed in or joins.
+#[tokio::test]
+async fn a_login_form_posted_without_the_token_this_site_gave_is_refused() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let (_, invite) = app.post("/v1/invites", &admin, json!({"email": "eve@cafe.example", "role": "admin"})).await;
+    let path = invite["url"].as_str().expect("an invite url").to_owned();
+    let body = format!("name=Eve&email=eve%40cafe.example&password={}", PASSWORD.replace(' ', "+"));
+
+    let forged = bare_form(&app, &path, &body).await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert!(forged.header("set-cookie").is_some_and(|c| c.starts_with("herald_login=")), "a new token for a real retry");
+    assert!(forged.text().contains("did not come from this site"), "{}", forged.text());
+    // The token of the field alone, or of the cookie alone, or two that differ: refused.
+    let (token, _) = crate::common::people::login_form(&app, &path).await;
+    for (cookie, field) in [(None, Some(token.as_str())), (Some(token.as_str()), None), (Some(token.as_str()), Some("0000"))] {
+        let mut req = Request::builder().method(Method::POST).uri(&path).header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("herald_login={c}"));
+        }
+        let body = match field {
+            Some(f) => format!("{body}&login={f}"),
+            None => body.clone(),
+        };
+        let refused = app.send(req.body(Body::from(body)).unwrap()).await;
+        assert_eq!(refused.status, 403, "cookie {cookie:?}, field {field:?}");
+    }
+    let (status, members) = app.get("/v1/members", &admin).await;
+    assert_eq!(status, 200);
+    assert_eq!(members["items"].as_array().map(Vec::len), Some(0), "nobody joined: {members}");
+
+    // The invite still works from its own page.
+    signed_in(&form(&app, &path, &body).await);
+    let signed = bare_form(&app, "/sign-in", &format!("email=eve%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await;
+    assert_eq!(signed.status, 403, "a forged sign-in with the right password signs nobody in");
+    assert!(signed.header("set-cookie").is_none_or(|c| !c.contains("herald_session=h")));
 }

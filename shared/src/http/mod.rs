@@ -33,7 +33,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use auth::{CSRF_HEADER, Caller, Csrf, authenticate, SESSION_COOKIE, SessionCaller, constant_time_eq, over_https, session_cookie, session_set_cookie};
+pub use auth::{CSRF_HEADER, Caller, Csrf, authenticate, cookie_value, SESSION_COOKIE, SessionCaller, constant_time_eq, over_https, session_cookie, session_set_cookie};
 pub use people::Client;
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiJson, ErrorCode, parse_json, retry_after_value};
 

@@ -7,8 +7,13 @@
 //! token in a hidden field: a page cannot set the `x-csrf-token` header the API asks of
 //! cookie-authenticated changes, so the token travels in the body and is compared here.
 //!
-//! Not yet: login CSRF protection beyond `SameSite=Lax` (an attacker's page can sign a visitor
-//! in as the attacker).
+//! Login CSRF: another site's page could post these forms with the attacker's own e-mail and
+//! password (or an invite the attacker made), signing the visitor in as the attacker, whose
+//! team would then see what the visitor types. So each form, when shown, carries a fresh random
+//! token in a hidden `login` field and the same value in a `herald_login` cookie (HttpOnly,
+//! SameSite=Strict, an hour); a post whose field and cookie differ is refused (403, the form
+//! again with a new token). Another site can make the browser post, but can neither read nor
+//! set our cookie.
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -21,9 +26,14 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{respond, shell};
-use crate::http::{AppState, Client, constant_time_eq, retry_after_value, session_cookie, session_set_cookie};
+use crate::http::{AppState, Client, constant_time_eq, cookie_value, retry_after_value, session_cookie, session_set_cookie};
 use crate::services::ServiceError;
 use crate::services::people::{self, NewSession, SignInError};
+
+/// The cookie holding the login form's token (see the module's documentation).
+pub const LOGIN_COOKIE: &str = "herald_login";
+/// What a refused login token says.
+const STALE_FORM: &str = "This form was out of date or did not come from this site. Nothing was sent; try again.";
 
 /// What the sign-in form sends.
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +42,8 @@ pub struct SignInForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    login: String,
 }
 
 /// What the invite form sends.
@@ -43,61 +55,94 @@ pub struct AcceptForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    login: String,
+}
+
+/// A login form shown at `status`, with a fresh token in its `login` field and in the
+/// `herald_login` cookie.
+fn login_page(status: StatusCode, https: bool, form: impl FnOnce(&str) -> Markup) -> Response {
+    let mut bytes = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let token = hex::encode(bytes);
+    let mut page = respond(status, form(&token));
+    let secure = if https { "; Secure" } else { "" };
+    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        page.headers_mut().append(SET_COOKIE, v);
+    }
+    page
+}
+
+/// Whether a login form post carries the token of a form this site showed to this browser.
+fn login_token_matches(headers: &HeaderMap, sent: &str) -> bool {
+    cookie_value(headers, LOGIN_COOKIE).is_some_and(|kept| !sent.is_empty() && constant_time_eq(kept.as_bytes(), sent.as_bytes()))
 }
 
 /// `GET /sign-in`.
-pub async fn sign_in_page() -> Response {
-    respond(StatusCode::OK, sign_in_form("", None))
+pub async fn sign_in_page(client: Client) -> Response {
+    login_page(StatusCode::OK, client.https, |login| sign_in_form(login, "", None))
 }
 
 /// `POST /sign-in`: signed in (303 to the calendar, with the cookie), or the form again.
-pub async fn sign_in(State(state): State<AppState>, client: Client, form: Result<Form<SignInForm>, FormRejection>) -> Response {
+pub async fn sign_in(State(state): State<AppState>, client: Client, headers: HeaderMap, form: Result<Form<SignInForm>, FormRejection>) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
+    let again = |status: StatusCode, message: &str| login_page(status, client.https, |login| sign_in_form(login, &form.email, Some(message)));
+    if !login_token_matches(&headers, &form.login) {
+        return again(StatusCode::FORBIDDEN, STALE_FORM);
+    }
     match people::sign_in(&*state.store, &*state.clock, &form.email, &form.password, &client.address).await {
         Ok((member, new)) => {
             tracing::info!(member_id = %member.id, "signed in (page)");
             to_calendar(&new, client.https)
         }
-        Err(SignInError::Wrong) => respond(StatusCode::UNAUTHORIZED, sign_in_form(&form.email, Some(people::WRONG_CREDENTIALS))),
+        Err(SignInError::Wrong) => again(StatusCode::UNAUTHORIZED, people::WRONG_CREDENTIALS),
         Err(SignInError::Throttled { retry_after }) => {
-            let mut page = respond(
-                StatusCode::TOO_MANY_REQUESTS,
-                sign_in_form(&form.email, Some("Too many attempts. Wait a few minutes, then try again.")),
-            );
+            let mut page = again(StatusCode::TOO_MANY_REQUESTS, "Too many attempts. Wait a few minutes, then try again.");
             page.headers_mut().insert(RETRY_AFTER, retry_after_value(retry_after));
             page
         }
-        Err(SignInError::Service(e)) => refused(e, |message| sign_in_form(&form.email, Some(message))),
+        Err(SignInError::Service(e)) => refused(e, |status, message| again(status, message)),
     }
 }
 
 /// `GET /invite/{token}`: the form to join (the link is checked when it is sent).
-pub async fn invite_page(Path(token): Path<String>) -> Response {
-    respond(StatusCode::OK, accept_form(&token, &AcceptForm::default(), None))
+pub async fn invite_page(client: Client, Path(token): Path<String>) -> Response {
+    login_page(StatusCode::OK, client.https, |login| accept_form(login, &token, &AcceptForm::default(), None))
 }
 
 /// `POST /invite/{token}`: joined and signed in (303 to the calendar), or the form again.
-pub async fn accept(State(state): State<AppState>, client: Client, Path(token): Path<String>, form: Result<Form<AcceptForm>, FormRejection>) -> Response {
+pub async fn accept(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    form: Result<Form<AcceptForm>, FormRejection>,
+) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
+    let again = |status: StatusCode, message: &str| login_page(status, client.https, |login| accept_form(login, &token, &form, Some(message)));
+    if !login_token_matches(&headers, &form.login) {
+        return again(StatusCode::FORBIDDEN, STALE_FORM);
+    }
     let email = Some(form.email.trim()).filter(|e| !e.is_empty());
     match people::accept(&*state.store, &*state.clock, &token, email, &form.name, &form.password).await {
         Ok((member, new)) => {
             tracing::info!(member_id = %member.id, role = %member.role, "invite accepted (page)");
             to_calendar(&new, client.https)
         }
-        Err(e) => refused(e, |message| accept_form(&token, &form, Some(message))),
+        Err(e) => refused(e, again),
     }
 }
 
 /// The form again with the service's words, at the status the API would answer.
-fn refused(e: ServiceError, form: impl FnOnce(&str) -> Markup) -> Response {
+fn refused(e: ServiceError, again: impl FnOnce(StatusCode, &str) -> Response) -> Response {
     let e = crate::http::ApiError::from(e);
     let (status, _) = e.status();
     if status.is_server_error() {
         tracing::error!(error = %e, "a sign-in page failed");
-        return respond(status, form("Something went wrong on our side; try again in a moment."));
+        return again(status, "Something went wrong on our side; try again in a moment.");
     }
-    respond(status, form(&e.to_string()))
+    again(status, &e.to_string())
 }
 
 fn to_calendar(new: &NewSession, https: bool) -> Response {
@@ -113,7 +158,7 @@ fn problem(message: Option<&str>) -> Markup {
     }
 }
 
-fn sign_in_form(email: &str, message: Option<&str>) -> Markup {
+fn sign_in_form(login: &str, email: &str, message: Option<&str>) -> Markup {
     shell(
         "Sign in",
         None,
@@ -121,6 +166,7 @@ fn sign_in_form(email: &str, message: Option<&str>) -> Markup {
             h1 { "Sign in" }
             (problem(message))
             form.stack method="post" action="/sign-in" {
+                input type="hidden" name="login" value=(login);
                 label for="email" { "E-mail" }
                 input #email type="email" name="email" value=(email) autocomplete="username" required;
                 label for="password" { "Password" }
@@ -132,7 +178,7 @@ fn sign_in_form(email: &str, message: Option<&str>) -> Markup {
     )
 }
 
-fn accept_form(token: &str, form: &AcceptForm, message: Option<&str>) -> Markup {
+fn accept_form(login: &str, token: &str, form: &AcceptForm, message: Option<&str>) -> Markup {
     let action = format!("/invite/{}", urlencoding_path(token));
     shell(
         "Join your team",
@@ -141,6 +187,7 @@ fn accept_form(token: &str, form: &AcceptForm, message: Option<&str>) -> Markup 
             h1 { "Join your team" }
             (problem(message))
             form.stack method="post" action=(action) {
+                input type="hidden" name="login" value=(login);
                 label for="name" { "Your name" }
                 input #name type="text" name="name" value=(form.name) autocomplete="name" maxlength="100" required;
                 label for="email" { "E-mail" }
@@ -181,16 +228,22 @@ pub async fn sign_out(State(state): State<AppState>, client: Client, headers: He
         Ok(Some((session, _))) if constant_time_eq(session.csrf_token.as_bytes(), form.csrf.as_bytes()) => {
             if let Err(e) = state.store.delete_session(&session.hash).await {
                 tracing::error!(error = %e, "signing out failed");
-                return respond(StatusCode::INTERNAL_SERVER_ERROR, sign_in_form("", Some("Signing out failed; try again.")));
+                return login_page(StatusCode::INTERNAL_SERVER_ERROR, client.https, |login| {
+                    sign_in_form(login, "", Some("Signing out failed; try again."))
+                });
             }
             tracing::info!(member_id = %session.member_id, "signed out (page)");
             (StatusCode::SEE_OTHER, [(SET_COOKIE, session_set_cookie(None, client.https)), (LOCATION, HeaderValue::from_static("/sign-in"))])
                 .into_response()
         }
-        Ok(_) => respond(StatusCode::FORBIDDEN, sign_in_form("", Some("That sign-out did not come from your own page; nothing changed."))),
+        Ok(_) => login_page(StatusCode::FORBIDDEN, client.https, |login| {
+            sign_in_form(login, "", Some("That sign-out did not come from your own page; nothing changed."))
+        }),
         Err(e) => {
             tracing::error!(error = %e, "reading a session failed");
-            respond(StatusCode::INTERNAL_SERVER_ERROR, sign_in_form("", Some("Something went wrong on our side; try again.")))
+            login_page(StatusCode::INTERNAL_SERVER_ERROR, client.https, |login| {
+                sign_in_form(login, "", Some("Something went wrong on our side; try again."))
+            })
         }
     }
 }
