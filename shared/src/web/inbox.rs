@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
+use axum::http::header::{LOCATION, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +32,8 @@ use super::page::{Screen, respond, shell_with_scripts};
 use crate::domain::{
     Channel, ChannelId, Incident, Interaction, InteractionId, InteractionKind, InteractionStatus, Role, SentimentLabel,
 };
-use crate::http::{ApiError, AppState, Caller};
+use crate::http::{ApiError, AppState, Caller, retry_after_value};
+use crate::platforms::PublishError;
 use crate::services::inbox::{self as service, InboxFilters, MAX_NOTE_CHARS, ReplyError};
 use crate::services::{Actor, ServiceError, channels, people};
 use crate::store::PageRequest;
@@ -403,7 +404,7 @@ async fn thread_response(
                     h2 #act-h { "Work it" }
                     form.stack.reply-form method="post" action=(action("reply")) {
                         (csrf_field(caller))
-                        label for="reply-text" { "Reply on " (it.platform.as_str()) }
+                        label for="reply-text" { "Reply on " (channel_label(&channels, &it)) }
                         textarea #reply-text name="text" rows="4" maxlength=(MAX_NOTE_CHARS) required { (typed.reply) }
                         p.hint { "Published to the network through the channel." }
                         button type="submit" { "Send reply" }
@@ -508,7 +509,12 @@ async fn refused(state: &AppState, caller: &Caller, id: InteractionId, e: ApiErr
         ApiError::Invalid(v) if v.field == "text" => format!("The text {}.", v.rule),
         _ => e.to_string(),
     };
-    thread_response(state, caller, id, status, None, Some(&typed)).await
+    let mut page = thread_response(state, caller, id, status, None, Some(&typed)).await?;
+    // The network is down or busy: when it said how long to wait, the page says it too.
+    if let ApiError::Platform(PublishError::Transient { retry_after: Some(wait), .. }) = &e {
+        page.headers_mut().insert(RETRY_AFTER, retry_after_value(*wait));
+    }
+    Ok(page)
 }
 
 async fn reply(
