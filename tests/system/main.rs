@@ -39,4 +39,5 @@ mod serve;
 mod store_contract;
 mod web_browser;
 mod web_calendar;
+mod web_inbox;
 mod web_sign_in;

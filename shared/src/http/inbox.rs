@@ -12,10 +12,9 @@ use super::listing::{PageParams, instant, page_of, read};
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, InteractionId, InteractionKind, InteractionStatus, Platform, SentimentLabel, ValidationError,
+    InteractionId, InteractionKind, InteractionStatus, Platform, SentimentLabel,
 };
 use crate::services::inbox::{self as service, ReplyError};
-use crate::store::InboxQuery;
 
 /// A path id that is not even a UUID names no interaction: 404, like any unknown id.
 fn interaction_id(s: &str) -> Result<InteractionId, ApiError> {
@@ -87,30 +86,18 @@ pub async fn list(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Page<views::Interaction>>, ApiError> {
     let p: InboxParams = read(query)?;
-    let status = match &p.status {
-        Some(s) => InteractionStatus::parse("status", s)?,
-        None => InteractionStatus::Open,
+    let filters = service::InboxFilters {
+        status: p.status.as_deref(),
+        kind: p.kind.as_deref(),
+        channel_id: p.channel_id.as_deref(),
+        sentiment: p.sentiment.as_deref(),
+        tag: p.tag.as_deref(),
+        q: p.q.as_deref(),
     };
-    let text = match p.q.as_deref().map(str::trim) {
-        Some("") => return Err(ValidationError::new("q", "must not be empty").into()),
-        Some(q) if q.chars().count() > 200 => return Err(ValidationError::new("q", "at most 200 characters").into()),
-        other => other.map(str::to_owned),
-    };
-    let query = InboxQuery {
-        status,
-        from: p.from.as_deref().map(|s| instant("from", s)).transpose()?,
-        to: p.to.as_deref().map(|s| instant("to", s)).transpose()?,
-        channel: p.channel_id.as_deref().map(|s| ChannelId::parse("channel_id", s)).transpose()?,
-        kind: p.kind.as_deref().map(|s| InteractionKind::parse("kind", s)).transpose()?,
-        sentiment: p.sentiment.as_deref().map(|s| SentimentLabel::parse("sentiment", s)).transpose()?,
-        tag: match p.tag.as_deref() {
-            Some(t) if t.is_empty() || t.chars().count() > 100 => {
-                return Err(ValidationError::new("tag", "must be 1 to 100 characters: a watch-list term").into());
-            }
-            other => other.map(str::to_owned),
-        },
-        text,
-    };
+    let query = filters.read(
+        p.from.as_deref().map(|s| instant("from", s)).transpose()?,
+        p.to.as_deref().map(|s| instant("to", s)).transpose()?,
+    )?;
     let listing = service::list(&*state.store, &caller.actor(), &query, &page_of(p.limit.as_deref(), p.cursor)?).await?;
     Ok(Json(Page::of(&listing)))
 }

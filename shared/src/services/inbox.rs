@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    ErasedEvent, Incident, Interaction, InteractionId, InteractionStatus, MAX_ID_BYTES, Note, Platform, Role,
-    ValidationError,
+    ChannelId, ErasedEvent, Incident, Interaction, InteractionId, InteractionKind, InteractionStatus, MAX_ID_BYTES, Note,
+    Platform, Role, SentimentLabel, ValidationError,
 };
 use crate::events::{Event, EventKind};
 use crate::platforms::{PublishError, Published};
@@ -30,6 +30,51 @@ pub const MAX_INTERACTION_BYTES: usize = 300 * 1024;
 /// Most watch-list terms per team, and the longest term.
 pub const MAX_WATCH_TERMS: usize = 200;
 pub const MAX_WATCH_TERM_CHARS: usize = 100;
+
+/// The inbox's filters as a client writes them (the API's query string, a page's form), each
+/// read and checked here once into the store's [`InboxQuery`]: `status` defaults to open, an
+/// error names the filter (`channel_id`, `q`, …).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InboxFilters<'a> {
+    pub status: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub channel_id: Option<&'a str>,
+    pub sentiment: Option<&'a str>,
+    /// A watch-list term, 1 to 100 characters.
+    pub tag: Option<&'a str>,
+    /// Text in the message or the author's name: 1 to 200 characters, not only spaces.
+    pub q: Option<&'a str>,
+}
+
+impl InboxFilters<'_> {
+    /// The query, between `from` (included) and `to` (excluded) when given.
+    pub fn read(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<InboxQuery, ValidationError> {
+        let status = match self.status {
+            Some(s) => InteractionStatus::parse("status", s)?,
+            None => InteractionStatus::Open,
+        };
+        let text = match self.q.map(str::trim) {
+            Some("") => return Err(ValidationError::new("q", "must not be empty")),
+            Some(q) if q.chars().count() > 200 => return Err(ValidationError::new("q", "at most 200 characters")),
+            other => other.map(str::to_owned),
+        };
+        Ok(InboxQuery {
+            status,
+            from,
+            to,
+            channel: self.channel_id.map(|s| ChannelId::parse("channel_id", s)).transpose()?,
+            kind: self.kind.map(|s| InteractionKind::parse("kind", s)).transpose()?,
+            sentiment: self.sentiment.map(|s| SentimentLabel::parse("sentiment", s)).transpose()?,
+            tag: match self.tag {
+                Some(t) if t.is_empty() || t.chars().count() > 100 => {
+                    return Err(ValidationError::new("tag", "must be 1 to 100 characters: a watch-list term"));
+                }
+                other => other.map(str::to_owned),
+            },
+            text,
+        })
+    }
+}
 
 pub async fn list(
     store: &dyn Store,

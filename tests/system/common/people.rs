@@ -56,14 +56,15 @@ pub fn signed_in(raw: &Raw) -> String {
     set.split(';').next().and_then(|p| p.strip_prefix("herald_session=")).expect("herald_session").to_owned()
 }
 
-/// Invites `email` as `role` (with the admin key `admin`), joins through the invite form and
-/// reads the session's CSRF token off the calendar page.
-pub async fn join(app: &App, admin: &str, email: &str, role: &str) -> Person {
+/// Invites `email` as `role` (with the admin key `admin`), joins as `name` through the invite
+/// form and reads the session's CSRF token off the calendar page.
+pub async fn join(app: &App, admin: &str, name: &str, email: &str, role: &str) -> Person {
     let (status, invite) = app.post("/v1/invites", admin, json!({"email": email, "role": role})).await;
     assert_eq!(status, 201, "{invite}");
     let path = invite["url"].as_str().expect("an invite url").to_owned();
     let email_field: String = form_urlencoded_value(email);
-    let joined = post_login_form(app, &path, &format!("name=Test+person&email={email_field}&password={}", PASSWORD.replace(' ', "+"))).await;
+    let name_field = form_urlencoded_value(name);
+    let joined = post_login_form(app, &path, &format!("name={name_field}&email={email_field}&password={}", PASSWORD.replace(' ', "+"))).await;
     let session = signed_in(&joined);
     let calendar = app
         .send(Request::builder().uri("/calendar").header("cookie", format!("herald_session={session}")).body(Body::empty()).unwrap())
