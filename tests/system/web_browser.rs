@@ -134,3 +134,57 @@ async fn the_calendar_and_sign_in_fit_a_phone_and_pass_axe() {
     assert!(s.body_text().await.contains("Jazz night tonight"));
     s.close().await;
 }
+
+/// The inbox with the keyboard, as in the inboxes people know: `j`/`k` move, `o` opens, `r`
+/// goes to the reply box, the reply reaches the network, `e` closes.
+#[tokio::test]
+async fn an_editor_answers_the_inbox_with_the_keyboard() {
+    use crate::web_inbox::{deliver, id_of, message, rig};
+    let Some(driver) = Driver::start().await else { return };
+    let rig = rig().await;
+    deliver(&rig, message("c-1", "alice", "Are you open on Sunday?")).await;
+    deliver(&rig, message("c-2", "bob", "Best croissants in town, thank you!")).await;
+    let (older, newer) = (id_of(&rig, "c-1").await, id_of(&rig, "c-2").await);
+    let site = Site::start(&rig.app).await;
+    for width in [PHONE, LAPTOP] {
+        let s = driver.session(width).await;
+        let email = format!("ed{width}@cafe.example");
+        join_as(&s, &site, &rig.app, &rig.admin, "editor", &email).await;
+        s.goto(&format!("{}/inbox", site.url)).await;
+        s.check_page("inbox").await;
+        press(&s, "j").await;
+        s.wait_until(&format!("return document.activeElement.getAttribute('href') === '/inbox/{newer}'"), "the newest selected").await;
+        press(&s, "j").await;
+        s.wait_until(&format!("return document.activeElement.getAttribute('href') === '/inbox/{older}'"), "the next one selected").await;
+        press(&s, "o").await;
+        s.wait_until(&format!("return location.pathname === '/inbox/{older}'"), "the thread open").await;
+        s.check_page("inbox-thread").await;
+        press(&s, "r").await;
+        s.wait_until("return document.activeElement && document.activeElement.tagName === 'TEXTAREA'", "the reply box focused").await;
+        let reply = format!("Yes, 8:00 to 13:00 ({width})");
+        s.client.active_element().await.expect("the reply box").send_keys(&reply).await.expect("typing the reply");
+        s.click("form[action$='/reply'] button[type=submit]").await;
+        s.wait_until("return location.search.indexOf('done=') >= 0", "the thread after replying").await;
+        assert!(rig.platform.0.lock().unwrap().iter().any(|(to, text)| to == "c-1" && *text == reply), "the reply reached the network");
+        press(&s, "e").await;
+        s.wait_until("return location.search.indexOf('done=closed') >= 0", "closed").await;
+        let (_, thread) = rig.app.get(&format!("/v1/inbox/{older}"), &rig.admin).await;
+        assert_eq!(thread["interaction"]["status"], "closed", "{thread}");
+        let (status, reopened) = rig.app.post(&format!("/v1/inbox/{older}/reopen"), &rig.admin, json!({})).await;
+        assert_eq!(status, 200, "{reopened}");
+        s.close().await;
+    }
+}
+
+/// Joins as `role` through the invite page in this browser.
+async fn join_as(s: &Session, site: &Site, app: &App, admin: &str, role: &str, email: &str) {
+    let (status, invite) = app.post("/v1/invites", admin, json!({"email": email, "role": role})).await;
+    assert_eq!(status, 201, "{invite}");
+    join(s, site, invite["url"].as_str().expect("an invite link"), "Test person", email).await;
+}
+
+/// Types `key` into whatever has the focus, as a person does.
+async fn press(s: &Session, key: &str) {
+    let focused = s.client.active_element().await.expect("the focused element");
+    focused.send_keys(key).await.unwrap_or_else(|e| panic!("pressing {key}: {e}"));
+}

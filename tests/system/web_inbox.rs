@@ -26,7 +26,7 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The platform at the port: records replies; refuses the text "revoked" (a 502) and is
 /// down for "down" (a 503, retry in 30 s).
 #[derive(Default)]
-struct RecordingInbox(Mutex<Vec<(String, String)>>);
+pub(crate) struct RecordingInbox(pub(crate) Mutex<Vec<(String, String)>>);
 
 #[async_trait]
 impl InboxAdapter for RecordingInbox {
@@ -46,16 +46,16 @@ impl InboxAdapter for RecordingInbox {
     }
 }
 
-struct Rig {
-    app: App,
-    admin: String,
+pub(crate) struct Rig {
+    pub(crate) app: App,
+    pub(crate) admin: String,
     channel: String,
-    platform: Arc<RecordingInbox>,
+    pub(crate) platform: Arc<RecordingInbox>,
 }
 
 /// Team `cafe` with an admin key and a `generic` channel named "CRM" whose replies the
 /// recording fake takes.
-async fn rig() -> Rig {
+pub(crate) async fn rig() -> Rig {
     let platform = Arc::new(RecordingInbox::default());
     let app = App::with_adapters(Adapters::default().with_inbox(Platform::Generic, platform.clone()));
     let admin = app.key("cafe", Role::Admin).await;
@@ -66,7 +66,7 @@ async fn rig() -> Rig {
 }
 
 /// Delivers one interaction by signed webhook (written 5 s before the app's clock).
-async fn deliver(rig: &Rig, mut body: Value) {
+pub(crate) async fn deliver(rig: &Rig, mut body: Value) {
     let now = rig.app.state.clock.now();
     body["created_at"] = json!((now - Duration::seconds(5)).to_rfc3339());
     let bytes = body.to_string().into_bytes();
@@ -86,12 +86,12 @@ async fn deliver(rig: &Rig, mut body: Value) {
     assert_eq!(raw.json()["created"], 1, "{}", raw.text());
 }
 
-fn message(id: &str, author: &str, text: &str) -> Value {
+pub(crate) fn message(id: &str, author: &str, text: &str) -> Value {
     json!({"kind": "comment", "id": id, "author": {"id": author, "name": author}, "text": text, "created_at": t0()})
 }
 
 /// The id of the interaction `external_id`, through the JSON API (any status).
-async fn id_of(rig: &Rig, external_id: &str) -> String {
+pub(crate) async fn id_of(rig: &Rig, external_id: &str) -> String {
     for status in ["open", "assigned", "answered", "closed"] {
         let (code, page) = rig.app.get(&format!("/v1/inbox?status={status}&limit=500"), &rig.admin).await;
         assert_eq!(code, 200, "{page}");
