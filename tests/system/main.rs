@@ -38,4 +38,5 @@ mod reports;
 mod serve;
 mod store_contract;
 mod web_calendar;
+mod web_compose;
 mod web_sign_in;
