@@ -328,7 +328,7 @@ async fn check(State(state): State<AppState>, PageForm { caller, form }: PageFor
 /// The team's channels Herald publishes to, by name.
 async fn team_channels(state: &AppState, caller: &Caller) -> Result<Vec<Channel>, ApiError> {
     let mut list = channels::list_channels(&*state.store, &caller.actor()).await?;
-    list.sort_by(|a, b| a.name.as_str().to_lowercase().cmp(&b.name.as_str().to_lowercase()));
+    list.sort_by_key(|c| c.name.as_str().to_lowercase());
     Ok(list)
 }
 
