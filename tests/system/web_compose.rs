@@ -430,3 +430,48 @@ async fn without_the_csrf_token_or_as_a_viewer_nothing_is_saved() {
     assert_eq!(missing.status, 404);
     assert_security_headers(&missing, "the 404");
 }
+
+/// The composer (refused, with its counters) and the approvals queue fit a phone and a laptop.
+#[tokio::test]
+async fn the_composer_and_the_approvals_fit_a_phone_and_a_laptop_in_chromium() {
+    let Some(browser) = crate::common::browser::Browser::find() else { return };
+    let (app, admin, ch) = cafe().await;
+    let sky = app.platform_channel(&admin, "bluesky", "@boulangerie-du-marche-saint-germain.bsky.social").await;
+    let sam = join(&app, &admin, "sam@cafe.example", "contributor").await;
+    let lea = join(&app, &admin, "lea@cafe.example", "editor").await;
+    let long = format!("{} https://boulangerie.example/galette-des-rois-frangipane-pommes-caramelisees-reservation", "Galette des rois ! ".repeat(16));
+    let refused = send(
+        &app,
+        &lea,
+        "/compose",
+        &[("text", &long), ("channel", &ch), ("channel", &sky), ("variant_sandbox", "Galette"), ("when", "at"), ("local", "2027-01-10T09:30"), ("action", "schedule")],
+        true,
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    let sent = send(
+        &app,
+        &sam,
+        "/compose",
+        &[("text", &long[..120]), ("channel", &ch), ("when", "at"), ("local", "2027-01-15T20:00"), ("action", "schedule")],
+        true,
+    )
+    .await;
+    assert_eq!(sent.status, 303, "{}", sent.text());
+    let queue = get(&app, "/approvals", &lea.session).await;
+    assert_eq!(queue.status, 200);
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    for asset in herald_core::web::assets::all() {
+        std::fs::write(dir.join("assets").join(&asset.name), asset.body).unwrap();
+    }
+    for (name, page) in [("compose-refused", refused.text()), ("approvals-queue", queue.text())] {
+        let page = page.replace("\"/assets/", "\"assets/");
+        for width in [390, 1280] {
+            let seen = browser.inspect(&page, width, &dir, name);
+            assert!(seen.problems().is_empty(), "{name} at {width} px: {:#?}\nscreenshot: {}", seen.problems(), seen.screenshot.display());
+            eprintln!("{name} at {width} px: fine, screenshot {}", seen.screenshot.display());
+        }
+    }
+}
