@@ -475,3 +475,98 @@ async fn the_composer_and_the_approvals_fit_a_phone_and_a_laptop_in_chromium() {
         }
     }
 }
+
+/// Types in the composer (loaded after compose.js; the test adds it to the page): ticks the
+/// Bluesky channel, types 301 characters, and when `#checks` shows the server's answer, copies
+/// it into `#driver-done` for the DOM dump.
+const DRIVER: &str = r#"'use strict';
+document.addEventListener('DOMContentLoaded', function () {
+  var sky = document.querySelector('input[data-network="bluesky"]');
+  sky.checked = true;
+  sky.dispatchEvent(new Event('change', { bubbles: true }));
+  var text = document.getElementById('text');
+  text.value = 'a'.repeat(301);
+  text.dispatchEvent(new Event('input', { bubbles: true }));
+  var tries = 0;
+  var timer = setInterval(function () {
+    var region = document.getElementById('checks');
+    if (region.textContent.indexOf('301 / 300') >= 0 || ++tries > 80) {
+      clearInterval(timer);
+      var pre = document.createElement('pre');
+      pre.id = 'driver-done';
+      var sandbox = document.querySelector('.variant[data-network="sandbox"]');
+      var bluesky = document.querySelector('.variant[data-network="bluesky"]');
+      pre.textContent = 'sandbox hidden=' + sandbox.hidden + ' bluesky hidden=' + bluesky.hidden + ' CHECKS ' + region.innerHTML;
+      document.body.appendChild(pre);
+    }
+  }, 100);
+});
+"#;
+
+/// compose.js in Chromium, over HTTP from the real router: typing asks `/compose/check` and the
+/// counters the server computed replace the region; the text boxes of networks not chosen hide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_shows_the_servers_counters_in_chromium() {
+    use axum::http::HeaderValue;
+    use axum::http::header::{CONTENT_TYPE, COOKIE};
+    use axum::response::Response;
+
+    let Some(_browser) = crate::common::browser::Browser::find() else { return };
+    let (app, admin, _) = cafe().await;
+    app.platform_channel(&admin, "bluesky", "@cafe.bsky.social").await;
+    let lea = join(&app, &admin, "lea@cafe.example", "editor").await;
+
+    // Chromium's command line sets no cookie: a layer gives every request Léa's session. Another
+    // adds the driver script to the composer's page (a script of this origin, as the CSP wants).
+    let cookie = HeaderValue::from_str(&format!("herald_session={}", lea.session)).unwrap();
+    let router = app
+        .router
+        .clone()
+        .route("/__test/driver.js", axum::routing::get(|| async { ([(CONTENT_TYPE, "text/javascript")], DRIVER) }))
+        .layer(axum::middleware::map_response(|resp: Response| async move {
+            let html = resp.headers().get(CONTENT_TYPE).is_some_and(|c| c.as_bytes().starts_with(b"text/html"));
+            if !html {
+                return resp;
+            }
+            let (mut parts, body) = resp.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let page = String::from_utf8_lossy(&bytes).replace("</head>", "<script src=\"/__test/driver.js\" defer></script></head>");
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(page))
+        }))
+        .layer(axum::middleware::map_request(move |mut req: Request<Body>| {
+            let cookie = cookie.clone();
+            async move {
+                req.headers_mut().insert(COOKIE, cookie);
+                req
+            }
+        }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let exe = std::env::var_os("HERALD_CHROMIUM").unwrap_or_else(|| "chromium".into());
+    let out = tokio::task::spawn_blocking(move || {
+        let profile = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new(exe);
+        command
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--dump-dom", "--virtual-time-budget=15000"])
+            .arg(format!("http://{address}/compose"));
+        crate::common::process::output_within(&mut command, std::time::Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    server.abort();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let done = dom
+        .split("<pre id=\"driver-done\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| panic!("the driver did not finish: {dom}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(done.contains("301 / 300"), "the server's count: {done}");
+    assert!(done.contains("text is 301 characters on Bluesky; the limit is 300 (graphemes)"), "{done}");
+    assert!(done.contains("sandbox hidden=true bluesky hidden=false"), "{done}");
+    assert!(app.stored_calendar("cafe").await.is_empty(), "checking saves nothing");
+}

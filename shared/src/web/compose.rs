@@ -449,7 +449,7 @@ impl Screenful<'_> {
                     input type="hidden" name="post" value=(view.post.id);
                     input type="hidden" name="local_was" value=(draft.local_was);
                 }
-                div.compose-main {
+                div.compose-part.compose-text {
                     label for="text" { "Text" }
                     textarea #text name="text" rows="8" aria-describedby="text-hint" { (draft.text) }
                     p.hint #text-hint { "Published on every channel, unless a network has its own text below." }
@@ -484,6 +484,15 @@ impl Screenful<'_> {
                         }
                     }
 
+                }
+                // The counters right after the text and the channels on a phone; beside the
+                // form from 900 px.
+                aside.compose-side aria-labelledby="checks-title" {
+                    h2 #checks-title { "On each network" }
+                    div #checks aria-live="polite" { (checks(draft, self.channels)) }
+                    noscript { p.hint { "The counts are updated when you schedule or save." } }
+                }
+                div.compose-part.compose-rest {
                     @if !networks.is_empty() {
                         details.variants open[any_variant] {
                             summary { "A different text per network" }
@@ -542,11 +551,6 @@ impl Screenful<'_> {
                     @if !editor {
                         p.hint { "An editor approves your post before it is scheduled." }
                     }
-                }
-                aside.compose-side aria-labelledby="checks-title" {
-                    h2 #checks-title { "On each network" }
-                    div #checks aria-live="polite" { (checks(draft, self.channels)) }
-                    noscript { p.hint { "The counts are updated when you schedule or save." } }
                 }
             }
         };
