@@ -239,10 +239,9 @@ impl View<'_> {
         let pending: Vec<_> = v.deliveries.iter().filter(|d| d.state == DeliveryState::PendingApproval).collect();
         let id = v.post.id;
         let comment = refusal.filter(|r| r.post == Some(id)).map(|r| r.comment.as_str()).unwrap_or("");
-        let heading = format!("post-{id}");
         html! {
-            li.approval aria-labelledby=(heading) {
-                h2 #(heading) {
+            li.approval {
+                h2 {
                     @if let Some(first) = pending.iter().map(|d| d.publish_at).min() {
                         @let at = first.with_timezone(&self.zone);
                         time datetime=(at.to_rfc3339()) { (at.format("%a %-d %b %Y, %H:%M")) }
@@ -277,6 +276,7 @@ impl View<'_> {
                     p.hint { "Sent back before: “" (review.comment) "”" }
                 }
                 @if self.editor {
+                    p { a href=(format!("/compose?post={id}")) { "Change it before approving" } }
                     div.decide {
                         form.approve method="post" action=(format!("/approvals/{id}/approve")) {
                             (csrf_field(self.caller))

@@ -320,9 +320,7 @@ async fn change(state: &AppState, caller: &Caller, zone: Tz, id: &str, draft: &D
 async fn check(State(state): State<AppState>, PageForm { caller, form }: PageForm<Vec<(String, String)>>) -> Result<Response, WebError> {
     let draft = Draft::read(form);
     let channels = team_channels(&state, &caller).await?;
-    let mut response = respond(StatusCode::OK, checks(&draft, &channels));
-    response.headers_mut().insert("x-robots-tag", HeaderValue::from_static("noindex"));
-    Ok(response)
+    Ok(respond(StatusCode::OK, checks(&draft, &channels)))
 }
 
 /// The team's channels Herald publishes to, by name.
@@ -548,7 +546,9 @@ impl Screenful<'_> {
                         }
                         button type="submit" name="action" value="draft" { "Save draft" }
                     }
-                    @if !editor {
+                    @if !self.caller.role.includes(Role::Contributor) {
+                        p.hint { "A viewer reads the team's posts but does not write them; ask an admin for another role." }
+                    } @else if !editor {
                         p.hint { "An editor approves your post before it is scheduled." }
                     }
                 }
