@@ -420,6 +420,22 @@ async fn without_the_csrf_token_or_as_a_viewer_nothing_is_saved() {
     assert_eq!(draft.status, 403);
     assert!(app.stored_calendar("cafe").await.is_empty(), "nothing saved");
 
+    // A contributor's post: the viewer sees it in the queue, read-only, and may not send it back.
+    let sam = join(&app, &admin, "sam@cafe.example", "contributor").await;
+    let sent = send(&app, &sam, "/compose", &[("text", "Pending one"), ("channel", &ch), ("when", "at"), ("local", "2027-01-10T09:30"), ("action", "schedule")], true).await;
+    assert_eq!(sent.status, 303);
+    let id = listed(&app, &admin).await[0]["id"].as_str().unwrap().to_owned();
+    let queue = get(&app, "/approvals", &vic.session).await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.text().contains("Pending one") && !queue.text().contains("Send back</button>"), "{}", queue.text());
+    let refused = send(&app, &vic, &format!("/approvals/{id}/reject"), &[("comment", "no")], true).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let refused = send(&app, &vic, &format!("/approvals/{id}/approve"), &[("version", "1")], true).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let forged = send(&app, &lea, &format!("/approvals/{id}/reject"), &[("comment", "no")], false).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(app.get(&format!("/v1/posts/{id}"), &admin).await.1["state"], "pending_approval", "nothing changed");
+
     // A stranger is sent to sign in.
     let stranger = app.send(Request::builder().uri("/compose").body(Body::empty()).unwrap()).await;
     assert_eq!(stranger.status, 401);
