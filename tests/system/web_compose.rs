@@ -476,13 +476,18 @@ async fn the_composer_and_the_approvals_fit_a_phone_and_a_laptop_in_chromium() {
     assert_eq!(sent.status, 303, "{}", sent.text());
     let queue = get(&app, "/approvals", &lea.session).await;
     assert_eq!(queue.status, 200);
+    let id = approve_action(&queue.text());
+    let back = send(&app, &lea, &format!("/approvals/{id}/reject"), &[("comment", "Shorter, please: and say the price.")], true).await;
+    assert_eq!(back.status, 303);
+    let edit = get(&app, &format!("/compose?post={id}"), &sam.session).await;
+    assert_eq!(edit.status, 200);
 
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
     std::fs::create_dir_all(dir.join("assets")).unwrap();
     for asset in herald_core::web::assets::all() {
         std::fs::write(dir.join("assets").join(&asset.name), asset.body).unwrap();
     }
-    for (name, page) in [("compose-refused", refused.text()), ("approvals-queue", queue.text())] {
+    for (name, page) in [("compose-refused", refused.text()), ("approvals-queue", queue.text()), ("compose-sent-back", edit.text())] {
         let page = page.replace("\"/assets/", "\"assets/");
         for width in [390, 1280] {
             let seen = browser.inspect(&page, width, &dir, name);

@@ -459,7 +459,7 @@ impl Screenful<'_> {
                             ul {
                                 @for d in &view.deliveries {
                                     li {
-                                        input type="hidden" name="channel" value=(d.channel_id);
+                                        input type="hidden" name="channel" value=(d.channel_id) data-network=(d.platform.as_str());
                                         (self.channel_label(d.channel_id)) " · " (display_name(d.platform))
                                     }
                                 }
