@@ -39,5 +39,6 @@ mod serve;
 mod store_contract;
 mod web_browser;
 mod web_calendar;
+mod web_compose;
 mod web_inbox;
 mod web_sign_in;

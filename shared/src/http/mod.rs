@@ -16,7 +16,7 @@ mod people;
 pub(crate) mod listing;
 pub mod openapi;
 mod pages;
-mod posts;
+pub(crate) mod posts;
 mod reports;
 mod schemas;
 mod team;

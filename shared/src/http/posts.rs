@@ -82,11 +82,11 @@ pub struct RecurrenceBody {
 pub struct MediaBody {
     /// An http(s) URL, fetched when the post is published.
     #[schema(max_length = 2048, pattern = "^https?://[^\\s]+$")]
-    url: String,
+    pub(crate) url: String,
     /// The description people who cannot see it read.
     #[serde(default)]
     #[schema(max_length = 5000)]
-    alt: Option<String>,
+    pub(crate) alt: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -479,13 +479,13 @@ pub async fn retry(
 }
 
 /// A path id that is not even a UUID names no post: 404, like any unknown id.
-fn post_id(s: &str) -> Result<PostId, ApiError> {
+pub(crate) fn post_id(s: &str) -> Result<PostId, ApiError> {
     PostId::parse("id", s)
         .map_err(|_| ApiError::Missing { message: format!("no post `{s}` in your team"), field: None })
 }
 
 /// Ids that are not UUIDs name no channel of the team: 404 on `channel_ids`, like unknown ones.
-fn channel_ids(ids: &[String]) -> Result<Vec<ChannelId>, ApiError> {
+pub(crate) fn channel_ids(ids: &[String]) -> Result<Vec<ChannelId>, ApiError> {
     let mut out = Vec::with_capacity(ids.len());
     let mut bad = Vec::new();
     for id in ids {
@@ -504,7 +504,7 @@ fn channel_ids(ids: &[String]) -> Result<Vec<ChannelId>, ApiError> {
     Ok(out)
 }
 
-fn variants(raw: BTreeMap<String, String>) -> Result<BTreeMap<Platform, PostText>, ValidationError> {
+pub(crate) fn variants(raw: BTreeMap<String, String>) -> Result<BTreeMap<Platform, PostText>, ValidationError> {
     raw.into_iter()
         .map(|(platform, text)| {
             let field = format!("variants.{platform}");
@@ -513,7 +513,7 @@ fn variants(raw: BTreeMap<String, String>) -> Result<BTreeMap<Platform, PostText
         .collect()
 }
 
-fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {
+pub(crate) fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {
     if raw.len() > MAX_MEDIA {
         return Err(ValidationError::new("media", format!("at most {MAX_MEDIA} items per post")));
     }

@@ -778,6 +778,49 @@ async fn load_channels(
     Ok(found)
 }
 
+/// What one network makes of a post before it is saved (the composer's live counters): the
+/// text it would publish (its variant, or the main text), that text's length counted the
+/// network's way against its limit, and every rule the post breaks there, each with the field
+/// [`check_texts`] names for it (`text`, `variants.<platform>` or `media`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkCheck {
+    pub platform: Platform,
+    /// What would be published on this network.
+    pub text: String,
+    /// `text` is this network's variant rather than the main text.
+    pub from_variant: bool,
+    /// `text`'s length, counted as [`crate::platforms::limits::Limits::counting`] says.
+    pub length: usize,
+    pub limits: crate::platforms::limits::Limits,
+    /// Every broken rule, with its field; empty when the network takes the post.
+    pub problems: Vec<(String, crate::platforms::limits::LimitViolation)>,
+}
+
+/// Every rule `text` (or `variant`, when the network has one) with `media_count` media breaks
+/// on `platform`, without saving anything: the rules [`check_texts`] refuses a post for.
+pub fn check_network(platform: Platform, text: &str, variant: Option<&str>, media_count: usize) -> NetworkCheck {
+    let published = variant.unwrap_or(text);
+    let problems = check_post(platform, published, media_count)
+        .into_iter()
+        .map(|v| {
+            let field = match v.rule {
+                "too_many_media" | "media_required" => "media".to_owned(),
+                _ if variant.is_some() => format!("variants.{platform}"),
+                _ => "text".to_owned(),
+            };
+            (field, v)
+        })
+        .collect();
+    NetworkCheck {
+        platform,
+        text: published.to_owned(),
+        from_variant: variant.is_some(),
+        length: crate::platforms::limits::text_length(platform, published),
+        limits: crate::platforms::limits::limits(platform),
+        problems,
+    }
+}
+
 /// Checks the text each target channel would publish against that platform's rules, and says
 /// every broken rule at once, naming the channel: `channel "@cafe" (bluesky): text is 312
 /// characters on Bluesky; the limit is 300 (graphemes)`. The field is `text`, or
@@ -786,12 +829,8 @@ pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platf
     let mut field: Option<String> = None;
     let mut messages = Vec::new();
     for (name, platform) in targets {
-        for v in check_post(platform, post.text_for(platform).as_str(), post.media.len()) {
-            let f = match v.rule {
-                "too_many_media" | "media_required" => "media".to_owned(),
-                _ if post.variants.contains_key(&platform) => format!("variants.{platform}"),
-                _ => "text".to_owned(),
-            };
+        let variant = post.variants.get(&platform).map(PostText::as_str);
+        for (f, v) in check_network(platform, post.text.as_str(), variant, post.media.len()).problems {
             field.get_or_insert(f);
             messages.push(format!("channel \"{name}\" ({platform}): {}", v.message));
         }
@@ -1098,6 +1137,31 @@ mod tests {
         let e = check_texts(&p, [("insta".to_owned(), Platform::Instagram)]).unwrap_err();
         assert_eq!(e.field, "media");
         assert!(e.rule.starts_with("channel \"insta\" (instagram): "), "{}", e.rule);
+    }
+
+    #[test]
+    fn a_network_check_counts_its_way_and_says_every_problem_without_saving() {
+        let long = "é".repeat(301);
+        let c = check_network(Platform::Bluesky, &long, None, 5);
+        assert_eq!((c.length, c.limits.max_text, c.from_variant), (301, Some(300), false));
+        let rules: Vec<_> = c.problems.iter().map(|(f, v)| (f.as_str(), v.rule)).collect();
+        assert_eq!(rules, [("text", "text_too_long"), ("media", "too_many_media")]);
+        assert_eq!(c.problems[0].1.message, "text is 301 characters on Bluesky; the limit is 300 (graphemes)");
+        // A variant is what the network publishes, and its problems name it.
+        let c = check_network(Platform::Mastodon, "main", Some(&"m".repeat(501)), 0);
+        assert_eq!((c.text.len(), c.from_variant, c.length), (501, true, 501));
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].0, "variants.mastodon");
+        // Mastodon counts a link as 23.
+        let c = check_network(Platform::Mastodon, "see https://example.com/a/very/long/path/indeed/yes", None, 0);
+        assert_eq!(c.length, 4 + 23);
+        assert!(c.problems.is_empty());
+        // The same words as the create call's.
+        let mut p = post(&long);
+        p.media = Vec::new();
+        let e = check_texts(&p, [("@cafe".to_owned(), Platform::Bluesky)]).unwrap_err();
+        let c = check_network(Platform::Bluesky, &long, None, 0);
+        assert_eq!(e.rule, format!("channel \"@cafe\" (bluesky): {}", c.problems[0].1.message));
     }
 
     #[test]
