@@ -152,12 +152,16 @@ async fn an_editor_answers_the_inbox_with_the_keyboard() {
         join_as(&s, &site, &rig.app, &rig.admin, "editor", &email).await;
         s.goto(&format!("{}/inbox", site.url)).await;
         s.check_page("inbox").await;
+        // j selects the first conversation of the list, j again the second; o opens it.
+        let second = s.eval("return document.querySelectorAll('[data-inbox-item] a.open')[1].getAttribute('href')").await;
+        let first = s.eval("return document.querySelectorAll('[data-inbox-item] a.open')[0].getAttribute('href')").await;
         press(&s, "j").await;
-        s.wait_until(&format!("return document.activeElement.getAttribute('href') === '/inbox/{newer}'"), "the newest selected").await;
+        s.wait_until(&format!("return document.activeElement.getAttribute('href') === {first}"), "the first selected").await;
         press(&s, "j").await;
-        s.wait_until(&format!("return document.activeElement.getAttribute('href') === '/inbox/{older}'"), "the next one selected").await;
+        s.wait_until(&format!("return document.activeElement.getAttribute('href') === {second}"), "the second selected").await;
         press(&s, "o").await;
-        s.wait_until(&format!("return location.pathname === '/inbox/{older}'"), "the thread open").await;
+        s.wait_until(&format!("return location.pathname === {second}"), "the thread open").await;
+        let (opened, external) = if second == json!(format!("/inbox/{older}")) { (older.clone(), "c-1") } else { (newer.clone(), "c-2") };
         s.check_page("inbox-thread").await;
         press(&s, "r").await;
         s.wait_until("return document.activeElement && document.activeElement.tagName === 'TEXTAREA'", "the reply box focused").await;
@@ -165,12 +169,12 @@ async fn an_editor_answers_the_inbox_with_the_keyboard() {
         s.client.active_element().await.expect("the reply box").send_keys(&reply).await.expect("typing the reply");
         s.click("form[action$='/reply'] button[type=submit]").await;
         s.wait_until("return location.search.indexOf('done=') >= 0", "the thread after replying").await;
-        assert!(rig.platform.0.lock().unwrap().iter().any(|(to, text)| to == "c-1" && *text == reply), "the reply reached the network");
+        assert!(rig.platform.0.lock().unwrap().iter().any(|(to, text)| to == external && *text == reply), "the reply reached the network");
         press(&s, "e").await;
         s.wait_until("return location.search.indexOf('done=closed') >= 0", "closed").await;
-        let (_, thread) = rig.app.get(&format!("/v1/inbox/{older}"), &rig.admin).await;
+        let (_, thread) = rig.app.get(&format!("/v1/inbox/{opened}"), &rig.admin).await;
         assert_eq!(thread["interaction"]["status"], "closed", "{thread}");
-        let (status, reopened) = rig.app.post(&format!("/v1/inbox/{older}/reopen"), &rig.admin, json!({})).await;
+        let (status, reopened) = rig.app.post(&format!("/v1/inbox/{opened}/reopen"), &rig.admin, json!({})).await;
         assert_eq!(status, 200, "{reopened}");
         s.close().await;
     }
@@ -187,4 +191,60 @@ async fn join_as(s: &Session, site: &Site, app: &App, admin: &str, role: &str, e
 async fn press(s: &Session, key: &str) {
     let focused = s.client.active_element().await.expect("the focused element");
     focused.send_keys(key).await.unwrap_or_else(|e| panic!("pressing {key}: {e}"));
+}
+
+/// The composer and approvals: a contributor writes a post in the composer (the server's
+/// counters answering as they type), submits it for approval, an editor approves it from the
+/// approvals screen, and it is on the calendar as scheduled, at the local time typed.
+#[tokio::test]
+async fn a_contributor_composes_an_editor_approves_and_the_post_is_on_the_calendar() {
+    let Some(driver) = Driver::start().await else { return };
+    let (app, admin, _channel, link) = cafe_with_invite("contributor", "kim@cafe.example").await;
+    let site = Site::start(&app).await;
+
+    let kim = driver.session(PHONE).await;
+    join(&kim, &site, &link, "Kim", "kim@cafe.example").await;
+    kim.goto(&format!("{}/compose", site.url)).await;
+    kim.check_page("compose").await;
+    kim.click("input[name=channel]").await;
+    kim.fill("#text", "Galette des rois: order yours before Friday!").await;
+    kim.wait_until(
+        "var o = document.querySelector('#checks'); return !!o && /\\d+ \\/ \\d+/.test(o.textContent)",
+        "the server's counters",
+    )
+    .await;
+    kim.eval("document.querySelector('#local').value = '2027-01-08T17:30'; return true").await;
+    kim.check_page("compose-filled").await;
+    kim.click("button[name=action][value=schedule]").await;
+    kim.wait_until("return location.pathname === '/calendar'", "the calendar after submitting").await;
+    let (status, listed) = app.get("/v1/posts?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z", &admin).await;
+    assert_eq!(status, 200);
+    let post = listed["items"].as_array().and_then(|a| a.first()).cloned().expect("the post");
+    let id = post["id"].as_str().expect("id").to_owned();
+    assert_eq!(post["deliveries"][0]["state"], "pending_approval", "{post}");
+    assert_eq!(post["deliveries"][0]["publish_at"], "2027-01-08T16:30:00Z", "17:30 in Paris");
+    assert!(kim.text(&format!("li.chip[data-post=\"{id}\"]")).await.contains("pending approval"));
+    kim.close().await;
+
+    let (status, invite) = app.post("/v1/invites", &admin, json!({"email": "ed@cafe.example", "role": "editor"})).await;
+    assert_eq!(status, 201);
+    let ed = driver.session(LAPTOP).await;
+    join(&ed, &site, invite["url"].as_str().expect("link"), "Ed", "ed@cafe.example").await;
+    ed.goto(&format!("{}/approvals", site.url)).await;
+    ed.check_page("approvals").await;
+    assert!(ed.body_text().await.contains("Galette des rois"));
+    ed.click(&format!("form[action=\"/approvals/{id}/approve\"] button[type=submit]")).await;
+    ed.wait_until("return location.search.indexOf('done=approved') >= 0", "approved").await;
+    ed.check_page("approvals-done").await;
+    let (_, post) = app.get(&format!("/v1/posts/{id}"), &admin).await;
+    assert_eq!(post["deliveries"][0]["state"], "scheduled", "{post}");
+    ed.goto(&format!("{}/calendar?month=2027-01", site.url)).await;
+    let chip = ed.text(&format!("li.day[data-date=\"2027-01-08\"] li.chip[data-post=\"{id}\"]")).await;
+    assert!(chip.contains("17:30") && chip.contains("scheduled"), "{chip}");
+    // The chip's Edit link opens the composer on the post.
+    ed.click(&format!("li.chip[data-post=\"{id}\"] a.edit")).await;
+    ed.wait_until(&format!("return location.search === '?post={id}'"), "the composer on the post").await;
+    assert_eq!(ed.find("#text").await.prop("value").await.expect("text").as_deref(), Some("Galette des rois: order yours before Friday!"));
+    ed.check_page("compose-edit").await;
+    ed.close().await;
 }

@@ -445,7 +445,11 @@ fn chip_markup(chip: &Chip, back: &str) -> Markup {
                 }
             }
             @if chip.movable {
-                a.move href=(format!("/calendar/move/{}?back={back}", chip.post)) { "Move" span.visually-hidden { " “" (chip.text) "”" } }
+                span.chip-actions {
+                    a.edit href=(format!("/compose?post={}", chip.post)) { "Edit" span.visually-hidden { " “" (chip.text) "”" } }
+                    " · "
+                    a.move href=(format!("/calendar/move/{}?back={back}", chip.post)) { "Move" span.visually-hidden { " “" (chip.text) "”" } }
+                }
             }
         }
     }

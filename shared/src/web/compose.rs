@@ -540,7 +540,7 @@ impl Screenful<'_> {
                         }
                     }
 
-                    div.actions {
+                    div.compose-actions {
                         button.primary type="submit" name="action" value="schedule" {
                             @if editor { "Schedule" } @else { "Submit for approval" }
                         }
