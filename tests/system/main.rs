@@ -37,5 +37,6 @@ mod reliability;
 mod reports;
 mod serve;
 mod store_contract;
+mod web_admin;
 mod web_calendar;
 mod web_sign_in;

@@ -1,0 +1,264 @@
+//! The web app's Reports, Channels and Settings screens (shared/src/web/{reports,channels,
+//! settings}.rs), in process through the API's router: each change made as a browser makes it
+//! (a signed-in person's form post with the session cookie and the `csrf` field), then seen
+//! through the JSON API; refusals shown at their form with the API's status; a post without
+//! the CSRF token or from a role the service refuses changes nothing; every page carries the
+//! security headers; and the screens laid out in Chromium at a phone's and a laptop's width.
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use herald_core::domain::Role;
+use herald_core::web::CONTENT_SECURITY_POLICY;
+use herald_core::web::assets;
+use herald_core::web::reports::REPORT_CSP;
+use serde_json::{Value, json};
+
+use crate::common::{App, Raw, cafe};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A person signed in from the invite form: their session cookie and its CSRF token.
+struct Person {
+    cookie: String,
+    csrf: String,
+}
+
+/// Invites `email` as `role` (with the admin key), joins from the invite page, reads the CSRF
+/// token off a page.
+async fn person(app: &App, admin: &str, email: &str, role: &str) -> Person {
+    let (status, invite) = app.post("/v1/invites", admin, json!({"email": email, "role": role})).await;
+    assert_eq!(status, 201, "{invite}");
+    let path = invite["url"].as_str().expect("an invite url").to_owned();
+    let body = format!("name=Someone&email={}&password={}", enc(email), enc(PASSWORD));
+    let joined = send_form(app, &path, None, &body).await;
+    assert_eq!(joined.status, 303, "{}", joined.text());
+    let cookie = joined
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .and_then(|p| p.strip_prefix("herald_session="))
+        .expect("a session cookie")
+        .to_owned();
+    let page = get(app, "/calendar", Some(&cookie)).await.text();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the CSRF token on the page")
+        .to_owned();
+    Person { cookie, csrf }
+}
+
+/// `s` percent-encoded for a form body.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn get(app: &App, path: &str, cookie: Option<&str>) -> Raw {
+    let mut req = Request::builder().method(Method::GET).uri(path);
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("herald_session={c}"));
+    }
+    app.send(req.body(Body::empty()).unwrap()).await
+}
+
+/// A page as `who` sees it, asserting 200 HTML with the app's headers.
+async fn page(app: &App, path: &str, who: &Person) -> String {
+    let raw = get(app, path, Some(&who.cookie)).await;
+    assert_eq!(raw.status, 200, "{path}: {}", raw.text());
+    assert_eq!(raw.content_type.as_deref(), Some("text/html; charset=utf-8"), "{path}");
+    assert_security_headers(&raw, path);
+    raw.text()
+}
+
+async fn send_form(app: &App, path: &str, cookie: Option<&str>, body: &str) -> Raw {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("herald_session={c}"));
+    }
+    app.send(req.body(Body::from(body.to_owned())).unwrap()).await
+}
+
+/// `who` posts the form `body` to `path` with their CSRF token.
+async fn post(app: &App, path: &str, who: &Person, body: &str) -> Raw {
+    let body = if body.is_empty() { format!("csrf={}", who.csrf) } else { format!("csrf={}&{body}", who.csrf) };
+    send_form(app, path, Some(&who.cookie), &body).await
+}
+
+fn assert_security_headers(raw: &Raw, what: &str) {
+    assert_eq!(raw.header("content-security-policy"), Some(CONTENT_SECURITY_POLICY), "{what}");
+    assert_eq!(raw.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(raw.header("referrer-policy"), Some("same-origin"), "{what}");
+    assert_eq!(raw.header("x-frame-options"), Some("DENY"), "{what}");
+}
+
+/// A `303` to `to`-something; the location.
+fn redirected(raw: &Raw, to: &str) -> String {
+    assert_eq!(raw.status, 303, "{}", raw.text());
+    let location = raw.header("location").expect("a location").to_owned();
+    assert!(location.starts_with(to), "{location}");
+    assert_security_headers(raw, &location);
+    location
+}
+
+async fn reports_of(app: &App, key: &str) -> Vec<Value> {
+    let (status, list) = app.get("/v1/reports", key).await;
+    assert_eq!(status, 200, "{list}");
+    list["items"].as_array().expect("items").clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+#[tokio::test]
+async fn a_report_made_from_the_form_is_listed_opens_as_its_own_document_and_is_in_the_api() {
+    let (app, admin, _) = cafe().await;
+    let lea = person(&app, &admin, "lea@cafe.example", "editor").await;
+
+    let empty = page(&app, "/reports", &lea).await;
+    assert!(empty.contains("<h1>Reports</h1>") && empty.contains("No reports yet"), "{empty}");
+    assert!(empty.contains("action=\"/reports\"") && empty.contains("Europe/Paris"), "{empty}");
+    // The form offers last week on the team's clock (the app's clock: Monday 2027-01-04).
+    assert!(empty.contains("value=\"2026-12-28\"") && empty.contains("value=\"2027-01-03\""), "{empty}");
+
+    let made = post(&app, "/reports", &lea, "from=2026-12-28&to=2027-01-03").await;
+    let location = redirected(&made, "/reports?made=");
+    let listed = reports_of(&app, &admin).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!((listed[0]["from"].as_str(), listed[0]["to"].as_str()), (Some("2026-12-28"), Some("2027-01-03")));
+    assert!(location.ends_with(&id), "{location}");
+
+    let after = page(&app, &location, &lea).await;
+    assert!(after.contains("role=\"status\"") && after.contains(&format!("href=\"/reports/{id}\"")), "{after}");
+    assert!(after.contains("28 Dec 2026 – 3 Jan 2027"), "{after}");
+    assert!(after.contains(&format!("href=\"/reports/{id}/report.csv\"")), "{after}");
+
+    // The report's HTML: the API's file, with a policy of its own (its inline styles, no script).
+    let doc = get(&app, &format!("/reports/{id}"), Some(&lea.cookie)).await;
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    assert_eq!(doc.header("content-security-policy"), Some(REPORT_CSP));
+    assert!(!REPORT_CSP.contains("script-src") && REPORT_CSP.contains("default-src 'none'"));
+    assert_eq!(doc.header("x-frame-options"), Some("DENY"));
+    assert_eq!(doc.header("x-content-type-options"), Some("nosniff"));
+    let api = app.raw(Method::GET, &format!("/v1/reports/{id}/report.html"), Some(&admin), None, None).await;
+    assert_eq!(doc.body, api.body, "the same file as the API's");
+    assert!(doc.text().contains("<style>"), "the report's own styles");
+    let csv = get(&app, &format!("/reports/{id}/report.csv"), Some(&lea.cookie)).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.as_deref().is_some_and(|c| c.starts_with("text/csv")));
+    assert_eq!(get(&app, &format!("/reports/{id}/secrets.txt"), Some(&lea.cookie)).await.status, 404);
+    assert_eq!(get(&app, "/reports/not-a-uuid", Some(&lea.cookie)).await.status, 404);
+    assert_eq!(get(&app, &format!("/reports/{id}"), None).await.status, 401);
+
+    // Another team does not see it.
+    let other_admin = app.key("bistro", Role::Admin).await;
+    let other = person(&app, &other_admin, "max@bistro.example", "admin").await;
+    assert_eq!(get(&app, &format!("/reports/{id}"), Some(&other.cookie)).await.status, 404);
+    assert!(!page(&app, "/reports", &other).await.contains(&id));
+}
+
+#[tokio::test]
+async fn bad_dates_are_refused_at_the_form_and_a_viewer_or_a_forged_post_makes_nothing() {
+    let (app, admin, _) = cafe().await;
+    let lea = person(&app, &admin, "lea@cafe.example", "editor").await;
+
+    let bad = post(&app, "/reports", &lea, "from=2027-01-03&to=2026-12-28").await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    let text = bad.text();
+    assert!(text.contains("role=\"alert\""), "{text}");
+    assert!(text.contains("value=\"2027-01-03\"") && text.contains("value=\"2026-12-28\""), "keeps what was typed: {text}");
+    let not_a_date = post(&app, "/reports", &lea, "from=soon&to=2026-12-28").await;
+    assert_eq!(not_a_date.status, 422);
+    assert!(not_a_date.text().contains("<code>from</code>"), "names the field: {}", not_a_date.text());
+    assert!(reports_of(&app, &admin).await.is_empty());
+
+    let vic = person(&app, &admin, "vic@cafe.example", "viewer").await;
+    let refused = post(&app, "/reports", &vic, "from=2026-12-28&to=2027-01-03").await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.text().contains("viewers"), "{}", refused.text());
+    // No CSRF token, or another one: 403, nothing made.
+    let forged = send_form(&app, "/reports", Some(&lea.cookie), "from=2026-12-28&to=2027-01-03").await;
+    assert_eq!(forged.status, 403);
+    let wrong = send_form(&app, "/reports", Some(&lea.cookie), "csrf=nope&from=2026-12-28&to=2027-01-03").await;
+    assert_eq!(wrong.status, 403);
+    assert!(reports_of(&app, &admin).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_schedule_saved_from_the_form_is_the_apis_and_a_bad_day_is_named() {
+    let (app, admin, _) = cafe().await;
+    let lea = person(&app, &admin, "lea@cafe.example", "editor").await;
+    let before = page(&app, "/reports", &lea).await;
+    assert!(before.contains("action=\"/reports/schedule\""), "{before}");
+    assert!(before.contains("Next scheduled reports"), "{before}");
+
+    // Weekly off, monthly on the 15th from 09:00.
+    let saved = post(&app, "/reports/schedule", &lea, "weekly_day=mon&weekly_hour=8&monthly=on&monthly_day=15&monthly_hour=9").await;
+    redirected(&saved, "/reports?done=schedule");
+    let (_, schedule) = app.get("/v1/reports/schedule", &admin).await;
+    assert_eq!(schedule["weekly"], Value::Null, "{schedule}");
+    assert_eq!(schedule["monthly"], json!({"day": 15, "hour": 9}), "{schedule}");
+    let after = page(&app, "/reports?done=schedule", &lea).await;
+    assert!(after.contains("The schedule is saved."), "{after}");
+    assert!(after.contains("<option value=\"15\" selected>"), "{after}");
+    assert!(!after.contains("name=\"weekly\" value=\"on\" checked"), "weekly shows switched off: {after}");
+    assert!(after.contains("15 Jan 2027") || after.contains("Fri 15 Jan 2027"), "the next run: {after}");
+
+    // A day past the 28th: 422 naming `monthly.day`, nothing changed.
+    let bad = post(&app, "/reports/schedule", &lea, "weekly=on&weekly_day=tue&weekly_hour=8&monthly=on&monthly_day=31&monthly_hour=9").await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(bad.text().contains("<code>monthly.day</code>"), "{}", bad.text());
+    let (_, unchanged) = app.get("/v1/reports/schedule", &admin).await;
+    assert_eq!(unchanged, schedule);
+
+    // A contributor may not change it (the service's rule); nor may a post without the token.
+    let cleo = person(&app, &admin, "cleo@cafe.example", "contributor").await;
+    let refused = post(&app, "/reports/schedule", &cleo, "weekly=on&weekly_day=tue&weekly_hour=8").await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let forged = send_form(&app, "/reports/schedule", Some(&lea.cookie), "weekly=on&weekly_day=tue&weekly_hour=8").await;
+    assert_eq!(forged.status, 403);
+    let (_, unchanged) = app.get("/v1/reports/schedule", &admin).await;
+    assert_eq!(unchanged, schedule);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+fn screenshots() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    dir
+}
+
+/// Each screen at 390 and 1280 px: no horizontal overflow.
+async fn fits(app: &App, who: &Person, screens: &[(&str, &str)]) {
+    let Some(browser) = crate::common::browser::Browser::find() else { return };
+    let dir = screenshots();
+    for asset in assets::all() {
+        std::fs::write(dir.join("assets").join(&asset.name), asset.body).unwrap();
+    }
+    for (name, path) in screens {
+        let html = page(app, path, who).await.replace("\"/assets/", "\"assets/");
+        for width in [390, 1280] {
+            let seen = browser.inspect(&html, width, &dir, name);
+            assert!(seen.problems().is_empty(), "{name} at {width} px: {:#?}\nscreenshot: {}", seen.problems(), seen.screenshot.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_admin_screens_fit_a_phone_and_a_laptop_in_chromium() {
+    let (app, admin, _) = cafe().await;
+    let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
+    let made = post(&app, "/reports", &ada, "from=2026-12-28&to=2027-01-03").await;
+    assert_eq!(made.status, 303);
+    fits(&app, &ada, &[("reports", "/reports")]).await;
+}
