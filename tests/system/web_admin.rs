@@ -260,5 +260,131 @@ async fn the_admin_screens_fit_a_phone_and_a_laptop_in_chromium() {
     let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
     let made = post(&app, "/reports", &ada, "from=2026-12-28&to=2027-01-03").await;
     assert_eq!(made.status, 303);
-    fits(&app, &ada, &[("reports", "/reports")]).await;
+    app.sandbox(&admin, "Boulangerie du Marché Saint-Germain, compte principal").await;
+    fits(&app, &ada, &[("reports", "/reports"), ("channels", "/channels")]).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels
+
+async fn channels_of(app: &App, key: &str) -> Vec<Value> {
+    let (status, list) = app.get("/v1/channels", key).await;
+    assert_eq!(status, 200, "{list}");
+    list["items"].as_array().expect("items").clone()
+}
+
+/// The markup of one channel's panel on the Channels page.
+fn panel<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("id=\"channel-{id}\"")).unwrap_or_else(|| panic!("no channel {id}:\n{html}"));
+    let rest = &html[start..];
+    let end = rest.find("</section>").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[tokio::test]
+async fn channels_show_their_health_and_one_is_connected_from_the_form() {
+    use herald_core::store::StateStore;
+    let (app, admin, ch) = cafe().await;
+    let mastodon = app.platform_channel(&admin, "mastodon", "@cafe").await;
+    // The poller read the sandbox up to 06:00 UTC; the network refuses the Mastodon token.
+    app.store.put_state(&format!("metrics#{ch}"), r#"{"polled_until":"2027-01-04T06:00:00Z","reconnect_raised":false}"#, None).await.unwrap();
+    app.store
+        .put_state(&format!("metrics#{mastodon}"), r#"{"polled_until":null,"reconnect_raised":true}"#, None)
+        .await
+        .unwrap();
+    let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
+
+    let html = page(&app, "/channels", &ada).await;
+    assert!(html.contains("<h1>Channels</h1>"), "{html}");
+    let sandbox = panel(&html, &ch);
+    assert!(sandbox.contains("Sandbox") && sandbox.contains("publishes") && sandbox.contains("no problem known"), "{sandbox}");
+    assert!(sandbox.contains("<time datetime=\"2027-01-04T07:00:00+01:00\">"), "figures read up to, on the team's clock: {sandbox}");
+    let toot = panel(&html, &mastodon);
+    assert!(toot.contains("needs reconnecting"), "{toot}");
+    assert!(toot.contains("<code>access_token</code>"), "says what its credentials take: {toot}");
+    assert!(html.contains("instance_url") && html.contains("app_password"), "hints per network");
+    assert!(!html.contains("token-of-cafe"), "credentials are never shown");
+
+    // Connect a sandbox channel from the form.
+    let body = "platform=sandbox&name=Test+outbox&time_zone=Europe%2FLondon&credentials=%7B%7D";
+    redirected(&post(&app, "/channels", &ada, body).await, "/channels?done=connected");
+    let listed = channels_of(&app, &admin).await;
+    let made = listed.iter().find(|c| c["name"] == "Test outbox").unwrap_or_else(|| panic!("{listed:?}"));
+    assert_eq!((made["platform"].as_str(), made["time_zone"].as_str()), (Some("sandbox"), Some("Europe/London")));
+    assert!(page(&app, "/channels?done=connected", &ada).await.contains("The channel is connected."));
+
+    // A Mastodon channel with no access token: the API's 422 naming the credential, the
+    // form kept (never the credentials typed), nothing made.
+    let body = format!(
+        "platform=mastodon&name=%40bistro&time_zone=Europe%2FParis&credentials={}",
+        enc(r#"{"instance_url": "https://mastodon.example", "secret_typo": "s3cr3t-value"}"#)
+    );
+    let refused = post(&app, "/channels", &ada, &body).await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    let text = refused.text();
+    assert!(text.contains("<code>credentials.secret_typo</code>"), "{text}");
+    assert!(text.contains("value=\"@bistro\"") && text.contains("<option value=\"mastodon\" selected>"), "{text}");
+    assert!(!text.contains("s3cr3t-value"), "credentials are not echoed");
+    let not_json = post(&app, "/channels", &ada, "platform=sandbox&name=X&time_zone=Europe%2FParis&credentials=token").await;
+    assert_eq!(not_json.status, 422);
+    let bad_zone = post(&app, "/channels", &ada, "platform=sandbox&name=X&time_zone=Mars%2FOlympus&credentials=").await;
+    assert_eq!(bad_zone.status, 422);
+    assert!(bad_zone.text().contains("<code>time_zone</code>"), "{}", bad_zone.text());
+    assert_eq!(channels_of(&app, &admin).await.len(), 3);
+
+    // An editor (not an admin) and a forged post connect nothing.
+    let lea = person(&app, &admin, "lea@cafe.example", "editor").await;
+    let body = "platform=sandbox&name=Nope&time_zone=Europe%2FParis&credentials=";
+    assert_eq!(post(&app, "/channels", &lea, body).await.status, 403);
+    assert_eq!(send_form(&app, "/channels", Some(&ada.cookie), body).await.status, 403);
+    assert_eq!(channels_of(&app, &admin).await.len(), 3);
+}
+
+async fn slots_of(app: &App, admin: &str, ch: &str) -> Value {
+    let (_, c) = app.get(&format!("/v1/channels/{ch}"), admin).await;
+    c["queue_slots"].clone()
+}
+
+#[tokio::test]
+async fn queue_slots_are_edited_and_suggested_from_the_page_and_a_channel_is_deleted_after_confirming() {
+    let (app, admin, ch) = cafe().await;
+    let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
+
+    let saved = post(&app, &format!("/channels/{ch}/slots"), &ada, &format!("slots={}", enc("tue 18:30\nmon 09:00\n"))).await;
+    redirected(&saved, "/channels?done=slots");
+    let expected = json!([{"weekday": "mon", "time": "09:00"}, {"weekday": "tue", "time": "18:30"}]);
+    assert_eq!(slots_of(&app, &admin, &ch).await, expected);
+    let html = page(&app, "/channels", &ada).await;
+    assert!(panel(&html, &ch).contains("mon 09:00\ntue 18:30</textarea>"), "{}", panel(&html, &ch));
+
+    // A slot listed twice: the service's 422, the lines kept, nothing changed.
+    let twice = post(&app, &format!("/channels/{ch}/slots"), &ada, &format!("slots={}", enc("wed 10:00\nwed 10:00"))).await;
+    assert_eq!(twice.status, 422, "{}", twice.text());
+    assert!(twice.text().contains("<code>queue_slots[1]</code>"), "{}", twice.text());
+    assert!(twice.text().contains("wed 10:00\nwed 10:00</textarea>"));
+    let bad = post(&app, &format!("/channels/{ch}/slots"), &ada, "slots=someday+09%3A00").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.text().contains("<code>queue_slots[0].weekday</code>"), "{}", bad.text());
+    assert_eq!(slots_of(&app, &admin, &ch).await, expected);
+
+    // Suggest: nothing measured yet, and the page says why (a viewer may ask, as in the API).
+    let vic = person(&app, &admin, "vic@cafe.example", "viewer").await;
+    let suggested = post(&app, &format!("/channels/{ch}/slots/suggest"), &vic, "").await;
+    assert_eq!(suggested.status, 200, "{}", suggested.text());
+    assert!(suggested.text().contains("Best times (Europe/Paris, 0 posts measured)"), "{}", suggested.text());
+    assert!(suggested.text().contains("not enough data"), "{}", suggested.text());
+    // A viewer cannot change the slots.
+    assert_eq!(post(&app, &format!("/channels/{ch}/slots"), &vic, "slots=").await.status, 403);
+    assert_eq!(slots_of(&app, &admin, &ch).await, expected);
+
+    // Delete: a page first, then the button.
+    let confirm = page(&app, &format!("/channels/{ch}/delete"), &ada).await;
+    assert!(confirm.contains("<h1>Delete Sandbox?</h1>") && confirm.contains(&format!("action=\"/channels/{ch}/delete\"")), "{confirm}");
+    assert_eq!(send_form(&app, &format!("/channels/{ch}/delete"), Some(&ada.cookie), "").await.status, 403, "no CSRF token");
+    assert_eq!(post(&app, &format!("/channels/{ch}/delete"), &vic, "").await.status, 403, "a viewer");
+    assert_eq!(channels_of(&app, &admin).await.len(), 1);
+    redirected(&post(&app, &format!("/channels/{ch}/delete"), &ada, "").await, "/channels?done=deleted");
+    assert!(channels_of(&app, &admin).await.is_empty());
+    assert_eq!(get(&app, &format!("/channels/{ch}/delete"), Some(&ada.cookie)).await.status, 404);
+    assert_eq!(get(&app, "/channels/nope/delete", Some(&ada.cookie)).await.status, 404);
 }
