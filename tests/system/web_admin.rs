@@ -261,7 +261,8 @@ async fn the_admin_screens_fit_a_phone_and_a_laptop_in_chromium() {
     let made = post(&app, "/reports", &ada, "from=2026-12-28&to=2027-01-03").await;
     assert_eq!(made.status, 303);
     app.sandbox(&admin, "Boulangerie du Marché Saint-Germain, compte principal").await;
-    fits(&app, &ada, &[("reports", "/reports"), ("channels", "/channels")]).await;
+    post(&app, "/settings/keys", &ada, "name=ci&role=editor").await;
+    fits(&app, &ada, &[("reports", "/reports"), ("channels", "/channels"), ("settings", "/settings")]).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,4 +388,166 @@ async fn queue_slots_are_edited_and_suggested_from_the_page_and_a_channel_is_del
     assert!(channels_of(&app, &admin).await.is_empty());
     assert_eq!(get(&app, &format!("/channels/{ch}/delete"), Some(&ada.cookie)).await.status, 404);
     assert_eq!(get(&app, "/channels/nope/delete", Some(&ada.cookie)).await.status, 404);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+/// The secret a page shows once (`<code class="secret">…</code>`).
+fn shown_secret(raw: &Raw) -> String {
+    assert_eq!(raw.status, 200, "{}", raw.text());
+    assert_eq!(raw.header("cache-control"), Some("private, no-store"), "a secret's page is not kept");
+    assert!(raw.header("location").is_none());
+    assert_security_headers(raw, "a secret's page");
+    let text = raw.text();
+    text.split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .unwrap_or_else(|| panic!("no secret shown: {text}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_invite_made_on_the_settings_page_works_once_and_members_are_removed_after_confirming() {
+    let (app, admin, _) = cafe().await;
+    let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
+    let settings = page(&app, "/settings", &ada).await;
+    assert!(settings.contains("<h1>Settings</h1>") && settings.contains("ada@cafe.example"), "{settings}");
+    assert!(settings.contains("action=\"/settings/invites\""), "{settings}");
+
+    let made = post(&app, "/settings/invites", &ada, "email=ben%40cafe.example&role=contributor").await;
+    let link = shown_secret(&made);
+    assert!(link.starts_with("/invite/"), "{link}");
+    assert!(made.text().contains("ben@cafe.example") && made.text().contains("contributor"), "{}", made.text());
+    assert!(!page(&app, "/settings", &ada).await.contains(&link), "shown once, not on the page again");
+
+    // Ben joins from the link (the invite page) and is a contributor.
+    let joined = send_form(&app, &link, None, &format!("name=Ben&email=ben%40cafe.example&password={}", enc(PASSWORD))).await;
+    assert_eq!(joined.status, 303, "{}", joined.text());
+    let (_, members) = app.get("/v1/members", &admin).await;
+    let ben = members["items"].as_array().unwrap().iter().find(|m| m["email"] == "ben@cafe.example").expect("Ben is a member").clone();
+    assert_eq!(ben["role"], "contributor");
+    let ben_id = ben["id"].as_str().unwrap().to_owned();
+
+    // Refusals: a bad e-mail (422 naming it, kept), an e-mail already a member's (409).
+    let bad = post(&app, "/settings/invites", &ada, "email=not-an-email&role=editor").await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(bad.text().contains("<code>email</code>") && bad.text().contains("value=\"not-an-email\""), "{}", bad.text());
+    assert!(!bad.text().contains("class=\"secret\""));
+    assert_eq!(post(&app, "/settings/invites", &ada, "email=ben%40cafe.example&role=editor").await.status, 409);
+
+    // A reset link for Ben, shown once.
+    let reset = post(&app, &format!("/settings/members/{ben_id}/reset-link"), &ada, "").await;
+    assert!(shown_secret(&reset).starts_with("/reset/"));
+
+    // Removing Ben: without the box ticked, nothing; then removed, and his session ends.
+    let ben_session = person_session_of(&app, "ben@cafe.example").await;
+    let unticked = post(&app, &format!("/settings/members/{ben_id}/remove"), &ada, "").await;
+    assert_eq!(unticked.status, 422, "{}", unticked.text());
+    assert!(unticked.text().contains("<code>confirm</code>"));
+    let forged = send_form(&app, &format!("/settings/members/{ben_id}/remove"), Some(&ada.cookie), "confirm=yes").await;
+    assert_eq!(forged.status, 403, "no CSRF token");
+    assert_eq!(get(&app, "/calendar", Some(&ben_session)).await.status, 200, "Ben is still in");
+    redirected(&post(&app, &format!("/settings/members/{ben_id}/remove"), &ada, "confirm=yes").await, "/settings?done=removed");
+    let (_, members) = app.get("/v1/members", &admin).await;
+    assert!(!members.to_string().contains("ben@cafe.example"), "{members}");
+    assert_eq!(get(&app, "/calendar", Some(&ben_session)).await.status, 401, "his session ended");
+    // Nobody removes themselves.
+    let ada_id = members["items"].as_array().unwrap().iter().find(|m| m["email"] == "ada@cafe.example").unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&app, &format!("/settings/members/{ada_id}/remove"), &ada, "confirm=yes").await.status, 409);
+}
+
+/// Signs `email` in from the sign-in form (password [`PASSWORD`]); the session id.
+async fn person_session_of(app: &App, email: &str) -> String {
+    let raw = send_form(app, "/sign-in", None, &format!("email={}&password={}", enc(email), enc(PASSWORD))).await;
+    assert_eq!(raw.status, 303, "{}", raw.text());
+    raw.header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .and_then(|p| p.strip_prefix("herald_session="))
+        .expect("a session")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_key_made_on_the_settings_page_authenticates_until_it_is_revoked() {
+    let (app, admin, _) = cafe().await;
+    let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
+
+    let made = post(&app, "/settings/keys", &ada, "name=ci&role=editor").await;
+    let secret = shown_secret(&made);
+    let (status, me) = app.get("/v1/me", &secret).await;
+    assert_eq!(status, 200, "the key shown authenticates: {me}");
+    let (_, keys) = app.get("/v1/keys", &admin).await;
+    let ci = keys["items"].as_array().unwrap().iter().find(|k| k["name"] == "ci").expect("listed").clone();
+    assert_eq!(ci["role"], "editor");
+    let listed = page(&app, "/settings", &ada).await;
+    assert!(listed.contains("<th scope=\"row\">ci</th>") && !listed.contains(&secret), "listed, the secret never again");
+
+    let unnamed = post(&app, "/settings/keys", &ada, "name=+&role=editor").await;
+    assert_eq!(unnamed.status, 422);
+    assert!(unnamed.text().contains("<code>name</code>"), "{}", unnamed.text());
+    let bad_role = post(&app, "/settings/keys", &ada, "name=x&role=owner").await;
+    assert_eq!(bad_role.status, 422);
+    assert!(bad_role.text().contains("<code>role</code>") && bad_role.text().contains("value=\"x\""), "{}", bad_role.text());
+
+    let id = ci["id"].as_str().unwrap();
+    let forged = send_form(&app, &format!("/settings/keys/{id}/revoke"), Some(&ada.cookie), "").await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(app.get("/v1/me", &secret).await.0, 200, "not revoked without the token");
+    redirected(&post(&app, &format!("/settings/keys/{id}/revoke"), &ada, "").await, "/settings?done=revoked");
+    assert_eq!(app.get("/v1/me", &secret).await.0, 401, "revoked");
+    assert_eq!(post(&app, &format!("/settings/keys/{id}/revoke"), &ada, "").await.status, 404, "already gone");
+}
+
+#[tokio::test]
+async fn the_watch_list_team_and_calendar_feed_change_from_the_page_and_non_admins_are_refused() {
+    let (app, admin, _) = cafe().await;
+    let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
+
+    redirected(&post(&app, "/settings/watchlist", &ada, &format!("terms={}", enc("refund\n  late delivery \n\nrefund"))).await, "/settings?done=watchlist");
+    let (_, watch) = app.get("/v1/watchlist", &admin).await;
+    assert_eq!(watch["terms"], json!(["refund", "late delivery"]), "{watch}");
+    assert!(page(&app, "/settings", &ada).await.contains("refund\nlate delivery</textarea>"));
+
+    redirected(&post(&app, "/settings/team", &ada, "name=Caf%C3%A9+du+Port&time_zone=America%2FMontreal&language=fr").await, "/settings?done=team");
+    let (_, team) = app.get("/v1/team", &admin).await;
+    assert_eq!((team["name"].as_str(), team["time_zone"].as_str(), team["language"].as_str()), (Some("Café du Port"), Some("America/Montreal"), Some("fr")), "{team}");
+    let bad_zone = post(&app, "/settings/team", &ada, "name=X&time_zone=Nowhere&language=en").await;
+    assert_eq!(bad_zone.status, 422);
+    assert!(bad_zone.text().contains("<code>time_zone</code>") && bad_zone.text().contains("value=\"Nowhere\""), "{}", bad_zone.text());
+    assert_eq!(app.get("/v1/team", &admin).await.1["name"], "Café du Port", "nothing changed");
+
+    let feed = shown_secret(&post(&app, "/settings/calendar-token", &ada, "").await);
+    assert!(feed.starts_with("/v1/calendar.ics?token="), "{feed}");
+    let ics = app.raw(Method::GET, &feed.replace("&amp;", "&"), None, None, None).await;
+    assert_eq!(ics.status, 200, "the feed link works");
+    let newer = shown_secret(&post(&app, "/settings/calendar-token", &ada, "").await);
+    assert_ne!(newer, feed);
+    assert_eq!(app.raw(Method::GET, &feed, None, None, None).await.status, 404, "the old link stops");
+
+    // An editor may set the watch list, not the team, keys, invites or the feed; a viewer nothing.
+    let lea = person(&app, &admin, "lea@cafe.example", "editor").await;
+    let hers = page(&app, "/settings", &lea).await;
+    assert!(hers.contains("Only admins see the members") && !hers.contains("ada@cafe.example"), "{hers}");
+    redirected(&post(&app, "/settings/watchlist", &lea, "terms=refund").await, "/settings?done=watchlist");
+    for (path, body) in [
+        ("/settings/team", "name=Mine&time_zone=Europe%2FParis&language=en"),
+        ("/settings/invites", "email=eve%40cafe.example&role=admin"),
+        ("/settings/keys", "name=mine&role=admin"),
+        ("/settings/calendar-token", ""),
+    ] {
+        let refused = post(&app, path, &lea, body).await;
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text());
+        assert!(!refused.text().contains("class=\"secret\""), "{path}");
+    }
+    let vic = person(&app, &admin, "vic@cafe.example", "viewer").await;
+    assert_eq!(post(&app, "/settings/watchlist", &vic, "terms=anything").await.status, 403);
+    assert_eq!(send_form(&app, "/settings/watchlist", Some(&ada.cookie), "terms=forged").await.status, 403);
+    let (_, watch) = app.get("/v1/watchlist", &admin).await;
+    assert_eq!(watch["terms"], json!(["refund"]));
+    let (_, team) = app.get("/v1/team", &admin).await;
+    assert_eq!(team["name"], "Café du Port");
+    let (_, keys) = app.get("/v1/keys", &admin).await;
+    assert!(!keys.to_string().contains("mine"));
+    assert_eq!(get(&app, "/settings", None).await.status, 401);
 }
