@@ -158,8 +158,8 @@ async fn render(
                                                 (period_label(r.period_start, r.period_end))
                                             }
                                         }
-                                        td { (when(r.created_at, tz)) }
-                                        td {
+                                        td data-label="Made" { (when(r.created_at, tz)) }
+                                        td data-label="Files" {
                                             ul.inline {
                                                 @for f in ReportFormat::ALL {
                                                     @if r.files.contains_key(&f) {

@@ -330,9 +330,9 @@ fn member_row(caller: &Caller, m: &Member, me: Option<MemberId>, tz: chrono_tz::
     html! {
         tr {
             th scope="row" { (m.name) @if me == Some(m.id) { " (you)" } }
-            td { (m.email.to_string()) }
-            td { (m.role.as_str()) }
-            td { (when(m.created_at, tz)) }
+            td data-label="E-mail" { (m.email.to_string()) }
+            td data-label="Role" { (m.role.as_str()) }
+            td data-label="Joined" { (when(m.created_at, tz)) }
             td {
                 (shown.problem(Which::Member(m.id)))
                 form.inline method="post" action=(format!("/settings/members/{}/reset-link", m.id)) {
@@ -356,8 +356,8 @@ fn key_row(caller: &Caller, k: &ApiKey, tz: chrono_tz::Tz, shown: &Shown) -> Mar
     html! {
         tr {
             th scope="row" { (k.name) @if k.id == caller.key_id { " (this key)" } }
-            td { (k.role.as_str()) }
-            td { (when(k.created_at, tz)) }
+            td data-label="Role" { (k.role.as_str()) }
+            td data-label="Made" { (when(k.created_at, tz)) }
             td {
                 (shown.problem(Which::Revoke(k.id)))
                 form.inline method="post" action=(format!("/settings/keys/{}/revoke", k.id)) {
