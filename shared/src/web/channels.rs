@@ -110,6 +110,7 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
     let team = actor.team(&*state.store).await?;
     let tz = team.time_zone;
     let channels = channels_health(&*state.store, &actor).await?;
+    let now = state.clock.now();
     let default_connect = ConnectForm { time_zone: tz.name().to_owned(), platform: "mastodon".into(), ..Default::default() };
     let (connect, connect_refusal) = match &shown.connect {
         Some((f, r)) => (f, Some(r)),
@@ -124,7 +125,7 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
                 section.panel.wide { p.nothing { "No channel yet: connect one below." } }
             }
             @for (channel, health) in &channels {
-                (channel_panel(caller, channel, health, tz, &shown))
+                (channel_panel(caller, channel, health, tz, now, &shown))
             }
             section.panel.wide aria-labelledby="connect-h" {
                 h2 #connect-h { "Connect a channel" }
@@ -187,7 +188,14 @@ fn slots_text(slots: &[QueueSlot]) -> String {
     slots.iter().map(|s| format!("{} {}", weekday_name(s.weekday), slot_time_text(s.time))).collect::<Vec<_>>().join("\n")
 }
 
-fn channel_panel(caller: &Caller, c: &Channel, health: &ChannelMetricsState, tz: chrono_tz::Tz, shown: &Shown) -> Markup {
+fn channel_panel(
+    caller: &Caller,
+    c: &Channel,
+    health: &ChannelMetricsState,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+    shown: &Shown,
+) -> Markup {
     let id = c.id;
     let heading = format!("channel-{id}");
     let slot_field = format!("slots-{id}");
@@ -220,7 +228,7 @@ fn channel_panel(caller: &Caller, c: &Channel, health: &ChannelMetricsState, tz:
                 dd {
                     @if health.reconnect_raised {
                         span.badge.bad { "needs reconnecting" } " The network refuses its credentials: replace them below."
-                    } @else if let Some(until) = health.not_before {
+                    } @else if let Some(until) = health.not_before.filter(|t| *t > now) {
                         span.badge.warn { "rate limited" } " Until " (when(until, tz)) "."
                     } @else {
                         span.badge.ok { "no problem known" }
@@ -266,7 +274,7 @@ fn channel_panel(caller: &Caller, c: &Channel, health: &ChannelMetricsState, tz:
                     (csrf_field(caller))
                     label for=(cred_field) { "New credentials (JSON)" }
                     textarea id=(cred_field) name="credentials" spellcheck="false" autocomplete="off" { (cred_value) }
-                    p.hint { "Checked with the network before they are kept. Fields: "
+                    p.hint { "Checked with the network before they are kept; left empty, the channel keeps none. Fields: "
                         @for (i, f) in credentials::fields(c.platform).iter().enumerate() {
                             @if i > 0 { ", " }
                             code { (f.name) }
