@@ -37,6 +37,7 @@ mod reliability;
 mod reports;
 mod serve;
 mod store_contract;
+mod web_admin;
 mod web_browser;
 mod web_calendar;
 mod web_compose;

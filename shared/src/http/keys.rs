@@ -8,14 +8,8 @@ use serde::Deserialize;
 
 use super::views::{self, Items};
 use super::{ApiError, ApiJson, AppState, Caller};
-use crate::domain::{ApiKeyId, Role, ValidationError};
-use crate::services::keys::create_key;
-use crate::store::StoreError;
-
-const ADMIN_ONLY: &str = "only an admin key can manage API keys";
-
-/// The longest key label.
-pub const MAX_KEY_NAME: usize = 100;
+use crate::domain::{ApiKeyId, Role};
+use crate::services::keys as service;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,10 +45,8 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CreateKeyBody>,
 ) -> Result<(StatusCode, Json<views::NewKey>), ApiError> {
-    caller.actor().require(Role::Admin, ADMIN_ONLY)?;
     let role = Role::parse("role", &body.role)?;
-    let name = key_name(body.name.as_deref())?;
-    let (key, secret) = create_key(&*state.store, &*state.clock, &caller.team_id, role, &name).await?;
+    let (key, secret) = service::create_team_key(&*state.store, &*state.clock, &caller.actor(), role, body.name.as_deref()).await?;
     tracing::info!(key_id = %key.id, role = %key.role, "API key created");
     Ok((StatusCode::CREATED, Json(views::NewKey { key: views::Key::from(&key), secret: secret.reveal().to_owned() })))
 }
@@ -73,8 +65,7 @@ pub async fn create(
     ),
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Items<views::Key>>, ApiError> {
-    caller.actor().require(Role::Admin, ADMIN_ONLY)?;
-    let keys = state.store.list_api_keys(&caller.team_id).await?;
+    let keys = service::list_keys(&*state.store, &caller.actor()).await?;
     Ok(Json(Items { items: keys.iter().map(views::Key::from).collect() }))
 }
 
@@ -101,32 +92,9 @@ pub async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.actor().require(Role::Admin, ADMIN_ONLY)?;
     let missing = || ApiError::Missing { message: format!("no API key `{id}` in your team"), field: None };
     let key_id = ApiKeyId::parse("id", &id).map_err(|_| missing())?;
-    if key_id == caller.key_id {
-        return Err(ApiError::Conflict("this is the key making the request; revoke it with another admin key".into()));
-    }
-    match state.store.delete_api_key(&caller.team_id, key_id).await {
-        Ok(()) => {
-            tracing::info!(key_id = %key_id, "API key revoked");
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Err(StoreError::NotFound) => Err(missing()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn key_name(name: Option<&str>) -> Result<String, ValidationError> {
-    let name = name.map(str::trim).unwrap_or("");
-    if name.is_empty() {
-        return Err(ValidationError::new("name", "is required: a label for people, like \"ci\" or \"Marie's laptop\""));
-    }
-    if name.chars().count() > MAX_KEY_NAME {
-        return Err(ValidationError::new("name", format!("must be at most {MAX_KEY_NAME} characters")));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ValidationError::new("name", "must not contain control characters"));
-    }
-    Ok(name.to_owned())
+    service::revoke_key(&*state.store, &caller.actor(), key_id).await?;
+    tracing::info!(key_id = %key_id, "API key revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

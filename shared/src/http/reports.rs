@@ -12,13 +12,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::listing::PageParams;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, MONTHLY_REPORT_LAST_DAY, MonthlyReport, ReportFormat, ReportId, Role, ValidationError, WeeklyReport,
+    ChannelId, MONTHLY_REPORT_LAST_DAY, MonthlyReport, ReportFormat, ReportId, ValidationError, WeeklyReport,
     parse_weekday,
 };
 use crate::services::reports as service;
@@ -66,22 +65,18 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CreateReportBody>,
 ) -> Result<(StatusCode, Json<views::NewReport>), ApiError> {
-    let actor = caller.actor();
-    actor.require(Role::Contributor, "viewers can read reports but not generate them")?;
     let (from, to) = (day("from", &body.from)?, day("to", &body.to)?);
-    let (report, data) =
-        service::generate(&*state.store, &*state.report_files, &actor, from, to, state.clock.now()).await?;
-    let shown = views::Report::from(&report);
-    // `Report Ready`, with the links the API serves the files at.
-    let ready = crate::events::Event::new(
-        crate::events::EventKind::ReportReady,
-        &report.team_id,
+    let (report, data) = service::generate_on_demand(
+        &*state.store,
+        &*state.report_files,
+        &*state.events,
+        &caller.actor(),
+        from,
+        to,
         state.clock.now(),
-        json!({"report_id": report.id, "from": body.from, "to": body.to, "files": shown.files}),
-    );
-    if let Err(e) = state.events.emit(&ready).await {
-        tracing::error!(error = %e, "Report Ready not delivered");
-    }
+    )
+    .await?;
+    let shown = views::Report::from(&report);
     Ok((StatusCode::CREATED, Json(views::NewReport { report: shown, summary: views::ReportSummary::from(&data) })))
 }
 

@@ -665,7 +665,7 @@ pub struct ReportFiles {
 impl From<&domain::Report> for Report {
     fn from(r: &domain::Report) -> Self {
         let link = |format: ReportFormat| {
-            r.files.contains_key(&format).then(|| format!("/v1/reports/{}/{}", r.id, format.file_name()))
+            r.files.contains_key(&format).then(|| crate::services::reports::file_link(r.id, format))
         };
         Report {
             id: r.id,

@@ -136,6 +136,22 @@ fn state_key(channel: ChannelId) -> String {
     format!("metrics#{channel}")
 }
 
+/// What the metric poller last knew of each channel of the actor's team (the Channels page's
+/// health column): how far it has read, whether the network refuses the channel's token.
+/// A channel never polled has the default (nothing read yet).
+pub async fn channels_health(
+    store: &dyn crate::store::Store,
+    actor: &super::Actor,
+) -> Result<Vec<(crate::domain::Channel, ChannelMetricsState)>, super::ServiceError> {
+    let mut out = Vec::new();
+    for channel in super::channels::list_channels(store, actor).await? {
+        let stored = store.get_state(&state_key(channel.id)).await?;
+        let state = stored.and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
+        out.push((channel, state));
+    }
+    Ok(out)
+}
+
 #[derive(Clone)]
 pub struct MetricsPoller {
     pub ports: Ports,

@@ -69,6 +69,15 @@ impl ReportFormat {
         }
     }
 
+    /// Its key in a report's `files`: `html`, `csv`, `json`.
+    pub fn key(self) -> &'static str {
+        match self {
+            ReportFormat::Html => "html",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Json => "json",
+        }
+    }
+
     pub fn from_file_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.file_name() == name)
     }
@@ -97,6 +106,37 @@ pub async fn generate(
     now: DateTime<Utc>,
 ) -> Result<(Report, ReportData), ServiceError> {
     generate_as(store, files, actor, from, to, now, ReportId::new()).await
+}
+
+/// A report asked for now (`POST /v1/reports`, the Reports page's form): contributors and
+/// above; `Report Ready` then says where the API serves its files ([`file_link`]).
+pub async fn generate_on_demand(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    events: &dyn crate::events::EventSink,
+    actor: &Actor,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(Report, ReportData), ServiceError> {
+    actor.require(crate::domain::Role::Contributor, "viewers can read reports but not generate them")?;
+    let (report, data) = generate(store, files, actor, from, to, now).await?;
+    let links: BTreeMap<&str, String> = ReportFormat::ALL
+        .into_iter()
+        .filter(|f| report.files.contains_key(f))
+        .map(|f| (f.key(), file_link(report.id, f)))
+        .collect();
+    let detail = serde_json::json!({"report_id": report.id, "from": from, "to": to, "files": links});
+    let ready = crate::events::Event::new(crate::events::EventKind::ReportReady, &report.team_id, now, detail);
+    if let Err(e) = events.emit(&ready).await {
+        tracing::error!(error = %e, "Report Ready not delivered");
+    }
+    Ok((report, data))
+}
+
+/// Where the API serves a report's file: `/v1/reports/{id}/report.html`.
+pub fn file_link(id: ReportId, format: ReportFormat) -> String {
+    format!("/v1/reports/{id}/{}", format.file_name())
 }
 
 /// [`generate`] under a chosen id (the scheduled round derives it from the team and period,
