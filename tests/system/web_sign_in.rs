@@ -173,3 +173,32 @@ async fn a_login_form_posted_without_the_token_this_site_gave_is_refused() {
     assert_eq!(signed.status, 403, "a forged sign-in with the right password signs nobody in");
     assert!(signed.header("set-cookie").is_none_or(|c| !c.contains("herald_session=h")));
 }
+
+/// A password-reset link an admin made (`/reset/<token>`) opens a form: the new password is set,
+/// the member's other sessions end, this browser is signed in, and the link works once.
+#[tokio::test]
+async fn a_reset_link_sets_a_new_password_from_its_page_once() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let lea = crate::common::people::join(&app, &admin, "Léa", "lea@cafe.example", "editor").await;
+    let (_, members) = app.get("/v1/members", &admin).await;
+    let id = members["items"][0]["id"].as_str().expect("Léa's id").to_owned();
+    let (status, link) = app.post(&format!("/v1/members/{id}/reset-link"), &admin, json!({})).await;
+    assert_eq!(status, 201, "{link}");
+    let path = link["url"].as_str().expect("a reset link").to_owned();
+
+    let page = get(&app, &path, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains(&format!("action=\"{path}\"")) && page.text().contains("autocomplete=\"new-password\""), "{}", page.text());
+    let short = form(&app, &path, "password=short").await;
+    assert_eq!(short.status, 422, "{}", short.text());
+    let forged = bare_form(&app, &path, "password=a+brand+new+password").await;
+    assert_eq!(forged.status, 403, "no login token, nothing changes");
+
+    let session = signed_in(&form(&app, &path, "password=a+brand+new+password").await);
+    assert_eq!(get(&app, "/calendar", Some(&session)).await.status, 200);
+    assert_eq!(get(&app, "/calendar", Some(&lea.session)).await.status, 401, "the older session ended");
+    assert_eq!(form(&app, "/sign-in", &format!("email=lea%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await.status, 401, "the old password no longer works");
+    signed_in(&form(&app, "/sign-in", "email=lea%40cafe.example&password=a+brand+new+password").await);
+    assert_eq!(form(&app, &path, "password=yet+another+password").await.status, 404, "the link works once");
+}

@@ -1,5 +1,5 @@
 //! The web app's routes, beside the API's: `/` (to the calendar), `/calendar`, `/sign-in`,
-//! `/invite/{token}`, `/sign-out`, `/assets/{file}`, and each screen's own (its `routes()`). The pages themselves are in [`crate::web`]; none is an API operation, so
+//! `/invite/{token}`, `/reset/{token}`, `/sign-out`, `/assets/{file}`, and each screen's own (its `routes()`). The pages themselves are in [`crate::web`]; none is an API operation, so
 //! none is in the OpenAPI document.
 
 use axum::Router;
@@ -17,6 +17,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/calendar", get(web::calendar::page))
         .route("/sign-in", get(web::sign_in::sign_in_page).post(web::sign_in::sign_in))
         .route("/invite/{token}", get(web::sign_in::invite_page).post(web::sign_in::accept))
+        .route("/reset/{token}", get(web::sign_in::reset_page).post(web::sign_in::reset))
         .route("/sign-out", axum::routing::post(web::sign_in::sign_out))
         .route("/assets/{file}", get(web::assets::serve))
         .merge(web::reschedule::routes())

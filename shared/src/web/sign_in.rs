@@ -134,6 +134,62 @@ pub async fn accept(
     }
 }
 
+/// What the password-reset form sends.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    login: String,
+}
+
+/// `GET /reset/{token}`: the form to choose a new password (the link is checked when it is sent).
+pub async fn reset_page(client: Client, Path(token): Path<String>) -> Response {
+    login_page(StatusCode::OK, client.https, |login| reset_form(login, &token, None))
+}
+
+/// `POST /reset/{token}`: the new password set, every other session of the member ended, and
+/// this browser signed in (303 to the calendar); or the form again.
+pub async fn reset(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    form: Result<Form<ResetForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let again = |status: StatusCode, message: &str| login_page(status, client.https, |login| reset_form(login, &token, Some(message)));
+    if !login_token_matches(&headers, &form.login) {
+        return again(StatusCode::FORBIDDEN, STALE_FORM);
+    }
+    match people::reset_password(&*state.store, &*state.clock, &token, &form.password).await {
+        Ok((member, new)) => {
+            tracing::info!(member_id = %member.id, "password reset (page)");
+            to_calendar(&new, client.https)
+        }
+        Err(e) => refused(e, again),
+    }
+}
+
+fn reset_form(login: &str, token: &str, message: Option<&str>) -> Markup {
+    let action = format!("/reset/{}", urlencoding_path(token));
+    shell(
+        "Choose a new password",
+        None,
+        html! {
+            h1 { "Choose a new password" }
+            (problem(message))
+            form.stack method="post" action=(action) {
+                input type="hidden" name="login" value=(login);
+                label for="password" { "New password" }
+                input #password type="password" name="password" autocomplete="new-password" minlength="12" maxlength="256" required;
+                p.hint { "12 characters at least. Every other session of yours ends; this browser is signed in." }
+                button type="submit" { "Set the password" }
+            }
+        },
+    )
+}
+
 /// The form again with the service's words, at the status the API would answer.
 fn refused(e: ServiceError, again: impl FnOnce(StatusCode, &str) -> Response) -> Response {
     let e = crate::http::ApiError::from(e);
