@@ -518,7 +518,7 @@ async fn a_person_joins_signs_in_and_moves_a_post_through_the_api_function() {
 
     let mastodon = FakeMastodon::start().await;
     let (status, channel) = http_json(
-        &api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&json!({"platform": "mastodon", "name": "Toots",
+        &api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&json!({"platform": "mastodon", "name": "Toots", "time_zone": "UTC",
             "credentials": {"instance_url": mastodon.url, "access_token": "t"}})))).await,
     );
     assert_eq!(status, 201, "{channel}");

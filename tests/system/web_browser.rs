@@ -248,3 +248,64 @@ async fn a_contributor_composes_an_editor_approves_and_the_post_is_on_the_calend
     ed.check_page("compose-edit").await;
     ed.close().await;
 }
+
+/// Every screen of the web app, at a phone's and a laptop's width, as an admin with some of
+/// everything to show: no sideways overflow and no serious or critical axe-core violation on
+/// any of them; and a report opens from the reports screen.
+#[tokio::test]
+async fn every_screen_fits_a_phone_and_a_laptop_and_passes_axe() {
+    let Some(driver) = Driver::start().await else { return };
+    let (app, admin, channel, link) = cafe_with_invite("admin", "ada@cafe.example").await;
+    app.create(
+        &admin,
+        json!({"text": "Soup of the day: pumpkin", "channel_ids": [channel],
+               "publish_at": {"local": "2027-01-06T11:30:00", "time_zone": "Europe/Paris"}}),
+    )
+    .await;
+    let contributor = app.key("cafe", Role::Contributor).await;
+    let pending = app
+        .create(
+            &contributor,
+            json!({"text": "Open mic on Thursday", "channel_ids": [channel],
+                   "publish_at": {"local": "2027-01-07T18:00:00", "time_zone": "Europe/Paris"}}),
+        )
+        .await;
+    let pending_id = pending["id"].as_str().expect("id").to_owned();
+    let (status, report) = app.post("/v1/reports", &admin, json!({"from": "2026-12-28", "to": "2027-01-03"})).await;
+    assert_eq!(status, 201, "{report}");
+    let report_id = report["id"].as_str().expect("report id").to_owned();
+    let site = Site::start(&app).await;
+
+    for (i, width) in [PHONE, LAPTOP].into_iter().enumerate() {
+        let s = driver.session(width).await;
+        if i == 0 {
+            join(&s, &site, &link, "Ada", "ada@cafe.example").await;
+        } else {
+            s.sign_in(&site, "ada@cafe.example", PASSWORD).await;
+        }
+        for (name, path) in [
+            ("screen-calendar-month", "/calendar?month=2027-01".to_owned()),
+            ("screen-calendar-week", "/calendar?week=2027-01-04".to_owned()),
+            ("screen-move", format!("/calendar/move/{pending_id}")),
+            ("screen-compose", "/compose".to_owned()),
+            ("screen-compose-edit", format!("/compose?post={pending_id}")),
+            ("screen-approvals", "/approvals".to_owned()),
+            ("screen-inbox", "/inbox".to_owned()),
+            ("screen-reports", "/reports".to_owned()),
+            ("screen-channels", "/channels".to_owned()),
+            ("screen-settings", "/settings".to_owned()),
+        ] {
+            s.goto(&format!("{}{path}", site.url)).await;
+            assert!(!s.body_text().await.contains("not built yet"), "{path}");
+            s.check_page(name).await;
+        }
+        // Open a report from the list: its own document, styled by its own policy.
+        s.goto(&format!("{}/reports", site.url)).await;
+        s.click(&format!("a[href=\"/reports/{report_id}\"]")).await;
+        s.wait_until(&format!("return location.pathname === '/reports/{report_id}'"), "the report").await;
+        let styled = s.eval("return getComputedStyle(document.body).fontFamily").await;
+        assert_ne!(styled, json!("\"Times New Roman\""), "the report keeps its own styles: {styled}");
+        s.check_page("screen-report").await;
+        s.close().await;
+    }
+}

@@ -111,6 +111,7 @@ h1 {{ font-size: 22px; margin: 0 0 4px; }} h2 {{ font-size: 17px; margin: 28px 0
 table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
 th, td {{ text-align: left; padding: 4px 6px; border-bottom: 1px solid #f3f4f6; vertical-align: top; }}
 .wide {{ overflow-x: auto; }}
+.wide:focus-visible {{ outline: 3px solid #2563eb; outline-offset: 2px; }}
 @media (max-width: 760px) {{ main {{ padding: 12px; }} table {{ font-size: 12px; }} th, td {{ padding: 3px 4px; }} }}
 th {{ color: #374151; font-weight: 600; }} td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.text {{ min-width: 180px; max-width: 360px; overflow-wrap: anywhere; }}
@@ -140,7 +141,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     if d.channels.is_empty() {
         h.push_str(r#"<p class="muted">The team has no channels.</p>"#);
     } else {
-        h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Network</th><th class="n">Posts</th><th class="n">Impressions</th><th class="n">Engagements</th><th class="n">Eng. rate</th><th class="n">Followers</th><th class="n">Growth</th><th class="n">Failed</th></tr></thead><tbody>"#);
+        h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Channels"><table><thead><tr><th>Channel</th><th>Network</th><th class="n">Posts</th><th class="n">Impressions</th><th class="n">Engagements</th><th class="n">Eng. rate</th><th class="n">Followers</th><th class="n">Growth</th><th class="n">Failed</th></tr></thead><tbody>"#);
         for c in &d.channels {
             let k = &c.kpis.current;
             let _ = write!(
@@ -176,7 +177,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
         r#"<p class="small muted">Mean engagements per post by weekday and hour, over this period and the previous one. A slot is recommended only when at least {BEST_TIME_MIN_POSTS} posts went out in it; paler cells have fewer.</p>"#
     );
     heatmap(&mut h, &d.best_time);
-    h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Recommended (local time)</th></tr></thead><tbody>"#);
+    h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Recommended times"><table><thead><tr><th>Channel</th><th>Recommended (local time)</th></tr></thead><tbody>"#);
     for c in &d.channels {
         let rec = if c.best_time.recommended.is_empty() {
             esc(c.best_time.note.as_deref().unwrap_or(""))
@@ -208,7 +209,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     if d.incidents.is_empty() {
         let _ = write!(h, r#"<p>None in this period <span class="muted">(previous period: {}).</span></p>"#, d.incidents_previous);
     } else {
-        h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Usually</th></tr></thead><tbody>"#);
+        h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Crisis incidents"><table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Usually</th></tr></thead><tbody>"#);
         for i in &d.incidents {
             let _ = write!(
                 h,
@@ -227,7 +228,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     if d.failed_deliveries.is_empty() {
         h.push_str("<p>None.</p>");
     } else {
-        h.push_str(r#"<div class="wide"><table><thead><tr><th>Channel</th><th>Scheduled</th><th class="n">Attempts</th><th>Reason</th></tr></thead><tbody>"#);
+        h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Failed deliveries"><table><thead><tr><th>Channel</th><th>Scheduled</th><th class="n">Attempts</th><th>Reason</th></tr></thead><tbody>"#);
         for f in &d.failed_deliveries {
             let _ = write!(
                 h,
@@ -432,7 +433,7 @@ fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
         let _ = write!(h, r#"<p class="muted">{}</p>"#, esc(empty));
         return;
     }
-    h.push_str(r#"<div class="wide"><table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
+    h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Posts"><table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
     for r in rows {
         let text: String = r.text.chars().take(140).collect();
         let text = if r.text.chars().count() > 140 { format!("{text}…") } else { text };
@@ -467,7 +468,7 @@ fn inbox(h: &mut String, i: &Compared<InboxStats>) {
     };
     let _ = write!(
         h,
-        r#"<div class="wide"><table><thead><tr><th></th><th class="n">This period</th><th class="n">Previous</th></tr></thead><tbody>
+        r#"<div class="wide" tabindex="0" role="region" aria-label="This period against the previous one"><table><thead><tr><th></th><th class="n">This period</th><th class="n">Previous</th></tr></thead><tbody>
 <tr><td>Interactions received</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>By kind</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>Answered through Herald</td><td class="n">{}</td><td class="n">{}</td></tr>
