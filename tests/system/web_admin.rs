@@ -13,7 +13,7 @@ use herald_core::web::assets;
 use herald_core::web::reports::REPORT_CSP;
 use serde_json::{Value, json};
 
-use crate::common::people::{PASSWORD, post_login_form};
+use crate::common::people::{PASSWORD, enc, post_login_form};
 use crate::common::{App, Raw, cafe};
 
 /// A person signed in from the invite form: their session cookie and its CSRF token.
@@ -26,16 +26,6 @@ struct Person {
 async fn person(app: &App, admin: &str, email: &str, role: &str) -> Person {
     let p = crate::common::people::join(app, admin, "Someone", email, role).await;
     Person { cookie: p.session, csrf: p.csrf }
-}
-
-/// `s` percent-encoded for a form body.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn get(app: &App, path: &str, cookie: Option<&str>) -> Raw {

@@ -8,20 +8,9 @@ use axum::http::{Method, Request};
 use herald_core::web::CONTENT_SECURITY_POLICY;
 use serde_json::{Value, json};
 
-use crate::common::people::Person;
+use crate::common::people::{Person, enc};
 use crate::common::{App, Raw, cafe};
 
-
-/// Percent-encodes a form value as a browser does (`application/x-www-form-urlencoded`).
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => (b as char).to_string(),
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn body_of(fields: &[(&str, &str)]) -> String {
     fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")

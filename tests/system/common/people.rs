@@ -62,8 +62,8 @@ pub async fn join(app: &App, admin: &str, name: &str, email: &str, role: &str) -
     let (status, invite) = app.post("/v1/invites", admin, json!({"email": email, "role": role})).await;
     assert_eq!(status, 201, "{invite}");
     let path = invite["url"].as_str().expect("an invite url").to_owned();
-    let email_field: String = form_urlencoded_value(email);
-    let name_field = form_urlencoded_value(name);
+    let email_field: String = enc(email);
+    let name_field = enc(name);
     let joined = post_login_form(app, &path, &format!("name={name_field}&email={email_field}&password={}", PASSWORD.replace(' ', "+"))).await;
     let session = signed_in(&joined);
     let calendar = app
@@ -79,7 +79,8 @@ pub async fn join(app: &App, admin: &str, name: &str, email: &str, role: &str) -
     Person { session, csrf }
 }
 
-fn form_urlencoded_value(v: &str) -> String {
+/// `v` percent-encoded for a form body, as a browser sends it (`application/x-www-form-urlencoded`).
+pub fn enc(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
