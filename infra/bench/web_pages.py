@@ -13,6 +13,9 @@ loopback port in a scratch directory, reads its admin key, then with that key:
   would send), and the median wall time on loopback (server time included);
 - adds the assets a first visit loads (stylesheet and scripts, long-cached afterwards) to give
   each screen's first-visit weight, compressed;
+- puts --month-posts posts (default 300, one in three on two channels) in February of next
+  year through `POST /v1/posts` and GETs that month 20 times: the calendar's server time
+  (`Server-Timing`) with that many posts;
 - POSTs the composer's live check (`/compose/check`) `--checks` times with a 280-character text
   on every channel: p50, p90, p99 of the round trip.
 
@@ -65,6 +68,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("herald", help="the herald binary (a release build for figures to quote)")
     ap.add_argument("--checks", type=int, default=200)
+    ap.add_argument("--month-posts", type=int, default=300, help="posts put in one month for the calendar figure")
     args = ap.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="herald-web-bench.")
@@ -151,8 +155,35 @@ def main():
         for path, (raw, gz) in sorted(asset_sizes.items()):
             print(f"| `{path}` | {raw} | {gz} |")
 
+        # The calendar month with --month-posts posts.
+        year = int(time.strftime("%Y")) + 1
+        for i in range(args.month_posts):
+            day, minute = 1 + i % 28, (i * 7) % (14 * 60)
+            chosen = [channels[0]["id"]] + ([channels[1]["id"]] if i % 3 == 0 and len(channels) > 1 else [])
+            post = json.dumps({"text": f"Post {i} of the month", "channel_ids": chosen,
+                               "publish_at": f"{year}-02-{day:02d}T{8 + minute // 60:02d}:{minute % 60:02d}:00Z"}).encode()
+            status, answer, _ = request(base, key, "/v1/posts", post, "application/json")
+            assert status == 201, (status, answer[:300])
+        server, walls, size = [], [], 0
+        for _ in range(20):
+            req = urllib.request.Request(f"{base}/calendar?month={year}-02", headers={"Authorization": f"Bearer {key}"})
+            started = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                body = resp.read()
+                timing = resp.headers.get("Server-Timing", "")
+            walls.append((time.perf_counter() - started) * 1000)
+            m = re.search(r"dur=([0-9.]+)", timing)
+            if m:
+                server.append(float(m.group(1)))
+            size = len(body)
+        shown = body.decode("utf-8", "replace").count('class="chip s-')
+        print()
+        print(f"calendar month with {args.month_posts} posts (`/calendar?month={year}-02`, {shown} chips shown, 20 GETs): "
+              f"server time median {statistics.median(server):.1f} ms (max {max(server):.1f}), wall median {statistics.median(walls):.1f} ms; "
+              f"{size / 1024:.0f} KB of HTML, {len(gzip.compress(body, 6)) / 1024:.1f} KB gzip")
+
         text = ("Fresh croissants from 7, see you tomorrow! " * 10)[:280]
-        form = [("text", text)] + [("channel_ids", c["id"]) for c in channels]
+        form = [("text", text)] + [("channel", c["id"]) for c in channels]
         body = urllib.parse.urlencode(form).encode()
         times = []
         for _ in range(args.checks):
@@ -161,6 +192,9 @@ def main():
                 print(f"\n/compose/check answered {status}: {answer[:300]!r}")
                 break
             times.append(ms)
+        if times and b"class=\"count\"" not in answer:
+            print(f"\n/compose/check answered no counter: {answer[:300]!r}")
+            times = []
         if times:
             print()
             print(f"composer live check (`POST /compose/check`, 280 characters, {len(channels)} channels, {len(times)} calls): "

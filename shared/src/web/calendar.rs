@@ -338,7 +338,6 @@ impl View<'_> {
         let dates: Vec<NaiveDate> = self.first_day.iter_days().take_while(|d| *d < self.end_day).collect();
         let in_period = |d: &NaiveDate| month_of.is_none_or(|m| d.month() == m);
         let posts_shown: usize = self.days.iter().filter(|(d, _)| in_period(d)).map(|(_, day)| day.chips.len()).sum();
-        let back = self.href(Some(period));
         html! {
             h1 { (period.title()) }
             p.zone { "Times on the team's clock: " (self.tz.name()) "." }
@@ -399,7 +398,7 @@ impl View<'_> {
                             h2 { time datetime=(date.format("%Y-%m-%d")) { (date.format("%a %-d %b")) } }
                             @if let Some(day) = day {
                                 @if !day.chips.is_empty() {
-                                    ul.chips { @for chip in &day.chips { (chip_markup(chip, &back)) } }
+                                    ul.chips { @for chip in &day.chips { (chip_markup(chip)) } }
                                 }
                                 @if !day.slots.is_empty() {
                                     ul.slots aria-label="Free queue slots" {
@@ -430,8 +429,7 @@ impl View<'_> {
     }
 }
 
-fn chip_markup(chip: &Chip, back: &str) -> Markup {
-    let back: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+fn chip_markup(chip: &Chip) -> Markup {
     html! {
         li class=(format!("chip s-{}", chip.state)) data-post=[chip.movable.then_some(chip.post)] data-time=(chip.at.format("%H:%M")) {
             time.when datetime=(chip.at.to_rfc3339()) { (chip.at.format("%H:%M")) }
@@ -445,10 +443,11 @@ fn chip_markup(chip: &Chip, back: &str) -> Markup {
                 }
             }
             @if chip.movable {
+                // Link texts are short: the chip around them says which post (WCAG 2.4.4, in context).
                 span.chip-actions {
-                    a.edit href=(format!("/compose?post={}", chip.post)) { "Edit" span.visually-hidden { " “" (chip.text) "”" } }
+                    a.edit href=(format!("/compose?post={}", chip.post)) { "Edit" }
                     " · "
-                    a.move href=(format!("/calendar/move/{}?back={back}", chip.post)) { "Move" span.visually-hidden { " “" (chip.text) "”" } }
+                    a.move href=(format!("/calendar/move/{}", chip.post)) { "Move" }
                 }
             }
         }

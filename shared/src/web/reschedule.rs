@@ -67,12 +67,16 @@ async fn page(
     query: Result<Query<Back>, QueryRejection>,
 ) -> Result<Response, WebError> {
     let caller = caller?;
-    let back = back_to(query.ok().and_then(|Query(b)| b.back).as_deref());
     let id = post_id(&id)?;
     let actor = caller.actor();
     let tz = actor.team(&*state.store).await?.time_zone;
     let view = posts::get_post(&*state.store, &actor, id).await?;
     let at = first_time(&view).map(|t| t.with_timezone(&tz).naive_local());
+    // Back to where the person came from, else to the post's month.
+    let back = match query.ok().and_then(|Query(b)| b.back) {
+        Some(b) => back_to(Some(&b)),
+        None => at.map_or_else(|| "/calendar".to_owned(), |a| format!("/calendar?month={}", a.format("%Y-%m"))),
+    };
     let form = MoveForm {
         date: at.map(|a| a.format("%Y-%m-%d").to_string()).unwrap_or_default(),
         time: at.map(|a| a.format("%H:%M").to_string()).unwrap_or_default(),
