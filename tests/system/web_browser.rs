@@ -232,7 +232,8 @@ async fn a_contributor_composes_an_editor_approves_and_the_post_is_on_the_calend
     join(&ed, &site, invite["url"].as_str().expect("link"), "Ed", "ed@cafe.example").await;
     ed.goto(&format!("{}/approvals", site.url)).await;
     ed.check_page("approvals").await;
-    assert!(ed.body_text().await.contains("Galette des rois"));
+    let queue = ed.body_text().await;
+    assert!(queue.contains("Galette des rois") && queue.contains("Kim"), "the post and its author's name, for an editor: {queue}");
     ed.click(&format!("form[action=\"/approvals/{id}/approve\"] button[type=submit]")).await;
     ed.wait_until("return location.search.indexOf('done=approved') >= 0", "approved").await;
     ed.check_page("approvals-done").await;

@@ -357,6 +357,13 @@ pub async fn list_members(store: &dyn Store, actor: &Actor) -> Result<Vec<Member
     Ok(store.list_members(&actor.team_id).await?)
 }
 
+/// The names of the team's members, for anyone of the team (who wrote a post, a reply, a note):
+/// names only, no e-mail or role (those are the admins' [`list_members`]).
+pub async fn member_names(store: &dyn Store, actor: &Actor) -> Result<Vec<(MemberId, String)>, ServiceError> {
+    actor.require(Role::Viewer, ADMIN_ONLY)?;
+    Ok(store.list_members(&actor.team_id).await?.into_iter().map(|m| (m.id, m.name)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

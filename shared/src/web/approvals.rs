@@ -28,7 +28,7 @@ use crate::http::posts as api;
 use crate::http::{ApiError, AppState, Caller};
 use crate::platforms::limits::display_name;
 use crate::services::posts::{self, PostFilter, PostView};
-use crate::services::{ServiceError, channels, people};
+use crate::services::{channels, people};
 use crate::store::PageRequest;
 
 /// Pages of [`PageRequest::MAX_PAGE`] posts read for the queue at most.
@@ -164,12 +164,12 @@ async fn render(
     let zone = actor.team(&*state.store).await?.time_zone;
     let channels: BTreeMap<ChannelId, Channel> =
         channels::list_channels(&*state.store, &actor).await?.into_iter().map(|c| (c.id, c)).collect();
-    // Names of the authors when the caller may read the members (admins); "you" for one's own.
-    let names: HashMap<ApiKeyId, String> = match people::list_members(&*state.store, &actor).await {
-        Ok(members) => members.into_iter().map(|m| (ApiKeyId::from_uuid(m.id.uuid()), m.name)).collect(),
-        Err(ServiceError::Forbidden(_)) => HashMap::new(),
-        Err(e) => return Err(e.into()),
-    };
+    // The authors' names ("you" for one's own; a post made with an API key has none).
+    let names: HashMap<ApiKeyId, String> = people::member_names(&*state.store, &actor)
+        .await?
+        .into_iter()
+        .map(|(id, name)| (ApiKeyId::from_uuid(id.uuid()), name))
+        .collect();
     let queue = pending(state, caller).await?;
     let view = View { caller, zone, channels: &channels, names: &names, editor: actor.role.includes(Role::Editor) };
     let csrf = caller.session.as_ref().map(|s| s.csrf_token.as_str());
@@ -207,7 +207,7 @@ impl View<'_> {
     fn author(&self, by: Option<ApiKeyId>) -> String {
         match by {
             Some(k) if k == self.caller.key_id => "you".to_owned(),
-            Some(k) => self.names.get(&k).cloned().unwrap_or_else(|| "a team member or API key".to_owned()),
+            Some(k) => self.names.get(&k).cloned().unwrap_or_else(|| "an API key".to_owned()),
             None => "unknown".to_owned(),
         }
     }

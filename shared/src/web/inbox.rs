@@ -311,13 +311,13 @@ async fn thread_response(
         Err(e) => return Err(e.into()),
     };
     let names: HashMap<String, String> =
-        members.iter().flatten().map(|m| (m.id.to_string(), m.name.clone())).collect();
+        people::member_names(&*state.store, &actor).await?.into_iter().map(|(id, name)| (id.to_string(), name)).collect();
     let me = actor.key_id.to_string();
     let author_of = |key: &str| -> String {
         if key == me {
             "you".to_owned()
         } else {
-            names.get(key).cloned().unwrap_or_else(|| "a teammate".to_owned())
+            names.get(key).cloned().unwrap_or_else(|| "an API key".to_owned())
         }
     };
 
