@@ -552,7 +552,7 @@ async fn a_person_joins_signs_in_and_moves_a_post_through_the_api_function() {
     assert_eq!((status, headers["location"].as_str()), (303, Some("/calendar?month=2030-01")), "{}", String::from_utf8_lossy(&body));
     let (status, post) = http_json(&api.invoke(&http_event("GET", &format!("/v1/posts/{id}"), Some(&admin), None)).await);
     assert_eq!(status, 200);
-    assert_eq!(post["deliveries"][0]["publish_at"], "2030-01-09T11:15:00Z", "{post}");
+    assert_eq!(post["deliveries"][0]["publish_at"], "2030-01-09T10:15:00Z", "11:15 on the team's clock (Paris): {post}");
     assert!(api.emulator.protocol_errors().is_empty(), "{:?}", api.emulator.protocol_errors());
 }
 
