@@ -202,3 +202,35 @@ async fn a_reset_link_sets_a_new_password_from_its_page_once() {
     signed_in(&form(&app, "/sign-in", "email=lea%40cafe.example&password=a+brand+new+password").await);
     assert_eq!(form(&app, &path, "password=yet+another+password").await.status, 404, "the link works once");
 }
+
+/// "Sign out everywhere" on the Settings page: with the session's CSRF token every session of the
+/// person ends (this one and one on another device), the cookie is cleared, 303 to sign in;
+/// without the token nothing ends.
+#[tokio::test]
+async fn signing_out_everywhere_from_the_settings_page_ends_every_session() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let here = crate::common::people::join(&app, &admin, "Léa", "lea@cafe.example", "editor").await;
+    let elsewhere = signed_in(&form(&app, "/sign-in", &format!("email=lea%40cafe.example&password={}", PASSWORD.replace(' ', "+"))).await);
+    let settings = get(&app, "/settings", Some(&here.session)).await.text();
+    assert!(settings.contains("action=\"/sign-out-everywhere\""), "{settings}");
+
+    let post = |csrf: &str| {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/sign-out-everywhere")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", format!("herald_session={}", here.session))
+            .body(Body::from(format!("csrf={csrf}")))
+            .unwrap();
+        app.send(req)
+    };
+    assert_eq!(post("not-the-token").await.status, 403);
+    assert_eq!(get(&app, "/calendar", Some(&elsewhere)).await.status, 200, "nothing ended without the token");
+
+    let out = post(&here.csrf).await;
+    assert_eq!((out.status, out.header("location")), (303, Some("/sign-in")), "{}", out.text());
+    assert!(out.header("set-cookie").is_some_and(|c| c.starts_with("herald_session=;") && c.contains("Max-Age=0")));
+    assert_eq!(get(&app, "/calendar", Some(&here.session)).await.status, 401, "this session ended");
+    assert_eq!(get(&app, "/calendar", Some(&elsewhere)).await.status, 401, "and the other device's");
+}

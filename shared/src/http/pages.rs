@@ -19,6 +19,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/invite/{token}", get(web::sign_in::invite_page).post(web::sign_in::accept))
         .route("/reset/{token}", get(web::sign_in::reset_page).post(web::sign_in::reset))
         .route("/sign-out", axum::routing::post(web::sign_in::sign_out))
+        .route("/sign-out-everywhere", axum::routing::post(web::sign_in::sign_out_everywhere))
         .route("/assets/{file}", get(web::assets::serve))
         .merge(web::reschedule::routes())
         .merge(web::compose::routes())

@@ -385,9 +385,7 @@ pub async fn sign_out(State(state): State<AppState>, client: Client, caller: Cal
 )]
 pub async fn sign_out_everywhere(State(state): State<AppState>, client: Client, caller: Caller) -> Result<Cleared, ApiError> {
     let session = session_of(&caller)?;
-    let ended = state.store.delete_sessions_of(session.member_id).await?;
-    // The one making the call, even if the index has not shown it yet.
-    state.store.delete_session(&session.session_hash).await?;
+    let ended = people::sign_out_everywhere(&*state.store, session.member_id, &session.session_hash).await?;
     tracing::info!(member_id = %session.member_id, ended, "signed out everywhere");
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, session_set_cookie(None, client.https))]))
 }

@@ -357,6 +357,14 @@ pub async fn list_members(store: &dyn Store, actor: &Actor) -> Result<Vec<Member
     Ok(store.list_members(&actor.team_id).await?)
 }
 
+/// Ends every session of `member` on every device, the current one (`current`) included even if
+/// the sessions' index has not shown it yet; how many the index listed.
+pub async fn sign_out_everywhere(store: &dyn Store, member: MemberId, current: &KeyHash) -> Result<usize, ServiceError> {
+    let ended = store.delete_sessions_of(member).await?;
+    store.delete_session(current).await?;
+    Ok(ended)
+}
+
 /// The names of the team's members, for anyone of the team (who wrote a post, a reply, a note):
 /// names only, no e-mail or role (those are the admins' [`list_members`]).
 pub async fn member_names(store: &dyn Store, actor: &Actor) -> Result<Vec<(MemberId, String)>, ServiceError> {

@@ -294,6 +294,16 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
                     button type="submit" { "Make a new feed link" }
                 }
             }
+            @if caller.session.is_some() {
+                section.panel aria-labelledby="sessions-h" {
+                    h2 #sessions-h { "Your sessions" }
+                    p.hint { "Signed in on another computer or a lost phone? This ends every session of yours, this one too." }
+                    form.stack method="post" action="/sign-out-everywhere" {
+                        (csrf_field(caller))
+                        button type="submit" { "Sign out everywhere" }
+                    }
+                }
+            }
             section.panel aria-labelledby="hooks-h" {
                 h2 #hooks-h { "Outgoing webhooks" }
                 p.hint {

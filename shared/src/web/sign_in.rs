@@ -25,6 +25,8 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::WebError;
+use super::form::PageForm;
 use super::page::{respond, shell};
 use crate::http::{AppState, Client, constant_time_eq, cookie_value, retry_after_value, session_cookie, session_set_cookie};
 use crate::services::ServiceError;
@@ -263,6 +265,29 @@ fn accept_form(login: &str, token: &str, form: &AcceptForm, message: Option<&str
 fn urlencoding_path(token: &str) -> String {
     token.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')).collect()
 }
+
+/// `POST /sign-out-everywhere` (the Settings page's button): every session of the signed-in
+/// person ends, on every device (the form carries the session's CSRF token, checked by
+/// [`PageForm`]); 303 to the sign-in page with the cookie cleared.
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    client: Client,
+    PageForm { caller, form: Nothing {} }: PageForm<Nothing>,
+) -> Result<Response, WebError> {
+    let Some(session) = &caller.session else {
+        return Err(WebError::Api(crate::http::ApiError::Conflict(
+            "this is for people signed in; an API key is revoked on the Settings page".into(),
+        )));
+    };
+    let ended = people::sign_out_everywhere(&*state.store, session.member_id, &session.session_hash).await?;
+    tracing::info!(member_id = %session.member_id, ended, "signed out everywhere (page)");
+    Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_set_cookie(None, client.https)), (LOCATION, HeaderValue::from_static("/sign-in"))])
+        .into_response())
+}
+
+/// A form with no field of its own (its `csrf` is read by [`PageForm`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct Nothing {}
 
 /// What the sign-out button sends.
 #[derive(Debug, Default, Deserialize)]
