@@ -238,6 +238,20 @@ async fn a_too_long_bluesky_text_is_refused_naming_text_and_the_check_counts_it(
 
     // Without the CSRF token the check is refused too.
     assert_eq!(send(&app, &lea, "/compose/check", &fields, false).await.status, 403);
+
+    // An intake-only channel (Herald reads Instagram but does not publish there yet): the live
+    // check says so before the create call refuses it.
+    let insta = app.platform_channel(&admin, "instagram", "@cafe.insta").await;
+    let mut with_insta = fields.to_vec();
+    with_insta[0] = ("text", "Short");
+    with_insta.push(("channel", insta.as_str()));
+    let fragment = send(&app, &lea, "/compose/check", &with_insta, true).await.text();
+    let instagram = section(&fragment, "Instagram");
+    assert!(instagram.contains("does not publish to Instagram yet") && !instagram.contains("takes this post"), "{instagram}");
+    assert!(section(&fragment, "Mastodon").contains("takes this post"));
+    let refused = send(&app, &lea, "/compose", &with_insta, true).await;
+    assert_eq!(refused.status, 422, "the create call refuses it too: {}", refused.text());
+    assert!(refused.text().contains("intake-only"), "{}", refused.text());
 }
 
 #[tokio::test]

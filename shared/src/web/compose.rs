@@ -390,10 +390,14 @@ fn network_check(c: &NetworkCheck, names: &[&str]) -> Markup {
                 }
                 @if c.from_variant { " · its own text" }
             }
-            @if c.problems.is_empty() {
+            @if c.problems.is_empty() && c.platform.can_publish() {
                 p.ok { "✓ " (name) " takes this post." }
             } @else {
                 ul.check-problems {
+                    @if !c.platform.can_publish() {
+                        // The create call's own refusal (`check_publishable`): intake-only networks.
+                        li { "✗ " strong { "channel_ids" } ": Herald does not publish to " (name) " yet (it reads its comments and messages only); untick its channels" }
+                    }
                     @for (field, v) in &c.problems {
                         li { "✗ " strong { (field) } ": " (v.message) }
                     }
