@@ -14,6 +14,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -60,7 +61,11 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends chromedriver and every Chromium it started, even when the test failed with sessions
+    /// still open: they are all in chromedriver's own process group, ended by its id.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -94,6 +99,8 @@ impl Driver {
             probe.local_addr().expect("its address").port()
         };
         let child = Command::new(&exe)
+            // A process group of its own (its id is chromedriver's pid), which Chromium joins.
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
@@ -121,7 +128,7 @@ impl Driver {
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--hide-scrollbars", "--force-device-scale-factor=1",
+                "--hide-scrollbars", "--force-device-scale-factor=1", "--disable-crash-reporter", "--disable-breakpad",
                 format!("--window-size={},900", width.max(500)),
             ],
         });
