@@ -64,6 +64,19 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
+/// The start of `text` on one line (runs of whitespace become one space), at most `max` whole
+/// graphemes, with `…` when cut: what a calendar chip or an inbox row shows of a text.
+pub fn excerpt(text: &str, max: usize) -> String {
+    use unicode_segmentation::UnicodeSegmentation;
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut graphemes = one_line.graphemes(true);
+    let mut out: String = graphemes.by_ref().take(max).collect();
+    if graphemes.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -11,9 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Duration;
 use chrono_tz::Tz;
@@ -22,7 +21,7 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::form::{PageForm, csrf_field};
-use super::page::{Screen, respond, shell_signed_in};
+use super::page::{Screen, respond, see_other, shell_signed_in};
 use crate::domain::{ApiKeyId, Channel, ChannelId, DeliveryState, HORIZON_YEARS, PostId, Role, ValidationError};
 use crate::http::posts as api;
 use crate::http::{ApiError, AppState, Caller};
@@ -133,8 +132,7 @@ async fn finish(
 ) -> Result<Response, WebError> {
     match result {
         Ok(()) => {
-            let to = HeaderValue::from_str(&format!("/approvals?done={done}")).unwrap_or(HeaderValue::from_static("/approvals"));
-            Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
+            Ok(see_other(&format!("/approvals?done={done}")))
         }
         Err(e) => {
             let (status, _) = e.status();

@@ -16,7 +16,6 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 use serde::Deserialize;
-use unicode_segmentation::UnicodeSegmentation;
 
 use super::assets;
 use super::page::{Screen, WebError, respond, shell_with_scripts};
@@ -274,13 +273,7 @@ async fn read_posts(
 
 /// The start of a post's text for a chip, whole graphemes, with `…` when cut.
 fn excerpt(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut graphemes = one_line.graphemes(true);
-    let mut out: String = graphemes.by_ref().take(CHIP_TEXT).collect();
-    if graphemes.next().is_some() {
-        out.push('…');
-    }
-    out
+    crate::text::excerpt(text, CHIP_TEXT)
 }
 
 /// The calendar screen, laid out.

@@ -17,9 +17,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::WebError;
-use super::form::{PageForm, csrf_field};
+use super::form::{EmptyForm, PageForm, csrf_field};
 use super::page::{Screen, respond, shell_signed_in};
-use super::reports::{Refusal, problem, refusal, see_other, status_line, when};
+use super::page::{Refusal, problem, refusal, see_other, status_line};
+use super::reports::when;
 use crate::crypto::Credentials;
 use crate::domain::{
     Channel, ChannelId, ChannelName, Platform, QueueSlot, ValidationError, parse_slot_time, parse_time_zone,
@@ -74,9 +75,6 @@ pub struct CredentialsForm {
     credentials: String,
 }
 
-/// A form with no field but its CSRF token.
-#[derive(Debug, Default, Deserialize)]
-pub struct EmptyForm {}
 
 /// What the screen shows besides the channels: a refused form (what was typed, why), or the
 /// suggestions just asked for.

@@ -19,9 +19,8 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -31,7 +30,7 @@ use serde::Deserialize;
 use super::WebError;
 use super::assets;
 use super::form::{PageForm, csrf_field};
-use super::page::{Screen, respond, shell_with_scripts};
+use super::page::{Screen, respond, see_other, shell_with_scripts};
 use crate::domain::{
     Channel, ChannelId, LocalTimeInput, Platform, PostText, PublishAt, PublishAtInput, Role, ValidationError,
 };
@@ -277,8 +276,7 @@ async fn submit(State(state): State<AppState>, PageForm { caller, form }: PageFo
     match result {
         Ok(first) => {
             let month = first.with_timezone(&zone).format("%Y-%m");
-            let to = HeaderValue::from_str(&format!("/calendar?month={month}")).unwrap_or(HeaderValue::from_static("/calendar"));
-            Ok((StatusCode::SEE_OTHER, [(LOCATION, to)]).into_response())
+            Ok(see_other(&format!("/calendar?month={month}")))
         }
         Err(e) => {
             let refusal = Refusal::of(e);

@@ -26,6 +26,10 @@ pub struct PageForm<T> {
     pub form: T,
 }
 
+/// A form with no field but its CSRF token (a button: close, revoke, sign out everywhere…).
+#[derive(Debug, Default, Deserialize)]
+pub struct EmptyForm {}
+
 #[derive(Deserialize)]
 struct CsrfField {
     #[serde(default)]

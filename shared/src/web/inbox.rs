@@ -15,20 +15,19 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{LOCATION, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::RETRY_AFTER;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use maud::{Markup, html};
 use serde::Deserialize;
-use unicode_segmentation::UnicodeSegmentation;
 
 use super::WebError;
 use super::assets;
-use super::form::{PageForm, csrf_field};
-use super::page::{Screen, respond, shell_with_scripts};
+use super::form::{EmptyForm, PageForm, csrf_field};
+use super::page::{Screen, respond, see_other, shell_with_scripts};
 use crate::domain::{
     Channel, ChannelId, Incident, Interaction, InteractionId, InteractionKind, InteractionStatus, Role, SentimentLabel,
 };
@@ -484,15 +483,9 @@ pub struct AssignForm {
     me: bool,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EmptyForm {}
 
 fn back_to(id: InteractionId, done: &str) -> Response {
-    let location = format!("/inbox/{id}?done={done}");
-    match HeaderValue::from_str(&location) {
-        Ok(v) => (StatusCode::SEE_OTHER, [(LOCATION, v)]).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    see_other(&format!("/inbox/{id}?done={done}"))
 }
 
 /// A refused change: 401, 403 and 404 are error pages (there is no thread to show them on, or
@@ -702,13 +695,7 @@ fn is_reply_note(text: &str) -> bool {
 
 /// The start of a message for the list, whole graphemes, on one line, with `…` when cut.
 fn excerpt(text: &str) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut graphemes = one_line.graphemes(true);
-    let mut out: String = graphemes.by_ref().take(EXCERPT).collect();
-    if graphemes.next().is_some() {
-        out.push('…');
-    }
-    out
+    crate::text::excerpt(text, EXCERPT)
 }
 
 #[cfg(test)]

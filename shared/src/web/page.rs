@@ -1,6 +1,7 @@
 //! The page shell every screen shares, and the error page.
 
-use axum::http::{StatusCode, header};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
@@ -185,4 +186,68 @@ impl IntoResponse for WebError {
         };
         respond(status, shell(title, None, main))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the screens' forms share: a refusal shown at its form, the status line, a `303`.
+
+/// A change the service refused, to show at its form: the API's status and words (the field
+/// named when there is one).
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub status: StatusCode,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The refusal of `e`, or the error page for what is not a refusal (not signed in, a server
+/// error: nothing to show at a form).
+pub(super) fn refusal(e: impl Into<ApiError>) -> Result<Refusal, WebError> {
+    let e = e.into();
+    let (status, _) = e.status();
+    if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
+        return Err(WebError::Api(e));
+    }
+    let field = match &e {
+        ApiError::Invalid(v) => Some(v.field.clone()),
+        ApiError::BadRequest { field, .. } | ApiError::Missing { field, .. } => field.clone(),
+        _ => None,
+    };
+    let message = match &e {
+        ApiError::Invalid(v) => v.rule.clone(),
+        _ => e.to_string(),
+    };
+    Ok(Refusal { status, field, message })
+}
+
+/// The refusal at its form, when there is one.
+pub(super) fn problem(refusal: Option<&Refusal>) -> Markup {
+    html! {
+        @if let Some(r) = refusal {
+            div.problem role="alert" {
+                p {
+                    @if let Some(field) = &r.field { code { (field) } ": " }
+                    (r.message)
+                }
+            }
+        }
+    }
+}
+
+/// What the last change did, said once at the top of the page it led to.
+pub(super) fn status_line(done: Option<Markup>) -> Markup {
+    html! {
+        @if let Some(done) = done {
+            p.done role="status" { (done) }
+        }
+    }
+}
+
+/// `303 See Other` to `location` (a path of this app).
+pub(super) fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, v);
+    }
+    response
 }

@@ -8,14 +8,11 @@
 //! `style=""` attributes (the legend's colours). The web app's policy (`style-src 'self'`) would
 //! strip its styles, so it is served as a document of its own with [`REPORT_CSP`]: inline styles
 //! allowed, no script at all, nothing from anywhere, never framed.
-//!
-//! The helpers at the end (a refusal shown at its form, a `303` with a status word, the status
-//! line) are shared with the Channels and Settings screens.
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +23,7 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::form::{PageForm, csrf_field};
-use super::page::{Screen, respond, shell_signed_in};
+use super::page::{Refusal, Screen, problem, refusal, respond, see_other, shell_signed_in, status_line};
 use crate::domain::{MonthlyReport, ReportFormat, ReportId, ReportSchedule, WeeklyReport, parse_date, parse_weekday};
 use crate::http::{ApiError, AppState, Caller};
 use crate::services::reports::{self as service, MAX_PERIOD_DAYS, ScheduleChange, schedule::upcoming};
@@ -383,66 +380,3 @@ async fn serve_file(state: &AppState, caller: &Caller, id: ReportId, format: Rep
     Ok(response)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared with the Channels and Settings screens.
-
-/// A change the service refused, to show at its form: the API's status and words (the field
-/// named when there is one).
-#[derive(Debug)]
-pub(super) struct Refusal {
-    pub status: StatusCode,
-    pub field: Option<String>,
-    pub message: String,
-}
-
-/// The refusal of `e`, or the error page for what is not a refusal (not signed in, a server
-/// error: nothing to show at a form).
-pub(super) fn refusal(e: impl Into<ApiError>) -> Result<Refusal, WebError> {
-    let e = e.into();
-    let (status, _) = e.status();
-    if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
-        return Err(WebError::Api(e));
-    }
-    let field = match &e {
-        ApiError::Invalid(v) => Some(v.field.clone()),
-        ApiError::BadRequest { field, .. } | ApiError::Missing { field, .. } => field.clone(),
-        _ => None,
-    };
-    let message = match &e {
-        ApiError::Invalid(v) => v.rule.clone(),
-        _ => e.to_string(),
-    };
-    Ok(Refusal { status, field, message })
-}
-
-/// The refusal at its form, when there is one.
-pub(super) fn problem(refusal: Option<&Refusal>) -> Markup {
-    html! {
-        @if let Some(r) = refusal {
-            div.problem role="alert" {
-                p {
-                    @if let Some(field) = &r.field { code { (field) } ": " }
-                    (r.message)
-                }
-            }
-        }
-    }
-}
-
-/// What the last change did, said once at the top of the page it led to.
-pub(super) fn status_line(done: Option<Markup>) -> Markup {
-    html! {
-        @if let Some(done) = done {
-            p.done role="status" { (done) }
-        }
-    }
-}
-
-/// `303 See Other` to `location` (a path of this app).
-pub(super) fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(LOCATION, v);
-    }
-    response
-}

@@ -9,9 +9,8 @@
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
@@ -20,7 +19,7 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::form::{PageForm, csrf_field};
-use super::page::{Screen, respond, shell_signed_in};
+use super::page::{Screen, respond, see_other, shell_signed_in};
 use crate::domain::{PostId, PublishAt};
 use crate::http::{ApiError, AppState, Caller};
 use crate::services::posts::{self, PostChanges, PostView};
@@ -111,8 +110,7 @@ async fn move_post(
                 Some(b) if b.starts_with("/calendar?week=") => format!("/calendar?week={}", date.format("%Y-%m-%d")),
                 _ => format!("/calendar?month={}", date.format("%Y-%m")),
             };
-            let location = HeaderValue::from_str(&to).unwrap_or(HeaderValue::from_static("/calendar"));
-            Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+            Ok(see_other(&to))
         }
         Err(e) => {
             let e = ApiError::from(e);

@@ -18,9 +18,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::WebError;
-use super::form::{PageForm, csrf_field};
+use super::form::{EmptyForm, PageForm, csrf_field};
 use super::page::{Screen, respond, shell_signed_in};
-use super::reports::{Refusal, problem, refusal, see_other, status_line, when};
+use super::page::{Refusal, problem, refusal, see_other, status_line};
+use super::reports::when;
 use crate::domain::{ApiKey, ApiKeyId, Email, Language, Member, MemberId, Role, ValidationError, parse_time_zone};
 use crate::http::{ApiError, AppState, Caller};
 use crate::services::{ServiceError, calendar, inbox, keys, people, team};
@@ -86,9 +87,6 @@ pub struct RemoveForm {
     confirm: Option<String>,
 }
 
-/// A form with no field but its CSRF token.
-#[derive(Debug, Default, Deserialize)]
-pub struct EmptyForm {}
 
 /// Which form a refusal belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,8 +26,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::WebError;
-use super::form::PageForm;
+use super::form::{EmptyForm, PageForm};
 use super::page::{respond, shell};
+use crate::domain::Member;
 use crate::http::{AppState, Client, constant_time_eq, cookie_value, retry_after_value, session_cookie, session_set_cookie};
 use crate::services::ServiceError;
 use crate::services::people::{self, NewSession, SignInError};
@@ -123,17 +124,9 @@ pub async fn accept(
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let again = |status: StatusCode, message: &str| login_page(status, client.https, |login| accept_form(login, &token, &form, Some(message)));
-    if !login_token_matches(&headers, &form.login) {
-        return again(StatusCode::FORBIDDEN, STALE_FORM);
-    }
     let email = Some(form.email.trim()).filter(|e| !e.is_empty());
-    match people::accept(&*state.store, &*state.clock, &token, email, &form.name, &form.password).await {
-        Ok((member, new)) => {
-            tracing::info!(member_id = %member.id, role = %member.role, "invite accepted (page)");
-            to_calendar(&new, client.https)
-        }
-        Err(e) => refused(e, again),
-    }
+    let joined = people::accept(&*state.store, &*state.clock, &token, email, &form.name, &form.password);
+    signed_in_or_again(&headers, &form.login, client.https, "invite accepted (page)", joined, again).await
 }
 
 /// What the password-reset form sends.
@@ -161,13 +154,29 @@ pub async fn reset(
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let again = |status: StatusCode, message: &str| login_page(status, client.https, |login| reset_form(login, &token, Some(message)));
-    if !login_token_matches(&headers, &form.login) {
+    let reset = people::reset_password(&*state.store, &*state.clock, &token, &form.password);
+    signed_in_or_again(&headers, &form.login, client.https, "password reset (page)", reset, again).await
+}
+
+/// The end of a one-time link's form (invite, reset): with this browser's login token, the
+/// service's new session (303 to the calendar with its cookie), or the form `again` with the
+/// service's words. The service runs only once the token is checked (a future does nothing
+/// until awaited).
+async fn signed_in_or_again(
+    headers: &HeaderMap,
+    login: &str,
+    https: bool,
+    what: &'static str,
+    service: impl Future<Output = Result<(Member, NewSession), ServiceError>>,
+    again: impl FnOnce(StatusCode, &str) -> Response,
+) -> Response {
+    if !login_token_matches(headers, login) {
         return again(StatusCode::FORBIDDEN, STALE_FORM);
     }
-    match people::reset_password(&*state.store, &*state.clock, &token, &form.password).await {
+    match service.await {
         Ok((member, new)) => {
-            tracing::info!(member_id = %member.id, "password reset (page)");
-            to_calendar(&new, client.https)
+            tracing::info!(member_id = %member.id, role = %member.role, "{what}");
+            to_calendar(&new, https)
         }
         Err(e) => refused(e, again),
     }
@@ -272,7 +281,7 @@ fn urlencoding_path(token: &str) -> String {
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     client: Client,
-    PageForm { caller, form: Nothing {} }: PageForm<Nothing>,
+    PageForm { caller, form: EmptyForm {} }: PageForm<EmptyForm>,
 ) -> Result<Response, WebError> {
     let Some(session) = &caller.session else {
         return Err(WebError::Api(crate::http::ApiError::Conflict(
@@ -285,9 +294,6 @@ pub async fn sign_out_everywhere(
         .into_response())
 }
 
-/// A form with no field of its own (its `csrf` is read by [`PageForm`]).
-#[derive(Debug, Default, Deserialize)]
-pub struct Nothing {}
 
 /// What the sign-out button sends.
 #[derive(Debug, Default, Deserialize)]
