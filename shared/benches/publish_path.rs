@@ -288,6 +288,7 @@ async fn split_pass(world: &World) -> Split {
                 credentials: &credentials,
                 text: text.as_str(),
                 media: &post.media,
+                media_files: &herald_core::media::NoMediaFiles,
             };
             let published = world.sandbox.publish(&request).await.expect("sandbox publish");
             split.publish += t.elapsed();

@@ -149,7 +149,26 @@ impl AwsContext {
             .map_err(|e| ConfigError::Http(e.to_string()))?;
         Ok(Ports::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
             .with_events(self.event_sink())
-            .with_adapters(adapters))
+            .with_adapters(adapters)
+            .with_media(self.media_files()))
+    }
+
+    /// Uploaded media in the bucket named by `HERALD_MEDIA_BUCKET` (the api and publisher
+    /// functions have it); without it, uploads are refused (`POST /v1/media` answers 503) and
+    /// a post naming one is refused when it is saved.
+    fn media_files(&self) -> Arc<dyn crate::media::MediaFiles> {
+        match std::env::var("HERALD_MEDIA_BUCKET").ok().filter(|b| !b.trim().is_empty()) {
+            Some(bucket) => Arc::new(crate::media::S3MediaFiles::new(self.s3_client(), bucket)),
+            None => Arc::new(crate::media::NoMediaFiles),
+        }
+    }
+
+    /// An S3 client; an endpoint override (moto, LocalStack) serves buckets by path, not by
+    /// host name.
+    fn s3_client(&self) -> aws_sdk_s3::Client {
+        let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok() || std::env::var("AWS_ENDPOINT_URL_S3").is_ok();
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();
+        aws_sdk_s3::Client::from_conf(config)
     }
 
     /// Report files in the bucket named by `HERALD_REPORTS_BUCKET` (required).
@@ -158,10 +177,7 @@ impl AwsContext {
             .ok()
             .filter(|b| !b.trim().is_empty())
             .ok_or(ConfigError::Missing("HERALD_REPORTS_BUCKET"))?;
-        // An endpoint override (moto, LocalStack) serves buckets by path, not by host name.
-        let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok() || std::env::var("AWS_ENDPOINT_URL_S3").is_ok();
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(path_style).build();
-        Ok(Arc::new(crate::services::reports::S3ReportFiles::new(aws_sdk_s3::Client::from_conf(config), bucket)))
+        Ok(Arc::new(crate::services::reports::S3ReportFiles::new(self.s3_client(), bucket)))
     }
 
     /// The report generator's round: weekly and monthly reports of every team due this hour,

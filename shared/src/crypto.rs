@@ -14,6 +14,8 @@ use std::path::Path;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -88,6 +90,9 @@ impl fmt::Debug for Credentials {
 #[derive(Clone)]
 pub struct CredentialCipher {
     cipher: Aes256Gcm,
+    /// Signs the links Herald hands out and checks later ([`CredentialCipher::sign`]): keyed
+    /// with HMAC-SHA256(master key, a label), so the master key never signs anything itself.
+    signer: Hmac<Sha256>,
 }
 
 impl fmt::Debug for CredentialCipher {
@@ -101,7 +106,10 @@ impl CredentialCipher {
         if key.len() != 32 {
             return Err(CryptoError::BadKey);
         }
-        Ok(Self { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)) })
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| CryptoError::BadKey)?;
+        derive.update(b"herald link signing v1");
+        let signer = <Hmac<Sha256> as Mac>::new_from_slice(&derive.finalize().into_bytes()).map_err(|_| CryptoError::BadKey)?;
+        Ok(Self { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)), signer })
     }
 
     /// From base64 of 32 bytes (the env var / SSM parameter form).
@@ -165,6 +173,22 @@ impl CredentialCipher {
         Ok(Credentials(map.into_iter().map(|(k, v)| (k, SecretString::from(v))).collect()))
     }
 
+    /// An HMAC-SHA256 of `message` (hex): what a link Herald hands out carries, so Herald can
+    /// tell later that it made it (the local media upload address).
+    pub fn sign(&self, message: &str) -> String {
+        let mut mac = self.signer.clone();
+        mac.update(message.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `signature` is [`Self::sign`] of `message` (compared in constant time).
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        let Ok(tag) = hex::decode(signature) else { return false };
+        let mut mac = self.signer.clone();
+        mac.update(message.as_bytes());
+        mac.verify_slice(&tag).is_ok()
+    }
+
     /// A channel's credentials in the clear; a channel without any has empty ones (the caller's
     /// check then names the missing field).
     pub fn open_or_empty(&self, channel: ChannelId, sealed: Option<&SealedCredentials>) -> Result<Credentials, CryptoError> {
@@ -190,6 +214,17 @@ mod tests {
         let opened = cipher.open(ch, &sealed).unwrap();
         assert_eq!(opened.get("access_token"), Some("tok-123"));
         assert_eq!(opened.field_names().collect::<Vec<_>>(), ["access_token", "app_secret"]);
+    }
+
+    #[test]
+    fn signatures_check_out_for_their_message_and_key_only() {
+        let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
+        let other = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
+        let sig = cipher.sign("PUT a/b 123");
+        assert!(cipher.verify("PUT a/b 123", &sig));
+        assert!(!cipher.verify("PUT a/b 124", &sig));
+        assert!(!other.verify("PUT a/b 123", &sig));
+        assert!(!cipher.verify("PUT a/b 123", "zz"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! <data-dir>/events.jsonl      every event (Post Published, Post Failed…), one JSON object a line
 //! <data-dir>/outbox/           what the sandbox network "published", one JSON file per delivery
 //! <data-dir>/reports/<team>/<report id>/report.{html,csv,json}   generated reports
+//! <data-dir>/media/<team>/<id>.<ext>  pictures and videos uploaded for posts
 //! ```
 //!
 //! On Unix the directory is created `0700` and the database (with SQLite's `-wal` and `-shm`
@@ -24,6 +25,7 @@ use crate::platforms::sandbox::SandboxAdapter;
 use crate::platforms::net::SwitchError;
 use crate::platforms::{Adapters, NetworkPolicy, network_adapters};
 use crate::ports::Ports;
+use crate::media::DirMediaFiles;
 use crate::services::reports::DirReportFiles;
 use crate::store::StoreError;
 use crate::webhooks::StandardWebhooks;
@@ -66,13 +68,14 @@ impl DataDir {
     }
 
     /// This machine's ports: the SQLite store, the system clock, the credentials key, events to
-    /// `events`, every network adapter (the sandbox writing to `outbox/`) and report files
-    /// under `reports/`. Built once by each command and shared by everything it runs.
+    /// `events`, every network adapter (the sandbox writing to `outbox/`), report files
+    /// under `reports/` and uploaded media under `media/`. Built once by each command and shared by everything it runs.
     pub fn ports(&self, events: Arc<dyn EventSink>) -> Result<Ports, LocalError> {
         Ok(Ports::new(self.store.clone(), Arc::new(SystemClock), self.cipher.clone())
             .with_events(events)
             .with_adapters(self.adapters()?)
-            .with_report_files(Arc::new(DirReportFiles::new(self.path.clone()))))
+            .with_report_files(Arc::new(DirReportFiles::new(self.path.clone())))
+            .with_media(Arc::new(DirMediaFiles::new(self.path.join("media")))))
     }
 
     /// Every platform adapter, with the sandbox writing to `outbox/`. The networks' clients

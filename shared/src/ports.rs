@@ -1,5 +1,5 @@
 //! The ports every worker runs on, in one bundle: the store, the clock, the credentials cipher,
-//! where events go, the network adapters and where report files are kept.
+//! where events go, the network adapters, where report files and uploaded media are kept.
 //!
 //! Each host builds its `Ports` once (`local::DataDir::ports` for `herald serve` and the CLI,
 //! `aws::AwsContext::ports` for a Lambda function) and hands a clone to each worker: the HTTP
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::crypto::CredentialCipher;
 use crate::events::{EventSink, MemorySink};
+use crate::media::{MediaFiles, MemoryMediaFiles};
 use crate::platforms::Adapters;
 use crate::services::reports::{MemoryReportFiles, ReportFiles};
 use crate::store::Store;
@@ -29,6 +30,8 @@ pub struct Ports {
     pub adapters: Adapters,
     /// Where generated reports' files are kept.
     pub report_files: Arc<dyn ReportFiles>,
+    /// Where uploaded pictures and videos are kept.
+    pub media: Arc<dyn MediaFiles>,
 }
 
 impl Ports {
@@ -42,6 +45,7 @@ impl Ports {
             events: Arc::new(MemorySink::default()),
             adapters: Adapters::default(),
             report_files: Arc::new(MemoryReportFiles::default()),
+            media: Arc::new(MemoryMediaFiles::default()),
         }
     }
 
@@ -52,6 +56,11 @@ impl Ports {
 
     pub fn with_adapters(mut self, adapters: Adapters) -> Self {
         self.adapters = adapters;
+        self
+    }
+
+    pub fn with_media(mut self, media: Arc<dyn MediaFiles>) -> Self {
+        self.media = media;
         self
     }
 

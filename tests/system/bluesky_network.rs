@@ -420,6 +420,7 @@ impl Job {
             credentials: &self.credentials,
             text: &self.text,
             media: &self.media,
+            media_files: &herald_core::media::NoMediaFiles,
         }
     }
 }

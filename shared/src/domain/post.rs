@@ -46,23 +46,51 @@ impl From<PostText> for String {
     }
 }
 
-/// A picture or video the post carries, by URL (fetched at publishing time).
+/// A picture or video the post carries: by URL (fetched at publishing time), or a file
+/// uploaded to Herald (`herald-media:<team>/<id>.<ext>`, see [`crate::media`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaRef {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt: Option<String>,
+    /// For an uploaded file: its type and size, as found when the post was saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Upload>,
+}
+
+/// What an uploaded file turned out to be when the post naming it was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Upload {
+    /// `image/png`, `video/mp4`…
+    pub content_type: String,
+    pub bytes: u64,
 }
 
 impl MediaRef {
+    /// A URL or an upload's reference as a client gave it. An upload is not yet looked at
+    /// (`upload` is `None` until `services::media::check_uploads` finds the file).
     pub fn parse(field: &str, url: &str, alt: Option<String>) -> Result<Self, ValidationError> {
+        if url.starts_with(crate::media::SCHEME) {
+            if crate::media::MediaKey::parse(url).is_none() {
+                return Err(ValidationError::new(field, "is not an upload's reference (as `POST /v1/media` answers it)"));
+            }
+            return Ok(Self { url: url.to_owned(), alt, upload: None });
+        }
         let ok = (url.starts_with("https://") || url.starts_with("http://"))
             && url.len() <= 2048
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
-            return Err(ValidationError::new(field, "must be an http(s) URL of at most 2048 characters"));
+            return Err(ValidationError::new(
+                field,
+                "must be an http(s) URL of at most 2048 characters, or an upload's `herald-media:` reference",
+            ));
         }
-        Ok(Self { url: url.to_owned(), alt })
+        Ok(Self { url: url.to_owned(), alt, upload: None })
+    }
+
+    /// The uploaded file this names, if it names one.
+    pub fn uploaded(&self) -> Option<crate::media::MediaKey> {
+        crate::media::MediaKey::parse(&self.url)
     }
 }
 

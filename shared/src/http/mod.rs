@@ -12,6 +12,7 @@ mod error;
 mod import;
 mod inbox;
 mod keys;
+mod media;
 mod people;
 pub(crate) mod listing;
 pub mod openapi;
@@ -131,6 +132,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
         .route("/posts", get(posts::list).post(posts::create))
         .route("/posts/import", post(import::import))
+        .route("/media", post(media::start))
+        // A raw `Body` is outside `MAX_BODY_BYTES`: the file is held to the size its signed
+        // address announced as it arrives, and streamed to disk.
+        .route("/media/upload/{team}/{file}", axum::routing::put(media::receive))
         .route("/posts/{id}", get(posts::get).patch(posts::update))
         .route("/posts/{id}/cancel", post(posts::cancel))
         .route("/posts/{id}/approve", post(posts::approve))

@@ -10,7 +10,7 @@ use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ApiErrorBody, Forbidden, Invalid, TooLarge, Unauthorized};
-use super::{calendar, channels, import, inbox, keys, people, posts, reports, team, views, webhooks};
+use super::{calendar, channels, import, inbox, keys, media, people, posts, reports, team, views, webhooks};
 
 /// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`, and the
 /// session cookie people sign in with as `Session`.
@@ -61,6 +61,8 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
         posts::list,
         posts::create,
         import::import,
+        media::start,
+        media::receive,
         posts::get,
         posts::update,
         posts::cancel,
@@ -115,6 +117,7 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
             posts::CreatePostBody,
             posts::PatchPostBody,
             posts::MediaBody,
+            media::StartUploadBody,
             posts::RecurrenceBody,
             posts::ApproveBody,
             posts::RejectBody,

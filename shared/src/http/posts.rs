@@ -80,8 +80,9 @@ pub struct RecurrenceBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaBody {
-    /// An http(s) URL, fetched when the post is published.
-    #[schema(max_length = 2048, pattern = "^https?://[^\\s]+$")]
+    /// An http(s) URL, fetched when the post is published, or the `reference` of a file
+    /// uploaded with `POST /v1/media`.
+    #[schema(max_length = 2048, pattern = "^(https?://[^\\s]+|herald-media:[a-z0-9-]{1,63}/[0-9a-f-]{36}\\.[a-z0-9]{3,4})$")]
     pub(crate) url: String,
     /// The description people who cannot see it read.
     #[serde(default)]
@@ -140,7 +141,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<CreatePostBody>,
 ) -> Result<(StatusCode, Json<views::Created>), ApiError> {
-    let new = NewPost {
+    let mut new = NewPost {
         text: PostText::parse("text", &body.text)?,
         channel_ids: channel_ids(&body.channel_ids)?,
         publish_at: PublishAt::parse(&body.publish_at)?,
@@ -148,6 +149,7 @@ pub async fn create(
         media: media(body.media)?,
         draft: body.draft,
     };
+    crate::services::media::check_uploads(&*state.media, &caller.actor(), &mut new.media).await?;
     if let Some(recurrence) = body.recurrence {
         let recurrence = RecurrenceRequest {
             rrule: recurrence.rrule,
@@ -315,13 +317,16 @@ pub async fn update(
         )
         .into());
     }
-    let changes = PostChanges {
+    let mut changes = PostChanges {
         text: body.text.as_deref().map(|t| PostText::parse("text", t)).transpose()?,
         variants: body.variants.map(variants).transpose()?,
         media: body.media.map(media).transpose()?,
         publish_at: body.publish_at.as_ref().map(PublishAt::parse).transpose()?,
         draft: body.draft,
     };
+    if let Some(media) = changes.media.as_mut() {
+        crate::services::media::check_uploads(&*state.media, &caller.actor(), media).await?;
+    }
     let view = service::update_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), id, changes).await?;
     Ok(Json(views::Post::new(&view, &zones(&state, &caller).await?)))
 }

@@ -11,6 +11,7 @@ use super::inbox::InboxAdapter;
 use super::metrics::MetricsAdapter;
 use crate::crypto::Credentials;
 use crate::domain::{Channel, Delivery, MediaRef, Platform};
+use crate::media::MediaFiles;
 
 /// Everything an adapter needs to publish one delivery.
 pub struct PublishRequest<'a> {
@@ -20,6 +21,8 @@ pub struct PublishRequest<'a> {
     /// The text for this platform (the post's variant for it, or its text).
     pub text: &'a str,
     pub media: &'a [MediaRef],
+    /// Where the files `media` names by a `herald-media:` reference are kept.
+    pub media_files: &'a dyn MediaFiles,
 }
 
 impl PublishRequest<'_> {

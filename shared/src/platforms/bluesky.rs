@@ -471,7 +471,7 @@ impl BlueskyAdapter {
         }
         let mut images = Vec::with_capacity(request.media.len());
         for media in request.media {
-            let fetched = fetch_media(&self.http, &media.url, MAX_IMAGE_BYTES, PLATFORM).await?;
+            let fetched = fetch_media(&self.http, request.media_files, media, MAX_IMAGE_BYTES, PLATFORM).await?;
             let mut image = checked_image(fetched, &media.url)?;
             image.alt = media.alt.clone().unwrap_or_default();
             images.push(image);

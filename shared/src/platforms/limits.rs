@@ -223,6 +223,27 @@ pub fn display_name(platform: Platform) -> &'static str {
     }
 }
 
+/// Why `platform` would refuse an uploaded file of `content_type` and `bytes`, if it would:
+/// what the adapter refuses at publishing time, said when the post is saved instead. (For a
+/// media given by URL Herald knows neither until it fetches it.)
+pub fn check_upload(platform: Platform, content_type: &str, bytes: u64) -> Option<String> {
+    let video = content_type.starts_with("video/");
+    match platform {
+        // The adapter posts images only, of at most `MAX_IMAGE_BYTES` (the lexicon's blob limit).
+        Platform::Bluesky if video => Some("Herald cannot post videos to Bluesky yet".into()),
+        Platform::Bluesky if bytes > super::bluesky::MAX_IMAGE_BYTES => Some(format!(
+            "Bluesky takes images of at most {} bytes; this one has {bytes}",
+            super::bluesky::MAX_IMAGE_BYTES
+        )),
+        // The instance's own limit may be lower; this is the adapter's (Mastodon's default).
+        Platform::Mastodon if bytes > super::mastodon::MastodonConfig::default().max_media_bytes => Some(format!(
+            "Herald sends Mastodon files of at most {} bytes; this one has {bytes}",
+            super::mastodon::MastodonConfig::default().max_media_bytes
+        )),
+        _ => None,
+    }
+}
+
 /// Every rule `text` with `media_count` pictures or videos breaks on `platform`; empty = ok.
 pub fn check_post(platform: Platform, text: &str, media_count: usize) -> Vec<LimitViolation> {
     let l = limits(platform);

@@ -30,6 +30,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -41,7 +43,8 @@ use super::net::{HttpClient, NetworkPolicy, SendError};
 use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
-use crate::domain::{Channel, Interaction, InteractionDraft, InteractionKind};
+use crate::domain::{Channel, Interaction, InteractionDraft, InteractionKind, MediaRef};
+use crate::media::{MediaFiles, MediaKey};
 use crate::text::html_to_text;
 
 const PLATFORM: &str = "Mastodon";
@@ -173,8 +176,13 @@ impl MastodonAdapter {
     /// processed. A media over `max_media_bytes` is refused before the upload when its host
     /// announces its size, else the upload is cut off when the limit is passed (an incomplete
     /// request: the instance creates nothing) and the delivery fails with that reason.
-    async fn upload_media(&self, account: &Account, media: &crate::domain::MediaRef) -> Result<String, PublishError> {
-        let download = open_media(&self.http, &media.url, self.config.max_media_bytes, PLATFORM).await?;
+    async fn upload_media(
+        &self,
+        account: &Account,
+        files: &dyn MediaFiles,
+        media: &crate::domain::MediaRef,
+    ) -> Result<String, PublishError> {
+        let download = open_media(&self.http, files, media, self.config.max_media_bytes, PLATFORM).await?;
         let mime = match download.sniffed.map(|s| s.mime) {
             Some(m) => m.to_owned(),
             None => match download.declared.as_deref() {
@@ -343,7 +351,7 @@ impl PlatformAdapter for MastodonAdapter {
         let account = Account::from_credentials(request.credentials)?;
         let mut media_ids = Vec::with_capacity(request.media.len());
         for media in request.media {
-            media_ids.push(self.upload_media(&account, media).await?);
+            media_ids.push(self.upload_media(&account, request.media_files, media).await?);
         }
         let mut body = serde_json::json!({ "status": request.text });
         if !media_ids.is_empty() {
@@ -1126,7 +1134,8 @@ const HEAD_BYTES: usize = 4 * 1024;
 /// known), the rest is still on the wire. [`fetch_media`] reads the rest into memory;
 /// [`MediaDownload::into_body`] streams it to an upload instead.
 pub(crate) struct MediaDownload {
-    response: reqwest::Response,
+    /// The rest of the file: the media host's response, or an uploaded file being read.
+    body: BoxStream<'static, Result<bytes::Bytes, PublishError>>,
     head: Vec<u8>,
     /// Bytes received so far, the head included.
     received: u64,
@@ -1153,10 +1162,15 @@ pub(crate) struct MediaDownload {
 /// redirect) is refused permanently. Reads the first bytes ([`HEAD_BYTES`]) to know the type.
 pub(crate) async fn open_media(
     http: &HttpClient,
-    url: &str,
+    files: &dyn MediaFiles,
+    media: &MediaRef,
     max: u64,
     platform: &str,
 ) -> Result<MediaDownload, PublishError> {
+    if let Some(key) = media.uploaded() {
+        return open_upload(files, &key, max, platform).await;
+    }
+    let url = media.url.as_str();
     let shown = redact_url(url);
     let parsed = Url::parse(url).map_err(|_| permanent(format!("media rejected: `{shown}` is not a URL")))?;
     if parsed.scheme() != "https" && parsed.scheme() != "http" {
@@ -1205,8 +1219,15 @@ pub(crate) async fn open_media(
         .map(|s| s.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(100).collect::<String>())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "media".to_owned());
-    let mut download = MediaDownload {
-        response,
+    let body = {
+        let shown = shown.clone();
+        response
+            .bytes_stream()
+            .map_err(move |e| network_error("the media host", &format!("downloading {shown}"), e))
+            .boxed()
+    };
+    let download = MediaDownload {
+        body,
         head: Vec::new(),
         received: 0,
         length,
@@ -1218,28 +1239,69 @@ pub(crate) async fn open_media(
         max,
         platform: platform.to_owned(),
     };
-    while download.head.len() < HEAD_BYTES {
-        match download.next_chunk().await? {
-            Some(chunk) => download.head.extend_from_slice(&chunk),
-            None => break,
-        }
-    }
-    if download.head.is_empty() {
-        return Err(permanent(format!("media rejected: {} is empty", download.shown)));
-    }
-    download.sniffed = sniff(&download.head);
-    Ok(download)
+    download.read_head().await
 }
 
-/// Downloads `url` whole, with at most `max` bytes (see [`open_media`] for what is refused; a
+/// Opens a file uploaded to Herald for publishing: read from where uploads are kept, never
+/// fetched over the network. Its type and size were checked when the post was saved; they are
+/// checked again here (the file is read as it is now).
+async fn open_upload(files: &dyn MediaFiles, key: &MediaKey, max: u64, platform: &str) -> Result<MediaDownload, PublishError> {
+    let shown = format!("the uploaded {} {}", key.media_type.kind(), key.path());
+    let opened = match files.open(key).await {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return Err(permanent(format!("media rejected: {shown} is no longer there"))),
+        Err(e) => return Err(transient(format!("reading {shown}: {e}"))),
+    };
+    if opened.bytes > max {
+        return Err(permanent(format!("media rejected: {} {} ({shown})", key.media_type.kind(), too_big_words(Some(opened.bytes), max, platform))));
+    }
+    let body = {
+        let shown = shown.clone();
+        opened.body.map_err(move |e| transient(format!("reading {shown}: {e}"))).boxed()
+    };
+    let download = MediaDownload {
+        body,
+        head: Vec::new(),
+        received: 0,
+        length: Some(opened.bytes),
+        declared: Some(key.media_type.mime.to_owned()),
+        sniffed: None,
+        file_name: format!("media.{}", key.media_type.ext),
+        shown,
+        kind: key.media_type.kind(),
+        max,
+        platform: platform.to_owned(),
+    };
+    download.read_head().await
+}
+
+impl MediaDownload {
+    /// Reads the first bytes ([`HEAD_BYTES`]) to know the type; an empty file is refused.
+    async fn read_head(mut self) -> Result<Self, PublishError> {
+        while self.head.len() < HEAD_BYTES {
+            match self.next_chunk().await? {
+                Some(chunk) => self.head.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        if self.head.is_empty() {
+            return Err(permanent(format!("media rejected: {} is empty", self.shown)));
+        }
+        self.sniffed = sniff(&self.head);
+        Ok(self)
+    }
+}
+
+/// Downloads a media whole, with at most `max` bytes (see [`open_media`] for what is refused; a
 /// size over `max` found while reading is refused too).
 pub(crate) async fn fetch_media(
     http: &HttpClient,
-    url: &str,
+    files: &dyn MediaFiles,
+    media: &MediaRef,
     max: u64,
     platform: &str,
 ) -> Result<Fetched, PublishError> {
-    let mut download = open_media(http, url, max, platform).await?;
+    let mut download = open_media(http, files, media, max, platform).await?;
     let mut bytes = std::mem::take(&mut download.head);
     while let Some(chunk) = download.next_chunk().await? {
         bytes.extend_from_slice(&chunk);
@@ -1253,12 +1315,7 @@ impl MediaDownload {
     /// The next chunk of the download, counted against `max`: a media that turns out larger
     /// is refused ([`PublishError::Permanent`]); one cut short is transient.
     async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, PublishError> {
-        let chunk = self
-            .response
-            .chunk()
-            .await
-            .map_err(|e| network_error("the media host", &format!("downloading {}", self.shown), e))?;
-        let Some(chunk) = chunk else {
+        let Some(chunk) = self.body.next().await.transpose()? else {
             if let Some(announced) = self.length.filter(|&n| self.received < n) {
                 return Err(transient(format!(
                     "the media host sent {} of the {} bytes it announced ({})",

@@ -12,6 +12,7 @@ pub mod channels;
 pub mod import;
 pub mod inbox;
 pub mod keys;
+pub mod media;
 pub mod metrics;
 pub mod people;
 pub mod posts;

@@ -828,11 +828,23 @@ pub fn check_network(platform: Platform, text: &str, variant: Option<&str>, medi
 pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platform)>) -> Result<(), ValidationError> {
     let mut field: Option<String> = None;
     let mut messages = Vec::new();
+    for (i, m) in post.media.iter().enumerate() {
+        if m.uploaded().is_some() && m.upload.is_none() {
+            // Whoever saves a post runs `media::check_uploads` first; this is the backstop.
+            return Err(ValidationError::new(format!("media[{i}].url"), "names an upload Herald has not looked at"));
+        }
+    }
     for (name, platform) in targets {
         let variant = post.variants.get(&platform).map(PostText::as_str);
         for (f, v) in check_network(platform, post.text.as_str(), variant, post.media.len()).problems {
             field.get_or_insert(f);
             messages.push(format!("channel \"{name}\" ({platform}): {}", v.message));
+        }
+        for (i, upload) in post.media.iter().enumerate().filter_map(|(i, m)| Some((i, m.upload.as_ref()?))) {
+            if let Some(why) = crate::platforms::limits::check_upload(platform, &upload.content_type, upload.bytes) {
+                field.get_or_insert(format!("media[{i}].url"));
+                messages.push(format!("channel \"{name}\" ({platform}): media {}: {why}", i + 1));
+            }
         }
     }
     match field {

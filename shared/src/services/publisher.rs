@@ -336,6 +336,7 @@ impl Publisher {
             credentials: &credentials,
             text: post.text_for(channel.platform).as_str(),
             media: &post.media,
+            media_files: &*self.ports.media,
         };
         if check_only {
             let gave_up = |how: String| {

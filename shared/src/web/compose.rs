@@ -37,7 +37,7 @@ use crate::domain::{
 use crate::http::posts::{self as api, MediaBody};
 use crate::http::{ApiError, AppState, Caller};
 use crate::platforms::limits::display_name;
-use crate::services::channels;
+use crate::services::{channels, media};
 use crate::services::posts::{self, NetworkCheck, NewPost, PostChanges, PostView};
 use crate::services::series::{self, RecurrenceRequest};
 
@@ -293,8 +293,9 @@ async fn submit(State(state): State<AppState>, PageForm { caller, form }: PageFo
 
 /// Creates the post (or the series) as `POST /v1/posts` does; its first delivery's time.
 async fn create(state: &AppState, caller: &Caller, zone: Tz, draft: &Draft) -> Result<DateTime<Utc>, ApiError> {
-    let (new, recurrence) = draft.new_post(zone)?;
+    let (mut new, recurrence) = draft.new_post(zone)?;
     let actor = caller.actor();
+    media::check_uploads(&*state.media, &actor, &mut new.media).await?;
     let views = match recurrence {
         Some(recurrence) => {
             series::create_series(&*state.store, &*state.clock, &*state.events, &actor, new, recurrence).await?.posts
@@ -308,7 +309,10 @@ async fn create(state: &AppState, caller: &Caller, zone: Tz, draft: &Draft) -> R
 /// Changes the post as `PATCH /v1/posts/{id}` does; its first delivery's time.
 async fn change(state: &AppState, caller: &Caller, zone: Tz, id: &str, draft: &Draft) -> Result<DateTime<Utc>, ApiError> {
     let id = api::post_id(id)?;
-    let changes = draft.changes(zone)?;
+    let mut changes = draft.changes(zone)?;
+    if let Some(refs) = changes.media.as_mut() {
+        media::check_uploads(&*state.media, &caller.actor(), refs).await?;
+    }
     let view = posts::update_post(&*state.store, &*state.clock, &*state.events, &caller.actor(), id, changes).await?;
     Ok(view.deliveries.iter().map(|d| d.publish_at).min().unwrap_or_else(|| state.clock.now()))
 }

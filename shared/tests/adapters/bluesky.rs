@@ -368,6 +368,7 @@ impl Fixture {
             credentials: &self.credentials,
             text: &self.text,
             media: &self.media,
+            media_files: &herald_core::media::NoMediaFiles,
         }
     }
 }

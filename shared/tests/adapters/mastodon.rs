@@ -456,6 +456,7 @@ impl Fixture {
             credentials: &self.credentials,
             text: &self.text,
             media: &self.media,
+            media_files: &herald_core::media::NoMediaFiles,
         }
     }
 }
@@ -553,6 +554,35 @@ async fn uploads_an_image_waits_for_processing_then_attaches_it() {
     assert_eq!(fake.count(Method::GET, "/api/v1/media/901"), 3);
     let body: Value = serde_json::from_slice(&fake.seen(Method::POST, "/api/v1/statuses")[0].body).unwrap();
     assert_eq!(body["media_ids"], json!(["901"]));
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_read_from_where_uploads_are_kept_not_fetched() {
+    use herald_core::media::{MediaKey, MediaType, MemoryMediaFiles};
+    let (fake, mut fx) = setup("Le chat de la maison", &[]).await;
+    let files = MemoryMediaFiles::default();
+    let key = MediaKey::new(fx.channel.team_id.clone(), MediaType::by_mime("image/png").unwrap());
+    files.insert(&key, png());
+    fx.media = vec![MediaRef::parse("media", &key.reference(), Some("A cat asleep on the counter".into())).unwrap()];
+    let request = PublishRequest { media_files: &files, ..fx.request() };
+    adapter().publish(&request).await.unwrap();
+
+    let uploads = fake.seen(Method::POST, "/api/v2/media");
+    let ct = uploads[0].headers["content-type"].to_str().unwrap().to_owned();
+    let parts = multipart_parts(&uploads[0].body, ct.split("boundary=").nth(1).unwrap());
+    let file = parts.iter().find(|p| p.name == "file").expect("a file part");
+    assert_eq!((file.filename.as_deref(), file.content_type.as_deref()), (Some("media.png"), Some("image/png")));
+    assert_eq!(file.data, png());
+    let body: Value = serde_json::from_slice(&fake.seen(Method::POST, "/api/v1/statuses")[0].body).unwrap();
+    assert_eq!(body["media_ids"], json!(["901"]));
+
+    // Gone since the post was saved: refused for good, nothing posted.
+    let (fake, mut fx) = setup("Le chat", &[]).await;
+    fx.media = vec![MediaRef::parse("media", &key.reference(), None).unwrap()];
+    let empty = MemoryMediaFiles::default();
+    let reason = permanent(adapter().publish(&PublishRequest { media_files: &empty, ..fx.request() }).await);
+    assert!(reason.contains("is no longer there"), "{reason}");
+    assert_eq!(fake.count(Method::POST, "/api/v1/statuses"), 0);
 }
 
 #[tokio::test]
