@@ -333,3 +333,83 @@ async fn connecting_checks_credentials_with_the_network_and_the_private_network_
     assert_eq!(state(&done["deliveries"][0]), "published", "{done}");
     assert_eq!(fake.statuses().len(), 1);
 }
+
+/// A picture header (16 × 16) and some bytes: what the upload checks and the networks read.
+fn picture() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10".to_vec();
+    png.extend((0..3000u32).map(|i| (i % 251) as u8));
+    png
+}
+
+#[tokio::test]
+async fn an_uploaded_picture_is_kept_checked_and_published_with_its_post() {
+    let fake = crate::common::mastodon::FakeMastodon::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start_with(dir.path(), &[("HERALD_ALLOW_PRIVATE_NETWORK", "1")]);
+    let admin = serve.key.clone().expect("first-run admin key");
+    let api = Api { http: reqwest::Client::new(), base: serve.url.clone() };
+    let channel = api
+        .post("/v1/channels", &admin, json!({"platform": "mastodon", "name": "@cafe@masto.test", "time_zone": "Europe/Paris",
+            "credentials": {"instance_url": fake.url, "access_token": "tok"}}))
+        .await
+        .1;
+    let picture = picture();
+
+    // Refused before any address is made: a type networks do not take, a size out of bounds.
+    let (status, err) = api.post("/v1/media", &admin, json!({"content_type": "application/pdf", "bytes": 10})).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("content_type")), "{err}");
+    let (status, err) = api.post("/v1/media", &admin, json!({"content_type": "image/png", "bytes": 30_000_000})).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("bytes")), "{err}");
+
+    let (status, ticket) = api.post("/v1/media", &admin, json!({"content_type": "image/png", "bytes": picture.len()})).await;
+    assert_eq!(status, 201, "{ticket}");
+    let (url, reference) = (ticket["url"].as_str().unwrap(), ticket["reference"].as_str().unwrap());
+    assert!(url.starts_with(&format!("{}/v1/media/upload/", serve.url)), "{ticket}");
+    assert_eq!((ticket["method"].as_str(), ticket["headers"]["Content-Type"].as_str()), (Some("PUT"), Some("image/png")));
+
+    // A post cannot name it before the file arrives.
+    let post_body = |text: &str| {
+        json!({"text": text, "channel_ids": [channel["id"]], "publish_at": in_secs(2),
+            "media": [{"url": reference, "alt": "Un croissant sur le comptoir"}]})
+    };
+    let (status, err) = api.post("/v1/posts", &admin, post_body("Trop tôt")).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("media[0].url")), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap_or_default().contains("has not arrived"), "{err}");
+
+    // The address is the permission: no key; a changed one is refused; the bytes must be
+    // what was announced; nothing is kept from a refused upload.
+    let http = reqwest::Client::new();
+    let put = |to: String, body: Vec<u8>| http.put(to).header("content-type", "image/png").body(body).send();
+    let forged = put(url.replace("signature=", "signature=00"), picture.clone()).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    let short = put(url.to_owned(), picture[..100].to_vec()).await.unwrap();
+    assert_eq!(short.status(), 422, "{}", short.text().await.unwrap());
+    let stored = dir.path().join("media");
+    let files = || walk(&stored);
+    assert_eq!(files(), 0, "a refused upload leaves nothing");
+    let sent = put(url.to_owned(), picture.clone()).await.unwrap();
+    assert_eq!(sent.status(), 200);
+    assert_eq!(sent.json::<Value>().await.unwrap()["reference"], reference);
+    assert_eq!(files(), 1);
+
+    let (status, post) = api.post("/v1/posts", &admin, post_body("Le croissant du jour")).await;
+    assert_eq!(status, 201, "{post}");
+    assert_eq!(post["media"][0]["upload"], json!({"content_type": "image/png", "bytes": picture.len()}), "{post}");
+    let id = post["id"].as_str().unwrap();
+    let done = api.wait_for(id, &admin, 20, |d| matches!(state(d), "published" | "failed")).await;
+    assert_eq!(state(&done["deliveries"][0]), "published", "{done}");
+
+    // Read from the data directory and sent to the instance byte for byte.
+    let uploads = fake.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert!(uploads[0].windows(picture.len()).any(|w| w == picture.as_slice()), "the picture is in the upload");
+    assert!(String::from_utf8_lossy(&uploads[0]).contains("Un croissant sur le comptoir"));
+    let (_, status_body) = &fake.statuses()[0];
+    assert_eq!(status_body["media_ids"], json!(["7001"]));
+}
+
+/// How many files are under `dir` (0 when it does not exist).
+fn walk(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()
+}

@@ -4,6 +4,7 @@
 //!
 //! | call | answer |
 //! |---|---|
+//! | `POST /api/v2/media` | a processed attachment `700<n>` (200 with its `url`); the multipart body recorded |
 //! | `POST /api/v1/statuses` | a new status `1100<n>`, recorded |
 //! | `GET /api/v1/notifications?types[]=…&limit=…[&min_id=…]` | the notifications newer than `min_id`, newest first, no `Link` |
 //! | `GET /api/v1/statuses/:id` | the status with the counters set for it (404 for another id) |
@@ -37,6 +38,8 @@ struct Holding {
     seen: Vec<Seen>,
     /// Statuses published, with the headers they came with.
     statuses: Vec<(HeaderMap, Value)>,
+    /// The multipart bodies of the media uploaded.
+    uploads: Vec<Vec<u8>>,
     notifications: Vec<Value>,
     /// Counters of the statuses `GET /api/v1/statuses/:id` knows: favourites, reblogs, replies, quotes.
     counters: HashMap<String, [u64; 4]>,
@@ -56,6 +59,7 @@ impl FakeMastodon {
         let state: Arc<Mutex<Holding>> = Arc::default();
         let app = Router::new()
             .route("/api/v1/statuses", post(publish))
+            .route("/api/v2/media", post(upload))
             .route("/api/v1/statuses/{id}", get(status))
             .route("/api/v1/notifications", get(notifications))
             .route("/api/v1/accounts/verify_credentials", get(account))
@@ -109,6 +113,11 @@ impl FakeMastodon {
         self.seen().into_iter().filter(|r| r.method == method && r.path == path).collect()
     }
 
+    /// The multipart bodies of the media uploaded, in order.
+    pub fn uploads(&self) -> Vec<Vec<u8>> {
+        self.with(|s| s.uploads.clone())
+    }
+
     /// The statuses published, with their headers.
     pub fn statuses(&self) -> Vec<(HeaderMap, Value)> {
         self.with(|s| s.statuses.clone())
@@ -134,6 +143,13 @@ async fn publish(State(state): State<Arc<Mutex<Holding>>>, headers: HeaderMap, J
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     Json(json!({"id": id, "url": format!("https://example.social/@cafe/{id}"), "created_at": now,
         "content": "<p>…</p>", "media_attachments": []}))
+}
+
+async fn upload(State(state): State<Arc<Mutex<Holding>>>, body: axum::body::Bytes) -> Json<Value> {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    s.uploads.push(body.to_vec());
+    let id = format!("700{}", s.uploads.len());
+    Json(json!({"id": id, "type": "image", "url": format!("https://example.social/media/{id}.png"), "description": null}))
 }
 
 /// Mastodon ids are decimal snowflakes: a longer one is newer.
