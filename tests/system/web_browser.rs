@@ -213,6 +213,19 @@ async fn a_contributor_composes_an_editor_approves_and_the_post_is_on_the_calend
         "the server's counters",
     )
     .await;
+    // A picture from the device: announced, sent to its upload address, its reference put in
+    // the first media row, whose description is asked for next.
+    let picture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/fixtures/croissant.png");
+    kim.find("#media_file").await.send_keys(&picture.display().to_string()).await.expect("a file chosen");
+    kim.wait_until(
+        "return /1 file uploaded/.test(document.querySelector('#upload-status').textContent)",
+        "the upload",
+    )
+    .await;
+    let reference = kim.find("#media_url_0").await.prop("value").await.expect("value").unwrap_or_default();
+    assert!(reference.starts_with("herald-media:cafe/"), "{reference}");
+    assert_eq!(kim.eval("return document.activeElement.id").await, json!("media_alt_0"), "the description is asked for next");
+    kim.fill("#media_alt_0", "A golden galette on the counter").await;
     kim.eval("document.querySelector('#local').value = '2027-01-08T17:30'; return true").await;
     kim.check_page("compose-filled").await;
     kim.click("button[name=action][value=schedule]").await;
@@ -223,6 +236,12 @@ async fn a_contributor_composes_an_editor_approves_and_the_post_is_on_the_calend
     let id = post["id"].as_str().expect("id").to_owned();
     assert_eq!(post["deliveries"][0]["state"], "pending_approval", "{post}");
     assert_eq!(post["deliveries"][0]["publish_at"], "2027-01-08T16:30:00Z", "17:30 in Paris");
+    let size = std::fs::metadata(&picture).expect("the fixture").len();
+    assert_eq!(
+        post["media"],
+        json!([{"url": reference, "alt": "A golden galette on the counter", "upload": {"content_type": "image/png", "bytes": size}}]),
+        "{post}"
+    );
     assert!(kim.text(&format!("li.chip[data-post=\"{id}\"]")).await.contains("pending approval"));
     kim.close().await;
 

@@ -260,7 +260,24 @@ async fn page(
     };
     let draft = editing.as_ref().map(|v| Draft::of(v, zone)).unwrap_or_default();
     let screen = Screenful { caller: &caller, zone, channels: &channels, editing: editing.as_ref() };
-    Ok(respond(StatusCode::OK, screen.render(&draft, None)))
+    Ok(with_upload_policy(&state, respond(StatusCode::OK, screen.render(&draft, None))).await)
+}
+
+/// The composer's own policy: the pages' one, plus the origin files are uploaded to when it
+/// is not this one (the media bucket, on AWS) and `blob:` pictures (the preview of a file
+/// chosen on this device, never sent anywhere but the upload address).
+async fn with_upload_policy(state: &AppState, mut response: Response) -> Response {
+    let connect = match state.media.upload_origin().await {
+        Some(origin) => format!("connect-src 'self' {origin}"),
+        None => "connect-src 'self'".to_owned(),
+    };
+    let policy = super::CONTENT_SECURITY_POLICY
+        .replace("connect-src 'self'", &connect)
+        .replace("img-src 'self' data:", "img-src 'self' data: blob:");
+    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 /// `POST /compose`: the post created (or changed), then `303` to its month on the calendar;
@@ -286,7 +303,7 @@ async fn submit(State(state): State<AppState>, PageForm { caller, form }: PageFo
                 _ => None,
             };
             let screen = Screenful { caller: &caller, zone, channels: &channels, editing: editing.as_ref() };
-            Ok(respond(refusal.status, screen.render(&draft, Some(&refusal))))
+            Ok(with_upload_policy(&state, respond(refusal.status, screen.render(&draft, Some(&refusal)))).await)
         }
     }
 }
@@ -513,7 +530,15 @@ impl Screenful<'_> {
 
                     fieldset.media #media {
                         legend { "Media" }
-                        p.hint { "Pictures and videos by their http(s) address, fetched when the post goes out, each with a description for people who cannot see it. Uploading a file is not possible here yet." }
+                        p.hint { "Pictures and videos uploaded from this device, or by their http(s) address (fetched when the post goes out), each with a description for people who cannot see it." }
+                        // Shown by compose.js, which sends each file to its upload address
+                        // and puts its reference in the first free row.
+                        div.upload hidden {
+                            label for="media_file" { "Upload pictures or videos" }
+                            input #media_file type="file" multiple accept=(crate::media::MediaType::allowed());
+                            p.hint { "JPEG, PNG, GIF or WebP pictures up to 20 MB; MP4, MOV or WebM videos up to 1 GB." }
+                            p #upload-status role="status" {}
+                        }
                         @for i in 0..rows {
                             @let (url, alt) = draft.media.get(i).cloned().unwrap_or_default();
                             div.media-row {
@@ -521,6 +546,9 @@ impl Screenful<'_> {
                                 input id=(format!("media_url_{i}")) type="url" name="media_url" value=(url) placeholder="https://";
                                 label for=(format!("media_alt_{i}")) { "Description " (i + 1) }
                                 input id=(format!("media_alt_{i}")) type="text" name="media_alt" value=(alt) maxlength="5000";
+                                @if let Some(key) = crate::media::MediaKey::parse(&url) {
+                                    p.upload-note { "An uploaded " (key.media_type.kind()) " (" (key.media_type.ext.to_uppercase()) ")" }
+                                }
                             }
                         }
                     }
