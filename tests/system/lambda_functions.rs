@@ -164,6 +164,8 @@ struct Moto {
     key_param: String,
     /// The reports bucket (template.yaml's `ReportsBucket`).
     bucket: String,
+    /// The uploaded media's bucket (`MediaBucket`).
+    media_bucket: String,
     store: Arc<DynamoStore>,
 }
 
@@ -226,8 +228,10 @@ impl Moto {
             .expect("SSM parameter");
         let bucket = format!("herald-reports-{suffix}");
         s3_client(&sdk).create_bucket().bucket(&bucket).send().await.expect("bucket");
+        let media_bucket = format!("herald-media-{suffix}");
+        s3_client(&sdk).create_bucket().bucket(&media_bucket).send().await.expect("media bucket");
         let store = Arc::new(DynamoStore::new(dynamo, table.clone()));
-        Moto { endpoint, sdk, table, bus, queue_url, key_param, bucket, store }
+        Moto { endpoint, sdk, table, bus, queue_url, key_param, bucket, media_bucket, store }
     }
 
     /// A CloudFormation value of template.yaml as this rig deploys it: its table, bus, bucket,
@@ -238,6 +242,7 @@ impl Moto {
                 "HeraldTable" => self.table.clone(),
                 "EventBus" => self.bus.clone(),
                 "ReportsBucket" => self.bucket.clone(),
+                "MediaBucket" => self.media_bucket.clone(),
                 "Stage" => STAGE.to_owned(),
                 "CredentialsKeyParameterName" => self.key_param.trim_start_matches('/').to_owned(),
                 "AWS::Region" => "us-east-1".to_owned(),
@@ -402,6 +407,7 @@ async fn every_function_runs_with_the_environment_template_yaml_gives_it() {
             ("HERALD_EVENT_BUS", &moto.bus),
             ("HERALD_CREDENTIALS_KEY_PARAM", &moto.key_param),
             ("HERALD_REPORTS_BUCKET", &moto.bucket),
+            ("HERALD_MEDIA_BUCKET", &moto.media_bucket),
         ] {
             if vars.contains_key(name) {
                 assert_eq!(&env[name], want, "{function} {name}");
@@ -1115,6 +1121,51 @@ async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus(
     let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
     assert_eq!(summary["due"], 0, "{summary}");
     assert_eq!(mastodon.statuses().len(), 1);
+}
+
+/// An upload on AWS, end to end: the api function presigns a PUT to the media bucket, the file
+/// goes there without the API, a post naming it is checked against the bucket when it is
+/// saved, and the publisher reads it from the bucket and sends it to the network.
+#[tokio::test]
+async fn an_upload_goes_to_the_media_bucket_and_the_publisher_sends_it_from_there() {
+    let moto = Moto::new().await;
+    let mastodon = FakeMastodon::start().await;
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start("api").await;
+    let channel = json!({"platform": "mastodon", "name": "@cafe@example.social", "time_zone": "Europe/Paris",
+        "credentials": {"instance_url": mastodon.url, "access_token": "token-of-cafe"}});
+    let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&channel))).await);
+    assert_eq!(status, 201, "{channel}");
+
+    let mut picture = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10".to_vec();
+    picture.extend((0..5000u32).map(|i| (i % 253) as u8));
+    let ask = json!({"content_type": "image/png", "bytes": picture.len()});
+    let (status, ticket) = http_json(&api.invoke(&http_event("POST", "/v1/media", Some(&admin), Some(&ask))).await);
+    assert_eq!(status, 201, "{ticket}");
+    let url = ticket["url"].as_str().expect("an address");
+    assert!(url.starts_with(&format!("{}/{}/media/cafe/", moto.endpoint, moto.media_bucket)), "presigned for the bucket: {url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+
+    // A post naming it before it arrives is refused; then the file goes to the bucket directly.
+    let at = (Utc::now() + chrono::Duration::seconds(5)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({"text": "Le croissant du jour", "channel_ids": [channel["id"]], "publish_at": at,
+        "media": [{"url": ticket["reference"], "alt": "Un croissant"}]});
+    let (status, err) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&body))).await);
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("media[0].url")), "{err}");
+    let put = reqwest::Client::new().put(url).header("content-type", "image/png").body(picture.clone()).send().await.unwrap();
+    assert!(put.status().is_success(), "{}: {}", put.status(), put.text().await.unwrap_or_default());
+    let (status, post) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&body))).await);
+    assert_eq!(status, 201, "{post}");
+    assert_eq!(post["media"][0]["upload"], json!({"content_type": "image/png", "bytes": picture.len()}), "{post}");
+    drop(api);
+
+    let publisher = moto.start_with("scheduled-publisher", &[("HERALD_ALLOW_PRIVATE_NETWORK", Some("1"))]).await;
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!((summary["due"].as_u64(), summary["published"].as_u64()), (Some(1), Some(1)), "{summary}");
+    let uploads = mastodon.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert!(uploads[0].windows(picture.len()).any(|w| w == picture.as_slice()), "the bucket's file, byte for byte");
+    assert_eq!(mastodon.statuses()[0].1["media_ids"], json!(["7001"]));
 }
 
 // ------------------------------------------------------------------------------------------

@@ -1785,7 +1785,7 @@ mod tests {
         let (again, o2) = strip_jpeg_metadata(&stripped).unwrap();
         assert_eq!(o2, Some(6));
         assert_eq!(again, stripped);
-        assert_eq!(crate::platforms::mastodon::sniff(&stripped).and_then(|s| s.size), Some((400, 300)));
+        assert_eq!(crate::media::sniff(&stripped).and_then(|s| s.size), Some((400, 300)));
 
         // Upright photos lose the EXIF block entirely.
         let (upright, o) = strip_jpeg_metadata(&jpeg_with_exif(1)).unwrap();
@@ -1804,7 +1804,7 @@ mod tests {
         let fetched = Fetched {
             bytes: jpeg_with_exif(6),
             declared: Some("image/jpeg".into()),
-            sniffed: crate::platforms::mastodon::sniff(&jpeg_with_exif(6)),
+            sniffed: crate::media::sniff(&jpeg_with_exif(6)),
         };
         let image = checked_image(fetched, "https://example.com/p.jpg").unwrap_or_else(|_| panic!("refused"));
         assert_eq!(image.size, Some((300, 400)));
@@ -1817,7 +1817,7 @@ mod tests {
             let fetched = Fetched {
                 bytes: bytes.to_vec(),
                 declared: Some(declared.into()),
-                sniffed: crate::platforms::mastodon::sniff(bytes),
+                sniffed: crate::media::sniff(bytes),
             };
             match checked_image(fetched, "https://example.com/x?sig=secret") {
                 Err(PublishError::Permanent { reason }) => reason,
@@ -1837,7 +1837,7 @@ mod tests {
             Fetched {
                 bytes: png.clone(),
                 declared: Some("image/jpeg".into()),
-                sniffed: crate::platforms::mastodon::sniff(&png),
+                sniffed: crate::media::sniff(&png),
             },
             "https://example.com/x",
         );

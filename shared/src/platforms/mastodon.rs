@@ -44,7 +44,7 @@ use super::{PlatformAdapter, PublishError, PublishRequest, Published};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
 use crate::domain::{Channel, Interaction, InteractionDraft, InteractionKind, MediaRef};
-use crate::media::{MediaFiles, MediaKey};
+use crate::media::{MediaFiles, MediaKey, Sniffed, sniff};
 use crate::text::html_to_text;
 
 const PLATFORM: &str = "Mastodon";
@@ -1391,84 +1391,6 @@ impl Streamed {
     }
 }
 
-/// What the first bytes of a file say it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Sniffed {
-    pub mime: &'static str,
-    /// Width and height in pixels, for images whose header Herald can read.
-    pub size: Option<(u32, u32)>,
-}
-
-/// Recognises PNG, JPEG, GIF and WebP (with their pixel size) and MP4/QuickTime and WebM.
-pub(crate) fn sniff(b: &[u8]) -> Option<Sniffed> {
-    let u16_le = |i: usize| b.get(i..i + 2).map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])));
-    let u32_be = |i: usize| b.get(i..i + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-    let u24_le = |i: usize| b.get(i..i + 3).map(|s| u32::from(s[0]) | (u32::from(s[1]) << 8) | (u32::from(s[2]) << 16));
-    let both = |w: Option<u32>, h: Option<u32>| w.zip(h).filter(|&(w, h)| w > 0 && h > 0);
-
-    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Some(Sniffed { mime: "image/png", size: both(u32_be(16), u32_be(20)) });
-    }
-    if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
-        return Some(Sniffed { mime: "image/gif", size: both(u16_le(6), u16_le(8)) });
-    }
-    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Some(Sniffed { mime: "image/jpeg", size: jpeg_size(b) });
-    }
-    if b.get(0..4) == Some(b"RIFF") && b.get(8..12) == Some(b"WEBP") {
-        let size = match b.get(12..16) {
-            Some(b"VP8 ") => both(u16_le(26).map(|w| w & 0x3FFF), u16_le(28).map(|h| h & 0x3FFF)),
-            Some(b"VP8L") => b.get(21..25).and_then(|s| {
-                let (b0, b1, b2, b3) = (u32::from(s[0]), u32::from(s[1]), u32::from(s[2]), u32::from(s[3]));
-                both(
-                    Some(1 + (((b1 & 0x3F) << 8) | b0)),
-                    Some(1 + (((b3 & 0x0F) << 10) | (b2 << 2) | ((b1 & 0xC0) >> 6))),
-                )
-            }),
-            Some(b"VP8X") => both(u24_le(24).map(|w| w + 1), u24_le(27).map(|h| h + 1)),
-            _ => None,
-        };
-        return Some(Sniffed { mime: "image/webp", size });
-    }
-    if b.get(4..8) == Some(b"ftyp") {
-        let mime = if b.get(8..12) == Some(b"qt  ") { "video/quicktime" } else { "video/mp4" };
-        return Some(Sniffed { mime, size: None });
-    }
-    if b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
-        return Some(Sniffed { mime: "video/webm", size: None });
-    }
-    None
-}
-
-/// A JPEG's size from its first start-of-frame marker.
-fn jpeg_size(b: &[u8]) -> Option<(u32, u32)> {
-    let mut i = 2;
-    loop {
-        // Markers start with 0xFF, possibly padded with more 0xFF.
-        if *b.get(i)? != 0xFF {
-            return None;
-        }
-        while *b.get(i)? == 0xFF {
-            i += 1;
-        }
-        let marker = *b.get(i)?;
-        i += 1;
-        if marker == 0x01 || (0xD0..=0xD9).contains(&marker) {
-            continue; // no length
-        }
-        let len = usize::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
-        let is_sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_sof {
-            let h = u32::from(u16::from_be_bytes([*b.get(i + 3)?, *b.get(i + 4)?]));
-            let w = u32::from(u16::from_be_bytes([*b.get(i + 5)?, *b.get(i + 6)?]));
-            return (w > 0 && h > 0).then_some((w, h));
-        }
-        if marker == 0xDA || len < 2 {
-            return None; // image data before any frame header, or a broken length
-        }
-        i += len;
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Metrics (platforms.md §1.3 ✅): a status's counts, the account's followers.
@@ -1618,25 +1540,6 @@ mod tests {
         assert_eq!(too_big_words(None, 16_000_000, "Mastodon"), "is larger than 16 MB; Mastodon takes at most 16 MB");
     }
 
-    #[test]
-    fn sniffing_reads_types_and_pixel_sizes() {
-        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-        png.extend_from_slice(&640u32.to_be_bytes());
-        png.extend_from_slice(&480u32.to_be_bytes());
-        assert_eq!(sniff(&png), Some(Sniffed { mime: "image/png", size: Some((640, 480)) }));
-        assert_eq!(sniff(b"GIF89a\x20\x03\x58\x02"), Some(Sniffed { mime: "image/gif", size: Some((800, 600)) }));
-        // SOI, APP0 (length 4), SOF0 with height 300, width 400.
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0x01, 0x2C, 0x01, 0x90, 3];
-        assert_eq!(sniff(&jpeg), Some(Sniffed { mime: "image/jpeg", size: Some((400, 300)) }));
-        let mut webp = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
-        webp.extend_from_slice(&[0x7F, 0x02, 0x00, 0xDF, 0x01, 0x00]); // 640 x 480
-        assert_eq!(sniff(&webp), Some(Sniffed { mime: "image/webp", size: Some((640, 480)) }));
-        assert_eq!(sniff(b"\0\0\0\x18ftypisom").map(|s| s.mime), Some("video/mp4"));
-        assert_eq!(sniff(b"<svg xmlns"), None);
-        for short in [&b""[..], b"\xFF\xD8\xFF", b"\xFF\xD8\xFF\xC0", b"RIFF\0\0\0\0WEBPVP8 ", b"\x89PNG\r\n\x1a\n"] {
-            let _ = sniff(short);
-        }
-    }
 
     #[test]
     fn service_urls_must_be_https_except_on_loopback() {
