@@ -179,6 +179,13 @@ pub trait MediaFiles: Send + Sync {
         None
     }
 
+    /// An address anyone may `GET` the file at for `valid`, for the networks that fetch media
+    /// themselves (Instagram, Threads, Facebook): a presigned `GET` on AWS. `None` when this
+    /// host has no public address for its files.
+    async fn public_url(&self, _key: &MediaKey, _valid: std::time::Duration) -> Result<Option<String>, MediaError> {
+        Ok(None)
+    }
+
     /// Keeps an upload through Herald: exactly `bytes` bytes, or nothing is kept.
     async fn write(&self, key: &MediaKey, bytes: u64, body: UploadBody) -> Result<(), MediaError>;
 
@@ -520,6 +527,20 @@ impl MediaFiles for S3MediaFiles {
             .presigned(config)
             .await
             .map_err(|e| MediaError::Io(format!("presigning a PUT: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
+        Ok(Some(request.uri().to_owned()))
+    }
+
+    async fn public_url(&self, key: &MediaKey, valid: std::time::Duration) -> Result<Option<String>, MediaError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(valid)
+            .map_err(|e| MediaError::Io(format!("presigning: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.object_key())
+            .presigned(config)
+            .await
+            .map_err(|e| MediaError::Io(format!("presigning a GET: {}", aws_sdk_s3::error::DisplayErrorContext(e))))?;
         Ok(Some(request.uri().to_owned()))
     }
 
