@@ -173,7 +173,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/sign-out", post(people::sign_out))
         .route("/sign-out-everywhere", post(people::sign_out_everywhere))
         .method_not_allowed_fallback(method_not_allowed);
-    let router = Router::new().route("/health", get(health)).nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/media/{team}/{file}", get(media::linked))
+        .nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 
