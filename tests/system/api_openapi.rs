@@ -23,6 +23,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/channels/{id}"),
     ("delete", "/v1/channels/{id}"),
     ("get", "/v1/posts"),
+    ("post", "/v1/media"),
+    ("put", "/v1/media/upload/{team}/{file}"),
+    ("get", "/media/{team}/{file}"),
     ("post", "/v1/posts"),
     ("post", "/v1/posts/import"),
     ("get", "/v1/posts/{id}"),
@@ -79,6 +82,9 @@ const PUBLIC: &[&str] = &[
     "/auth/accept",
     "/auth/sign-in",
     "/auth/reset",
+    // Signed addresses: the signature in the query is the permission.
+    "/v1/media/upload/{team}/{file}",
+    "/media/{team}/{file}",
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
