@@ -353,7 +353,7 @@ fn io(e: std::io::Error) -> MediaError {
     MediaError::Io(e.to_string())
 }
 
-/// What a public link to a file (`GET /media/<team>/<file>?expires=&signature=`) is signed
+/// What a public link to a file (`GET /v1/media/files/<team>/<file>?expires=&signature=`) is signed
 /// over.
 pub fn link_message(key: &MediaKey, expires: i64) -> String {
     format!("media-get\n{}\n{expires}", key.path())
@@ -370,7 +370,7 @@ impl MediaFiles for DirMediaFiles {
         let valid = i64::try_from(valid.as_secs()).unwrap_or(i64::MAX);
         let expires = chrono::Utc::now().timestamp().saturating_add(valid);
         let signature = cipher.sign(&link_message(key, expires));
-        Ok(Some(format!("{base}/media/{}?expires={expires}&signature={signature}", key.path())))
+        Ok(Some(format!("{base}/v1/media/files/{}?expires={expires}&signature={signature}", key.path())))
     }
 
     async fn write(&self, key: &MediaKey, bytes: u64, mut body: UploadBody) -> Result<(), MediaError> {

@@ -25,7 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/posts"),
     ("post", "/v1/media"),
     ("put", "/v1/media/upload/{team}/{file}"),
-    ("get", "/media/{team}/{file}"),
+    ("get", "/v1/media/files/{team}/{file}"),
     ("post", "/v1/posts"),
     ("post", "/v1/posts/import"),
     ("get", "/v1/posts/{id}"),
@@ -84,7 +84,7 @@ const PUBLIC: &[&str] = &[
     "/auth/reset",
     // Signed addresses: the signature in the query is the permission.
     "/v1/media/upload/{team}/{file}",
-    "/media/{team}/{file}",
+    "/v1/media/files/{team}/{file}",
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -16,18 +16,26 @@ use serde::Deserialize;
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::services::media::{self as service, UploadSignature, UploadTicket};
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// `{"content_type","bytes"}`. Documented as one of two shapes (a picture type with its size
+/// bound, a video type with its own: [`super::schemas::upload_request`]); read as any string,
+/// so another type is a 422 naming `content_type` rather than a parse error.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartUploadBody {
-    /// The file's type: `image/jpeg`, `image/png`, `image/gif`, `image/webp`, `video/mp4`,
-    /// `video/quicktime` or `video/webm`.
-    #[schema(max_length = 100)]
+    /// The file's type.
     content_type: String,
-    /// The file's size in bytes: images up to 20 MiB, videos up to 1 GiB.
+    /// The file's size in bytes.
     #[serde(deserialize_with = "super::whole_number")]
-    #[schema(minimum = 1, maximum = 1073741824)]
     bytes: u64,
 }
+
+impl utoipa::PartialSchema for StartUploadBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schemas::upload_request().into()
+    }
+}
+
+impl utoipa::ToSchema for StartUploadBody {}
 
 /// What an upload through Herald answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -128,7 +136,7 @@ pub async fn receive(
 
 #[utoipa::path(
     get,
-    path = "/media/{team}/{file}",
+    path = "/v1/media/files/{team}/{file}",
     tag = "posts",
     operation_id = "linked_media",
     summary = "An uploaded file at a signed link (herald serve with HERALD_PUBLIC_URL), for networks that fetch media; no key",

@@ -136,6 +136,7 @@ pub fn api_router(state: AppState) -> Router {
         // A raw `Body` is outside `MAX_BODY_BYTES`: the file is held to the size its signed
         // address announced as it arrives, and streamed to disk.
         .route("/media/upload/{team}/{file}", axum::routing::put(media::receive))
+        .route("/media/files/{team}/{file}", get(media::linked))
         .route("/posts/{id}", get(posts::get).patch(posts::update))
         .route("/posts/{id}/cancel", post(posts::cancel))
         .route("/posts/{id}/approve", post(posts::approve))
@@ -175,7 +176,6 @@ pub fn api_router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
     let router = Router::new()
         .route("/health", get(health))
-        .route("/media/{team}/{file}", get(media::linked))
         .nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }

@@ -115,7 +115,7 @@ pub async fn receive_upload(
     Ok(key.reference())
 }
 
-/// A file behind a public link (`GET /media/<team>/<file>?expires=&signature=`, what
+/// A file behind a public link (`GET /v1/media/files/<team>/<file>?expires=&signature=`, what
 /// `DirMediaFiles::public_url` hands out): the link must be one Herald made and not be past
 /// its time.
 pub async fn open_linked(
@@ -240,7 +240,7 @@ mod tests {
 
         let files = files.public_at("https://herald.example.org/", cipher.clone());
         let url = files.public_url(&key, UPLOAD_VALID).await.unwrap().expect("a link");
-        let rest = url.strip_prefix("https://herald.example.org/media/").expect("under the public address");
+        let rest = url.strip_prefix("https://herald.example.org/v1/media/files/").expect("under the public address");
         let (path, query) = rest.split_once('?').unwrap();
         let field = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).unwrap().to_owned();
         let (expires, signature): (i64, String) = (field("expires").parse().unwrap(), field("signature"));
