@@ -62,6 +62,9 @@ struct Container {
     published: bool,
 }
 
+/// A status, extra headers and a JSON body to answer with.
+type CannedReply = (StatusCode, Vec<(&'static str, String)>, Value);
+
 #[derive(Default)]
 struct FakeState {
     seen: Vec<Seen>,
@@ -76,7 +79,7 @@ struct FakeState {
     container_script: Vec<&'static str>,
     quota_usage: u64,
     /// The next call that is not a read of a quota answers this (status, headers, body).
-    throttle_next: Option<(StatusCode, Vec<(&'static str, String)>, Value)>,
+    throttle_next: Option<CannedReply>,
     /// `media_publish` / `threads_publish` publish, then answer only after this long (a crash
     /// between the publish call and recording it, as the client times out first).
     publish_delay: Option<Duration>,
