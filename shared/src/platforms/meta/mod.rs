@@ -3,9 +3,9 @@
 //!
 //! What the three share lives here: the configuration (base URLs, timeouts, how long to wait
 //! for a container), one small Graph client that sends the token as the documented
-//! `access_token` parameter (in the form body of a `POST`, so it is never in a URL that could
-//! be logged), the reading of Graph error bodies and throttling headers, and the turning of a
-//! post's media into the public URLs Meta fetches them from.
+//! `access_token` parameter (in the form body of a `POST`; in the query of a `GET`, which is why
+//! no URL is ever logged or put in an error), the reading of Graph error bodies and throttling
+//! headers, and the turning of a post's media into the public URLs Meta fetches them from.
 //!
 //! Errors (§4.3 ✅): `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`.
 //! - code 190 (token expired, revoked, password changed…) and 102 (session) → [`PublishError::Auth`]:
