@@ -610,6 +610,25 @@ async fn facebook_several_photos_are_uploaded_unpublished_then_attached_to_one_p
 }
 
 #[tokio::test]
+async fn facebook_a_video_goes_to_videos_and_a_video_with_photos_is_refused() {
+    let (fake, config) = fake().await;
+    let fb = facebook(config);
+    let f = Fixture::new(Platform::Facebook, "Behind the counter", &["tour.mp4"]);
+    let published = fb.publish(&f.request()).await.unwrap();
+    let videos = fake.seen(Method::POST, "/1001/videos");
+    assert_eq!(videos.len(), 1);
+    assert_eq!(param(&videos[0], "file_url"), Some("https://cdn.example/tour.mp4"));
+    assert_eq!(param(&videos[0], "description"), Some("Behind the counter"));
+    assert!(published.platform_post_id.starts_with("77"), "the video's id: {published:?}");
+    assert_eq!(fake.count(Method::POST, "/1001/photos") + fake.count(Method::POST, "/1001/feed"), 0);
+
+    let mixed = Fixture::new(Platform::Facebook, "Both", &["tour.mp4", "cake.jpg"]);
+    let e = fb.publish(&mixed.request()).await.unwrap_err();
+    assert!(matches!(&e, PublishError::Permanent { reason } if reason.contains("one video")), "{e:?}");
+    assert_eq!(fake.with(|s| s.page_posts.len()), 1, "nothing more was posted");
+}
+
+#[tokio::test]
 async fn facebook_a_refused_token_is_a_reconnect_naming_metas_words() {
     let (fake, config) = fake().await;
     let fb = facebook(config);
