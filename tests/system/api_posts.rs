@@ -844,7 +844,7 @@ async fn a_post_to_an_intake_only_channel_is_refused_at_creation_naming_the_chan
     let app = App::new();
     let admin = app.key("cafe", Role::Admin).await;
     let sky = app.platform_channel(&admin, "bluesky", "@cafe").await;
-    let insta = app.platform_channel(&admin, "instagram", "cafe.insta").await;
+    let li = app.platform_channel(&admin, "linkedin", "cafe.linkedin").await;
 
     let (_, channels) = app.get("/v1/channels", &admin).await;
     let can_publish: Vec<(String, bool)> = channels["items"]
@@ -854,14 +854,14 @@ async fn a_post_to_an_intake_only_channel_is_refused_at_creation_naming_the_chan
         .map(|c| (c["platform"].as_str().unwrap_or_default().to_owned(), c["can_publish"].as_bool().expect("can_publish")))
         .collect();
     assert!(can_publish.contains(&("bluesky".into(), true)), "{can_publish:?}");
-    assert!(can_publish.contains(&("instagram".into(), false)), "{can_publish:?}");
+    assert!(can_publish.contains(&("linkedin".into(), false)), "{can_publish:?}");
 
     let (status, err) = app
-        .post("/v1/posts", &admin, json!({"text": "Fresh bread", "channel_ids": [sky, insta], "publish_at": "2027-01-05T09:00:00Z"}))
+        .post("/v1/posts", &admin, json!({"text": "Fresh bread", "channel_ids": [sky, li], "publish_at": "2027-01-05T09:00:00Z"}))
         .await;
     let (code, field, message) = error_of(&err);
     assert_eq!((status, code.as_str(), field.as_deref()), (422, "invalid", Some("channel_ids")), "{err}");
-    assert!(message.contains("channel \"cafe.insta\" (instagram) is intake-only"), "{message}");
+    assert!(message.contains("channel \"cafe.linkedin\" (linkedin) is intake-only"), "{message}");
     assert!(!message.contains("@cafe"), "the Bluesky channel is fine: {message}");
     let (_, calendar) = app.get("/v1/posts?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z", &admin).await;
     assert_eq!(calendar["items"], json!([]), "nothing was kept");
@@ -871,7 +871,7 @@ async fn a_post_to_an_intake_only_channel_is_refused_at_creation_naming_the_chan
         .post(
             "/v1/posts",
             &admin,
-            json!({"text": "Menu", "channel_ids": [insta], "publish_at": {"local": "2027-01-04T09:00:00"},
+            json!({"text": "Menu", "channel_ids": [li], "publish_at": {"local": "2027-01-04T09:00:00"},
                    "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3", "time_zone": "Europe/Paris"}}),
         )
         .await;

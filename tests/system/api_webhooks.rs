@@ -175,7 +175,7 @@ async fn deliver_fb(app: &App, channel: &str, body: &[u8]) -> Raw {
 async fn an_over_long_platform_id_refuses_that_event_only_and_the_delivery_is_acknowledged() {
     use herald_core::domain::{MAX_AUTHOR_NAME_BYTES, MAX_ID_BYTES};
     let app = App::new();
-    let (admin, ch) = channel(&app, "facebook", json!({"app_secret": META_SECRET, "verify_token": "v"})).await;
+    let (admin, ch) = channel(&app, "facebook", crate::common::meta::credentials("facebook", META_SECRET, "v")).await;
     let long_id = "9".repeat(MAX_ID_BYTES + 1);
     let longest_id = "8".repeat(MAX_ID_BYTES);
     let body = fb_body(vec![
@@ -285,7 +285,7 @@ async fn contact_items(app: &App, admin: &str, author: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_body_replayed_after_an_erasure_brings_nothing_back_until_the_retention_period_ends() {
     let app = App::new();
-    let (admin, ch) = channel(&app, "facebook", json!({"app_secret": META_SECRET, "verify_token": "v"})).await;
+    let (admin, ch) = channel(&app, "facebook", crate::common::meta::credentials("facebook", META_SECRET, "v")).await;
     // Meta signs no timestamp: a captured body and its signature are valid for ever.
     let body = fb_body(vec![fb_comment("1_100", "gdpr-person", "Camille Martin")]);
     let signature = signing::meta(META_SECRET, &body);

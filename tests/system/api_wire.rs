@@ -161,7 +161,7 @@ async fn scenario() -> Vec<Value> {
             "/v1/channels",
             &admin,
             json!({"platform": "facebook", "name": "Page", "time_zone": "Europe/Paris",
-                   "credentials": {"app_secret": "s3cret", "verify_token": "tok-123"}}),
+                   "credentials": {"page_id": "1001", "page_access_token": "EAAG-token", "app_secret": "s3cret", "verify_token": "tok-123"}}),
         )
         .await;
     let meta = id(&meta);

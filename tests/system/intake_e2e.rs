@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 /// Each platform's credentials and webhook fixtures; `mastodon` is the instance a Mastodon
 /// channel is checked against when connected.
 fn cases(mastodon: &str) -> Vec<(Platform, Value, Vec<&'static str>)> {
-    let meta = json!({"app_secret": "meta-app-secret", "verify_token": "herald-verify"});
+    let meta = |p: &str| crate::common::meta::credentials(p, "meta-app-secret", "herald-verify");
     vec![
-        (Platform::Facebook, meta.clone(), vec!["feed_comment.json", "feed_reply.json", "messenger_message.json", "batch.json"]),
-        (Platform::Instagram, meta.clone(), vec!["comment.json", "comment_reply.json", "message.json"]),
-        (Platform::Threads, meta, vec!["reply.json", "mention.json", "delete.json"]),
+        (Platform::Facebook, meta("facebook"), vec!["feed_comment.json", "feed_reply.json", "messenger_message.json", "batch.json"]),
+        (Platform::Instagram, meta("instagram"), vec!["comment.json", "comment_reply.json", "message.json"]),
+        (Platform::Threads, meta("threads"), vec!["reply.json", "mention.json", "delete.json"]),
         (Platform::X, json!({"consumer_secret": "x-consumer-secret"}), vec!["aaa_tweets.json", "aaa_direct_message.json", "xaa_post_mention.json", "xaa_post_reply.json", "aaa_favorite.json"]),
         (Platform::Linkedin, json!({"client_secret": "li-client-secret"}), vec!["comment.json", "batch.json"]),
         (Platform::Tiktok, json!({"client_secret": "tt-client-secret"}), vec!["post_publish_failed.json"]),
@@ -68,8 +68,14 @@ async fn inbox_total(api: &Client) -> usize {
 #[tokio::test]
 async fn every_platforms_signed_webhooks_land_once_and_bad_ones_are_refused() {
     let mastodon = crate::common::mastodon::FakeMastodon::start().await;
+    // Connecting a Meta channel checks its token with the Graph API: a fake one here.
+    let graph = crate::common::meta::FakeGraph::start().await;
+    let [(meta_var, meta_url), (threads_var, threads_url)] = graph.env();
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600"), ("HERALD_ALLOW_PRIVATE_NETWORK", "1")]);
+    let serve = Serve::start_with(
+        dir.path(),
+        &[("HERALD_POLL_SECS", "3600"), ("HERALD_ALLOW_PRIVATE_NETWORK", "1"), (meta_var, &meta_url), (threads_var, &threads_url)],
+    );
     let api = Client::new(&serve);
     let http = crate::common::process::http_client();
     let mut expected_total = 0;
@@ -135,8 +141,14 @@ async fn every_platforms_signed_webhooks_land_once_and_bad_ones_are_refused() {
 #[tokio::test]
 async fn handshakes_answer_as_each_platform_expects() {
     let mastodon = crate::common::mastodon::FakeMastodon::start().await;
+    // Connecting a Meta channel checks its token with the Graph API: a fake one here.
+    let graph = crate::common::meta::FakeGraph::start().await;
+    let [(meta_var, meta_url), (threads_var, threads_url)] = graph.env();
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start_with(dir.path(), &[("HERALD_POLL_SECS", "3600"), ("HERALD_ALLOW_PRIVATE_NETWORK", "1")]);
+    let serve = Serve::start_with(
+        dir.path(),
+        &[("HERALD_POLL_SECS", "3600"), ("HERALD_ALLOW_PRIVATE_NETWORK", "1"), (meta_var, &meta_url), (threads_var, &threads_url)],
+    );
     let api = Client::new(&serve);
     let http = crate::common::process::http_client();
     let channel = |platform: Platform, creds: Value| {
@@ -150,7 +162,7 @@ async fn handshakes_answer_as_each_platform_expects() {
         }
     };
 
-    let fb = channel(Platform::Facebook, json!({"app_secret": "s", "verify_token": "herald-verify"})).await;
+    let fb = channel(Platform::Facebook, crate::common::meta::credentials("facebook", "s", "herald-verify")).await;
     let resp = http.get(format!("{fb}?hub.mode=subscribe&hub.verify_token=herald-verify&hub.challenge=1158201444")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.text().await.unwrap(), "1158201444");

@@ -247,17 +247,17 @@ async fn a_too_long_bluesky_text_is_refused_naming_text_and_the_check_counts_it(
     // Without the CSRF token the check is refused too.
     assert_eq!(send(&app, &lea, "/compose/check", &fields, false).await.status, 403);
 
-    // An intake-only channel (Herald reads Instagram but does not publish there yet): the live
+    // An intake-only channel (Herald reads LinkedIn but does not publish there yet): the live
     // check says so before the create call refuses it.
-    let insta = app.platform_channel(&admin, "instagram", "@cafe.insta").await;
-    let mut with_insta = fields.to_vec();
-    with_insta[0] = ("text", "Short");
-    with_insta.push(("channel", insta.as_str()));
-    let fragment = send(&app, &lea, "/compose/check", &with_insta, true).await.text();
-    let instagram = section(&fragment, "Instagram");
-    assert!(instagram.contains("does not publish to Instagram yet") && !instagram.contains("takes this post"), "{instagram}");
+    let li = app.platform_channel(&admin, "linkedin", "Café du Coin").await;
+    let mut with_li = fields.to_vec();
+    with_li[0] = ("text", "Short");
+    with_li.push(("channel", li.as_str()));
+    let fragment = send(&app, &lea, "/compose/check", &with_li, true).await.text();
+    let linkedin = section(&fragment, "LinkedIn");
+    assert!(linkedin.contains("does not publish to LinkedIn yet") && !linkedin.contains("takes this post"), "{linkedin}");
     assert!(section(&fragment, "Mastodon").contains("takes this post"));
-    let refused = send(&app, &lea, "/compose", &with_insta, true).await;
+    let refused = send(&app, &lea, "/compose", &with_li, true).await;
     assert_eq!(refused.status, 422, "the create call refuses it too: {}", refused.text());
     assert!(refused.text().contains("intake-only"), "{}", refused.text());
 }

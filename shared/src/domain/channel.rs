@@ -59,7 +59,10 @@ impl Platform {
     /// to them is refused at creation rather than failing at publish time. Kept in step with
     /// [`crate::platforms::network_adapters`] (and the local sandbox) by a test there.
     pub fn can_publish(self) -> bool {
-        matches!(self, Platform::Sandbox | Platform::Mastodon | Platform::Bluesky)
+        matches!(
+            self,
+            Platform::Sandbox | Platform::Mastodon | Platform::Bluesky | Platform::Facebook | Platform::Instagram | Platform::Threads
+        )
     }
 
     pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {

@@ -240,9 +240,41 @@ pub fn check_upload(platform: Platform, content_type: &str, bytes: u64) -> Optio
             "Herald sends Mastodon files of at most {} bytes; this one has {bytes}",
             super::mastodon::MastodonConfig::default().max_media_bytes
         )),
+        // §4.3 ✅ "JPEG is the only image format". Reels as MP4 or MOV, images of at most 8 MB and
+        // videos of at most 1 GB are Meta's published media specs, not in platforms.md (⚠️).
+        Platform::Instagram if !video && content_type != "image/jpeg" => {
+            Some(format!("Instagram takes JPEG images only; this one is {content_type}"))
+        }
+        Platform::Instagram | Platform::Threads if video && !matches!(content_type, "video/mp4" | "video/quicktime") => {
+            Some(format!("{} takes MP4 or MOV videos; this one is {content_type}", display_name(platform)))
+        }
+        // Threads images: JPEG or PNG (Meta's Threads media specs; not in platforms.md ⚠️).
+        Platform::Threads if !video && !matches!(content_type, "image/jpeg" | "image/png") => {
+            Some(format!("Threads takes JPEG or PNG images; this one is {content_type}"))
+        }
+        Platform::Instagram | Platform::Threads if !video && bytes > META_MAX_IMAGE_BYTES => Some(format!(
+            "{} takes images of at most {META_MAX_IMAGE_BYTES} bytes; this one has {bytes}",
+            display_name(platform)
+        )),
+        Platform::Instagram | Platform::Threads if video && bytes > META_MAX_VIDEO_BYTES => Some(format!(
+            "{} takes videos of at most {META_MAX_VIDEO_BYTES} bytes; this one has {bytes}",
+            display_name(platform)
+        )),
+        // Page photos of at most 10 MB (Meta's photo spec, ⚠️ not in platforms.md); Page videos
+        // take far more than Herald's own 1 GB upload bound.
+        Platform::Facebook if !video && bytes > FACEBOOK_MAX_IMAGE_BYTES => Some(format!(
+            "Facebook takes photos of at most {FACEBOOK_MAX_IMAGE_BYTES} bytes; this one has {bytes}"
+        )),
         _ => None,
     }
 }
+
+/// Instagram and Threads images: 8 MB (⚠️, see [`check_upload`]).
+pub const META_MAX_IMAGE_BYTES: u64 = 8 * 1024 * 1024;
+/// Instagram Reels and Threads videos: 1 GB (⚠️).
+pub const META_MAX_VIDEO_BYTES: u64 = 1024 * 1024 * 1024;
+/// Facebook Page photos: 10 MB (⚠️).
+pub const FACEBOOK_MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Every rule `text` with `media_count` pictures or videos breaks on `platform`; empty = ok.
 pub fn check_post(platform: Platform, text: &str, media_count: usize) -> Vec<LimitViolation> {
@@ -1398,6 +1430,26 @@ mod tests {
     }
 
     // ----- Facebook, TikTok, Sandbox, Generic -------------------------------------------
+
+    #[test]
+    fn meta_uploads_of_a_type_or_size_the_network_refuses_are_named() {
+        const MB: u64 = 1024 * 1024;
+        assert_eq!(check_upload(Platform::Instagram, "image/jpeg", 8 * MB), None);
+        assert_eq!(
+            check_upload(Platform::Instagram, "image/png", 1000).as_deref(),
+            Some("Instagram takes JPEG images only; this one is image/png")
+        );
+        assert!(check_upload(Platform::Instagram, "image/jpeg", 8 * MB + 1).unwrap().contains("at most 8388608 bytes"));
+        assert_eq!(check_upload(Platform::Instagram, "video/mp4", 1024 * MB), None);
+        assert!(check_upload(Platform::Instagram, "video/mp4", 1024 * MB + 1).is_some());
+        assert!(check_upload(Platform::Instagram, "video/webm", 1000).unwrap().contains("MP4 or MOV"));
+        assert_eq!(check_upload(Platform::Threads, "image/png", 1000), None);
+        assert!(check_upload(Platform::Threads, "image/gif", 1000).unwrap().contains("JPEG or PNG"));
+        assert_eq!(check_upload(Platform::Threads, "video/quicktime", 1000), None);
+        assert_eq!(check_upload(Platform::Facebook, "image/webp", 10 * MB), None);
+        assert!(check_upload(Platform::Facebook, "image/png", 10 * MB + 1).is_some());
+        assert_eq!(check_upload(Platform::Facebook, "video/webm", 500 * MB), None);
+    }
 
     #[test]
     fn facebook_63206_utf16_units_and_no_media_rule() {

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod inbox;
 pub mod limits;
 pub mod mastodon;
+pub mod meta;
 pub mod metrics;
 pub mod net;
 pub mod bluesky;
@@ -26,14 +27,23 @@ pub fn network_adapters(
     use crate::domain::Platform;
     // One adapter per network for both ports: they share its client and (Bluesky) its sessions.
     let mastodon = std::sync::Arc::new(mastodon::MastodonAdapter::new(clock.clone(), network)?);
-    let bluesky = std::sync::Arc::new(bluesky::BlueskyAdapter::new(clock, network)?);
+    let bluesky = std::sync::Arc::new(bluesky::BlueskyAdapter::new(clock.clone(), network)?);
+    // Meta's three: publishing only so far; base URLs from `HERALD_META_GRAPH_URL` and
+    // `HERALD_THREADS_GRAPH_URL` when set ([`meta::MetaConfig::from_env`]).
+    let meta = meta::MetaConfig::from_env();
+    let facebook = meta::facebook::FacebookAdapter::with_config(clock.clone(), meta.clone(), network)?;
+    let instagram = meta::instagram::InstagramAdapter::with_config(clock.clone(), meta.clone(), network)?;
+    let threads = meta::threads::ThreadsAdapter::with_config(clock, meta, network)?;
     Ok(Adapters::default()
         .with(Platform::Mastodon, mastodon.clone())
         .with_inbox(Platform::Mastodon, mastodon.clone())
         .with_metrics(Platform::Mastodon, mastodon)
         .with(Platform::Bluesky, bluesky.clone())
         .with_inbox(Platform::Bluesky, bluesky.clone())
-        .with_metrics(Platform::Bluesky, bluesky))
+        .with_metrics(Platform::Bluesky, bluesky)
+        .with(Platform::Facebook, std::sync::Arc::new(facebook))
+        .with(Platform::Instagram, std::sync::Arc::new(instagram))
+        .with(Platform::Threads, std::sync::Arc::new(threads)))
 }
 
 #[cfg(test)]

@@ -182,6 +182,8 @@ async fn check_credentials(
             let field = match platform {
                 Platform::Mastodon => "credentials.access_token",
                 Platform::Bluesky => "credentials.app_password",
+                Platform::Facebook => "credentials.page_access_token",
+                Platform::Instagram | Platform::Threads => "credentials.access_token",
                 _ => "credentials",
             };
             Err(ValidationError::new(field, format!("{} refused them: {reason}", crate::platforms::limits::display_name(platform))).into())
@@ -192,6 +194,10 @@ async fn check_credentials(
             let field = match platform {
                 Platform::Mastodon => "credentials.instance_url",
                 Platform::Bluesky => "credentials.service",
+                // The account id led nowhere Meta lets this token post to.
+                Platform::Facebook => "credentials.page_id",
+                Platform::Instagram => "credentials.ig_user_id",
+                Platform::Threads => "credentials.threads_user_id",
                 _ => "credentials",
             };
             Err(ValidationError::new(field, format!("cannot be used: {reason}")).into())

@@ -5,5 +5,6 @@
 
 mod bluesky;
 mod mastodon;
+mod meta;
 mod memory;
 mod metrics;

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod fault_proxy;
 pub mod lambda_emulator;
 pub mod mastodon;
+pub mod meta;
 pub mod people;
 pub mod process;
 pub mod report_dataset;
@@ -268,7 +269,7 @@ pub fn credentials_shaped_for(platform: &str) -> Value {
     match platform {
         "mastodon" => json!({"instance_url": "https://mastodon.example", "access_token": "token-of-cafe"}),
         "bluesky" => json!({"identifier": "cafe.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"}),
-        "facebook" | "instagram" | "threads" => json!({"app_secret": "meta-app-secret", "verify_token": "verify-me"}),
+        "facebook" | "instagram" | "threads" => meta::credentials(platform, "meta-app-secret", "verify-me"),
         "x" => json!({"consumer_secret": "x-consumer-secret"}),
         "linkedin" | "tiktok" => json!({"client_secret": "client-secret"}),
         "generic" => json!({"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
