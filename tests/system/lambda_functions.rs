@@ -1160,7 +1160,7 @@ async fn an_upload_goes_to_the_media_bucket_and_the_publisher_sends_it_from_ther
     assert!(put.status().is_success(), "{}: {}", put.status(), put.text().await.unwrap_or_default());
     let (status, post) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&body))).await);
     assert_eq!(status, 201, "{post}");
-    assert_eq!(post["media"][0]["upload"], json!({"content_type": "image/png", "bytes": picture.len()}), "{post}");
+    assert_eq!(post["media"][0]["upload"], json!({"content_type": "image/png", "bytes": picture.len(), "fetchable": true}), "presigned GETs: {post}");
     drop(api);
 
     let publisher = moto.start_with("scheduled-publisher", &[("HERALD_ALLOW_PRIVATE_NETWORK", Some("1"))]).await;

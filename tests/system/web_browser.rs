@@ -239,7 +239,7 @@ async fn a_contributor_composes_an_editor_approves_and_the_post_is_on_the_calend
     let size = std::fs::metadata(&picture).expect("the fixture").len();
     assert_eq!(
         post["media"],
-        json!([{"url": reference, "alt": "A golden galette on the counter", "upload": {"content_type": "image/png", "bytes": size}}]),
+        json!([{"url": reference, "alt": "A golden galette on the counter", "upload": {"content_type": "image/png", "bytes": size, "fetchable": false}}]),
         "{post}"
     );
     assert!(kim.text(&format!("li.chip[data-post=\"{id}\"]")).await.contains("pending approval"));

@@ -64,6 +64,10 @@ pub struct Upload {
     /// `image/png`, `video/mp4`…
     pub content_type: String,
     pub bytes: u64,
+    /// Whether the networks that fetch media themselves (Facebook, Instagram, Threads) can:
+    /// always on AWS (a presigned link), with `herald serve` when `HERALD_PUBLIC_URL` is set.
+    #[serde(default)]
+    pub fetchable: bool,
 }
 
 impl MediaRef {

@@ -269,6 +269,12 @@ pub fn check_upload(platform: Platform, content_type: &str, bytes: u64) -> Optio
     }
 }
 
+/// Whether `platform`'s servers fetch a post's media from an address Herald gives them (rather
+/// than Herald sending the bytes): an upload needs a public address there.
+pub fn fetches_media(platform: Platform) -> bool {
+    matches!(platform, Platform::Facebook | Platform::Instagram | Platform::Threads)
+}
+
 /// Instagram and Threads images: 8 MB (⚠️, see [`check_upload`]).
 pub const META_MAX_IMAGE_BYTES: u64 = 8 * 1024 * 1024;
 /// Instagram Reels and Threads videos: 1 GB (⚠️).

@@ -149,7 +149,8 @@ pub async fn check_uploads(media: &dyn MediaFiles, actor: &Actor, refs: &mut [Me
             ValidationError::new(&field, "names an upload whose file has not arrived: PUT the file to the address POST /v1/media gave, then save the post")
         })?;
         check_head(&key, &stored.head).map_err(|e| ValidationError::new(&field, e.to_string()))?;
-        item.upload = Some(Upload { content_type: key.media_type.mime.to_owned(), bytes: stored.bytes });
+        let fetchable = media.public_url(&key, Duration::from_secs(60)).await.map_err(unavailable)?.is_some();
+        item.upload = Some(Upload { content_type: key.media_type.mime.to_owned(), bytes: stored.bytes, fetchable });
     }
     Ok(())
 }
@@ -221,7 +222,7 @@ mod tests {
 
         assert_eq!(receive_upload(&files, &cipher, now(), &path, &signed, body(PNG)).await.unwrap(), ticket.reference);
         check_uploads(&files, &editor, &mut refs).await.unwrap();
-        assert_eq!(refs[0].upload, Some(Upload { content_type: "image/png".into(), bytes: PNG.len() as u64 }));
+        assert_eq!(refs[0].upload, Some(Upload { content_type: "image/png".into(), bytes: PNG.len() as u64, fetchable: false }));
 
         let stranger = actor(Role::Admin);
         let err = check_uploads(&files, &stranger, &mut refs).await.unwrap_err();

@@ -841,7 +841,16 @@ pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platf
             messages.push(format!("channel \"{name}\" ({platform}): {}", v.message));
         }
         for (i, upload) in post.media.iter().enumerate().filter_map(|(i, m)| Some((i, m.upload.as_ref()?))) {
-            if let Some(why) = crate::platforms::limits::check_upload(platform, &upload.content_type, upload.bytes) {
+            let unreachable = crate::platforms::limits::fetches_media(platform) && !upload.fetchable;
+            let why = if unreachable {
+                Some(format!(
+                    "{} fetches media from a public address, and uploads have none here: set HERALD_PUBLIC_URL, or give the media by its address",
+                    crate::platforms::limits::display_name(platform)
+                ))
+            } else {
+                crate::platforms::limits::check_upload(platform, &upload.content_type, upload.bytes)
+            };
+            if let Some(why) = why {
                 field.get_or_insert(format!("media[{i}].url"));
                 messages.push(format!("channel \"{name}\" ({platform}): media {}: {why}", i + 1));
             }
