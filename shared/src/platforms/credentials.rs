@@ -30,9 +30,32 @@ const fn optional(name: &'static str, about: &'static str) -> Field {
 /// taken for interactions (`crate::intake::OWN_ACCOUNT_ID`).
 const ACCOUNT_ID: Field = optional("account_id", "the account's own id on the network, so its own posts are not read as interactions");
 
-const META: &[Field] = &[
-    required("app_secret", "the Meta app's secret (App settings → Basic): signs webhooks"),
-    required("verify_token", "any string you choose and paste into the app's webhook settings"),
+// The webhook fields intake reads stay, optional: a channel connected with OAuth has its
+// token, and the webhook fields are added when its webhooks are set up.
+const APP_SECRET: Field = optional("app_secret", "the Meta app's secret (App settings → Basic): signs webhooks");
+const VERIFY_TOKEN: Field = optional("verify_token", "any string you choose and paste into the app's webhook settings");
+
+const FACEBOOK: &[Field] = &[
+    required("page_id", "the Page's id"),
+    required("page_access_token", "a Page access token (from /me/accounts with a long-lived user token; connecting with OAuth gets it)"),
+    APP_SECRET,
+    VERIFY_TOKEN,
+    ACCOUNT_ID,
+];
+
+const INSTAGRAM: &[Field] = &[
+    required("ig_user_id", "the Instagram professional account's id (the Page's instagram_business_account)"),
+    required("access_token", "the linked Page's access token (connecting with OAuth gets it)"),
+    APP_SECRET,
+    VERIFY_TOKEN,
+    ACCOUNT_ID,
+];
+
+const THREADS: &[Field] = &[
+    required("threads_user_id", "the Threads profile's id"),
+    required("access_token", "a long-lived Threads token (connecting with OAuth gets it)"),
+    APP_SECRET,
+    VERIFY_TOKEN,
     ACCOUNT_ID,
 ];
 
@@ -69,7 +92,9 @@ pub fn fields(platform: Platform) -> &'static [Field] {
         Platform::Sandbox => SANDBOX,
         Platform::Mastodon => MASTODON,
         Platform::Bluesky => BLUESKY,
-        Platform::Facebook | Platform::Instagram | Platform::Threads => META,
+        Platform::Facebook => FACEBOOK,
+        Platform::Instagram => INSTAGRAM,
+        Platform::Threads => THREADS,
         Platform::X => X,
         Platform::Linkedin => LINKEDIN,
         Platform::Tiktok => TIKTOK,
