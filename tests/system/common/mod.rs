@@ -8,6 +8,7 @@ pub mod browser;
 pub mod fault_proxy;
 pub mod lambda_emulator;
 pub mod mastodon;
+pub mod meta_oauth;
 pub mod people;
 pub mod process;
 pub mod report_dataset;
