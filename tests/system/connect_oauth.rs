@@ -57,10 +57,10 @@ async fn rig() -> Rig {
             ("HERALD_FACEBOOK_CLIENT_SECRET", META_APP_SECRET),
             ("HERALD_THREADS_CLIENT_ID", THREADS_APP_ID),
             ("HERALD_THREADS_CLIENT_SECRET", THREADS_APP_SECRET),
-            ("HERALD_META_OAUTH_URL", &fake.url),
-            ("HERALD_META_GRAPH_URL", &fake.url),
+            ("HERALD_META_OAUTH_URL", &format!("{}/v22.0", fake.url)),
+            ("HERALD_META_GRAPH_URL", &format!("{}/v22.0", fake.url)),
             ("HERALD_THREADS_OAUTH_URL", &fake.url),
-            ("HERALD_THREADS_GRAPH_URL", &fake.url),
+            ("HERALD_THREADS_GRAPH_URL", &format!("{}/v1.0", fake.url)),
         ],
     );
     let api = Client::new(&serve);
@@ -155,7 +155,7 @@ async fn a_page_and_its_instagram_account_become_two_channels() {
     let rig = rig().await;
     let (authorize_url, connection_id) = rig.start("facebook").await;
     let authorize = reqwest::Url::parse(&authorize_url).expect("a URL");
-    assert_eq!(authorize.path(), "/v24.0/dialog/oauth");
+    assert_eq!(authorize.path(), "/v22.0/dialog/oauth");
     let q: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
     assert_eq!(q["client_id"], META_APP_ID);
     assert_eq!(q["redirect_uri"], format!("{PUBLIC}/oauth/facebook/callback"));
@@ -185,12 +185,12 @@ async fn a_page_and_its_instagram_account_become_two_channels() {
     // The code was exchanged with the secret and the same redirect URI, then for a long-lived
     // token, and the Pages were asked with the long-lived one (the fake refuses a short one).
     let seen = rig.fake.seen();
-    let exchanges: Vec<_> = seen.iter().filter(|s| s.path == "/v24.0/oauth/access_token").collect();
+    let exchanges: Vec<_> = seen.iter().filter(|s| s.path == "/v22.0/oauth/access_token").collect();
     assert_eq!(exchanges.len(), 2, "{seen:?}");
     assert_eq!(exchanges[0].params["redirect_uri"], format!("{PUBLIC}/oauth/facebook/callback"));
     assert_eq!(exchanges[0].params["client_secret"], META_APP_SECRET);
     assert_eq!(exchanges[1].params["grant_type"], "fb_exchange_token");
-    assert_eq!(seen.iter().filter(|s| s.path == "/v24.0/me/accounts").count(), 2, "the next page was followed");
+    assert_eq!(seen.iter().filter(|s| s.path == "/v22.0/me/accounts").count(), 2, "the next page was followed");
 
     // Waiting, the tokens are sealed: not in the store, not in the answer, not in the logs.
     rig.assert_no_token_in_clear("pending");
@@ -295,9 +295,9 @@ async fn a_threads_profile_connects_through_the_pages() {
     assert!(html.contains(&format!("value=\"threads:{THREADS_USER_ID}\"")) && html.contains(&format!("@{THREADS_USERNAME}")), "{html}");
     assert!(!html.contains("th-long") && !html.contains("th-short"), "no token on the page");
     let seen = rig.fake.seen();
-    let token_call = seen.iter().find(|s| s.path == "/oauth/access_token").expect("the code was exchanged");
+    let token_call = seen.iter().find(|s| s.path == "/v1.0/oauth/access_token").expect("the code was exchanged");
     assert_eq!((token_call.method, token_call.params["redirect_uri"].as_str()), ("POST", format!("{PUBLIC}/oauth/threads/callback").as_str()));
-    assert!(seen.iter().any(|s| s.path == "/access_token" && s.params["grant_type"] == "th_exchange_token"), "{seen:?}");
+    assert!(seen.iter().any(|s| s.path == "/v1.0/access_token" && s.params["grant_type"] == "th_exchange_token"), "{seen:?}");
     rig.assert_no_token_in_clear("pending");
 
     // Nothing ticked: said at the form; then the profile.
@@ -373,7 +373,7 @@ async fn states_that_do_not_hold_are_refused_and_only_admins_start() {
     assert_eq!(resp.status().as_u16(), 400);
     assert!(resp.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/html"));
     assert!(resp.text().await.unwrap_or_default().contains("not made by this Herald"));
-    assert!(rig.fake.seen().iter().all(|s| s.path != "/v24.0/oauth/access_token"), "no refused state reached the network");
+    assert!(rig.fake.seen().iter().all(|s| s.path != "/v22.0/oauth/access_token"), "no refused state reached the network");
 
     // The person clicked "Cancel".
     rig.fake.deny(true);

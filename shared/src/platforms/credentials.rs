@@ -30,32 +30,35 @@ const fn optional(name: &'static str, about: &'static str) -> Field {
 /// taken for interactions (`crate::intake::OWN_ACCOUNT_ID`).
 const ACCOUNT_ID: Field = optional("account_id", "the account's own id on the network, so its own posts are not read as interactions");
 
-// The webhook fields intake reads stay, optional: a channel connected with OAuth has its
-// token, and the webhook fields are added when its webhooks are set up.
-const APP_SECRET: Field = optional("app_secret", "the Meta app's secret (App settings → Basic): signs webhooks");
-const VERIFY_TOKEN: Field = optional("verify_token", "any string you choose and paste into the app's webhook settings");
+/// The webhook fields intake reads for Meta's networks (`crate::intake::webhooks::meta`):
+/// optional, since a channel may publish without receiving webhooks (intake answers that the
+/// channel is not configured for them until they are set).
+const META_APP_SECRET: Field =
+    optional("app_secret", "the Meta app's secret (App settings → Basic): signs webhooks");
+const META_VERIFY_TOKEN: Field =
+    optional("verify_token", "any string you choose and paste into the app's webhook settings");
 
 const FACEBOOK: &[Field] = &[
-    required("page_id", "the Page's id"),
-    required("page_access_token", "a Page access token (from /me/accounts with a long-lived user token; connecting with OAuth gets it)"),
-    APP_SECRET,
-    VERIFY_TOKEN,
+    required("page_id", "the Page's numeric id (Page → About → Page transparency, or `GET /me/accounts`)"),
+    required("page_access_token", "a Page access token with `pages_manage_posts` and `pages_read_engagement`"),
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
     ACCOUNT_ID,
 ];
 
 const INSTAGRAM: &[Field] = &[
-    required("ig_user_id", "the Instagram professional account's id (the Page's instagram_business_account)"),
-    required("access_token", "the linked Page's access token (connecting with OAuth gets it)"),
-    APP_SECRET,
-    VERIFY_TOKEN,
+    required("ig_user_id", "the Instagram professional account's id (`GET /{page-id}?fields=instagram_business_account`)"),
+    required("access_token", "a token with `instagram_basic` and `instagram_content_publish`"),
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
     ACCOUNT_ID,
 ];
 
 const THREADS: &[Field] = &[
-    required("threads_user_id", "the Threads profile's id"),
-    required("access_token", "a long-lived Threads token (connecting with OAuth gets it)"),
-    APP_SECRET,
-    VERIFY_TOKEN,
+    required("threads_user_id", "the Threads profile's id (`GET /me` on graph.threads.net)"),
+    required("access_token", "a token with `threads_basic` and `threads_content_publish`"),
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
     ACCOUNT_ID,
 ];
 
@@ -199,7 +202,11 @@ mod tests {
         assert_eq!(field_of(Platform::Sandbox, json!({})), None);
         assert_eq!(field_of(Platform::Sandbox, json!({"fail_with": "sometimes"})).as_deref(), Some("credentials.fail_with"));
         assert_eq!(field_of(Platform::Sandbox, json!({"ack_delay_ms": "-1"})).as_deref(), Some("credentials.ack_delay_ms"));
-        assert_eq!(field_of(Platform::Instagram, json!({"app_secret": "s"})).as_deref(), Some("credentials.verify_token"));
+        assert_eq!(field_of(Platform::Instagram, json!({"app_secret": "s"})).as_deref(), Some("credentials.ig_user_id"));
+        assert_eq!(field_of(Platform::Instagram, json!({"ig_user_id": "1784", "access_token": "t"})), None);
+        assert_eq!(field_of(Platform::Facebook, json!({"page_id": "1", "access_token": "t"})).as_deref(), Some("credentials.access_token"));
+        assert_eq!(field_of(Platform::Facebook, json!({"page_id": "1", "page_access_token": " "})).as_deref(), Some("credentials.page_access_token"));
+        assert_eq!(field_of(Platform::Threads, json!({"threads_user_id": "7", "access_token": "t", "app_secret": "s", "verify_token": "v"})), None);
     }
 
     #[test]
@@ -216,6 +223,12 @@ mod tests {
         assert!(fields(Platform::Generic).iter().any(|f| f.name == generic::WEBHOOK_SECRET));
         assert!(fields(Platform::Mastodon).iter().any(|f| f.name == mastodon::WEBHOOK_SECRET));
         assert!(fields(Platform::X).iter().any(|f| f.name == "account_id" && f.name == crate::intake::OWN_ACCOUNT_ID));
+        use crate::intake::webhooks::meta;
+        for p in [Platform::Facebook, Platform::Instagram, Platform::Threads] {
+            for name in [meta::APP_SECRET, meta::VERIFY_TOKEN, crate::intake::OWN_ACCOUNT_ID] {
+                assert!(fields(p).iter().any(|f| f.name == name && !f.required), "{p}: {name}");
+            }
+        }
     }
 
     /// The README's table, as [`fields`] and [`Platform::can_publish`] say it.

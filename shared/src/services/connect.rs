@@ -41,10 +41,15 @@ use crate::store::{Store, StoreError};
 pub const STATE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 /// How long the accounts found stay waiting for the person to pick.
 pub const PENDING_LIFETIME: chrono::Duration = chrono::Duration::minutes(30);
-/// The Graph API version Herald speaks to Meta (dialog and Graph calls alike).
-pub const META_API_VERSION: &str = "v24.0";
-/// The Threads Graph API version.
-pub const THREADS_API_VERSION: &str = "v1.0";
+/// Meta's Login dialog, versioned like the Graph API Herald speaks (`HERALD_META_OAUTH_URL`).
+pub const DEFAULT_META_OAUTH_URL: &str = "https://www.facebook.com/v22.0";
+/// The Graph API with its version, as the publishing adapters take it (`HERALD_META_GRAPH_URL`).
+pub const DEFAULT_META_GRAPH_URL: &str = "https://graph.facebook.com/v22.0";
+/// Threads' consent screen (`HERALD_THREADS_OAUTH_URL`).
+pub const DEFAULT_THREADS_OAUTH_URL: &str = "https://www.threads.net";
+/// The Threads API with its version (`HERALD_THREADS_GRAPH_URL`). Its token endpoints answer
+/// under the version too, as Meta's sample app calls them (fbsamples/threads_api).
+pub const DEFAULT_THREADS_GRAPH_URL: &str = "https://graph.threads.net/v1.0";
 /// The most Pages read from `/me/accounts` (pages of 100, the next page followed).
 const MAX_META_PAGES: usize = 10;
 /// The largest answer read from a token or accounts endpoint.
@@ -126,16 +131,17 @@ pub const THREADS_SCOPES: &[&str] = &[
     "threads_manage_replies",
 ];
 
-/// Where each provider's hosts are: the real ones by default, a fake's in tests.
+/// Where each provider is: the real addresses by default, a fake's in tests. The Graph ones
+/// carry the API version, as the publishing adapters' same variables do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
-    /// `https://www.facebook.com` (the Login dialog): `HERALD_META_OAUTH_URL`.
+    /// [`DEFAULT_META_OAUTH_URL`] (the Login dialog): `HERALD_META_OAUTH_URL`.
     pub meta_oauth: Url,
-    /// `https://graph.facebook.com`: `HERALD_META_GRAPH_URL`.
+    /// [`DEFAULT_META_GRAPH_URL`]: `HERALD_META_GRAPH_URL`.
     pub meta_graph: Url,
-    /// `https://www.threads.net` (the consent screen): `HERALD_THREADS_OAUTH_URL`.
+    /// [`DEFAULT_THREADS_OAUTH_URL`] (the consent screen): `HERALD_THREADS_OAUTH_URL`.
     pub threads_oauth: Url,
-    /// `https://graph.threads.net`: `HERALD_THREADS_GRAPH_URL`.
+    /// [`DEFAULT_THREADS_GRAPH_URL`]: `HERALD_THREADS_GRAPH_URL`.
     pub threads_graph: Url,
 }
 
@@ -143,10 +149,10 @@ impl Default for Endpoints {
     fn default() -> Self {
         let url = |s: &str| Url::parse(s).unwrap_or_else(|_| unreachable!("a constant URL"));
         Self {
-            meta_oauth: url("https://www.facebook.com"),
-            meta_graph: url("https://graph.facebook.com"),
-            threads_oauth: url("https://www.threads.net"),
-            threads_graph: url("https://graph.threads.net"),
+            meta_oauth: url(DEFAULT_META_OAUTH_URL),
+            meta_graph: url(DEFAULT_META_GRAPH_URL),
+            threads_oauth: url(DEFAULT_THREADS_OAUTH_URL),
+            threads_graph: url(DEFAULT_THREADS_GRAPH_URL),
         }
     }
 }
@@ -156,8 +162,8 @@ impl Endpoints {
     pub fn describe(&self, provider: Provider) -> OAuthDescription {
         match provider {
             Provider::Meta => OAuthDescription {
-                authorize_url: join(&self.meta_oauth, &format!("{META_API_VERSION}/dialog/oauth")),
-                token_url: join(&self.meta_graph, &format!("{META_API_VERSION}/oauth/access_token")),
+                authorize_url: join(&self.meta_oauth, "dialog/oauth"),
+                token_url: join(&self.meta_graph, "oauth/access_token"),
                 scopes: META_SCOPES,
                 scope_separator: ",",
                 pkce: false,
@@ -758,7 +764,7 @@ impl Graph<'_> {
                 ]),
             )
             .await?;
-        let mut url = self.graph(&self.endpoints.meta_graph, &format!("{META_API_VERSION}/me/accounts"));
+        let mut url = self.graph(&self.endpoints.meta_graph, "me/accounts");
         url.query_pairs_mut()
             .append_pair("fields", "id,name,access_token,instagram_business_account{id,username}")
             .append_pair("limit", "100")
@@ -820,7 +826,7 @@ impl Graph<'_> {
             .call(
                 "read the profile",
                 self.http
-                    .get(self.graph(&self.endpoints.threads_graph, &format!("{THREADS_API_VERSION}/me")))
+                    .get(self.graph(&self.endpoints.threads_graph, "me"))
                     .query(&[("fields", "id,username"), ("access_token", long.access_token.as_str())]),
             )
             .await?;
@@ -1045,7 +1051,7 @@ mod tests {
         assert!(config.configured(Platform::Instagram) && !config.configured(Platform::Threads));
         let started = start(&config, &c, &clock, &admin(), Platform::Instagram).unwrap();
         let url = &started.authorize_url;
-        assert_eq!(url.as_str().split('?').next().unwrap(), format!("https://www.facebook.com/{META_API_VERSION}/dialog/oauth"));
+        assert_eq!(url.as_str().split('?').next().unwrap(), "https://www.facebook.com/v22.0/dialog/oauth");
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(q["client_id"], "123");
         assert_eq!(q["redirect_uri"], "https://h.example/oauth/instagram/callback");

@@ -1,7 +1,8 @@
 //! Meta's and Threads' OAuth on 127.0.0.1, reduced to what connecting calls, answering in the
 //! documented shapes (platforms.md §4.5 and §5.4, platforms-more.md §1.4). One server stands for
-//! every host: point `HERALD_META_OAUTH_URL`, `HERALD_META_GRAPH_URL`, `HERALD_THREADS_OAUTH_URL`
-//! and `HERALD_THREADS_GRAPH_URL` at [`FakeMetaOAuth::url`].
+//! every host: `HERALD_META_OAUTH_URL` and `HERALD_META_GRAPH_URL` are [`FakeMetaOAuth::url`]
+//! then `/v22.0`, `HERALD_THREADS_OAUTH_URL` is the URL itself and `HERALD_THREADS_GRAPH_URL`
+//! the URL then `/v1.0` (the Graph addresses carry their version, as the adapters take them).
 //!
 //! | call | answer |
 //! |---|---|
@@ -10,9 +11,10 @@
 //! | `GET /{ver}/oauth/access_token?grant_type=fb_exchange_token&client_id&client_secret&fb_exchange_token` | `{"access_token":"fb-long-<n>","token_type":"bearer","expires_in":5183944}` |
 //! | `GET /{ver}/me/accounts?fields=…&access_token=fb-long-…[&after=…]` | two pages of Pages with their `access_token` (`page-tok-<id>`) and `instagram_business_account{id,username}`; a short-lived token: 400 (the test proves the exchange happened) |
 //! | `GET /oauth/authorize?client_id&redirect_uri&scope&response_type=code&state` | Threads' consent: 302 back with a code |
-//! | `POST /oauth/access_token` (form: client_id, client_secret, grant_type=authorization_code, redirect_uri, code) | `{"access_token":"th-short-<n>","user_id":"2001"}` |
-//! | `GET /access_token?grant_type=th_exchange_token&client_secret&access_token` | `{"access_token":"th-long-<n>","token_type":"bearer","expires_in":5183944}` |
+//! | `POST /v1.0/oauth/access_token` (form: client_id, client_secret, grant_type=authorization_code, redirect_uri, code) | `{"access_token":"th-short-<n>","user_id":"2001"}` |
+//! | `GET /v1.0/access_token?grant_type=th_exchange_token&client_secret&access_token` | `{"access_token":"th-long-<n>","token_type":"bearer","expires_in":5183944}` |
 //! | `GET /v1.0/me?fields=id,username&access_token=th-long-…` | `{"id":"2001","username":"cafe.threads"}` |
+//! | `GET /{ver}/{id}?fields=…&access_token=…` | the object, when the token is the Page token of that Page (or of the Page an Instagram account is linked to) or the long-lived Threads token of that profile: how an adapter checks credentials; 400 code 190 otherwise |
 //!
 //! Errors are Graph's: `{"error":{"message","type":"OAuthException","code":100,"error_subcode":…,"fbtrace_id"}}`.
 
@@ -79,12 +81,13 @@ impl FakeMetaOAuth {
         let state: Shared = Arc::new(Mutex::new(Holding { redirect_uris: redirect_uris.to_vec(), ..Holding::default() }));
         let app = Router::new()
             .route("/{ver}/dialog/oauth", get(meta_dialog))
-            .route("/{ver}/oauth/access_token", get(meta_token))
+            // Meta's code exchange is a GET, Threads' a POST, both under the version.
+            .route("/{ver}/oauth/access_token", get(meta_token).post(threads_token))
             .route("/{ver}/me/accounts", get(meta_accounts))
             .route("/oauth/authorize", get(threads_authorize))
-            .route("/oauth/access_token", axum::routing::post(threads_token))
-            .route("/access_token", get(threads_exchange))
+            .route("/{ver}/access_token", get(threads_exchange))
             .route("/{ver}/me", get(threads_me))
+            .route("/{ver}/{id}", get(object))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
@@ -167,13 +170,14 @@ fn new_token(h: &mut Holding, kind: &'static str) -> String {
     token
 }
 
-/// The code of `q["code"]`, used once, for `client` and the same redirect URI.
-fn take_code(h: &mut Holding, client: &str, q: &HashMap<String, String>) -> Result<(), Response> {
+/// Takes the code of `q["code"]` (used once, for `client` and the same redirect URI), or the
+/// refusal.
+fn take_code(h: &mut Holding, client: &str, q: &HashMap<String, String>) -> Option<Response> {
     let code = q.get("code").cloned().unwrap_or_default();
     match h.codes.remove(&code) {
-        Some((c, redirect)) if c == client && q.get("redirect_uri") == Some(&redirect) => Ok(()),
-        Some(_) => Err(graph_error("Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request", 100, Some(36008))),
-        None => Err(graph_error("This authorization code has been used.", 100, Some(36009))),
+        Some((c, redirect)) if c == client && q.get("redirect_uri") == Some(&redirect) => None,
+        Some(_) => Some(graph_error("Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request", 100, Some(36008))),
+        None => Some(graph_error("This authorization code has been used.", 100, Some(36009))),
     }
 }
 
@@ -200,7 +204,7 @@ async fn meta_token(State(s): State<Shared>, Path(ver): Path<String>, Query(q): 
         let token = new_token(&mut h, "fb-long");
         return Json(json!({"access_token": token, "token_type": "bearer", "expires_in": 5183944})).into_response();
     }
-    if let Err(refused) = take_code(&mut h, META_APP_ID, &q) {
+    if let Some(refused) = take_code(&mut h, META_APP_ID, &q) {
         return refused;
     }
     let token = new_token(&mut h, "fb-short");
@@ -250,25 +254,25 @@ async fn threads_authorize(State(s): State<Shared>, Query(q): Query<HashMap<Stri
     consent(&mut h, THREADS_APP_ID, &q)
 }
 
-async fn threads_token(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn threads_token(State(s): State<Shared>, Path(ver): Path<String>, Form(f): Form<HashMap<String, String>>) -> Response {
     let mut h = lock(&s);
-    record(&mut h, "POST", "/oauth/access_token".into(), &f);
+    record(&mut h, "POST", format!("/{ver}/oauth/access_token"), &f);
     if f.get("client_id").map(String::as_str) != Some(THREADS_APP_ID)
         || f.get("client_secret").map(String::as_str) != Some(THREADS_APP_SECRET)
         || f.get("grant_type").map(String::as_str) != Some("authorization_code")
     {
         return graph_error("Error validating client secret.", 1, None);
     }
-    if let Err(refused) = take_code(&mut h, THREADS_APP_ID, &f) {
+    if let Some(refused) = take_code(&mut h, THREADS_APP_ID, &f) {
         return refused;
     }
     let token = new_token(&mut h, "th-short");
     Json(json!({"access_token": token, "user_id": THREADS_USER_ID})).into_response()
 }
 
-async fn threads_exchange(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn threads_exchange(State(s): State<Shared>, Path(ver): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
     let mut h = lock(&s);
-    record(&mut h, "GET", "/access_token".into(), &q);
+    record(&mut h, "GET", format!("/{ver}/access_token"), &q);
     if q.get("grant_type").map(String::as_str) != Some("th_exchange_token") || q.get("client_secret").map(String::as_str) != Some(THREADS_APP_SECRET) {
         return graph_error("Error validating client secret.", 1, None);
     }
@@ -291,4 +295,24 @@ async fn threads_me(State(s): State<Shared>, Path(ver): Path<String>, Query(q): 
         me["username"] = Value::from(THREADS_USERNAME);
     }
     Json(me).into_response()
+}
+
+/// A Page, an Instagram account or a Threads profile read with its own token (what the
+/// publishing adapters' credential check asks).
+async fn object(State(s): State<Shared>, Path((ver, id)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut h = lock(&s);
+    record(&mut h, "GET", format!("/{ver}/{id}"), &q);
+    let token = q.get("access_token").map(String::as_str).unwrap_or_default();
+    let page_token = |page: &str| token == format!("page-tok-{page}");
+    match id.as_str() {
+        PAGE_ID | OTHER_PAGE_ID if page_token(&id) => {
+            let name = if id == PAGE_ID { PAGE_NAME } else { "Boulangerie" };
+            Json(json!({"id": id, "name": name})).into_response()
+        }
+        IG_USER_ID if page_token(PAGE_ID) => Json(json!({"id": IG_USER_ID, "username": IG_USERNAME})).into_response(),
+        THREADS_USER_ID if has_token(&h, Some(&token.to_owned()), "th-long") => {
+            Json(json!({"id": THREADS_USER_ID, "username": THREADS_USERNAME})).into_response()
+        }
+        _ => graph_error("Invalid OAuth access token - Cannot parse access token", 190, None),
+    }
 }
