@@ -38,7 +38,7 @@ pub fn buttons(state: &AppState, caller: &Caller) -> Markup {
             section.panel.wide aria-labelledby="oauth-h" {
                 h2 #oauth-h { "Connect with your account" }
                 p.hint { "Sign in on the network and pick the accounts to add; Herald keeps their tokens sealed." }
-                div.actions {
+                div.oauth-buttons {
                     @for p in &configured {
                         form method="post" action="/channels/connect" {
                             (csrf_field(caller))
@@ -107,7 +107,7 @@ fn render(
             p.nothing { "The network found no account you may post to: for Facebook, a Page you manage (and its linked Instagram professional account); for Threads, your profile." }
             p { a href="/channels" { "Back to the channels" } }
         } @else {
-            form.stack method="post" action=(format!("/connect/{}", pending.id)) {
+            form.stack.picker method="post" action=(format!("/connect/{}", pending.id)) {
                 (csrf_field(caller))
                 fieldset {
                     legend { "Accounts" }
