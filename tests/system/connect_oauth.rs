@@ -215,6 +215,14 @@ async fn a_page_and_its_instagram_account_become_two_channels() {
     let body = json!({"accounts": [format!("facebook:{PAGE_ID}"), format!("instagram:{IG_USER_ID}")], "time_zone": "Europe/Paris"});
     let (status, made) = rig.api.call(Method::POST, &finish, Some(body.clone())).await;
     assert_eq!(status, 201, "{made}");
+    // Made through the channel create path: where Herald publishes to the network, its adapter
+    // checked each token with the network first (the fake answers that read, `GET /{id}`).
+    for (c, id) in made["items"].as_array().expect("items").iter().zip([PAGE_ID, IG_USER_ID]) {
+        if c["can_publish"] == true {
+            let path = format!("/v22.0/{id}");
+            assert!(rig.fake.seen().iter().any(|s| s.path == path), "{id} was checked with the network");
+        }
+    }
     let made: Vec<(String, String, String, bool)> = made["items"]
         .as_array()
         .expect("items")
