@@ -75,7 +75,7 @@ impl DataDir {
             .with_events(events)
             .with_adapters(self.adapters()?)
             .with_report_files(Arc::new(DirReportFiles::new(self.path.clone())))
-            .with_media(Arc::new(DirMediaFiles::new(self.path.join("media")))))
+            .with_media(Arc::new(self.media_files())))
     }
 
     /// Every platform adapter, with the sandbox writing to `outbox/`. The networks' clients
@@ -89,6 +89,16 @@ impl DataDir {
             .with(Platform::Sandbox, sandbox.clone())
             .with_inbox(Platform::Sandbox, sandbox.clone())
             .with_metrics(Platform::Sandbox, sandbox))
+    }
+
+    /// Uploads under `media/`, with signed public links under `HERALD_PUBLIC_URL` when it is set
+    /// (for the networks that fetch media themselves).
+    fn media_files(&self) -> DirMediaFiles {
+        let files = DirMediaFiles::new(self.path.join("media"));
+        match std::env::var("HERALD_PUBLIC_URL").ok().filter(|u| !u.trim().is_empty()) {
+            Some(base) => files.public_at(base.trim(), self.cipher.clone()),
+            None => files,
+        }
     }
 
     /// Where the sandbox network writes what it publishes.

@@ -328,11 +328,19 @@ fn jpeg_size(b: &[u8]) -> Option<(u32, u32)> {
 /// Uploads in a directory (`<data-dir>/media`), through Herald's own upload address.
 pub struct DirMediaFiles {
     root: PathBuf,
+    /// Where the world reaches this Herald (`HERALD_PUBLIC_URL`), and the key that signs the
+    /// links to its files there ([`public_link`]); without it files have no public address.
+    public: Option<(String, crate::crypto::CredentialCipher)>,
 }
 
 impl DirMediaFiles {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), public: None }
+    }
+
+    /// These files, reachable by signed links under `base` (`https://herald.example.org`).
+    pub fn public_at(self, base: &str, cipher: crate::crypto::CredentialCipher) -> Self {
+        Self { public: Some((base.trim_end_matches('/').to_owned(), cipher)), ..self }
     }
 
     fn path(&self, key: &MediaKey) -> PathBuf {
@@ -345,10 +353,24 @@ fn io(e: std::io::Error) -> MediaError {
     MediaError::Io(e.to_string())
 }
 
+/// What a public link to a file (`GET /v1/media/files/<team>/<file>?expires=&signature=`) is signed
+/// over.
+pub fn link_message(key: &MediaKey, expires: i64) -> String {
+    format!("media-get\n{}\n{expires}", key.path())
+}
+
 #[async_trait]
 impl MediaFiles for DirMediaFiles {
     async fn presigned_put(&self, _: &MediaKey, _: u64, _: std::time::Duration) -> Result<Option<String>, MediaError> {
         Ok(None)
+    }
+
+    async fn public_url(&self, key: &MediaKey, valid: std::time::Duration) -> Result<Option<String>, MediaError> {
+        let Some((base, cipher)) = &self.public else { return Ok(None) };
+        let valid = i64::try_from(valid.as_secs()).unwrap_or(i64::MAX);
+        let expires = chrono::Utc::now().timestamp().saturating_add(valid);
+        let signature = cipher.sign(&link_message(key, expires));
+        Ok(Some(format!("{base}/v1/media/files/{}?expires={expires}&signature={signature}", key.path())))
     }
 
     async fn write(&self, key: &MediaKey, bytes: u64, mut body: UploadBody) -> Result<(), MediaError> {

@@ -210,6 +210,10 @@ async fn assign_note_close_and_reopen_with_roles() {
     assert_eq!((status, it["status"].as_str(), it["assignee"].as_str()), (200, Some("assigned"), Some("marie")));
     assert!(inbox(&app, &admin, "").await.is_empty(), "no longer open");
     assert_eq!(inbox(&app, &admin, "?status=assigned").await.len(), 1);
+    assert_eq!(inbox(&app, &admin, "?assignee=Marie").await.len(), 1, "whose: the assigned ones, any case");
+    assert!(inbox(&app, &admin, "?assignee=paul").await.is_empty());
+    let (status, body) = app.get("/v1/inbox?assignee=%20", &admin).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("assignee")), "{body}");
 
     let (status, it) = app.post(&format!("/v1/inbox/{id}/notes"), &contributor, json!({"text": "regular, knows Paul"})).await;
     assert_eq!(status, 201);

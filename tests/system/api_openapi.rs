@@ -27,6 +27,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/connections/{id}"),
     ("post", "/v1/connections/{id}/finish"),
     ("get", "/v1/posts"),
+    ("post", "/v1/media"),
+    ("put", "/v1/media/upload/{team}/{file}"),
+    ("get", "/v1/media/files/{team}/{file}"),
     ("post", "/v1/posts"),
     ("post", "/v1/posts/import"),
     ("get", "/v1/posts/{id}"),
@@ -85,6 +88,9 @@ const PUBLIC: &[&str] = &[
     "/auth/accept",
     "/auth/sign-in",
     "/auth/reset",
+    // Signed addresses: the signature in the query is the permission.
+    "/v1/media/upload/{team}/{file}",
+    "/v1/media/files/{team}/{file}",
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -500,6 +500,11 @@ async fn inbox_filters_page_and_delete<S: Store>(s: Arc<S>) {
         if i == 5 {
             it.tags = vec!["Starbucks".into()];
         }
+        it.assignee = match i {
+            7 | 10 => Some("Léa".into()),
+            8 => Some("Sam".into()),
+            _ => None,
+        };
         s.create_interaction(&it).await.unwrap();
         made.push(it);
     }
@@ -530,6 +535,8 @@ async fn inbox_filters_page_and_delete<S: Store>(s: Arc<S>) {
     assert_eq!(all(&*s, &a, &q, 50).await, vec![made[5].id]);
     let q = InboxQuery { text: Some("nothing like this".into()), ..base.clone() };
     assert!(all(&*s, &a, &q, 3).await.is_empty());
+    let q = InboxQuery { assignee: Some("LÉA".into()), ..base.clone() };
+    assert_eq!(all(&*s, &a, &q, 1).await, vec![made[10].id, made[7].id], "whose, in any case");
 
     s.delete_interaction(&a, made[5].id).await.unwrap();
     assert_eq!(s.get_interaction(&a, made[5].id).await.unwrap(), None);

@@ -7,7 +7,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request};
-use herald_core::domain::Role;
+use herald_core::domain::{DeliveryState, Role};
 use herald_core::web::CONTENT_SECURITY_POLICY;
 use herald_core::web::assets;
 use herald_core::web::reports::REPORT_CSP;
@@ -274,6 +274,15 @@ async fn channels_show_their_health_and_one_is_connected_from_the_form() {
         .put_state(&format!("metrics#{mastodon}"), r#"{"polled_until":null,"reconnect_raised":true}"#, None)
         .await
         .unwrap();
+    // The sandbox published a post at 05:30 UTC.
+    let made = app.create(&admin, json!({"text": "Bonjour", "channel_ids": [ch], "publish_at": "2027-01-05T09:00:00Z"})).await;
+    let delivery = crate::common::deliveries(&made)[0]["id"].as_str().expect("a delivery").to_owned();
+    let published = crate::common::utc("2027-01-04T05:30:00Z");
+    app.force("cafe", made["id"].as_str().expect("id"), &delivery, &[DeliveryState::Publishing, DeliveryState::Published], |d| {
+        d.publish_at = published;
+        d.published_at = Some(published);
+    })
+    .await;
     let ada = person(&app, &admin, "ada@cafe.example", "admin").await;
 
     let html = page(&app, "/channels", &ada).await;
@@ -281,8 +290,13 @@ async fn channels_show_their_health_and_one_is_connected_from_the_form() {
     let sandbox = panel(&html, &ch);
     assert!(sandbox.contains("Sandbox") && sandbox.contains("publishes") && sandbox.contains("no problem known"), "{sandbox}");
     assert!(sandbox.contains("<time datetime=\"2027-01-04T07:00:00+01:00\">"), "figures read up to, on the team's clock: {sandbox}");
+    assert!(
+        sandbox.contains("<dt>Last published</dt><dd><time datetime=\"2027-01-04T06:30:00+01:00\">"),
+        "the last publication, on the team's clock: {sandbox}"
+    );
     let toot = panel(&html, &mastodon);
     assert!(toot.contains("needs reconnecting"), "{toot}");
+    assert!(toot.contains("<dt>Last published</dt><dd>not in the last 30 days</dd>"), "{toot}");
     assert!(toot.contains("<code>access_token</code>"), "says what its credentials take: {toot}");
     assert!(html.contains("instance_url") && html.contains("app_password"), "hints per network");
     assert!(!html.contains("token-of-cafe"), "credentials are never shown");

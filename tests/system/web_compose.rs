@@ -43,7 +43,13 @@ async fn send(app: &App, who: &Person, path: &str, fields: &[(&str, &str)], csrf
 }
 
 fn assert_security_headers(raw: &Raw, what: &str) {
-    assert_eq!(raw.header("content-security-policy"), Some(CONTENT_SECURITY_POLICY), "{what}");
+    assert_headers(raw, what, CONTENT_SECURITY_POLICY);
+}
+
+/// The composer's page carries its own policy: the pages' one with `blob:` thumbnails (and, on
+/// AWS, the media bucket's origin to upload to; none here).
+fn assert_headers(raw: &Raw, what: &str, policy: &str) {
+    assert_eq!(raw.header("content-security-policy"), Some(policy), "{what}");
     assert_eq!(raw.header("x-content-type-options"), Some("nosniff"), "{what}");
     assert_eq!(raw.header("referrer-policy"), Some("same-origin"), "{what}");
     assert_eq!(raw.header("x-frame-options"), Some("DENY"), "{what}");
@@ -81,7 +87,9 @@ async fn a_post_scheduled_from_the_form_is_in_the_api_at_its_paris_time() {
 
     let page = get(&app, "/compose", &lea.session).await;
     assert_eq!(page.status, 200, "{}", page.text());
-    assert_security_headers(&page, "GET /compose");
+    let composer = herald_core::web::compose::policy(None);
+    assert!(composer.contains("img-src 'self' data: blob:") && composer.contains("connect-src 'self';"), "{composer}");
+    assert_headers(&page, "GET /compose", &composer);
     let html = page.text();
     assert!(html.contains(&format!("name=\"channel\" value=\"{ch}\"")), "a checkbox per channel: {html}");
     assert!(html.contains("type=\"datetime-local\"") && html.contains("Europe/Paris"), "a local time on the team's clock");

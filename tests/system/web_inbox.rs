@@ -405,6 +405,11 @@ async fn an_admin_assigns_from_the_list_of_members() {
     assert_eq!(raw.status, 303);
     assert_eq!(api_thread(&rig, &id).await["interaction"]["assignee"], "Marie");
     assert!(html(&rig.app, &path, &boss).await.contains("<option value=\"Marie\" selected>"));
+    // The list filtered by whose it is: the assigned ones, the filter kept in the form.
+    let mine = html(&rig.app, "/inbox?assignee=marie", &boss).await;
+    assert!(mine.contains(&format!("href=\"/inbox/{id}")), "{mine}");
+    assert!(mine.contains("<input id=\"f-assignee\" type=\"text\" name=\"assignee\" value=\"marie\""), "{mine}");
+    assert!(!html(&rig.app, "/inbox?assignee=paul", &boss).await.contains(&format!("href=\"/inbox/{id}")));
     // Nobody: unassigned, open again.
     let raw = post_as(&rig.app, &boss, &format!("{path}/assign"), "assignee=").await;
     assert_eq!((raw.status, raw.header("location")), (303, Some(&*format!("{path}?done=unassigned"))));

@@ -42,6 +42,9 @@ pub struct InboxParams {
     /// Case-insensitive text in the message or the author's name (not only spaces).
     #[param(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "\\S")]
     q: Option<String>,
+    /// Assigned to this person (as `assign` was given it; case-insensitive).
+    #[param(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "\\S")]
+    assignee: Option<String>,
     /// RFC 3339, years 1970–9999: created at or after.
     #[param(value_type = Option<String>, format = DateTime, pattern = "^(19[7-9][0-9]|[2-9][0-9]{3})-")]
     from: Option<String>,
@@ -93,6 +96,7 @@ pub async fn list(
         sentiment: p.sentiment.as_deref(),
         tag: p.tag.as_deref(),
         q: p.q.as_deref(),
+        assignee: p.assignee.as_deref(),
     };
     let query = filters.read(
         p.from.as_deref().map(|s| instant("from", s)).transpose()?,

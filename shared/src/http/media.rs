@@ -16,18 +16,26 @@ use serde::Deserialize;
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::services::media::{self as service, UploadSignature, UploadTicket};
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// `{"content_type","bytes"}`. Documented as one of two shapes (a picture type with its size
+/// bound, a video type with its own: [`super::schemas::upload_request`]); read as any string,
+/// so another type is a 422 naming `content_type` rather than a parse error.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartUploadBody {
-    /// The file's type: `image/jpeg`, `image/png`, `image/gif`, `image/webp`, `video/mp4`,
-    /// `video/quicktime` or `video/webm`.
-    #[schema(max_length = 100)]
+    /// The file's type.
     content_type: String,
-    /// The file's size in bytes: images up to 20 MiB, videos up to 1 GiB.
+    /// The file's size in bytes.
     #[serde(deserialize_with = "super::whole_number")]
-    #[schema(minimum = 1, maximum = 1073741824)]
     bytes: u64,
 }
+
+impl utoipa::PartialSchema for StartUploadBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schemas::upload_request().into()
+    }
+}
+
+impl utoipa::ToSchema for StartUploadBody {}
 
 /// What an upload through Herald answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -124,4 +132,42 @@ pub async fn receive(
     let path = format!("{team}/{file}");
     let reference = service::receive_upload(&*state.media, &state.cipher, state.clock.now(), &path, &signed, stream).await?;
     Ok(Json(Uploaded { reference, bytes: signed.bytes }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/media/files/{team}/{file}",
+    tag = "posts",
+    operation_id = "linked_media",
+    summary = "An uploaded file at a signed link (herald serve with HERALD_PUBLIC_URL), for networks that fetch media; no key",
+    params(
+        ("team" = String, Path, description = "the file's team"),
+        ("file" = String, Path, description = "`<id>.<ext>`"),
+        ("expires" = i64, Query, description = "when the link stops working (Unix seconds)"),
+        ("signature" = String, Query, description = "Herald's signature of the link"),
+    ),
+    responses(
+        (status = 200, description = "the file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "no such file, or the link is wrong or expired", body = super::ApiErrorBody),
+    ),
+)]
+pub async fn linked(
+    State(state): State<AppState>,
+    Path((team, file)): Path<(String, String)>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let expires = query.get("expires").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let signature = query.get("signature").map(String::as_str).unwrap_or("");
+    let path = format!("{team}/{file}");
+    let (key, opened) =
+        service::open_linked(&*state.media, &state.cipher, state.clock.now(), &path, expires, signature).await?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, key.media_type.mime.to_owned()),
+        (axum::http::header::CONTENT_LENGTH, opened.bytes.to_string()),
+        (axum::http::header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+    ];
+    let body = Body::from_stream(opened.body.map_err(std::io::Error::other));
+    Ok((StatusCode::OK, headers, body).into_response())
 }

@@ -148,6 +148,7 @@ pub fn api_router(state: AppState) -> Router {
         // A raw `Body` is outside `MAX_BODY_BYTES`: the file is held to the size its signed
         // address announced as it arrives, and streamed to disk.
         .route("/media/upload/{team}/{file}", axum::routing::put(media::receive))
+        .route("/media/files/{team}/{file}", get(media::linked))
         .route("/posts/{id}", get(posts::get).patch(posts::update))
         .route("/posts/{id}/cancel", post(posts::cancel))
         .route("/posts/{id}/approve", post(posts::approve))
@@ -185,7 +186,9 @@ pub fn api_router(state: AppState) -> Router {
         .route("/sign-out", post(people::sign_out))
         .route("/sign-out-everywhere", post(people::sign_out_everywhere))
         .method_not_allowed_fallback(method_not_allowed);
-    let router = Router::new().route("/health", get(health)).nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
+    let router = Router::new()
+        .route("/health", get(health))
+        .nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
     with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
 }
 

@@ -67,6 +67,7 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
         import::import,
         media::start,
         media::receive,
+        media::linked,
         posts::get,
         posts::update,
         posts::cancel,

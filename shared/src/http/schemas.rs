@@ -96,3 +96,23 @@ pub fn channel_ids() -> RefOr<Schema> {
         .unique_items(true)
         .into()
 }
+
+/// `POST /v1/media`'s body: a picture type and a size up to [`crate::media::MAX_IMAGE_BYTES`],
+/// or a video type and a size up to [`crate::media::MAX_VIDEO_BYTES`].
+pub fn upload_request() -> Schema {
+    let shape = |video: bool| {
+        let types: Vec<&str> = crate::media::TYPES.iter().filter(|t| t.video == video).map(|t| t.mime).collect();
+        let max = if video { crate::media::MAX_VIDEO_BYTES } else { crate::media::MAX_IMAGE_BYTES };
+        ObjectBuilder::new()
+            .property("content_type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(types)))
+            .required("content_type")
+            .property(
+                "bytes",
+                ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1.0)).maximum(Some(max as f64)),
+            )
+            .required("bytes")
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+            .description(Some(if video { "a video, up to 1 GiB" } else { "a picture, up to 20 MiB" }))
+    };
+    utoipa::openapi::schema::OneOfBuilder::new().item(shape(false)).item(shape(true)).into()
+}

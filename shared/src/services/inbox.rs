@@ -44,14 +44,18 @@ pub struct InboxFilters<'a> {
     pub tag: Option<&'a str>,
     /// Text in the message or the author's name: 1 to 200 characters, not only spaces.
     pub q: Option<&'a str>,
+    /// Whom it is assigned to, as `assign` took it (1 to 200 characters).
+    pub assignee: Option<&'a str>,
 }
 
 impl InboxFilters<'_> {
     /// The query, between `from` (included) and `to` (excluded) when given.
     pub fn read(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<InboxQuery, ValidationError> {
-        let status = match self.status {
-            Some(s) => InteractionStatus::parse("status", s)?,
-            None => InteractionStatus::Open,
+        // Asking whose it is means the assigned ones, unless a status says otherwise.
+        let status = match (self.status, self.assignee) {
+            (Some(s), _) => InteractionStatus::parse("status", s)?,
+            (None, Some(_)) => InteractionStatus::Assigned,
+            (None, None) => InteractionStatus::Open,
         };
         let text = match self.q.map(str::trim) {
             Some("") => return Err(ValidationError::new("q", "must not be empty")),
@@ -72,6 +76,12 @@ impl InboxFilters<'_> {
                 other => other.map(str::to_owned),
             },
             text,
+            assignee: match self.assignee.map(str::trim) {
+                Some(a) if a.is_empty() || a.chars().count() > 200 => {
+                    return Err(ValidationError::new("assignee", "must be 1 to 200 characters: whom it is assigned to"));
+                }
+                other => other.map(str::to_owned),
+            },
         })
     }
 }

@@ -115,6 +115,26 @@ pub async fn receive_upload(
     Ok(key.reference())
 }
 
+/// A file behind a public link (`GET /v1/media/files/<team>/<file>?expires=&signature=`, what
+/// `DirMediaFiles::public_url` hands out): the link must be one Herald made and not be past
+/// its time.
+pub async fn open_linked(
+    media: &dyn MediaFiles,
+    cipher: &CredentialCipher,
+    now: DateTime<Utc>,
+    path: &str,
+    expires: i64,
+    signature: &str,
+) -> Result<(MediaKey, crate::media::Opened), ServiceError> {
+    let gone = || ServiceError::not_found("no such file, or its link has expired");
+    let key = MediaKey::from_path(path).ok_or_else(gone)?;
+    if !cipher.verify(&crate::media::link_message(&key, expires), signature) || now.timestamp() > expires {
+        return Err(gone());
+    }
+    let opened = media.open(&key).await.map_err(unavailable)?.ok_or_else(gone)?;
+    Ok((key, opened))
+}
+
 /// Looks at each upload `media` names, in order: it must be the actor's team's, be uploaded,
 /// and start like its type; its type and size are then kept on the reference, where each
 /// network's rules read them ([`super::posts::check_texts`]). URLs pass as they are.
@@ -206,6 +226,35 @@ mod tests {
         let stranger = actor(Role::Admin);
         let err = check_uploads(&files, &stranger, &mut refs).await.unwrap_err();
         assert!(matches!(&err, ServiceError::Invalid(v) if v.field == "media[0].url" && v.rule.contains("this team's")), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_public_link_opens_its_file_until_it_expires_and_only_as_signed() {
+        use futures_util::TryStreamExt;
+        let cipher = CredentialCipher::from_base64(&CredentialCipher::generate_key()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = crate::media::DirMediaFiles::new(dir.path());
+        let key = MediaKey::new(actor(Role::Admin).team_id, MediaType::by_mime("image/png").unwrap());
+        files.write(&key, PNG.len() as u64, body(PNG)).await.unwrap();
+        assert_eq!(files.public_url(&key, UPLOAD_VALID).await.unwrap(), None, "no public address without HERALD_PUBLIC_URL");
+
+        let files = files.public_at("https://herald.example.org/", cipher.clone());
+        let url = files.public_url(&key, UPLOAD_VALID).await.unwrap().expect("a link");
+        let rest = url.strip_prefix("https://herald.example.org/v1/media/files/").expect("under the public address");
+        let (path, query) = rest.split_once('?').unwrap();
+        let field = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).unwrap().to_owned();
+        let (expires, signature): (i64, String) = (field("expires").parse().unwrap(), field("signature"));
+        let now = Utc::now();
+
+        let (found, opened) = open_linked(&files, &cipher, now, path, expires, &signature).await.unwrap();
+        assert_eq!(found, key);
+        let read: Vec<bytes::Bytes> = opened.body.try_collect().await.unwrap();
+        assert_eq!(read.concat(), PNG);
+        let later = now + chrono::Duration::hours(2);
+        for (at, expires, signature) in [(later, expires, signature.as_str()), (now, expires + 1, signature.as_str()), (now, expires, "00")] {
+            let refused = open_linked(&files, &cipher, at, path, expires, signature).await;
+            assert!(matches!(refused, Err(ServiceError::NotFound { .. })), "{at} {expires} {signature}");
+        }
     }
 
     #[tokio::test]

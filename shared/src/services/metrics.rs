@@ -136,20 +136,57 @@ fn state_key(channel: ChannelId) -> String {
     format!("metrics#{channel}")
 }
 
-/// What the metric poller last knew of each channel of the actor's team (the Channels page's
-/// health column): how far it has read, whether the network refuses the channel's token.
-/// A channel never polled has the default (nothing read yet).
+/// How far back the Channels page looks for each channel's last publication.
+pub const LAST_PUBLISHED_DAYS: i64 = 30;
+
+/// One channel's health, as the Channels page shows it.
+pub struct ChannelHealth {
+    pub channel: Channel,
+    /// What the metric poller last knew: how far it has read, whether the network refuses the
+    /// channel's token. A channel never polled has the default (nothing read yet).
+    pub metrics: ChannelMetricsState,
+    /// When it last published, within the last [`LAST_PUBLISHED_DAYS`].
+    pub last_published: Option<DateTime<Utc>>,
+}
+
+/// Each channel of the actor's team with its health (the Channels page).
 pub async fn channels_health(
     store: &dyn crate::store::Store,
     actor: &super::Actor,
-) -> Result<Vec<(crate::domain::Channel, ChannelMetricsState)>, super::ServiceError> {
+    now: DateTime<Utc>,
+) -> Result<Vec<ChannelHealth>, super::ServiceError> {
+    let last = last_published(store, &actor.team_id, now).await?;
     let mut out = Vec::new();
     for channel in super::channels::list_channels(store, actor).await? {
         let stored = store.get_state(&state_key(channel.id)).await?;
-        let state = stored.and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
-        out.push((channel, state));
+        let metrics = stored.and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
+        let last_published = last.get(&channel.id).copied();
+        out.push(ChannelHealth { channel, metrics, last_published });
     }
     Ok(out)
+}
+
+/// Each channel's latest publication in the calendar's last [`LAST_PUBLISHED_DAYS`] (one walk
+/// of the team's calendar, by scheduled time, however many channels).
+async fn last_published(
+    store: &dyn crate::store::Store,
+    team: &TeamId,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<crate::domain::ChannelId, DateTime<Utc>>, super::ServiceError> {
+    let mut last = BTreeMap::new();
+    let from = now - chrono::Duration::days(LAST_PUBLISHED_DAYS);
+    let mut page = crate::store::PageRequest { limit: crate::store::PageRequest::MAX_PAGE, cursor: None };
+    loop {
+        let got = store.calendar(team, from, now, &page).await?;
+        for d in got.items.iter().filter(|d| d.state == crate::domain::DeliveryState::Published) {
+            let at = d.published_at.unwrap_or(d.publish_at);
+            last.entry(d.channel_id).and_modify(|t: &mut DateTime<Utc>| *t = (*t).max(at)).or_insert(at);
+        }
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(last),
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -211,12 +211,14 @@ pub struct InboxQuery {
     pub tag: Option<String>,
     /// Case-insensitive substring of the text or the author's name.
     pub text: Option<String>,
+    /// Whom it is assigned to (case-insensitive, whole name).
+    pub assignee: Option<String>,
 }
 
 impl InboxQuery {
     /// Everything in one status.
     pub fn status(status: InteractionStatus) -> Self {
-        Self { status, from: None, to: None, channel: None, kind: None, sentiment: None, tag: None, text: None }
+        Self { status, from: None, to: None, channel: None, kind: None, sentiment: None, tag: None, text: None, assignee: None }
     }
 
     /// Whether the filters beyond status and time keep `i`.
@@ -225,6 +227,7 @@ impl InboxQuery {
             && self.kind.is_none_or(|k| i.kind == k)
             && self.sentiment.is_none_or(|l| i.sentiment.as_ref().is_some_and(|s| s.label == l))
             && self.tag.as_ref().is_none_or(|t| i.tags.iter().any(|x| x == t))
+            && self.assignee.as_ref().is_none_or(|a| i.assignee.as_ref().is_some_and(|x| x.to_lowercase() == a.to_lowercase()))
             && self.text.as_ref().is_none_or(|q| {
                 let q = q.to_lowercase();
                 i.text.to_lowercase().contains(&q) || i.author_name.to_lowercase().contains(&q)
@@ -233,7 +236,12 @@ impl InboxQuery {
 
     /// Whether any filter beyond status and time is set.
     pub fn filters(&self) -> bool {
-        self.channel.is_some() || self.kind.is_some() || self.sentiment.is_some() || self.tag.is_some() || self.text.is_some()
+        self.channel.is_some()
+            || self.kind.is_some()
+            || self.sentiment.is_some()
+            || self.tag.is_some()
+            || self.text.is_some()
+            || self.assignee.is_some()
     }
 }
 

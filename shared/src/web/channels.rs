@@ -30,7 +30,7 @@ use crate::http::views::SlotSuggestions;
 use crate::http::{ApiError, AppState, Caller};
 use crate::platforms::credentials;
 use crate::services::channels::{self as service, ChannelChanges, NewChannel};
-use crate::services::metrics::{ChannelMetricsState, channels_health};
+use crate::services::metrics::{ChannelHealth, LAST_PUBLISHED_DAYS, channels_health};
 
 /// This screen's routes.
 pub fn routes() -> Router<AppState> {
@@ -107,8 +107,8 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
     let actor = caller.actor();
     let team = actor.team(&*state.store).await?;
     let tz = team.time_zone;
-    let channels = channels_health(&*state.store, &actor).await?;
     let now = state.clock.now();
+    let channels = channels_health(&*state.store, &actor, now).await?;
     let default_connect = ConnectForm { time_zone: tz.name().to_owned(), platform: "mastodon".into(), ..Default::default() };
     let (connect, connect_refusal) = match &shown.connect {
         Some((f, r)) => (f, Some(r)),
@@ -122,8 +122,8 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
             @if channels.is_empty() {
                 section.panel.wide { p.nothing { "No channel yet: connect one below." } }
             }
-            @for (channel, health) in &channels {
-                (channel_panel(caller, channel, health, tz, now, &shown))
+            @for health in &channels {
+                (channel_panel(caller, health, tz, now, &shown))
             }
             (super::connect::buttons(state, caller))
             section.panel.wide aria-labelledby="connect-h" {
@@ -189,8 +189,7 @@ fn slots_text(slots: &[QueueSlot]) -> String {
 
 fn channel_panel(
     caller: &Caller,
-    c: &Channel,
-    health: &ChannelMetricsState,
+    ChannelHealth { channel: c, metrics: health, last_published }: &ChannelHealth,
     tz: chrono_tz::Tz,
     now: chrono::DateTime<chrono::Utc>,
     shown: &Shown,
@@ -231,6 +230,13 @@ fn channel_panel(
                         span.badge.warn { "rate limited" } " Until " (when(until, tz)) "."
                     } @else {
                         span.badge.ok { "no problem known" }
+                    }
+                }
+                dt { "Last published" }
+                dd {
+                    @match last_published {
+                        Some(t) => { (when(*t, tz)) }
+                        None => { "not in the last " (LAST_PUBLISHED_DAYS) " days" }
                     }
                 }
                 dt { "Figures read" }

@@ -263,17 +263,22 @@ async fn page(
     Ok(with_upload_policy(&state, respond(StatusCode::OK, screen.render(&draft, None))).await)
 }
 
+/// The composer's policy with uploads going to `upload_origin` (none: this origin).
+pub fn policy(upload_origin: Option<&str>) -> String {
+    let connect = match upload_origin {
+        Some(origin) => format!("connect-src 'self' {origin}"),
+        None => "connect-src 'self'".to_owned(),
+    };
+    super::CONTENT_SECURITY_POLICY
+        .replace("connect-src 'self'", &connect)
+        .replace("img-src 'self' data:", "img-src 'self' data: blob:")
+}
+
 /// The composer's own policy: the pages' one, plus the origin files are uploaded to when it
 /// is not this one (the media bucket, on AWS) and `blob:` pictures (the preview of a file
 /// chosen on this device, never sent anywhere but the upload address).
 async fn with_upload_policy(state: &AppState, mut response: Response) -> Response {
-    let connect = match state.media.upload_origin().await {
-        Some(origin) => format!("connect-src 'self' {origin}"),
-        None => "connect-src 'self'".to_owned(),
-    };
-    let policy = super::CONTENT_SECURITY_POLICY
-        .replace("connect-src 'self'", &connect)
-        .replace("img-src 'self' data:", "img-src 'self' data: blob:");
+    let policy = policy(state.media.upload_origin().await.as_deref());
     if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
         response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }

@@ -69,6 +69,7 @@ pub struct ListQuery {
     sentiment: Option<String>,
     tag: Option<String>,
     q: Option<String>,
+    assignee: Option<String>,
     cursor: Option<String>,
 }
 
@@ -85,6 +86,7 @@ impl ListQuery {
             sentiment: Self::given(&self.sentiment),
             tag: Self::given(&self.tag),
             q: Self::given(&self.q),
+            assignee: Self::given(&self.assignee),
         }
     }
 
@@ -99,6 +101,7 @@ impl ListQuery {
             ("sentiment", f.sentiment),
             ("tag", f.tag),
             ("q", f.q),
+            ("assignee", f.assignee),
             ("cursor", cursor),
         ] {
             if let Some(v) = value {
@@ -184,6 +187,10 @@ async fn list_page(
                         }
                     }
                 }
+            }
+            div.field {
+                label for="f-assignee" { "Assigned to" }
+                input #f-assignee type="text" name="assignee" value=[f.assignee] maxlength="200" autocomplete="off";
             }
             div.field {
                 label for="f-q" { "Search" }
