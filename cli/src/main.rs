@@ -393,7 +393,9 @@ async fn run(
     let reports = tokio::spawn(reports_timer(ports.clone(), timers.reports));
     let metrics = tokio::spawn(metrics_timer(MetricsPoller::new(ports.clone(), MetricsPlan::default()), timers.metrics));
     let publisher = tokio::spawn(publisher_timer(Publisher::new(ports.clone(), publishing)));
-    let app = herald_core::http::api_router(AppState::new(ports));
+    // Connecting channels with OAuth: the apps and Herald's public address, from the environment.
+    let connect = herald_core::services::connect::ConnectConfig::from_env(herald_core::platforms::NetworkPolicy::from_env()?)?;
+    let app = herald_core::http::api_router(AppState::new(ports).with_connect(connect));
     // With the peer's address (the sign-in throttle counts failures per address).
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

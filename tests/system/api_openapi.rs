@@ -22,6 +22,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/channels/{id}"),
     ("patch", "/v1/channels/{id}"),
     ("delete", "/v1/channels/{id}"),
+    ("post", "/v1/channels/connect/{platform}"),
+    ("get", "/oauth/{platform}/callback"),
+    ("get", "/v1/connections/{id}"),
+    ("post", "/v1/connections/{id}/finish"),
     ("get", "/v1/posts"),
     ("post", "/v1/media"),
     ("put", "/v1/media/upload/{team}/{file}"),
@@ -78,6 +82,8 @@ const PUBLIC: &[&str] = &[
     "/v1/openapi.json",
     "/v1/calendar.ics",
     "/webhooks/{platform}/{channel_id}",
+    // The network sends the person back here: the signed state is the permission.
+    "/oauth/{platform}/callback",
     // A person's way in: the invite or reset token, or the e-mail and password, in the body.
     "/auth/accept",
     "/auth/sign-in",

@@ -26,6 +26,7 @@ mod api_team;
 mod api_webhooks;
 mod api_wire;
 mod bluesky_network;
+mod connect_oauth;
 mod deploy_config;
 mod events_eventbridge;
 mod intake_e2e;

@@ -8,6 +8,7 @@
 mod auth;
 mod calendar;
 mod channels;
+mod connect;
 mod error;
 mod import;
 mod inbox;
@@ -51,11 +52,19 @@ pub struct AppState {
     /// writes to a folder of the machine); the functions on Lambda do not, and refuse them with
     /// 422 ([`AppState::check_platform_available`]).
     pub sandbox: bool,
+    /// Connecting channels with OAuth: the apps' ids and secrets, Herald's public address, the
+    /// networks' hosts. Nothing configured by default ([`AppState::with_connect`]).
+    pub connect: std::sync::Arc<crate::services::connect::ConnectConfig>,
 }
 
 impl AppState {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, intake: IntakeConfig::default(), sandbox: true }
+        Self { ports, intake: IntakeConfig::default(), sandbox: true, connect: Default::default() }
+    }
+
+    /// This state with the OAuth connect configuration the host read.
+    pub fn with_connect(self, connect: crate::services::connect::ConnectConfig) -> Self {
+        Self { connect: std::sync::Arc::new(connect), ..self }
     }
 
     /// This state on a host without the sandbox network (the Lambda functions).
@@ -130,6 +139,9 @@ pub fn api_router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", get(channels::get).patch(channels::update).delete(channels::delete))
+        .route("/channels/connect/{platform}", post(connect::start))
+        .route("/connections/{id}", get(connect::get))
+        .route("/connections/{id}/finish", post(connect::finish))
         .route("/posts", get(posts::list).post(posts::create))
         .route("/posts/import", post(import::import))
         .route("/media", post(media::start))

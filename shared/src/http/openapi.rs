@@ -10,7 +10,7 @@ use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ApiErrorBody, Forbidden, Invalid, TooLarge, Unauthorized};
-use super::{calendar, channels, import, inbox, keys, media, people, posts, reports, team, views, webhooks};
+use super::{calendar, channels, connect, import, inbox, keys, media, people, posts, reports, team, views, webhooks};
 
 /// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`, and the
 /// session cookie people sign in with as `Session`.
@@ -58,6 +58,10 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
         channels::get,
         channels::update,
         channels::delete,
+        connect::start,
+        connect::callback,
+        connect::get,
+        connect::finish,
         posts::list,
         posts::create,
         import::import,
@@ -115,6 +119,7 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
             channels::CreateChannelBody,
             channels::PatchChannelBody,
             channels::SlotBody,
+            connect::FinishBody,
             posts::CreatePostBody,
             posts::PatchPostBody,
             posts::MediaBody,

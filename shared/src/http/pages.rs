@@ -21,6 +21,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sign-out", axum::routing::post(web::sign_in::sign_out))
         .route("/sign-out-everywhere", axum::routing::post(web::sign_in::sign_out_everywhere))
         .route("/assets/{file}", get(web::assets::serve))
+        // The networks send people back here (an API operation too: JSON for a non-browser).
+        .route("/oauth/{platform}/callback", get(super::connect::callback))
+        .merge(web::connect::routes())
         .merge(web::reschedule::routes())
         .merge(web::compose::routes())
         .merge(web::approvals::routes())

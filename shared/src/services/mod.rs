@@ -9,6 +9,7 @@
 
 pub mod calendar;
 pub mod channels;
+pub mod connect;
 pub mod import;
 pub mod inbox;
 pub mod keys;

@@ -125,6 +125,7 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
             @for health in &channels {
                 (channel_panel(caller, health, tz, now, &shown))
             }
+            (super::connect::buttons(state, caller))
             section.panel.wide aria-labelledby="connect-h" {
                 h2 #connect-h { "Connect a channel" }
                 (problem(connect_refusal))

@@ -14,6 +14,7 @@ pub mod approvals;
 pub mod assets;
 pub mod calendar;
 pub mod channels;
+pub mod connect;
 pub mod compose;
 pub mod form;
 pub mod inbox;

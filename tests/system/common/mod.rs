@@ -9,6 +9,7 @@ pub mod fault_proxy;
 pub mod lambda_emulator;
 pub mod mastodon;
 pub mod meta;
+pub mod meta_oauth;
 pub mod people;
 pub mod process;
 pub mod report_dataset;
