@@ -959,3 +959,30 @@ async fn now_plain_calendar_dates_and_local_times() {
         assert_eq!((status, error_of(&err).1.as_deref()), (422, Some(field)), "{bad}: {err}");
     }
 }
+
+/// An uploaded picture goes to a network Herald sends the bytes to (the sandbox here), but not to
+/// one whose servers fetch media themselves (Facebook, Instagram, Threads) while uploads have no
+/// public address: refused when the post is saved, naming the media and what to set.
+#[tokio::test]
+async fn an_upload_with_no_public_address_is_refused_for_networks_that_fetch_media() {
+    let (app, admin, sandbox) = cafe().await;
+    let page = app.platform_channel(&admin, "facebook", "Café du Coin").await;
+    let picture = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10".to_vec();
+    let (status, ticket) = app.post("/v1/media", &admin, json!({"content_type": "image/png", "bytes": picture.len()})).await;
+    assert_eq!(status, 201, "{ticket}");
+    let path = ticket["url"].as_str().expect("an address").split_once("/v1/").map(|(_, p)| format!("/v1/{p}")).expect("a path");
+    let sent = app.raw(Method::PUT, &path, None, Some("image/png"), Some(picture)).await;
+    assert_eq!(sent.status, 200, "{}", sent.text());
+
+    let post = |channel: &str| {
+        json!({"text": "Le croissant", "channel_ids": [channel], "publish_at": (t0() + Duration::days(1)).to_rfc3339(),
+            "media": [{"url": ticket["reference"], "alt": "Un croissant"}]})
+    };
+    let (status, made) = app.post("/v1/posts", &admin, post(&sandbox)).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["media"][0]["upload"]["fetchable"], false);
+    let (status, err) = app.post("/v1/posts", &admin, post(&page)).await;
+    let (code, field, message) = error_of(&err);
+    assert_eq!((status, code.as_str(), field.as_deref()), (422, "invalid", Some("media[0].url")), "{err}");
+    assert!(message.contains("Facebook fetches media from a public address") && message.contains("HERALD_PUBLIC_URL"), "{message}");
+}

@@ -813,7 +813,7 @@ async fn instagram_uploads_go_by_their_public_address_or_not_at_all() {
     let upload = MediaRef {
         url: key.reference(),
         alt: None,
-        upload: Some(Upload { content_type: "image/jpeg".into(), bytes: 2048 }),
+        upload: Some(Upload { content_type: "image/jpeg".into(), bytes: 2048, fetchable: true }),
     };
     let mut f = Fixture::new(Platform::Instagram, "From the phone", &[]);
     f.media = vec![upload];
