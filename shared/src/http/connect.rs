@@ -137,6 +137,7 @@ pub async fn start(State(state): State<AppState>, caller: Caller, Path(raw): Pat
         (status = 303, description = "a browser: on to the picker page `/connect/{id}`"),
         (status = 400, description = "the state is missing, forged, changed, for another network or expired; the person declined; no code", body = super::ApiErrorBody),
         (status = 409, description = "this state was already used", body = super::ApiErrorBody),
+        (status = 422, description = "`platform` is not a network Herald knows", body = super::ApiErrorBody),
         (status = 502, description = "the network refused the code or answered otherwise than documented", body = super::ApiErrorBody),
         (status = 503, description = "the network could not be reached; start again", body = super::ApiErrorBody),
     ),
