@@ -17,10 +17,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Created, Graph, MetaConfig, PublicMedia, field, not_before, parse_graph_time, public_media, same_text, token};
+use super::{Account, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text};
 use crate::clock::Clock;
 use crate::crypto::Credentials;
 use crate::domain::Channel;
@@ -40,15 +39,9 @@ impl std::fmt::Debug for FacebookAdapter {
     }
 }
 
-struct Page {
-    id: String,
-    token: SecretString,
-}
-
-impl Page {
-    fn from_credentials(credentials: &Credentials) -> Result<Self, PublishError> {
-        Ok(Self { id: field(credentials, "page_id", PLATFORM)?, token: token(credentials, "page_access_token", PLATFORM)? })
-    }
+/// The Page a channel publishes as: its id and its Page access token.
+fn page(credentials: &Credentials) -> Result<Account, PublishError> {
+    Account::from_credentials(credentials, "page_id", "page_access_token", PLATFORM)
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,12 +86,6 @@ impl PagePost {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct List<T> {
-    #[serde(default = "Vec::new")]
-    data: Vec<T>,
-}
-
 fn post_url(id: &str) -> String {
     format!("https://www.facebook.com/{id}")
 }
@@ -124,7 +111,7 @@ impl FacebookAdapter {
         Ok(Self { graph: Graph::new(&config, &config.graph_url, super::GRAPH_URL_VAR, PLATFORM, clock, network)? })
     }
 
-    async fn photo(&self, page: &Page, photo: &PublicMedia, params: &[(&'static str, String)]) -> Result<Created, PublishError> {
+    async fn photo(&self, page: &Account, photo: &PublicMedia, params: &[(&'static str, String)]) -> Result<Created, PublishError> {
         let mut form = vec![("url", photo.url.clone())];
         form.extend(params.iter().cloned());
         self.graph.post(&[&page.id, "photos"], &form, &page.token, "uploading a photo").await
@@ -134,7 +121,7 @@ impl FacebookAdapter {
 #[async_trait]
 impl PlatformAdapter for FacebookAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
-        let page = Page::from_credentials(request.credentials)?;
+        let page = page(request.credentials)?;
         let mut media = Vec::with_capacity(request.media.len());
         for m in request.media {
             media.push(public_media(request.media_files, m, PLATFORM).await?);
@@ -188,7 +175,7 @@ impl PlatformAdapter for FacebookAdapter {
     /// window is taken for this one; a post edited since is not found; more than 25 posts
     /// since the attempt and it is not found.
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
-        let page = Page::from_credentials(request.credentials)?;
+        let page = page(request.credentials)?;
         let since = not_before(request);
         let since_unix = since.timestamp().to_string();
         let list: List<PagePost> = self
@@ -218,7 +205,7 @@ impl PlatformAdapter for FacebookAdapter {
 
     /// `GET /{page-id}?fields=id,name` with the Page token.
     async fn check_credentials(&self, _: &Channel, credentials: &Credentials) -> Result<(), PublishError> {
-        let page = Page::from_credentials(credentials)?;
+        let page = page(credentials)?;
         let _: serde_json::Value =
             self.graph.get(&[&page.id], &[("fields", "id,name")], &page.token, "checking the Page access token").await?;
         Ok(())

@@ -33,12 +33,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{
-    ContainerState, Created, Graph, MetaConfig, PublicMedia, field, not_before, parse_graph_time, public_media, same_text,
-    token,
+    Account, ContainerState, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text,
 };
 use crate::clock::Clock;
 use crate::crypto::Credentials;
@@ -62,21 +60,9 @@ impl std::fmt::Debug for InstagramAdapter {
     }
 }
 
-struct Account {
-    id: String,
-    token: SecretString,
-}
-
-impl Account {
-    fn from_credentials(credentials: &Credentials) -> Result<Self, PublishError> {
-        Ok(Self { id: field(credentials, "ig_user_id", PLATFORM)?, token: token(credentials, "access_token", PLATFORM)? })
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct List<T> {
-    #[serde(default = "Vec::new")]
-    data: Vec<T>,
+/// The channel's account: its id and token fields on this network.
+fn account(credentials: &Credentials) -> Result<Account, PublishError> {
+    Account::from_credentials(credentials, "ig_user_id", "access_token", PLATFORM)
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,7 +233,7 @@ fn item_params(media: &PublicMedia, carousel_item: bool) -> Vec<(&'static str, S
 #[async_trait]
 impl PlatformAdapter for InstagramAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
-        let account = Account::from_credentials(request.credentials)?;
+        let account = account(request.credentials)?;
         if request.media.is_empty() {
             return Err(permanent("Instagram has no text-only posts: attach at least one picture or video"));
         }
@@ -301,7 +287,7 @@ impl PlatformAdapter for InstagramAdapter {
     /// Limits: the same caption posted by hand in the window is taken for this one; a caption
     /// edited since is not found; more than 25 posts since the attempt and it is not found.
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
-        let account = Account::from_credentials(request.credentials)?;
+        let account = account(request.credentials)?;
         let list: List<Media> = self
             .graph
             .get(
@@ -322,7 +308,7 @@ impl PlatformAdapter for InstagramAdapter {
 
     /// `GET /{ig-user-id}?fields=id,username` with the token.
     async fn check_credentials(&self, _: &Channel, credentials: &Credentials) -> Result<(), PublishError> {
-        let account = Account::from_credentials(credentials)?;
+        let account = account(credentials)?;
         let _: serde_json::Value =
             self.graph.get(&[&account.id], &[("fields", "id,username")], &account.token, "checking the access token").await?;
         Ok(())

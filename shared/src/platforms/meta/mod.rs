@@ -353,6 +353,27 @@ pub(crate) fn token(credentials: &Credentials, name: &str, platform: &str) -> Re
     field(credentials, name, platform).map(SecretString::from)
 }
 
+/// The account a channel publishes as: its id on the network and its token, read from the
+/// credential fields each network names (`page_id` and `page_access_token`, `ig_user_id` and
+/// `access_token`, `threads_user_id` and `access_token`).
+pub(crate) struct Account {
+    pub id: String,
+    pub token: SecretString,
+}
+
+impl Account {
+    pub fn from_credentials(credentials: &Credentials, id: &str, token_field: &str, platform: &str) -> Result<Self, PublishError> {
+        Ok(Self { id: field(credentials, id, platform)?, token: token(credentials, token_field, platform)? })
+    }
+}
+
+/// A Graph listing: `{"data": [...]}` (its paging is not followed: Herald reads one page).
+#[derive(Debug, Deserialize)]
+pub(crate) struct List<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+}
+
 /// A media as Meta fetches it: a public URL, and whether it is a video.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PublicMedia {

@@ -19,12 +19,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{
-    ContainerState, Created, Graph, MetaConfig, PublicMedia, field, not_before, parse_graph_time, public_media, same_text,
-    token,
+    Account, ContainerState, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text,
 };
 use crate::clock::Clock;
 use crate::crypto::Credentials;
@@ -48,21 +46,9 @@ impl std::fmt::Debug for ThreadsAdapter {
     }
 }
 
-struct Account {
-    id: String,
-    token: SecretString,
-}
-
-impl Account {
-    fn from_credentials(credentials: &Credentials) -> Result<Self, PublishError> {
-        Ok(Self { id: field(credentials, "threads_user_id", PLATFORM)?, token: token(credentials, "access_token", PLATFORM)? })
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct List<T> {
-    #[serde(default = "Vec::new")]
-    data: Vec<T>,
+/// The channel's account: its id and token fields on this network.
+fn account(credentials: &Credentials) -> Result<Account, PublishError> {
+    Account::from_credentials(credentials, "threads_user_id", "access_token", PLATFORM)
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,7 +158,7 @@ impl ThreadsAdapter {
 #[async_trait]
 impl PlatformAdapter for ThreadsAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
-        let account = Account::from_credentials(request.credentials)?;
+        let account = account(request.credentials)?;
         if request.media.len() > MAX_CAROUSEL {
             return Err(permanent(format!("a Threads carousel holds at most {MAX_CAROUSEL} pictures or videos")));
         }
@@ -231,7 +217,7 @@ impl PlatformAdapter for ThreadsAdapter {
     /// Limits: the same text posted by hand in the window is taken for this one; more than 25
     /// posts since the attempt and it is not found.
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
-        let account = Account::from_credentials(request.credentials)?;
+        let account = account(request.credentials)?;
         let since = not_before(request);
         let since_unix = since.timestamp().to_string();
         let list: List<Thread> = self
@@ -253,7 +239,7 @@ impl PlatformAdapter for ThreadsAdapter {
 
     /// `GET /{threads-user-id}?fields=id,username` with the token.
     async fn check_credentials(&self, _: &Channel, credentials: &Credentials) -> Result<(), PublishError> {
-        let account = Account::from_credentials(credentials)?;
+        let account = account(credentials)?;
         let _: serde_json::Value =
             self.graph.get(&[&account.id], &[("fields", "id,username")], &account.token, "checking the access token").await?;
         Ok(())
