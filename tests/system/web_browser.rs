@@ -329,3 +329,56 @@ async fn every_screen_fits_a_phone_and_a_laptop_and_passes_axe() {
         s.close().await;
     }
 }
+
+/// Connecting with OAuth in the browser, against the fake Meta consent screen and Graph API
+/// (common/meta_oauth.rs): the Channels page's "Connect with Facebook" button, the page with
+/// the link on, the consent screen sending the person back, the account picker, and the two
+/// channels made. Each page at a phone's width, checked by axe-core.
+#[tokio::test]
+async fn an_admin_connects_a_page_and_its_instagram_account_with_oauth_in_the_browser() {
+    use crate::common::meta_oauth::{FakeMetaOAuth, META_APP_ID, META_APP_SECRET};
+    use herald_core::services::connect::ConnectConfig;
+    let Some(driver) = Driver::start().await else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let fake = FakeMetaOAuth::start(&[format!("{url}/oauth/facebook/callback")]).await;
+    let (mut app, admin, _channel, link) = cafe_with_invite("admin", "ada@cafe.example").await;
+    let vars = [
+        ("HERALD_PUBLIC_URL", url.clone()),
+        ("HERALD_FACEBOOK_CLIENT_ID", META_APP_ID.to_owned()),
+        ("HERALD_FACEBOOK_CLIENT_SECRET", META_APP_SECRET.to_owned()),
+        ("HERALD_META_OAUTH_URL", format!("{}/v22.0", fake.url)),
+        ("HERALD_META_GRAPH_URL", format!("{}/v22.0", fake.url)),
+    ];
+    let config = ConnectConfig::from_vars(
+        |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
+        herald_core::platforms::NetworkPolicy::AllowPrivate,
+    )
+    .expect("the connect configuration");
+    app.state = app.state.clone().with_connect(config);
+    app.router = herald_core::http::api_router(app.state.clone());
+    let site = Site::start_on(listener, &app);
+
+    let s = driver.session(PHONE).await;
+    join(&s, &site, &link, "Ada", "ada@cafe.example").await;
+    s.goto(&format!("{}/channels", site.url)).await;
+    s.check_page("channels-connect").await;
+    s.click("form[action=\"/channels/connect\"] input[value=facebook] ~ button").await;
+    s.wait_until("return !!document.querySelector('#continue')", "the link to the consent screen").await;
+    s.check_page("connect-continue").await;
+    s.click("#continue").await;
+    s.wait_until("return location.pathname.indexOf('/connect/') === 0", "the picker, back from the consent screen").await;
+    s.check_page("connect-picker").await;
+    let picker = s.body_text().await;
+    assert!(picker.contains("Café du Coin") && picker.contains("instagram"), "the Page and its Instagram account: {picker}");
+    s.eval("document.querySelectorAll('input[name=account]').forEach(function (b) { b.checked = true; }); return true").await;
+    s.click("form.picker button[type=submit]").await;
+    s.wait_until("return location.search.indexOf('done=connected') >= 0", "back on the channels").await;
+    s.check_page("channels-connected").await;
+    s.close().await;
+
+    let (status, listed) = app.get("/v1/channels", &admin).await;
+    assert_eq!(status, 200);
+    let platforms: Vec<&str> = listed["items"].as_array().expect("items").iter().filter_map(|c| c["platform"].as_str()).collect();
+    assert!(platforms.contains(&"facebook") && platforms.contains(&"instagram"), "{listed}");
+}

@@ -37,6 +37,11 @@ pub struct Site {
 impl Site {
     pub async fn start(app: &App) -> Site {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        Self::start_on(listener, app)
+    }
+
+    /// The app served on a port already bound (when the app must know its own address first).
+    pub fn start_on(listener: tokio::net::TcpListener, app: &App) -> Site {
         let addr = listener.local_addr().expect("its address");
         let router = app.router.clone();
         let task = tokio::spawn(async move {
