@@ -67,6 +67,7 @@ pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     ApiJson(body): ApiJson<StartUploadBody>,
 ) -> Result<(StatusCode, Json<UploadTicket>), ApiError> {
     let ticket = service::start_upload(
@@ -76,7 +77,7 @@ pub async fn start(
         state.clock.now(),
         &body.content_type,
         body.bytes,
-        &origin(&headers),
+        &origin(&headers, &uri),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(ticket)))
@@ -84,14 +85,13 @@ pub async fn start(
 
 /// This server's origin as the caller reached it, for the addresses of uploads through Herald
 /// (`herald serve`); empty (a relative address) when the `Host` header is not a plain host.
-fn origin(headers: &HeaderMap) -> String {
+fn origin(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let plain = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
     if !plain {
         return String::new();
     }
-    let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
-    format!("{}://{host}", if https { "https" } else { "http" })
+    format!("{}://{host}", if super::over_https(headers, uri) { "https" } else { "http" })
 }
 
 #[utoipa::path(

@@ -236,9 +236,9 @@ pub fn check_upload(platform: Platform, content_type: &str, bytes: u64) -> Optio
             super::bluesky::MAX_IMAGE_BYTES
         )),
         // The instance's own limit may be lower; this is the adapter's (Mastodon's default).
-        Platform::Mastodon if bytes > super::mastodon::MastodonConfig::default().max_media_bytes => Some(format!(
+        Platform::Mastodon if bytes > super::mastodon::DEFAULT_MAX_MEDIA_BYTES => Some(format!(
             "Herald sends Mastodon files of at most {} bytes; this one has {bytes}",
-            super::mastodon::MastodonConfig::default().max_media_bytes
+            super::mastodon::DEFAULT_MAX_MEDIA_BYTES
         )),
         // §4.3 ✅ "JPEG is the only image format". Reels as MP4 or MOV, images of at most 8 MB and
         // videos of at most 1 GB are Meta's published media specs, not in platforms.md (⚠️).

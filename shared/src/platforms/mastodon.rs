@@ -67,12 +67,16 @@ pub struct MastodonConfig {
     pub media_poll_interval: Duration,
 }
 
+/// [`MastodonConfig::max_media_bytes`] unless set otherwise (what posts are checked against
+/// when they are saved, too).
+pub const DEFAULT_MAX_MEDIA_BYTES: u64 = 16_000_000;
+
 impl Default for MastodonConfig {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
-            max_media_bytes: 16_000_000,
+            max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
             media_processing_wait: Duration::from_secs(60),
             media_poll_interval: Duration::from_secs(1),
         }

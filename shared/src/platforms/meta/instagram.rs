@@ -36,12 +36,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Account, ContainerState, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text,
+    Account, ContainerFields, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text,
 };
 use crate::clock::Clock;
 use crate::crypto::Credentials;
 use crate::domain::Channel;
-use crate::platforms::mastodon::{permanent, transient};
+use crate::platforms::mastodon::permanent;
 use crate::platforms::net::NetworkPolicy;
 use crate::platforms::{PlatformAdapter, PublishError, PublishRequest, Published};
 
@@ -78,15 +78,6 @@ struct QuotaConfig {
     quota_total: u64,
     #[serde(default)]
     quota_duration: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Status {
-    #[serde(default)]
-    status_code: Option<String>,
-    /// Meta's words on an `ERROR` (e.g. "Error: Media upload has failed with error code 2207026").
-    #[serde(default)]
-    status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,37 +157,10 @@ impl InstagramAdapter {
         Ok(made.id)
     }
 
-    /// Polls `status_code` until `FINISHED` (or `PUBLISHED`), within the configured wait.
-    async fn wait_finished(&self, account: &Account, container: &str) -> Result<ContainerState, PublishError> {
-        let started = tokio::time::Instant::now();
-        loop {
-            let status: Status = self
-                .graph
-                .get(&[container], &[("fields", "status_code,status")], &account.token, "checking a container")
-                .await?;
-            let state = ContainerState::parse(status.status_code.as_deref().unwrap_or(""));
-            match state {
-                ContainerState::Finished | ContainerState::Published => return Ok(state),
-                ContainerState::Error => {
-                    let why = status.status.as_deref().map(crate::platforms::mastodon::one_line).unwrap_or_default();
-                    return Err(permanent(format!(
-                        "Instagram could not use the media (container {container} is in ERROR{}{why}); nothing was published",
-                        if why.is_empty() { "" } else { ": " }
-                    )));
-                }
-                ContainerState::Expired => {
-                    return Err(transient(format!("Instagram container {container} expired before it was published")));
-                }
-                ContainerState::InProgress | ContainerState::Unknown => {}
-            }
-            if started.elapsed() + self.config.container_poll_interval > self.config.container_wait {
-                return Err(transient(format!(
-                    "Instagram was still processing the media after {} s; will try again",
-                    self.config.container_wait.as_secs()
-                )));
-            }
-            tokio::time::sleep(self.config.container_poll_interval).await;
-        }
+    /// Waits for a container (`status_code`, with Meta's words in `status` on an `ERROR`).
+    async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
+        const FIELDS: ContainerFields = ContainerFields { state: "status_code", why: "status", holds: "the media" };
+        self.graph.wait_for_container(&self.config, &account.token, container, &FIELDS).await
     }
 
     /// The media's own words on itself after `media_publish` (best effort: the post exists).

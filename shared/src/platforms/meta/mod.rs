@@ -449,6 +449,61 @@ pub(crate) struct Created {
     pub post_id: Option<String>,
 }
 
+/// Where a network says how its container is doing: the field holding the state, the one
+/// saying why it is in `ERROR`, and what the container holds, for messages.
+pub(crate) struct ContainerFields {
+    pub state: &'static str,
+    pub why: &'static str,
+    pub holds: &'static str,
+}
+
+impl Graph {
+    /// Polls `container` until `FINISHED` (or `PUBLISHED`), within [`MetaConfig::container_wait`]:
+    /// `ERROR` is permanent (the network could not use what was sent; its words say why),
+    /// `EXPIRED` and still in progress at the end of the wait are transient (a retry makes new
+    /// containers).
+    pub async fn wait_for_container(
+        &self,
+        config: &MetaConfig,
+        token: &SecretString,
+        container: &str,
+        fields: &ContainerFields,
+    ) -> Result<(), PublishError> {
+        let asked = format!("{},{}", fields.state, fields.why);
+        let started = tokio::time::Instant::now();
+        loop {
+            let status: serde_json::Map<String, serde_json::Value> =
+                self.get(&[container], &[("fields", &asked)], token, "checking a container").await?;
+            let text = |name: &str| status.get(name).and_then(serde_json::Value::as_str).unwrap_or("");
+            match ContainerState::parse(text(fields.state)) {
+                ContainerState::Finished | ContainerState::Published => return Ok(()),
+                ContainerState::Error => {
+                    let why = one_line(text(fields.why));
+                    return Err(permanent(format!(
+                        "{} could not use {} (container {container} is in ERROR{}{why}); nothing was published",
+                        self.platform,
+                        fields.holds,
+                        if why.is_empty() { "" } else { ": " }
+                    )));
+                }
+                ContainerState::Expired => {
+                    return Err(transient(format!("{} container {container} expired before it was published", self.platform)));
+                }
+                ContainerState::InProgress | ContainerState::Unknown => {}
+            }
+            if started.elapsed() + config.container_poll_interval > config.container_wait {
+                return Err(transient(format!(
+                    "{} was still processing {} after {} s; will try again",
+                    self.platform,
+                    fields.holds,
+                    config.container_wait.as_secs()
+                )));
+            }
+            tokio::time::sleep(config.container_poll_interval).await;
+        }
+    }
+}
+
 /// A container's state, read as `status_code` (Instagram) or `status` (Threads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ContainerState {

@@ -22,12 +22,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Account, ContainerState, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text,
+    Account, ContainerFields, Created, Graph, List, MetaConfig, PublicMedia, not_before, parse_graph_time, public_media, same_text,
 };
 use crate::clock::Clock;
 use crate::crypto::Credentials;
 use crate::domain::Channel;
-use crate::platforms::mastodon::{one_line, permanent, transient};
+use crate::platforms::mastodon::permanent;
 use crate::platforms::net::NetworkPolicy;
 use crate::platforms::{PlatformAdapter, PublishError, PublishRequest, Published};
 
@@ -49,14 +49,6 @@ impl std::fmt::Debug for ThreadsAdapter {
 /// The channel's account: its id and token fields on this network.
 fn account(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "threads_user_id", "access_token", PLATFORM)
-}
-
-#[derive(Debug, Deserialize)]
-struct Status {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    error_message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,35 +115,10 @@ impl ThreadsAdapter {
         Ok(made.id)
     }
 
+    /// Waits for a container (`status`, with Meta's words in `error_message` on an `ERROR`).
     async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
-        let started = tokio::time::Instant::now();
-        loop {
-            let status: Status = self
-                .graph
-                .get(&[container], &[("fields", "status,error_message")], &account.token, "checking a container")
-                .await?;
-            match ContainerState::parse(status.status.as_deref().unwrap_or("")) {
-                ContainerState::Finished | ContainerState::Published => return Ok(()),
-                ContainerState::Error => {
-                    let why = status.error_message.as_deref().map(one_line).unwrap_or_default();
-                    return Err(permanent(format!(
-                        "Threads could not use the post (container {container} is in ERROR{}{why}); nothing was published",
-                        if why.is_empty() { "" } else { ": " }
-                    )));
-                }
-                ContainerState::Expired => {
-                    return Err(transient(format!("Threads container {container} expired before it was published")));
-                }
-                ContainerState::InProgress | ContainerState::Unknown => {}
-            }
-            if started.elapsed() + self.config.container_poll_interval > self.config.container_wait {
-                return Err(transient(format!(
-                    "Threads was still processing the post after {} s; will try again",
-                    self.config.container_wait.as_secs()
-                )));
-            }
-            tokio::time::sleep(self.config.container_poll_interval).await;
-        }
+        const FIELDS: ContainerFields = ContainerFields { state: "status", why: "error_message", holds: "the post" };
+        self.graph.wait_for_container(&self.config, &account.token, container, &FIELDS).await
     }
 }
 
