@@ -15,6 +15,7 @@ use herald_core::platforms::sandbox::SandboxAdapter;
 use herald_core::ports::Ports;
 use herald_core::platforms::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
+use herald_core::services::reconnect;
 use herald_core::store::sqlite::SqliteStore;
 use herald_core::store::{ChannelStore, PostStore};
 
@@ -265,10 +266,12 @@ async fn transient_failures_back_off_honour_retry_after_then_fail_with_a_reason(
 }
 
 #[tokio::test]
-async fn permanent_and_auth_failures_fail_at_once_and_auth_asks_for_a_reconnect() {
+async fn permanent_and_auth_failures_fail_at_once_and_auth_asks_for_a_reconnect_once() {
     let adapter = Scripted::answering(vec![
         Err(PublishError::Permanent { reason: "text too long for X".into() }),
         Err(PublishError::Auth { reason: "token expired".into() }),
+        Err(PublishError::Auth { reason: "token expired".into() }),
+        Err(PublishError::Auth { reason: "the new token is refused too".into() }),
     ]);
     let rig = Rig::new(adapter.clone());
     let ch = rig.channel(Platform::Mastodon, serde_json::json!({})).await;
@@ -283,6 +286,22 @@ async fn permanent_and_auth_failures_fail_at_once_and_auth_asks_for_a_reconnect(
     assert_eq!((b.state, b.last_error.as_deref()), (DeliveryState::Failed, Some("token expired")));
     assert_eq!(rig.kinds(), vec![EventKind::PostFailed, EventKind::PostFailed, EventKind::ChannelNeedsReconnect]);
     assert_eq!(rig.events.events()[2].detail["channel_id"], serde_json::json!(ch.id));
+    let marked = reconnect::needs_reconnect(&*rig.store, &ch).await.unwrap().expect("the channel is marked");
+    assert_eq!(marked.reason, "token expired");
+
+    // The same credentials refused again: the delivery fails, nobody is told twice.
+    rig.schedule(&[&ch], t0()).await;
+    rig.publisher.run_once().await.unwrap();
+    assert_eq!(rig.kinds().iter().filter(|k| **k == EventKind::ChannelNeedsReconnect).count(), 1, "{:?}", rig.kinds());
+
+    // New credentials clear the mark; when they are refused too, that is news again.
+    let renewed = Channel { credentials: Some(rig.cipher.seal(ch.id, &Credentials::from_json("c", &serde_json::json!({"t": "new"})).unwrap())), ..ch.clone() };
+    rig.store.update_channel(&renewed).await.unwrap();
+    assert_eq!(reconnect::needs_reconnect(&*rig.store, &renewed).await.unwrap(), None);
+    rig.schedule(&[&renewed], t0()).await;
+    rig.publisher.run_once().await.unwrap();
+    assert_eq!(rig.kinds().iter().filter(|k| **k == EventKind::ChannelNeedsReconnect).count(), 2, "{:?}", rig.kinds());
+    assert_eq!(reconnect::needs_reconnect(&*rig.store, &renewed).await.unwrap().map(|m| m.reason).as_deref(), Some("the new token is refused too"));
 }
 
 #[tokio::test]

@@ -265,15 +265,14 @@ fn panel<'a>(html: &'a str, id: &str) -> &'a str {
 
 #[tokio::test]
 async fn channels_show_their_health_and_one_is_connected_from_the_form() {
-    use herald_core::store::StateStore;
+    use herald_core::store::{ChannelStore, StateStore};
     let (app, admin, ch) = cafe().await;
     let mastodon = app.platform_channel(&admin, "mastodon", "@cafe").await;
     // The poller read the sandbox up to 06:00 UTC; the network refuses the Mastodon token.
-    app.store.put_state(&format!("metrics#{ch}"), r#"{"polled_until":"2027-01-04T06:00:00Z","reconnect_raised":false}"#, None).await.unwrap();
-    app.store
-        .put_state(&format!("metrics#{mastodon}"), r#"{"polled_until":null,"reconnect_raised":true}"#, None)
-        .await
-        .unwrap();
+    app.store.put_state(&format!("metrics#{ch}"), r#"{"polled_until":"2027-01-04T06:00:00Z"}"#, None).await.unwrap();
+    let refused = app.store.channel_by_id(mastodon.parse().expect("a channel id")).await.unwrap().expect("the channel");
+    let since = crate::common::utc("2027-01-04T05:00:00Z");
+    assert!(herald_core::services::reconnect::mark(&*app.store, &refused, "The access token is invalid", since).await.unwrap());
     // The sandbox published a post at 05:30 UTC.
     let made = app.create(&admin, json!({"text": "Bonjour", "channel_ids": [ch], "publish_at": "2027-01-05T09:00:00Z"})).await;
     let delivery = crate::common::deliveries(&made)[0]["id"].as_str().expect("a delivery").to_owned();
@@ -295,7 +294,15 @@ async fn channels_show_their_health_and_one_is_connected_from_the_form() {
         "the last publication, on the team's clock: {sandbox}"
     );
     let toot = panel(&html, &mastodon);
-    assert!(toot.contains("needs reconnecting"), "{toot}");
+    assert!(toot.contains("needs reconnecting") && toot.contains("(The access token is invalid). Replace them below."), "{toot}");
+    assert!(toot.contains("<time datetime=\"2027-01-04T06:00:00+01:00\">"), "since when, on the team's clock: {toot}");
+    let (status, listed) = app.get("/v1/channels", &admin).await;
+    assert_eq!(status, 200, "{listed}");
+    let by_id = |id: &str| listed["items"].as_array().into_iter().flatten().find(|c| c["id"] == id).cloned().unwrap_or_default();
+    assert_eq!(by_id(&mastodon)["needs_reconnect"], json!({"since": "2027-01-04T05:00:00Z", "reason": "The access token is invalid"}));
+    assert_eq!(by_id(&ch)["needs_reconnect"], Value::Null);
+    let (_, one) = app.get(&format!("/v1/channels/{mastodon}"), &admin).await;
+    assert_eq!(one["needs_reconnect"]["reason"], "The access token is invalid");
     assert!(toot.contains("<dt>Last published</dt><dd>not in the last 30 days</dd>"), "{toot}");
     assert!(toot.contains("<code>access_token</code>"), "says what its credentials take: {toot}");
     assert!(html.contains("instance_url") && html.contains("app_password"), "hints per network");

@@ -121,7 +121,19 @@ pub async fn create(
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Items<views::Channel>>, ApiError> {
     let channels = service::list_channels(&*state.store, &caller.actor()).await?;
-    Ok(Json(Items { items: channels.iter().map(views::Channel::from).collect() }))
+    let mut items = Vec::with_capacity(channels.len());
+    for channel in &channels {
+        items.push(with_reconnect(&state, channel).await?);
+    }
+    Ok(Json(Items { items }))
+}
+
+/// The channel's view with whether the network refused its credentials (read beside it).
+async fn with_reconnect(state: &AppState, channel: &crate::domain::Channel) -> Result<views::Channel, ApiError> {
+    let refused = crate::services::reconnect::needs_reconnect(&*state.store, channel).await.map_err(crate::services::ServiceError::from)?;
+    let mut view = views::Channel::from(channel);
+    view.needs_reconnect = refused.map(|r| views::NeedsReconnect { since: r.since, reason: r.reason });
+    Ok(view)
 }
 
 #[utoipa::path(
@@ -144,7 +156,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<views::Channel>, ApiError> {
     let channel = service::get_channel(&*state.store, &caller.actor(), channel_id(&id)?).await?;
-    Ok(Json(views::Channel::from(&channel)))
+    Ok(Json(with_reconnect(&state, &channel).await?))
 }
 
 #[utoipa::path(
@@ -189,7 +201,7 @@ pub async fn update(
     };
     let channel =
         service::update_channel(&*state.store, &*state.clock, &state.cipher, &state.adapters, &caller.actor(), id, changes).await?;
-    Ok(Json(views::Channel::from(&channel)))
+    Ok(Json(with_reconnect(&state, &channel).await?))
 }
 
 #[utoipa::path(

@@ -156,12 +156,23 @@ pub struct Channel {
     /// An IANA zone name: `Europe/Paris`.
     pub time_zone: String,
     pub has_credentials: bool,
+    /// Set when the network refused the credentials the channel has now: connect it again or
+    /// replace them. `Channel Needs Reconnect` was raised once, when this was first seen.
+    pub needs_reconnect: Option<NeedsReconnect>,
     /// Whether Herald publishes to this channel's network yet. `false`: intake-only (webhooks,
     /// inbox, reports); a post to it is refused at creation.
     pub can_publish: bool,
     pub queue_slots: Vec<QueueSlot>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Since when, and why, a channel needs reconnecting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedsReconnect {
+    pub since: DateTime<Utc>,
+    /// The network's words.
+    pub reason: String,
 }
 
 /// A weekly posting slot in the channel's zone.
@@ -181,6 +192,7 @@ impl From<&domain::Channel> for Channel {
             name: c.name.as_str().to_owned(),
             time_zone: c.time_zone.name().to_owned(),
             has_credentials: c.credentials.is_some(),
+            needs_reconnect: None,
             can_publish: c.platform.can_publish(),
             queue_slots: c
                 .queue_slots

@@ -146,9 +146,6 @@ pub enum PollError {
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 struct PollState {
     cursor: Option<String>,
-    /// `Channel Needs Reconnect` was raised and no poll has succeeded since.
-    #[serde(default)]
-    reconnect_raised: bool,
 }
 
 /// Why a webhook was refused; the HTTP layer maps each to a status.
@@ -293,8 +290,8 @@ impl Intake {
     }
 
     /// Reads one channel's new notifications and ingests them; the cursor moves only after
-    /// everything it covers is stored. An auth failure raises `Channel Needs Reconnect` once
-    /// (until a poll succeeds again).
+    /// everything it covers is stored. An auth failure marks the channel and raises `Channel
+    /// Needs Reconnect` once for its credentials ([`crate::services::reconnect`]).
     pub async fn poll_channel(&self, channel: &Channel, adapter: &dyn InboxAdapter) -> Result<IngestSummary, PollError> {
         let key = format!("poll#{}", channel.id);
         let stored = self.ports.store.get_state(&key).await?;
@@ -305,13 +302,12 @@ impl Intake {
         let polled = match adapter.poll(channel, &credentials, state.cursor.as_deref()).await {
             Ok(p) => p,
             Err(e) => {
-                if matches!(e, PublishError::Auth { .. }) && !state.reconnect_raised {
-                    state.reconnect_raised = true;
-                    let value = serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    if self.ports.store.put_state(&key, &value, version).await.is_ok() {
-                        let detail = json!({"channel_id": channel.id, "platform": channel.platform, "reason": e.to_string()});
-                        self.emit(EventKind::ChannelNeedsReconnect, channel, detail).await;
-                    }
+                let now = self.ports.clock.now();
+                if matches!(e, PublishError::Auth { .. })
+                    && crate::services::reconnect::mark(&*self.ports.store, channel, &e.to_string(), now).await?
+                {
+                    let detail = json!({"channel_id": channel.id, "platform": channel.platform, "reason": e.to_string()});
+                    self.emit(EventKind::ChannelNeedsReconnect, channel, detail).await;
                 }
                 return Err(PollError::Platform(e));
             }
@@ -322,7 +318,6 @@ impl Intake {
             summary.count(self.ingest(channel, team.as_ref(), &event_id, draft, None).await?);
         }
         state.cursor = polled.cursor.or(state.cursor);
-        state.reconnect_raised = false;
         let value = serde_json::to_string(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         match self.ports.store.put_state(&key, &value, version).await {
             // Another poll of the same channel moved the cursor first: what we stored is

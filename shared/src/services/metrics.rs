@@ -18,7 +18,8 @@
 //! are read in batches of the adapter's [`max_batch`](crate::platforms::MetricsAdapter::max_batch)
 //! (25 on Bluesky, one `getPosts` call each; 1 where the network has no batched read). A 429
 //! leaves the channel alone until the reset the network gave (else the next round); an expired
-//! token raises `Channel Needs Reconnect` once, until a read works again; a post the network says
+//! token marks the channel and raises `Channel Needs Reconnect` once for those credentials,
+//! whichever worker saw it first ([`super::reconnect`]); a post the network says
 //! is gone is counted and not stored.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -128,8 +129,6 @@ pub struct ChannelMetricsState {
     pub followers_at: Option<DateTime<Utc>>,
     /// Rate limited: not before this instant.
     pub not_before: Option<DateTime<Utc>>,
-    /// `Channel Needs Reconnect` was raised and no read has worked since.
-    pub reconnect_raised: bool,
 }
 
 fn state_key(channel: ChannelId) -> String {
@@ -147,6 +146,8 @@ pub struct ChannelHealth {
     pub metrics: ChannelMetricsState,
     /// When it last published, within the last [`LAST_PUBLISHED_DAYS`].
     pub last_published: Option<DateTime<Utc>>,
+    /// The network refused its credentials ([`super::reconnect`]).
+    pub needs_reconnect: Option<super::reconnect::NeedsReconnect>,
 }
 
 /// Each channel of the actor's team with its health (the Channels page).
@@ -161,7 +162,8 @@ pub async fn channels_health(
         let stored = store.get_state(&state_key(channel.id)).await?;
         let metrics = stored.and_then(|v| serde_json::from_str(&v.value).ok()).unwrap_or_default();
         let last_published = last.get(&channel.id).copied();
-        out.push(ChannelHealth { channel, metrics, last_published });
+        let needs_reconnect = super::reconnect::needs_reconnect(store, &channel).await?;
+        out.push(ChannelHealth { channel, metrics, last_published, needs_reconnect });
     }
     Ok(out)
 }
@@ -427,7 +429,6 @@ impl MetricsPoller {
             summary.failed += 1;
         }
         w.state.not_before = None;
-        w.state.reconnect_raised = false;
         self.save(&w).await?;
         Ok(summary)
     }
@@ -450,14 +451,11 @@ impl MetricsPoller {
             MetricsError::Auth { reason } => {
                 summary.needs_reconnect += 1;
                 tracing::warn!(channel = %w.channel.id, %reason, "metrics: token refused");
-                if !w.state.reconnect_raised {
-                    w.state.reconnect_raised = true;
-                    if self.save(&w).await? {
-                        let detail = json!({"channel_id": w.channel.id, "platform": w.channel.platform, "reason": reason});
-                        let event = Event::new(EventKind::ChannelNeedsReconnect, &w.channel.team_id, now, detail);
-                        if let Err(e) = self.ports.events.emit(&event).await {
-                            tracing::error!(error = %e, "event not delivered");
-                        }
+                if super::reconnect::mark(&*self.ports.store, &w.channel, reason, now).await? {
+                    let detail = json!({"channel_id": w.channel.id, "platform": w.channel.platform, "reason": reason});
+                    let event = Event::new(EventKind::ChannelNeedsReconnect, &w.channel.team_id, now, detail);
+                    if let Err(e) = self.ports.events.emit(&event).await {
+                        tracing::error!(error = %e, "event not delivered");
                     }
                 }
             }

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod people;
 pub mod posts;
 pub mod publisher;
+pub mod reconnect;
 pub mod reports;
 pub mod series;
 pub mod team;

@@ -507,7 +507,7 @@ impl Publisher {
         };
         tracing::warn!(delivery = %d.id, reason = %reason, "publish failed for good");
         self.emit(EventKind::PostFailed, &d, detail.clone()).await;
-        if matches!(error, PublishError::Auth { .. }) {
+        if matches!(error, PublishError::Auth { .. }) && self.mark_needs_reconnect(&d, &reason, now).await {
             self.emit(EventKind::ChannelNeedsReconnect, &d, detail).await;
         }
         match unconfirmed {
@@ -554,6 +554,24 @@ impl Publisher {
         let capped = exp.min(self.config.max_backoff.num_milliseconds()).max(0);
         let jittered = rand::thread_rng().gen_range(capped / 2..=capped.max(1));
         Duration::milliseconds(jittered)
+    }
+
+    /// Marks the delivery's channel as needing reconnecting: `true` when this is the first
+    /// refusal of its credentials ([`super::reconnect`]), so the event is raised once. A store
+    /// that cannot say errs on the side of raising it.
+    async fn mark_needs_reconnect(&self, d: &Delivery, reason: &str, now: DateTime<Utc>) -> bool {
+        let channel = match self.ports.store.get_channel(&d.team_id, d.channel_id).await {
+            Ok(Some(channel)) => channel,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(delivery = %d.id, error = %e, "channel not read; reconnect raised without a mark");
+                return true;
+            }
+        };
+        super::reconnect::mark(&*self.ports.store, &channel, reason, now).await.unwrap_or_else(|e| {
+            tracing::error!(delivery = %d.id, error = %e, "reconnect mark not stored; raised anyway");
+            true
+        })
     }
 
     async fn emit(&self, kind: EventKind, d: &Delivery, detail: serde_json::Value) {

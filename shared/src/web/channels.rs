@@ -189,7 +189,7 @@ fn slots_text(slots: &[QueueSlot]) -> String {
 
 fn channel_panel(
     caller: &Caller,
-    ChannelHealth { channel: c, metrics: health, last_published }: &ChannelHealth,
+    ChannelHealth { channel: c, metrics: health, last_published, needs_reconnect }: &ChannelHealth,
     tz: chrono_tz::Tz,
     now: chrono::DateTime<chrono::Utc>,
     shown: &Shown,
@@ -224,8 +224,11 @@ fn channel_panel(
                 }
                 dt { "Connection" }
                 dd {
-                    @if health.reconnect_raised {
-                        span.badge.bad { "needs reconnecting" } " The network refuses its credentials: replace them below."
+                    @if let Some(refused) = needs_reconnect {
+                        span.badge.bad { "needs reconnecting" }
+                        " Since " (when(refused.since, tz)) " the network refuses its credentials (" (refused.reason) "). "
+                        @if super::connect::OAUTH_PLATFORMS.contains(&c.platform) { "Connect it again above, or replace them below." }
+                        @else { "Replace them below." }
                     } @else if let Some(until) = health.not_before.filter(|t| *t > now) {
                         span.badge.warn { "rate limited" } " Until " (when(until, tz)) "."
                     } @else {
