@@ -74,6 +74,12 @@ impl Credentials {
         self.0.keys().map(String::as_str)
     }
 
+    /// The same credentials with `name` set to `value` (a renewed token, its new expiry).
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.0.insert(name.to_owned(), SecretString::from(value.to_owned()));
+        self
+    }
+
     fn to_plain_json(&self) -> Vec<u8> {
         let plain: BTreeMap<&str, &str> = self.0.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect();
         serde_json::to_vec(&plain).unwrap_or_default()

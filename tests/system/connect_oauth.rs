@@ -334,8 +334,12 @@ async fn a_threads_profile_connects_through_the_pages() {
     let stored = stored_credentials(rig, &team).await;
     let (platform, creds) = &stored[&format!("@{THREADS_USERNAME}")];
     assert_eq!(*platform, Platform::Threads);
-    assert_eq!(creds.field_names().collect::<Vec<_>>(), ["access_token", "threads_user_id"]);
+    assert_eq!(creds.field_names().collect::<Vec<_>>(), ["access_token", "threads_user_id", "token_expires_at"]);
     assert_eq!((creds.get("threads_user_id"), creds.get("access_token")), (Some(THREADS_USER_ID), Some(long.as_str())), "the long-lived token is kept");
+    // Its expiry (`expires_in` 5183944 s, about 60 days), so the metric poller renews it in time.
+    let expires = herald_core::platforms::tokens::expires_at(creds).expect("the expiry is kept");
+    let lifetime = expires - chrono::Utc::now();
+    assert!((59..=60).contains(&lifetime.num_days()), "expires in {lifetime:?}");
 }
 
 #[tokio::test]

@@ -1258,7 +1258,7 @@ async fn the_pollers_bring_a_channels_mention_and_counters_into_dynamodb() {
     let summary = metrics.invoke(&tick).await.json();
     assert_eq!(
         summary,
-        json!({"channels": 1, "rate_limited": 0, "needs_reconnect": 0, "failed": 0, "posts": 1, "gone": 0, "followers": 1})
+        json!({"channels": 1, "rate_limited": 0, "needs_reconnect": 0, "failed": 0, "posts": 1, "gone": 0, "followers": 1, "tokens_renewed": 0})
     );
     let post_subject = MetricSubject::Delivery { channel_id, delivery_id: delivery.id };
     let (from, to) = (published, Utc::now() + chrono::Duration::minutes(1));
@@ -1303,7 +1303,7 @@ async fn scheduled_functions_refuse_events_that_are_not_their_schedule_and_keep_
             ),
             "metric-poller" => assert_eq!(
                 summary,
-                json!({"channels": 0, "rate_limited": 0, "needs_reconnect": 0, "failed": 0, "posts": 0, "gone": 0, "followers": 0})
+                json!({"channels": 0, "rate_limited": 0, "needs_reconnect": 0, "failed": 0, "posts": 0, "gone": 0, "followers": 0, "tokens_renewed": 0})
             ),
             // No team in this table: nothing to report on.
             "report-generator" => {

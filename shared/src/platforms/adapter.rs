@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::inbox::InboxAdapter;
 use super::metrics::MetricsAdapter;
+use super::tokens::TokenAdapter;
 use crate::crypto::Credentials;
 use crate::domain::{Channel, Delivery, MediaRef, Platform};
 use crate::media::MediaFiles;
@@ -75,12 +76,14 @@ pub trait PlatformAdapter: Send + Sync {
     async fn check_credentials(&self, channel: &Channel, credentials: &Credentials) -> Result<(), PublishError>;
 }
 
-/// The adapters a host wires in, by platform: publishing, inbox (polling and replying), metrics.
+/// The adapters a host wires in, by platform: publishing, inbox (polling and replying),
+/// metrics, and renewing tokens that expire.
 #[derive(Clone, Default)]
 pub struct Adapters(
     HashMap<Platform, Arc<dyn PlatformAdapter>>,
     HashMap<Platform, Arc<dyn InboxAdapter>>,
     HashMap<Platform, Arc<dyn MetricsAdapter>>,
+    HashMap<Platform, Arc<dyn TokenAdapter>>,
 );
 
 impl Adapters {
@@ -109,5 +112,14 @@ impl Adapters {
 
     pub fn metrics(&self, platform: Platform) -> Option<&Arc<dyn MetricsAdapter>> {
         self.2.get(&platform)
+    }
+
+    pub fn with_tokens(mut self, platform: Platform, adapter: Arc<dyn TokenAdapter>) -> Self {
+        self.3.insert(platform, adapter);
+        self
+    }
+
+    pub fn tokens(&self, platform: Platform) -> Option<&Arc<dyn TokenAdapter>> {
+        self.3.get(&platform)
     }
 }

@@ -57,6 +57,7 @@ const INSTAGRAM: &[Field] = &[
 const THREADS: &[Field] = &[
     required("threads_user_id", "the Threads profile's id (`GET /me` on graph.threads.net)"),
     required("access_token", "a token with `threads_basic` and `threads_content_publish`"),
+    optional("token_expires_at", "when `access_token` expires (RFC 3339); Herald renews it a week before (set by Connect)"),
     META_APP_SECRET,
     META_VERIFY_TOKEN,
     ACCOUNT_ID,
@@ -136,6 +137,11 @@ pub fn check_shape(platform: Platform, credentials: &Credentials) -> Result<(), 
                 && ms.parse::<u32>().ok().filter(|ms| *ms <= 60_000).is_none()
             {
                 return Err(ValidationError::new("credentials.ack_delay_ms", "must be a whole number of milliseconds, 0 to 60000"));
+            }
+        }
+        Platform::Threads => {
+            if value(super::tokens::TOKEN_EXPIRES_AT).is_some_and(|v| chrono::DateTime::parse_from_rfc3339(v).is_err()) {
+                return Err(ValidationError::new("credentials.token_expires_at", "must be an RFC 3339 time: 2027-02-01T09:00:00Z"));
             }
         }
         Platform::Mastodon => address(value("instance_url"), "instance_url", None, platform)?,

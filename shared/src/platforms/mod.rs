@@ -11,11 +11,13 @@ pub mod metrics;
 pub mod net;
 pub mod bluesky;
 pub mod sandbox;
+pub mod tokens;
 
 pub use adapter::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};
 pub use inbox::{InboxAdapter, Polled};
 pub use metrics::{MetricsAdapter, MetricsError};
 pub use net::NetworkPolicy;
+pub use tokens::TokenAdapter;
 
 /// The adapters of the real networks, each with its own HTTP client (built once per process).
 /// `network` says whether they may reach private addresses ([`NetworkPolicy`]; the hosts read
@@ -33,7 +35,7 @@ pub fn network_adapters(
     let meta = meta::MetaConfig::from_env();
     let facebook = meta::facebook::FacebookAdapter::with_config(clock.clone(), meta.clone(), network)?;
     let instagram = meta::instagram::InstagramAdapter::with_config(clock.clone(), meta.clone(), network)?;
-    let threads = meta::threads::ThreadsAdapter::with_config(clock, meta, network)?;
+    let threads = std::sync::Arc::new(meta::threads::ThreadsAdapter::with_config(clock, meta, network)?);
     Ok(Adapters::default()
         .with(Platform::Mastodon, mastodon.clone())
         .with_inbox(Platform::Mastodon, mastodon.clone())
@@ -43,7 +45,8 @@ pub fn network_adapters(
         .with_metrics(Platform::Bluesky, bluesky)
         .with(Platform::Facebook, std::sync::Arc::new(facebook))
         .with(Platform::Instagram, std::sync::Arc::new(instagram))
-        .with(Platform::Threads, std::sync::Arc::new(threads)))
+        .with(Platform::Threads, threads.clone())
+        .with_tokens(Platform::Threads, threads))
 }
 
 #[cfg(test)]

@@ -583,7 +583,7 @@ pub async fn callback(
         return Err(ServiceError::Conflict("this connection was already made; start again to connect more".into()).into());
     }
     let (provider, app, redirect, http) = config.ready(platform)?;
-    let client = Graph { http, endpoints: &config.endpoints };
+    let client = Graph { http, endpoints: &config.endpoints, now };
     let found = match provider {
         Provider::Meta => client.meta_accounts(app, &redirect, code).await?,
         Provider::Threads => client.threads_accounts(app, &redirect, code).await?,
@@ -630,11 +630,23 @@ type Found = (Platform, String, String, Credentials);
 struct Graph<'a> {
     http: &'a HttpClient,
     endpoints: &'a Endpoints,
+    now: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
+    /// Seconds (a long-lived token: about 60 days). Absent for tokens that do not expire.
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+impl TokenAnswer {
+    /// When the token expires, said as the credentials keep it, if the network said.
+    fn expires_at(&self, now: DateTime<Utc>) -> Option<String> {
+        let lifetime = chrono::Duration::try_seconds(self.expires_in.filter(|s| *s > 0)?)?;
+        Some(now.checked_add_signed(lifetime)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
 }
 
 #[derive(Deserialize)]
@@ -831,12 +843,12 @@ impl Graph<'_> {
             )
             .await?;
         let name = profile.username.map_or_else(|| format!("Threads {}", profile.id), |u| format!("@{u}"));
-        Ok(vec![(
-            Platform::Threads,
-            profile.id.clone(),
-            name,
-            creds(&[("threads_user_id", &profile.id), ("access_token", &long.access_token)]),
-        )])
+        // The expiry is kept so the metric poller renews the token a week before it
+        // ([`crate::platforms::TokenAdapter`]).
+        let mut fields = vec![("threads_user_id", profile.id.clone()), ("access_token", long.access_token.clone())];
+        fields.extend(long.expires_at(self.now).map(|at| (crate::platforms::tokens::TOKEN_EXPIRES_AT, at)));
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(vec![(Platform::Threads, profile.id.clone(), name, creds(&fields))])
     }
 }
 

@@ -106,6 +106,8 @@ pub struct MetricsSummary {
     pub gone: usize,
     /// Follower counts stored.
     pub followers: usize,
+    /// Tokens renewed before they expired ([`crate::platforms::TokenAdapter`]).
+    pub tokens_renewed: usize,
 }
 
 impl MetricsSummary {
@@ -116,6 +118,7 @@ impl MetricsSummary {
         self.failed += o.failed;
         self.posts += o.posts;
         self.gone += o.gone;
+        self.tokens_renewed += o.tokens_renewed;
         self.followers += o.followers;
     }
 }
@@ -350,6 +353,10 @@ impl MetricsPoller {
                 return self.stopped(w, e, now, summary).await;
             }
         };
+        let credentials = match self.renew_token(&mut w, credentials, now, &mut summary).await? {
+            Ok(credentials) => credentials,
+            Err(e) => return self.stopped(w, e, now, summary).await,
+        };
         summary.channels = 1;
         let day = now.with_timezone(&w.zone).date_naive();
         let mut failures = 0;
@@ -431,6 +438,46 @@ impl MetricsPoller {
         w.state.not_before = None;
         self.save(&w).await?;
         Ok(summary)
+    }
+
+    /// Renews the channel's token when it is due ([`crate::platforms::TokenAdapter`]) and keeps
+    /// the new credentials, unless someone replaced the credentials meanwhile (theirs stand).
+    /// A renewal the network could not make now is tried next round, with the old token, still
+    /// valid for days; a refused token stops the channel like any refusal.
+    async fn renew_token(
+        &self,
+        w: &mut ChannelWork,
+        credentials: crate::crypto::Credentials,
+        now: DateTime<Utc>,
+        summary: &mut MetricsSummary,
+    ) -> StoreResult<Result<crate::crypto::Credentials, MetricsError>> {
+        let Some(tokens) = self.ports.adapters.tokens(w.channel.platform) else { return Ok(Ok(credentials)) };
+        if tokens.renew_from(&credentials).is_none_or(|from| from > now) {
+            return Ok(Ok(credentials));
+        }
+        let renewed = match tokens.renew(&w.channel, &credentials).await {
+            Ok(renewed) => renewed,
+            Err(crate::platforms::PublishError::Auth { reason }) => return Ok(Err(MetricsError::Auth { reason })),
+            Err(e) => {
+                tracing::warn!(channel = %w.channel.id, error = %e, "token not renewed; trying again next round");
+                return Ok(Ok(credentials));
+            }
+        };
+        let sealed = |c: &Channel| c.credentials.as_ref().map(|s| s.as_str().to_owned());
+        let Some(mut current) = self.ports.store.get_channel(&w.channel.team_id, w.channel.id).await? else {
+            return Ok(Ok(credentials));
+        };
+        if sealed(&current) != sealed(&w.channel) {
+            tracing::info!(channel = %w.channel.id, "credentials replaced meanwhile; the renewed token is dropped");
+            return Ok(Ok(credentials));
+        }
+        current.credentials = Some(self.ports.cipher.seal(current.id, &renewed));
+        current.updated_at = now;
+        self.ports.store.update_channel(&current).await?;
+        tracing::info!(channel = %current.id, platform = %current.platform, "token renewed");
+        summary.tokens_renewed += 1;
+        w.channel = current;
+        Ok(Ok(renewed))
     }
 
     /// A rate limit or a refused token ends the channel's round; its position stays.
@@ -574,11 +621,36 @@ mod tests {
         }
     }
 
+    /// Renews Sandbox tokens that carry an expiry: `renewed-<channel>` for 60 days; channel
+    /// `refused`'s old token is refused.
+    #[derive(Default)]
+    struct Renewing {
+        renewed: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::platforms::TokenAdapter for Renewing {
+        fn renew_from(&self, credentials: &Credentials) -> Option<DateTime<Utc>> {
+            crate::platforms::tokens::expires_at(credentials).map(|t| t - Duration::days(7))
+        }
+
+        async fn renew(&self, channel: &Channel, credentials: &Credentials) -> Result<Credentials, crate::platforms::PublishError> {
+            let name = channel.name.as_str();
+            self.renewed.lock().unwrap().push(name.to_owned());
+            if name == "refused" {
+                return Err(crate::platforms::PublishError::Auth { reason: "Error validating access token".into() });
+            }
+            let until = crate::platforms::tokens::expires_at(credentials).unwrap() + Duration::days(53);
+            Ok(credentials.clone().with("access_token", &format!("renewed-{name}")).with("token_expires_at", &until.to_rfc3339()))
+        }
+    }
+
     struct Rig {
         store: Arc<SqliteStore>,
         clock: Arc<ManualClock>,
         events: Arc<MemorySink>,
         adapter: Arc<Batched>,
+        tokens: Arc<Renewing>,
         poller: MetricsPoller,
         team: TeamId,
     }
@@ -589,6 +661,7 @@ mod tests {
             let clock = Arc::new(ManualClock::new(t));
             let events = Arc::new(MemorySink::default());
             let adapter = Arc::new(Batched::default());
+            let tokens = Arc::new(Renewing::default());
             let team = Team { language: Default::default(), logo: None, version: 0,
                 id: TeamId::parse("team", "cafe").unwrap(),
                 name: "Café".into(),
@@ -602,9 +675,13 @@ mod tests {
             let cipher = crate::crypto::CredentialCipher::from_base64(&crate::crypto::CredentialCipher::generate_key()).unwrap();
             let ports = Ports::new(store.clone(), clock.clone(), cipher)
                 .with_events(events.clone())
-                .with_adapters(crate::platforms::Adapters::default().with_metrics(Platform::Sandbox, adapter.clone()));
+                .with_adapters(
+                    crate::platforms::Adapters::default()
+                        .with_metrics(Platform::Sandbox, adapter.clone())
+                        .with_tokens(Platform::Sandbox, tokens.clone()),
+                );
             let poller = MetricsPoller::new(ports, MetricsPlan::default());
-            Rig { store, clock, events, adapter, poller, team: team.id }
+            Rig { store, clock, events, adapter, tokens, poller, team: team.id }
         }
 
         /// A channel with `n` posts published at `at`, the `gone`-th (1-based) of them deleted since.
@@ -644,6 +721,22 @@ mod tests {
             deliveries
         }
 
+        /// A channel with no posts whose token expires at `expires`.
+        async fn expiring(&self, name: &str, expires: DateTime<Utc>) -> Channel {
+            let id = self.channel(name, 0, None, expires).await.first().map(|d| d.channel_id);
+            assert!(id.is_none());
+            let mut c = self.store.list_channels(&self.team).await.unwrap().into_iter().find(|c| c.name.as_str() == name).unwrap();
+            let creds = Credentials::default().with("access_token", "old").with("token_expires_at", &expires.to_rfc3339());
+            c.credentials = Some(self.poller.ports.cipher.seal(c.id, &creds));
+            self.store.update_channel(&c).await.unwrap();
+            c
+        }
+
+        fn token_of(&self, c: &Channel) -> (String, Option<DateTime<Utc>>) {
+            let creds = self.poller.ports.cipher.open(c.id, c.credentials.as_ref().unwrap()).unwrap();
+            (creds.get("access_token").unwrap().to_owned(), crate::platforms::tokens::expires_at(&creds))
+        }
+
         async fn snapshots(&self, d: &Delivery) -> usize {
             let subject = MetricSubject::Delivery { channel_id: d.channel_id, delivery_id: d.id };
             self.store.snapshots(&self.team, &subject, d.publish_at, d.publish_at + Duration::days(30)).await.unwrap().len()
@@ -663,6 +756,38 @@ mod tests {
         fn reconnects(&self) -> usize {
             self.events.events().iter().filter(|e| e.kind == EventKind::ChannelNeedsReconnect).count()
         }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_renewed_a_week_before_they_expire_and_kept() {
+        let t = Utc.with_ymd_and_hms(2027, 1, 4, 8, 0, 0).unwrap();
+        let r = Rig::new(t).await;
+        let fresh = r.expiring("fresh", t + Duration::days(30)).await;
+        let due = r.expiring("due", t + Duration::days(5)).await;
+        let refused = r.expiring("refused", t + Duration::days(1)).await;
+
+        let s = r.poller.run_once().await.unwrap();
+        assert_eq!((s.tokens_renewed, s.needs_reconnect), (1, 1), "{s:?}");
+        let mut asked = r.tokens.renewed.lock().unwrap().clone();
+        asked.sort();
+        assert_eq!(asked, ["due", "refused"], "only the tokens within a week of their expiry");
+        let reload = |c: &Channel| {
+            let (store, team, id) = (r.store.clone(), c.team_id.clone(), c.id);
+            async move { store.get_channel(&team, id).await.unwrap().unwrap() }
+        };
+        assert_eq!(r.token_of(&reload(&fresh).await), ("old".into(), Some(t + Duration::days(30))), "not due: untouched");
+        assert_eq!(r.token_of(&reload(&due).await), ("renewed-due".into(), Some(t + Duration::days(58))), "renewed and kept");
+        assert_eq!(r.token_of(&reload(&refused).await).0, "old");
+        assert_eq!(r.reconnects(), 1, "the refused renewal asks for a reconnect");
+        assert!(crate::services::reconnect::needs_reconnect(&*r.store, &reload(&refused).await).await.unwrap().is_some());
+
+        // A day later the renewed token is far from its expiry: nothing is asked again but the
+        // refused one, quietly.
+        r.clock.set(t + Duration::days(1) + Duration::minutes(1));
+        let s = r.poller.run_once().await.unwrap();
+        assert_eq!((s.tokens_renewed, s.needs_reconnect), (0, 1), "{s:?}");
+        assert_eq!(r.tokens.renewed.lock().unwrap().iter().filter(|n| *n == "due").count(), 1);
+        assert_eq!(r.reconnects(), 1);
     }
 
     #[tokio::test]

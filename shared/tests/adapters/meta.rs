@@ -315,6 +315,13 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
 
         // ----- Threads
         (Method::GET, [THREADS_USER], true) => reply(StatusCode::OK, json!({"id": THREADS_USER, "username": "cafeducoin"})),
+        // platforms.md §5.4: another 60 days for a token at least a day old and unexpired.
+        (Method::GET, ["refresh_access_token"], true) => match p("grant_type").as_deref() {
+            Some("th_refresh_token") => {
+                reply(StatusCode::OK, json!({"access_token": "THQ-renewed", "token_type": "bearer", "expires_in": 5183944}))
+            }
+            _ => graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) grant_type must be th_refresh_token"),
+        },
         (Method::POST, [THREADS_USER, "threads"], true) => fake.with(|s| {
             let kind = p("media_type").unwrap_or_default();
             let ok = match kind.as_str() {
@@ -900,4 +907,27 @@ async fn threads_throttled_by_the_app_usage_header_waits_and_says_so() {
     assert!(fake.with(|s| s.threads.is_empty()));
     let bad = Fixture::new(Platform::Threads, "x", &[]).with_token("nope");
     assert!(matches!(th.check_credentials(&bad.channel, &bad.credentials).await, Err(PublishError::Auth { .. })));
+}
+
+#[tokio::test]
+async fn threads_tokens_are_renewed_for_sixty_days_and_a_refused_one_asks_for_a_reconnect() {
+    use herald_core::platforms::TokenAdapter;
+    use herald_core::platforms::tokens::{TOKEN_EXPIRES_AT, expires_at};
+    let (fake, config) = fake().await;
+    let th = threads(config);
+    let f = Fixture::new(Platform::Threads, "x", &[]);
+    let expiring = f.credentials.clone().with(TOKEN_EXPIRES_AT, "2026-11-25T10:00:00Z");
+    assert_eq!(th.renew_from(&expiring), Some(Utc.with_ymd_and_hms(2026, 11, 18, 10, 0, 0).unwrap()), "a week ahead");
+    assert_eq!(th.renew_from(&f.credentials), None, "no expiry known: never renewed");
+
+    let renewed = th.renew(&f.channel, &expiring).await.unwrap();
+    assert_eq!(renewed.get("access_token"), Some("THQ-renewed"));
+    assert_eq!(renewed.get("threads_user_id"), Some(THREADS_USER), "the other fields are kept");
+    assert_eq!(expires_at(&renewed), Some(now() + chrono::Duration::seconds(5_183_944)));
+    let asked = fake.with(|s| s.seen.last().cloned()).unwrap();
+    assert_eq!((asked.path.as_str(), param(&asked, "grant_type")), ("/refresh_access_token", Some("th_refresh_token")));
+    assert!(asked.token_in_query, "a GET carries the token as its access_token parameter");
+
+    let old = Fixture::new(Platform::Threads, "x", &[]).with_token("expired");
+    assert!(matches!(th.renew(&old.channel, &old.credentials).await, Err(PublishError::Auth { .. })));
 }

@@ -21,6 +21,7 @@
 pub mod facebook;
 pub mod instagram;
 pub mod threads;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,6 +192,11 @@ impl Graph {
             return Err(self.error(&reply, doing));
         }
         reply.json(self.platform, doing)
+    }
+
+    /// Now, on the adapters' clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// What a failed answer means (the module's doc says how it is sorted).
