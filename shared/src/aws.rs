@@ -10,6 +10,8 @@
 //! | `HERALD_REPORTS_BUCKET` | the S3 bucket of report files: required by the functions that write or serve them (the API, the report generator), which refuse to start without it |
 //! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
 //! | `HERALD_ALLOW_PRIVATE_NETWORK` | `1`: the networks' clients may reach private addresses (tests' fakes); unset in production |
+//! | `HERALD_OAUTH_PARAMS` | the API: the SSM path (`/herald/<Stage>/oauth/`) under which the connect flow's apps are kept: `facebook-client-id`, `facebook-client-secret`, `threads-client-id`, `threads-client-secret` (the secrets as SecureString); a network whose two are not there has no Connect button |
+//! | `HERALD_PUBLIC_URL` | the API: its public address for the connect flow's redirect URL; unset, the address API Gateway was reached at (the first request's `Host`) |
 //! | `HERALD_PUBLISH_CONCURRENCY` | the scheduled publisher: most deliveries publishing at once (default 16, sized for 256 MB: `publisher::DEFAULT_CONCURRENCY`) |
 
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub enum ConfigError {
     Switch(#[from] SwitchError),
     #[error(transparent)]
     Concurrency(#[from] crate::services::publisher::ConcurrencyError),
+    #[error("connect: {0}")]
+    Connect(String),
 }
 
 /// The scheduled publisher's settings on Lambda: the defaults, with
@@ -110,6 +114,44 @@ impl AwsContext {
             .and_then(|p| p.value())
             .ok_or_else(|| ConfigError::Ssm { name: name.clone(), message: "the parameter has no value".into() })?;
         Ok(CredentialCipher::from_base64(value)?)
+    }
+
+    /// The connect flow's configuration for the API function
+    /// ([`crate::services::connect::ConnectConfig::from_vars`]): the apps' ids and secrets from
+    /// the SSM parameters under `HERALD_OAUTH_PARAMS` (one `GetParameters` call; a variable of
+    /// the same meaning, `HERALD_FACEBOOK_CLIENT_ID`…, wins when set), and the public URL from
+    /// `HERALD_PUBLIC_URL` or else learned from the requests API Gateway sends.
+    pub async fn connect_config(&self) -> Result<crate::services::connect::ConnectConfig, ConfigError> {
+        /// SSM parameter under the path → the variable `herald serve` reads for it.
+        const PARAMS: [(&str, &str); 4] = [
+            ("facebook-client-id", "HERALD_FACEBOOK_CLIENT_ID"),
+            ("facebook-client-secret", "HERALD_FACEBOOK_CLIENT_SECRET"),
+            ("threads-client-id", "HERALD_THREADS_CLIENT_ID"),
+            ("threads-client-secret", "HERALD_THREADS_CLIENT_SECRET"),
+        ];
+        let mut from_ssm = std::collections::HashMap::new();
+        if let Some(path) = std::env::var("HERALD_OAUTH_PARAMS").ok().filter(|p| !p.trim().is_empty()) {
+            let path = format!("{}/", path.trim().trim_end_matches('/'));
+            let names: Vec<String> = PARAMS.iter().map(|(name, _)| format!("{path}{name}")).collect();
+            // Parameters not created come back as `invalid_parameters`, not as an error.
+            let out = aws_sdk_ssm::Client::new(&self.sdk)
+                .get_parameters()
+                .set_names(Some(names))
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| ConfigError::Ssm { name: path.clone(), message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string() })?;
+            for p in out.parameters() {
+                let var = PARAMS.iter().find(|(name, _)| p.name() == Some(format!("{path}{name}").as_str())).map(|(_, var)| *var);
+                if let (Some(var), Some(value)) = (var, p.value()) {
+                    from_ssm.insert(var, value.to_owned());
+                }
+            }
+        }
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).or_else(|| from_ssm.get(name).cloned());
+        crate::services::connect::ConnectConfig::from_vars(get, NetworkPolicy::from_env()?)
+            .map(crate::services::connect::ConnectConfig::learning_public_url_from_requests)
+            .map_err(|e| ConfigError::Connect(e.to_string()))
     }
 
     /// Where events go: the bus named by `HERALD_EVENT_BUS`, or (with no bus configured) the

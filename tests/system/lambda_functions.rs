@@ -244,6 +244,8 @@ impl Moto {
                 "ReportsBucket" => self.bucket.clone(),
                 "MediaBucket" => self.media_bucket.clone(),
                 "Stage" => STAGE.to_owned(),
+                // Empty, as deployed by default: the API learns its address from the requests.
+                "PublicUrl" => String::new(),
                 "CredentialsKeyParameterName" => self.key_param.trim_start_matches('/').to_owned(),
                 "AWS::Region" => "us-east-1".to_owned(),
                 _ => return None,
@@ -1354,6 +1356,43 @@ async fn the_emulator_refuses_answers_for_unknown_requests() {
 /// the sandbox writes to a folder of the machine, which a Lambda function does not have (the
 /// reasons: `herald_core::http::channels::create`). `herald serve` takes them as before
 /// (tests/system/api_channels.rs, serve.rs).
+/// Connect with OAuth on Lambda: the app's id and secret are SSM parameters under the stage's
+/// path (the secret a SecureString), and the redirect URL is the address API Gateway was reached
+/// at. A network whose parameters were not created says which variable to set.
+#[tokio::test]
+async fn the_api_function_reads_the_connect_apps_from_ssm_and_redirects_to_its_own_address() {
+    let moto = Moto::new().await;
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk);
+    for (name, value, kind) in [
+        ("facebook-client-id", "424242", aws_sdk_ssm::types::ParameterType::String),
+        ("facebook-client-secret", "s3cret", aws_sdk_ssm::types::ParameterType::SecureString),
+    ] {
+        ssm.put_parameter()
+            .name(format!("/herald/{STAGE}/oauth/{name}"))
+            .r#type(kind)
+            .value(value)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("SSM parameter");
+    }
+    let api = moto.start("api").await;
+    let key = moto.admin_key("cafe").await;
+
+    let (status, body) = http_json(&api.invoke(&http_event("POST", "/v1/channels/connect/facebook", Some(&key), None)).await);
+    assert_eq!(status, 200, "{body}");
+    let url = reqwest::Url::parse(body["authorize_url"].as_str().expect("authorize_url")).expect("a URL");
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "424242", "the app id from SSM");
+    // infra/events/apigw-http-post-json.json is a request to abcdef1234.execute-api…
+    assert_eq!(q["redirect_uri"], "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/oauth/facebook/callback");
+    assert!(!body.to_string().contains("s3cret"), "the secret never leaves the function");
+
+    let (status, body) = http_json(&api.invoke(&http_event("POST", "/v1/channels/connect/threads", Some(&key), None)).await);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("HERALD_THREADS_CLIENT_ID"), "{body}");
+}
+
 #[tokio::test]
 async fn the_api_function_refuses_sandbox_channels_with_a_422() {
     let moto = Moto::new().await;

@@ -189,7 +189,27 @@ pub fn api_router(state: AppState) -> Router {
     let router = Router::new()
         .route("/health", get(health))
         .nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
-    with_common_layers(webhooks::routes(router).fallback(not_found).with_state(state))
+    let router = webhooks::routes(router).fallback(not_found);
+    let router = match state.connect.learns_public_url() {
+        true => router.layer(axum::middleware::from_fn_with_state(state.connect.clone(), learn_public_url)),
+        false => router,
+    };
+    with_common_layers(router.with_state(state))
+}
+
+/// Behind API Gateway: the connect flow's public URL from the first request's `Host`
+/// ([`crate::services::connect::ConnectConfig::learning_public_url_from_requests`]).
+async fn learn_public_url(
+    State(connect): State<std::sync::Arc<crate::services::connect::ConnectConfig>>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if connect.learns_public_url()
+        && let Some(host) = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok())
+    {
+        connect.learn_public_url(host);
+    }
+    next.run(request).await
 }
 
 /// Body limit, a panic in a handler turned into a 500 for that request alone, request ids

@@ -16,6 +16,7 @@
 //! described here; the next networks add a [`Provider`]. The app's id and secret come from the
 //! host's configuration ([`ConnectConfig::from_env`]); on AWS they are not wired yet.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -215,6 +216,9 @@ pub struct ConfigError {
 pub struct ConnectConfig {
     /// `HERALD_PUBLIC_URL`, without a trailing slash.
     pub public_url: Option<String>,
+    /// Behind API Gateway without `HERALD_PUBLIC_URL`: the API's own address, learned from the
+    /// first request's `Host` ([`ConnectConfig::learn_public_url`]).
+    learned_public_url: Option<Arc<std::sync::OnceLock<String>>>,
     pub meta: AppSetting,
     pub threads: AppSetting,
     pub endpoints: Endpoints,
@@ -288,11 +292,50 @@ impl ConnectConfig {
             .map_err(|e| ConfigError { var: "HERALD_ALLOW_PRIVATE_NETWORK", problem: format!("HTTP client: {e}") })?;
         Ok(Self {
             public_url,
+            learned_public_url: None,
             meta: AppSetting::read(Provider::Meta, &get),
             threads: AppSetting::read(Provider::Threads, &get),
             endpoints,
             http: Some(http),
         })
+    }
+
+    /// On a host that is reached only through a front door naming itself in `Host` (API
+    /// Gateway on Lambda) and has no `HERALD_PUBLIC_URL`: the public URL becomes
+    /// `https://<Host>` of the first request that names one. API Gateway routes by that name,
+    /// so a request cannot reach this function under another. Put a custom domain in
+    /// `HERALD_PUBLIC_URL` instead: the redirect URL must be the one registered with the network.
+    /// Not for `herald serve`, where anyone on the network could send any `Host`.
+    pub fn learning_public_url_from_requests(self) -> Self {
+        match self.public_url {
+            Some(_) => self,
+            None => Self { learned_public_url: Some(Arc::default()), ..self },
+        }
+    }
+
+    /// Whether [`Self::learn_public_url`] is still waiting for a host.
+    pub fn learns_public_url(&self) -> bool {
+        self.learned_public_url.as_ref().is_some_and(|l| l.get().is_none())
+    }
+
+    /// Takes `https://<host>` as the public URL, if this configuration learns it and has none
+    /// yet, and `host` is a plain host name (letters, digits, dots, dashes, an optional port).
+    pub fn learn_public_url(&self, host: &str) {
+        let Some(learned) = &self.learned_public_url else { return };
+        let (name, port) = host.split_once(':').unwrap_or((host, ""));
+        let plain = !name.is_empty()
+            && name.len() <= 253
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.len() <= 5;
+        if plain && learned.set(format!("https://{}", host.to_ascii_lowercase())).is_ok() {
+            tracing::info!(public_url = %format!("https://{host}"), "connect: public URL learned from the first request");
+        }
+    }
+
+    /// `HERALD_PUBLIC_URL`, or the address learned from the requests.
+    fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref().or_else(|| self.learned_public_url.as_ref().and_then(|l| l.get()).map(String::as_str))
     }
 
     fn setting(&self, provider: Provider) -> &AppSetting {
@@ -306,12 +349,12 @@ impl ConnectConfig {
     /// its button then).
     pub fn configured(&self, platform: Platform) -> bool {
         Provider::of(platform)
-            .is_some_and(|p| matches!(self.setting(p), AppSetting::Set(_)) && self.public_url.is_some() && self.http.is_some())
+            .is_some_and(|p| matches!(self.setting(p), AppSetting::Set(_)) && self.public_url().is_some() && self.http.is_some())
     }
 
     /// The redirect URL of `platform`: `<HERALD_PUBLIC_URL>/oauth/<platform>/callback`.
     pub fn redirect_uri(&self, platform: Platform) -> Option<String> {
-        self.public_url.as_ref().map(|base| format!("{base}/oauth/{}/callback", platform.as_str()))
+        self.public_url().map(|base| format!("{base}/oauth/{}/callback", platform.as_str()))
     }
 
     /// The app, the redirect URL and the client for `platform`, or a 422 naming the variable
