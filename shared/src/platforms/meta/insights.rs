@@ -310,17 +310,17 @@ impl Network {
     async fn followers(self, graph: &Graph, account: &Account) -> Result<Option<u64>, MetricsError> {
         const DOING: &str = "reading the account's followers";
         let count = |v: &serde_json::Value, name: &str| v.get(name).and_then(serde_json::Value::as_u64);
+        let fields = |fields: &'static str| async move {
+            let params = [("fields", fields)];
+            read::<serde_json::Value>(graph, &[&account.id], &params, &account.token, DOING).await.map(|(v, _)| v)
+        };
         match self {
             Network::Facebook => {
-                let (page, _) = read::<serde_json::Value>(graph, &[&account.id], &[("fields", "followers_count,fan_count")], &account.token, DOING)
-                    .await
-                    .map_err(|r| r.error)?;
+                let page = fields("followers_count,fan_count").await.map_err(|r| r.error)?;
                 Ok(count(&page, "followers_count").or_else(|| count(&page, "fan_count")))
             }
             Network::Instagram => {
-                let (user, _) = read::<serde_json::Value>(graph, &[&account.id], &[("fields", "followers_count")], &account.token, DOING)
-                    .await
-                    .map_err(|r| r.error)?;
+                let user = fields("followers_count").await.map_err(|r| r.error)?;
                 Ok(count(&user, "followers_count"))
             }
             Network::Threads => {
@@ -346,7 +346,8 @@ impl Network {
                 Ok((counters, pressure)) => {
                     answers.push(Ok(counters));
                     if let Some(e) = pressure.stop() {
-                        tracing::info!(platform = graph.platform, peak = ?pressure.peak, "Meta usage is high; the rest of the batch waits");
+                        let peak = pressure.peak;
+                        tracing::info!(platform = graph.platform, ?peak, "Meta usage is high; the rest of the batch waits");
                         stopped = Some(e);
                     }
                 }
@@ -415,11 +416,14 @@ mod tests {
 
     #[test]
     fn an_insight_is_its_total_value_or_its_latest_value() {
-        let lifetime = insight(serde_json::json!({"name": "reach", "period": "lifetime", "values": [{"value": 12}], "title": "Reach", "id": "1/insights/reach/lifetime"}));
+        let lifetime = insight(serde_json::json!({
+            "name": "reach", "period": "lifetime", "values": [{"value": 12}], "title": "Reach", "id": "1/insights/reach/lifetime"
+        }));
         assert_eq!(lifetime.value(), Some(12));
         let account = insight(serde_json::json!({"name": "followers_count", "period": "day", "total_value": {"value": 480}}));
         assert_eq!(account.value(), Some(480));
-        let series = insight(serde_json::json!({"name": "views", "values": [{"value": 3, "end_time": "a"}, {"value": 9, "end_time": "b"}]}));
+        let series =
+            insight(serde_json::json!({"name": "views", "values": [{"value": 3, "end_time": "a"}, {"value": 9, "end_time": "b"}]}));
         assert_eq!(series.value(), Some(9));
         assert_eq!(insight(serde_json::json!({"name": "views", "values": []})).value(), None, "no value is missing, not 0");
         assert_eq!(insight(serde_json::json!({"name": "x", "values": [{"value": {"a": 1}}]})).value(), None);
