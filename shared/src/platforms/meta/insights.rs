@@ -18,11 +18,14 @@
 //! ([`MetricCounters::engagements`]), and it would count them twice. Threads' `shares` (posts sent
 //! on) has no Herald counter and is not asked for either. A metric Meta leaves out of its answer
 //! is `None`, never 0: Instagram answers "an empty data set instead of 0" when it has no data
-//! (Instagram Media Insights reference, "Limitations").
+//! (Instagram Media Insights reference, "Limitations":
+//! <https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights>).
 //!
 //! Insights answers are `{"data": [{"name", "period", "values": [{"value"}], "title", "id"}]}`
-//! (Instagram Media Insights and Threads Insights references); account metrics such as Threads'
-//! `followers_count` carry `total_value: {"value"}` instead. Both forms are read for every metric.
+//! (that reference, and the Threads Insights API:
+//! <https://developers.facebook.com/documentation/threads/insights>); account metrics such as
+//! Threads' `followers_count` carry `total_value: {"value"}` instead (🟡: the Threads reference
+//! and client libraries agree). Both forms are read for every metric.
 //!
 //! A metric Meta no longer has (Instagram retired `impressions`, `plays` and `video_views`, and
 //! may retire more) makes Meta refuse the whole request with code 100. Rather than fail every
@@ -166,7 +169,10 @@ impl Insight {
 
 /// `GET /{id}/{edge}?metric=a,b,c` → each metric Meta answered with a number, by name.
 /// Refused with code 100 (⚠️ a retired or unknown metric: the code Meta gives for an invalid
-/// parameter), the metrics are asked one by one and the refused ones left out.
+/// parameter), the metrics are asked one by one and the refused ones left out. Each read pays
+/// that again: which metrics a media has depends on its kind (feed, reel, story), so a metric
+/// refused for one media is not taken as refused for all. The one-by-one reads all happen even
+/// when the usage climbs, so the post's answer is whole; the batch stops after it.
 async fn insights(
     graph: &Graph,
     account: &Account,
@@ -194,9 +200,6 @@ async fn insights(
             Ok((list, p)) => {
                 found.extend(numbers(list));
                 pressure = pressure.max(p);
-                if pressure.stop().is_some() {
-                    break;
-                }
             }
             Err(r) if too_few_viewers(&r) || (r.code == Some(100) && r.error != MetricsError::Gone) => {
                 tracing::warn!(platform = graph.platform, metric, reason = %r.error, "metric refused; counted as missing");
