@@ -50,7 +50,7 @@ const PLATFORM: &str = "Instagram";
 const MAX_CAROUSEL: usize = 10;
 
 pub struct InstagramAdapter {
-    graph: Graph,
+    pub(super) graph: Graph,
     config: MetaConfig,
 }
 
@@ -61,7 +61,7 @@ impl std::fmt::Debug for InstagramAdapter {
 }
 
 /// The channel's account: its id and token fields on this network.
-fn account(credentials: &Credentials) -> Result<Account, PublishError> {
+pub(super) fn account(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "ig_user_id", "access_token", PLATFORM)
 }
 

@@ -19,6 +19,7 @@
 //! - anything else → [`PublishError::Permanent`], with Meta's own words and its `fbtrace_id`.
 
 pub mod facebook;
+pub mod insights;
 pub mod instagram;
 pub mod threads;
 pub mod tokens;
@@ -166,14 +167,26 @@ impl Graph {
         token: &SecretString,
         doing: &str,
     ) -> Result<T, PublishError> {
-        let mut query: Vec<(&str, &str)> = params.to_vec();
-        query.push(("access_token", token.expose_secret()));
-        let request = self.http.get(self.url(segments)?).query(&query);
-        let reply = send(&self.http, request, self.platform, doing).await?;
+        let reply = self.get_reply(segments, params, token, doing).await?;
         if !reply.status.is_success() {
             return Err(self.error(&reply, doing));
         }
         reply.json(self.platform, doing)
+    }
+
+    /// `GET` with `params` and the token; the whole answer, whatever its status, for a caller
+    /// that sorts failures its own way or reads the usage headers of a success (metrics).
+    pub async fn get_reply(
+        &self,
+        segments: &[&str],
+        params: &[(&str, &str)],
+        token: &SecretString,
+        doing: &str,
+    ) -> Result<Reply, PublishError> {
+        let mut query: Vec<(&str, &str)> = params.to_vec();
+        query.push(("access_token", token.expose_secret()));
+        let request = self.http.get(self.url(segments)?).query(&query);
+        send(&self.http, request, self.platform, doing).await
     }
 
     /// `POST` with `params` as a form, the token among them.
@@ -343,6 +356,23 @@ pub(crate) fn usage(headers: &HeaderMap) -> Usage {
         }
     }
     out
+}
+
+/// The highest percentage the usage headers report (`call_count`, `total_cputime`,
+/// `total_time` of `X-App-Usage` and of every `X-Business-Use-Case-Usage` entry), `None` when
+/// neither header is there or readable: how close the app is to being throttled.
+pub(crate) fn usage_peak(headers: &HeaderMap) -> Option<f64> {
+    let json = |name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+    };
+    let peak = |o: &serde_json::Value| {
+        ["call_count", "total_cputime", "total_time"].iter().filter_map(|k| o.get(*k).and_then(|v| v.as_f64())).reduce(f64::max)
+    };
+    let mut entries: Vec<serde_json::Value> = json("x-app-usage").into_iter().collect();
+    if let Some(serde_json::Value::Object(businesses)) = json("x-business-use-case-usage") {
+        entries.extend(businesses.values().filter_map(|v| v.as_array()).flatten().cloned());
+    }
+    entries.iter().filter_map(peak).reduce(f64::max)
 }
 
 /// One credential field, trimmed and not blank; missing is the channel's to fix.

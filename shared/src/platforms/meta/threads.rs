@@ -36,7 +36,7 @@ const PLATFORM: &str = "Threads";
 const MAX_CAROUSEL: usize = 20;
 
 pub struct ThreadsAdapter {
-    graph: Graph,
+    pub(super) graph: Graph,
     config: MetaConfig,
 }
 
@@ -54,7 +54,7 @@ impl ThreadsAdapter {
 }
 
 /// The channel's account: its id and token fields on this network.
-fn account(credentials: &Credentials) -> Result<Account, PublishError> {
+pub(super) fn account(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "threads_user_id", "access_token", PLATFORM)
 }
 
