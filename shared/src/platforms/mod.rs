@@ -30,11 +30,11 @@ pub fn network_adapters(
     // One adapter per network for both ports: they share its client and (Bluesky) its sessions.
     let mastodon = std::sync::Arc::new(mastodon::MastodonAdapter::new(clock.clone(), network)?);
     let bluesky = std::sync::Arc::new(bluesky::BlueskyAdapter::new(clock.clone(), network)?);
-    // Meta's three: publishing only so far; base URLs from `HERALD_META_GRAPH_URL` and
-    // `HERALD_THREADS_GRAPH_URL` when set ([`meta::MetaConfig::from_env`]).
+    // Meta's three: publishing, metrics and (Threads) token renewal; base URLs from
+    // `HERALD_META_GRAPH_URL` and `HERALD_THREADS_GRAPH_URL` when set ([`meta::MetaConfig::from_env`]).
     let meta = meta::MetaConfig::from_env();
-    let facebook = meta::facebook::FacebookAdapter::with_config(clock.clone(), meta.clone(), network)?;
-    let instagram = meta::instagram::InstagramAdapter::with_config(clock.clone(), meta.clone(), network)?;
+    let facebook = std::sync::Arc::new(meta::facebook::FacebookAdapter::with_config(clock.clone(), meta.clone(), network)?);
+    let instagram = std::sync::Arc::new(meta::instagram::InstagramAdapter::with_config(clock.clone(), meta.clone(), network)?);
     let threads = std::sync::Arc::new(meta::threads::ThreadsAdapter::with_config(clock, meta, network)?);
     Ok(Adapters::default()
         .with(Platform::Mastodon, mastodon.clone())
@@ -43,9 +43,12 @@ pub fn network_adapters(
         .with(Platform::Bluesky, bluesky.clone())
         .with_inbox(Platform::Bluesky, bluesky.clone())
         .with_metrics(Platform::Bluesky, bluesky)
-        .with(Platform::Facebook, std::sync::Arc::new(facebook))
-        .with(Platform::Instagram, std::sync::Arc::new(instagram))
+        .with(Platform::Facebook, facebook.clone())
+        .with_metrics(Platform::Facebook, facebook)
+        .with(Platform::Instagram, instagram.clone())
+        .with_metrics(Platform::Instagram, instagram)
         .with(Platform::Threads, threads.clone())
+        .with_metrics(Platform::Threads, threads.clone())
         .with_tokens(Platform::Threads, threads))
 }
 

@@ -46,13 +46,6 @@ impl std::fmt::Debug for ThreadsAdapter {
     }
 }
 
-impl ThreadsAdapter {
-    /// The Threads API client, for the inbox, metrics and token modules beside this one.
-    pub(super) fn graph(&self) -> &Graph {
-        &self.graph
-    }
-}
-
 /// The channel's account: its id and token fields on this network.
 pub(super) fn account(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "threads_user_id", "access_token", PLATFORM)

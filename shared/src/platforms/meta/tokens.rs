@@ -42,7 +42,7 @@ impl TokenAdapter for ThreadsAdapter {
     async fn renew(&self, _channel: &Channel, credentials: &Credentials) -> Result<Credentials, PublishError> {
         let account = Account::from_credentials(credentials, "threads_user_id", "access_token", "Threads")?;
         let renewed: Renewed = self
-            .graph()
+            .graph
             .get(&["refresh_access_token"], &[("grant_type", "th_refresh_token")], &account.token, "renewing the token")
             .await?;
         if renewed.access_token.trim().is_empty() {
@@ -53,7 +53,7 @@ impl TokenAdapter for ThreadsAdapter {
             .filter(|s| *s > 0)
             .and_then(|s| Duration::try_seconds(s))
             .unwrap_or(DEFAULT_LIFETIME);
-        let now = self.graph().now();
+        let now = self.graph.now();
         let until = now.checked_add_signed(lifetime).unwrap_or(now);
         Ok(credentials
             .clone()
