@@ -30,7 +30,7 @@ use crate::platforms::{PlatformAdapter, PublishError, PublishRequest, Published}
 const PLATFORM: &str = "Facebook";
 
 pub struct FacebookAdapter {
-    graph: Graph,
+    pub(super) graph: Graph,
 }
 
 impl std::fmt::Debug for FacebookAdapter {
@@ -40,7 +40,7 @@ impl std::fmt::Debug for FacebookAdapter {
 }
 
 /// The Page a channel publishes as: its id and its Page access token.
-fn page(credentials: &Credentials) -> Result<Account, PublishError> {
+pub(super) fn page(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "page_id", "page_access_token", PLATFORM)
 }
 

@@ -50,8 +50,8 @@ const PLATFORM: &str = "Instagram";
 const MAX_CAROUSEL: usize = 10;
 
 pub struct InstagramAdapter {
-    graph: Graph,
-    config: MetaConfig,
+    pub(super) graph: Graph,
+    pub(super) config: MetaConfig,
 }
 
 impl std::fmt::Debug for InstagramAdapter {
@@ -61,7 +61,7 @@ impl std::fmt::Debug for InstagramAdapter {
 }
 
 /// The channel's account: its id and token fields on this network.
-fn account(credentials: &Credentials) -> Result<Account, PublishError> {
+pub(super) fn account(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "ig_user_id", "access_token", PLATFORM)
 }
 

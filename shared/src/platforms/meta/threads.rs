@@ -36,8 +36,8 @@ const PLATFORM: &str = "Threads";
 const MAX_CAROUSEL: usize = 20;
 
 pub struct ThreadsAdapter {
-    graph: Graph,
-    config: MetaConfig,
+    pub(super) graph: Graph,
+    pub(super) config: MetaConfig,
 }
 
 impl std::fmt::Debug for ThreadsAdapter {
@@ -47,7 +47,7 @@ impl std::fmt::Debug for ThreadsAdapter {
 }
 
 /// The channel's account: its id and token fields on this network.
-fn account(credentials: &Credentials) -> Result<Account, PublishError> {
+pub(super) fn account(credentials: &Credentials) -> Result<Account, PublishError> {
     Account::from_credentials(credentials, "threads_user_id", "access_token", PLATFORM)
 }
 
@@ -116,7 +116,7 @@ impl ThreadsAdapter {
     }
 
     /// Waits for a container (`status`, with Meta's words in `error_message` on an `ERROR`).
-    async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
+    pub(super) async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
         const FIELDS: ContainerFields = ContainerFields { state: "status", why: "error_message", holds: "the post" };
         self.graph.wait_for_container(&self.config, &account.token, container, &FIELDS).await
     }
