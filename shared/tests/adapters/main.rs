@@ -6,5 +6,6 @@
 mod bluesky;
 mod mastodon;
 mod meta;
+mod meta_inbox;
 mod memory;
 mod metrics;

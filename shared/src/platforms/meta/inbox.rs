@@ -52,8 +52,10 @@ use crate::intake::webhooks::meta::APP_SECRET;
 use crate::platforms::mastodon::permanent;
 use crate::platforms::{InboxAdapter, Polled, PublishError, Published};
 
-/// Media whose comments one Instagram poll reads, newest first: 1 + 10 Graph calls a poll at
-/// most (media without comments are skipped), well within the 200 calls an hour an account has.
+/// Media whose comments one Instagram poll reads, newest first: at most 1 + 10 Graph calls a
+/// poll (media Meta says have no comments are skipped). Polled every minute that is more than
+/// Meta's per-account budget may allow (⚠️ the Instagram call budget is not in the shared files);
+/// a throttled poll is a transient failure with Meta's wait, and the cursor does not move.
 pub const IG_MEDIA_PER_POLL: usize = 10;
 /// Comments read per media (one page; the paging is not followed).
 const IG_COMMENTS_PER_MEDIA: &str = "50";
@@ -237,14 +239,55 @@ impl IgComment {
     }
 }
 
-/// The poll's cursor: the newest comment time seen, RFC 3339. An unreadable one is a first run.
-fn read_cursor(cursor: Option<&str>) -> Option<DateTime<Utc>> {
-    let c = cursor.map(str::trim).filter(|c| !c.is_empty())?;
-    let at = parse_graph_time(c);
-    if at.is_none() {
-        tracing::warn!(cursor = %c.chars().take(64).collect::<String>(), "unreadable Instagram poll cursor; reading the latest comments again");
+/// Where an Instagram poll starts: the newest comment time seen, and the ids of the comments of
+/// that very second already returned (so that a comment written later in the same second is
+/// not lost, and the others are not returned again). Written `<RFC 3339>|<id>,<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    at: DateTime<Utc>,
+    ids: Vec<String>,
+}
+
+/// Ids kept for the cursor's last second; beyond them a comment may come again (the intake
+/// stores it once anyway).
+const MAX_CURSOR_IDS: usize = 20;
+
+impl Cursor {
+    /// An unreadable cursor is a first run (logged).
+    fn read(cursor: Option<&str>) -> Option<Self> {
+        let c = cursor.map(str::trim).filter(|c| !c.is_empty())?;
+        let (at, ids) = c.split_once('|').unwrap_or((c, ""));
+        let read = parse_graph_time(at).map(|at| Self {
+            at,
+            ids: ids.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect(),
+        });
+        if read.is_none() {
+            tracing::warn!(cursor = %c.chars().take(64).collect::<String>(), "unreadable Instagram poll cursor; reading the latest comments again");
+        }
+        read
     }
-    at
+
+    /// Whether a comment of `at` was returned by an earlier poll.
+    fn covers(&self, at: DateTime<Utc>, id: &str) -> bool {
+        at < self.at || (at == self.at && self.ids.iter().any(|i| i == id))
+    }
+
+    /// The cursor after `items` (oldest first), from `before` when nothing is newer.
+    fn after(before: Option<Self>, items: &[(String, InteractionDraft)]) -> Option<Self> {
+        let Some((_, last)) = items.last() else { return before };
+        let at = last.created_at;
+        let mut ids: Vec<String> = match before {
+            Some(b) if b.at == at => b.ids,
+            _ => vec![],
+        };
+        ids.extend(items.iter().filter(|(_, d)| d.created_at == at).map(|(_, d)| d.external_id.clone()));
+        let skip = ids.len().saturating_sub(MAX_CURSOR_IDS);
+        Some(Self { at, ids: ids.split_off(skip) })
+    }
+
+    fn write(&self) -> String {
+        format!("{}|{}", self.at.to_rfc3339(), self.ids.join(","))
+    }
 }
 
 #[async_trait]
@@ -252,10 +295,10 @@ impl InboxAdapter for InstagramAdapter {
     /// Comments on the account's [`IG_MEDIA_PER_POLL`] latest media
     /// (`GET /{ig-user-id}/media?fields=id,permalink,timestamp,comments_count&limit=10`, newest
     /// first, then `GET /{ig-media-id}/comments?fields=<IG_COMMENT_FIELDS>&limit=50` for each
-    /// media with comments), their replies included, oldest first. The cursor is the newest
-    /// comment time seen; comments from that second on are returned again (the intake stores
-    /// each once, by the same `comment/<id>` key as the webhook), so two comments in one second
-    /// are never lost. A first run reads one page of each listing, nothing older. The account's
+    /// media with comments), their replies included, oldest first, each under the key the
+    /// webhook intake gives it (`comment/<id>`), so a comment that comes both ways is stored
+    /// once. The cursor ([`Cursor`]) is the newest comment time seen and the ids of that second.
+    /// A first run reads one page of each listing, nothing older. The account's
     /// own comments (`from.id` = the account, as the webhook intake judges them) are skipped.
     /// Nothing at all, and no call, when the channel has webhooks (`app_secret`).
     async fn poll(&self, channel: &Channel, credentials: &Credentials, cursor: Option<&str>) -> Result<Polled, PublishError> {
@@ -263,7 +306,7 @@ impl InboxAdapter for InstagramAdapter {
             return Ok(nothing(cursor));
         }
         let account = instagram::account(credentials)?;
-        let since = read_cursor(cursor);
+        let since = Cursor::read(cursor);
         let limit = IG_MEDIA_PER_POLL.to_string();
         let media: List<IgMedia> = self
             .graph
@@ -275,7 +318,6 @@ impl InboxAdapter for InstagramAdapter {
             )
             .await?;
         let mut found: Vec<(String, InteractionDraft)> = Vec::new();
-        let mut newest = since;
         for m in media.data.iter().take(IG_MEDIA_PER_POLL) {
             if m.comments_count == Some(0) {
                 continue;
@@ -305,16 +347,17 @@ impl InboxAdapter for InstagramAdapter {
                     continue;
                 };
                 let own = c.from.as_ref().is_some_and(|f| f.is(&account.id));
-                if own || since.is_some_and(|s| at < s) || found.iter().any(|(_, d)| d.external_id == c.id) {
+                let seen = since.as_ref().is_some_and(|s| s.covers(at, &c.id));
+                if own || seen || found.iter().any(|(_, d)| d.external_id == c.id) {
                     continue;
                 }
-                newest = newest.max(Some(at));
                 found.push((format!("comment/{}", c.id), c.draft(m, at)));
             }
         }
         found.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at));
         tracing::debug!(channel = %channel.id, found = found.len(), "polled Instagram comments");
-        Ok(Polled { items: found, cursor: newest.map(|t| t.to_rfc3339()).or_else(|| cursor.map(str::to_owned)) })
+        let next = Cursor::after(since, &found).map(|c| c.write()).or_else(|| cursor.map(str::to_owned));
+        Ok(Polled { items: found, cursor: next })
     }
 
     /// `GET /{ig-comment-id}/replies?fields=id,text,from` for an answer by the account with the
@@ -467,13 +510,45 @@ impl InboxAdapter for ThreadsAdapter {
 mod tests {
     use super::*;
 
+    fn draft(id: &str, at: DateTime<Utc>) -> (String, InteractionDraft) {
+        let d = InteractionDraft {
+            kind: InteractionKind::Comment,
+            external_id: id.into(),
+            thread_id: "m".into(),
+            parent_id: Some("m".into()),
+            author_id: "a".into(),
+            author_name: "a".into(),
+            text: "hi".into(),
+            created_at: at,
+            post_external_id: Some("m".into()),
+            post_url: None,
+            reply_ref: None,
+        };
+        (format!("comment/{id}"), d)
+    }
+
     #[test]
-    fn unreadable_cursors_are_a_first_run() {
-        assert_eq!(read_cursor(None), None);
-        assert_eq!(read_cursor(Some("  ")), None);
-        assert_eq!(read_cursor(Some("yesterday")), None);
-        let at = read_cursor(Some("2026-11-20T10:00:05+00:00")).unwrap();
-        assert_eq!(read_cursor(Some(&at.to_rfc3339())), Some(at), "the cursor written is read back");
+    fn the_cursor_keeps_the_ids_of_its_last_second() {
+        use chrono::TimeZone;
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 5).unwrap();
+        let t1 = t0 + chrono::Duration::seconds(1);
+        assert_eq!(Cursor::read(None), None);
+        assert_eq!(Cursor::read(Some("  ")), None);
+        assert_eq!(Cursor::read(Some("yesterday|1,2")), None, "unreadable: a first run");
+        let c = Cursor::after(None, &[draft("1", t0), draft("2", t1), draft("3", t1)]).unwrap();
+        assert_eq!(c, Cursor { at: t1, ids: vec!["2".into(), "3".into()] });
+        assert_eq!(Cursor::read(Some(&c.write())), Some(c.clone()), "what is written is read back");
+        assert!(c.covers(t0, "9") && c.covers(t1, "3"));
+        assert!(!c.covers(t1, "4"), "another comment of the same second is new");
+        assert!(!c.covers(t1 + chrono::Duration::seconds(1), "2"));
+        // One more of the same second adds to the ids; nothing new keeps the cursor.
+        let next = Cursor::after(Some(c.clone()), &[draft("4", t1)]).unwrap();
+        assert_eq!(next.ids, vec!["2", "3", "4"]);
+        assert_eq!(Cursor::after(Some(c.clone()), &[]), Some(c));
+        let many: Vec<_> = (0..30).map(|i| draft(&i.to_string(), t1)).collect();
+        assert_eq!(Cursor::after(None, &many).unwrap().ids.len(), MAX_CURSOR_IDS);
+        // A bare time is read as that time with no ids.
+        assert_eq!(Cursor::read(Some("2026-11-20T10:00:05+0000")), Some(Cursor { at: t0, ids: vec![] }));
     }
 
     #[test]
