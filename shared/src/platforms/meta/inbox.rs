@@ -354,7 +354,7 @@ impl InboxAdapter for InstagramAdapter {
                 found.push((format!("comment/{}", c.id), c.draft(m, at)));
             }
         }
-        found.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at));
+        found.sort_by_key(|(_, d)| d.created_at);
         tracing::debug!(channel = %channel.id, found = found.len(), "polled Instagram comments");
         let next = Cursor::after(since, &found).map(|c| c.write()).or_else(|| cursor.map(str::to_owned));
         Ok(Polled { items: found, cursor: next })
