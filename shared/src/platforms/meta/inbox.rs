@@ -7,22 +7,24 @@
 //! comment it answered, and no `reply_ref` is needed.
 //!
 //! - Facebook: `POST /{comment-id}/comments` with `message` → `{"id"}` (Meta's Graph comments
-//!   reference; ⚠️ not in platforms.md). Facebook shows comments two levels deep, so an answer
-//!   to a reply goes under the comment it replied to, as the Page's own app does (⚠️).
+//!   reference; ⚠️ not in platforms.md). Facebook nests replies one level under a comment, so
+//!   an answer to a reply goes under the comment it replied to, as the Page's own app does (⚠️).
 //! - Instagram: `POST /{ig-comment-id}/replies?message=` → `{"id"}` (platforms-more.md §8.1 ✅);
 //!   replies are one level deep there too, so an answer to a reply goes under its parent comment.
 //!   A mention on someone else's media is answered through another endpoint (`/{ig-user-id}/mentions`,
 //!   not in the shared files): refused with a clear reason for now.
 //! - Threads: a container with `reply_to_id` (`POST /{threads-user-id}/threads` with
 //!   `media_type=TEXT`, `text`, `reply_to_id` ✅ §5.2), waited for like a post's, then
-//!   `POST /{threads-user-id}/threads_publish?creation_id=` ✅.
+//!   `POST /{threads-user-id}/threads_publish?creation_id=` ✅. Over the 1,000 replies a day
+//!   (§5.2) Meta refuses the publish with a Graph error, reported as it comes.
 //! - Direct messages (Messenger, Instagram Direct) are not answered here yet: refused with a
 //!   clear reason (Threads has no DM API at all, §5.1).
 //!
 //! Exactly once: none of the three takes an idempotency key, so a retry after a lost answer
 //! could post the reply twice. Before posting, each reply reads the answers already under the
 //! comment (Facebook `GET /{comment-id}/comments`, Instagram `GET /{ig-comment-id}/replies`) or
-//! the account's own latest replies (Threads `GET /{threads-user-id}/replies`, §5.1 ✅) and
+//! the account's own latest replies (Threads `GET /{threads-user-id}/replies`, §5.1's `/me/replies`
+//! ✅ by the account's id) and
 //! returns an answer by the account with the same text (normalised: NFC, whitespace collapsed)
 //! instead of posting again. Limits: one page is read (the latest 100 on Facebook, the first 50
 //! on Instagram, the latest 25 on Threads); the same text already written by hand under the same
@@ -299,7 +301,8 @@ impl InboxAdapter for InstagramAdapter {
     /// webhook intake gives it (`comment/<id>`), so a comment that comes both ways is stored
     /// once. The cursor ([`Cursor`]) is the newest comment time seen and the ids of that second.
     /// A first run reads one page of each listing, nothing older. The account's
-    /// own comments (`from.id` = the account, as the webhook intake judges them) are skipped.
+    /// own comments (`from.id` = the account, as the webhook intake judges them ⚠️: that `from.id`
+    /// is the account's id on its own comments is not in the shared files) are skipped.
     /// Nothing at all, and no call, when the channel has webhooks (`app_secret`).
     async fn poll(&self, channel: &Channel, credentials: &Credentials, cursor: Option<&str>) -> Result<Polled, PublishError> {
         if has_webhooks(credentials) {
