@@ -30,7 +30,7 @@ pub fn network_adapters(
     // One adapter per network for both ports: they share its client and (Bluesky) its sessions.
     let mastodon = std::sync::Arc::new(mastodon::MastodonAdapter::new(clock.clone(), network)?);
     let bluesky = std::sync::Arc::new(bluesky::BlueskyAdapter::new(clock.clone(), network)?);
-    // Meta's three: publishing, metrics and (Threads) token renewal; base URLs from
+    // Meta's three: publishing, inbox, metrics and (Threads) token renewal; base URLs from
     // `HERALD_META_GRAPH_URL` and `HERALD_THREADS_GRAPH_URL` when set ([`meta::MetaConfig::from_env`]).
     let meta = meta::MetaConfig::from_env();
     let facebook = std::sync::Arc::new(meta::facebook::FacebookAdapter::with_config(clock.clone(), meta.clone(), network)?);
@@ -44,10 +44,13 @@ pub fn network_adapters(
         .with_inbox(Platform::Bluesky, bluesky.clone())
         .with_metrics(Platform::Bluesky, bluesky)
         .with(Platform::Facebook, facebook.clone())
+        .with_inbox(Platform::Facebook, facebook.clone())
         .with_metrics(Platform::Facebook, facebook)
         .with(Platform::Instagram, instagram.clone())
+        .with_inbox(Platform::Instagram, instagram.clone())
         .with_metrics(Platform::Instagram, instagram)
         .with(Platform::Threads, threads.clone())
+        .with_inbox(Platform::Threads, threads.clone())
         .with_metrics(Platform::Threads, threads.clone())
         .with_tokens(Platform::Threads, threads))
 }

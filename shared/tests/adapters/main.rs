@@ -6,6 +6,7 @@
 mod bluesky;
 mod mastodon;
 mod meta;
+mod meta_inbox;
 mod meta_metrics;
 mod memory;
 mod metrics;

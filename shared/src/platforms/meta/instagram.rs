@@ -51,7 +51,7 @@ const MAX_CAROUSEL: usize = 10;
 
 pub struct InstagramAdapter {
     pub(super) graph: Graph,
-    config: MetaConfig,
+    pub(super) config: MetaConfig,
 }
 
 impl std::fmt::Debug for InstagramAdapter {

@@ -19,6 +19,7 @@
 //! - anything else → [`PublishError::Permanent`], with Meta's own words and its `fbtrace_id`.
 
 pub mod facebook;
+pub mod inbox;
 pub mod insights;
 pub mod instagram;
 pub mod threads;

@@ -37,7 +37,7 @@ const MAX_CAROUSEL: usize = 20;
 
 pub struct ThreadsAdapter {
     pub(super) graph: Graph,
-    config: MetaConfig,
+    pub(super) config: MetaConfig,
 }
 
 impl std::fmt::Debug for ThreadsAdapter {
@@ -116,7 +116,7 @@ impl ThreadsAdapter {
     }
 
     /// Waits for a container (`status`, with Meta's words in `error_message` on an `ERROR`).
-    async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
+    pub(super) async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
         const FIELDS: ContainerFields = ContainerFields { state: "status", why: "error_message", holds: "the post" };
         self.graph.wait_for_container(&self.config, &account.token, container, &FIELDS).await
     }
