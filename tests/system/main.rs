@@ -31,6 +31,7 @@ mod deploy_config;
 mod events_eventbridge;
 mod intake_e2e;
 mod lambda_functions;
+mod meta_e2e;
 mod publisher;
 mod publishing_e2e;
 mod readme_walkthrough;

@@ -78,6 +78,17 @@ type Shared = Arc<Mutex<Holding>>;
 impl FakeMetaOAuth {
     /// Starts the fake with the redirect URIs the app registers.
     pub async fn start(redirect_uris: &[String]) -> FakeMetaOAuth {
+        Self::serve(redirect_uris, None).await
+    }
+
+    /// The OAuth fake with the Graph fake (common/graph.rs) behind it, on one address: the
+    /// OAuth routes answer as here, every other Graph call is `graph`'s (which takes the tokens
+    /// this fake hands out).
+    pub async fn start_with_graph(redirect_uris: &[String], graph: &super::graph::Graph) -> FakeMetaOAuth {
+        Self::serve(redirect_uris, Some(graph.router())).await
+    }
+
+    async fn serve(redirect_uris: &[String], graph: Option<Router>) -> FakeMetaOAuth {
         let state: Shared = Arc::new(Mutex::new(Holding { redirect_uris: redirect_uris.to_vec(), ..Holding::default() }));
         let app = Router::new()
             .route("/{ver}/dialog/oauth", get(meta_dialog))
@@ -86,9 +97,11 @@ impl FakeMetaOAuth {
             .route("/{ver}/me/accounts", get(meta_accounts))
             .route("/oauth/authorize", get(threads_authorize))
             .route("/{ver}/access_token", get(threads_exchange))
-            .route("/{ver}/me", get(threads_me))
-            .route("/{ver}/{id}", get(object))
-            .with_state(state.clone());
+            .route("/{ver}/me", get(threads_me));
+        let app = match graph {
+            None => app.route("/{ver}/{id}", get(object)).with_state(state.clone()),
+            Some(graph) => app.with_state(state.clone()).fallback_service(graph),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
         lock(&state).base = url.clone();

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod fault_proxy;
+pub mod graph;
 pub mod lambda_emulator;
 pub mod mastodon;
 pub mod meta;
