@@ -289,3 +289,76 @@ async fn a_cafe_connects_its_meta_accounts_publishes_answers_and_gets_its_figure
     assert!(row("threads").contains(",9,2,1,1,,300,,"), "Threads: {}", row("threads"));
     assert_eq!(rig.events("Channel Needs Reconnect"), 0);
 }
+
+#[tokio::test]
+async fn instagram_carousels_failures_quota_reconnect_and_a_crash_through_serve() {
+    let lease = [("HERALD_POLL_SECS", "3600"), ("HERALD_METRICS_SECS", "3600"), ("HERALD_PUBLISH_LEASE_SECS", "10")];
+    let mut rig = Rig::new(&lease).await;
+    let ig = rig.connect("facebook", &[&format!("instagram:{IG_USER_ID}")]).await["instagram"].clone();
+    let media_publish = format!("/{IG_USER_ID}/media_publish");
+
+    // A carousel: one container per picture, a parent naming them, one media_publish.
+    let pictures = ["https://cdn.example/a.jpg", "https://cdn.example/b.jpg", "https://cdn.example/c.jpg"];
+    let post = rig.schedule("Trois vues de la terrasse", &[&ig], &pictures).await;
+    let d = rig.settled(&post, Duration::from_secs(30)).await;
+    assert_eq!(d[0]["state"], "published", "{d:?}\nserve printed:\n{}", rig.serve().transcript.text());
+    let made: Vec<_> = rig.graph.seen().into_iter().filter(|s| s.method == Method::POST && s.path == format!("/{IG_USER_ID}/media")).collect();
+    assert_eq!(made.len(), 4, "three children and a parent");
+    for (child, url) in made.iter().zip(pictures) {
+        assert_eq!((child.param("image_url"), child.param("is_carousel_item")), (Some(url), Some("true")));
+    }
+    assert_eq!(made[3].param("media_type"), Some("CAROUSEL"));
+    assert_eq!(made[3].param("caption"), Some("Trois vues de la terrasse"));
+    let published = rig.graph.published(Kind::IgMedia, IG_USER_ID);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1["children"]["data"].as_array().map(Vec::len), Some(3));
+    assert_eq!(rig.graph.count(Method::POST, &media_publish), 1);
+
+    // Serve dies after media_publish made the post and before it heard back: after the restart
+    // and the claim's lease, the post is found (same caption, time window, one picture), not made again.
+    rig.graph.hold_publish(Some(Duration::from_secs(60)));
+    let post = rig.schedule("Ne me doublez pas", &[&ig], &["https://cdn.example/d.jpg"]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rig.graph.published(Kind::IgMedia, IG_USER_ID).len() < 2 {
+        assert!(Instant::now() < deadline, "media_publish never reached the fake");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rig.graph.hold_publish(None);
+    rig.restart(&lease);
+    let d = rig.settled(&post, Duration::from_secs(40)).await;
+    assert_eq!(d[0]["state"], "published", "{d:?}\nserve printed:\n{}", rig.serve().transcript.text());
+    let published = rig.graph.published(Kind::IgMedia, IG_USER_ID);
+    assert_eq!(published.len(), 2, "reconciled, not published twice");
+    assert_eq!(d[0]["platform_post_id"], json!(published[1].0));
+    assert_eq!(rig.graph.count(Method::POST, &media_publish), 2, "one media_publish per post");
+
+    // A container that stays IN_PROGRESS, then turns ERROR: failed for good, with Meta's reason.
+    rig.graph.script_containers(&["IN_PROGRESS", "ERROR"]);
+    let post = rig.schedule("Une photo introuvable", &[&ig], &["https://cdn.example/gone.jpg"]).await;
+    let d = rig.settled(&post, Duration::from_secs(30)).await;
+    assert_eq!(d[0]["state"], "failed", "{d:?}");
+    let reason = d[0]["last_error"].as_str().unwrap_or_default();
+    assert!(reason.contains("ERROR") && reason.contains("could not be fetched"), "{reason}");
+    rig.graph.script_containers(&[]);
+
+    // The quota is spent: nothing is made, and the delivery waits for the window to move.
+    rig.graph.spend_quota();
+    let post = rig.schedule("Trop de posts aujourd'hui", &[&ig], &["https://cdn.example/e.jpg"]).await;
+    let d = rig.settled(&post, Duration::from_secs(30)).await;
+    assert_eq!(d[0]["state"], "scheduled", "{d:?}");
+    assert!(d[0]["last_error"].as_str().unwrap_or_default().contains("publishing quota is spent: 50 of 50"), "{d:?}");
+    assert_eq!(rig.graph.count(Method::POST, &media_publish), 2, "nothing published in ERROR or over quota");
+
+    // The token is revoked (code 190): both posts fail, the channel is marked, and Channel Needs
+    // Reconnect is raised once.
+    rig.graph.revoke(&format!("page-tok-{PAGE_ID}"));
+    for text in ["Premier refus", "Second refus"] {
+        let post = rig.schedule(text, &[&ig], &["https://cdn.example/f.jpg"]).await;
+        let d = rig.settled(&post, Duration::from_secs(30)).await;
+        assert_eq!(d[0]["state"], "failed", "{d:?}");
+        assert!(d[0]["last_error"].as_str().unwrap_or_default().contains("Error validating access token"), "{d:?}");
+    }
+    let (_, channel) = rig.api.call(Method::GET, &format!("/v1/channels/{ig}"), None).await;
+    assert!(channel["needs_reconnect"]["reason"].as_str().unwrap_or_default().contains("Error validating access token"), "{channel}");
+    assert_eq!(rig.events("Channel Needs Reconnect"), 1, "raised once for two refusals");
+}

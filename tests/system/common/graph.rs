@@ -471,7 +471,12 @@ fn read(w: &mut World, id: &str) -> Response {
             c.script.first().copied().unwrap_or("FINISHED")
         };
         let why = if status == "ERROR" { "The media could not be fetched from the URI" } else { "" };
-        return ok(json!({"id": id, "status_code": status, "status": status, "error_message": why}));
+        // Instagram: the state is `status_code`, and `status` says why; Threads: the state is
+        // `status`, and `error_message` says why.
+        return ok(match c.owner.as_str() {
+            IG_USER_ID => json!({"id": id, "status_code": status, "status": if why.is_empty() { status.to_owned() } else { format!("Error: {why}") }}),
+            _ => json!({"id": id, "status": status, "error_message": why}),
+        });
     }
     let Some(o) = w.objects.get(id) else { return graph_error(100, Some(33), "Object does not exist") };
     let mut fields = Value::Object(o.fields.clone());
