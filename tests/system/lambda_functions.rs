@@ -236,6 +236,22 @@ impl Moto {
 
     /// A CloudFormation value of template.yaml as this rig deploys it: its table, bus, bucket,
     /// parameter name and stage. A reference the rig does not know fails the test: teach it.
+    /// [`Self::resolve`], or `None` for a variable the template leaves out (`AWS::NoValue`,
+    /// as the rig deploys it).
+    fn resolve_set(&self, function: &str, name: &str, value: &Value) -> Option<String> {
+        if let Some([condition, then, otherwise]) = value.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice)
+            && condition.as_str() == Some("HasPublicUrl")
+        {
+            // PublicUrl is left empty, as by default: the API learns its address from the requests.
+            let _ = then;
+            return match otherwise.get("Ref").and_then(Value::as_str) {
+                Some("AWS::NoValue") => None,
+                _ => Some(self.resolve(function, name, otherwise)),
+            };
+        }
+        Some(self.resolve(function, name, value))
+    }
+
     fn resolve(&self, function: &str, name: &str, value: &Value) -> String {
         let known = |r: &str| -> Option<String> {
             Some(match r {
@@ -244,8 +260,6 @@ impl Moto {
                 "ReportsBucket" => self.bucket.clone(),
                 "MediaBucket" => self.media_bucket.clone(),
                 "Stage" => STAGE.to_owned(),
-                // Empty, as deployed by default: the API learns its address from the requests.
-                "PublicUrl" => String::new(),
                 "CredentialsKeyParameterName" => self.key_param.trim_start_matches('/').to_owned(),
                 "AWS::Region" => "us-east-1".to_owned(),
                 _ => return None,
@@ -295,7 +309,7 @@ impl Moto {
             panic!("template.yaml deploys no function built from binary {function:?}: {:?}", deployed_functions().keys())
         });
         let mut env: Vec<(String, String)> =
-            vars.iter().map(|(name, value)| (name.clone(), self.resolve(function, name, value))).collect();
+            vars.iter().filter_map(|(name, value)| Some((name.clone(), self.resolve_set(function, name, value)?))).collect();
         let lambda = [
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -398,8 +412,9 @@ async fn every_function_runs_with_the_environment_template_yaml_gives_it() {
     for (function, vars) in deployed_functions() {
         let env: BTreeMap<String, String> = moto.env(function).into_iter().collect();
         let expected: BTreeSet<&str> = vars
-            .keys()
-            .map(String::as_str)
+            .iter()
+            .filter(|(name, value)| moto.resolve_set(function, name, value).is_some())
+            .map(|(name, _)| name.as_str())
             .chain(LAMBDA_SETS)
             .chain(test_only(function).iter().map(|(k, _)| *k))
             .collect();
@@ -1127,6 +1142,61 @@ async fn scheduled_publisher_publishes_a_due_post_and_the_event_reaches_the_bus(
     let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
     assert_eq!(summary["due"], 0, "{summary}");
     assert_eq!(mastodon.statuses().len(), 1);
+}
+
+/// Instagram on Lambda against the fake Graph API (tests/system/common/graph.rs): the api
+/// function connects the account (its token checked with Graph) and takes a carousel; the
+/// scheduled publisher makes it through containers and one `media_publish`. Then the token is
+/// revoked: two posts fail, and `Channel Needs Reconnect` reaches the bus once.
+#[tokio::test]
+async fn instagram_on_lambda_publishes_a_carousel_and_asks_for_a_reconnect_once() {
+    use crate::common::graph::{Graph, Kind};
+    use crate::common::meta_oauth::{IG_USER_ID, PAGE_ID};
+    let moto = Moto::new().await;
+    let (graph, url) = Graph::start().await;
+    let graph_url = format!("{url}/v22.0");
+    let env = [("HERALD_ALLOW_PRIVATE_NETWORK", Some("1")), ("HERALD_META_GRAPH_URL", Some(graph_url.as_str()))];
+    let admin = moto.admin_key("cafe").await;
+    let api = moto.start_with("api", &env).await;
+    let channel = json!({"platform": "instagram", "name": "@cafeducoin", "time_zone": "Europe/Paris",
+        "credentials": {"ig_user_id": IG_USER_ID, "access_token": format!("page-tok-{PAGE_ID}")}});
+    let (status, channel) = http_json(&api.invoke(&http_event("POST", "/v1/channels", Some(&admin), Some(&channel))).await);
+    assert_eq!(status, 201, "{channel}");
+    let post = |text: &str, pictures: &[&str]| {
+        let at = (Utc::now() + chrono::Duration::seconds(3)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let media: Vec<Value> = pictures.iter().map(|p| json!({"url": p})).collect();
+        json!({"text": text, "channel_ids": [channel["id"]], "publish_at": at, "media": media})
+    };
+    let carousel = post("Deux vues de la terrasse", &["https://cdn.example/a.jpg", "https://cdn.example/b.jpg"]);
+    let (status, made) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&carousel))).await);
+    assert_eq!(status, 201, "{made}");
+
+    let publisher = moto.start_with("scheduled-publisher", &env).await;
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!((summary["due"].as_u64(), summary["published"].as_u64()), (Some(1), Some(1)), "{summary}");
+    let published = graph.published(Kind::IgMedia, IG_USER_ID);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1["children"]["data"].as_array().map(Vec::len), Some(2), "one carousel of two");
+    assert_eq!(graph.count(axum::http::Method::POST, &format!("/{IG_USER_ID}/media")), 3, "two children and a parent");
+    let team = TeamId::parse("team", "cafe").unwrap();
+    let post_id = PostId::parse("id", made["id"].as_str().unwrap()).unwrap();
+    let delivery = &moto.store.deliveries_of_post(&team, post_id).await.unwrap()[0];
+    assert_eq!((delivery.state, delivery.platform_post_id.as_deref()), (DeliveryState::Published, Some(published[0].0.as_str())));
+
+    graph.revoke("page-tok-");
+    for text in ["Premier refus", "Second refus"] {
+        let (status, made) = http_json(&api.invoke(&http_event("POST", "/v1/posts", Some(&admin), Some(&post(text, &["https://cdn.example/c.jpg"])))).await);
+        assert_eq!(status, 201, "{made}");
+    }
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!((summary["due"].as_u64(), summary["failed"].as_u64()), (Some(2), Some(2)), "{summary}");
+    // Post Published, two Post Failed, one Channel Needs Reconnect; waiting for a fifth finds none.
+    let events = moto.events_received(5, Duration::from_secs(5)).await;
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["detail-type"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "Channel Needs Reconnect").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "Post Failed").count(), 2, "{kinds:?}");
+    let (_, listed) = http_json(&api.invoke(&http_event("GET", &format!("/v1/channels/{}", channel["id"].as_str().unwrap()), Some(&admin), None)).await);
+    assert!(listed["needs_reconnect"]["reason"].as_str().unwrap_or_default().contains("Error validating access token"), "{listed}");
 }
 
 /// An upload on AWS, end to end: the api function presigns a PUT to the media bucket, the file
