@@ -589,13 +589,19 @@ async fn instagram_poll_reads_recent_media_comments_once_and_matches_the_webhook
     }
     let cursor = first.cursor.clone().expect("a cursor");
 
-    // Second run: nothing new, nothing returned, the cursor kept.
+    // Second run: nothing new, nothing returned, and no media read again: their comment
+    // counts have not moved (one call instead of three).
+    let calls = fake.calls().len();
     let second = ig.poll(&ch, &ig_credentials(), Some(&cursor)).await.unwrap();
-    assert_eq!(second, Polled { items: vec![], cursor: Some(cursor.clone()) });
+    assert!(second.items.is_empty(), "{:?}", second.items);
+    assert_eq!(fake.calls()[calls..], [format!("GET /{IG_USER}/media")]);
+    let cursor = second.cursor.clone().expect("a cursor");
 
-    // A new comment, one in the same second as the last one seen, and the account's own: only
-    // the two new ones come.
+    // A new comment, one in the same second as the last one seen, and the account's own (the
+    // media's count moves from 3 to 6): only that media is read, and only the two new ones come.
+    let calls = fake.calls().len();
     fake.with(|s| {
+        s.ig_media[1]["comments_count"] = json!(6);
         let c = s.ig_comments.get_mut(MEDIA_NEW).unwrap();
         c.push(ig_comment("18000000000000021", ("565656", "zoe"), "Miam", "2026-11-20T08:10:00+0000", vec![]));
         c.push(ig_comment("18000000000000022", ("676767", "yann"), "Top", "2026-11-20T09:30:00+0000", vec![]));
@@ -604,8 +610,21 @@ async fn instagram_poll_reads_recent_media_comments_once_and_matches_the_webhook
     let third = ig.poll(&ch, &ig_credentials(), Some(&cursor)).await.unwrap();
     let ids: Vec<&str> = third.items.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(ids, vec!["comment/18000000000000021", "comment/18000000000000022"]);
-    let fourth = ig.poll(&ch, &ig_credentials(), third.cursor.as_deref()).await.unwrap();
-    assert!(fourth.items.is_empty(), "{:?}", fourth.items);
+    assert_eq!(fake.calls()[calls..], [format!("GET /{IG_USER}/media"), format!("GET /{MEDIA_NEW}/comments")]);
+
+    // Every tenth poll reads every media with comments, moved or not: a reply that did not move
+    // a count (⚠️ whether one can is not documented) waits ten polls at most.
+    let mut cursor = third.cursor.clone();
+    let mut reads = Vec::new();
+    for _ in 0..10 {
+        let calls = fake.calls().len();
+        let next = ig.poll(&ch, &ig_credentials(), cursor.as_deref()).await.unwrap();
+        assert!(next.items.is_empty(), "{:?}", next.items);
+        reads.push(fake.calls().len() - calls);
+        cursor = next.cursor;
+    }
+    assert_eq!(reads.iter().filter(|n| **n == 3).count(), 1, "one full read in ten polls: {reads:?}");
+    assert_eq!(reads.iter().filter(|n| **n == 1).count(), 9, "{reads:?}");
 }
 
 #[tokio::test]

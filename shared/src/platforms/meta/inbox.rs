@@ -55,9 +55,10 @@ use crate::platforms::mastodon::permanent;
 use crate::platforms::{InboxAdapter, Polled, PublishError, Published};
 
 /// Media whose comments one Instagram poll reads, newest first: at most 1 + 10 Graph calls a
-/// poll (media Meta says have no comments are skipped). Polled every minute that is more than
-/// Meta's per-account budget may allow (⚠️ the Instagram call budget is not in the shared files);
-/// a throttled poll is a transient failure with Meta's wait, and the cursor does not move.
+/// poll, but only the media whose comment count moved are read ([`MediaCounts`]), so a quiet
+/// account costs one call a poll and a full read every [`IG_FULL_READ_EVERY`] (⚠️ Meta's
+/// per-account call budget is not in the shared files); a throttled poll is a transient
+/// failure with Meta's wait, and the cursor does not move.
 pub const IG_MEDIA_PER_POLL: usize = 10;
 /// Comments read per media (one page; the paging is not followed).
 const IG_COMMENTS_PER_MEDIA: &str = "50";
@@ -250,6 +251,56 @@ struct Cursor {
     ids: Vec<String>,
 }
 
+/// The other half of an Instagram poll's cursor, after a `#`: each recent media's
+/// `comments_count` when it was last read, and how many polls ago every media was read in full.
+/// A media whose count has not moved is not read again, so a quiet account costs one call a
+/// poll instead of eleven. Every [`IG_FULL_READ_EVERY`] polls all are read anyway: that a reply
+/// moves its media's `comments_count` is not in the shared files (⚠️), and a reply that did not
+/// would otherwise wait for the next comment. Written `<polls since a full read>;<media>=<count>,…`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct MediaCounts {
+    polls: u32,
+    counts: Vec<(String, u64)>,
+}
+
+/// Every this many polls (ten minutes at the poller's minute), every recent media is read.
+pub const IG_FULL_READ_EVERY: u32 = 10;
+
+impl MediaCounts {
+    /// Nothing (or an unreadable half): a full read now.
+    fn read(half: Option<&str>) -> Self {
+        let Some((polls, counts)) = half.and_then(|h| h.split_once(';')) else { return Self::default() };
+        let Ok(polls) = polls.parse() else { return Self::default() };
+        let counts = counts
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .filter_map(|(id, n)| Some((id.to_owned(), n.parse().ok()?)))
+            .collect();
+        Self { polls, counts }
+    }
+
+    fn full_read_due(&self) -> bool {
+        self.counts.is_empty() || self.polls + 1 >= IG_FULL_READ_EVERY
+    }
+
+    /// Whether `media` says as many comments as when it was last read.
+    fn unchanged(&self, media: &IgMedia) -> bool {
+        media.comments_count.is_some_and(|now| self.counts.iter().any(|(id, n)| *id == media.id && *n == now))
+    }
+
+    /// After a poll that read `media`'s comments where they moved (all of them when a full read
+    /// was due).
+    fn next(&self, media: &[IgMedia]) -> Self {
+        let polls = if self.full_read_due() { 0 } else { self.polls + 1 };
+        Self { polls, counts: media.iter().filter_map(|m| Some((m.id.clone(), m.comments_count?))).collect() }
+    }
+
+    fn write(&self) -> String {
+        let counts: Vec<String> = self.counts.iter().map(|(id, n)| format!("{id}={n}")).collect();
+        format!("{};{}", self.polls, counts.join(","))
+    }
+}
+
 /// Ids kept for the cursor's last second; beyond them a comment may come again (the intake
 /// stores it once anyway).
 const MAX_CURSOR_IDS: usize = 20;
@@ -300,6 +351,8 @@ impl InboxAdapter for InstagramAdapter {
     /// media with comments), their replies included, oldest first, each under the key the
     /// webhook intake gives it (`comment/<id>`), so a comment that comes both ways is stored
     /// once. The cursor ([`Cursor`]) is the newest comment time seen and the ids of that second.
+    /// A media whose `comments_count` has not moved since it was last read is skipped, except
+    /// every [`IG_FULL_READ_EVERY`] polls ([`MediaCounts`], the cursor's second half).
     /// A first run reads one page of each listing, nothing older. The account's
     /// own comments (`from.id` = the account, as the webhook intake judges them ⚠️: that `from.id`
     /// is the account's id on its own comments is not in the shared files) are skipped.
@@ -309,7 +362,12 @@ impl InboxAdapter for InstagramAdapter {
             return Ok(nothing(cursor));
         }
         let account = instagram::account(credentials)?;
-        let since = Cursor::read(cursor);
+        let (comments_cursor, counts_cursor) = match cursor {
+            Some(c) => c.split_once('#').map_or((Some(c), None), |(a, b)| (Some(a), Some(b))),
+            None => (None, None),
+        };
+        let since = Cursor::read(comments_cursor);
+        let known = MediaCounts::read(counts_cursor);
         let limit = IG_MEDIA_PER_POLL.to_string();
         let media: List<IgMedia> = self
             .graph
@@ -321,8 +379,9 @@ impl InboxAdapter for InstagramAdapter {
             )
             .await?;
         let mut found: Vec<(String, InteractionDraft)> = Vec::new();
+        let full = known.full_read_due();
         for m in media.data.iter().take(IG_MEDIA_PER_POLL) {
-            if m.comments_count == Some(0) {
+            if m.comments_count == Some(0) || (!full && known.unchanged(m)) {
                 continue;
             }
             let comments: List<IgComment> = self
@@ -359,8 +418,9 @@ impl InboxAdapter for InstagramAdapter {
         }
         found.sort_by_key(|(_, d)| d.created_at);
         tracing::debug!(channel = %channel.id, found = found.len(), "polled Instagram comments");
-        let next = Cursor::after(since, &found).map(|c| c.write()).or_else(|| cursor.map(str::to_owned));
-        Ok(Polled { items: found, cursor: next })
+        let comments = Cursor::after(since, &found).map(|c| c.write()).or_else(|| comments_cursor.map(str::to_owned));
+        let counts = known.next(&media.data).write();
+        Ok(Polled { items: found, cursor: Some(format!("{}#{counts}", comments.unwrap_or_default())) })
     }
 
     /// `GET /{ig-comment-id}/replies?fields=id,text,from` for an answer by the account with the
@@ -528,6 +588,20 @@ mod tests {
             reply_ref: None,
         };
         (format!("comment/{id}"), d)
+    }
+
+    #[test]
+    fn media_counts_round_trip_and_an_unreadable_half_is_a_full_read() {
+        let media = |id: &str, n: Option<u64>| IgMedia { id: id.into(), permalink: None, comments_count: n };
+        let first = MediaCounts::read(None);
+        assert!(first.full_read_due());
+        let after = first.next(&[media("1", Some(3)), media("2", None)]);
+        assert_eq!(after, MediaCounts { polls: 0, counts: vec![("1".into(), 3)] }, "a media without a count is always read");
+        assert_eq!(MediaCounts::read(Some(&after.write())), after);
+        assert!(!after.full_read_due());
+        assert!(after.unchanged(&media("1", Some(3))) && !after.unchanged(&media("1", Some(4))) && !after.unchanged(&media("2", Some(3))));
+        assert_eq!(MediaCounts::read(Some("x;1=2")), MediaCounts::default());
+        assert_eq!(after.next(&[]).polls, 1);
     }
 
     #[test]
