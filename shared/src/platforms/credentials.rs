@@ -139,10 +139,10 @@ pub fn check_shape(platform: Platform, credentials: &Credentials) -> Result<(), 
                 return Err(ValidationError::new("credentials.ack_delay_ms", "must be a whole number of milliseconds, 0 to 60000"));
             }
         }
-        Platform::Threads => {
-            if value(super::tokens::TOKEN_EXPIRES_AT).is_some_and(|v| chrono::DateTime::parse_from_rfc3339(v).is_err()) {
-                return Err(ValidationError::new("credentials.token_expires_at", "must be an RFC 3339 time: 2027-02-01T09:00:00Z"));
-            }
+        Platform::Threads
+            if value(super::tokens::TOKEN_EXPIRES_AT).is_some_and(|v| chrono::DateTime::parse_from_rfc3339(v).is_err()) =>
+        {
+            return Err(ValidationError::new("credentials.token_expires_at", "must be an RFC 3339 time: 2027-02-01T09:00:00Z"));
         }
         Platform::Mastodon => address(value("instance_url"), "instance_url", None, platform)?,
         Platform::Bluesky => address(value("service"), "service", Some(super::bluesky::DEFAULT_SERVICE), platform)?,
@@ -213,6 +213,9 @@ mod tests {
         assert_eq!(field_of(Platform::Facebook, json!({"page_id": "1", "access_token": "t"})).as_deref(), Some("credentials.access_token"));
         assert_eq!(field_of(Platform::Facebook, json!({"page_id": "1", "page_access_token": " "})).as_deref(), Some("credentials.page_access_token"));
         assert_eq!(field_of(Platform::Threads, json!({"threads_user_id": "7", "access_token": "t", "app_secret": "s", "verify_token": "v"})), None);
+        let expiring = |at: &str| json!({"threads_user_id": "7", "access_token": "t", "token_expires_at": at});
+        assert_eq!(field_of(Platform::Threads, expiring("2027-02-01T09:00:00Z")), None);
+        assert_eq!(field_of(Platform::Threads, expiring("in 60 days")).as_deref(), Some("credentials.token_expires_at"));
     }
 
     #[test]

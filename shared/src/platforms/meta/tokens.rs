@@ -51,7 +51,7 @@ impl TokenAdapter for ThreadsAdapter {
         let lifetime = renewed
             .expires_in
             .filter(|s| *s > 0)
-            .and_then(|s| Duration::try_seconds(s))
+            .and_then(Duration::try_seconds)
             .unwrap_or(DEFAULT_LIFETIME);
         let now = self.graph.now();
         let until = now.checked_add_signed(lifetime).unwrap_or(now);
