@@ -294,7 +294,7 @@ async fn channels_show_their_health_and_one_is_connected_from_the_form() {
         "the last publication, on the team's clock: {sandbox}"
     );
     let toot = panel(&html, &mastodon);
-    assert!(toot.contains("needs reconnecting") && toot.contains("(The access token is invalid). Replace them below."), "{toot}");
+    assert!(toot.contains("needs reconnecting") && toot.contains("<q>The access token is invalid</q>. Replace them below."), "{toot}");
     assert!(toot.contains("<time datetime=\"2027-01-04T06:00:00+01:00\">"), "since when, on the team's clock: {toot}");
     let (status, listed) = app.get("/v1/channels", &admin).await;
     assert_eq!(status, 200, "{listed}");

@@ -294,6 +294,14 @@ async fn every_screen_fits_a_phone_and_a_laptop_and_passes_axe() {
     let (status, report) = app.post("/v1/reports", &admin, json!({"from": "2026-12-28", "to": "2027-01-03"})).await;
     assert_eq!(status, 201, "{report}");
     let report_id = report["id"].as_str().expect("report id").to_owned();
+    // The network refuses the channel's token: the Channels screen shows it with the network's words.
+    {
+        use herald_core::store::ChannelStore;
+        let refused = app.store.channel_by_id(channel.parse().expect("a channel id")).await.expect("read").expect("the channel");
+        let since = crate::common::utc("2027-01-04T07:12:00Z");
+        let reason = "Error validating access token: Session has expired on Sunday, 03-Jan-27 (code 190, fbtrace_id AbC1)";
+        assert!(herald_core::services::reconnect::mark(&*app.store, &refused, reason, since).await.expect("marked"));
+    }
     let site = Site::start(&app).await;
 
     for (i, width) in [PHONE, LAPTOP].into_iter().enumerate() {

@@ -226,7 +226,7 @@ fn channel_panel(
                 dd {
                     @if let Some(refused) = needs_reconnect {
                         span.badge.bad { "needs reconnecting" }
-                        " Since " (when(refused.since, tz)) " the network refuses its credentials (" (refused.reason) "). "
+                        " Since " (when(refused.since, tz)) " the network refuses its credentials: " q { (refused.reason) } ". "
                         @if super::connect::OAUTH_PLATFORMS.contains(&c.platform) { "Connect it again above, or replace them below." }
                         @else { "Replace them below." }
                     } @else if let Some(until) = health.not_before.filter(|t| *t > now) {
