@@ -599,6 +599,13 @@ async fn versioned_state_admits_one_writer<S: Store + 'static>(s: Arc<S>) {
     }
     assert_eq!(wins, 1);
     assert_eq!(s.get_state("crisis#c1").await.unwrap().unwrap().version, 3);
+
+    // A value the store may drop after a time is versioned the same way.
+    let until = t0() + Duration::days(1);
+    assert_eq!(s.put_state_until("oauth#c1", "pending", None, until).await.unwrap(), 1);
+    assert!(matches!(s.put_state_until("oauth#c1", "again", None, until).await, Err(StoreError::Conflict)));
+    assert_eq!(s.put_state_until("oauth#c1", "finished", Some(1), until).await.unwrap(), 2);
+    assert_eq!(s.get_state("oauth#c1").await.unwrap(), Some(Versioned { value: "finished".into(), version: 2 }));
 }
 
 async fn incidents_and_channels_by_platform<S: Store>(s: Arc<S>) {

@@ -593,6 +593,15 @@ pub struct PendingConnection {
     pub finished: bool,
 }
 
+impl PendingConnection {
+    /// Until when the store keeps it: a day past its expiry. By then the state that made it
+    /// (ten minutes) can no longer be replayed, so its record of having been used is not needed,
+    /// and its sealed tokens go with it.
+    fn kept_until(&self) -> DateTime<Utc> {
+        self.expires_at.checked_add_signed(chrono::Duration::days(1)).unwrap_or(self.expires_at)
+    }
+}
+
 fn pending_key(id: Uuid) -> String {
     format!("oauth-connection#{}", id.simple())
 }
@@ -652,7 +661,7 @@ pub async fn callback(
         finished: false,
     };
     let value = serde_json::to_string(&pending).map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?;
-    store.put_state(&pending_key(pending.id), &value, None).await.map_err(|e| match e {
+    store.put_state_until(&pending_key(pending.id), &value, None, pending.kept_until()).await.map_err(|e| match e {
         StoreError::Conflict | StoreError::AlreadyExists => {
             ServiceError::Conflict("this connection was already made; start again to connect more".into())
         }
@@ -969,7 +978,7 @@ pub async fn finish(
     // Claimed before any channel is made, so a second click makes nothing twice.
     pending.finished = true;
     let value = serde_json::to_string(&pending).map_err(|e| ServiceError::Store(StoreError::Backend(Box::new(e))))?;
-    store.put_state(&pending_key(id), &value, Some(version)).await.map_err(|e| match e {
+    store.put_state_until(&pending_key(id), &value, Some(version), pending.kept_until()).await.map_err(|e| match e {
         StoreError::Conflict => ServiceError::Conflict("this connection is being finished by another request".into()),
         other => other.into(),
     })?;

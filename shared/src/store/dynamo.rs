@@ -1353,8 +1353,22 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_state(&self, key: &str, value: &str, expected: Option<u64>) -> StoreResult<u64> {
+        self.write_state(key, value, expected, None).await
+    }
+
+    /// With the table's `ttl` at `until`: DynamoDB deletes the item within days of it.
+    async fn put_state_until(&self, key: &str, value: &str, expected: Option<u64>, until: DateTime<Utc>) -> StoreResult<u64> {
+        self.write_state(key, value, expected, Some(until)).await
+    }
+}
+
+impl DynamoStore {
+    async fn write_state(&self, key: &str, value: &str, expected: Option<u64>, until: Option<DateTime<Utc>>) -> StoreResult<u64> {
         let version = expected.map_or(Some(1), |v| v.checked_add(1)).ok_or(StoreError::Conflict)?;
-        let item = Item::of(&StateRecord { value: value.to_owned(), version }, pk::state(key), "STATE")?;
+        let mut item = Item::of(&StateRecord { value: value.to_owned(), version }, pk::state(key), "STATE")?;
+        if let Some(until) = until {
+            item = item.expires(until);
+        }
         let condition = match expected {
             None => Condition::absent(),
             Some(v) => Condition::new("#version = :expected")

@@ -315,6 +315,21 @@ pub trait StateStore: Send + Sync {
     /// Writes `value` if the stored version is `expected` (`None`: nothing stored yet) and
     /// returns the new version; [`StoreError::Conflict`] when someone else wrote first.
     async fn put_state(&self, key: &str, value: &str, expected: Option<u64>) -> StoreResult<u64>;
+
+    /// [`Self::put_state`] for a value of no use after `until` (a pending OAuth connection):
+    /// the store may drop it from then on. DynamoDB does, with the table's TTL (within days of
+    /// `until`); SQLite keeps it (a local file, where a few such rows cost nothing). A read
+    /// after `until` may still find it: callers check their own expiry.
+    async fn put_state_until(
+        &self,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        let _ = until;
+        self.put_state(key, value, expected).await
+    }
 }
 
 #[async_trait]
