@@ -173,7 +173,7 @@ impl Rig {
     }
 
     async fn schedule(&self, channels: &[&Channel], at: DateTime<Utc>) -> (Post, Vec<Delivery>) {
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: self.team.clone(),
             text: PostText::parse("text", "Fresh croissants at 9").unwrap(),

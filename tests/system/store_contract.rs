@@ -43,7 +43,7 @@ fn channel(team: &TeamId) -> Channel {
 fn post(team: &TeamId, text: &str) -> Post {
     let mut variants = BTreeMap::new();
     variants.insert(Platform::Bluesky, PostText::parse("text", "short é ✨").unwrap());
-    Post { review: None, version: 0,
+    Post { review: None, version: 0, first_comment: None, reply_control: None,
         id: PostId::new(),
         team_id: team.clone(),
         text: PostText::parse("text", text).unwrap(),

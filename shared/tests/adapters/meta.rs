@@ -454,6 +454,8 @@ impl Fixture {
         let post = Post {
             review: None,
             version: 0,
+            first_comment: None,
+            reply_control: None,
             id: PostId::new(),
             team_id: team(),
             text: PostText::parse("text", text).unwrap(),
