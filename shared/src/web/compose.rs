@@ -1,5 +1,6 @@
 //! The New post screen (`/compose`): one text, the channels to post to, a text per network when
-//! wanted, media by URL with alt text, and when (a time on the team's clock, the next free queue
+//! wanted, a first comment and who may reply on Threads (shown when the team has a network that
+//! takes them), media by URL with alt text, and when (a time on the team's clock, the next free queue
 //! slot, or a recurrence). "Schedule" and "Save draft" create the post through the same service
 //! as `POST /v1/posts` (a contributor's post then awaits approval: the service decides), with the
 //! API's own parsing of each field; a refusal shows the form again, as typed, with the API's
@@ -554,22 +555,23 @@ impl Screenful<'_> {
                         }
                     }
 
-                    @if commenting {
-                        div.first-comment {
-                            label for="first_comment" { "First comment (optional)" }
-                            textarea #first_comment name="first_comment" rows="3" aria-describedby="first_comment-hint" { (draft.first_comment) }
-                            p.hint #first_comment-hint {
-                                "Instagram and Facebook: a comment under the post; Threads: a reply. Other networks leave it out."
+                    @if commenting || on_threads {
+                        fieldset.replies #replies {
+                            legend { "First comment and replies" }
+                            @if commenting {
+                                label for="first_comment" { "First comment (optional)" }
+                                textarea #first_comment name="first_comment" rows="3" aria-describedby="first_comment-hint" { (draft.first_comment) }
+                                p.hint #first_comment-hint {
+                                    "Instagram and Facebook: a comment under the post; Threads: a reply. Other networks leave it out."
+                                }
                             }
-                        }
-                    }
-                    @if on_threads {
-                        div.reply-control {
-                            label for="reply_control" { "Who can reply on Threads" }
-                            select #reply_control name="reply_control" {
-                                option value="" selected[draft.reply_control.is_empty()] { "Threads' default (everyone)" }
-                                @for r in ReplyControl::ALL {
-                                    option value=(r.as_str()) selected[draft.reply_control == r.as_str()] { (r.label()) }
+                            @if on_threads {
+                                label for="reply_control" { "Who can reply on Threads" }
+                                select #reply_control name="reply_control" {
+                                    option value="" selected[draft.reply_control.is_empty()] { "Threads' default (everyone)" }
+                                    @for r in ReplyControl::ALL {
+                                        option value=(r.as_str()) selected[draft.reply_control == r.as_str()] { (r.label()) }
+                                    }
                                 }
                             }
                         }
