@@ -255,6 +255,9 @@ async fn posts_and_deliveries_crud<S: Store>(s: Arc<S>) {
     assert_eq!(s.get_delivery(&b, p.id, ds[0].id).await.unwrap(), None);
 
     p.text = PostText::parse("text", "edited").unwrap();
+    // The first comment and Threads' reply control are kept as they are.
+    p.first_comment = Some(PostText::parse("first_comment", "#croissant ✨\nsee you").unwrap());
+    p.reply_control = Some(ReplyControl::ParentPostAuthorOnly);
     let stored = s.update_post(&p).await.unwrap();
     assert_eq!(stored.version, p.version + 1);
     assert_eq!(s.get_post(&a, p.id).await.unwrap(), Some(stored.clone()));
