@@ -290,6 +290,13 @@ async fn a_first_comment_and_who_may_reply_go_from_the_form_to_the_api_and_a_ref
         ("local", "2027-01-10T09:30"),
         ("action", "schedule"),
     ];
+    // The live check says it as the person types, naming the field.
+    let fragment = send(&app, &lea, "/compose/check", &fields, true).await.text();
+    assert!(fragment.contains("<strong>first_comment</strong>: channel &quot;@cafeducoin&quot; (threads): first reply is 501 characters on Threads"), "{fragment}");
+    let sandbox_only = [("text", "Galette tonight"), ("channel", ch.as_str()), ("reply_control", "followers_only")];
+    let fragment = send(&app, &lea, "/compose/check", &sandbox_only, true).await.text();
+    assert!(fragment.contains("<strong>reply_control</strong>: only Threads"), "{fragment}");
+
     let refused = send(&app, &lea, "/compose", &fields, true).await;
     assert_eq!(refused.status, 422, "{}", refused.text());
     let html = refused.text();

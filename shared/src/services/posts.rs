@@ -175,7 +175,11 @@ pub(super) async fn prepare_post(
         series_id,
     };
     check_texts(&post, targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)))?;
-    check_reply_options(&post, targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)))?;
+    check_reply_options(
+        post.first_comment.as_ref().map(PostText::as_str),
+        post.reply_control,
+        targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)),
+    )?;
     let state = if new.draft {
         DeliveryState::Draft
     } else if actor.role.includes(Role::Editor) {
@@ -400,7 +404,11 @@ pub async fn update_post(
     }
     let live: Vec<&Delivery> = deliveries.iter().filter(|d| d.state != DeliveryState::Cancelled).collect();
     check_texts(&updated, live.iter().map(|d| (channel_label_plain(&names, d), d.platform)))?;
-    check_reply_options(&updated, live.iter().map(|d| (channel_label_plain(&names, d), d.platform)))?;
+    check_reply_options(
+        updated.first_comment.as_ref().map(PostText::as_str),
+        updated.reply_control,
+        live.iter().map(|d| (channel_label_plain(&names, d), d.platform)),
+    )?;
 
     // Work out every delivery's new time and state before writing anything.
     let mut plans: Vec<(Delivery, DateTime<Utc>, DeliveryState)> = Vec::new();
@@ -878,18 +886,23 @@ pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platf
     }
 }
 
-/// Refuses what the post's channels cannot honour: `reply_control` without a Threads channel,
+/// Refuses what a post's channels cannot honour: `reply_control` without a Threads channel,
 /// a `first_comment` without an Instagram, Facebook or Threads channel, or one too long for one
-/// of those channels (naming it, as [`check_texts`] does). Other channels ignore both.
-pub fn check_reply_options(post: &Post, targets: impl IntoIterator<Item = (String, Platform)>) -> Result<(), ValidationError> {
+/// of those channels (naming it, as [`check_texts`] does). Other channels ignore both. The
+/// composer's live check asks the same.
+pub fn check_reply_options(
+    first_comment: Option<&str>,
+    reply_control: Option<ReplyControl>,
+    targets: impl IntoIterator<Item = (String, Platform)>,
+) -> Result<(), ValidationError> {
     let targets: Vec<(String, Platform)> = targets.into_iter().collect();
-    if post.reply_control.is_some() && !targets.iter().any(|(_, p)| *p == Platform::Threads) {
+    if reply_control.is_some() && !targets.iter().any(|(_, p)| *p == Platform::Threads) {
         return Err(ValidationError::new(
             "reply_control",
             "only Threads lets a post say who may reply, and none of this post's channels is on Threads; leave it out",
         ));
     }
-    let Some(comment) = &post.first_comment else { return Ok(()) };
+    let Some(comment) = first_comment else { return Ok(()) };
     if !targets.iter().any(|(_, p)| crate::platforms::limits::takes_first_comment(*p)) {
         return Err(ValidationError::new(
             "first_comment",
@@ -900,7 +913,7 @@ pub fn check_reply_options(post: &Post, targets: impl IntoIterator<Item = (Strin
     let messages: Vec<String> = targets
         .iter()
         .filter_map(|(name, platform)| {
-            let v = crate::platforms::limits::check_first_comment(*platform, comment.as_str())?;
+            let v = crate::platforms::limits::check_first_comment(*platform, comment)?;
             Some(format!("channel \"{name}\" ({platform}): {}", v.message))
         })
         .collect();
@@ -1232,27 +1245,26 @@ mod tests {
 
     #[test]
     fn reply_options_are_refused_where_no_channel_honours_them() {
-        let mut p = post("Fresh bread");
-        p.reply_control = Some(ReplyControl::MentionedOnly);
-        let e = check_reply_options(&p, [("@cafe".to_owned(), Platform::Mastodon), ("insta".to_owned(), Platform::Instagram)])
+        let only = Some(ReplyControl::MentionedOnly);
+        let e = check_reply_options(None, only, [("@cafe".to_owned(), Platform::Mastodon), ("insta".to_owned(), Platform::Instagram)])
             .unwrap_err();
         assert_eq!(e.field, "reply_control");
         assert!(e.rule.contains("Threads"), "{}", e.rule);
-        assert!(check_reply_options(&p, [("@m".to_owned(), Platform::Mastodon), ("th".to_owned(), Platform::Threads)]).is_ok());
+        assert!(check_reply_options(None, only, [("@m".to_owned(), Platform::Mastodon), ("th".to_owned(), Platform::Threads)]).is_ok());
 
-        let mut p = post("Fresh bread");
-        p.first_comment = Some(PostText::parse("first_comment", "#bread #paris").unwrap());
-        let e = check_reply_options(&p, [("@cafe".to_owned(), Platform::Mastodon), ("sky".to_owned(), Platform::Bluesky)])
+        let tags = Some("#bread #paris");
+        let e = check_reply_options(tags, None, [("@cafe".to_owned(), Platform::Mastodon), ("sky".to_owned(), Platform::Bluesky)])
             .unwrap_err();
         assert_eq!(e.field, "first_comment");
         assert!(e.rule.contains("Instagram") && e.rule.contains("Facebook") && e.rule.contains("Threads"), "{}", e.rule);
         for ok in [Platform::Instagram, Platform::Facebook, Platform::Threads] {
-            assert!(check_reply_options(&p, [("@m".to_owned(), Platform::Mastodon), ("x".to_owned(), ok)]).is_ok(), "{ok}");
+            assert!(check_reply_options(tags, None, [("@m".to_owned(), Platform::Mastodon), ("x".to_owned(), ok)]).is_ok(), "{ok}");
         }
 
         // Too long for Threads (501) but not for Instagram: refused, naming the Threads channel.
-        p.first_comment = Some(PostText::parse("first_comment", &"t".repeat(501)).unwrap());
-        let e = check_reply_options(&p, [("insta".to_owned(), Platform::Instagram), ("th".to_owned(), Platform::Threads)])
+        let long = "t".repeat(501);
+        let long = Some(long.as_str());
+        let e = check_reply_options(long, None, [("insta".to_owned(), Platform::Instagram), ("th".to_owned(), Platform::Threads)])
             .unwrap_err();
         assert_eq!(e.field, "first_comment");
         assert_eq!(
@@ -1260,7 +1272,7 @@ mod tests {
             "channel \"th\" (threads): first reply is 501 characters on Threads; the limit is 500 \
              (graphemes; an emoji counts as its UTF-8 bytes, usually 4 or more)"
         );
-        assert!(check_reply_options(&p, [("insta".to_owned(), Platform::Instagram)]).is_ok());
+        assert!(check_reply_options(long, None, [("insta".to_owned(), Platform::Instagram)]).is_ok());
     }
 
     #[test]

@@ -389,7 +389,7 @@ fn chosen_networks<'a>(draft: &Draft, channels: &'a [Channel]) -> Vec<(Platform,
 fn checks(draft: &Draft, channels: &[Channel]) -> Markup {
     let networks = chosen_networks(draft, channels);
     // What the API would refuse before counting: a text, a variant or a media item that does
-    // not read at all.
+    // not read at all; and a first comment or reply control no chosen channel can honour.
     let mut unreadable: Vec<ValidationError> = Vec::new();
     if let Err(e) = PostText::parse("text", &draft.text) {
         unreadable.push(e);
@@ -405,6 +405,22 @@ fn checks(draft: &Draft, channels: &[Channel]) -> Markup {
         }
     };
     let variants = draft.given_variants();
+    // The first comment and who may reply, against the chosen channels: the create call's check.
+    let comment = api::first_comment(Some(&draft.first_comment)).unwrap_or_else(|e| {
+        unreadable.push(e);
+        None
+    });
+    let reply_control = draft.reply_control().unwrap_or_else(|e| {
+        unreadable.push(e);
+        None
+    });
+    let chosen: Vec<ChannelId> = draft.channels.iter().filter_map(|c| ChannelId::parse("channel", c).ok()).collect();
+    let targets = channels.iter().filter(|c| chosen.contains(&c.id)).map(|c| (c.name.as_str().to_owned(), c.platform));
+    if !networks.is_empty()
+        && let Err(e) = posts::check_reply_options(comment.as_ref().map(PostText::as_str), reply_control, targets)
+    {
+        unreadable.push(e);
+    }
     html! {
         @for e in &unreadable {
             p.check-problem { strong { (e.field) } ": " (e.rule) }
