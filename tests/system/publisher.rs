@@ -42,8 +42,11 @@ struct Scripted {
     /// Deliveries in the order their publish started.
     order: Mutex<Vec<DeliveryId>>,
     /// The first comment and reply control each publish and each lookup was given.
-    asked: Mutex<Vec<(&'static str, Option<String>, Option<ReplyControl>)>>,
+    asked: Mutex<Vec<Asked>>,
 }
+
+/// What one call was given: `publish` or `find`, the first comment, the reply control.
+type Asked = (&'static str, Option<String>, Option<ReplyControl>);
 
 impl Scripted {
     fn answering(answers: Vec<Result<Published, PublishError>>) -> Arc<Self> {
