@@ -137,7 +137,7 @@ impl World {
         // Already due: a second ago, so no publish task waits for its second.
         let due = now - Duration::seconds(1);
         for i in 0..n {
-            let post = Post { review: None, version: 0,
+            let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
                 id: PostId::new(),
                 team_id: team.clone(),
                 text: PostText::parse("text", &format!("Benchmark post #{i}: fresh croissants at 9")).expect("text"),
@@ -289,6 +289,8 @@ async fn split_pass(world: &World) -> Split {
                 text: text.as_str(),
                 media: &post.media,
                 media_files: &herald_core::media::NoMediaFiles,
+                first_comment: None,
+                reply_control: None,
             };
             let published = world.sandbox.publish(&request).await.expect("sandbox publish");
             split.publish += t.elapsed();

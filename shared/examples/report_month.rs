@@ -141,7 +141,7 @@ async fn seed(store: Arc<dyn Store>, team: &Team, limit: usize) -> (usize, usize
     for n in 0..POSTS {
         let c = &channels[n % CHANNELS];
         let at = month_start + Duration::minutes((n as i64) * 14 + 480);
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: team.id.clone(),
             text: PostText::parse("text", &format!("Post number {n}: today's special, come and see #café")).unwrap(),

@@ -398,7 +398,7 @@ struct Job {
 impl Job {
     fn new(channel: &Channel, credentials: &Credentials, text: &str, media: Vec<MediaRef>) -> Self {
         let now = Utc::now();
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: channel.team_id.clone(),
             text: PostText::parse("text", text).unwrap(),
@@ -421,6 +421,8 @@ impl Job {
             text: &self.text,
             media: &self.media,
             media_files: &herald_core::media::NoMediaFiles,
+            first_comment: None,
+            reply_control: None,
         }
     }
 }

@@ -1276,7 +1276,7 @@ async fn the_pollers_bring_a_channels_mention_and_counters_into_dynamodb() {
 
     // What the publisher left two hours ago: a published delivery with the network's status id.
     let published = Utc::now() - chrono::Duration::hours(2);
-    let post = Post { review: None, version: 0,
+    let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
         id: PostId::new(),
         team_id: team.clone(),
         text: PostText::parse("text", "Soupe du jour : potiron").unwrap(),

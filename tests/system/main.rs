@@ -29,6 +29,7 @@ mod bluesky_network;
 mod connect_oauth;
 mod deploy_config;
 mod events_eventbridge;
+mod first_comment;
 mod intake_e2e;
 mod lambda_functions;
 mod meta_e2e;

@@ -41,7 +41,12 @@ struct Scripted {
     cancelled: AtomicUsize,
     /// Deliveries in the order their publish started.
     order: Mutex<Vec<DeliveryId>>,
+    /// The first comment and reply control each publish and each lookup was given.
+    asked: Mutex<Vec<Asked>>,
 }
+
+/// What one call was given: `publish` or `find`, the first comment, the reply control.
+type Asked = (&'static str, Option<String>, Option<ReplyControl>);
 
 impl Scripted {
     fn answering(answers: Vec<Result<Published, PublishError>>) -> Arc<Self> {
@@ -91,6 +96,7 @@ impl PlatformAdapter for Scripted {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
         self.publishes.fetch_add(1, Ordering::SeqCst);
         self.order.lock().unwrap().push(request.delivery.id);
+        self.asked.lock().unwrap().push(("publish", request.first_comment.map(str::to_owned), request.reply_control));
         let mut flight = InFlight::enter(self);
         if self.hang_publish.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
@@ -108,8 +114,9 @@ impl PlatformAdapter for Scripted {
         Ok(())
     }
 
-    async fn find_published(&self, _: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
+    async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.asked.lock().unwrap().push(("find", request.first_comment.map(str::to_owned), request.reply_control));
         if self.hang_lookup.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
@@ -173,7 +180,7 @@ impl Rig {
     }
 
     async fn schedule(&self, channels: &[&Channel], at: DateTime<Utc>) -> (Post, Vec<Delivery>) {
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: self.team.clone(),
             text: PostText::parse("text", "Fresh croissants at 9").unwrap(),
@@ -221,6 +228,28 @@ async fn a_due_delivery_is_published_once_and_announced() {
     // Nothing is due any more: a second run publishes nothing.
     assert_eq!(rig.publisher.run_once().await.unwrap().due, 0);
     assert_eq!(adapter.publishes.load(Ordering::SeqCst), 1);
+}
+
+/// The post's first comment and reply control reach the adapter as stored (it makes the
+/// comment after the post, best effort; the adapters' own tests show that).
+#[tokio::test]
+async fn the_first_comment_and_reply_control_reach_the_adapter() {
+    let adapter = Scripted::answering(vec![ok("110")]);
+    let rig = Rig::new(adapter.clone());
+    let ch = rig.channel(Platform::Mastodon, serde_json::json!({"access_token": "t"})).await;
+    let (post, ds) = rig.schedule(&[&ch], t0()).await;
+    let with = Post {
+        first_comment: Some(PostText::parse("first_comment", "#croissant #paris").unwrap()),
+        reply_control: Some(ReplyControl::FollowersOnly),
+        ..post
+    };
+    rig.store.update_post(&with).await.unwrap();
+    assert_eq!(rig.publisher.run_once().await.unwrap().published, 1);
+    assert_eq!(rig.reload(&ds[0]).await.state, DeliveryState::Published);
+    assert_eq!(
+        *adapter.asked.lock().unwrap(),
+        [("publish", Some("#croissant #paris".to_owned()), Some(ReplyControl::FollowersOnly))]
+    );
 }
 
 #[tokio::test]

@@ -139,6 +139,8 @@ async fn schedule(store: &dyn Store, channel: &Channel, n: usize, at: DateTime<U
     for i in 0..n {
         let post = Post { review: None,
             version: 0,
+            first_comment: None,
+            reply_control: None,
             id: PostId::new(),
             team_id: team_id(),
             text: PostText::parse("text", &format!("Fresh croissants, batch {i} at {}", at.format("%H:%M"))).unwrap(),

@@ -275,7 +275,7 @@ async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
     };
     store.create_channel(&channel).await.unwrap();
     let published = Utc::now() - chrono::Duration::hours(2);
-    let post = Post { review: None, version: 0,
+    let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
         id: PostId::new(),
         team_id: team.id.clone(),
         text: PostText::parse("text", "Soupe du jour : potiron").unwrap(),

@@ -43,7 +43,7 @@ fn channel(team: &TeamId) -> Channel {
 fn post(team: &TeamId, text: &str) -> Post {
     let mut variants = BTreeMap::new();
     variants.insert(Platform::Bluesky, PostText::parse("text", "short é ✨").unwrap());
-    Post { review: None, version: 0,
+    Post { review: None, version: 0, first_comment: None, reply_control: None,
         id: PostId::new(),
         team_id: team.clone(),
         text: PostText::parse("text", text).unwrap(),
@@ -255,6 +255,9 @@ async fn posts_and_deliveries_crud<S: Store>(s: Arc<S>) {
     assert_eq!(s.get_delivery(&b, p.id, ds[0].id).await.unwrap(), None);
 
     p.text = PostText::parse("text", "edited").unwrap();
+    // The first comment and Threads' reply control are kept as they are.
+    p.first_comment = Some(PostText::parse("first_comment", "#croissant ✨\nsee you").unwrap());
+    p.reply_control = Some(ReplyControl::ParentPostAuthorOnly);
     let stored = s.update_post(&p).await.unwrap();
     assert_eq!(stored.version, p.version + 1);
     assert_eq!(s.get_post(&a, p.id).await.unwrap(), Some(stored.clone()));

@@ -262,6 +262,79 @@ async fn a_too_long_bluesky_text_is_refused_naming_text_and_the_check_counts_it(
     assert!(refused.text().contains("intake-only"), "{}", refused.text());
 }
 
+/// The first comment and who may reply on Threads: shown where the team has a network that
+/// takes them, refused as the API refuses them (naming the field, the form kept as typed), and
+/// saved as the API saves them; the composer opened on the post shows them again.
+#[tokio::test]
+async fn a_first_comment_and_who_may_reply_go_from_the_form_to_the_api_and_a_refusal_keeps_them() {
+    let (app, admin, ch) = cafe().await;
+    let lea = join(&app, &admin, "lea@cafe.example", "editor").await;
+    let html = get(&app, "/compose", &lea.session).await.text();
+    assert!(!html.contains("id=\"first_comment\"") && !html.contains("id=\"reply_control\""), "a sandbox-only team has neither: {html}");
+
+    let threads = app.platform_channel(&admin, "threads", "@cafeducoin").await;
+    let html = get(&app, "/compose", &lea.session).await.text();
+    assert!(html.contains("<label for=\"first_comment\">First comment (optional)</label>"), "{html}");
+    assert!(html.contains("Instagram and Facebook: a comment under the post; Threads: a reply"), "{html}");
+    assert!(html.contains("<label for=\"reply_control\">Who can reply on Threads</label>"), "{html}");
+    assert!(html.contains("<option value=\"mentioned_only\">"), "{html}");
+
+    let long = "t".repeat(501);
+    let mut fields = vec![
+        ("text", "Galette tonight"),
+        ("channel", ch.as_str()),
+        ("channel", threads.as_str()),
+        ("first_comment", long.as_str()),
+        ("reply_control", "followers_only"),
+        ("when", "at"),
+        ("local", "2027-01-10T09:30"),
+        ("action", "schedule"),
+    ];
+    // The live check says it as the person types, naming the field.
+    let fragment = send(&app, &lea, "/compose/check", &fields, true).await.text();
+    assert!(fragment.contains("<strong>first_comment</strong>: channel &quot;@cafeducoin&quot; (threads): first reply is 501 characters on Threads"), "{fragment}");
+    let sandbox_only = [("text", "Galette tonight"), ("channel", ch.as_str()), ("reply_control", "followers_only")];
+    let fragment = send(&app, &lea, "/compose/check", &sandbox_only, true).await.text();
+    assert!(fragment.contains("<strong>reply_control</strong>: only Threads"), "{fragment}");
+
+    let refused = send(&app, &lea, "/compose", &fields, true).await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    let html = refused.text();
+    assert!(html.contains("<code>first_comment</code>") && html.contains("href=\"#first_comment\""), "names the field: {html}");
+    assert!(html.contains("first reply is 501 characters on Threads; the limit is 500"), "{html}");
+    assert!(html.contains(&format!(">{long}</textarea>")), "keeps the comment");
+    assert!(html.contains("<option value=\"followers_only\" selected>"), "keeps the choice: {html}");
+    assert!(app.stored_calendar("cafe").await.is_empty(), "nothing saved");
+
+    fields[3] = ("first_comment", "#galette #paris");
+    let done = send(&app, &lea, "/compose", &fields, true).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let posts = listed(&app, &admin).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!((posts[0]["first_comment"].as_str(), posts[0]["reply_control"].as_str()), (Some("#galette #paris"), Some("followers_only")));
+
+    // Opened again: both shown; emptied, both gone.
+    let id = posts[0]["id"].as_str().unwrap().to_owned();
+    let edit = get(&app, &format!("/compose?post={id}"), &lea.session).await.text();
+    assert!(edit.contains(">#galette #paris</textarea>") && edit.contains("<option value=\"followers_only\" selected>"), "{edit}");
+    let change = [
+        ("post", id.as_str()),
+        ("local_was", "2027-01-10T09:30"),
+        ("text", "Galette tonight"),
+        ("channel", ch.as_str()),
+        ("channel", threads.as_str()),
+        ("first_comment", " "),
+        ("reply_control", ""),
+        ("when", "at"),
+        ("local", "2027-01-10T09:30"),
+        ("action", "schedule"),
+    ];
+    let done = send(&app, &lea, "/compose", &change, true).await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let (_, post) = app.get(&format!("/v1/posts/{id}"), &admin).await;
+    assert!(post.get("first_comment").is_none() && post.get("reply_control").is_none(), "{post}");
+}
+
 #[tokio::test]
 async fn a_contributors_post_awaits_approval_and_an_editor_approves_it_from_the_page() {
     let (app, admin, ch) = cafe().await;
@@ -439,6 +512,8 @@ async fn the_composer_and_the_approvals_fit_a_phone_and_a_laptop_in_chromium() {
     let Some(browser) = crate::common::browser::Browser::find() else { return };
     let (app, admin, ch) = cafe().await;
     let sky = app.platform_channel(&admin, "bluesky", "@boulangerie-du-marche-saint-germain.bsky.social").await;
+    // A Threads channel: the first comment and who may reply are on the page (and under axe).
+    app.platform_channel(&admin, "threads", "@cafeducoin").await;
     let sam = join(&app, &admin, "sam@cafe.example", "contributor").await;
     let lea = join(&app, &admin, "lea@cafe.example", "editor").await;
     let long = format!("{} https://boulangerie.example/galette-des-rois-frangipane-pommes-caramelisees-reservation", "Galette des rois ! ".repeat(16));
@@ -446,11 +521,12 @@ async fn the_composer_and_the_approvals_fit_a_phone_and_a_laptop_in_chromium() {
         &app,
         &lea,
         "/compose",
-        &[("text", &long), ("channel", &ch), ("channel", &sky), ("variant_sandbox", "Galette"), ("when", "at"), ("local", "2027-01-10T09:30"), ("action", "schedule")],
+        &[("text", &long), ("channel", &ch), ("channel", &sky), ("variant_sandbox", "Galette"), ("first_comment", "#galette #frangipane"), ("reply_control", "mentioned_only"), ("when", "at"), ("local", "2027-01-10T09:30"), ("action", "schedule")],
         true,
     )
     .await;
     assert_eq!(refused.status, 422, "{}", refused.text());
+    assert!(refused.text().contains(">#galette #frangipane</textarea>"), "the first comment is kept");
     let sent = send(
         &app,
         &sam,

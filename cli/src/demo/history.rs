@@ -166,6 +166,8 @@ pub async fn live(
                                 variants: BTreeMap::new(),
                                 media: vec![],
                                 draft: false,
+                                first_comment: None,
+                                reply_control: None,
                             },
                         )
                         .await

@@ -150,6 +150,8 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
                 variants: BTreeMap::new(),
                 media: vec![],
                 draft: false,
+                first_comment: None,
+                reply_control: None,
             },
         )
         .await

@@ -25,7 +25,7 @@ pub use interaction::{
     MAX_LINK_BYTES, MAX_TEXT_BYTES, Note, Sentiment, SentimentLabel,
 };
 pub use metrics::{MetricCounters, MetricRollup, MetricSnapshot, MetricSubject};
-pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText, Review, Upload};
+pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText, ReplyControl, Review, Upload};
 pub use recurrence::{Expansion, MAX_OCCURRENCES, Occurrence, RRULE_FIELD, Recurrence};
 pub use report::{MONTHLY_REPORT_LAST_DAY, MonthlyReport, Report, ReportFormat, ReportSchedule, WeeklyReport};
 pub use schedule::{

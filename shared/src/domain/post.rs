@@ -46,6 +46,59 @@ impl From<PostText> for String {
     }
 }
 
+/// Who may reply to a post on Threads (the container's `reply_control`, platforms-more.md
+/// §8.1 ✅). Other networks have no such setting: a post asking for it needs a Threads channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyControl {
+    Everyone,
+    AccountsYouFollow,
+    MentionedOnly,
+    ParentPostAuthorOnly,
+    FollowersOnly,
+}
+
+impl ReplyControl {
+    pub const ALL: [ReplyControl; 5] = [
+        ReplyControl::Everyone,
+        ReplyControl::AccountsYouFollow,
+        ReplyControl::MentionedOnly,
+        ReplyControl::ParentPostAuthorOnly,
+        ReplyControl::FollowersOnly,
+    ];
+
+    /// The value Threads takes (and the API shows).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyControl::Everyone => "everyone",
+            ReplyControl::AccountsYouFollow => "accounts_you_follow",
+            ReplyControl::MentionedOnly => "mentioned_only",
+            ReplyControl::ParentPostAuthorOnly => "parent_post_author_only",
+            ReplyControl::FollowersOnly => "followers_only",
+        }
+    }
+
+    /// In words, for the composer's choice.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReplyControl::Everyone => "Everyone",
+            ReplyControl::AccountsYouFollow => "Accounts the channel follows",
+            ReplyControl::MentionedOnly => "Only accounts mentioned in the post",
+            ReplyControl::ParentPostAuthorOnly => "Only the author of the post replied to",
+            ReplyControl::FollowersOnly => "Only the channel's followers",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            ValidationError::new(
+                field,
+                "must be one of everyone, accounts_you_follow, mentioned_only, parent_post_author_only, followers_only",
+            )
+        })
+    }
+}
+
 /// A picture or video the post carries: by URL (fetched at publishing time), or a file
 /// uploaded to Herald (`herald-media:<team>/<id>.<ext>`, see [`crate::media`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -125,6 +178,15 @@ pub struct Post {
     /// the post is approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// Said right after the post goes out: a comment under it on Instagram and Facebook, a
+    /// reply to it on Threads (hashtags kept out of the caption). Checked against each of those
+    /// networks' limits when the post is saved; best effort when publishing (see
+    /// `services::publisher`). Absent in posts stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_comment: Option<PostText>,
+    /// Who may reply on Threads; `None` leaves Threads' default (everyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_control: Option<ReplyControl>,
 }
 
 /// Why an editor sent a post back, who did, and when.
@@ -343,7 +405,7 @@ mod tests {
     }
 
     fn delivery(state: DeliveryState) -> Delivery {
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: crate::domain::TeamId::parse("t", "t").unwrap(),
             text: PostText::parse("text", "hi").unwrap(),
@@ -419,10 +481,48 @@ mod tests {
     }
 
     #[test]
+    fn reply_control_reads_threads_values_and_names_the_field() {
+        for r in ReplyControl::ALL {
+            assert_eq!(ReplyControl::parse("reply_control", r.as_str()), Ok(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.as_str()));
+        }
+        let e = ReplyControl::parse("reply_control", "friends").unwrap_err();
+        assert_eq!(e.field, "reply_control");
+        assert!(e.rule.contains("mentioned_only"), "{}", e.rule);
+    }
+
+    #[test]
+    fn posts_stored_before_first_comments_still_read() {
+        let d = delivery(DeliveryState::Draft);
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
+            id: d.post_id,
+            team_id: d.team_id.clone(),
+            text: PostText::parse("text", "base").unwrap(),
+            variants: BTreeMap::new(),
+            media: vec![],
+            created_by: None,
+            created_at: at(0),
+            updated_at: at(0),
+            series_id: None,
+        };
+        let json = serde_json::to_value(&post).unwrap();
+        assert!(json.get("first_comment").is_none() && json.get("reply_control").is_none());
+        let with = Post {
+            first_comment: Some(PostText::parse("first_comment", "#bread #paris").unwrap()),
+            reply_control: Some(ReplyControl::FollowersOnly),
+            ..post.clone()
+        };
+        let back: Post = serde_json::from_value(serde_json::to_value(&with).unwrap()).unwrap();
+        assert_eq!(back, with);
+        let old: Post = serde_json::from_value(json).unwrap();
+        assert_eq!(old, post);
+    }
+
+    #[test]
     fn variants_replace_text_per_platform() {
         let mut d = delivery(DeliveryState::Draft);
         d.platform = Platform::Mastodon;
-        let mut post = Post { review: None, version: 0,
+        let mut post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: d.post_id,
             team_id: d.team_id.clone(),
             text: PostText::parse("text", "base").unwrap(),

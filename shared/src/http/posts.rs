@@ -18,7 +18,7 @@ use super::schemas;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, DeliveryState, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, Role, ValidationError,
+    ChannelId, DeliveryState, MediaRef, Platform, PostId, PostText, PublishAt, PublishAtInput, ReplyControl, Role, ValidationError,
     parse_time_zone,
 };
 use crate::services::Actor;
@@ -63,6 +63,18 @@ pub struct CreatePostBody {
     /// Makes a series: one post per occurrence of the rule, in the rule's zone.
     #[serde(default)]
     recurrence: Option<RecurrenceBody>,
+    /// Said right after the post goes out: a comment under it on Instagram and Facebook, a
+    /// reply to it on Threads (hashtags out of the caption). Checked against each of those
+    /// channels' limits (Instagram 2,200, Threads 500 with emoji as UTF-8 bytes); refused (422)
+    /// when none of the channels is on one of them. Blank is none. Best effort: a comment that
+    /// fails leaves the post published.
+    #[serde(default)]
+    #[schema(max_length = 16384, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
+    first_comment: Option<String>,
+    /// Who may reply on Threads; refused (422) when none of the channels is on Threads.
+    #[serde(default)]
+    #[schema(value_type = Option<ReplyControl>)]
+    reply_control: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -106,6 +118,14 @@ pub struct PatchPostBody {
     publish_at: Option<PublishAtInput>,
     #[serde(default)]
     draft: Option<bool>,
+    /// As in `POST /v1/posts`; `null` removes it, absent leaves it.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>, max_length = 16384, pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
+    first_comment: Option<Option<String>>,
+    /// As in `POST /v1/posts`; `null` goes back to Threads' default, absent leaves it.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<ReplyControl>)]
+    reply_control: Option<Option<String>>,
     /// Accepted only to refuse it with a clear message (a post's channels never change), so
     /// not part of the documented body.
     #[serde(default)]
@@ -148,6 +168,8 @@ pub async fn create(
         variants: variants(body.variants)?,
         media: media(body.media)?,
         draft: body.draft,
+        first_comment: first_comment(body.first_comment.as_deref())?,
+        reply_control: reply_control(body.reply_control.as_deref())?,
     };
     crate::services::media::check_uploads(&*state.media, &caller.actor(), &mut new.media).await?;
     if let Some(recurrence) = body.recurrence {
@@ -323,6 +345,8 @@ pub async fn update(
         media: body.media.map(media).transpose()?,
         publish_at: body.publish_at.as_ref().map(PublishAt::parse).transpose()?,
         draft: body.draft,
+        first_comment: body.first_comment.map(|c| first_comment(c.as_deref())).transpose()?,
+        reply_control: body.reply_control.map(|r| reply_control(r.as_deref())).transpose()?,
     };
     if let Some(media) = changes.media.as_mut() {
         crate::services::media::check_uploads(&*state.media, &caller.actor(), media).await?;
@@ -516,6 +540,16 @@ pub(crate) fn variants(raw: BTreeMap<String, String>) -> Result<BTreeMap<Platfor
             Ok((Platform::parse(&field, &platform)?, PostText::parse(&field, &text)?))
         })
         .collect()
+}
+
+/// A first comment as given: blank (or absent) is none; otherwise the rules of a post's text.
+pub(crate) fn first_comment(raw: Option<&str>) -> Result<Option<PostText>, ValidationError> {
+    raw.filter(|c| !c.trim().is_empty()).map(|c| PostText::parse("first_comment", c)).transpose()
+}
+
+/// `reply_control` as given: one of Threads' values.
+pub(crate) fn reply_control(raw: Option<&str>) -> Result<Option<ReplyControl>, ValidationError> {
+    raw.map(|r| ReplyControl::parse("reply_control", r)).transpose()
 }
 
 pub(crate) fn media(raw: Vec<MediaBody>) -> Result<Vec<MediaRef>, ValidationError> {

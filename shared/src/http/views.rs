@@ -254,6 +254,14 @@ pub struct Post {
     pub version: u64,
     /// Why an editor sent it back (`POST /v1/posts/{id}/reject`), until it is approved.
     pub review: Option<crate::domain::Review>,
+    /// The comment (Instagram, Facebook) or reply (Threads) said right after the post; absent
+    /// when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 16384)]
+    pub first_comment: Option<String>,
+    /// Who may reply on Threads; absent for Threads' default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_control: Option<crate::domain::ReplyControl>,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -330,6 +338,8 @@ impl Post {
             updated_at: p.updated_at,
             version: p.version,
             review: p.review.clone(),
+            first_comment: p.first_comment.as_ref().map(|c| c.as_str().to_owned()),
+            reply_control: p.reply_control,
             deliveries: deliveries.into_iter().map(|d| Delivery::new(d, zones)).collect(),
         }
     }

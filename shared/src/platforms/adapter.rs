@@ -11,7 +11,7 @@ use super::inbox::InboxAdapter;
 use super::metrics::MetricsAdapter;
 use super::tokens::TokenAdapter;
 use crate::crypto::Credentials;
-use crate::domain::{Channel, Delivery, MediaRef, Platform};
+use crate::domain::{Channel, Delivery, MediaRef, Platform, ReplyControl};
 use crate::media::MediaFiles;
 
 /// Everything an adapter needs to publish one delivery.
@@ -24,6 +24,13 @@ pub struct PublishRequest<'a> {
     pub media: &'a [MediaRef],
     /// Where the files `media` names by a `herald-media:` reference are kept.
     pub media_files: &'a dyn MediaFiles,
+    /// Said right after the post: a comment under it (Instagram, Facebook) or a reply to it
+    /// (Threads). Best effort: the post is what the delivery is about, so an adapter that
+    /// published logs a failed comment and still answers `Ok` (retrying would post twice).
+    /// Adapters of other networks ignore it (posts asking for it were refused at creation).
+    pub first_comment: Option<&'a str>,
+    /// Who may reply, on Threads; other adapters ignore it.
+    pub reply_control: Option<ReplyControl>,
 }
 
 impl PublishRequest<'_> {

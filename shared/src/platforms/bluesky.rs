@@ -1613,7 +1613,7 @@ mod tests {
 
     #[test]
     fn rkey_is_stable_per_delivery_and_differs_between_deliveries() {
-        let post = crate::domain::Post { review: None, version: 0,
+        let post = crate::domain::Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: crate::domain::PostId::new(),
             team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
             text: crate::domain::PostText::parse("text", "hi").unwrap(),

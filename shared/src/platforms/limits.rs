@@ -206,6 +206,45 @@ pub const fn limits(platform: Platform) -> Limits {
     }
 }
 
+/// The networks a post's first comment is said on, and how long it may be there (counted as
+/// [`Limits::counting`] of that network):
+///
+/// - Instagram: a comment under the post (`POST /{ig-media-id}/comments`, platforms-more.md
+///   §8.1 ✅). Its length limit is not in the shared files ⚠️: 2,200 like a caption, counted the
+///   caption's defensive way.
+/// - Facebook: a comment under the Page's post (`POST /{post-id}/comments`, ⚠️ Meta's comments
+///   reference, not in the shared files): the Page post's own bound (63,206 ⚠️).
+/// - Threads: a reply, which is a Threads post (platforms-more.md §8.1 ✅): 500, emoji counted
+///   as their UTF-8 bytes.
+pub fn first_comment_limit(platform: Platform) -> Option<usize> {
+    match platform {
+        Platform::Instagram | Platform::Facebook | Platform::Threads => limits(platform).max_text,
+        _ => None,
+    }
+}
+
+/// Whether `platform` takes a first comment (see [`first_comment_limit`]).
+pub fn takes_first_comment(platform: Platform) -> bool {
+    first_comment_limit(platform).is_some()
+}
+
+/// Why `platform` would refuse `comment` as a post's first comment, if it would.
+pub fn check_first_comment(platform: Platform, comment: &str) -> Option<LimitViolation> {
+    let max = first_comment_limit(platform)?;
+    let l = limits(platform);
+    let n = count(l.counting, comment);
+    let what = if platform == Platform::Threads { "first reply" } else { "first comment" };
+    (n > max).then(|| LimitViolation {
+        platform,
+        rule: "text_too_long",
+        message: format!(
+            "{what} is {n} characters on {}; the limit is {max} ({})",
+            display_name(platform),
+            l.counting.describe()
+        ),
+    })
+}
+
 /// The platform's name as its users write it.
 /// The network's name as people write it: `Bluesky`, `LinkedIn`.
 pub fn display_name(platform: Platform) -> &'static str {
@@ -1347,6 +1386,24 @@ mod tests {
         assert_eq!(text_length(Platform::Linkedin, E_ACUTE_DECOMPOSED), 2);
         assert_eq!(text_length(Platform::Linkedin, CJK), 1);
         ok(Platform::Linkedin, "", 9); // media count unknown: not checked
+    }
+
+    // ----- First comments -------------------------------------------------------------
+    #[test]
+    fn first_comments_are_bounded_where_they_are_said() {
+        assert_eq!(check_first_comment(Platform::Instagram, &"#".repeat(2200)), None);
+        let v = check_first_comment(Platform::Instagram, &"i".repeat(2201)).unwrap();
+        assert_eq!(v.rule, "text_too_long");
+        assert!(v.message.starts_with("first comment is 2201 characters on Instagram; the limit is 2200"), "{}", v.message);
+        // A Threads reply counts emoji as their UTF-8 bytes, like a Threads post.
+        assert_eq!(check_first_comment(Platform::Threads, &GRINNING.repeat(125)), None);
+        let v = check_first_comment(Platform::Threads, &GRINNING.repeat(126)).unwrap();
+        assert!(v.message.starts_with("first reply is 504 characters on Threads; the limit is 500"), "{}", v.message);
+        assert_eq!(check_first_comment(Platform::Facebook, &"f".repeat(63_206)), None);
+        assert!(check_first_comment(Platform::Facebook, &"f".repeat(63_207)).is_some());
+        // Networks without one say nothing here: the service refuses the field for them.
+        assert_eq!(check_first_comment(Platform::Mastodon, &"m".repeat(10_000)), None);
+        assert!(!takes_first_comment(Platform::Bluesky) && takes_first_comment(Platform::Threads));
     }
 
     // ----- Threads ----------------------------------------------------------------------

@@ -486,6 +486,8 @@ async fn check_row(
         variants: Default::default(),
         media: vec![],
         draft: false,
+        first_comment: None,
+        reply_control: None,
     };
     match prepare_post(store, now, actor, &targets, new, None).await {
         Ok(mut view) => {

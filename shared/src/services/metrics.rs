@@ -700,7 +700,7 @@ mod tests {
             self.store.create_channel(&c).await.unwrap();
             let mut deliveries = Vec::new();
             for i in 1..=n {
-                let post = Post { review: None, version: 0,
+                let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
                     id: PostId::new(),
                     team_id: self.team.clone(),
                     text: PostText::parse("text", &format!("{name} {i}")).unwrap(),

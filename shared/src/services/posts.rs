@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use super::{Actor, ServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    Channel, ChannelId, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, PublishAt, Role, SeriesId,
+    Channel, ChannelId, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, PublishAt, ReplyControl, Role, SeriesId,
     TeamId, ValidationError, check_not_past, check_within_horizon, next_free_slot, resolve_local, sortable_instant,
 };
 use crate::platforms::limits::check_post;
@@ -52,6 +52,10 @@ pub struct NewPost {
     pub media: Vec<MediaRef>,
     /// Keep it a draft, whatever the role.
     pub draft: bool,
+    /// A comment (Instagram, Facebook) or reply (Threads) said right after the post.
+    pub first_comment: Option<PostText>,
+    /// Who may reply on Threads.
+    pub reply_control: Option<ReplyControl>,
 }
 
 /// What a PATCH changes; `None` leaves it as it is.
@@ -66,6 +70,10 @@ pub struct PostChanges {
     /// `true` puts the post back to draft; `false` submits a draft (for approval when the
     /// actor is a contributor, scheduled otherwise).
     pub draft: Option<bool>,
+    /// `Some(None)` removes the first comment.
+    pub first_comment: Option<Option<PostText>>,
+    /// `Some(None)` goes back to Threads' default.
+    pub reply_control: Option<Option<ReplyControl>>,
 }
 
 /// A post with all its deliveries, as the API shows it.
@@ -155,7 +163,7 @@ pub(super) async fn prepare_post(
 ) -> Result<PostView, ServiceError> {
     actor.require(Role::Contributor, VIEWERS_READ)?;
     check_publishable(targets)?;
-    let post = Post { review: None, version: 0,
+    let post = Post { review: None, version: 0, first_comment: new.first_comment, reply_control: new.reply_control,
         id: PostId::new(),
         team_id: actor.team_id.clone(),
         text: new.text,
@@ -167,6 +175,11 @@ pub(super) async fn prepare_post(
         series_id,
     };
     check_texts(&post, targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)))?;
+    check_reply_options(
+        post.first_comment.as_ref().map(PostText::as_str),
+        post.reply_control,
+        targets.iter().map(|c| (c.name.as_str().to_owned(), c.platform)),
+    )?;
     let state = if new.draft {
         DeliveryState::Draft
     } else if actor.role.includes(Role::Editor) {
@@ -383,8 +396,19 @@ pub async fn update_post(
     if let Some(media) = changes.media {
         updated.media = media;
     }
+    if let Some(first_comment) = changes.first_comment {
+        updated.first_comment = first_comment;
+    }
+    if let Some(reply_control) = changes.reply_control {
+        updated.reply_control = reply_control;
+    }
     let live: Vec<&Delivery> = deliveries.iter().filter(|d| d.state != DeliveryState::Cancelled).collect();
     check_texts(&updated, live.iter().map(|d| (channel_label_plain(&names, d), d.platform)))?;
+    check_reply_options(
+        updated.first_comment.as_ref().map(PostText::as_str),
+        updated.reply_control,
+        live.iter().map(|d| (channel_label_plain(&names, d), d.platform)),
+    )?;
 
     // Work out every delivery's new time and state before writing anything.
     let mut plans: Vec<(Delivery, DateTime<Utc>, DeliveryState)> = Vec::new();
@@ -862,6 +886,40 @@ pub fn check_texts(post: &Post, targets: impl IntoIterator<Item = (String, Platf
     }
 }
 
+/// Refuses what a post's channels cannot honour: `reply_control` without a Threads channel,
+/// a `first_comment` without an Instagram, Facebook or Threads channel, or one too long for one
+/// of those channels (naming it, as [`check_texts`] does). Other channels ignore both. The
+/// composer's live check asks the same.
+pub fn check_reply_options(
+    first_comment: Option<&str>,
+    reply_control: Option<ReplyControl>,
+    targets: impl IntoIterator<Item = (String, Platform)>,
+) -> Result<(), ValidationError> {
+    let targets: Vec<(String, Platform)> = targets.into_iter().collect();
+    if reply_control.is_some() && !targets.iter().any(|(_, p)| *p == Platform::Threads) {
+        return Err(ValidationError::new(
+            "reply_control",
+            "only Threads lets a post say who may reply, and none of this post's channels is on Threads; leave it out",
+        ));
+    }
+    let Some(comment) = first_comment else { return Ok(()) };
+    if !targets.iter().any(|(_, p)| crate::platforms::limits::takes_first_comment(*p)) {
+        return Err(ValidationError::new(
+            "first_comment",
+            "only Instagram and Facebook (a comment under the post) and Threads (a reply) take a first comment, \
+             and none of this post's channels is on one of them; leave it out",
+        ));
+    }
+    let messages: Vec<String> = targets
+        .iter()
+        .filter_map(|(name, platform)| {
+            let v = crate::platforms::limits::check_first_comment(*platform, comment)?;
+            Some(format!("channel \"{name}\" ({platform}): {}", v.message))
+        })
+        .collect();
+    if messages.is_empty() { Ok(()) } else { Err(ValidationError::new("first_comment", messages.join("; "))) }
+}
+
 /// Turns `publish_at` into this channel's instant, refusing past times.
 async fn resolve_publish_at(
     store: &dyn Store,
@@ -1038,7 +1096,7 @@ mod tests {
 
     fn post(text: &str) -> Post {
         let now = Utc.with_ymd_and_hms(2027, 1, 4, 9, 0, 0).unwrap();
-        Post { review: None, version: 0,
+        Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: TeamId::parse("team", "cafe").unwrap(),
             text: PostText::parse("text", text).unwrap(),
@@ -1183,6 +1241,38 @@ mod tests {
         let e = check_texts(&p, [("@cafe".to_owned(), Platform::Bluesky)]).unwrap_err();
         let c = check_network(Platform::Bluesky, &long, None, 0);
         assert_eq!(e.rule, format!("channel \"@cafe\" (bluesky): {}", c.problems[0].1.message));
+    }
+
+    #[test]
+    fn reply_options_are_refused_where_no_channel_honours_them() {
+        let only = Some(ReplyControl::MentionedOnly);
+        let e = check_reply_options(None, only, [("@cafe".to_owned(), Platform::Mastodon), ("insta".to_owned(), Platform::Instagram)])
+            .unwrap_err();
+        assert_eq!(e.field, "reply_control");
+        assert!(e.rule.contains("Threads"), "{}", e.rule);
+        assert!(check_reply_options(None, only, [("@m".to_owned(), Platform::Mastodon), ("th".to_owned(), Platform::Threads)]).is_ok());
+
+        let tags = Some("#bread #paris");
+        let e = check_reply_options(tags, None, [("@cafe".to_owned(), Platform::Mastodon), ("sky".to_owned(), Platform::Bluesky)])
+            .unwrap_err();
+        assert_eq!(e.field, "first_comment");
+        assert!(e.rule.contains("Instagram") && e.rule.contains("Facebook") && e.rule.contains("Threads"), "{}", e.rule);
+        for ok in [Platform::Instagram, Platform::Facebook, Platform::Threads] {
+            assert!(check_reply_options(tags, None, [("@m".to_owned(), Platform::Mastodon), ("x".to_owned(), ok)]).is_ok(), "{ok}");
+        }
+
+        // Too long for Threads (501) but not for Instagram: refused, naming the Threads channel.
+        let long = "t".repeat(501);
+        let long = Some(long.as_str());
+        let e = check_reply_options(long, None, [("insta".to_owned(), Platform::Instagram), ("th".to_owned(), Platform::Threads)])
+            .unwrap_err();
+        assert_eq!(e.field, "first_comment");
+        assert_eq!(
+            e.rule,
+            "channel \"th\" (threads): first reply is 501 characters on Threads; the limit is 500 \
+             (graphemes; an emoji counts as its UTF-8 bytes, usually 4 or more)"
+        );
+        assert!(check_reply_options(long, None, [("insta".to_owned(), Platform::Instagram)]).is_ok());
     }
 
     #[test]

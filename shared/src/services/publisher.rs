@@ -30,6 +30,11 @@
 //! - **Every attempt used**: a delivery claimed again after its last attempt (the run died, or
 //!   the attempt was cut by the bound) is not published again: the network is asked whether
 //!   the post exists (published if so), and otherwise it fails for good with that reason.
+//!
+//! A post's first comment (Instagram, Facebook) or first reply (Threads) is best effort, made
+//! by the adapter right after the post: its failure is logged and never fails or retries the
+//! delivery (the post exists; another attempt would post it twice). A delivery found by
+//! reconciling gets no first comment.
 
 use std::sync::Arc;
 
@@ -41,7 +46,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use tracing::instrument::WithSubscriber;
 
-use crate::domain::{Delivery, DeliveryState};
+use crate::domain::{Delivery, DeliveryState, PostText};
 use crate::events::{Event, EventKind};
 use crate::platforms::{PublishError, PublishRequest, Published};
 use crate::ports::Ports;
@@ -337,6 +342,11 @@ impl Publisher {
             text: post.text_for(channel.platform).as_str(),
             media: &post.media,
             media_files: &*self.ports.media,
+            // Made by `publish` only, never by `find_published`: after a crash reconciled, the
+            // first comment is not attempted (whether it was made cannot be told cheaply, and a
+            // second one would show).
+            first_comment: post.first_comment.as_ref().map(PostText::as_str),
+            reply_control: post.reply_control,
         };
         if check_only {
             let gave_up = |how: String| {

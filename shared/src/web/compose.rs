@@ -1,5 +1,6 @@
 //! The New post screen (`/compose`): one text, the channels to post to, a text per network when
-//! wanted, media by URL with alt text, and when (a time on the team's clock, the next free queue
+//! wanted, a first comment and who may reply on Threads (shown when the team has a network that
+//! takes them), media by URL with alt text, and when (a time on the team's clock, the next free queue
 //! slot, or a recurrence). "Schedule" and "Save draft" create the post through the same service
 //! as `POST /v1/posts` (a contributor's post then awaits approval: the service decides), with the
 //! API's own parsing of each field; a refusal shows the form again, as typed, with the API's
@@ -32,7 +33,7 @@ use super::assets;
 use super::form::{PageForm, csrf_field};
 use super::page::{Screen, respond, see_other, shell_with_scripts};
 use crate::domain::{
-    Channel, ChannelId, LocalTimeInput, Platform, PostText, PublishAt, PublishAtInput, Role, ValidationError,
+    Channel, ChannelId, LocalTimeInput, Platform, PostText, PublishAt, PublishAtInput, ReplyControl, Role, ValidationError,
 };
 use crate::http::posts::{self as api, MediaBody};
 use crate::http::{ApiError, AppState, Caller};
@@ -86,6 +87,10 @@ struct Draft {
     rrule: String,
     /// "Save draft" rather than "Schedule".
     draft: bool,
+    /// Said right after the post (Instagram, Facebook: a comment; Threads: a reply); empty: none.
+    first_comment: String,
+    /// Threads' `reply_control` value; empty: Threads' default.
+    reply_control: String,
 }
 
 impl Draft {
@@ -105,6 +110,8 @@ impl Draft {
                 "local_was" => d.local_was = value,
                 "rrule" => d.rrule = value,
                 "action" => d.draft = value == "draft",
+                "first_comment" => d.first_comment = value,
+                "reply_control" => d.reply_control = value,
                 other => {
                     if let Some(platform) = other.strip_prefix("variant_") {
                         d.variants.insert(platform.to_owned(), value);
@@ -141,6 +148,11 @@ impl Draft {
         Ok(out)
     }
 
+    /// `reply_control` as the API takes it: the select's empty choice is none.
+    fn reply_control(&self) -> Result<Option<ReplyControl>, ValidationError> {
+        api::reply_control(Some(self.reply_control.trim()).filter(|r| !r.is_empty()))
+    }
+
     /// `publish_at` as the API takes it: a wall-clock time in the team's zone, or `next_slot`.
     fn publish_at(&self, zone: Tz) -> Result<PublishAt, ValidationError> {
         let input = match self.when {
@@ -165,6 +177,8 @@ impl Draft {
             variants: api::variants(self.given_variants())?,
             media: api::media(self.media_bodies()?)?,
             draft: self.draft,
+            first_comment: api::first_comment(Some(&self.first_comment))?,
+            reply_control: self.reply_control()?,
         };
         let rrule = self.rrule.trim();
         let recurrence = (!rrule.is_empty()).then(|| RecurrenceRequest { rrule: rrule.to_owned(), time_zone: Some(zone) });
@@ -181,6 +195,8 @@ impl Draft {
             media: Some(api::media(self.media_bodies()?)?),
             publish_at: retime.then(|| self.publish_at(zone)).transpose()?,
             draft: Some(self.draft),
+            first_comment: Some(api::first_comment(Some(&self.first_comment))?),
+            reply_control: Some(self.reply_control()?),
         })
     }
 
@@ -206,6 +222,8 @@ impl Draft {
             local,
             rrule: String::new(),
             draft: false,
+            first_comment: view.post.first_comment.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            reply_control: view.post.reply_control.map(|r| r.as_str().to_owned()).unwrap_or_default(),
         }
     }
 }
@@ -371,7 +389,7 @@ fn chosen_networks<'a>(draft: &Draft, channels: &'a [Channel]) -> Vec<(Platform,
 fn checks(draft: &Draft, channels: &[Channel]) -> Markup {
     let networks = chosen_networks(draft, channels);
     // What the API would refuse before counting: a text, a variant or a media item that does
-    // not read at all.
+    // not read at all; and a first comment or reply control no chosen channel can honour.
     let mut unreadable: Vec<ValidationError> = Vec::new();
     if let Err(e) = PostText::parse("text", &draft.text) {
         unreadable.push(e);
@@ -387,6 +405,22 @@ fn checks(draft: &Draft, channels: &[Channel]) -> Markup {
         }
     };
     let variants = draft.given_variants();
+    // The first comment and who may reply, against the chosen channels: the create call's check.
+    let comment = api::first_comment(Some(&draft.first_comment)).unwrap_or_else(|e| {
+        unreadable.push(e);
+        None
+    });
+    let reply_control = draft.reply_control().unwrap_or_else(|e| {
+        unreadable.push(e);
+        None
+    });
+    let chosen: Vec<ChannelId> = draft.channels.iter().filter_map(|c| ChannelId::parse("channel", c).ok()).collect();
+    let targets = channels.iter().filter(|c| chosen.contains(&c.id)).map(|c| (c.name.as_str().to_owned(), c.platform));
+    if !networks.is_empty()
+        && let Err(e) = posts::check_reply_options(comment.as_ref().map(PostText::as_str), reply_control, targets)
+    {
+        unreadable.push(e);
+    }
     html! {
         @for e in &unreadable {
             p.check-problem { strong { (e.field) } ": " (e.rule) }
@@ -449,6 +483,10 @@ impl Screenful<'_> {
         let chosen: Vec<Platform> = chosen_networks(draft, self.channels).into_iter().map(|(p, _)| p).collect();
         let rows = draft.media.len().max(MEDIA_ROWS);
         let any_variant = draft.variants.values().any(|t| !t.trim().is_empty());
+        // The first comment where the team has a network that takes it (or it was typed).
+        let commenting = !draft.first_comment.is_empty()
+            || networks.iter().any(|p| crate::platforms::limits::takes_first_comment(*p));
+        let on_threads = !draft.reply_control.is_empty() || networks.contains(&Platform::Threads);
         let main = html! {
             h1 { (title) }
             @if let Some(view) = editing {
@@ -533,6 +571,28 @@ impl Screenful<'_> {
                         }
                     }
 
+                    @if commenting || on_threads {
+                        fieldset.replies #replies {
+                            legend { "First comment and replies" }
+                            @if commenting {
+                                label for="first_comment" { "First comment (optional)" }
+                                textarea #first_comment name="first_comment" rows="3" aria-describedby="first_comment-hint" { (draft.first_comment) }
+                                p.hint #first_comment-hint {
+                                    "Instagram and Facebook: a comment under the post; Threads: a reply. Other networks leave it out."
+                                }
+                            }
+                            @if on_threads {
+                                label for="reply_control" { "Who can reply on Threads" }
+                                select #reply_control name="reply_control" {
+                                    option value="" selected[draft.reply_control.is_empty()] { "Threads' default (everyone)" }
+                                    @for r in ReplyControl::ALL {
+                                        option value=(r.as_str()) selected[draft.reply_control == r.as_str()] { (r.label()) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+
                     fieldset.media #media {
                         legend { "Media" }
                         p.hint { "Pictures and videos uploaded from this device, or by their http(s) address (fetched when the post goes out), each with a description for people who cannot see it." }
@@ -607,6 +667,8 @@ fn input_of(field: &str) -> String {
         "text" => "text".into(),
         "channel_ids" => "compose".into(),
         "publish_at" => "local".into(),
+        "first_comment" => "first_comment".into(),
+        "reply_control" => "reply_control".into(),
         f if f.starts_with("media") => "media".into(),
         f if f.starts_with("recurrence") || f == "rrule" => "rrule".into(),
         f => match f.strip_prefix("variants.") {
@@ -640,6 +702,8 @@ mod tests {
             ("when", "at"),
             ("local", "2027-01-10T09:30"),
             ("action", "draft"),
+            ("first_comment", "#croissant #paris"),
+            ("reply_control", "followers_only"),
         ]));
         assert_eq!(d.channels, ["a", "b"]);
         assert!(d.draft);
@@ -655,6 +719,15 @@ mod tests {
         assert!(matches!(Draft::read(pairs(&[("when", "next_slot")])).publish_at(paris).unwrap(), PublishAt::NextSlot));
         let alt_only = Draft::read(pairs(&[("media_url", " "), ("media_alt", "a cat")]));
         assert_eq!(alt_only.media_bodies().unwrap_err().field, "media");
+        // The first comment and who may reply, as the API reads them; empty is none.
+        assert_eq!(d.reply_control().unwrap(), Some(ReplyControl::FollowersOnly));
+        let comment = api::first_comment(Some(&d.first_comment)).unwrap();
+        assert_eq!(comment.as_ref().map(PostText::as_str), Some("#croissant #paris"));
+        let blank = Draft::read(pairs(&[("first_comment", "  "), ("reply_control", "")]));
+        assert_eq!(blank.reply_control().unwrap(), None);
+        assert_eq!(api::first_comment(Some(&blank.first_comment)).unwrap(), None);
+        let bad = Draft::read(pairs(&[("reply_control", "friends")]));
+        assert_eq!(bad.reply_control().unwrap_err().field, "reply_control");
     }
 
     #[test]

@@ -322,7 +322,7 @@ struct Fixture {
 impl Fixture {
     fn new(base: &str, text: &str, media: &[&str]) -> Self {
         let team = TeamId::parse("team", "cafe-du-coin").unwrap();
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: team.clone(),
             text: PostText::parse("text", text).unwrap(),
@@ -369,6 +369,8 @@ impl Fixture {
             text: &self.text,
             media: &self.media,
             media_files: &herald_core::media::NoMediaFiles,
+            first_comment: None,
+            reply_control: None,
         }
     }
 }

@@ -5,6 +5,11 @@
 //! `{"error":{"message","type","code","error_subcode","fbtrace_id"}}` and the throttling headers
 //! `X-App-Usage` / `X-Business-Use-Case-Usage`. One server answers both the Graph API (under
 //! `/v22.0`) and the Threads API (under `/v1.0`); it never fetches media (Meta would).
+//!
+//! First comments: `POST /{ig-media-id}/comments?message=` → `{"id"}` (platforms-more.md §8.1),
+//! `POST /{page-post-id}/comments` with `message` (Meta's comments reference ⚠️, not in the
+//! shared files); Threads replies are containers with `reply_to_id`, and `reply_control` takes
+//! the five values of §8.1.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +24,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use herald_core::clock::ManualClock;
 use herald_core::crypto::Credentials;
 use herald_core::domain::{
-    Channel, ChannelId, ChannelName, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, TeamId, Upload,
+    Channel, ChannelId, ChannelName, Delivery, DeliveryState, MediaRef, Platform, Post, PostId, PostText, ReplyControl, TeamId,
+    Upload,
 };
 use herald_core::media::{MediaError, MediaFiles, MediaKey, MediaType, MemoryMediaFiles, Opened, Stored, UploadBody};
 use herald_core::platforms::meta::facebook::FacebookAdapter;
@@ -83,6 +89,14 @@ struct FakeState {
     /// `media_publish` / `threads_publish` publish, then answer only after this long (a crash
     /// between the publish call and recording it, as the client times out first).
     publish_delay: Option<Duration>,
+    /// Comments made with `POST /{id}/comments`: (the commented object's id, `message`).
+    comments: Vec<(String, String)>,
+    /// `POST /{id}/comments` answers a Graph error.
+    fail_comments: bool,
+    /// Threads replies published (containers with `reply_to_id`), apart from the profile's posts.
+    replies: Vec<Value>,
+    /// A Threads container with `reply_to_id` is refused.
+    fail_replies: bool,
 }
 
 #[derive(Clone, Default)]
@@ -337,6 +351,19 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
             if !ok {
                 return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) Invalid parameter");
             }
+            const REPLY_CONTROLS: [&str; 5] =
+                ["everyone", "accounts_you_follow", "mentioned_only", "parent_post_author_only", "followers_only"];
+            if p("reply_control").is_some_and(|r| !REPLY_CONTROLS.contains(&r.as_str())) {
+                return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) Param reply_control must be one of {EVERYONE, ACCOUNTS_YOU_FOLLOW, MENTIONED_ONLY, PARENT_POST_AUTHOR_ONLY, FOLLOWERS_ONLY}");
+            }
+            if let Some(to) = p("reply_to_id") {
+                if s.fail_replies {
+                    return graph_error(StatusCode::BAD_REQUEST, 10, Some(2207051), "(#10) The user is not allowed to reply to this post");
+                }
+                if !s.threads.iter().any(|t| t["id"] == to.as_str()) {
+                    return graph_error(StatusCode::BAD_REQUEST, 100, Some(33), "(#100) reply_to_id: Object does not exist");
+                }
+            }
             let id = format!("1790{}", new_id(s));
             s.containers.insert(id.clone(), Container { params: params.clone(), script: vec!["FINISHED"], published: false });
             reply(StatusCode::OK, json!({ "id": id }))
@@ -361,13 +388,41 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
             if let Some(children) = container.params.get("children") {
                 thread["children"] = json!({"data": children.split(',').map(|c| json!({"id": c})).collect::<Vec<_>>()});
             }
-            s.threads.push(thread);
+            if let Some(r) = container.params.get("reply_control") {
+                thread["reply_control"] = json!(r);
+            }
+            match container.params.get("reply_to_id") {
+                Some(to) => {
+                    thread["replied_to"] = json!({ "id": to });
+                    s.replies.push(thread);
+                }
+                None => s.threads.push(thread),
+            }
             reply(StatusCode::OK, json!({ "id": id }))
         }),
         (Method::GET, [THREADS_USER, "threads"], true) => {
             let data: Vec<Value> = fake.with(|s| s.threads.iter().rev().cloned().collect());
             reply(StatusCode::OK, json!({"data": data, "paging": {}}))
         }
+
+        // ----- A first comment under an Instagram media or a Page post (or video)
+        (Method::POST, [id, "comments"], false) => fake.with(|s| {
+            if s.fail_comments {
+                return graph_error(StatusCode::BAD_REQUEST, 100, Some(2207001), "(#100) Comments are turned off for this post");
+            }
+            let Some(message) = p("message") else {
+                return graph_error(StatusCode::BAD_REQUEST, 100, None, "(#100) The parameter message is required");
+            };
+            let exists = s.ig_media.iter().chain(&s.page_posts).any(|m| {
+                m["id"] == *id || m["id"].as_str().is_some_and(|pid| pid.strip_prefix(&format!("{PAGE}_")) == Some(*id))
+            });
+            if !exists {
+                return graph_error(StatusCode::BAD_REQUEST, 100, Some(33), "Unsupported post request. Object does not exist");
+            }
+            s.comments.push(((*id).to_owned(), message));
+            let comment = format!("1795{}", new_id(s));
+            reply(StatusCode::OK, json!({ "id": comment }))
+        }),
 
         // ----- A container or a published object, by id
         (Method::GET, [id], _) => fake.with(|s| {
@@ -443,6 +498,8 @@ struct Fixture {
     text: String,
     media: Vec<MediaRef>,
     files: Box<dyn MediaFiles>,
+    first_comment: Option<String>,
+    reply_control: Option<ReplyControl>,
 }
 
 fn team() -> TeamId {
@@ -454,6 +511,8 @@ impl Fixture {
         let post = Post {
             review: None,
             version: 0,
+            first_comment: None,
+            reply_control: None,
             id: PostId::new(),
             team_id: team(),
             text: PostText::parse("text", text).unwrap(),
@@ -492,7 +551,14 @@ impl Fixture {
             text: text.to_owned(),
             media,
             files: Box::new(herald_core::media::NoMediaFiles),
+            first_comment: None,
+            reply_control: None,
         }
+    }
+
+    fn with_first_comment(mut self, comment: &str) -> Self {
+        self.first_comment = Some(comment.to_owned());
+        self
     }
 
     fn with_token(mut self, token: &str) -> Self {
@@ -516,6 +582,8 @@ impl Fixture {
             text: &self.text,
             media: &self.media,
             media_files: &*self.files,
+            first_comment: self.first_comment.as_deref(),
+            reply_control: self.reply_control,
         }
     }
 }
@@ -674,8 +742,59 @@ async fn facebook_throttling_is_transient_with_the_business_use_case_wait() {
     assert_eq!(fake.with(|s| s.page_posts.len()), 1);
 }
 
+#[tokio::test]
+async fn facebook_first_comment_goes_under_the_page_post_and_a_post_without_one_makes_none() {
+    let (fake, config) = fake().await;
+    let fb = facebook(config);
+    let plain = Fixture::new(Platform::Facebook, "Soup of the day", &[]);
+    fb.publish(&plain.request()).await.unwrap();
+    assert!(fake.with(|s| s.comments.is_empty()), "no first comment asked, none made");
+
+    let f = Fixture::new(Platform::Facebook, "New menu", &[]).with_first_comment("Book a table: 01 23 45 67 89");
+    let published = fb.publish(&f.request()).await.unwrap();
+    let comments = fake.seen(Method::POST, &format!("/{}/comments", published.platform_post_id));
+    assert_eq!(comments.len(), 1);
+    assert_eq!(param(&comments[0], "message"), Some("Book a table: 01 23 45 67 89"));
+    assert!(!comments[0].token_in_query, "the token goes in the form body");
+    let last = fake.with(|s| s.seen.last().map(|x| x.path.clone())).unwrap();
+    assert_eq!(last, format!("/{}/comments", published.platform_post_id), "said after the post");
+    assert_eq!(fake.with(|s| s.comments.clone()), [(published.platform_post_id.clone(), "Book a table: 01 23 45 67 89".to_owned())]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instagram
+
+#[tokio::test]
+async fn instagram_first_comment_is_said_once_after_media_publish() {
+    let (fake, config) = fake().await;
+    let ig = instagram(config);
+    let f = Fixture::new(Platform::Instagram, "Croissants are out", &["croissant.jpg"]).with_first_comment("#bakery #paris #croissant");
+    let published = ig.publish(&f.request()).await.unwrap();
+    let order: Vec<String> = fake.with(|s| s.seen.iter().map(|x| format!("{} {}", x.method, x.path)).collect());
+    let publish_at = order.iter().position(|x| *x == format!("POST /{IG_USER}/media_publish")).unwrap();
+    let comment_at = order.iter().position(|x| *x == format!("POST /{}/comments", published.platform_post_id)).unwrap();
+    assert!(comment_at > publish_at, "{order:?}");
+    let made = &fake.seen(Method::POST, &format!("/{IG_USER}/media"))[0];
+    assert_eq!(param(made, "caption"), Some("Croissants are out"), "the hashtags stay out of the caption");
+    assert_eq!(fake.with(|s| s.comments.clone()), [(published.platform_post_id.clone(), "#bakery #paris #croissant".to_owned())]);
+    // Reconciling finds the post and says nothing more under it.
+    ig.find_published(&f.request()).await.unwrap().expect("found");
+    assert_eq!(fake.with(|s| s.comments.len()), 1);
+}
+
+#[tokio::test]
+async fn instagram_a_failing_first_comment_still_returns_the_published_post() {
+    let (fake, config) = fake().await;
+    let ig = instagram(config);
+    fake.with(|s| s.fail_comments = true);
+    let f = Fixture::new(Platform::Instagram, "Croissants are out", &["croissant.jpg"]).with_first_comment("#bakery");
+    let published = ig.publish(&f.request()).await.expect("the post is published; the comment is best effort");
+    assert_eq!(published.platform_post_id, fake.with(|s| s.ig_media[0]["id"].as_str().unwrap().to_owned()));
+    assert!(published.url.is_some());
+    assert_eq!(fake.count(Method::POST, &format!("/{}/comments", published.platform_post_id)), 1, "tried once, not retried");
+    assert_eq!(fake.count(Method::POST, &format!("/{IG_USER}/media_publish")), 1);
+    assert!(fake.with(|s| s.comments.is_empty()));
+}
 
 #[tokio::test]
 async fn instagram_single_image_goes_through_quota_container_status_and_media_publish() {
@@ -882,6 +1001,64 @@ async fn threads_carousel_and_reconciling_it() {
     assert_eq!(found.platform_post_id, published.platform_post_id);
     let one = Fixture::new(Platform::Threads, "Two views of the terrace", &["left.jpg"]);
     assert_eq!(th.find_published(&one.request()).await.unwrap(), None, "media count differs");
+}
+
+#[tokio::test]
+async fn threads_reply_control_is_on_the_post_and_the_first_reply_answers_it() {
+    let (fake, config) = fake().await;
+    let th = threads(config);
+    let mut f = Fixture::new(Platform::Threads, "New menu tonight", &[]).with_first_comment("#menu #paris");
+    f.reply_control = Some(ReplyControl::FollowersOnly);
+    let published = th.publish(&f.request()).await.unwrap();
+    let made = fake.seen(Method::POST, &format!("/{THREADS_USER}/threads"));
+    assert_eq!(made.len(), 2, "the post's container, then the reply's");
+    assert_eq!(param(&made[0], "reply_control"), Some("followers_only"));
+    assert_eq!(param(&made[0], "reply_to_id"), None);
+    assert_eq!(param(&made[1], "media_type"), Some("TEXT"));
+    assert_eq!(param(&made[1], "text"), Some("#menu #paris"));
+    assert_eq!(param(&made[1], "reply_to_id"), Some(published.platform_post_id.as_str()));
+    assert_eq!(param(&made[1], "reply_control"), None);
+    let publishes = fake.seen(Method::POST, &format!("/{THREADS_USER}/threads_publish"));
+    assert_eq!(publishes.len(), 2);
+    let reply_container = fake.with(|s| {
+        s.containers.iter().find(|(_, c)| c.params.contains_key("reply_to_id")).map(|(id, _)| id.clone()).unwrap()
+    });
+    assert!(fake.count(Method::GET, &format!("/{reply_container}")) >= 1, "the reply's container is waited for");
+    assert_eq!(param(&publishes[1], "creation_id"), Some(reply_container.as_str()));
+    let (threads, replies) = fake.with(|s| (s.threads.clone(), s.replies.clone()));
+    assert_eq!(threads.len(), 1);
+    assert_eq!(threads[0]["reply_control"], "followers_only");
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["replied_to"]["id"], published.platform_post_id.as_str());
+    // Reconciling finds the post, not its reply, and replies nothing more.
+    let found = th.find_published(&f.request()).await.unwrap().expect("found");
+    assert_eq!(found.platform_post_id, published.platform_post_id);
+    assert_eq!(fake.with(|s| s.replies.len()), 1);
+
+    // A carousel says it on its parent only.
+    let mut c = Fixture::new(Platform::Threads, "Two views", &["left.jpg", "right.jpg"]);
+    c.reply_control = Some(ReplyControl::MentionedOnly);
+    th.publish(&c.request()).await.unwrap();
+    let made = fake.seen(Method::POST, &format!("/{THREADS_USER}/threads"));
+    let carousel = &made[made.len() - 3..];
+    assert!(carousel[..2].iter().all(|x| param(x, "reply_control").is_none()));
+    assert_eq!(param(&carousel[2], "media_type"), Some("CAROUSEL"));
+    assert_eq!(param(&carousel[2], "reply_control"), Some("mentioned_only"));
+    assert_eq!(fake.with(|s| s.replies.len()), 1, "no first reply asked, none made");
+}
+
+#[tokio::test]
+async fn threads_a_refused_first_reply_leaves_the_post_published() {
+    let (fake, config) = fake().await;
+    let th = threads(config);
+    fake.with(|s| s.fail_replies = true);
+    let f = Fixture::new(Platform::Threads, "Open late tonight", &[]).with_first_comment("See you there");
+    let published = th.publish(&f.request()).await.expect("the post is published; the reply is best effort");
+    assert_eq!(fake.with(|s| s.threads.len()), 1);
+    assert_eq!(published.platform_post_id, fake.with(|s| s.threads[0]["id"].as_str().unwrap().to_owned()));
+    assert_eq!(fake.count(Method::POST, &format!("/{THREADS_USER}/threads")), 2, "the reply was tried once");
+    assert_eq!(fake.count(Method::POST, &format!("/{THREADS_USER}/threads_publish")), 1);
+    assert!(fake.with(|s| s.replies.is_empty()));
 }
 
 #[tokio::test]

@@ -90,7 +90,7 @@ impl Fixture {
     /// A post with one delivery on `channel`, in `state`, published at `at` (when published).
     pub async fn delivery(&self, channel: &Channel, text: &str, at: &str, state: DeliveryState) -> Delivery {
         let at = utc(at);
-        let post = Post { review: None, version: 0,
+        let post = Post { review: None, version: 0, first_comment: None, reply_control: None,
             id: PostId::new(),
             team_id: self.team.id.clone(),
             text: PostText::parse("text", text).unwrap(),

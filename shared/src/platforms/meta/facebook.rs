@@ -10,6 +10,12 @@
 //! - one video: `POST /{page-id}/videos` with `file_url` and `description` → `{"id"}` (the
 //!   video's id; ⚠️ not in platforms.md). A video with photos is refused: Facebook has no such post.
 //!
+//! Then the post's first comment, if it has one: `POST /{post-id}/comments` with `message` →
+//! `{"id"}` on the id above (a video's own id for a video; ⚠️ Meta's comments reference, not in
+//! the shared files), best effort ([`super::first_comment`]): a failure is logged and the
+//! delivery is still published. A post found by [`FacebookAdapter::find_published`] after a
+//! crash gets no comment.
+//!
 //! Credentials: `page_id` and `page_access_token` (with `pages_manage_posts`,
 //! `pages_read_engagement`). Exactly once: Facebook has no idempotency key, so after a crash
 //! [`FacebookAdapter::find_published`] reads the Page's recent posts.
@@ -161,6 +167,7 @@ impl PlatformAdapter for FacebookAdapter {
             }
         };
         tracing::info!(delivery = %request.delivery.id, channel = %request.channel.id, post_id = %id, "published on Facebook");
+        super::first_comment(&self.graph, request, &id, &page.token).await;
         Ok(published(id))
     }
 

@@ -477,6 +477,22 @@ pub(crate) fn not_before(request: &super::PublishRequest<'_>) -> DateTime<Utc> {
     request.delivery.publish_at - chrono::Duration::minutes(1)
 }
 
+/// Says a post's first comment under it: `POST /{post-id}/comments` with `message` → `{"id"}`
+/// (Instagram media: platforms-more.md §8.1 ✅; a Facebook Page post or video: Meta's comments
+/// reference ⚠️, not in the shared files). Best effort, by design: the post exists, and the
+/// delivery is about the post; a failed comment is logged (`warn`) and not retried (a retry of
+/// the delivery would post twice). Meta takes no idempotency key here either.
+pub(crate) async fn first_comment(graph: &Graph, request: &super::PublishRequest<'_>, post_id: &str, token: &SecretString) {
+    let Some(message) = request.first_comment else { return };
+    let made = graph
+        .post::<Created>(&[post_id, "comments"], &[("message", message.to_owned())], token, "commenting under the new post")
+        .await;
+    match made {
+        Ok(c) => tracing::info!(delivery = %request.delivery.id, post_id = %post_id, comment_id = %c.id, "first comment made on {}", graph.platform),
+        Err(e) => tracing::warn!(delivery = %request.delivery.id, post_id = %post_id, error = %e, "published on {}; its first comment failed and is not retried", graph.platform),
+    }
+}
+
 /// `{"id": "..."}`, what every Graph create call answers.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Created {

@@ -9,8 +9,20 @@
 //! 3. `POST /{threads-user-id}/threads_publish?creation_id=<id>` → `{"id": "<threads media id>"}`
 //!    ✅, then its `permalink` and `timestamp` (best effort).
 //!
-//! Not done here: `reply_control`, the first reply and the 250-a-day quota
-//! (`threads_publishing_limit`): the post has no field for the first two yet, and Meta refuses
+//! The post's `reply_control` (who may reply: `everyone`, `accounts_you_follow`,
+//! `mentioned_only`, `parent_post_author_only`, `followers_only`, §8.1 ✅) is sent on the post's
+//! container (a carousel's parent, not its children).
+//!
+//! 4. The post's first reply, if it has one (§8.1 ✅, §5.2): a `TEXT` container with `text` and
+//!    `reply_to_id` = the new post's id, waited for like the post's, then `threads_publish`.
+//!    Best effort: any failure is logged (`warn`) and the delivery is still published (a retry
+//!    would post twice; Threads takes no idempotency key). It runs inside the publisher's
+//!    bound on the attempt; should that bound fire during the reply, the post is found by
+//!    reconciling and the reply is not made again. A post found by
+//!    [`ThreadsAdapter::find_published`] after a crash gets no reply. The reply counts against
+//!    Threads' 1,000 replies a day, not the 250 posts.
+//!
+//! Not done here: the 250-a-day quota (`threads_publishing_limit`): Meta refuses
 //! `threads_publish` over quota with a Graph error, which is reported as it comes.
 //!
 //! Credentials: `threads_user_id` and `access_token` (`threads_basic`,
@@ -115,6 +127,18 @@ impl ThreadsAdapter {
         Ok(made.id)
     }
 
+    /// Replies `text` to the post `to` (step 4 of the module's doc): the reply's id.
+    async fn first_reply(&self, account: &Account, to: &str, text: &str) -> Result<String, PublishError> {
+        let params = vec![("media_type", "TEXT".to_owned()), ("text", text.to_owned()), ("reply_to_id", to.to_owned())];
+        let container = self.container(account, params).await?;
+        self.wait_finished(account, &container).await?;
+        let made: Created = self
+            .graph
+            .post(&[&account.id, "threads_publish"], &[("creation_id", container)], &account.token, "publishing the first reply")
+            .await?;
+        Ok(made.id)
+    }
+
     /// Waits for a container (`status`, with Meta's words in `error_message` on an `ERROR`).
     pub(super) async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
         const FIELDS: ContainerFields = ContainerFields { state: "status", why: "error_message", holds: "the post" };
@@ -134,11 +158,17 @@ impl PlatformAdapter for ThreadsAdapter {
             media.push(public_media(request.media_files, m, PLATFORM).await?);
         }
         let text = request.text.to_owned();
+        // Who may reply: on the post's own container only (a carousel's parent).
+        let reply_control = request.reply_control.map(|r| ("reply_control", r.as_str().to_owned()));
         let container = match media.as_slice() {
-            [] => self.container(&account, vec![("media_type", "TEXT".to_owned()), ("text", text)]).await?,
+            [] => {
+                let params = [("media_type", "TEXT".to_owned()), ("text", text)].into_iter().chain(reply_control).collect();
+                self.container(&account, params).await?
+            }
             [one] => {
                 let mut params = item_params(one);
                 params.push(("text", text));
+                params.extend(reply_control);
                 self.container(&account, params).await?
             }
             items => {
@@ -151,7 +181,8 @@ impl PlatformAdapter for ThreadsAdapter {
                 for child in &children {
                     self.wait_finished(&account, child).await?;
                 }
-                let params = vec![("media_type", "CAROUSEL".to_owned()), ("children", children.join(",")), ("text", text)];
+                let mut params = vec![("media_type", "CAROUSEL".to_owned()), ("children", children.join(",")), ("text", text)];
+                params.extend(reply_control);
                 self.container(&account, params).await?
             }
         };
@@ -161,6 +192,12 @@ impl PlatformAdapter for ThreadsAdapter {
             .post(&[&account.id, "threads_publish"], &[("creation_id", container.clone())], &account.token, "publishing the post")
             .await?;
         tracing::info!(delivery = %request.delivery.id, channel = %request.channel.id, container = %container, thread_id = %made.id, "published on Threads");
+        if let Some(reply) = request.first_comment {
+            match self.first_reply(&account, &made.id, reply).await {
+                Ok(id) => tracing::info!(delivery = %request.delivery.id, thread_id = %made.id, reply_id = %id, "first reply made on Threads"),
+                Err(e) => tracing::warn!(delivery = %request.delivery.id, thread_id = %made.id, error = %e, "published on Threads; its first reply failed and is not retried"),
+            }
+        }
         let read = self
             .graph
             .get::<Thread>(&[&made.id], &[("fields", "id,permalink,timestamp")], &account.token, "reading the new post")
