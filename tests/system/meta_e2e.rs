@@ -158,10 +158,17 @@ impl Rig {
     }
 
     async fn schedule(&self, text: &str, channels: &[&str], media: &[&str]) -> String {
+        self.schedule_with(json!({"text": text}), channels, media).await
+    }
+
+    /// A post of `fields` (its text and any option) to `channels` in two seconds.
+    async fn schedule_with(&self, mut fields: Value, channels: &[&str], media: &[&str]) -> String {
         let at = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
         let media: Vec<Value> = media.iter().map(|m| json!({"url": m, "alt": format!("alt of {m}")})).collect();
-        let (status, post) =
-            self.api.call(Method::POST, "/v1/posts", Some(json!({"text": text, "channel_ids": channels, "publish_at": at, "media": media}))).await;
+        fields["channel_ids"] = json!(channels);
+        fields["publish_at"] = json!(at);
+        fields["media"] = json!(media);
+        let (status, post) = self.api.call(Method::POST, "/v1/posts", Some(fields)).await;
         assert_eq!(status, 201, "{post}");
         post["id"].as_str().expect("id").to_owned()
     }
@@ -209,9 +216,12 @@ async fn a_cafe_connects_its_meta_accounts_publishes_answers_and_gets_its_figure
     rig.add_webhook_secret(&fb, json!({"page_id": PAGE_ID, "page_access_token": format!("page-tok-{PAGE_ID}"), "app_secret": FB_APP_SECRET, "verify_token": "v"})).await;
     rig.add_webhook_secret(&th, json!({"threads_user_id": THREADS_USER_ID, "access_token": th_token, "app_secret": TH_APP_SECRET, "verify_token": "v"})).await;
 
-    // One post to the three, with a picture each network fetches from its address.
+    // One post to the three, with a picture each network fetches from its address, a first
+    // comment (a reply on Threads) and who may reply on Threads.
     let text = "Terrasse ouverte ce midi ☀️";
-    let post = rig.schedule(text, &[&fb, &ig, &th], &["https://cdn.example/terrasse.jpg"]).await;
+    let first = "Réservations au 01 23 45 67 89 #terrasse";
+    let fields = json!({"text": text, "first_comment": first, "reply_control": "followers_only"});
+    let post = rig.schedule_with(fields, &[&fb, &ig, &th], &["https://cdn.example/terrasse.jpg"]).await;
     let deliveries = rig.settled(&post, Duration::from_secs(30)).await;
     for d in &deliveries {
         assert_eq!(d["state"], "published", "{d}\nserve printed:\n{}", rig.serve().transcript.text());
@@ -226,6 +236,14 @@ async fn a_cafe_connects_its_meta_accounts_publishes_answers_and_gets_its_figure
     assert_eq!(media[0].1["caption"], text);
     let made = rig.graph.seen().into_iter().find(|s| s.method == Method::POST && s.path == format!("/{IG_USER_ID}/media")).expect("a container");
     assert_eq!(made.param("image_url"), Some("https://cdn.example/terrasse.jpg"));
+    // The first comment under each, once, by the account; Threads' as a reply, and its post
+    // made with the reply control.
+    assert_eq!(rig.graph.replies_to(&page_posts[0].0, PAGE_ID), [first]);
+    assert_eq!(rig.graph.replies_to(&media[0].0, IG_USER_ID), [first]);
+    assert_eq!(rig.graph.replies_to(&thread_posts[0].0, THREADS_USER_ID), [first]);
+    let containers: Vec<_> = rig.graph.seen().into_iter().filter(|s| s.method == Method::POST && s.path == format!("/{THREADS_USER_ID}/threads")).collect();
+    assert_eq!(containers[0].param("reply_control"), Some("followers_only"));
+    assert_eq!((containers[1].param("reply_to_id"), containers[1].param("text")), (Some(thread_posts[0].0.as_str()), Some(first)));
 
     // Comments: Facebook and Threads by their webhooks, Instagram by the inbox poller.
     let fb_post = page_posts[0].0.clone();

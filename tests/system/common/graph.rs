@@ -445,12 +445,18 @@ fn answer(w: &mut World, method: &Method, segments: &[String], p: &HashMap<Strin
             let Some(message) = get("message").filter(|m| !m.trim().is_empty()) else {
                 return graph_error(100, None, "(#100) message is required");
             };
-            // The answer is the account's: the Page (Facebook), the Instagram account.
-            let owner = if *edge == "replies" { IG_USER_ID } else { PAGE_ID };
+            // The answer is the account's: the one that made the post commented on (a first
+            // comment), else the Page (Facebook comments) or the Instagram account (replies).
+            let owner = w
+                .objects
+                .get(*id)
+                .filter(|o| o.kind != Kind::Comment)
+                .map(|o| o.owner.clone())
+                .unwrap_or_else(|| if *edge == "replies" { IG_USER_ID } else { PAGE_ID }.to_owned());
             let cid = new_id(w, "7700");
             let fields = json!({"id": cid, "message": message, "text": message, "timestamp": now(), "created_time": now(),
                 "from": {"id": owner}, "permalink_url": format!("https://www.facebook.com/{cid}")});
-            insert(w, &cid, Object { kind: Kind::Comment, owner: owner.to_owned(), parent: Some((*id).to_owned()), fields: as_map(fields) });
+            insert(w, &cid, Object { kind: Kind::Comment, owner, parent: Some((*id).to_owned()), fields: as_map(fields) });
             ok(json!({ "id": cid }))
         }
         _ => graph_error(2500, None, "Unknown path components"),
