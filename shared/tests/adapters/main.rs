@@ -4,6 +4,7 @@
 //! except in the tests that check the guard refuses them.
 
 mod bluesky;
+mod graph_wire;
 mod mastodon;
 mod meta;
 mod meta_inbox;

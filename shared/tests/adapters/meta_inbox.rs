@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, TimeZone, Utc};
 use herald_core::clock::ManualClock;
 use herald_core::crypto::Credentials;
@@ -27,6 +27,7 @@ use herald_core::platforms::meta::facebook::FacebookAdapter;
 use herald_core::platforms::meta::instagram::InstagramAdapter;
 use herald_core::platforms::meta::threads::ThreadsAdapter;
 use herald_core::platforms::{InboxAdapter, NetworkPolicy, Polled, PublishError};
+use crate::graph_wire::{Call, graph_error, reply};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "EAAG-inbox-token";
@@ -97,29 +98,12 @@ impl Fake {
     }
 }
 
-fn reply(status: StatusCode, body: Value) -> Response {
-    (status, [("content-type", "application/json")], body.to_string()).into_response()
-}
-
 fn listing(data: Vec<Value>) -> Response {
     reply(StatusCode::OK, json!({"data": data, "paging": {"cursors": {"before": "QVFIUmx", "after": "QVFIUms"}}}))
 }
 
-/// Graph's error body (§4.3 ✅).
-fn graph_error(status: StatusCode, code: u32, subcode: Option<u32>, message: &str) -> Response {
-    let mut error = json!({"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEfGh123"});
-    if let Some(sub) = subcode {
-        error["error_subcode"] = json!(sub);
-    }
-    reply(status, json!({ "error": error }))
-}
-
 fn missing() -> Response {
     graph_error(StatusCode::BAD_REQUEST, 100, Some(33), "Unsupported get request. Object does not exist")
-}
-
-fn parse_pairs(s: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(s.as_bytes()).into_owned().collect()
 }
 
 /// Graph field selection: a listed object carries only the fields asked for (and its id).
@@ -132,32 +116,18 @@ fn select(fields: Option<&String>, mut item: Value) -> Value {
 }
 
 async fn handle(State(fake): State<Fake>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
-    let full = parts.uri.path().to_owned();
-    let (threads_api, path) = if let Some(p) = full.strip_prefix("/v1.0") {
-        (true, p.to_owned())
-    } else if let Some(p) = full.strip_prefix("/v22.0") {
-        (false, p.to_owned())
-    } else {
-        return graph_error(StatusCode::BAD_REQUEST, 2500, None, "Unknown path components");
+    let call = match Call::read(request).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
     };
-    let query = parse_pairs(parts.uri.query().unwrap_or(""));
-    let form = if parts.method == Method::POST { parse_pairs(&String::from_utf8_lossy(&body)) } else { vec![] };
-    let token_in_query = query.iter().any(|(k, _)| k == "access_token");
-    let params: HashMap<String, String> = query.into_iter().chain(form).collect();
     fake.with(|s| {
-        s.seen.push(Seen { method: parts.method.clone(), path: path.clone(), params: params.clone(), token_in_query })
+        let seen = Seen { method: call.method.clone(), path: call.path.clone(), params: call.params.clone(), token_in_query: call.token_in_query };
+        s.seen.push(seen)
     });
-
-    if params.get("access_token").map(String::as_str) != Some(TOKEN) {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            190,
-            Some(463),
-            "Error validating access token: Session has expired on Friday, 20-Nov-26 09:00:00 PST.",
-        );
+    if let Some(refused) = call.refused(TOKEN) {
+        return refused;
     }
+    let Call { method, threads_api, path, params, .. } = call;
     if let Some((status, headers, body)) = fake.with(|s| s.throttle_next.take()) {
         let mut r = reply(status, body);
         for (k, v) in headers {
@@ -173,7 +143,7 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
         s.next_id
     };
 
-    match (parts.method.clone(), segments.as_slice(), threads_api) {
+    match (method.clone(), segments.as_slice(), threads_api) {
         // ----- Facebook: the comments under a comment (Graph comments edge)
         (Method::GET, [comment, "comments"], false) if fake.with(|s| s.fb_answers.contains_key(*comment)) => fake.with(|s| {
             let mut data: Vec<Value> = s.fb_answers[*comment].iter().map(|c| select(fields, c.clone())).collect();

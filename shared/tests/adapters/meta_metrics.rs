@@ -87,14 +87,7 @@ fn reply(status: StatusCode, headers: Vec<(&'static str, String)>, body: Value) 
     r
 }
 
-/// Graph's error body (§4.3 ✅).
-fn graph_error(code: u32, subcode: Option<u32>, message: &str) -> Value {
-    let mut error = json!({"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEfGh123"});
-    if let Some(sub) = subcode {
-        error["error_subcode"] = json!(sub);
-    }
-    json!({ "error": error })
-}
+use crate::graph_wire::{Call, error_body as graph_error};
 
 /// What Graph answers for an id it cannot read: a deleted post among others.
 fn deleted(id: &str) -> CannedReply {
@@ -165,19 +158,15 @@ fn node_answer(id: &str, object: &Value, fields: &str) -> Response {
 }
 
 async fn handle(State(fake): State<Fake>, request: Request) -> Response {
-    let full = request.uri().path().to_owned();
-    let (threads_api, path) = match (full.strip_prefix("/v1.0"), full.strip_prefix("/v22.0")) {
-        (Some(p), _) => (true, p.to_owned()),
-        (_, Some(p)) => (false, p.to_owned()),
-        _ => return reply(StatusCode::BAD_REQUEST, vec![], graph_error(2500, None, "Unknown path components")),
+    let call = match Call::read(request).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
     };
-    let query: HashMap<String, String> =
-        form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
-    fake.with(|s| s.seen.push((path.clone(), query.clone())));
-    if query.get("access_token").map(String::as_str) != Some(TOKEN) {
-        let message = "Error validating access token: Session has expired on Friday, 20-Nov-26 09:00:00 PST.";
-        return reply(StatusCode::BAD_REQUEST, vec![], graph_error(190, Some(463), message));
+    fake.with(|s| s.seen.push((call.path.clone(), call.params.clone())));
+    if let Some(refused) = call.refused(TOKEN) {
+        return refused;
     }
+    let Call { threads_api, path, params: query, .. } = call;
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let id = segments.first().copied().unwrap_or_default().to_owned();
     if let Some((status, headers, body)) = fake.with(|s| s.canned.get(&id).cloned()) {
