@@ -10,7 +10,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// One request as the fakes read it.
+/// One request as the fakes read it (and keep, to assert on).
+#[derive(Debug, Clone)]
 pub struct Call {
     pub method: Method,
     /// Under `/v1.0` (Threads) rather than `/v22.0` (Graph).

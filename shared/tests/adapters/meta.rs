@@ -50,16 +50,8 @@ fn now() -> DateTime<Utc> {
 // ---------------------------------------------------------------------------------------------
 // The fake Graph API
 
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    /// Without the version prefix: `/1001/feed`.
-    path: String,
-    /// The query and the form body together (the Graph API reads both).
-    params: HashMap<String, String>,
-    /// Whether `access_token` came in the URL.
-    token_in_query: bool,
-}
+/// A request the fake received.
+type Seen = Call;
 
 #[derive(Debug, Clone)]
 struct Container {
@@ -122,10 +114,7 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
         Ok(call) => call,
         Err(answer) => return answer,
     };
-    fake.with(|s| {
-        let seen = Seen { method: call.method.clone(), path: call.path.clone(), params: call.params.clone(), token_in_query: call.token_in_query };
-        s.seen.push(seen)
-    });
+    fake.with(|s| s.seen.push(call.clone()));
     if let Some(refused) = call.refused(TOKEN) {
         return refused;
     }
