@@ -218,7 +218,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
                 local_time(i.opened_at, &d.time_zone),
                 i.closed_at.map_or_else(|| "still open".to_owned(), |t| local_time(t, &d.time_zone)),
                 i.negatives_in_window,
-                if i.expected < 0.1 { "< 0.1".to_owned() } else { format!("{:.1}", i.expected) }
+                usually(i.expected)
             );
         }
         let _ = write!(h, r#"</tbody></table></div><p class="small muted">Previous period: {}.</p>"#, d.incidents_previous);
@@ -521,9 +521,20 @@ fn sentiment_bar(h: &mut String, s: &InboxStats) {
     h.push_str("</figcaption></figure>");
 }
 
+/// The negatives a channel usually has in the window, as the incidents table says it (HTML).
+fn usually(expected: f64) -> String {
+    if expected < 0.1 { "&lt;\u{a0}0.1".to_owned() } else { format!("{expected:.1}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_almost_zero_expectation_is_said_in_escaped_html() {
+        assert_eq!(usually(0.02), "&lt;\u{a0}0.1");
+        assert_eq!(usually(2.345), "2.3");
+    }
 
     #[test]
     fn text_is_escaped_and_numbers_grouped() {
