@@ -263,6 +263,14 @@ async fn an_over_long_polled_thread_id_refuses_that_item_only() {
     let (_, page) = app.get("/v1/inbox", &admin).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
     assert_eq!(page["items"][0]["external_id"], "s3");
+
+    // A poll that finds nothing new and keeps the cursor writes nothing.
+    use herald_core::store::StateStore;
+    let key = format!("poll#{ch}");
+    let before = app.store.get_state(&key).await.unwrap().expect("the cursor is kept");
+    let again = app.state.intake().poll_channel(&channel, &poller).await.expect("the poll is not a failure");
+    assert_eq!(again.created, 0);
+    assert_eq!(app.store.get_state(&key).await.unwrap(), Some(before), "no write when nothing moved");
 }
 
 // ------------------------------------------------------------------------------------------
