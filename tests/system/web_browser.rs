@@ -301,6 +301,18 @@ async fn every_screen_fits_a_phone_and_a_laptop_and_passes_axe() {
         let since = crate::common::utc("2027-01-04T07:12:00Z");
         let reason = "Error validating access token: Session has expired on Sunday, 03-Jan-27 (code 190, fbtrace_id AbC1)";
         assert!(herald_core::services::reconnect::mark(&*app.store, &refused, reason, since).await.expect("marked"));
+        // An Instagram account beside it (put in the store as connecting would), so the composer
+        // shows the first comment and Threads' reply control.
+        let id = herald_core::domain::ChannelId::new();
+        let creds = herald_core::crypto::Credentials::from_json("credentials", &json!({"ig_user_id": "17841", "access_token": "t"})).expect("credentials");
+        let instagram = herald_core::domain::Channel {
+            id,
+            platform: herald_core::domain::Platform::Instagram,
+            name: herald_core::domain::ChannelName::parse("name", "@cafeducoin").expect("a name"),
+            credentials: Some(app.state.cipher.seal(id, &creds)),
+            ..refused
+        };
+        app.store.create_channel(&instagram).await.expect("stored");
     }
     let site = Site::start(&app).await;
 
