@@ -433,7 +433,7 @@ fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
         let _ = write!(h, r#"<p class="muted">{}</p>"#, esc(empty));
         return;
     }
-    h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Posts"><table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
+    h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Posts"><table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Quotes, saves, clicks</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
     for r in rows {
         let text: String = r.text.chars().take(140).collect();
         let text = if r.text.chars().count() > 140 { format!("{text}…") } else { text };
@@ -443,13 +443,14 @@ fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
         };
         let _ = write!(
             h,
-            r#"<tr><td>{}</td><td>{}</td><td class="text">{}{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td class="text">{}{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             esc(&r.published_local),
             esc(&r.channel),
             esc(&text),
             num(r.counters.likes),
             num(r.counters.reposts),
             num(r.counters.replies),
+            num(other_engagements(&r.counters)),
             num(r.engagements),
             pct(r.engagement_rate)
         );
@@ -521,6 +522,12 @@ fn sentiment_bar(h: &mut String, s: &InboxStats) {
     h.push_str("</figcaption></figure>");
 }
 
+/// What a post's engagements count beyond its likes, reposts and replies (quotes, saves,
+/// clicks), shown beside them so that a row adds up to its engagements.
+fn other_engagements(c: &crate::domain::MetricCounters) -> Option<u64> {
+    [c.quotes, c.bookmarks, c.clicks].into_iter().flatten().reduce(u64::saturating_add)
+}
+
 /// The negatives a channel usually has in the window, as the incidents table says it (HTML).
 fn usually(expected: f64) -> String {
     if expected < 0.1 { "&lt;\u{a0}0.1".to_owned() } else { format!("{expected:.1}") }
@@ -529,6 +536,23 @@ fn usually(expected: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_post_row_adds_up_to_its_engagements() {
+        let counters = crate::domain::MetricCounters {
+            likes: Some(194),
+            reposts: Some(58),
+            replies: Some(24),
+            quotes: Some(10),
+            bookmarks: Some(80),
+            clicks: Some(4),
+            ..Default::default()
+        };
+        let other = other_engagements(&counters);
+        assert_eq!(other, Some(94));
+        assert_eq!(Some(194 + 58 + 24 + 94), counters.engagements(), "the columns add up");
+        assert_eq!(other_engagements(&crate::domain::MetricCounters { likes: Some(3), ..Default::default() }), None, "none given: empty, not 0");
+    }
 
     #[test]
     fn an_almost_zero_expectation_is_said_in_escaped_html() {
