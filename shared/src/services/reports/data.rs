@@ -28,7 +28,8 @@ pub const MAX_PERIOD_DAYS: i64 = 366;
 pub const ENGAGEMENT_RATE_DEFINITION: &str = "Engagements are likes + reposts + replies + quotes + bookmarks + clicks, \
 whichever the network reports. A post's engagement rate is its engagements divided by its impressions where the \
 network reports impressions, otherwise by the channel's followers on the day it went out. The rate of a set of posts \
-is the sum of their engagements divided by the sum of those denominators (posts without either are left out).";
+is the sum of their engagements divided by the sum of those denominators; a post without a rate of its own (no \
+denominator, or 0 impressions) is left out of it.";
 
 /// First and last day, inclusive, in the team's zone, and the instants they span.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,9 +58,12 @@ pub(super) struct Measured {
 pub(super) fn kpis(posts: &[&Measured], followers: (Option<u64>, Option<u64>), failed: u64) -> Kpis {
     let sum = |f: fn(&MetricCounters) -> Option<u64>| posts.iter().filter_map(|m| f(&m.row.counters)).reduce(|a, b| a + b);
     let engagements = posts.iter().filter_map(|m| m.row.engagements).reduce(|a, b| a + b);
+    // One definition for a post and a set: a post with no rate (nothing to divide by, or 0
+    // impressions) adds nothing to the set's rate either, neither its engagements nor its 0.
     let (num, den) = posts
         .iter()
         .filter_map(|m| m.row.engagements.zip(m.denominator))
+        .filter(|(_, n)| *n > 0)
         .fold((0u64, 0u64), |(e, n), (a, b)| (e + a, n + b));
     let (start, end) = followers;
     Kpis {
@@ -382,6 +385,16 @@ mod tests {
         assert_eq!(k.engagement_rate, Some(0.05));
         assert_eq!(k.reach, None);
         assert_eq!(k.failed_deliveries, 2);
+    }
+
+    #[test]
+    fn a_post_with_zero_impressions_has_no_rate_and_adds_nothing_to_the_sets() {
+        let rated = post("2027-01-04T09:00:00Z", Some(50), Some(1000), None);
+        let unseen = post("2027-01-04T10:00:00Z", Some(30), Some(0), None);
+        assert_eq!(unseen.row.engagement_rate, None);
+        let k = kpis(&[&rated, &unseen], (None, None), 0);
+        assert_eq!(k.engagements, Some(80), "its engagements still count");
+        assert_eq!(k.engagement_rate, Some(0.05), "50 / 1000, not 80 / 1000");
     }
 
     #[test]
