@@ -36,6 +36,24 @@ async fn every_figure_matches_the_hand_computed_dataset() {
     check_every_figure(&f, &d);
 }
 
+/// An interaction of the period answered after it ended is unanswered in it: the figures of a
+/// period do not change when it is made again later.
+#[tokio::test]
+async fn inbox_answers_count_as_of_the_periods_end() {
+    use herald_core::domain::{InteractionKind::Comment, InteractionStatus::Answered};
+    let f = crate::common::report_dataset::Fixture::new(Arc::new(SqliteStore::in_memory().unwrap())).await;
+    f.interaction(Comment, None, "2027-01-09T10:00:00Z", Answered, Some(600)).await;
+    // Sunday 10 January, 22:30 in Paris: answered two hours later, at 00:30 on Monday.
+    f.interaction(Comment, None, "2027-01-10T21:30:00Z", Answered, Some(7200)).await;
+    let made = |now: &str| {
+        let (store, team, now) = (f.store.clone(), f.team.clone(), utc(now));
+        async move { reports::build(&*store, &team, day("2027-01-04"), day("2027-01-10"), now).await.unwrap() }
+    };
+    let on_monday = made("2027-01-11T08:00:00Z").await.inbox.current;
+    assert_eq!((on_monday.total, on_monday.answered, on_monday.median_first_response_seconds), (2, 1, Some(600)));
+    assert_eq!(made("2027-02-01T08:00:00Z").await.inbox.current, on_monday, "the same a month later");
+}
+
 #[tokio::test]
 async fn the_three_renderings_say_the_same() {
     let (_, d) = dataset().await;

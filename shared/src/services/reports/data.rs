@@ -176,6 +176,8 @@ pub struct InboxStats {
     pub by_kind: BTreeMap<String, u64>,
     /// positive, neutral, negative (and `unscored`).
     pub by_sentiment: BTreeMap<String, u64>,
+    /// Of those, how many got a first answer through Herald before the period ended (so the
+    /// same period made again later says the same).
     pub answered: u64,
     /// Median of `first_response_at − created_at` over the answered ones, whole seconds.
     pub median_first_response_seconds: Option<i64>,

@@ -244,7 +244,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
 
     let _ = write!(
         h,
-        r#"<h2>Definitions</h2><p class="small">{}</p><p class="small">Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Median first response: half the answered interactions of the period got their first answer through Herald faster than this. Open items: interactions of the period still open or assigned when the report was made. The per-post table is in report.csv; everything is in report.json.</p>
+        r#"<h2>Definitions</h2><p class="small">{}</p><p class="small">Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Answered and median first response count the answers given through Herald before the period ended, so making the same period again later gives the same figures; half the answered interactions got their first answer faster than the median. Open items: interactions of the period still open or assigned when the report was made. The per-post table is in report.csv; everything is in report.json.</p>
 <p class="small muted">Read {} items to make this report.</p>
 </main></body></html>
 "#,
@@ -474,7 +474,7 @@ fn inbox(h: &mut String, i: &Compared<InboxStats>) {
 <tr><td>By kind</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>Answered through Herald</td><td class="n">{}</td><td class="n">{}</td></tr>
 <tr><td>Median first response</td><td class="n">{}</td><td class="n">{}</td></tr>
-<tr><td>Still open or assigned</td><td class="n">{}</td><td class="n">{}</td></tr>
+<tr><td>Still open or assigned (when made)</td><td class="n">{}</td><td class="n">{}</td></tr>
 </tbody></table></div>"#,
         c.total,
         p.total,

@@ -164,8 +164,12 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
             let got = store.inbox(&team.id, &query, &page).await?;
             read.interactions += got.items.len();
             for i in &got.items {
-                let tally = if period.contains(i.created_at) { &mut inbox_cur } else { &mut inbox_prev };
-                tally.add(i.kind, i.sentiment.as_ref().map(|s| s.label), i.status, i.first_response_at.map(|r| r - i.created_at));
+                let (tally, end) =
+                    if period.contains(i.created_at) { (&mut inbox_cur, period.end) } else { (&mut inbox_prev, previous.end) };
+                // Answers count as of the period's end: the same period made again later says
+                // the same (an interaction answered after it is unanswered in it).
+                let response = i.first_response_at.filter(|r| *r <= end).map(|r| r - i.created_at);
+                tally.add(i.kind, i.sentiment.as_ref().map(|s| s.label), i.status, response);
             }
             match got.next {
                 Some(next) => page.cursor = Some(next),
