@@ -138,6 +138,9 @@ pub(super) fn daily(posts: &[Measured], period: &Period, zone: Tz) -> Vec<DayRow
     daily
 }
 
+/// How far before a period its followers' starting count is looked for (docs/reports.md).
+pub(super) const FOLLOWER_BASELINE_DAYS: i64 = 7;
+
 /// Roll-ups indexed for the questions a report asks.
 pub(super) struct Measures<'a> {
     /// A post's latest counters up to the cut-off.
@@ -179,14 +182,17 @@ impl<'a> Measures<'a> {
         series.range(..=day).next_back().or_else(|| series.range(day..).next()).map(|(_, f)| *f)
     }
 
-    /// (start, end) followers summed over `channels` having both: start = the last measure
-    /// before the period (else its first inside), end = the last measure inside the period.
+    /// (start, end) followers summed over `channels` having both: start = the last measure in
+    /// the [`FOLLOWER_BASELINE_DAYS`] before the period (else its first inside), end = the last
+    /// measure inside the period. An older count is not a start: a month's report would
+    /// otherwise measure growth from five weeks back.
     pub(super) fn growth(&self, channels: &[ChannelId], p: &Period) -> (Option<u64>, Option<u64>) {
         let mut out: (Option<u64>, Option<u64>) = (None, None);
+        let baseline_from = p.from.checked_sub_signed(Duration::days(FOLLOWER_BASELINE_DAYS)).unwrap_or(NaiveDate::MIN);
         for c in channels {
             let Some(series) = self.followers.get(c) else { continue };
             let start = series
-                .range(..p.from)
+                .range(baseline_from..p.from)
                 .next_back()
                 .or_else(|| series.range(p.from..=p.to).next())
                 .map(|(_, f)| *f);
@@ -469,6 +475,14 @@ mod tests {
         assert_eq!(kpis(&[], m.growth(&[a, b, c], &p), 0).follower_growth, Some(10));
         assert_eq!(m.growth(&[c], &p), (None, None));
         assert_eq!(m.growth(&[b], &p), (Some(500), Some(480)));
+
+        // A count older than a week before the period is not its start: the first inside is.
+        let rollups = [follower_rollup(a, "2026-12-01", 700), follower_rollup(a, "2027-01-05", 1010), follower_rollup(a, "2027-01-09", 1030)];
+        let m = Measures::new(&rollups, utc("2027-02-01T00:00:00Z"));
+        assert_eq!(m.growth(&[a], &p), (Some(1010), Some(1030)));
+        let rollups = [follower_rollup(a, "2026-12-28", 990), follower_rollup(a, "2027-01-09", 1030)];
+        let m = Measures::new(&rollups, utc("2027-02-01T00:00:00Z"));
+        assert_eq!(m.growth(&[a], &p), (Some(990), Some(1030)), "seven days before 4 January is 28 December");
     }
 
     #[test]
