@@ -542,28 +542,17 @@ impl InboxAdapter for ThreadsAdapter {
             tracing::info!(channel = %channel.id, interaction = %to.id, thread_id = %r.id, "Threads reply already there");
             return Ok(r.published());
         }
-        let params = vec![
-            ("media_type", "TEXT".to_owned()),
-            ("text", text.to_owned()),
-            ("reply_to_id", target.to_owned()),
-        ];
-        let container: Created =
-            self.graph.post(&[&account.id, "threads"], &params, &account.token, "making the reply's container").await?;
-        self.wait_finished(&account, &container.id).await?;
-        let made: Created = self
-            .graph
-            .post(&[&account.id, "threads_publish"], &[("creation_id", container.id.clone())], &account.token, "publishing the reply")
-            .await?;
-        tracing::info!(channel = %channel.id, interaction = %to.id, thread_id = %made.id, "replied on Threads");
+        let made = self.reply_to(&account, target, text, "the reply").await?;
+        tracing::info!(channel = %channel.id, interaction = %to.id, thread_id = %made, "replied on Threads");
         let read = self
             .graph
-            .get::<OwnReply>(&[&made.id], &[("fields", "id,permalink,timestamp")], &account.token, "reading the reply")
+            .get::<OwnReply>(&[&made], &[("fields", "id,permalink,timestamp")], &account.token, "reading the reply")
             .await;
         Ok(match read {
             Ok(r) => r.published(),
             Err(e) => {
-                tracing::warn!(thread_id = %made.id, error = %e, "replied on Threads; its permalink could not be read");
-                Published { platform_post_id: made.id, url: None, published_at: None }
+                tracing::warn!(thread_id = %made, error = %e, "replied on Threads; its permalink could not be read");
+                Published { platform_post_id: made, url: None, published_at: None }
             }
         })
     }

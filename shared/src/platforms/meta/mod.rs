@@ -474,7 +474,8 @@ pub(crate) fn same_text(sent: &str, read: Option<&str>) -> bool {
 
 /// The window a reconciled post must fall in: from a minute before the delivery was due.
 pub(crate) fn not_before(request: &super::PublishRequest<'_>) -> DateTime<Utc> {
-    request.delivery.publish_at - chrono::Duration::minutes(1)
+    let at = request.delivery.publish_at;
+    at.checked_sub_signed(chrono::Duration::minutes(1)).unwrap_or(at)
 }
 
 /// Says a post's first comment under it: `POST /{post-id}/comments` with `message` → `{"id"}`

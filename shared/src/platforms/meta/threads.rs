@@ -127,20 +127,23 @@ impl ThreadsAdapter {
         Ok(made.id)
     }
 
-    /// Replies `text` to the post `to` (step 4 of the module's doc): the reply's id.
-    async fn first_reply(&self, account: &Account, to: &str, text: &str) -> Result<String, PublishError> {
+    /// Replies `text` to the post `to`: a `TEXT` container with `reply_to_id`, waited for, then
+    /// `threads_publish`; the reply's id. A post's first reply (step 4 of the module's doc) and
+    /// a reply from the inbox (`inbox.rs`) both go this way; `what` names it in errors.
+    pub(super) async fn reply_to(&self, account: &Account, to: &str, text: &str, what: &str) -> Result<String, PublishError> {
         let params = vec![("media_type", "TEXT".to_owned()), ("text", text.to_owned()), ("reply_to_id", to.to_owned())];
-        let container = self.container(account, params).await?;
-        self.wait_finished(account, &container).await?;
+        let container: Created =
+            self.graph.post(&[&account.id, "threads"], &params, &account.token, &format!("making {what}'s container")).await?;
+        self.wait_finished(account, &container.id).await?;
         let made: Created = self
             .graph
-            .post(&[&account.id, "threads_publish"], &[("creation_id", container)], &account.token, "publishing the first reply")
+            .post(&[&account.id, "threads_publish"], &[("creation_id", container.id)], &account.token, &format!("publishing {what}"))
             .await?;
         Ok(made.id)
     }
 
     /// Waits for a container (`status`, with Meta's words in `error_message` on an `ERROR`).
-    pub(super) async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
+    async fn wait_finished(&self, account: &Account, container: &str) -> Result<(), PublishError> {
         const FIELDS: ContainerFields = ContainerFields { state: "status", why: "error_message", holds: "the post" };
         self.graph.wait_for_container(&self.config, &account.token, container, &FIELDS).await
     }
@@ -193,7 +196,7 @@ impl PlatformAdapter for ThreadsAdapter {
             .await?;
         tracing::info!(delivery = %request.delivery.id, channel = %request.channel.id, container = %container, thread_id = %made.id, "published on Threads");
         if let Some(reply) = request.first_comment {
-            match self.first_reply(&account, &made.id, reply).await {
+            match self.reply_to(&account, &made.id, reply, "the first reply").await {
                 Ok(id) => tracing::info!(delivery = %request.delivery.id, thread_id = %made.id, reply_id = %id, "first reply made on Threads"),
                 Err(e) => tracing::warn!(delivery = %request.delivery.id, thread_id = %made.id, error = %e, "published on Threads; its first reply failed and is not retried"),
             }
