@@ -10,6 +10,7 @@
 //! `html.rs` two of the renderings, [`schedule`] when scheduled reports are due. Everything a
 //! caller uses is re-exported here.
 
+mod charts;
 mod csv;
 mod data;
 pub(crate) use data::midnight;
