@@ -228,6 +228,12 @@ impl Tr {
         day.format_localized("%a", self.formats.chrono).to_string()
     }
 
+    /// `28 nov. 2026 18:00` for a wall-clock time.
+    pub fn naive_datetime(&self, t: chrono::NaiveDateTime) -> String {
+        // The pattern has no zone: formatting it as UTC writes the wall clock as it is.
+        t.and_utc().format_localized(&self.formats.datetime, self.formats.chrono).to_string()
+    }
+
     /// `28 nov. 2026 18:00`, in the zone `t` carries.
     pub fn datetime<Z: TimeZone>(&self, t: DateTime<Z>) -> String
     where
