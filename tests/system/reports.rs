@@ -530,6 +530,19 @@ async fn herald_demo_writes_a_report_worth_sending() {
     let (status, list_again) = client.call(reqwest::Method::GET, "/v1/reports", None).await;
     assert_eq!((status, list_again["items"].as_array().map(Vec::len)), (200, list["items"].as_array().map(Vec::len)));
 
+    // The café's report wears its brand; the same period asked for in French says the same.
+    let english = std::fs::read_to_string(&report).unwrap();
+    assert!(english.contains("--accent: #9a3412") && english.contains(r#"<img src="data:image/png;base64,"#), "the demo café's brand");
+    let period = json!({"from": data["period"]["from"], "to": data["period"]["to"], "language": "fr"});
+    let (status, made) = client.call(reqwest::Method::POST, "/v1/reports", Some(period)).await;
+    assert_eq!(status, 201, "{made}");
+    let posts = |overall: &serde_json::Value| overall["current"]["posts_published"].as_u64();
+    assert_eq!(posts(&made["summary"]["overall"]), posts(&data["overall"]), "the same period, in French: {made}");
+    let (status, french) = client.text(&format!("/v1/reports/{}/report.html", made["id"].as_str().unwrap())).await;
+    assert_eq!(status, 200);
+    assert!(french.contains(r#"<html lang="fr">"#) && french.contains("rapport réseaux sociaux"), "in French");
+
     let Some(browser) = crate::common::browser::Browser::find() else { return };
-    assert_looks_right(&browser, &std::fs::read_to_string(&report).unwrap(), "demo");
+    assert_looks_right(&browser, &english, "demo");
+    assert_looks_right(&browser, &french, "demo-fr");
 }
