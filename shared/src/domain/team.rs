@@ -189,6 +189,14 @@ impl Language {
         }
     }
 
+    /// The language's name in itself, as a language menu shows it.
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Fr => "Français",
+        }
+    }
+
     pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
         Self::ALL
             .into_iter()

@@ -193,7 +193,7 @@ async fn render(
                     select #report-language name="language" {
                         option value="" selected[make.language.is_empty()] { "The team's language" }
                         @for l in Language::ALL {
-                            option value=(l.as_str()) selected[make.language == l.as_str()] { (super::settings::language_name(l)) }
+                            option value=(l.as_str()) selected[make.language == l.as_str()] { (l.own_name()) }
                         }
                     }
                     button type="submit" { "Make the report" }

@@ -212,7 +212,7 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
                     label for="team-language" { "Language" }
                     select #team-language name="language" {
                         @for l in Language::ALL {
-                            option value=(l.as_str()) selected[team_form.language == l.as_str()] { (language_name(l)) }
+                            option value=(l.as_str()) selected[team_form.language == l.as_str()] { (l.own_name()) }
                         }
                     }
                     label for="team-accent" { "Report colour" }
@@ -338,13 +338,6 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
     };
     let csrf = caller.session.as_ref().map(|s| s.csrf_token.as_str());
     Ok(respond(status, shell_signed_in("Settings", Some(Screen::Settings), csrf, main)))
-}
-
-pub(super) fn language_name(l: Language) -> &'static str {
-    match l {
-        Language::En => "English",
-        Language::Fr => "Français",
-    }
 }
 
 fn role_select(id: &str, selected: &str) -> Markup {

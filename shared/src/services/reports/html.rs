@@ -6,43 +6,15 @@
 use std::fmt::Write as _;
 
 use super::charts;
+use super::escape::esc;
 use super::data::{BEST_TIME_MIN_POSTS, Compared, InboxStats, Kpis, PostRow, ReportData};
-use crate::domain::Language;
 use crate::i18n::Tr;
 use crate::platforms::limits::display_name;
 
-pub(super) const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A count, or `—` when the network does not report it.
 fn num(tr: &Tr, n: Option<u64>) -> String {
     n.map_or_else(|| "—".to_owned(), |n| tr.int(n))
-}
-
-/// Digits grouped with a narrow no-break space (`1 234`): the charts' axis labels until they
-/// speak the report's language.
-pub(super) fn group(n: u64) -> String {
-    Tr::of(Language::Fr).int(n)
-}
-
-/// `+12`, `−3`, `0`, `—`.
-pub(super) fn signed(n: Option<i64>) -> String {
-    n.map_or_else(|| "—".to_owned(), |n| Tr::of(Language::En).signed(n))
 }
 
 /// `28 nov. 2026 18:00` in the report's zone (UTC, said so, if the zone cannot be read).
@@ -444,6 +416,7 @@ fn usually(tr: &Tr, expected: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Language;
 
     #[test]
     fn a_post_row_adds_up_to_its_engagements() {
@@ -473,8 +446,6 @@ mod tests {
     #[test]
     fn text_is_escaped_and_numbers_grouped() {
         assert_eq!(esc(r#"<script>"a" & 'b'"#), "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;");
-        assert_eq!(group(1234567), "1\u{202f}234\u{202f}567");
-        assert_eq!(signed(Some(-12)), "−12");
         let (en, fr) = (Tr::of(Language::En), Tr::of(Language::Fr));
         assert_eq!(pct(en, Some(0.0345)), "3.45%");
         assert_eq!(pct(fr, Some(0.0345)), "3,45\u{a0}%");

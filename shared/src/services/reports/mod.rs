@@ -13,6 +13,7 @@
 mod charts;
 mod csv;
 mod data;
+mod escape;
 pub(crate) use data::midnight;
 mod files;
 mod html;
