@@ -88,8 +88,10 @@ pub struct Team {
     /// The team's logo, shown on its reports: where the file is kept and what it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo: Option<Logo>,
-    /// How the team's reports look: its accent colour, and whether they mention Herald.
-    #[serde(default)]
+    /// How the team's reports look: its accent colour, and whether they mention Herald. Not
+    /// stored while it is Herald's own look, so a team item stays what `infra/first-key`
+    /// writes.
+    #[serde(default, skip_serializing_if = "Brand::is_herald")]
     pub brand: Brand,
 }
 
@@ -108,6 +110,11 @@ pub struct Brand {
 }
 
 impl Brand {
+    /// Herald's own look: no colour of the team's, Herald named.
+    pub fn is_herald(&self) -> bool {
+        *self == Brand::default()
+    }
+
     /// The accent colour to draw with.
     pub fn accent(&self) -> &str {
         self.accent_color.as_ref().map_or(HERALD_ACCENT, AccentColor::as_str)
