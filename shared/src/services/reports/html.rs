@@ -86,6 +86,7 @@ fn duration_words(secs: Option<i64>) -> String {
 }
 
 pub fn render_html(d: &ReportData) -> String {
+    let tr = super::tr_shim::Tr::english();
     let mut h = String::with_capacity(64 * 1024);
     let title = format!(
         "{} — social media report, {} to {}",
@@ -161,9 +162,9 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
     }
 
     h.push_str("<h2>Followers</h2>");
-    h.push_str(&charts::follower_chart(d).html());
+    h.push_str(&charts::follower_chart(d, tr).html());
     h.push_str("<h2>Engagement per day</h2>");
-    h.push_str(&charts::engagement_bars(d).html());
+    h.push_str(&charts::engagement_bars(d, tr).html());
 
     h.push_str("<h2>Top posts</h2>");
     post_table(&mut h, &d.top_posts, "No measured post in this period.");
@@ -175,7 +176,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
         h,
         r#"<p class="small muted">Mean engagements per post by weekday and hour, over this period and the previous one. A slot is recommended only when at least {BEST_TIME_MIN_POSTS} posts went out in it; paler cells have fewer.</p>"#
     );
-    h.push_str(&charts::heatmap(&d.best_time).html());
+    h.push_str(&charts::heatmap(&d.best_time, tr).html());
     h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Recommended times"><table><thead><tr><th>Channel</th><th>Recommended (local time)</th></tr></thead><tbody>"#);
     for c in &d.channels {
         let rec = if c.best_time.recommended.is_empty() {
@@ -202,7 +203,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
 
     h.push_str("<h2>Inbox</h2>");
     inbox(&mut h, &d.inbox);
-    h.push_str(&charts::sentiment_bar(&d.inbox.current).html());
+    h.push_str(&charts::sentiment_bar(&d.inbox.current, tr).html());
 
     h.push_str("<h2>Crisis incidents</h2>");
     if d.incidents.is_empty() {
@@ -291,10 +292,7 @@ fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
     for r in rows {
         let text: String = r.text.chars().take(140).collect();
         let text = if r.text.chars().count() > 140 { format!("{text}…") } else { text };
-        let link = match &r.url {
-            Some(u) if u.starts_with("https://") => format!(r#" <a href="{}">link</a>"#, esc(u)),
-            _ => String::new(),
-        };
+        let link = charts::post_link(r, super::tr_shim::Tr::english());
         let _ = write!(
             h,
             r#"<tr><td>{}</td><td>{}</td><td class="text">{}{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,

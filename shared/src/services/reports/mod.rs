@@ -19,6 +19,7 @@ mod html;
 mod kpi;
 mod read;
 pub mod schedule;
+mod tr_shim;
 
 use std::collections::BTreeMap;
 
