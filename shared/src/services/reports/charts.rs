@@ -7,7 +7,7 @@
 //! Sizes: every chart is [`WIDTH`] user units wide with [`FONT`]-unit text, so that text is at
 //! least 11 px on a 390 px phone (where the chart is about 366 px wide) without any CSS: the PDF
 //! draws these SVGs without the page's styles. On a wide screen report.html keeps a chart at
-//! most [`MAX_SHOWN_PX`] wide, so the same text is not blown up past 19 px.
+//! most [`MAX_SHOWN_PX`] wide, so the same text is not blown up past 17.5 px.
 //! Axes have round ticks ([`nice_ticks`]) and say what they count; every word and number goes
 //! through the report's translator.
 
@@ -508,6 +508,205 @@ pub(super) fn post_link(r: &PostRow, tr: &Tr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::services::reports::data::{Cell, Compared, DayRow, Kpis, Period};
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    /// A week (Monday 4 to Sunday 10 January 2027) with `channels` and `daily`, nothing else.
+    fn week(channels: Vec<ChannelReport>, daily: Vec<DayRow>) -> ReportData {
+        let zone = chrono_tz::Europe::Paris;
+        let period = Period::new(day("2027-01-04"), day("2027-01-10"), zone).unwrap();
+        ReportData {
+            team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
+            team_name: "Café".into(),
+            time_zone: "Europe/Paris".into(),
+            previous_period: period.previous(zone),
+            generated_at: period.end,
+            measured_until: period.end,
+            period,
+            engagement_rate_definition: String::new(),
+            overall: Compared { current: Kpis::default(), previous: Kpis::default() },
+            channels,
+            posts: vec![],
+            top_posts: vec![],
+            bottom_posts: vec![],
+            daily,
+            best_time: BestTime::default(),
+            inbox: Compared { current: InboxStats::default(), previous: InboxStats::default() },
+            incidents: vec![],
+            incidents_previous: 0,
+            failed_deliveries: vec![],
+            items_read: Default::default(),
+        }
+    }
+
+    fn channel(name: &str, start: Option<u64>, counts: &[(&str, u64)]) -> ChannelReport {
+        let followers: Vec<(NaiveDate, u64)> = counts.iter().map(|(d, f)| (day(d), *f)).collect();
+        let end = followers.last().map(|(_, f)| *f);
+        ChannelReport {
+            channel_id: crate::domain::ChannelId::new(),
+            name: name.into(),
+            platform: crate::domain::Platform::Sandbox,
+            time_zone: "Europe/Paris".into(),
+            kpis: Compared {
+                current: Kpis { followers_start: start, followers_end: end, follower_growth: start.zip(end).map(|(s, e)| e as i64 - s as i64), ..Kpis::default() },
+                previous: Kpis::default(),
+            },
+            followers,
+            best_time: BestTime::default(),
+        }
+    }
+
+    /// The words a chart shows (its `<text>` elements), unescaped no further.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text ").skip(1).filter_map(|t| t.split_once('>').and_then(|(_, rest)| rest.split_once("</text>")).map(|(w, _)| w.to_owned())).collect()
+    }
+
+    fn nb(s: &str) -> String {
+        s.replace(' ', "\u{202f}")
+    }
+
+    #[test]
+    fn followers_are_each_channels_change_on_a_round_axis_with_a_legend_of_it() {
+        let tr = Tr::english();
+        let d = week(
+            vec![
+                channel("Café & Co <3", Some(1000), &[("2027-01-04", 1000), ("2027-01-08", 1000), ("2027-01-09", 1040), ("2027-01-10", 1040)]),
+                channel("Small", Some(500), &[("2027-01-04", 500), ("2027-01-05", 510), ("2027-01-10", 530)]),
+            ],
+            vec![],
+        );
+        let f = follower_chart(&d, tr);
+        let words = texts(&f.svg);
+        for tick in ["0", "+10", "+20", "+30", "+40"] {
+            assert!(words.iter().any(|w| w == tick), "tick {tick} in {words:?}");
+        }
+        assert!(!words.iter().any(|w| w.contains("1\u{202f}0") && !w.contains('→')), "no absolute axis: {words:?}");
+        assert!(words.contains(&format!("Café &amp; Co &lt;3: +40 ({} → {})", nb("1 000"), nb("1 040"))), "{words:?}");
+        assert!(words.contains(&"Small: +30 (500 → 530)".to_owned()), "{words:?}");
+        assert!(words.iter().any(|w| w == "Followers gained or lost since the end of 3 Jan"), "{words:?}");
+        // Both lines start at 0 (y 220) on the left edge; the big channel's last point is at +40, the top (y 40).
+        let lines: Vec<&str> = f.svg.split("points=\"").skip(1).map(|p| p.split('"').next().unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        for line in &lines {
+            let first = line.split(' ').next().unwrap();
+            assert!(first.ends_with(",220.0"), "{line}");
+        }
+        assert!(lines[0].ends_with(",40.0"), "{}", lines[0]);
+        assert_eq!(f.svg.matches("<circle").count(), 7, "a dot per count, each with its tooltip");
+        assert!(f.svg.contains("<title>Small, 5 Jan 2027: 510 followers (+10)</title>"), "{}", f.svg);
+        assert!(f.svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && f.svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn a_channel_losing_followers_goes_below_zero_on_round_ticks() {
+        let d = week(vec![channel("Shrinking", Some(2000), &[("2027-01-04", 1990), ("2027-01-10", 1963)])], vec![]);
+        let words = texts(&follower_chart(&d, Tr::english()).svg);
+        for tick in ["−40", "−20", "0"] {
+            assert!(words.iter().any(|w| w == tick), "tick {tick} in {words:?}");
+        }
+        assert!(words.iter().any(|w| w.starts_with("Shrinking: −37")), "{words:?}");
+    }
+
+    #[test]
+    fn engagement_bars_have_round_ticks_and_say_what_each_axis_counts() {
+        let daily = vec![
+            DayRow { day: day("2027-01-04"), posts: 2, engagements: 3002 },
+            DayRow { day: day("2027-01-05"), posts: 1, engagements: 696 },
+            DayRow { day: day("2027-01-06"), posts: 0, engagements: 0 },
+        ];
+        let f = engagement_bars(&week(vec![], daily), Tr::english());
+        let words = texts(&f.svg);
+        let ticks: Vec<String> = ["0", "1 000", "2 000", "3 000", "4 000"].iter().map(|t| nb(t)).collect();
+        for tick in &ticks {
+            assert!(words.contains(tick), "tick {tick} in {words:?}");
+        }
+        assert!(!words.iter().any(|w| w.contains("696") || w.contains(&nb("3 002"))), "data values are not ticks: {words:?}");
+        assert!(words.contains(&"Engagements (likes, reposts, replies…)".to_owned()), "the y axis says what it counts");
+        assert!(words.contains(&"Day the posts were published".to_owned()), "the x axis too");
+        assert!(words.contains(&"Mon 4".to_owned()), "{words:?}");
+        assert_eq!(f.svg.matches("<title>").count(), 3);
+        assert!(f.svg.contains(&format!("<title>4 Jan 2027: {} engagements on 2 posts</title>", nb("3 002"))), "{}", f.svg);
+    }
+
+    #[test]
+    fn a_month_of_days_is_labelled_without_crowding() {
+        let daily: Vec<DayRow> = (0..31).map(|i| DayRow { day: day("2027-01-01") + chrono::Duration::days(i), posts: 1, engagements: 5 }).collect();
+        let words = texts(&engagement_bars(&week(vec![], daily), Tr::english()).svg);
+        let dates: Vec<&String> = words.iter().filter(|w| w.ends_with("Jan") || w.ends_with("Feb")).collect();
+        assert!((4..=8).contains(&dates.len()), "{dates:?}");
+        assert_eq!(dates[0], "1 Jan");
+    }
+
+    #[test]
+    fn the_heatmap_says_what_dark_means_and_marks_thin_cells() {
+        let cell = |weekday, hour, posts, mean| Cell { weekday, hour, posts, mean_engagements: mean };
+        let b = BestTime {
+            time_zone: "Europe/Paris".into(),
+            sample: 7,
+            cells: vec![cell(0, 9, 4, 30.0), cell(2, 18, 1, 12.5)],
+            recommended: vec![cell(0, 9, 4, 30.0)],
+            note: None,
+        };
+        let f = heatmap(&b, Tr::english());
+        let words = texts(&f.svg);
+        for w in ["Mon", "Sun", "00:00", "18:00", "30.0 engagements per post", "recommended", "crossed: fewer than 3 posts"] {
+            assert!(words.iter().any(|x| x == w), "{w} in {words:?}");
+        }
+        assert!(f.svg.contains("<title>Wed 18:00: 12.5 engagements per post (1 posts)</title>"), "{}", f.svg);
+        assert_eq!(f.svg.matches("stroke-width=\"2.5\"><title>").count(), 1, "one cell outlined as recommended");
+        assert!(f.svg.contains(r##"fill-opacity="1.00" stroke="#111827""##), "the best cell is the darkest");
+        assert_eq!(f.caption, "Times in Europe/Paris; 7 measured posts, this period and the previous one.");
+    }
+
+    #[test]
+    fn the_sentiment_bar_shows_shares_and_a_legend_with_every_part() {
+        let s = InboxStats { total: 4, by_sentiment: [("positive".to_owned(), 3), ("negative".to_owned(), 1)].into(), ..InboxStats::default() };
+        let f = sentiment_bar(&s, Tr::english());
+        let words = texts(&f.svg);
+        for w in ["75%", "25%", "Positive: 3", "Neutral: 0", "Negative: 1", "Not scored: 0"] {
+            assert!(words.iter().any(|x| x == w), "{w} in {words:?}");
+        }
+        assert_eq!(f.svg.matches("<title>").count(), 2, "parts with none are not drawn");
+    }
+
+    #[test]
+    fn an_empty_chart_says_so_and_draws_no_data() {
+        let d = week(vec![channel("No counts", None, &[])], vec![DayRow { day: day("2027-01-04"), posts: 1, engagements: 0 }]);
+        for f in [follower_chart(&d, Tr::english()), engagement_bars(&d, Tr::english()), heatmap(&d.best_time, Tr::english()), sentiment_bar(&d.inbox.current, Tr::english())] {
+            assert!(!f.svg.contains("<title>"), "{}", f.svg);
+            assert_eq!(texts(&f.svg).len(), 1, "one sentence: {}", f.svg);
+        }
+        assert_eq!(texts(&follower_chart(&d, Tr::english()).svg), ["No follower counts measured in this period."]);
+    }
+
+    #[test]
+    fn a_published_post_is_linked_by_its_network_name_over_https_only() {
+        let mut r = PostRow {
+            delivery_id: crate::domain::DeliveryId::new(),
+            post_id: crate::domain::PostId::new(),
+            channel_id: crate::domain::ChannelId::new(),
+            channel: "Café".into(),
+            platform: crate::domain::Platform::Linkedin,
+            published_at: chrono::Utc::now(),
+            published_local: String::new(),
+            text: String::new(),
+            url: None,
+            thumbnail_url: None,
+            counters: Default::default(),
+            engagements: None,
+            engagement_rate: None,
+            rate_basis: None,
+        };
+        r.url = Some("https://www.linkedin.com/feed/update/urn:li:share:1?a=1&b=2".into());
+        assert_eq!(post_link(&r, Tr::english()), r#" <a href="https://www.linkedin.com/feed/update/urn:li:share:1?a=1&amp;b=2" rel="noopener">View on LinkedIn</a>"#);
+        r.url = Some("javascript:alert(1)".into());
+        assert_eq!(post_link(&r, Tr::english()), "");
+        r.url = None;
+        assert_eq!(post_link(&r, Tr::english()), "");
+    }
 
     #[test]
     fn ticks_are_round_numbers_around_the_data() {
