@@ -206,7 +206,7 @@ async fn report_writes_the_three_files_of_a_teams_period() {
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{stderr}");
     assert!(done.stdout.is_empty(), "stdout stays empty: {}", String::from_utf8_lossy(&done.stdout));
-    assert!(stderr.contains(&format!("wrote report.html, report.csv and report.json to {outs}")), "{stderr}");
+    assert!(stderr.contains(&format!("wrote the report's files to {outs}")), "{stderr}");
     let mut files: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
     assert_eq!(files, ["report.csv", "report.html", "report.json"]);
@@ -251,7 +251,7 @@ async fn report_writes_the_three_files_of_a_teams_period() {
 async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
     let store = SqliteStore::open(dir.join("herald.db")).unwrap();
     let made = Utc::now() - chrono::Duration::days(60);
-    let team = Team { version: 0, language: Default::default(), logo: None,
+    let team = Team { version: 0, language: Default::default(), logo: None, brand: Default::default(),
         id: TeamId::parse("team", "cafe").unwrap(),
         name: "Café du coin".into(),
         time_zone: chrono_tz::Europe::Paris,

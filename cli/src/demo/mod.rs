@@ -162,7 +162,7 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
     let to = today - Duration::days(1);
     let from = to - Duration::days(REPORT_DAYS - 1);
     let files = DirReportFiles::new(dir.path.clone());
-    let (report, _) = reports::generate(&*dir.store, &files, &actor, from, to, now)
+    let (report, _) = reports::generate(&*dir.store, &files, &actor, reports::Asked::days(from, to), now)
         .await
         .map_err(|e| anyhow::anyhow!("the demo report: {e}"))?;
     let html = report.files.get(&ReportFormat::Html).context("the report has no HTML file")?;

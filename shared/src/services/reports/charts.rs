@@ -15,9 +15,9 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::data::{BEST_TIME_MIN_POSTS, BestTime, ChannelReport, InboxStats, PostRow, ReportData};
+use super::data::{BEST_TIME_MIN_POSTS, BestTime, ChannelReport, InboxStats, ReportData};
 use super::html::esc;
-use super::tr_shim::{Arg, Tr};
+use crate::i18n::{Arg, Tr};
 
 /// Each chart's width in SVG user units.
 const WIDTH: f64 = 480.0;
@@ -429,10 +429,16 @@ pub(super) fn heatmap(b: &BestTime, tr: &Tr) -> Figure {
     );
     text(&mut h, few_x + 20.0, legend_y + 22.0, "start", &tr.t_with("chart-heatmap-few", &[("n", Arg::from(BEST_TIME_MIN_POSTS as u64))]));
     h.push_str("</svg>");
-    let caption = match &b.note {
-        Some(note) => esc(note),
-        None => esc(&tr.t_with("chart-heatmap-caption", &[("zone", Arg::from(b.time_zone.as_str())), ("posts", Arg::from(tr.int(b.sample as u64)))])),
-    };
+    let mut caption = tr.t_with(
+        "chart-heatmap-caption",
+        &[("zone", Arg::from(b.time_zone.as_str())), ("n", Arg::from(b.sample)), ("posts", Arg::from(tr.int(b.sample as u64)))],
+    );
+    if b.recommended.is_empty() {
+        // `note` says the same in English; the report says it in its language.
+        let why = tr.t_with("best-time-not-enough", &[("min", Arg::from(BEST_TIME_MIN_POSTS)), ("sample", Arg::from(b.sample))]);
+        caption = format!("{why} {caption}");
+    }
+    let caption = esc(&caption);
     Figure { svg: h, caption }
 }
 
@@ -487,24 +493,6 @@ pub(super) fn sentiment_bar(s: &InboxStats, tr: &Tr) -> Figure {
     Figure { svg: h, caption: esc(&tr.t("chart-sentiment-caption")) }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Beside the charts: the post tables' link
-
-/// "View on Mastodon", linking a post table's row to the published post (HTML, with a space
-/// before it; empty without an `https` address). There is no thumbnail beside it: report.html
-/// takes no external file, and an upload's bytes would have to be shrunk by an image decoder
-/// Herald does not carry (see `PostRow::thumbnail_url`).
-pub(super) fn post_link(r: &PostRow, tr: &Tr) -> String {
-    match &r.url {
-        Some(u) if u.starts_with("https://") && !u.chars().any(char::is_whitespace) => format!(
-            r#" <a href="{}" rel="noopener">{}</a>"#,
-            esc(u),
-            esc(&tr.t_with("chart-post-link", &[("network", Arg::from(crate::platforms::limits::display_name(r.platform)))]))
-        ),
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +509,8 @@ mod tests {
         ReportData {
             team_id: crate::domain::TeamId::parse("team", "cafe").unwrap(),
             team_name: "Café".into(),
+            language: crate::domain::Language::En,
+            brand: Default::default(),
             time_zone: "Europe/Paris".into(),
             previous_period: period.previous(zone),
             generated_at: period.end,
@@ -564,13 +554,17 @@ mod tests {
         svg.split("<text ").skip(1).filter_map(|t| t.split_once('>').and_then(|(_, rest)| rest.split_once("</text>")).map(|(w, _)| w.to_owned())).collect()
     }
 
-    fn nb(s: &str) -> String {
-        s.replace(' ', "\u{202f}")
+    fn en() -> &'static Tr {
+        Tr::of(crate::domain::Language::En)
+    }
+
+    /// `n` as the English report writes it.
+    fn int(n: u64) -> String {
+        en().int(n)
     }
 
     #[test]
     fn followers_are_each_channels_change_on_a_round_axis_with_a_legend_of_it() {
-        let tr = Tr::english();
         let d = week(
             vec![
                 channel("Café & Co <3", Some(1000), &[("2027-01-04", 1000), ("2027-01-08", 1000), ("2027-01-09", 1040), ("2027-01-10", 1040)]),
@@ -578,13 +572,13 @@ mod tests {
             ],
             vec![],
         );
-        let f = follower_chart(&d, tr);
+        let f = follower_chart(&d, en());
         let words = texts(&f.svg);
         for tick in ["0", "+10", "+20", "+30", "+40"] {
             assert!(words.iter().any(|w| w == tick), "tick {tick} in {words:?}");
         }
-        assert!(!words.iter().any(|w| w.contains("1\u{202f}0") && !w.contains('→')), "no absolute axis: {words:?}");
-        assert!(words.contains(&format!("Café &amp; Co &lt;3: +40 ({} → {})", nb("1 000"), nb("1 040"))), "{words:?}");
+        assert!(!words.iter().any(|w| w.contains(&int(1000)) && !w.contains('→')), "no absolute axis: {words:?}");
+        assert!(words.contains(&format!("Café &amp; Co &lt;3: +40 ({} → {})", int(1000), int(1040))), "{words:?}");
         assert!(words.contains(&"Small: +30 (500 → 530)".to_owned()), "{words:?}");
         assert!(words.iter().any(|w| w == "Followers gained or lost since the end of 3 Jan"), "{words:?}");
         // Both lines start at 0 (y 220) on the left edge; the big channel's last point is at +40, the top (y 40).
@@ -603,7 +597,7 @@ mod tests {
     #[test]
     fn a_channel_losing_followers_goes_below_zero_on_round_ticks() {
         let d = week(vec![channel("Shrinking", Some(2000), &[("2027-01-04", 1990), ("2027-01-10", 1963)])], vec![]);
-        let words = texts(&follower_chart(&d, Tr::english()).svg);
+        let words = texts(&follower_chart(&d, en()).svg);
         for tick in ["−40", "−20", "0"] {
             assert!(words.iter().any(|w| w == tick), "tick {tick} in {words:?}");
         }
@@ -617,24 +611,24 @@ mod tests {
             DayRow { day: day("2027-01-05"), posts: 1, engagements: 696 },
             DayRow { day: day("2027-01-06"), posts: 0, engagements: 0 },
         ];
-        let f = engagement_bars(&week(vec![], daily), Tr::english());
+        let f = engagement_bars(&week(vec![], daily), en());
         let words = texts(&f.svg);
-        let ticks: Vec<String> = ["0", "1 000", "2 000", "3 000", "4 000"].iter().map(|t| nb(t)).collect();
+        let ticks: Vec<String> = [0, 1000, 2000, 3000, 4000].into_iter().map(int).collect();
         for tick in &ticks {
             assert!(words.contains(tick), "tick {tick} in {words:?}");
         }
-        assert!(!words.iter().any(|w| w.contains("696") || w.contains(&nb("3 002"))), "data values are not ticks: {words:?}");
+        assert!(!words.iter().any(|w| w.contains("696") || w.contains(&int(3002))), "data values are not ticks: {words:?}");
         assert!(words.contains(&"Engagements (likes, reposts, replies…)".to_owned()), "the y axis says what it counts");
         assert!(words.contains(&"Day the posts were published".to_owned()), "the x axis too");
         assert!(words.contains(&"Mon 4".to_owned()), "{words:?}");
         assert_eq!(f.svg.matches("<title>").count(), 3);
-        assert!(f.svg.contains(&format!("<title>4 Jan 2027: {} engagements on 2 posts</title>", nb("3 002"))), "{}", f.svg);
+        assert!(f.svg.contains(&format!("<title>4 Jan 2027: {} engagements on 2 posts</title>", int(3002))), "{}", f.svg);
     }
 
     #[test]
     fn a_month_of_days_is_labelled_without_crowding() {
         let daily: Vec<DayRow> = (0..31).map(|i| DayRow { day: day("2027-01-01") + chrono::Duration::days(i), posts: 1, engagements: 5 }).collect();
-        let words = texts(&engagement_bars(&week(vec![], daily), Tr::english()).svg);
+        let words = texts(&engagement_bars(&week(vec![], daily), en()).svg);
         let dates: Vec<&String> = words.iter().filter(|w| w.ends_with("Jan") || w.ends_with("Feb")).collect();
         assert!((4..=8).contains(&dates.len()), "{dates:?}");
         assert_eq!(dates[0], "1 Jan");
@@ -650,21 +644,36 @@ mod tests {
             recommended: vec![cell(0, 9, 4, 30.0)],
             note: None,
         };
-        let f = heatmap(&b, Tr::english());
+        let f = heatmap(&b, en());
         let words = texts(&f.svg);
         for w in ["Mon", "Sun", "00:00", "18:00", "30.0 engagements per post", "recommended", "crossed: fewer than 3 posts"] {
             assert!(words.iter().any(|x| x == w), "{w} in {words:?}");
         }
-        assert!(f.svg.contains("<title>Wed 18:00: 12.5 engagements per post (1 posts)</title>"), "{}", f.svg);
+        assert!(f.svg.contains("<title>Wed 18:00: 12.5 engagements per post (1 post)</title>"), "{}", f.svg);
         assert_eq!(f.svg.matches("stroke-width=\"2.5\"><title>").count(), 1, "one cell outlined as recommended");
         assert!(f.svg.contains(r##"fill-opacity="1.00" stroke="#111827""##), "the best cell is the darkest");
         assert_eq!(f.caption, "Times in Europe/Paris; 7 measured posts, this period and the previous one.");
     }
 
     #[test]
+    fn a_french_report_draws_french_words_and_numbers() {
+        let fr = Tr::of(crate::domain::Language::Fr);
+        let b = BestTime { time_zone: "Europe/Paris".into(), sample: 1, cells: vec![Cell { weekday: 0, hour: 9, posts: 1, mean_engagements: 2.5 }], recommended: vec![], note: Some("English".into()) };
+        let f = heatmap(&b, fr);
+        let words = texts(&f.svg);
+        for w in ["lun.", "dim.", "2,5 interactions par publication", "recommandé"] {
+            assert!(words.iter().any(|x| x == w), "{w} in {words:?}");
+        }
+        assert!(f.caption.contains("1 publication mesurée") && !f.caption.contains("English"), "{}", f.caption);
+        let daily = vec![DayRow { day: day("2027-01-04"), posts: 1, engagements: 1500 }];
+        let words = texts(&engagement_bars(&week(vec![], daily), fr).svg);
+        assert!(words.contains(&"1\u{202f}500".to_owned()) && words.contains(&"lun. 4".to_owned()) && words.contains(&"Jour de publication".to_owned()), "{words:?}");
+    }
+
+    #[test]
     fn the_sentiment_bar_shows_shares_and_a_legend_with_every_part() {
         let s = InboxStats { total: 4, by_sentiment: [("positive".to_owned(), 3), ("negative".to_owned(), 1)].into(), ..InboxStats::default() };
-        let f = sentiment_bar(&s, Tr::english());
+        let f = sentiment_bar(&s, en());
         let words = texts(&f.svg);
         for w in ["75%", "25%", "Positive: 3", "Neutral: 0", "Negative: 1", "Not scored: 0"] {
             assert!(words.iter().any(|x| x == w), "{w} in {words:?}");
@@ -675,37 +684,11 @@ mod tests {
     #[test]
     fn an_empty_chart_says_so_and_draws_no_data() {
         let d = week(vec![channel("No counts", None, &[])], vec![DayRow { day: day("2027-01-04"), posts: 1, engagements: 0 }]);
-        for f in [follower_chart(&d, Tr::english()), engagement_bars(&d, Tr::english()), heatmap(&d.best_time, Tr::english()), sentiment_bar(&d.inbox.current, Tr::english())] {
+        for f in [follower_chart(&d, en()), engagement_bars(&d, en()), heatmap(&d.best_time, en()), sentiment_bar(&d.inbox.current, en())] {
             assert!(!f.svg.contains("<title>"), "{}", f.svg);
             assert_eq!(texts(&f.svg).len(), 1, "one sentence: {}", f.svg);
         }
-        assert_eq!(texts(&follower_chart(&d, Tr::english()).svg), ["No follower counts measured in this period."]);
-    }
-
-    #[test]
-    fn a_published_post_is_linked_by_its_network_name_over_https_only() {
-        let mut r = PostRow {
-            delivery_id: crate::domain::DeliveryId::new(),
-            post_id: crate::domain::PostId::new(),
-            channel_id: crate::domain::ChannelId::new(),
-            channel: "Café".into(),
-            platform: crate::domain::Platform::Linkedin,
-            published_at: chrono::Utc::now(),
-            published_local: String::new(),
-            text: String::new(),
-            url: None,
-            thumbnail_url: None,
-            counters: Default::default(),
-            engagements: None,
-            engagement_rate: None,
-            rate_basis: None,
-        };
-        r.url = Some("https://www.linkedin.com/feed/update/urn:li:share:1?a=1&b=2".into());
-        assert_eq!(post_link(&r, Tr::english()), r#" <a href="https://www.linkedin.com/feed/update/urn:li:share:1?a=1&amp;b=2" rel="noopener">View on LinkedIn</a>"#);
-        r.url = Some("javascript:alert(1)".into());
-        assert_eq!(post_link(&r, Tr::english()), "");
-        r.url = None;
-        assert_eq!(post_link(&r, Tr::english()), "");
+        assert_eq!(texts(&follower_chart(&d, en()).svg), ["No follower counts measured in this period."]);
     }
 
     #[test]
