@@ -69,7 +69,7 @@ col-other = Quotes, saves, clicks
 view-post = View on { $network }
 
 section-best-time = Best time to post
-best-time-about = Average engagements per post by weekday and hour, over this period and the previous one. A time is recommended only when at least { $min } posts went out then; paler cells have fewer.
+best-time-about = Average engagements per post by weekday and hour, over this period and the previous one. A time is recommended only when at least { $min } posts went out then; crossed cells have fewer.
 best-time-not-enough = Not enough posts yet: no weekday and hour has { $min } measured posts ({ $sample } measured so far).
 col-recommended = Recommended times (local time)
 recommended-slot = { $weekday } { $hour } ({ $mean } engagements per post over { $posts } posts)
@@ -154,7 +154,7 @@ chart-heatmap-caption = Times in { $zone }; { $n ->
        *[other] { $posts } measured posts
     }, this period and the previous one.
 chart-sentiment-label = Sentiment mix
-chart-sentiment-empty = No interactions in this period: no sentiment mix.
+chart-sentiment-empty = No comments or messages came in this period.
 chart-sentiment-positive = Positive
 chart-sentiment-neutral = Neutral
 chart-sentiment-negative = Negative

@@ -69,7 +69,7 @@ col-other = Citations, enregistrements, clics
 view-post = Voir sur { $network }
 
 section-best-time = Meilleurs moments pour publier
-best-time-about = Interactions moyennes par publication selon le jour et l’heure, sur cette période et la précédente. Un créneau n’est recommandé que si au moins { $min } publications y sont parties ; les cases plus pâles en ont moins.
+best-time-about = Interactions moyennes par publication selon le jour et l’heure, sur cette période et la précédente. Un créneau n’est recommandé que si au moins { $min } publications y sont parties ; les cases barrées en ont moins.
 best-time-not-enough = Pas encore assez de publications : aucun jour et heure ne compte { $min } publications mesurées ({ $sample } mesurées jusqu’ici).
 col-recommended = Créneaux recommandés (heure locale)
 recommended-slot = { $weekday } { $hour } ({ $mean } interactions par publication sur { $posts } publications)
@@ -154,7 +154,7 @@ chart-heatmap-caption = Heures de { $zone } ; { $n ->
        *[other] { $posts } publications mesurées
     }, sur cette période et la précédente.
 chart-sentiment-label = Tonalité des messages
-chart-sentiment-empty = Aucun message reçu sur cette période : pas de tonalité à montrer.
+chart-sentiment-empty = Aucun commentaire ni message reçu sur cette période.
 chart-sentiment-positive = Positifs
 chart-sentiment-neutral = Neutres
 chart-sentiment-negative = Négatifs

@@ -25,9 +25,12 @@ const WIDTH: f64 = 480.0;
 const FONT: f64 = 15.0;
 /// The widest report.html shows a chart (text is then 15 × 560 / 480 = 17.5 px).
 const MAX_SHOWN_PX: u32 = 560;
-/// A character's mean advance in a sans-serif font, in ems: for laying labels out without a
-/// font at hand (generous, so that estimated labels do not collide).
-const EM_ADVANCE: f64 = 0.6;
+/// A character's advance in a sans-serif font, in ems: for laying labels out without a font
+/// at hand (generous, so that estimated labels do not collide; DejaVu Sans, a wide fallback,
+/// measured): most characters, capitals, and the widest letters.
+const EM_ADVANCE: f64 = 0.62;
+const EM_CAPITAL: f64 = 0.8;
+const EM_WIDE: f64 = 1.0;
 const TEXT: &str = "#4b5563";
 const GRID: &str = "#e5e7eb";
 const AXIS: &str = "#9ca3af";
@@ -134,7 +137,15 @@ impl YAxis {
 // Drawing helpers
 
 fn text_width(s: &str) -> f64 {
-    s.chars().count() as f64 * FONT * EM_ADVANCE
+    let ems: f64 = s
+        .chars()
+        .map(|c| match c {
+            'M' | 'W' | 'm' | 'w' => EM_WIDE,
+            c if c.is_uppercase() => EM_CAPITAL,
+            _ => EM_ADVANCE,
+        })
+        .sum();
+    ems * FONT
 }
 
 fn text(h: &mut String, x: f64, y: f64, anchor: &str, s: &str) {
@@ -286,7 +297,7 @@ pub(super) fn follower_chart(d: &ReportData, tr: &Tr) -> Figure {
         let words = tr.t_with(
             "chart-followers-legend",
             &[
-                ("channel", Arg::from(clip(&c.name, 22))),
+                ("channel", Arg::from(clip(&c.name, 26))),
                 ("change", Arg::from(tr.signed(change(end, *base)))),
                 ("from", Arg::from(tr.int(*base))),
                 ("to", Arg::from(tr.int(end))),
@@ -686,9 +697,12 @@ mod tests {
         let d = week(vec![channel("No counts", None, &[])], vec![DayRow { day: day("2027-01-04"), posts: 1, engagements: 0 }]);
         for f in [follower_chart(&d, en()), engagement_bars(&d, en()), heatmap(&d.best_time, en()), sentiment_bar(&d.inbox.current, en())] {
             assert!(!f.svg.contains("<title>"), "{}", f.svg);
-            assert_eq!(texts(&f.svg).len(), 1, "one sentence: {}", f.svg);
+            assert!(texts(&f.svg).join(" ").ends_with('.'), "a sentence: {}", f.svg);
         }
         assert_eq!(texts(&follower_chart(&d, en()).svg), ["No follower counts measured in this period."]);
+        assert_eq!(texts(&sentiment_bar(&d.inbox.current, en()).svg), ["No comments or messages came in this period."]);
+        let long = "A sentence far too long for one line of the chart, so it goes on a second line.";
+        assert_eq!(texts(&empty_chart("x", long).svg).join(" "), long, "wrapped, not cut");
     }
 
     #[test]
