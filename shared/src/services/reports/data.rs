@@ -243,6 +243,11 @@ pub struct ReportData {
     /// Counters are taken as of this instant: the period's end plus the measuring window, or
     /// the generation time if earlier.
     pub measured_until: DateTime<Utc>,
+    /// The previous period's posts are compared as of this instant: `measured_until` one period
+    /// earlier, so they are as old as the current ones (see docs/reports.md, "Compared with
+    /// the previous period").
+    #[serde(default)]
+    pub previous_measured_until: DateTime<Utc>,
     pub engagement_rate_definition: String,
     pub overall: Compared<Kpis>,
     pub channels: Vec<ChannelReport>,
