@@ -194,6 +194,10 @@ pub struct IncidentRow {
     pub closed_at: Option<DateTime<Utc>>,
     pub negatives_in_window: u32,
     pub expected: f64,
+    /// The team's first answer through Herald on that channel after the alert opened, up to
+    /// the period's end (the same period made again later says the same).
+    #[serde(default)]
+    pub first_answer_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,6 +267,10 @@ pub struct ReportData {
     pub incidents_previous: u64,
     pub failed_deliveries: Vec<FailedRow>,
     pub items_read: ItemsRead,
+    /// What the summary at the top says, as facts with their numbers (the words are drawn
+    /// from them in the report's language).
+    #[serde(default)]
+    pub summary: Vec<super::summary::Fact>,
 }
 
 impl ReportData {

@@ -130,6 +130,7 @@ section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
         gen = d.generated_at.format("%Y-%m-%d %H:%M UTC"),
         mu = d.measured_until.format("%Y-%m-%d %H:%M UTC"),
     );
+    h.push_str(&super::summary::html(d, crate::i18n::Tr::of(crate::domain::Language::En)));
     if d.is_empty() {
         h.push_str(r#"<p class="card"><strong>Nothing happened in this period:</strong> no post was published, no interaction came in, no incident was opened and no delivery failed.</p>"#);
     }

@@ -173,6 +173,8 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
     // The inbox of both periods.
     let mut inbox_cur = Tally::default();
     let mut inbox_prev = Tally::default();
+    // First answers of the period by channel (as of its end), for the incidents' time to answer.
+    let mut answers: Vec<(ChannelId, DateTime<Utc>)> = Vec::new();
     for status in InteractionStatus::ALL {
         let mut query = InboxQuery::status(status);
         query.from = Some(previous.start);
@@ -187,6 +189,9 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
                 // Answers count as of the period's end: the same period made again later says
                 // the same (an interaction answered after it is unanswered in it).
                 let response = i.first_response_at.filter(|r| *r <= end).map(|r| r - i.created_at);
+                if let Some(at) = i.first_response_at.filter(|r| *r <= period.end) {
+                    answers.push((i.channel_id, at));
+                }
                 tally.add(i.kind, i.sentiment.as_ref().map(|s| s.label), i.status, response);
             }
             match got.next {
@@ -216,6 +221,11 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
                     closed_at: i.closed_at,
                     negatives_in_window: i.negatives_in_window,
                     expected: i.expected,
+                    first_answer_at: answers
+                        .iter()
+                        .filter(|(c, at)| *c == i.channel_id && *at >= i.opened_at)
+                        .map(|(_, at)| *at)
+                        .min(),
                 });
             } else if previous.contains(i.opened_at) {
                 incidents_previous += 1;
@@ -242,7 +252,7 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         .collect();
     failed_rows.sort_by(|a, b| a.publish_at.cmp(&b.publish_at).then(a.delivery_id.cmp(&b.delivery_id)));
 
-    Ok(ReportData {
+    let mut data = ReportData {
         team_id: team.id.clone(),
         team_name: team.name.clone(),
         time_zone: zone.name().to_owned(),
@@ -264,5 +274,8 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         incidents_previous,
         failed_deliveries: failed_rows,
         items_read: read,
-    })
+        summary: Vec::new(),
+    };
+    data.summary = super::summary::facts(&data);
+    Ok(data)
 }
