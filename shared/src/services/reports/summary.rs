@@ -199,7 +199,9 @@ fn sentence(f: &Fact, tr: &Tr) -> String {
             let mut args = count(tr, "posts", "posts_shown", *posts as u64).to_vec();
             args.push(("day", Arg::Num(f64::from(*weekday))));
             args.push(("time", Arg::Str(format!("{hour:02}:00"))));
-            args.push(("mean", Arg::Str(tr.dec(*mean_engagements, 1))));
+            // One decimal, none when it is 0 ("15", not "15.0").
+            let places = if (mean_engagements * 10.0).round() % 10.0 == 0.0 { 0 } else { 1 };
+            args.push(("mean", Arg::Str(tr.dec(*mean_engagements, places))));
             tr.t_with("summary-best-slot", &args)
         }
         Fact::Incidents { count: n, first_on, first_answer_seconds } => {
