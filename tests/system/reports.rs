@@ -36,6 +36,56 @@ async fn every_figure_matches_the_hand_computed_dataset() {
     check_every_figure(&f, &d);
 }
 
+/// The summary of the hand-worked dataset, sentence by sentence, in English and in French.
+/// Engagements 112 against 21 (+433 %), impressions 1 850 against 260 (+612 %); followers
+/// 1 500 → 1 570; Monday 09:00 recommended (a1 20, b1 17, pa2 8: mean 15 over 3 posts); the
+/// alert of 8 January (09:30Z) first answered on 9 January at 22:00Z (the comment of 20:00Z,
+/// answered after 7 200 s): 36 h 30 min, said to the hour; the inbox's 6, 4 answered, median
+/// 2 700 s, 2 open; the failed delivery of 9 January.
+#[tokio::test]
+async fn the_summary_says_the_hand_worked_figures_in_english_and_in_french() {
+    use herald_core::i18n::Tr;
+    use herald_core::services::reports::summary::{self, Fact};
+    let (_, d) = dataset().await;
+    assert_eq!(d.incidents[0].first_answer_at, Some(utc("2027-01-09T22:00:00Z")));
+    assert!(matches!(&d.summary[0], Fact::Engagements { posts: 8, engagements: 112, change: Some(c), impressions: Some(i) }
+        if (c.previous, i.previous, i.current) == (21, 260, 1850)), "{:?}", d.summary);
+    assert_eq!(
+        summary::sentences(&d.summary, Tr::of(Language::En)),
+        [
+            "Engagements rose by 433% compared with the previous period (112, from 8 posts); impressions rose by 612%.",
+            "Followers grew by 70 to 1,570.",
+            "Monday at 09:00 did best: 15 engagements per post on average, over 3 posts (this period and the previous one).",
+            "One crisis alert, on 8 Jan: answered in 1 d 12 h.",
+            "6 messages came in: 4 answered from the inbox (median first response 45 min), 2 still open when the report was made.",
+            "One post failed to go out.",
+        ]
+    );
+    assert_eq!(
+        summary::sentences(&d.summary, Tr::of(Language::Fr)),
+        [
+            "Les interactions ont augmenté de 433\u{a0}% par rapport à la période précédente (112, pour 8 publications)\u{a0}; les impressions ont augmenté de 612\u{a0}%.",
+            "Le nombre d'abonnés a augmenté de 70 pour atteindre 1\u{202f}570.",
+            "Meilleur créneau\u{a0}: le lundi à 09:00, avec 15 interactions par publication en moyenne sur 3 publications (cette période et la précédente).",
+            "Une alerte de crise, le 8 janv.\u{a0}: réponse en 1 j 12 h.",
+            "6 messages reçus\u{a0}: 4 avec une réponse depuis la messagerie (premier délai médian\u{a0}: 45 min), 2 encore ouverts à la création du rapport.",
+            "Une publication n'a pas pu partir.",
+        ]
+    );
+    // report.json carries the facts; the page shows the words at the top.
+    let json: serde_json::Value = serde_json::from_slice(&reports::render_json(&d)).unwrap();
+    assert_eq!(json["summary"][1], json!({"fact": "followers", "growth": 70, "followers": 1570}));
+    let html = reports::render_html(&d);
+    let top = html.find("<section class=\"summary\">").expect("the summary block");
+    assert!(top < html.find("<h2>Channels</h2>").unwrap_or(usize::MAX), "at the top");
+    assert!(html.contains("Followers grew by 70 to 1,570."));
+
+    // An empty period says one sentence.
+    let f = Fixture::new(Arc::new(SqliteStore::in_memory().unwrap())).await;
+    let empty = reports::build(&*f.store, &f.team, day("2027-03-01"), day("2027-03-07"), utc("2027-03-10T00:00:00Z")).await.unwrap();
+    assert_eq!(empty.summary, [Fact::Quiet]);
+}
+
 /// An interaction of the period answered after it ended is unanswered in it: the figures of a
 /// period do not change when it is made again later.
 #[tokio::test]

@@ -17,6 +17,7 @@ posts-count = { $n ->
 ## report
 report-title = { $team } — social media report, { $from } to { $to }
 report-subtitle = Times in { $zone } · compared with { $prev_from } to { $prev_to } · made { $generated } · counters as measured until { $measured }
+compared-same-age = The previous period is shown as it stood one period earlier (counters until { $previous_measured }), so both periods’ posts are compared at the same age.
 logo-alt = { $team } logo
 nothing-happened = Nothing happened in this period:
 nothing-happened-detail = no post was published, no message or comment came in, no crisis alert was raised and no post failed to publish.
@@ -163,3 +164,79 @@ chart-sentiment-part = { $label }: { $n } of { $total } ({ $share })
 chart-sentiment-legend = { $label }: { $n }
 chart-sentiment-caption = The tone of the comments, mentions and messages received in the period.
 
+## summary
+# The summary at the top of a report (shared/src/services/reports/summary.rs; rules in
+# docs/reports.md, "Summary"). Numbers arrive formatted ($x_shown); $x is for plurals.
+summary-title = Summary
+summary-quiet = Nothing happened in this period: no post went out, no message came in, no crisis alert.
+summary-unmeasured = { $posts ->
+    [one] One post went out; it has not been measured yet.
+   *[other] { $posts_shown } posts went out; none has been measured yet.
+}
+summary-engagements-alone = { $posts ->
+    [one] One post drew { $engagements } engagements; the previous period has none to compare with.
+   *[other] { $posts_shown } posts drew { $engagements } engagements; the previous period has none to compare with.
+}
+summary-engagements = { $trend ->
+    [up] Engagements rose by { $change }
+    [down] Engagements fell by { $change }
+   *[steady] Engagements held steady
+} compared with the previous period ({ $engagements }, from { $posts ->
+    [one] one post
+   *[other] { $posts_shown } posts
+}).
+summary-engagements-impressions = { $trend ->
+    [up] Engagements rose by { $change }
+    [down] Engagements fell by { $change }
+   *[steady] Engagements held steady
+} compared with the previous period ({ $engagements }, from { $posts ->
+    [one] one post
+   *[other] { $posts_shown } posts
+}); { $impressions }.
+summary-impressions = { $trend ->
+    [up] impressions rose by { $change }
+    [down] impressions fell by { $change }
+   *[steady] impressions held steady
+}
+summary-followers = { $trend ->
+    [up] Followers grew by { $change } to { $followers }.
+    [down] Followers fell by { $change } to { $followers }.
+   *[steady] Followers held at { $followers }.
+}
+summary-best-slot = { $day ->
+    [0] Monday
+    [1] Tuesday
+    [2] Wednesday
+    [3] Thursday
+    [4] Friday
+    [5] Saturday
+   *[6] Sunday
+} at { $time } did best: { $mean } engagements per post on average, over { $posts_shown } { $posts ->
+    [one] post
+   *[other] posts
+} (this period and the previous one).
+summary-incidents = { $count ->
+    [one] One crisis alert, on { $date }
+   *[other] { $count_shown } crisis alerts, the first on { $date }
+}: { $first }.
+summary-incident-answered = answered in { $after }
+summary-incident-unanswered = no answer from the inbox before the period ended
+summary-inbox = { $received ->
+    [one] One message came in
+   *[other] { $received_shown } messages came in
+}: { $answered ->
+    [0] none answered from the inbox before the period ended
+   *[other] { $answered_shown } answered from the inbox (median first response { $median })
+}{ $open ->
+    [0] {"."}
+   *[other] , { $open_shown } still open when the report was made.
+}
+summary-failed = { $failed ->
+    [one] One post failed to go out.
+   *[other] { $failed_shown } posts failed to go out.
+}
+summary-duration-min = { $m } min
+summary-duration-h = { $h } h
+summary-duration-h-min = { $h } h { $m } min
+summary-duration-d = { $d } d
+summary-duration-d-h = { $d } d { $h } h

@@ -19,7 +19,9 @@
 //!   b3 Thu 07 09:00  likes 6  reposts 2 replies 1 → eng 9
 //!   b4 Sun 10 23:30  never measured → engagements missing (not 0)
 //!   b5 Mon 11 00:10  outside the period (next day locally, though 10 Jan in UTC)
-//!   previous: pb Sat 02 Jan 09:00 likes 2 reposts 1 replies 0 → eng 3
+//!   previous: pb Sat 02 Jan 09:00 likes 2 reposts 1 replies 0 → eng 3 at +24 h (3 Jan); its
+//!     +7 d read (9 Jan: likes 20 reposts 4 replies 1 → eng 25) is later than the age the
+//!     current posts have, so the comparison keeps 3 (best times use 25)
 //!   followers: 480 on 27 Dec, 500 on 3 Jan, 510 on 5 Jan, 530 on 10 Jan.
 
 
@@ -243,6 +245,9 @@ pub async fn seed(store: Arc<dyn Store>) -> Fixture {
     f.counters(&pa, "2026-12-31", "2026-12-31T08:00:00Z", with_audience(c(5, 0, 0, Some(0), Some(0), Some(5)), 100, None)).await;
     f.counters(&pa2, "2026-12-29", "2026-12-29T08:00:00Z", with_audience(c(8, 0, 0, Some(0), Some(0), Some(0)), 160, None)).await;
     f.counters(&pb, "2027-01-03", "2027-01-03T08:00:00Z", c(2, 1, 0, None, None, None)).await;
+    // pb's +7 d read: after 5 Jan 08:00Z (the report's cut-off one week earlier), so not what
+    // the previous period is compared with.
+    f.counters(&pb, "2027-01-09", "2027-01-09T08:00:00Z", c(20, 4, 1, None, None, None)).await;
     // Not published: a failure in each period, one still scheduled, one cancelled.
     f.delivery(&a, "failed", "2027-01-09T10:00:00Z", Failed).await;
     f.delivery(&b, "failed-before", "2027-01-01T10:00:00Z", Failed).await;
@@ -290,6 +295,8 @@ pub fn check_every_figure(f: &Fixture, d: &ReportData) {
     assert_eq!((d.previous_period.from, d.previous_period.to), (day("2026-12-28"), day("2027-01-03")));
     // measured until min(end + 7 d, now) = now.
     assert_eq!(d.measured_until, d.generated_at);
+    // The previous period is compared as it stood one week earlier (same post age).
+    assert_eq!(d.previous_measured_until, d.generated_at - Duration::days(7));
 
     // Overall, this period: a1..a4 and b1..b4 = 8 posts (b5 is Monday locally).
     let o = &d.overall.current;
@@ -309,6 +316,8 @@ pub fn check_every_figure(f: &Fixture, d: &ReportData) {
     assert_eq!(p.posts_published, 3);
     assert_eq!(p.impressions, Some(100 + 160));
     assert_eq!(p.reach, None, "no previous post reported reach");
+    // pb at the age the current posts have (its +24 h read, 3), not its +7 d read (25): compared
+    // with the latest reads, the previous period would have 43.
     assert_eq!(p.engagements, Some(10 + 8 + 3));
     // pb ÷ B's followers on 2 Jan = 27 Dec's 480
     close(p.engagement_rate, 21.0 / (100.0 + 160.0 + 480.0));
@@ -384,6 +393,9 @@ pub fn check_every_figure(f: &Fixture, d: &ReportData) {
     let wed9 = bt.cells.iter().find(|c| c.weekday == 2 && c.hour == 9).unwrap();
     assert_eq!((wed9.posts, wed9.mean_engagements), (2, 30.0)); // a3 50, pa 10
     assert_eq!(bt.cells.len(), 7); // Mon 9, Mon 17, Tue 12, Wed 9, Thu 9, Fri 9, Sat 9
+    // Best times are no comparison: pb counts with its latest read (+7 d, 25), not its +24 h 3.
+    let sat9 = bt.cells.iter().find(|c| c.weekday == 5 && c.hour == 9).unwrap();
+    assert_eq!((sat9.posts, sat9.mean_engagements), (1, 25.0));
     // Per channel: A has Mon 09h twice only (a1, pa2): nothing recommended, a note says why.
     assert_eq!(ca.best_time.sample, 6);
     assert!(ca.best_time.recommended.is_empty());

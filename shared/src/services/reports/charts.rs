@@ -526,6 +526,8 @@ mod tests {
             previous_period: period.previous(zone),
             generated_at: period.end,
             measured_until: period.end,
+            previous_measured_until: period.start,
+            summary: Vec::new(),
             period,
             engagement_rate_definition: String::new(),
             overall: Compared { current: Kpis::default(), previous: Kpis::default() },

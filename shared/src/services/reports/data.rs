@@ -193,6 +193,10 @@ pub struct IncidentRow {
     pub closed_at: Option<DateTime<Utc>>,
     pub negatives_in_window: u32,
     pub expected: f64,
+    /// The team's first answer through Herald on that channel after the alert opened, up to
+    /// the period's end (the same period made again later says the same).
+    #[serde(default)]
+    pub first_answer_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +268,11 @@ pub struct ReportData {
     /// Counters are taken as of this instant: the period's end plus the measuring window, or
     /// the generation time if earlier.
     pub measured_until: DateTime<Utc>,
+    /// The previous period's posts are compared as of this instant: `measured_until` one period
+    /// earlier, so they are as old as the current ones (see docs/reports.md, "Compared with
+    /// the previous period").
+    #[serde(default)]
+    pub previous_measured_until: DateTime<Utc>,
     /// The definition of the engagement rate, in the report's language (`def-engagement-rate`
     /// in the translation files), shown in every rendering.
     pub engagement_rate_definition: String,
@@ -281,6 +290,10 @@ pub struct ReportData {
     pub incidents_previous: u64,
     pub failed_deliveries: Vec<FailedRow>,
     pub items_read: ItemsRead,
+    /// What the summary at the top says, as facts with their numbers (the words are drawn
+    /// from them in the report's language).
+    #[serde(default)]
+    pub summary: Vec<super::summary::Fact>,
 }
 
 impl ReportData {

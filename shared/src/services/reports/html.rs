@@ -137,6 +137,14 @@ footer {{ margin-top: 24px; font-size: 12px; color: #6b7280; }}
             ],
         ))
     );
+    let _ = write!(
+        h,
+        r#"<p class="small muted">{}</p>"#,
+        esc(&tr.t_with("compared-same-age", &[("previous_measured", format!("{} UTC", tr.datetime(d.previous_measured_until)).into())]))
+    );
+    if !d.is_empty() {
+        h.push_str(&super::summary::html(d, tr));
+    }
     if d.is_empty() {
         let _ = write!(h, r#"<p class="card"><strong>{}</strong> {}</p>"#, esc(&tr.t("nothing-happened")), esc(&tr.t("nothing-happened-detail")));
     }

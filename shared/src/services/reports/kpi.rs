@@ -143,24 +143,19 @@ pub(super) const FOLLOWER_BASELINE_DAYS: i64 = 7;
 
 /// Roll-ups indexed for the questions a report asks.
 pub(super) struct Measures<'a> {
-    /// A post's latest counters up to the cut-off.
-    posts: HashMap<DeliveryId, &'a MetricCounters>,
+    /// A post's roll-ups up to the cut-off, oldest first: its counters as of any instant.
+    posts: HashMap<DeliveryId, Vec<(DateTime<Utc>, &'a MetricCounters)>>,
     /// A channel's followers by day (that day's last measure).
     followers: HashMap<ChannelId, BTreeMap<NaiveDate, u64>>,
 }
 
 impl<'a> Measures<'a> {
     pub(super) fn new(rollups: &'a [MetricRollup], until: DateTime<Utc>) -> Self {
-        let mut posts: HashMap<DeliveryId, (&'a MetricRollup, &'a MetricCounters)> = HashMap::new();
+        let mut posts: HashMap<DeliveryId, Vec<(DateTime<Utc>, &'a MetricCounters)>> = HashMap::new();
         let mut followers: HashMap<ChannelId, BTreeMap<NaiveDate, u64>> = HashMap::new();
         for r in rollups.iter().filter(|r| r.taken_at <= until) {
             match r.subject {
-                MetricSubject::Delivery { delivery_id, .. } => {
-                    let e = posts.entry(delivery_id).or_insert((r, &r.counters));
-                    if r.taken_at >= e.0.taken_at {
-                        *e = (r, &r.counters);
-                    }
-                }
+                MetricSubject::Delivery { delivery_id, .. } => posts.entry(delivery_id).or_default().push((r.taken_at, &r.counters)),
                 MetricSubject::Channel { channel_id } => {
                     if let Some(f) = r.counters.followers {
                         followers.entry(channel_id).or_default().insert(r.day, f);
@@ -168,11 +163,23 @@ impl<'a> Measures<'a> {
                 }
             }
         }
-        Self { posts: posts.into_iter().map(|(k, (_, c))| (k, c)).collect(), followers }
+        for reads in posts.values_mut() {
+            reads.sort_by_key(|(t, _)| *t);
+        }
+        Self { posts, followers }
     }
 
+    /// A post's latest counters up to the cut-off.
     pub(super) fn post(&self, id: DeliveryId) -> Option<&MetricCounters> {
-        self.posts.get(&id).copied()
+        self.posts.get(&id)?.last().map(|(_, c)| *c)
+    }
+
+    /// A post's latest counters taken at or before `at` (and the cut-off): the post as it
+    /// stood then. A roll-up holds the day's last read, so a read overwritten later that day
+    /// (the +1 h one by the +6 h one) is not seen: a post younger than that at `at` counts as
+    /// not yet measured.
+    pub(super) fn post_as_of(&self, id: DeliveryId, at: DateTime<Utc>) -> Option<&MetricCounters> {
+        self.posts.get(&id)?.iter().rev().find(|(t, _)| *t <= at).map(|(_, c)| *c)
     }
 
     /// Followers of the channel at the end of `day`: its measure that day or the latest before;
@@ -439,6 +446,62 @@ mod tests {
         assert_eq!(m.post(d).and_then(|c| c.likes), Some(9));
         assert!(m.post(DeliveryId::new()).is_none());
         assert!(Measures::new(&rollups, utc("2027-01-05T09:59:59Z")).post(d).is_none());
+    }
+
+    #[test]
+    fn a_post_as_of_an_instant_is_its_last_read_by_then() {
+        // Published Monday 08:00: the day's roll-up holds the +6 h read, then +24 h, +72 h, +7 d.
+        let (c, d) = (ChannelId::new(), DeliveryId::new());
+        let rollups = [
+            post_rollup(c, d, "2027-01-11T08:00:00Z", 40),
+            post_rollup(c, d, "2027-01-04T14:00:00Z", 6),
+            post_rollup(c, d, "2027-01-05T08:00:00Z", 20),
+            post_rollup(c, d, "2027-01-07T08:00:00Z", 31),
+        ];
+        let m = Measures::new(&rollups, utc("2027-01-12T00:00:00Z"));
+        let likes = |at: &str| m.post_as_of(d, utc(at)).and_then(|c| c.likes);
+        assert_eq!(likes("2027-01-04T13:59:59Z"), None, "younger than its first kept read: not measured yet");
+        assert_eq!(likes("2027-01-04T14:00:00Z"), Some(6));
+        assert_eq!(likes("2027-01-06T23:00:00Z"), Some(20));
+        assert_eq!(likes("2027-01-10T00:00:00Z"), Some(31));
+        assert_eq!(likes("2027-01-11T08:00:00Z"), Some(40));
+        assert_eq!(m.post(d).and_then(|c| c.likes), Some(40), "the latest");
+        // Never past the cut-off.
+        let m = Measures::new(&rollups, utc("2027-01-08T00:00:00Z"));
+        assert_eq!(m.post_as_of(d, utc("2027-02-01T00:00:00Z")).and_then(|c| c.likes), Some(31));
+    }
+
+    /// The trap of issue 15: a previous period whose posts are all fully measured against a
+    /// current one whose last posts are hours old. Read at the same age, the same posting
+    /// pattern with the same growth per post compares equal.
+    #[test]
+    fn posts_of_two_periods_compared_at_the_same_age_compare_alike() {
+        let (c, week) = (ChannelId::new(), Duration::days(7));
+        // Each period: a post on Monday (read at +24 h: 10 likes, +7 d: 30) and one on Sunday
+        // evening (+24 h: 10, +7 d: 30); the report is made on the Tuesday after, 08:00.
+        let mut rollups = Vec::new();
+        let mut ids = Vec::new();
+        for (published, current) in [("2027-01-04T08:00:00Z", true), ("2027-01-10T20:00:00Z", true)] {
+            for shift in [week, Duration::zero()] {
+                let at = utc(published) - shift;
+                let d = DeliveryId::new();
+                for (after, likes) in [(Duration::hours(24), 10), (week, 30)] {
+                    rollups.push(post_rollup(c, d, &(at + after).to_rfc3339(), likes));
+                }
+                ids.push((d, current && shift == Duration::zero()));
+            }
+        }
+        let made = utc("2027-01-12T07:00:00Z");
+        let m = Measures::new(&rollups, made);
+        let sum = |current: bool, at: DateTime<Utc>| -> u64 {
+            ids.iter().filter(|(_, cur)| *cur == current).filter_map(|(d, _)| m.post_as_of(*d, at)).filter_map(|c| c.likes).sum()
+        };
+        // This week: Monday's post is past +7 d (30), Sunday's has its +24 h read (10).
+        assert_eq!(sum(true, made), 40);
+        // The previous week read now: both complete, 60: "−33 %" for the same performance.
+        assert_eq!(sum(false, made), 60);
+        // Read one week earlier, at the same age: 40 as well.
+        assert_eq!(sum(false, made - week), 40);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod html;
 mod kpi;
 mod read;
 pub mod schedule;
+pub mod summary;
 
 use std::collections::BTreeMap;
 

@@ -80,12 +80,15 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         .await?;
     read.posts += fetched.len();
     let texts: HashMap<PostId, (String, Option<String>)> = fetched.into_iter().collect();
-    let mut current: Vec<Measured> = Vec::new();
-    let mut before: Vec<Measured> = Vec::new();
-    for (d, at) in published {
+    // The previous period is read as it stood at the same point of its own course: its posts
+    // with the counters they had one period before the cut-off, i.e. at the age the current
+    // posts have now (a post published on the previous Sunday at 22:00 is compared at the age
+    // of one published this Sunday at 22:00). Best times are not a comparison: they use every
+    // post's latest counters.
+    let previous_measured_until = measured_until - (period.start - previous.start);
+    let measure = |d: &crate::domain::Delivery, at: DateTime<Utc>, counters: crate::domain::MetricCounters| {
         let channel = by_id.get(&d.channel_id);
         let channel_zone = channel.map_or(zone, |c| c.time_zone);
-        let counters = measures.post(d.id).cloned().unwrap_or_default();
         let engagements = counters.engagements();
         let day = at.with_timezone(&zone).date_naive();
         let PostRate { denominator, basis, rate } =
@@ -106,14 +109,28 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
             engagement_rate: rate,
             rate_basis: basis.map(str::to_owned),
         };
-        let m = Measured { row, denominator: denominator.filter(|_| engagements.is_some()) };
-        if period.contains(at) { current.push(m) } else { before.push(m) }
+        Measured { row, denominator: denominator.filter(|_| engagements.is_some()) }
+    };
+    let mut current: Vec<Measured> = Vec::new();
+    // The previous period's posts at the same age (its key figures), and as measured now.
+    let mut before: Vec<Measured> = Vec::new();
+    let mut before_latest: Vec<Measured> = Vec::new();
+    for (d, at) in published {
+        let latest = measures.post(d.id).cloned().unwrap_or_default();
+        if period.contains(at) {
+            current.push(measure(d, at, latest));
+        } else {
+            let same_age = measures.post_as_of(d.id, previous_measured_until).cloned().unwrap_or_default();
+            before.push(measure(d, at, same_age));
+            before_latest.push(measure(d, at, latest));
+        }
     }
     let by_time = |a: &Measured, b: &Measured| {
         a.row.published_at.cmp(&b.row.published_at).then_with(|| a.row.delivery_id.cmp(&b.row.delivery_id))
     };
     current.sort_by(by_time);
     before.sort_by(by_time);
+    before_latest.sort_by(by_time);
 
     let failed: Vec<_> = deliveries.iter().filter(|d| d.state == DeliveryState::Failed).collect();
     let failed_in = |p: &Period, channel: Option<ChannelId>| {
@@ -125,11 +142,12 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
     for c in &channels {
         let cur: Vec<&Measured> = current.iter().filter(|m| m.row.channel_id == c.id).collect();
         let prev: Vec<&Measured> = before.iter().filter(|m| m.row.channel_id == c.id).collect();
+        let prev_latest = before_latest.iter().filter(|m| m.row.channel_id == c.id);
         let kpis = Compared {
             current: kpi::kpis(&cur, measures.growth(&[c.id], &period), failed_in(&period, Some(c.id))),
             previous: kpi::kpis(&prev, measures.growth(&[c.id], &previous), failed_in(&previous, Some(c.id))),
         };
-        let sample: Vec<&Measured> = cur.iter().chain(prev.iter()).copied().collect();
+        let sample: Vec<&Measured> = cur.iter().copied().chain(prev_latest).collect();
         channel_reports.push(ChannelReport {
             channel_id: c.id,
             name: c.name.as_str().to_owned(),
@@ -147,7 +165,7 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         current: kpi::kpis(&all_cur, measures.growth(&ids, &period), failed_in(&period, None)),
         previous: kpi::kpis(&all_prev, measures.growth(&ids, &previous), failed_in(&previous, None)),
     };
-    let sample: Vec<&Measured> = all_cur.iter().chain(all_prev.iter()).copied().collect();
+    let sample: Vec<&Measured> = all_cur.iter().copied().chain(before_latest.iter()).collect();
     let team_best = kpi::best_time(&sample, zone);
 
     // Top and bottom posts of the period, by engagements; the period day by day.
@@ -157,6 +175,8 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
     // The inbox of both periods.
     let mut inbox_cur = Tally::default();
     let mut inbox_prev = Tally::default();
+    // First answers of the period by channel (as of its end), for the incidents' time to answer.
+    let mut answers: Vec<(ChannelId, DateTime<Utc>)> = Vec::new();
     for status in InteractionStatus::ALL {
         let mut query = InboxQuery::status(status);
         query.from = Some(previous.start);
@@ -171,6 +191,9 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
                 // Answers count as of the period's end: the same period made again later says
                 // the same (an interaction answered after it is unanswered in it).
                 let response = i.first_response_at.filter(|r| *r <= end).map(|r| r - i.created_at);
+                if let Some(at) = i.first_response_at.filter(|r| *r <= period.end) {
+                    answers.push((i.channel_id, at));
+                }
                 tally.add(i.kind, i.sentiment.as_ref().map(|s| s.label), i.status, response);
             }
             match got.next {
@@ -200,6 +223,11 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
                     closed_at: i.closed_at,
                     negatives_in_window: i.negatives_in_window,
                     expected: i.expected,
+                    first_answer_at: answers
+                        .iter()
+                        .filter(|(c, at)| *c == i.channel_id && *at >= i.opened_at)
+                        .map(|(_, at)| *at)
+                        .min(),
                 });
             } else if previous.contains(i.opened_at) {
                 incidents_previous += 1;
@@ -226,7 +254,7 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         .collect();
     failed_rows.sort_by(|a, b| a.publish_at.cmp(&b.publish_at).then(a.delivery_id.cmp(&b.delivery_id)));
 
-    Ok(ReportData {
+    let mut data = ReportData {
         team_id: team.id.clone(),
         team_name: team.name.clone(),
         language: team.language,
@@ -240,6 +268,7 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         previous_period: previous,
         generated_at: now,
         measured_until,
+        previous_measured_until,
         engagement_rate_definition: crate::i18n::Tr::of(team.language).t("def-engagement-rate"),
         overall,
         channels: channel_reports,
@@ -253,7 +282,10 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         incidents_previous,
         failed_deliveries: failed_rows,
         items_read: read,
-    })
+        summary: Vec::new(),
+    };
+    data.summary = super::summary::facts(&data);
+    Ok(data)
 }
 
 /// The post's first picture, when it was given by an `https` URL that names an image file
