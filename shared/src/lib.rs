@@ -11,6 +11,7 @@ pub mod http;
 pub mod intake;
 pub mod listening;
 pub mod logging;
+pub mod mail;
 pub mod media;
 pub mod platforms;
 pub mod ports;

@@ -258,7 +258,7 @@ async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
         created_at: made,
         calendar_token_hash: None,
         watch_terms: vec![],
-        report_schedule: herald_core::domain::ReportSchedule { weekly: None, monthly: None },
+        report_schedule: herald_core::domain::ReportSchedule { weekly: None, monthly: None, recipients: vec![] },
     };
     store.create_team(&team).await.unwrap();
     let (_, key) = create_key(&store, &ManualClock::new(made), &team.id, Role::Admin, "test").await.unwrap();

@@ -1,0 +1,314 @@
+//! Scheduled reports by e-mail: once a scheduled report's files are kept, each of the team's
+//! recipients gets one message with the summary in its body (text and a simple HTML part), a
+//! share link to the HTML ([`super::share`]) and the report's files of the formats
+//! [`MailSettings::attach`] names.
+//!
+//! One message per recipient, not one with everyone in `To`: recipients are often from
+//! different organisations (the team, its client), who need not see each other's addresses,
+//! and a mailbox the server refuses fails its own message only, retried on its own.
+//!
+//! Once per report: what was sent to whom is a state item, `report-mail#<report>`, changed
+//! with the state store's version check. A round first claims the recipients still to send to
+//! (marked `sending` with its time), sends, then marks each `sent`, or back to `pending` if the
+//! server refused (the next round, while the report is due, tries again). A claim older than
+//! [`CLAIM_LEASE`] is taken over: that round died. So a second round, or a retried one, sends
+//! nothing twice, and two rounds at once do not both send.
+//!
+//! If the process dies between a message going out and its `sent` mark, the claim expires and
+//! the next round sends that message again: delivery is **at least once**. Neither SMTP nor SES
+//! has an idempotency key or a way to ask whether a message went, so the only alternative would
+//! be at most once (mark before sending), where that same crash loses the mail for good; a
+//! second copy of a weekly report is the lesser harm, and the window is one store write wide.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Report, ReportFormat, Team};
+use crate::mail::MailSettings;
+use crate::services::ServiceError;
+use crate::store::{StateStore, Store, StoreError};
+
+use super::share::{self, Share};
+use super::{ReportData, ReportFiles, schedule::Cadence};
+
+/// A round's claim on a recipient lasts this long; after it, another round may send (the
+/// first one died before marking what it sent).
+pub const CLAIM_LEASE: Duration = Duration::minutes(15);
+/// How long the mailed share link works.
+pub const MAILED_LINK_DAYS: i64 = share::DEFAULT_SHARE_DAYS as i64;
+
+/// What the round did about mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MailTally {
+    /// Whether a mailer is configured (`HERALD_SMTP_URL` locally, `HERALD_MAIL_FROM` on AWS).
+    pub on: bool,
+    /// Messages sent this round.
+    pub sent: usize,
+    /// Messages the server refused (tried again by the next round while the report is due).
+    pub failed: usize,
+    /// Due reports with recipients that were not mailed because mail is off.
+    pub skipped: usize,
+}
+
+/// Where one recipient stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum Status {
+    Pending,
+    Sending { since: DateTime<Utc> },
+    Sent { at: DateTime<Utc> },
+}
+
+/// A report's mailing: its link and each recipient's status. The recipients are the team's
+/// when the report was first mailed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Mailing {
+    share: Share,
+    recipients: BTreeMap<String, Status>,
+}
+
+fn key(report: &Report) -> String {
+    format!("report-mail#{}", report.id)
+}
+
+async fn read(store: &dyn StateStore, report: &Report) -> Result<Option<(Mailing, u64)>, ServiceError> {
+    let Some(v) = store.get_state(&key(report)).await? else { return Ok(None) };
+    let mailing = serde_json::from_str(&v.value).map_err(|e| StoreError::Corrupt(format!("{}: {e}", key(report))))?;
+    Ok(Some((mailing, v.version)))
+}
+
+async fn write(store: &dyn StateStore, report: &Report, mailing: &Mailing, expected: Option<u64>) -> Result<u64, StoreError> {
+    let value = serde_json::to_string(mailing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store.put_state(&key(report), &value, expected).await
+}
+
+/// The summary in the mail's body: the period's key figures in plain English, one a line.
+/// The one place the body's words come from (the plain-words summary will replace it).
+pub fn mail_summary(data: &ReportData) -> String {
+    let (now, before) = (&data.overall.current, &data.overall.previous);
+    let count = |n: Option<u64>| n.map_or_else(|| "not reported".to_owned(), thousands);
+    let mut lines = vec![
+        format!("Posts published: {} (previous period: {})", thousands(now.posts_published), thousands(before.posts_published)),
+        format!("Impressions: {} (previous period: {})", count(now.impressions), count(before.impressions)),
+        format!("Engagements: {} (previous period: {})", count(now.engagements), count(before.engagements)),
+        format!("Engagement rate: {} (previous period: {})", percent(now.engagement_rate), percent(before.engagement_rate)),
+    ];
+    if let (Some(start), Some(end)) = (now.followers_start, now.followers_end) {
+        let change = now.follower_growth.map_or_else(String::new, |g| format!(" ({g:+})"));
+        lines.push(format!("Followers: {} → {}{change}", thousands(start), thousands(end)));
+    }
+    let inbox = &data.inbox.current;
+    let median = inbox
+        .median_first_response_seconds
+        .map_or_else(String::new, |s| format!(", median first answer {}", duration_words(s)));
+    lines.push(format!("Inbox: {} comments, mentions and messages, {} answered{median}", thousands(inbox.total), thousands(inbox.answered)));
+    lines.push(format!("Incidents: {}", data.incidents.len()));
+    lines.join("\n")
+}
+
+/// `12 345`: thousands grouped with a thin space, as the report prints them.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "not reported".to_owned(), |r| format!("{:.2} %", r * 100.0))
+}
+
+fn duration_words(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// `weekly report, 23 Nov – 29 Nov 2026`.
+fn period_words(cadence: Cadence, report: &Report) -> String {
+    format!(
+        "{} report, {} – {}",
+        cadence.as_str(),
+        report.period_start.format("%-d %b"),
+        report.period_end.format("%-d %b %Y")
+    )
+}
+
+/// The message to one recipient.
+#[allow(clippy::too_many_arguments)]
+fn message(
+    settings: &MailSettings,
+    to: Mailbox,
+    team: &Team,
+    cadence: Cadence,
+    report: &Report,
+    summary: &str,
+    link: &str,
+    link_until: DateTime<Utc>,
+    attachments: &[(ReportFormat, Vec<u8>)],
+) -> Result<Message, String> {
+    let period = period_words(cadence, report);
+    let until = link_until.with_timezone(&team.time_zone).format("%-d %b %Y");
+    let files: Vec<&str> = attachments.iter().map(|(f, _)| f.file_name()).collect();
+    let attached = match files.is_empty() {
+        true => String::new(),
+        false => format!("\n\nAttached: {}.", files.join(", ")),
+    };
+    let text = format!(
+        "{name}: your {period}.\n\n{summary}\n\nRead the whole report (no sign-in needed; the link works until {until}):\n{link}{attached}\n",
+        name = team.name,
+    );
+    let html = maud::html! {
+        p { (team.name) ": your " (period) "." }
+        ul { @for line in summary.lines() { li { (line) } } }
+        p { a href=(link) { "Read the whole report" } " (no sign-in needed; the link works until " (until.to_string()) ")." }
+        @if !files.is_empty() { p { "Attached: " (files.join(", ")) "." } }
+    };
+    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html.into_string()));
+    for (format, bytes) in attachments {
+        let kind = ContentType::parse(format.content_type()).map_err(|e| format!("content type of {}: {e}", format.file_name()))?;
+        let part: SinglePart = Attachment::new(format.file_name().to_owned()).body(bytes.clone(), kind);
+        body = body.singlepart(part);
+    }
+    Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(format!("{}: {period}", team.name))
+        .multipart(body)
+        .map_err(|e| e.to_string())
+}
+
+/// Mails `report` to the team's recipients as this module says. `data` is the report's data
+/// when the caller has it (the round that made it); otherwise its `report.json` is read.
+/// Returns (sent, failed) for this call. Store failures are errors; a refused message is not.
+#[allow(clippy::too_many_arguments)]
+pub async fn deliver(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    settings: &MailSettings,
+    team: &Team,
+    cadence: Cadence,
+    report: &Report,
+    data: Option<&ReportData>,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), ServiceError> {
+    // The plan: the link and the recipients, made once.
+    let (mut mailing, mut version) = match read(store, report).await? {
+        Some(found) => found,
+        None => {
+            if team.report_schedule.recipients.is_empty() {
+                return Ok((0, 0));
+            }
+            let share = share::mint(store, &team.id, report.id, Duration::days(MAILED_LINK_DAYS), share::MAILED_BY, now).await?;
+            let recipients = team.report_schedule.recipients.iter().map(|r| (r.clone(), Status::Pending)).collect();
+            let mailing = Mailing { share, recipients };
+            match write(store, report, &mailing, None).await {
+                Ok(v) => (mailing, v),
+                // Another round planned it first: follow its plan (this round's link stays unused).
+                Err(StoreError::Conflict) => read(store, report).await?.ok_or(StoreError::Conflict)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+
+    // The claim: every recipient not sent to, unless another round is on it.
+    let due: Vec<String> = mailing
+        .recipients
+        .iter()
+        .filter(|(_, s)| match s {
+            Status::Pending => true,
+            Status::Sending { since } => *since + CLAIM_LEASE <= now,
+            Status::Sent { .. } => false,
+        })
+        .map(|(r, _)| r.clone())
+        .collect();
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    for r in &due {
+        mailing.recipients.insert(r.clone(), Status::Sending { since: now });
+    }
+    version = match write(store, report, &mailing, Some(version)).await {
+        Ok(v) => v,
+        Err(StoreError::Conflict) => return Ok((0, 0)),
+        Err(e) => return Err(e.into()),
+    };
+
+    // The content, the same for every recipient.
+    let owned;
+    let data = match data {
+        Some(d) => Some(d),
+        None => {
+            owned = read_data(files, report).await;
+            owned.as_ref()
+        }
+    };
+    let summary = data.map_or_else(|| "The figures are in the report.".to_owned(), mail_summary);
+    let link = mailing.share.url(&settings.public_url, &settings.signer);
+    let mut attachments = Vec::new();
+    for format in &settings.attach {
+        let Some(file) = report.files.get(format) else { continue };
+        match files.get(file).await {
+            Ok(Some(bytes)) => attachments.push((*format, bytes)),
+            Ok(None) => tracing::warn!(report = %report.id, file = %file, "report file gone: mailed without it"),
+            Err(e) => return Err(ServiceError::Store(StoreError::backend(e))),
+        }
+    }
+
+    let mut results: Vec<(String, Result<(), String>)> = Vec::new();
+    for r in due {
+        let sent = match r.parse::<Mailbox>() {
+            Err(e) => Err(format!("not an address: {e}")),
+            Ok(to) => match message(settings, to, team, cadence, report, &summary, &link, mailing.share.expires_at, &attachments) {
+                Err(e) => Err(e),
+                Ok(m) => settings.mailer.send(&m).await.map_err(|e| e.to_string()),
+            },
+        };
+        if let Err(e) = &sent {
+            tracing::error!(team = %team.id, report = %report.id, mailer = %settings.mailer.describe(), error = %e, "report mail not sent; the next round tries again");
+        }
+        results.push((r, sent));
+    }
+
+    // The marks; a conflict means the store changed under us: read again and mark ours.
+    for _ in 0..3 {
+        for (r, result) in &results {
+            let ours = matches!(mailing.recipients.get(r), Some(Status::Sending { since }) if *since == now);
+            let status = match result {
+                Ok(()) => Status::Sent { at: now },
+                Err(_) if ours => Status::Pending,
+                Err(_) => continue,
+            };
+            mailing.recipients.insert(r.clone(), status);
+        }
+        match write(store, report, &mailing, Some(version)).await {
+            Ok(_) => break,
+            Err(StoreError::Conflict) => match read(store, report).await? {
+                Some((m, v)) => (mailing, version) = (m, v),
+                None => break,
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let sent = results.iter().filter(|(_, r)| r.is_ok()).count();
+    Ok((sent, results.len() - sent))
+}
+
+/// The report's data from its `report.json`, when it is there and readable.
+async fn read_data(files: &dyn ReportFiles, report: &Report) -> Option<ReportData> {
+    let key = report.files.get(&ReportFormat::Json)?;
+    let bytes = files.get(key).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
