@@ -116,7 +116,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(c);
@@ -311,4 +311,155 @@ async fn read_data(files: &dyn ReportFiles, report: &Report) -> Option<ReportDat
     let key = report.files.get(&ReportFormat::Json)?;
     let bytes = files.get(key).await.ok()??;
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::crypto::CredentialCipher;
+    use crate::domain::TeamId;
+    use crate::events::MemorySink;
+    use crate::mail::MemoryMailer;
+    use crate::services::reports::{MemoryReportFiles, scheduled_round, scheduled_round_with_mail};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{PageRequest, ReportStore, TeamStore};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).expect("test instant")
+    }
+
+    /// Team `cafe` (Paris, made in November: weekly reports on Mondays at 08:00) with two recipients.
+    async fn team(store: &SqliteStore) -> TeamId {
+        let id = TeamId::parse("team", "cafe").expect("team id");
+        let made = ManualClock::new(utc("2026-11-02T09:00:00Z"));
+        crate::services::keys::ensure_team(store, &made, &id, chrono_tz::Europe::Paris).await.expect("team");
+        let mut t = store.get_team(&id).await.expect("read").expect("team");
+        t.report_schedule.recipients = vec!["boss@cafe.example".into(), "client@agency.example".into()];
+        store.update_team(&t).await.expect("recipients");
+        id
+    }
+
+    fn settings(mailer: Arc<MemoryMailer>) -> MailSettings {
+        let signer = CredentialCipher::from_base64(&CredentialCipher::generate_key()).expect("key");
+        let from = crate::mail::parse_from("Herald <reports@herald.example>").expect("from");
+        MailSettings::new(mailer, from, "https://herald.example/", signer)
+    }
+
+    /// Monday 2027-01-11 at 08:00 in Paris, and `minutes` after.
+    fn monday(minutes: i64) -> DateTime<Utc> {
+        utc("2027-01-11T07:00:00Z") + Duration::minutes(minutes)
+    }
+
+    #[tokio::test]
+    async fn each_recipient_gets_the_report_once_and_a_refused_message_goes_at_the_next_round() {
+        let store = SqliteStore::in_memory().expect("store");
+        let team = team(&store).await;
+        let (files, events, mailer) = (MemoryReportFiles::default(), MemorySink::default(), Arc::new(MemoryMailer::default()));
+        let mail = settings(mailer.clone());
+
+        mailer.refuse(true);
+        let first = scheduled_round_with_mail(&store, &files, &events, Some(&mail), monday(0)).await.expect("round");
+        assert_eq!((first.generated, first.failed), (1, 0), "the report is made whatever the mail does");
+        assert_eq!(first.mail, MailTally { on: true, sent: 0, failed: 2, skipped: 0 });
+        assert_eq!(first.clone().complete().map(|s| s.generated), Ok(1), "refused mail does not fail the round");
+
+        mailer.refuse(false);
+        let second = scheduled_round_with_mail(&store, &files, &events, Some(&mail), monday(60)).await.expect("round");
+        assert_eq!((second.generated, second.existing, second.mail.sent, second.mail.failed), (0, 1, 2, 0));
+        for later in [61, 120, 600] {
+            let again = scheduled_round_with_mail(&store, &files, &events, Some(&mail), monday(later)).await.expect("round");
+            assert_eq!((again.mail.sent, again.mail.failed), (0, 0), "nothing twice ({later} min)");
+        }
+
+        let sent = mailer.sent();
+        let mut to: Vec<String> = sent.iter().flat_map(|m| m.envelope().to().iter().map(ToString::to_string)).collect();
+        to.sort();
+        assert_eq!(to, ["boss@cafe.example", "client@agency.example"], "one message each");
+        assert!(sent.iter().all(|m| m.envelope().to().len() == 1), "nobody sees the other's address");
+        let subject = sent[0].headers().get_raw("Subject").expect("a subject");
+        assert_eq!(subject, "cafe: weekly report, 4 Jan – 10 Jan 2027");
+        let raw = String::from_utf8_lossy(&sent[0].formatted()).into_owned();
+        assert!(raw.contains("filename=\"report.html\""), "the HTML attached");
+
+        // The link the mail carries is recorded, made by the mail, and opens the report.
+        let report = store.list_reports(&team, &PageRequest::first(10)).await.expect("list").items.remove(0);
+        let (mailing, _) = read(&store, &report).await.expect("read").expect("a mailing");
+        assert_eq!(mailing.share.created_by, share::MAILED_BY);
+        assert_eq!(mailing.share.expires_at, monday(0) + Duration::days(MAILED_LINK_DAYS));
+        let token = mailing.share.token(&mail.signer);
+        let html = share::open(&store, &files, &mail.signer, &token, monday(60)).await.expect("the link opens");
+        assert!(String::from_utf8_lossy(&html).contains("<html"));
+    }
+
+    /// A round that died after claiming (and maybe sending): its claim holds other rounds off
+    /// for [`CLAIM_LEASE`], then the next round sends (at least once).
+    #[tokio::test]
+    async fn a_claim_left_by_a_dead_round_is_taken_over_after_the_lease() {
+        let store = SqliteStore::in_memory().expect("store");
+        let team = team(&store).await;
+        let (files, events, mailer) = (MemoryReportFiles::default(), MemorySink::default(), Arc::new(MemoryMailer::default()));
+        let mail = settings(mailer.clone());
+        // The report made with mail off: nothing planned, nothing sent, the summary says so.
+        let off = scheduled_round(&store, &files, &events, monday(0)).await.expect("round");
+        assert_eq!((off.generated, off.mail.clone()), (1, MailTally { on: false, sent: 0, failed: 0, skipped: 1 }));
+        let report = store.list_reports(&team, &PageRequest::first(10)).await.expect("list").items.remove(0);
+        assert!(read(&store, &report).await.expect("read").is_none(), "no mailing while mail is off");
+
+        // A round plans and claims both recipients at 08:05, then dies.
+        let t = store.get_team(&team).await.expect("read").expect("team");
+        let share = share::mint(&store, &team, report.id, Duration::days(30), share::MAILED_BY, monday(5)).await.expect("share");
+        let claimed = Mailing {
+            share,
+            recipients: t.report_schedule.recipients.iter().map(|r| (r.clone(), Status::Sending { since: monday(5) })).collect(),
+        };
+        write(&store, &report, &claimed, None).await.expect("claim");
+
+        let held = scheduled_round_with_mail(&store, &files, &events, Some(&mail), monday(19)).await.expect("round");
+        assert_eq!(held.mail.sent, 0, "the claim still holds at 08:19");
+        let taken = scheduled_round_with_mail(&store, &files, &events, Some(&mail), monday(20)).await.expect("round");
+        assert_eq!(taken.mail.sent, 2, "taken over at 08:20 (15 min lease)");
+        assert_eq!(mailer.sent().len(), 2);
+        let (after, _) = read(&store, &report).await.expect("read").expect("mailing");
+        assert!(after.recipients.values().all(|s| *s == Status::Sent { at: monday(20) }), "{:?}", after.recipients);
+    }
+
+    #[test]
+    fn the_summary_says_the_key_figures_in_words() {
+        let data = sample();
+        let text = mail_summary(&data);
+        assert!(text.contains("Posts published: 12\u{202f}345 (previous period: 10)"), "{text}");
+        assert!(text.contains("Engagement rate: 3.40 % (previous period: not reported)"), "{text}");
+        assert!(text.contains("Followers: 1\u{202f}000 → 1\u{202f}050 (+50)"), "{text}");
+        assert!(text.contains("median first answer 1 h 05 min"), "{text}");
+    }
+
+    fn sample() -> ReportData {
+        let period = super::super::Period::new(
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 4).expect("day"),
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 10).expect("day"),
+            chrono_tz::Europe::Paris,
+        )
+        .expect("period");
+        let mut data: ReportData = serde_json::from_value(serde_json::json!({
+            "team_id": "cafe", "team_name": "cafe", "time_zone": "Europe/Paris",
+            "period": period, "previous_period": period, "generated_at": "2027-01-11T07:00:00Z",
+            "measured_until": "2027-01-11T07:00:00Z", "engagement_rate_definition": "",
+            "overall": {"current": super::super::Kpis::default(), "previous": super::super::Kpis::default()},
+            "channels": [], "posts": [], "top_posts": [], "bottom_posts": [], "daily": [],
+            "best_time": super::super::BestTime::default(),
+            "inbox": {"current": super::super::InboxStats::default(), "previous": super::super::InboxStats::default()},
+            "incidents": [], "incidents_previous": 0, "failed_deliveries": [], "items_read": super::super::ItemsRead::default(),
+        }))
+        .expect("a report's data");
+        data.overall.current.posts_published = 12_345;
+        data.overall.previous.posts_published = 10;
+        data.overall.current.engagement_rate = Some(0.034);
+        (data.overall.current.followers_start, data.overall.current.followers_end, data.overall.current.follower_growth) =
+            (Some(1000), Some(1050), Some(50));
+        data.inbox.current.median_first_response_seconds = Some(3900);
+        data
+    }
 }

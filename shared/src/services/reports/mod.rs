@@ -368,9 +368,9 @@ pub async fn scheduled_round_with_mail(
             match generate_as(store, files, &actor, run.from, run.to, now, id).await {
                 Ok((report, data)) => {
                     summary.generated += 1;
-                    let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
+                    let kept: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
                     let detail = serde_json::json!({
-                        "report_id": report.id, "from": run.from, "to": run.to, "files": files,
+                        "report_id": report.id, "from": run.from, "to": run.to, "files": kept,
                         "schedule": run.cadence.as_str(),
                     });
                     let event = crate::events::Event::new(crate::events::EventKind::ReportReady, &team.id, now, detail);

@@ -160,7 +160,7 @@ pub async fn shares(store: &dyn Store, actor: &Actor, report: ReportId) -> Resul
     super::get(store, actor, report).await?;
     let (shares, _) = read(store, report).await?;
     let mut all = shares.shares;
-    all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
     Ok(all)
 }
 
