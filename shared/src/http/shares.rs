@@ -175,35 +175,29 @@ pub async fn revoke(
     params(("token" = String, Path, description = "the token of a share link")),
     responses(
         (status = 200, description = "the report's page", body = String, content_type = "text/html"),
-        (status = 404, description = "a wrong, unknown or revoked link (which, is not said)", body = String, content_type = "text/html"),
-        (status = 410, description = "a link past its expiry", body = String, content_type = "text/html"),
+        (status = 404, description = "a wrong, unknown or revoked link (which, is not said)", body = super::error::ApiErrorBody),
+        (status = 410, description = "a link past its expiry", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn open(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
-    let (status, body) = match service::open(&*state.store, &*state.report_files, &state.cipher, &token, state.clock.now()).await {
-        Ok(html) => (StatusCode::OK, html),
-        Err(ShareRefused::NotFound) => (StatusCode::NOT_FOUND, notice("No such link", "This link does not open a report. It may have been mistyped or revoked.")),
-        Err(ShareRefused::Expired) => (StatusCode::GONE, notice("This link has expired", "Ask whoever sent it for a new one.")),
-        Err(ShareRefused::Failed(e)) => return Err(e.into()),
+    let result = service::open(&*state.store, &*state.report_files, &state.cipher, &token, state.clock.now()).await;
+    let mut response = match result {
+        Ok(html) => {
+            let mut ok = (StatusCode::OK, html).into_response();
+            ok.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            // The report's own policy: its inline styles and data: images, nothing else.
+            ok.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(crate::web::reports::REPORT_CSP));
+            ok
+        }
+        Err(ShareRefused::NotFound) => ApiError::NotFound("no such link: it may be mistyped or revoked").into_response(),
+        Err(ShareRefused::Expired) => ApiError::Gone("this link has expired: ask whoever sent it for a new one").into_response(),
+        Err(ShareRefused::Failed(e)) => ApiError::from(e).into_response(),
     };
-    let mut response = (status, body).into_response();
+    // A private page whatever the answer: not kept, not indexed, its address not passed on.
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    // The report's own policy: its inline styles and data: images, nothing else.
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(crate::web::reports::REPORT_CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
-}
-
-/// A small page for a link that opens nothing.
-fn notice(title: &str, text: &str) -> Vec<u8> {
-    maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" { head { meta charset="utf-8"; title { (title) } } body { h1 { (title) } p { (text) } } }
-    }
-    .into_string()
-    .into_bytes()
 }
