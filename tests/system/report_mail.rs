@@ -112,3 +112,67 @@ async fn serve_mails_a_scheduled_report_to_each_recipient_once_with_a_working_sh
     assert_eq!((status, e["error"]["field"].as_str()), (422, Some("expires_in_days")), "{e}");
     assert_eq!(sink.received().len(), 2, "still two messages");
 }
+
+/// The share API in process, on the manual clock: editors and admins share and revoke, viewers
+/// list, contributors neither; a link opens until its expiry, then is 410, and a revoked or
+/// forged one is 404 with the same body; another team's report cannot be shared.
+#[tokio::test]
+async fn share_links_follow_roles_and_expire_on_the_servers_clock() {
+    use axum::http::Method;
+    use herald_core::domain::Role;
+    let app = crate::common::App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let editor = app.key("cafe", Role::Editor).await;
+    let contributor = app.key("cafe", Role::Contributor).await;
+    let viewer = app.key("cafe", Role::Viewer).await;
+    let stranger = app.key("other", Role::Admin).await;
+    let (status, report) = app.post("/v1/reports", &admin, json!({"from": "2026-12-28", "to": "2027-01-03"})).await;
+    assert_eq!(status, 201, "{report}");
+    let shares = format!("/v1/reports/{}/shares", report["id"].as_str().unwrap());
+
+    for (key, status) in [(&viewer, 403), (&contributor, 403), (&stranger, 404)] {
+        assert_eq!(app.post(&shares, key, json!({})).await.0, status);
+    }
+    // No body at all is a 30-day link.
+    let raw = app.raw(Method::POST, &shares, Some(&editor), None, None).await;
+    assert_eq!(raw.status, 201, "{}", raw.text());
+    let month = raw.json();
+    assert_eq!(month["expires_at"], "2027-02-03T07:00:00Z", "{month}");
+    let (status, day) = app.post(&shares, &admin, json!({"expires_in_days": 1})).await;
+    assert_eq!(status, 201, "{day}");
+    for bad in [json!({"expires_in_days": 0}), json!({"expires_in_days": 91}), json!({"expires_in_days": 1.5}), json!({"expires_in_days": "7"}), json!({"days": 7})] {
+        let (status, e) = app.post(&shares, &editor, bad.clone()).await;
+        assert_eq!(status, 422, "{bad} → {e}");
+    }
+    let (status, list) = app.get(&shares, &viewer).await;
+    assert_eq!((status, list["items"].as_array().map(Vec::len)), (200, Some(2)), "viewers list: {list}");
+    assert_eq!(list["items"][0]["id"], day["id"], "newest first");
+
+    let path = |share: &serde_json::Value| share["url"].as_str().unwrap().trim_start_matches("http://localhost").to_owned();
+    let open = |p: String| {
+        let app = &app;
+        async move { app.raw(Method::GET, &p, None, None, None).await }
+    };
+    let page = open(path(&day)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<html"), "the report's HTML");
+    assert_eq!(page.header("x-robots-tag"), Some("noindex"));
+
+    // A day later the one-day link is gone (410); the month one still opens.
+    app.clock.advance(chrono::Duration::days(1));
+    let gone = open(path(&day)).await;
+    assert_eq!((gone.status, gone.json()["error"]["code"].as_str()), (410, Some("gone")));
+    assert_eq!(gone.header("cache-control"), Some("private, no-store"));
+    assert_eq!(open(path(&month)).await.status, 200);
+
+    // Revoked, and forged: 404 alike.
+    let revoke = format!("{shares}/{}", month["id"].as_str().unwrap());
+    assert_eq!(app.delete(&revoke, &viewer).await.0, 403);
+    assert_eq!(app.delete(&revoke, &editor).await.0, 204);
+    assert_eq!(app.delete(&revoke, &admin).await.0, 204, "again: no change, no error");
+    let revoked = open(path(&month)).await;
+    let forged = open(format!("{}{}", path(&month).trim_end_matches(char::is_alphanumeric), "00")).await;
+    assert_eq!((revoked.status, forged.status), (404, 404));
+    assert_eq!(revoked.body, forged.body, "nothing tells a revoked link from a forged one");
+    assert_eq!(app.delete(&format!("{shares}/not-a-share"), &editor).await.0, 404);
+}

@@ -159,7 +159,9 @@ pub async fn share(
 pub async fn shares(store: &dyn Store, actor: &Actor, report: ReportId) -> Result<Vec<Share>, ServiceError> {
     super::get(store, actor, report).await?;
     let (shares, _) = read(store, report).await?;
+    // Kept in the order they were made: reversed, then a stable sort keeps that for ties.
     let mut all = shares.shares;
+    all.reverse();
     all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
     Ok(all)
 }
