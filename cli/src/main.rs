@@ -393,7 +393,15 @@ async fn run(
     started(&format!("http://{local}"));
 
     let poller = tokio::spawn(poll_timer(Intake::new(ports.clone()), timers.poll));
-    let reports = tokio::spawn(reports_timer(ports.clone(), timers.reports));
+    // Report mail: HERALD_SMTP_URL and HERALD_MAIL_FROM; share links under HERALD_PUBLIC_URL,
+    // or this address.
+    let public_url = std::env::var("HERALD_PUBLIC_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or(format!("http://{local}"));
+    let mail = herald_core::mail::smtp_from_env(|k| std::env::var(k).ok(), &public_url, ports.cipher.clone())?;
+    match &mail {
+        Some(m) => println!("Scheduled reports are mailed through {} from {}.", m.mailer.describe(), m.from),
+        None => tracing::info!("report mail is off (set HERALD_SMTP_URL and HERALD_MAIL_FROM to mail scheduled reports)"),
+    }
+    let reports = tokio::spawn(reports_timer(ports.clone(), mail, timers.reports));
     let metrics = tokio::spawn(metrics_timer(MetricsPoller::new(ports.clone(), MetricsPlan::default()), timers.metrics));
     let publisher = tokio::spawn(publisher_timer(Publisher::new(ports.clone(), publishing)));
     // Connecting channels with OAuth: the apps and Herald's public address, from the environment.
@@ -426,13 +434,28 @@ where
 }
 
 /// The local stand-in for the report generator's hourly rule: each team's due weekly and
-/// monthly reports, into the data directory.
-async fn reports_timer(ports: Ports, period: Duration) {
+/// monthly reports, into the data directory, mailed when `mail` is set.
+async fn reports_timer(ports: Ports, mail: Option<herald_core::mail::MailSettings>, period: Duration) {
     every(period, || async {
         let now = ports.clock.now();
-        match herald_core::services::reports::scheduled_round(&*ports.store, &*ports.report_files, &*ports.events, now).await {
-            Ok(summary) if summary.generated > 0 || summary.failed > 0 => {
-                tracing::info!(generated = summary.generated, failed = summary.failed, "scheduled reports");
+        let round = herald_core::services::reports::scheduled_round_with_mail(
+            &*ports.store,
+            &*ports.report_files,
+            &*ports.events,
+            mail.as_ref(),
+            now,
+        );
+        match round.await {
+            Ok(summary) if summary.generated > 0 || summary.failed > 0 || summary.mail.sent > 0 || summary.mail.failed > 0 => {
+                tracing::info!(
+                    generated = summary.generated,
+                    failed = summary.failed,
+                    mail_on = summary.mail.on,
+                    mailed = summary.mail.sent,
+                    mail_failed = summary.mail.failed,
+                    mail_skipped = summary.mail.skipped,
+                    "scheduled reports"
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "scheduled reports failed"),

@@ -11,7 +11,8 @@
 //! | `AWS_ENDPOINT_URL` | the SDK's own override (moto in tests) |
 //! | `HERALD_ALLOW_PRIVATE_NETWORK` | `1`: the networks' clients may reach private addresses (tests' fakes); unset in production |
 //! | `HERALD_OAUTH_PARAMS` | the API: the SSM path (`/herald/<Stage>/oauth/`) under which the connect flow's apps are kept: `facebook-client-id`, `facebook-client-secret`, `threads-client-id`, `threads-client-secret` (the secrets as SecureString); a network whose two are not there has no Connect button |
-//! | `HERALD_PUBLIC_URL` | the API: its public address for the connect flow's redirect URL; unset, the address API Gateway was reached at (the first request's `Host`) |
+//! | `HERALD_PUBLIC_URL` | the API: its public address for the connect flow's redirect URL; unset, the address API Gateway was reached at (the first request's `Host`). The report generator: the address share links in report mail point at (required with `HERALD_MAIL_FROM`) |
+//! | `HERALD_MAIL_FROM` | the report generator: the sender of report mail, sent through SES (`reports@example.com` or `Name <…>`, an SES-verified identity); unset, mail is off |
 //! | `HERALD_PUBLISH_CONCURRENCY` | the scheduled publisher: most deliveries publishing at once (default 16, sized for 256 MB: `publisher::DEFAULT_CONCURRENCY`) |
 
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub enum ConfigError {
     Concurrency(#[from] crate::services::publisher::ConcurrencyError),
     #[error("connect: {0}")]
     Connect(String),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailConfigError),
 }
 
 /// The scheduled publisher's settings on Lambda: the defaults, with
@@ -222,14 +225,29 @@ impl AwsContext {
         Ok(Arc::new(crate::services::reports::S3ReportFiles::new(self.s3_client(), bucket)))
     }
 
+    /// The report generator's mail through Amazon SES, when `HERALD_MAIL_FROM` is set (the
+    /// template sets it from `MailFrom`; unset, mail is off and reports are still made). Share
+    /// links in the mail point at `HERALD_PUBLIC_URL` (required with mail) and are signed with
+    /// the credentials key.
+    pub async fn report_mail(&self) -> Result<Option<crate::mail::MailSettings>, ConfigError> {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let Some(from) = set("HERALD_MAIL_FROM") else { return Ok(None) };
+        let from = crate::mail::parse_from(&from)?;
+        let public_url = set("HERALD_PUBLIC_URL").ok_or(ConfigError::Missing("HERALD_PUBLIC_URL (the share links of report mail)"))?;
+        let mailer = crate::mail::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk));
+        Ok(Some(crate::mail::MailSettings::new(Arc::new(mailer), from, &public_url, self.credential_cipher().await?)))
+    }
+
     /// The report generator's round: weekly and monthly reports of every team due this hour,
-    /// into `files` (the bucket, from [`Self::report_files`] at start-up).
+    /// into `files` (the bucket, from [`Self::report_files`] at start-up), mailed with `mail`
+    /// (from [`Self::report_mail`]; `None`: mail is off).
     pub async fn report_round(
         &self,
         files: &dyn ReportFiles,
+        mail: Option<&crate::mail::MailSettings>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<crate::services::reports::ScheduledSummary, crate::services::ServiceError> {
-        crate::services::reports::scheduled_round(&*self.store, files, &*self.event_sink(), now).await
+        crate::services::reports::scheduled_round_with_mail(&*self.store, files, &*self.event_sink(), mail, now).await
     }
 }
 

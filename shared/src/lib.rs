@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod intake;
 pub mod listening;
 pub mod logging;
+pub mod mail;
 pub mod media;
 pub mod platforms;
 pub mod ports;

@@ -71,6 +71,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/reports/schedule"),
     ("get", "/v1/reports/{id}"),
     ("get", "/v1/reports/{id}/{file}"),
+    ("get", "/v1/reports/{id}/shares"),
+    ("post", "/v1/reports/{id}/shares"),
+    ("delete", "/v1/reports/{id}/shares/{share}"),
+    ("get", "/share/{token}"),
     ("post", "/v1/channels/{id}/slots/suggest"),
     ("get", "/webhooks/{platform}/{channel_id}"),
     ("post", "/webhooks/{platform}/{channel_id}"),
@@ -91,6 +95,8 @@ const PUBLIC: &[&str] = &[
     // Signed addresses: the signature in the query is the permission.
     "/v1/media/upload/{team}/{file}",
     "/v1/media/files/{team}/{file}",
+    // A shared report: the signed token in the path is the permission.
+    "/share/{token}",
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

@@ -92,6 +92,11 @@ fn test_only(function: &str) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// A round's `mail` when the template's `MailFrom` is empty (as the rig deploys it).
+fn mail_off() -> Value {
+    json!({"on": false, "sent": 0, "failed": 0, "skipped": 0})
+}
+
 /// An event payload from `infra/events/`.
 fn event(file: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/events").join(file);
@@ -240,9 +245,11 @@ impl Moto {
     /// as the rig deploys it).
     fn resolve_set(&self, function: &str, name: &str, value: &Value) -> Option<String> {
         if let Some([condition, then, otherwise]) = value.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice)
-            && condition.as_str() == Some("HasPublicUrl")
+            && matches!(condition.as_str(), Some("HasPublicUrl" | "HasMailFrom"))
         {
-            // PublicUrl is left empty, as by default: the API learns its address from the requests.
+            // PublicUrl is left empty, as by default: the API learns its address from the requests
+            // (the report generator's share links use the API's own address). MailFrom too:
+            // report mail is off (report_generator_mails_through_ses sets it).
             let _ = then;
             return match otherwise.get("Ref").and_then(Value::as_str) {
                 Some("AWS::NoValue") => None,
@@ -262,6 +269,9 @@ impl Moto {
                 "Stage" => STAGE.to_owned(),
                 "CredentialsKeyParameterName" => self.key_param.trim_start_matches('/').to_owned(),
                 "AWS::Region" => "us-east-1".to_owned(),
+                // The HTTP API's id and the partition's domain, in the API's default address.
+                "HttpApi" => "moto-http-api".to_owned(),
+                "AWS::URLSuffix" => "amazonaws.com".to_owned(),
                 _ => return None,
             })
         };
@@ -869,9 +879,9 @@ async fn report_generator_puts_last_weeks_report_in_s3_once_and_says_so() {
 
     // Monday 2027-01-11, 07:00 UTC = 08:00 in Paris: last week is 2027-01-04 .. 2027-01-10.
     let summary = generator.invoke(&tick("2027-01-11T07:00:00Z")).await.json();
-    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0}));
+    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0, "mail": mail_off()}));
     let again = generator.invoke(&tick("2027-01-11T07:30:00Z")).await.json();
-    assert_eq!(again, json!({"teams": 1, "generated": 0, "existing": 1, "failed": 0}), "once per week");
+    assert_eq!(again, json!({"teams": 1, "generated": 0, "existing": 1, "failed": 0, "mail": mail_off()}), "once per week");
     let other_hour = generator.invoke(&tick("2027-01-11T09:00:00Z")).await.json();
     assert_eq!(other_hour["generated"], 0);
 
@@ -893,6 +903,61 @@ async fn report_generator_puts_last_weeks_report_in_s3_once_and_says_so() {
     assert!(generator.emulator.protocol_errors().is_empty(), "{:?}", generator.emulator.protocol_errors());
 }
 
+/// Report mail through SES (moto's SESv2): with `HERALD_MAIL_FROM` set (template.yaml's
+/// `MailFrom`, a verified identity), the generator's Monday round makes the report and mails it
+/// to each of the team's recipients once: one raw message each, from the sender, with the
+/// report attached and a share link under the API's address; the next hour sends nothing more.
+/// Written for `tests/run` (moto); the share link itself is checked in report_mail.rs.
+#[tokio::test]
+async fn report_generator_mails_the_report_through_ses_once() {
+    let moto = Moto::new().await;
+    moto.admin_key("cafe").await;
+    let suffix = moto.bucket.trim_start_matches("herald-reports-").to_owned();
+    let from = format!("reports-{suffix}@herald.test");
+    let recipients = vec![format!("boss-{suffix}@cafe.test"), format!("client-{suffix}@agency.test")];
+    aws_sdk_sesv2::Client::new(&moto.sdk).create_email_identity().email_identity(&from).send().await.expect("sender identity");
+    let team = TeamId::parse("team", "cafe").unwrap();
+    let mut t = moto.store.get_team(&team).await.unwrap().unwrap();
+    t.report_schedule.recipients = recipients.clone();
+    moto.store.update_team(&t).await.unwrap();
+
+    let generator = moto.start_with("report-generator", &[("HERALD_MAIL_FROM", Some(from.as_str()))]).await;
+    let tick = |time: &str| {
+        let mut e = event("eventbridge-scheduled.json");
+        e["time"] = json!(time);
+        e
+    };
+    let summary = generator.invoke(&tick("2027-01-11T07:00:00Z")).await.json();
+    assert_eq!(summary["generated"], 1, "{summary}");
+    assert_eq!(summary["mail"], json!({"on": true, "sent": 2, "failed": 0, "skipped": 0}), "{summary}");
+    let again = generator.invoke(&tick("2027-01-11T08:00:00Z")).await.json();
+    assert_eq!((again["existing"].clone(), again["mail"]["sent"].clone()), (json!(1), json!(0)), "once: {again}");
+
+    // What moto's SES kept (its model data: every raw message sent, with its envelope).
+    let data: Value = reqwest::Client::builder().no_proxy().build().unwrap()
+        .get(format!("{}/moto-api/data.json", moto.endpoint)).send().await.unwrap().json().await.unwrap();
+    let ours: Vec<&Value> = data["ses"]["RawMessage"]
+        .as_array()
+        .expect("moto's raw messages")
+        .iter()
+        .filter(|m| m["raw_data"].as_str().is_some_and(|r| r.contains(&suffix)))
+        .collect();
+    assert_eq!(ours.len(), 2, "one message per recipient: {ours:?}");
+    let mut to: Vec<String> = Vec::new();
+    for message in &ours {
+        let raw = message["raw_data"].as_str().unwrap();
+        assert_eq!(message["source"].as_str(), Some(from.as_str()));
+        assert!(raw.contains("filename=\"report.html\""), "the report attached: {raw}");
+        let mail = crate::common::smtp::Mail::parse(raw);
+        assert!(mail.subject.starts_with("cafe: weekly report, 4 Jan"), "{}", mail.subject);
+        assert!(mail.text().contains("https://moto-http-api.execute-api.us-east-1.amazonaws.com/share/"), "{}", mail.text());
+        to.push(mail.to);
+    }
+    to.sort();
+    assert_eq!(to, recipients, "each message to one recipient");
+    assert!(generator.emulator.protocol_errors().is_empty(), "{:?}", generator.emulator.protocol_errors());
+}
+
 /// "The same report from DynamoDB and S3": the hand-checked dataset written into the table,
 /// the generator's Monday round makes its report into the bucket, and every figure in the
 /// report.json it stored is the hand-worked one (tests/system/common/report_dataset.rs); the API
@@ -909,7 +974,7 @@ async fn report_generator_makes_the_hand_checked_report_from_dynamodb_into_s3() 
     let mut tick = event("eventbridge-scheduled.json");
     tick["time"] = json!("2027-01-11T07:00:00Z");
     let summary = generator.invoke(&tick).await.json();
-    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0}));
+    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0, "mail": mail_off()}));
 
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.expect("list");
     let keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
@@ -1031,7 +1096,7 @@ async fn the_first_key_script_writes_what_the_store_writes_and_its_team_gets_rep
     tick["time"] = json!(at.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let generator = moto.start("report-generator").await;
     let summary = generator.invoke(&tick).await.json();
-    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0}), "at {}", tick["time"]);
+    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0, "mail": mail_off()}), "at {}", tick["time"]);
 
     // The API function accepts the key, which can make others.
     let api = moto.start("api").await;
@@ -1379,7 +1444,7 @@ async fn scheduled_functions_refuse_events_that_are_not_their_schedule_and_keep_
             ),
             // No team in this table: nothing to report on.
             "report-generator" => {
-                assert_eq!(summary, json!({"teams": 0, "generated": 0, "existing": 0, "failed": 0}))
+                assert_eq!(summary, json!({"teams": 0, "generated": 0, "existing": 0, "failed": 0, "mail": mail_off()}))
             }
             other => panic!("no expectation for {other}"),
         }
@@ -1581,9 +1646,9 @@ async fn a_report_the_bucket_refused_fails_the_invocation_and_the_next_run_makes
     // The next hourly run, the bucket back: made, once, and announced.
     proxy.heal();
     let summary = generator.invoke(&tick("2027-01-11T08:00:00Z")).await.json();
-    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0}));
+    assert_eq!(summary, json!({"teams": 1, "generated": 1, "existing": 0, "failed": 0, "mail": mail_off()}));
     let summary = generator.invoke(&tick("2027-01-11T09:00:00Z")).await.json();
-    assert_eq!(summary, json!({"teams": 1, "generated": 0, "existing": 1, "failed": 0}), "once");
+    assert_eq!(summary, json!({"teams": 1, "generated": 0, "existing": 1, "failed": 0, "mail": mail_off()}), "once");
     let reports = moto.store.list_reports(&team, &PageRequest::first(10)).await.unwrap();
     assert_eq!(reports.items.len(), 1);
     assert_eq!((reports.items[0].period_start.to_string(), reports.items[0].period_end.to_string()), ("2027-01-04".into(), "2027-01-10".into()));

@@ -9,6 +9,7 @@
 //! | `lambda_functions`, `events_eventbridge` | every Lambda binary under a Runtime API emulator against moto |
 //! | `deploy_config` | samconfig.toml, template.yaml (as the SAM transform makes it), the README and docs/deploy.md agree: parameters, the credentials key, environment variables, events |
 //! | `bluesky_network` | the Bluesky adapter against a real Bluesky network on loopback |
+//! | `report_mail` | scheduled reports e-mailed by `herald serve` into a local SMTP sink, once per recipient; their share link opened with no key, then revoked |
 //! | `reports` | reports' figures against a hand-worked dataset, looked at in headless Chromium |
 
 mod common;
@@ -37,6 +38,7 @@ mod publisher;
 mod publishing_e2e;
 mod readme_walkthrough;
 mod reliability;
+mod report_mail;
 mod reports;
 mod serve;
 mod store_contract;

@@ -248,7 +248,7 @@ async fn report_writes_the_three_files_of_a_teams_period() {
 /// A data directory as a team that has been on Herald for two months left it: team `cafe`
 /// (Europe/Paris, no scheduled report: the tests set one), its admin key, a sandbox channel and
 /// a post that went out on it two hours ago. Written before serve starts, as serve would have.
-async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
+pub(crate) async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
     let store = SqliteStore::open(dir.join("herald.db")).unwrap();
     let made = Utc::now() - chrono::Duration::days(60);
     let team = Team { version: 0, language: Default::default(), logo: None, brand: Default::default(),
@@ -258,7 +258,7 @@ async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
         created_at: made,
         calendar_token_hash: None,
         watch_terms: vec![],
-        report_schedule: herald_core::domain::ReportSchedule { weekly: None, monthly: None },
+        report_schedule: herald_core::domain::ReportSchedule { weekly: None, monthly: None, recipients: vec![] },
     };
     store.create_team(&team).await.unwrap();
     let (_, key) = create_key(&store, &ManualClock::new(made), &team.id, Role::Admin, "test").await.unwrap();
@@ -295,7 +295,7 @@ async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
 
 /// Polls `probe` every 100 ms until it says yes, for `limit` at most; fails the test with the
 /// serve's output otherwise.
-async fn within(limit: Duration, what: &str, serve: &Serve, mut probe: impl AsyncFnMut() -> bool) {
+pub(crate) async fn within(limit: Duration, what: &str, serve: &Serve, mut probe: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !probe().await {
         assert!(Instant::now() < deadline, "{what}: not within {limit:?}. herald serve printed:\n{}", serve.transcript.text());

@@ -223,6 +223,26 @@ async fn the_schedule_saved_from_the_form_is_the_apis_and_a_bad_day_is_named() {
     assert_eq!(unchanged, schedule);
 }
 
+/// The schedule form's recipients: one address a line (or commas), shown back in the field,
+/// the API's `recipients`; a bad one is refused naming its place in the list.
+#[tokio::test]
+async fn report_recipients_are_set_from_the_schedule_form_and_a_bad_address_is_named() {
+    let (app, admin, _) = cafe().await;
+    let lea = person(&app, &admin, "lea@cafe.example", "editor").await;
+    let form = "weekly=on&weekly_day=mon&weekly_hour=8&monthly_day=1&monthly_hour=8&recipients=boss%40cafe.example%0D%0Aclient%40agency.example%2C+";
+    redirected(&post(&app, "/reports/schedule", &lea, form).await, "/reports?done=schedule");
+    let (_, schedule) = app.get("/v1/reports/schedule", &admin).await;
+    assert_eq!(schedule["recipients"], json!(["boss@cafe.example", "client@agency.example"]), "{schedule}");
+    let shown = page(&app, "/reports", &lea).await;
+    assert!(shown.contains("boss@cafe.example\nclient@agency.example</textarea>"), "{shown}");
+
+    let bad = post(&app, "/reports/schedule", &lea, "weekly=on&weekly_day=mon&weekly_hour=8&recipients=ok%40x.example%0Anobody").await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(bad.text().contains("<code>recipients[1]</code>"), "{}", bad.text());
+    let (_, unchanged) = app.get("/v1/reports/schedule", &admin).await;
+    assert_eq!(unchanged, schedule);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Layout
 

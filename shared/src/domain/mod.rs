@@ -27,7 +27,10 @@ pub use interaction::{
 pub use metrics::{MetricCounters, MetricRollup, MetricSnapshot, MetricSubject};
 pub use post::{Delivery, DeliveryState, IllegalTransition, MediaRef, Post, PostText, ReplyControl, Review, Upload};
 pub use recurrence::{Expansion, MAX_OCCURRENCES, Occurrence, RRULE_FIELD, Recurrence};
-pub use report::{MONTHLY_REPORT_LAST_DAY, MonthlyReport, Report, ReportFormat, ReportSchedule, WeeklyReport};
+pub use report::{
+    MAX_REPORT_RECIPIENTS, MONTHLY_REPORT_LAST_DAY, MonthlyReport, Report, ReportFormat, ReportSchedule, WeeklyReport,
+    parse_recipients,
+};
 pub use schedule::{
     LocalTimeInput, PAST_GRACE, PublishAt, PublishAtInput, check_not_past, next_free_slot, parse_local, parse_slot_time, parse_weekday, resolve_local,
     slot_time_text, weekday_name,

@@ -34,6 +34,10 @@ pub struct Report {
 pub struct ReportSchedule {
     pub weekly: Option<WeeklyReport>,
     pub monthly: Option<MonthlyReport>,
+    /// Who gets the scheduled reports by e-mail (checked addresses, [`parse_recipients`]);
+    /// schedules stored before there were recipients read as none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
 }
 
 impl Default for ReportSchedule {
@@ -41,6 +45,7 @@ impl Default for ReportSchedule {
         Self {
             weekly: Some(WeeklyReport { day: Weekday::Mon, hour: 8 }),
             monthly: Some(MonthlyReport { day: 1, hour: 8 }),
+            recipients: Vec::new(),
         }
     }
 }
@@ -88,4 +93,61 @@ fn check_hour(field: &str, hour: u8) -> Result<(), ValidationError> {
         return Err(ValidationError::new(format!("{field}.hour"), "must be an hour from 0 to 23"));
     }
     Ok(())
+}
+
+/// The most addresses a team's reports are mailed to: a team's own people and a client or two,
+/// not a mailing list (SES counts every recipient against the account's sending quota).
+pub const MAX_REPORT_RECIPIENTS: usize = 20;
+
+/// The addresses scheduled reports are mailed to, each checked as an e-mail address (what the
+/// SMTP server and SES will accept in `To`), blanks trimmed, duplicates (ignoring case) dropped.
+/// `field` names the list in errors: `recipients[2]`.
+pub fn parse_recipients(field: &str, given: &[String]) -> Result<Vec<String>, ValidationError> {
+    if given.len() > MAX_REPORT_RECIPIENTS {
+        return Err(ValidationError::new(
+            field,
+            format!("has {} addresses; at most {MAX_REPORT_RECIPIENTS}", given.len()),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(given.len());
+    for (i, raw) in given.iter().enumerate() {
+        let address = raw.trim();
+        if address.parse::<lettre::Address>().is_err() {
+            return Err(ValidationError::new(format!("{field}[{i}]"), format!("`{address}` is not an e-mail address")));
+        }
+        if !out.iter().any(|a| a.eq_ignore_ascii_case(address)) {
+            out.push(address.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn recipients_are_checked_one_by_one_and_named_by_index() {
+        let ok = parse_recipients("recipients", &list(&[" boss@cafe.example ", "Boss@Cafe.example", "a.b+c@client.example"]));
+        assert_eq!(ok.expect("valid"), list(&["boss@cafe.example", "a.b+c@client.example"]), "trimmed, duplicate dropped");
+        for (bad, index) in [(vec!["ok@x.example", "not an address"], 1), (vec!["@x.example"], 0), (vec!["a@"], 0), (vec![""], 0)] {
+            let e = parse_recipients("recipients", &list(&bad)).expect_err("refused");
+            assert_eq!(e.field, format!("recipients[{index}]"), "{bad:?}: {e}");
+        }
+        let many: Vec<String> = (0..=MAX_REPORT_RECIPIENTS).map(|i| format!("p{i}@x.example")).collect();
+        assert_eq!(parse_recipients("recipients", &many).expect_err("too many").field, "recipients");
+        assert_eq!(parse_recipients("recipients", &many[1..]).map(|v| v.len()), Ok(MAX_REPORT_RECIPIENTS));
+    }
+
+    #[test]
+    fn a_schedule_stored_before_recipients_reads_with_none() {
+        let old: ReportSchedule = serde_json::from_str(r#"{"weekly":{"day":"Mon","hour":8},"monthly":null}"#).expect("old schedule");
+        assert!(old.recipients.is_empty());
+        let json = serde_json::to_string(&ReportSchedule { recipients: list(&["a@x.example"]), ..old }).expect("json");
+        assert!(json.contains(r#""recipients":["a@x.example"]"#), "{json}");
+    }
 }

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the path does not take that method.
     MethodNotAllowed,
+    /// 410: a share link past its expiry.
+    Gone,
     /// 409: the current state does not allow it, or it changed concurrently.
     Conflict,
     /// 409: a webhook's channel lacks the secret its platform signs with.
@@ -120,6 +122,9 @@ pub enum ApiError {
     Throttled { retry_after: std::time::Duration },
     #[error("{0}")]
     NotFound(&'static str),
+    /// 410: it existed, and is no more (a share link past its expiry).
+    #[error("{0}")]
+    Gone(&'static str),
     /// 404 saying what was looked for, and the input that named it when there is one.
     #[error("{message}")]
     Missing { message: String, field: Option<String> },
@@ -168,6 +173,7 @@ impl ApiError {
             ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::Throttled),
             ApiError::NotFound(_) | ApiError::Missing { .. } => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            ApiError::Gone(_) => (StatusCode::GONE, ErrorCode::Gone),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             ApiError::NotConfigured { .. } => (StatusCode::CONFLICT, ErrorCode::NotConfigured),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),

@@ -21,6 +21,7 @@ mod pages;
 pub(crate) mod posts;
 mod reports;
 mod schemas;
+mod shares;
 mod team;
 pub mod views;
 mod webhooks;
@@ -176,6 +177,8 @@ pub fn api_router(state: AppState) -> Router {
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports/schedule", get(reports::schedule).patch(reports::set_schedule))
         .route("/reports/{id}", get(reports::get))
+        .route("/reports/{id}/shares", get(shares::list).post(shares::create))
+        .route("/reports/{id}/shares/{share}", delete(shares::revoke))
         .route("/reports/{id}/{file}", get(reports::file))
         .route("/channels/{id}/slots/suggest", post(reports::suggest_slots))
         .method_not_allowed_fallback(method_not_allowed);
@@ -188,6 +191,8 @@ pub fn api_router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
     let router = Router::new()
         .route("/health", get(health))
+        // A report shared by link: no key, the signed token is the permission.
+        .route("/share/{token}", get(shares::open))
         .nest("/v1", v1).nest("/auth", auth).merge(pages::routes());
     let router = webhooks::routes(router).fallback(not_found);
     let router = match state.connect.learns_public_url() {

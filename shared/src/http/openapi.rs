@@ -10,7 +10,7 @@ use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ApiErrorBody, Forbidden, Invalid, TooLarge, Unauthorized};
-use super::{calendar, channels, connect, import, inbox, keys, media, people, posts, reports, team, views, webhooks};
+use super::{calendar, channels, connect, import, inbox, keys, media, people, posts, reports, shares, team, views, webhooks};
 
 /// Adds the bearer API-key scheme every protected operation refers to as `ApiKey`, and the
 /// session cookie people sign in with as `Session`.
@@ -108,6 +108,10 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
         reports::suggest_slots,
         reports::schedule,
         reports::set_schedule,
+        shares::create,
+        shares::list,
+        shares::revoke,
+        shares::open,
         webhooks::receive,
         webhooks::handshake,
     ),
@@ -116,6 +120,7 @@ with an API key or a signed-in person's session cookie (changes then carry `x-cs
         schemas(
             ApiErrorBody,
             team::PatchTeamBody,
+            shares::CreateShareBody,
             channels::CreateChannelBody,
             channels::PatchChannelBody,
             channels::SlotBody,

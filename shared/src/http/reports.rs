@@ -211,6 +211,11 @@ pub struct ScheduleBody {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<MonthlyBody>)]
     monthly: Option<Option<MonthlyBody>>,
+    /// The e-mail addresses each scheduled report is sent to (at most 20; `[]` or `null`: none);
+    /// absent leaves them.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    recipients: Option<Option<Vec<String>>>,
 }
 
 /// `{"day": "mon"…"sun", "hour": 0–23}`.
@@ -283,7 +288,7 @@ pub async fn schedule(State(state): State<AppState>, caller: Caller) -> Result<J
         (status = 200, description = "the schedule, as `GET /v1/reports/schedule` shows it", body = views::ReportSchedule),
         (status = 401, response = super::error::Unauthorized),
         (status = 403, description = "viewers and contributors cannot change the schedule", body = super::error::ApiErrorBody),
-        (status = 422, description = "a bad day or hour; `field` names it (`weekly.day`, `monthly.hour`…)", body = super::error::ApiErrorBody),
+        (status = 422, description = "a bad day or hour; `field` names it (`weekly.day`, `monthly.hour`, `recipients[1]`…)", body = super::error::ApiErrorBody),
     ),
 )]
 pub async fn set_schedule(
@@ -294,6 +299,10 @@ pub async fn set_schedule(
     let change = service::ScheduleChange {
         weekly: body.weekly.as_ref().map(weekly).transpose()?,
         monthly: body.monthly.as_ref().map(monthly).transpose()?,
+        recipients: body
+            .recipients
+            .map(|r| crate::domain::parse_recipients("recipients", &r.unwrap_or_default()))
+            .transpose()?,
     };
     let (schedule, zone) = service::change_report_schedule(&*state.store, &caller.actor(), change).await?;
     Ok(Json(views::ReportSchedule::new(&schedule, zone, state.clock.now())))

@@ -750,6 +750,8 @@ pub struct ReportSchedule {
     pub weekly: Option<WeeklyReport>,
     /// `null`: no monthly report.
     pub monthly: Option<MonthlyReport>,
+    /// Who gets each scheduled report by e-mail (its summary, its files and a share link).
+    pub recipients: Vec<String>,
     pub upcoming: Vec<ScheduledRun>,
 }
 
@@ -785,6 +787,7 @@ impl ReportSchedule {
             time_zone: zone.name().to_owned(),
             weekly: schedule.weekly.map(|w| WeeklyReport { day: weekday_name(w.day), hour: w.hour }),
             monthly: schedule.monthly.map(|m| MonthlyReport { day: m.day, hour: m.hour }),
+            recipients: schedule.recipients.clone(),
             upcoming: crate::services::reports::schedule::upcoming(schedule, zone, now)
                 .iter()
                 .map(|r| ScheduledRun { schedule: r.cadence.as_str(), at: r.at, from: r.from, to: r.to })

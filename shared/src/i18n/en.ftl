@@ -240,3 +240,13 @@ summary-duration-h = { $h } h
 summary-duration-h-min = { $h } h { $m } min
 summary-duration-d = { $d } d
 summary-duration-d-h = { $d } d { $h } h
+
+## mail
+mail-weekly = weekly report, { $from } – { $to }
+mail-monthly = monthly report, { $from } – { $to }
+mail-subject = { $team }: { $period }
+mail-intro = { $team }: your { $period }.
+mail-read = Read the whole report
+mail-read-until = (no sign-in needed; the link works until { $until }):
+mail-attached = Attached: { $files }.
+mail-no-figures = The figures are in the report.

@@ -243,3 +243,13 @@ summary-duration-h = { $h } h
 summary-duration-h-min = { $h } h { $m }
 summary-duration-d = { $d } j
 summary-duration-d-h = { $d } j { $h } h
+
+## mail
+mail-weekly = rapport hebdomadaire, du { $from } au { $to }
+mail-monthly = rapport mensuel, du { $from } au { $to }
+mail-subject = { $team } : { $period }
+mail-intro = { $team } : votre { $period }.
+mail-read = Lire le rapport complet
+mail-read-until = (sans connexion ; le lien fonctionne jusqu’au { $until }) :
+mail-attached = Pièces jointes : { $files }.
+mail-no-figures = Les chiffres sont dans le rapport.

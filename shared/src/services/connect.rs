@@ -334,7 +334,7 @@ impl ConnectConfig {
     }
 
     /// `HERALD_PUBLIC_URL`, or the address learned from the requests.
-    fn public_url(&self) -> Option<&str> {
+    pub fn public_url(&self) -> Option<&str> {
         self.public_url.as_deref().or_else(|| self.learned_public_url.as_ref().and_then(|l| l.get()).map(String::as_str))
     }
 

@@ -81,6 +81,9 @@ pub struct ScheduleForm {
     monthly_day: u8,
     #[serde(default)]
     monthly_hour: u8,
+    /// The addresses the scheduled reports are mailed to, one a line (or separated by commas).
+    #[serde(default)]
+    recipients: String,
 }
 
 /// The forms as they show: what was typed and the refusal, for the one that was refused.
@@ -234,6 +237,12 @@ async fn render(
                         label for="monthly_hour" { "From" }
                         (hour_select("monthly_hour", sched.monthly_hour))
                     }
+                    label for="recipients" { "E-mail each scheduled report to" }
+                    textarea #recipients name="recipients" rows="3" aria-describedby="recipients-hint" { (sched.recipients) }
+                    p.hint #recipients-hint {
+                        "One address a line, at most " (crate::domain::MAX_REPORT_RECIPIENTS)
+                        ". Each gets the summary, the files and a link to the report that works without signing in."
+                    }
                     button type="submit" { "Save the schedule" }
                 }
                 h3 { "Next scheduled reports" }
@@ -279,6 +288,7 @@ fn schedule_form_of(s: &ReportSchedule) -> ScheduleForm {
         monthly: s.monthly.map(|_| "on".to_owned()),
         monthly_day: s.monthly.map_or(1, |m| m.day),
         monthly_hour: s.monthly.map_or(8, |m| m.hour),
+        recipients: s.recipients.join("\n"),
     }
 }
 
@@ -336,7 +346,10 @@ async fn set_schedule(State(state): State<AppState>, PageForm { caller, form }: 
             Some(_) => Some(MonthlyReport::new("monthly", form.monthly_day, form.monthly_hour)?),
             None => None,
         };
-        Ok(ScheduleChange { weekly: Some(weekly), monthly: Some(monthly) })
+        let typed: Vec<String> =
+            form.recipients.split([',', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        let recipients = crate::domain::parse_recipients("recipients", &typed)?;
+        Ok(ScheduleChange { weekly: Some(weekly), monthly: Some(monthly), recipients: Some(recipients) })
     };
     let saved = match change() {
         Ok(change) => service::change_report_schedule(&*state.store, &actor, change).await.map_err(ApiError::from),

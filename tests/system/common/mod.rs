@@ -15,6 +15,7 @@ pub mod people;
 pub mod process;
 pub mod report_dataset;
 pub mod serve;
+pub mod smtp;
 pub mod webdriver;
 
 use std::sync::Arc;

@@ -18,8 +18,10 @@ pub(crate) use data::midnight;
 mod files;
 mod html;
 mod kpi;
+pub mod mail;
 mod read;
 pub mod schedule;
+pub mod share;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -282,6 +284,8 @@ pub async fn report_schedule(store: &dyn Store, actor: &Actor) -> Result<(crate:
 pub struct ScheduleChange {
     pub weekly: Option<Option<crate::domain::WeeklyReport>>,
     pub monthly: Option<Option<crate::domain::MonthlyReport>>,
+    /// Checked addresses ([`crate::domain::parse_recipients`]).
+    pub recipients: Option<Vec<String>>,
 }
 
 /// Changes the team's report schedule (editors and above); the schedule as it now is.
@@ -297,6 +301,9 @@ pub async fn change_report_schedule(
     }
     if let Some(monthly) = change.monthly {
         team.report_schedule.monthly = monthly;
+    }
+    if let Some(recipients) = change.recipients {
+        team.report_schedule.recipients = recipients;
     }
     store.update_team(&team).await?;
     Ok((team.report_schedule, team.time_zone))
@@ -315,6 +322,9 @@ pub struct ScheduledSummary {
     /// Why each of the `failed` ones failed (not part of the round's JSON summary).
     #[serde(skip)]
     pub failures: Vec<RunFailure>,
+    /// The reports' e-mail: whether it is on, what was sent and refused. A refused message
+    /// does not make the round incomplete (the report exists; the next round mails it).
+    pub mail: mail::MailTally,
 }
 
 /// A due report the round could not make. Nothing of it was recorded (a report is recorded
@@ -368,14 +378,29 @@ impl ScheduledSummary {
 
 /// The report generator's round, run hourly (and by `herald serve` on its timer): every team's
 /// due reports (see [`schedule`]: weekly and monthly, on the day and from the hour the team
-/// chose, in its own zone) are made once; `Report Ready` says where each is.
+/// chose, in its own zone) are made once; `Report Ready` says where each is. No mail: see
+/// [`scheduled_round_with_mail`].
 pub async fn scheduled_round(
     store: &dyn Store,
     files: &dyn ReportFiles,
     events: &dyn crate::events::EventSink,
     now: DateTime<Utc>,
 ) -> Result<ScheduledSummary, ServiceError> {
-    let mut summary = ScheduledSummary::default();
+    scheduled_round_with_mail(store, files, events, None, now).await
+}
+
+/// [`scheduled_round`], and each due report is mailed to its team's recipients once
+/// ([`mail::deliver`]): right after it is made, or by a later round while it is due if a
+/// message was refused. `mail` is `None` when no mailer is configured: reports are made all
+/// the same and the summary says mail is off.
+pub async fn scheduled_round_with_mail(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    events: &dyn crate::events::EventSink,
+    mail: Option<&crate::mail::MailSettings>,
+    now: DateTime<Utc>,
+) -> Result<ScheduledSummary, ServiceError> {
+    let mut summary = ScheduledSummary { mail: mail::MailTally { on: mail.is_some(), ..Default::default() }, ..Default::default() };
     for team in store.list_teams().await? {
         summary.teams += 1;
         for run in schedule::due(&team.report_schedule, team.time_zone, now) {
@@ -385,8 +410,9 @@ pub async fn scheduled_round(
                 continue;
             }
             let id = run.report_id(&team.id);
-            if store.get_report(&team.id, id).await?.is_some() {
+            if let Some(existing) = store.get_report(&team.id, id).await? {
                 summary.existing += 1;
+                mail_report(store, files, mail, &team, run.cadence, &existing, None, now, &mut summary.mail).await;
                 continue;
             }
             let actor = Actor {
@@ -395,17 +421,18 @@ pub async fn scheduled_round(
                 key_id: crate::domain::ApiKeyId::derived("report-generator"),
             };
             match generate_as(store, files, &actor, Asked::days(run.from, run.to), now, id).await {
-                Ok((report, _)) => {
+                Ok((report, data)) => {
                     summary.generated += 1;
-                    let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
+                    let kept: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();
                     let detail = serde_json::json!({
-                        "report_id": report.id, "from": run.from, "to": run.to, "files": files,
+                        "report_id": report.id, "from": run.from, "to": run.to, "files": kept,
                         "schedule": run.cadence.as_str(),
                     });
                     let event = crate::events::Event::new(crate::events::EventKind::ReportReady, &team.id, now, detail);
                     if let Err(e) = events.emit(&event).await {
                         tracing::error!(team = %team.id, error = %e, "Report Ready not delivered");
                     }
+                    mail_report(store, files, mail, &team, run.cadence, &report, Some(&data), now, &mut summary.mail).await;
                 }
                 Err(e) => {
                     tracing::error!(team = %team.id, schedule = run.cadence.as_str(), error = %e, "scheduled report failed");
@@ -427,6 +454,39 @@ pub async fn scheduled_round(
         }
     }
     Ok(summary)
+}
+
+/// Mails one due report (or counts it as skipped when mail is off); a failure is logged and
+/// left to the next round, never the end of this one.
+#[allow(clippy::too_many_arguments)]
+async fn mail_report(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    mail: Option<&crate::mail::MailSettings>,
+    team: &crate::domain::Team,
+    cadence: schedule::Cadence,
+    report: &Report,
+    data: Option<&ReportData>,
+    now: DateTime<Utc>,
+    tally: &mut mail::MailTally,
+) {
+    let Some(settings) = mail else {
+        if !team.report_schedule.recipients.is_empty() && data.is_some() {
+            tracing::info!(team = %team.id, report = %report.id, "mail is off (no mailer configured): the report is made but not e-mailed");
+            tally.skipped += 1;
+        }
+        return;
+    };
+    match mail::deliver(store, files, settings, team, cadence, report, data, now).await {
+        Ok((sent, failed)) => {
+            tally.sent += sent;
+            tally.failed += failed;
+        }
+        Err(e) => {
+            tracing::error!(team = %team.id, report = %report.id, error = %e, "report mail: the store failed; the next round tries again");
+            tally.failed += 1;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_run_stays_due_for_a_day_after_its_hour() {
-        let s = ReportSchedule { weekly: Some(WeeklyReport { day: Weekday::Wed, hour: 17 }), monthly: None };
+        let s = ReportSchedule { weekly: Some(WeeklyReport { day: Weekday::Wed, hour: 17 }), monthly: None, recipients: vec![] };
         // Wednesday 2027-01-13, 17:00 Paris = 16:00 UTC.
         assert!(due(&s, PARIS, utc("2027-01-13T15:59:00Z")).is_empty());
         for now in ["2027-01-13T16:00:00Z", "2027-01-13T23:30:00Z", "2027-01-14T15:59:59Z"] {
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn monthly_covers_the_whole_previous_month_even_across_a_year() {
-        let s = ReportSchedule { weekly: None, monthly: Some(MonthlyReport { day: 3, hour: 0 }) };
+        let s = ReportSchedule { weekly: None, monthly: Some(MonthlyReport { day: 3, hour: 0 }), recipients: vec![] };
         let runs = due(&s, PARIS, utc("2027-01-03T12:00:00Z"));
         assert_eq!(runs.len(), 1);
         assert_eq!((runs[0].from, runs[0].to), (day("2026-12-01"), day("2026-12-31")));
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn an_hour_lost_to_daylight_saving_starts_when_the_clocks_have_moved() {
         // Sunday 2027-03-28: Paris goes from 02:00 to 03:00 (01:00 UTC).
-        let s = ReportSchedule { weekly: Some(WeeklyReport { day: Weekday::Sun, hour: 2 }), monthly: None };
+        let s = ReportSchedule { weekly: Some(WeeklyReport { day: Weekday::Sun, hour: 2 }), monthly: None, recipients: vec![] };
         let next = upcoming(&s, PARIS, utc("2027-03-27T12:00:00Z"));
         assert_eq!(next[0].at, utc("2027-03-28T01:00:00Z"));
     }
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(next[0].at, utc("2027-01-11T13:00:00Z"));
         assert_eq!(next[1].at, utc("2027-02-01T13:00:00Z"));
         assert_eq!((next[1].from, next[1].to), (day("2027-01-01"), day("2027-01-31")));
-        assert!(upcoming(&ReportSchedule { weekly: None, monthly: None }, PARIS, utc("2027-01-04T13:00:00Z")).is_empty());
+        assert!(upcoming(&ReportSchedule { weekly: None, monthly: None, recipients: vec![] }, PARIS, utc("2027-01-04T13:00:00Z")).is_empty());
     }
 
     #[test]
