@@ -26,7 +26,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn num(n: Option<u64>) -> String {
+pub(super) fn num(n: Option<u64>) -> String {
     n.map_or_else(|| "—".to_owned(), group)
 }
 
@@ -43,14 +43,14 @@ pub(super) fn group(n: u64) -> String {
 }
 
 /// `Thu 19 Nov 19:42` in the report's zone (UTC, said so, if the zone cannot be read).
-fn local_time(t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+pub(super) fn local_time(t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
     match zone.parse::<chrono_tz::Tz>() {
         Ok(tz) => t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string(),
         Err(_) => t.format("%a %-d %b %H:%M UTC").to_string(),
     }
 }
 
-fn pct(r: Option<f64>) -> String {
+pub(super) fn pct(r: Option<f64>) -> String {
     // A no-break space keeps "14.41 %" on one line in narrow table cells.
     r.map_or_else(|| "—".to_owned(), |r| format!("{:.2}\u{a0}%", r * 100.0))
 }
@@ -65,7 +65,7 @@ pub(super) fn signed(n: Option<i64>) -> String {
 }
 
 /// "+12 % vs previous" (or the point change for rates), empty when it cannot be said.
-fn delta(cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
+pub(super) fn delta(cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
     match (cur, prev) {
         (Some(c), Some(p)) if rate => format!("{:+.2} pts vs previous", (c - p) * 100.0),
         (Some(c), Some(p)) if p != 0.0 => format!("{:+.0} % vs previous", (c - p) / p * 100.0),
@@ -75,7 +75,7 @@ fn delta(cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
     }
 }
 
-fn duration_words(secs: Option<i64>) -> String {
+pub(super) fn duration_words(secs: Option<i64>) -> String {
     match secs {
         None => "—".to_owned(),
         Some(s) if s < 60 => format!("{s} s"),
@@ -345,12 +345,12 @@ fn inbox(h: &mut String, i: &Compared<InboxStats>) {
 
 /// What a post's engagements count beyond its likes, reposts and replies (quotes, saves,
 /// clicks), shown beside them so that a row adds up to its engagements.
-fn other_engagements(c: &crate::domain::MetricCounters) -> Option<u64> {
+pub(super) fn other_engagements(c: &crate::domain::MetricCounters) -> Option<u64> {
     [c.quotes, c.bookmarks, c.clicks].into_iter().flatten().reduce(u64::saturating_add)
 }
 
 /// The negatives a channel usually has in the window, as the incidents table says it (HTML).
-fn usually(expected: f64) -> String {
+pub(super) fn usually(expected: f64) -> String {
     if expected < 0.1 { "&lt;\u{a0}0.1".to_owned() } else { format!("{expected:.1}") }
 }
 

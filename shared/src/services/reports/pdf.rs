@@ -1,0 +1,635 @@
+//! `report.pdf`: the report on A4, typeset by typst used as a library, so that it is made the
+//! same way by `herald serve` and on Lambda (which has no browser to print with, and no fonts:
+//! DejaVu Sans is embedded from `fonts/`). docs/reports.md, "PDF", says why this path.
+//!
+//! The template, `report.typ`, holds no data. It reads three kinds of virtual file from the
+//! small [`World`] below: `/data.json` (the report's values, formatted as report.html formats
+//! them), `/words.json` (every word of the page, see [`english_words`]) and `/charts/*.svg` (the
+//! charts of `charts.rs`, the same ones report.html draws). Values reach the page as JSON
+//! strings, which typst shows as text: a post saying `#set page(width: 1pt)` prints those words.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use serde::Serialize;
+use typst::diag::{FileError, FileResult, SourceDiagnostic};
+use typst::foundations::{Bytes, Datetime};
+use typst_layout::PagedDocument;
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World, WorldExt};
+
+use super::charts::{self, Figure};
+use super::data::{BEST_TIME_MIN_POSTS, Compared, InboxStats, Kpis, PostRow, ReportData};
+use super::html::{WEEKDAYS, delta, duration_words, group, local_time, num, other_engagements, pct, signed, usually};
+
+const TEMPLATE: &str = include_str!("report.typ");
+
+/// Every word of the PDF, by key, as `/words.json` gives them to the template. Some carry
+/// `{placeholders}` that are filled here, before the values go into `/data.json`.
+pub type PdfWords = BTreeMap<&'static str, String>;
+
+/// The PDF's words in English.
+// The translator (`crate::i18n`) is to fill this map for other languages: the keys are the
+// contract with report.typ, which fails to compile (and says which key) when one is missing.
+pub fn english_words() -> PdfWords {
+    [
+        ("heading", "Social media report, {from} to {to}"),
+        ("subtitle", "Times in {zone} · compared with {prev_from} to {prev_to} · counters as measured until {measured}"),
+        ("generated", "Made by Herald on {at}"),
+        ("page", "Page {n} of {total}"),
+        ("date", "%-d %b %Y"),
+        ("nothing_happened", "Nothing happened in this period: no post was published, no interaction came in, no incident was opened and no delivery failed."),
+        ("posts_published", "Posts published"),
+        ("impressions", "Impressions"),
+        ("reach", "Reach"),
+        ("engagements", "Engagements"),
+        ("engagement_rate", "Engagement rate"),
+        ("follower_growth", "Follower growth"),
+        ("interactions", "Interactions"),
+        ("median_first_response", "Median first response"),
+        ("failed_deliveries", "Failed deliveries"),
+        ("previous_value", "previous: {value}"),
+        ("channels", "Channels"),
+        ("no_channels", "The team has no channels."),
+        ("channel", "Channel"),
+        ("network", "Network"),
+        ("posts", "Posts"),
+        ("rate", "Rate"),
+        ("followers", "Followers"),
+        ("growth", "Growth"),
+        ("failed", "Failed"),
+        ("engagement_per_day", "Engagement per day"),
+        ("top_posts", "Top posts"),
+        ("no_top_posts", "No measured post in this period."),
+        ("bottom_posts", "Bottom posts"),
+        ("no_bottom_posts", "Too few measured posts to list bottom ones apart from the top."),
+        ("published", "Published"),
+        ("post", "Post"),
+        ("likes", "Likes"),
+        ("reposts", "Reposts"),
+        ("replies", "Replies"),
+        ("other_engagements", "Quotes, saves, clicks"),
+        ("best_time", "Best time to post"),
+        ("best_time_intro", "Mean engagements per post by weekday and hour, over this period and the previous one. A slot is recommended only when at least {min} posts went out in it; paler cells have fewer."),
+        ("recommended", "Recommended (local time)"),
+        ("slot", "{day} {hour}:00 ({mean} engagements per post, {posts} posts)"),
+        ("inbox", "Inbox"),
+        ("this_period", "This period"),
+        ("previous", "Previous"),
+        ("interactions_received", "Interactions received"),
+        ("by_kind", "By kind"),
+        ("answered", "Answered through Herald"),
+        ("open_items", "Still open or assigned (when made)"),
+        ("incidents", "Crisis incidents"),
+        ("incidents_none", "None in this period (previous period: {previous})."),
+        ("incidents_previous", "Previous period: {previous}."),
+        ("opened", "Opened"),
+        ("closed", "Closed"),
+        ("still_open", "still open"),
+        ("negatives", "Negatives"),
+        ("usually", "Usually"),
+        ("scheduled", "Scheduled"),
+        ("attempts", "Attempts"),
+        ("reason", "Reason"),
+        ("none", "None."),
+        ("definitions", "Definitions"),
+        ("definitions_more", "Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Answered and median first response count the answers given through Herald before the period ended, so making the same period again later gives the same figures; half the answered interactions got their first answer faster than the median. Open items: interactions of the period still open or assigned when the report was made. The per-post table is in report.csv; everything is in report.json."),
+        ("items_read", "Read {items} items to make this report."),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect()
+}
+
+/// Why a PDF could not be made: typst's diagnostics, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("report.pdf could not be made: {0}")]
+pub struct PdfError(pub String);
+
+/// The report as an A4 PDF.
+pub fn render_pdf(d: &ReportData, words: &PdfWords) -> Result<Vec<u8>, PdfError> {
+    let figures = [
+        ("followers", charts::follower_chart(d)),
+        ("engagement", charts::engagement_bars(d)),
+        ("heatmap", charts::heatmap(&d.best_time)),
+        ("sentiment", charts::sentiment_bar(&d.inbox.current)),
+    ];
+    let view = View::new(d, words, &figures);
+    let json = |e: serde_json::Error| PdfError(format!("serialising the report: {e}"));
+    let mut files = BTreeMap::new();
+    files.insert("/data.json".to_owned(), Bytes::new(serde_json::to_vec(&view).map_err(json)?));
+    files.insert("/words.json".to_owned(), Bytes::new(serde_json::to_vec(words).map_err(json)?));
+    for (name, figure) in figures {
+        files.insert(format!("/charts/{name}.svg"), Bytes::new(figure.svg.into_bytes()));
+    }
+    let world = ReportWorld::new(files)?;
+    let compiled = typst::compile::<PagedDocument>(&world);
+    // typst memoises across compilations; a long-running `herald serve` keeps none of it.
+    typst::comemo::evict(0);
+    let document = compiled.output.map_err(|errors| PdfError(describe(&world, &errors)))?;
+    let options = typst_pdf::PdfOptions { ident: typst::foundations::Smart::Custom(d.team_id.to_string()), ..Default::default() };
+    typst_pdf::pdf(&document, &options).map_err(|errors| PdfError(describe(&world, &errors)))
+}
+
+/// typst's errors in one line, each with where it is when that is the template.
+fn describe(world: &ReportWorld, errors: &[SourceDiagnostic]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            let line = (e.span.id() == Some(world.main.id()))
+                .then(|| world.range(e.span))
+                .flatten()
+                .and_then(|range| TEMPLATE.get(..range.start))
+                .map(|before| format!(" (report.typ line {})", before.lines().count()));
+            format!("{}{}", e.message, line.unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the template reads
+
+/// `/data.json`: the report's values as the page shows them (strings formatted here, where
+/// report.html's formatting lives, so both say the same).
+#[derive(Serialize)]
+struct View {
+    lang: &'static str,
+    title: String,
+    team: String,
+    period: String,
+    heading: String,
+    subtitle: String,
+    generated: String,
+    empty: Option<String>,
+    cards: Vec<Card>,
+    channels_head: Vec<String>,
+    channels: Vec<Vec<String>>,
+    charts: BTreeMap<&'static str, Chart>,
+    posts_head: Vec<String>,
+    top_posts: Vec<Vec<String>>,
+    bottom_posts: Vec<Vec<String>>,
+    best_time_intro: String,
+    recommended: Vec<Vec<String>>,
+    inbox: Vec<Vec<String>>,
+    incidents_head: Vec<String>,
+    incidents: Vec<Vec<String>>,
+    incidents_none: String,
+    incidents_previous: String,
+    failed_head: Vec<String>,
+    failed: Vec<Vec<String>>,
+    definitions: Vec<String>,
+    items_read: String,
+}
+
+#[derive(Serialize)]
+struct Card {
+    label: String,
+    value: String,
+    change: String,
+}
+
+#[derive(Serialize)]
+struct Chart {
+    file: String,
+    alt: String,
+    /// The caption as runs of text, some in a colour (a legend's swatches).
+    caption: Vec<Run>,
+}
+
+#[derive(Debug, PartialEq, Serialize)]
+struct Run {
+    text: String,
+    color: Option<String>,
+}
+
+/// Fills `{name}` placeholders.
+fn fill(pattern: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(pattern.to_owned(), |s, (k, v)| s.replace(&format!("{{{k}}}"), v))
+}
+
+impl View {
+    fn new(d: &ReportData, w: &PdfWords, figures: &[(&'static str, Figure)]) -> Self {
+        let word = |k: &str| w.get(k).cloned().unwrap_or_else(|| k.to_owned());
+        let words = |ks: &[&str]| ks.iter().map(|k| word(k)).collect::<Vec<_>>();
+        let date_format = word("date");
+        let date = |day: chrono::NaiveDate| day.format(&date_format).to_string();
+        let (from, to) = (date(d.period.from), date(d.period.to));
+        let heading = fill(&word("heading"), &[("from", &from), ("to", &to)]);
+        let measured = d.measured_until.format("%Y-%m-%d %H:%M UTC").to_string();
+        let subtitle = fill(
+            &word("subtitle"),
+            &[
+                ("zone", &d.time_zone),
+                ("prev_from", &date(d.previous_period.from)),
+                ("prev_to", &date(d.previous_period.to)),
+                ("measured", &measured),
+            ],
+        );
+        let channels = d
+            .channels
+            .iter()
+            .map(|c| {
+                let k = &c.kpis.current;
+                vec![
+                    c.name.clone(),
+                    c.platform.as_str().to_owned(),
+                    group(k.posts_published),
+                    num(k.impressions),
+                    num(k.engagements),
+                    pct(k.engagement_rate),
+                    num(k.followers_end),
+                    signed(k.follower_growth),
+                    group(k.failed_deliveries),
+                ]
+            })
+            .collect();
+        let charts = figures.iter().map(|(name, f)| (*name, Chart::new(name, f))).collect();
+        let post_rows = |rows: &[PostRow]| rows.iter().map(|r| post_row(r)).collect::<Vec<_>>();
+        let recommended = d
+            .channels
+            .iter()
+            .map(|c| {
+                let slots = c
+                    .best_time
+                    .recommended
+                    .iter()
+                    .map(|cell| {
+                        let (mean, posts) = (format!("{:.1}", cell.mean_engagements), cell.posts.to_string());
+                        let day = WEEKDAYS.get(cell.weekday as usize).copied().unwrap_or("?");
+                        fill(&word("slot"), &[("day", day), ("hour", &format!("{:02}", cell.hour)), ("mean", &mean), ("posts", &posts)])
+                    })
+                    .collect::<Vec<_>>();
+                let said = match slots.is_empty() {
+                    true => c.best_time.note.clone().unwrap_or_default(),
+                    false => slots.join(" · "),
+                };
+                vec![c.name.clone(), format!("{said} ({})", c.best_time.time_zone)]
+            })
+            .collect();
+        let previous = d.incidents_previous.to_string();
+        let incidents = d
+            .incidents
+            .iter()
+            .map(|i| {
+                vec![
+                    i.channel.clone(),
+                    local_time(i.opened_at, &d.time_zone),
+                    i.closed_at.map_or_else(|| word("still_open"), |t| local_time(t, &d.time_zone)),
+                    i.negatives_in_window.to_string(),
+                    plain(&usually(i.expected)),
+                ]
+            })
+            .collect();
+        let failed = d
+            .failed_deliveries
+            .iter()
+            .map(|f| {
+                vec![f.channel.clone(), local_time(f.publish_at, &d.time_zone), f.attempts.to_string(), f.reason.clone().unwrap_or_default()]
+            })
+            .collect();
+        View {
+            lang: "en",
+            title: format!("{} — {heading}", d.team_name),
+            team: d.team_name.clone(),
+            period: format!("{from} – {to}"),
+            heading,
+            subtitle,
+            generated: fill(&word("generated"), &[("at", &d.generated_at.format("%Y-%m-%d %H:%M UTC").to_string())]),
+            empty: d.is_empty().then(|| word("nothing_happened")),
+            cards: cards(&d.overall, &d.inbox, &word),
+            channels_head: words(&["channel", "network", "posts", "impressions", "engagements", "rate", "followers", "growth", "failed"]),
+            channels,
+            charts,
+            posts_head: words(&["published", "channel", "post", "likes", "reposts", "replies", "other_engagements", "engagements", "rate"]),
+            top_posts: post_rows(&d.top_posts),
+            bottom_posts: post_rows(&d.bottom_posts),
+            best_time_intro: fill(&word("best_time_intro"), &[("min", &BEST_TIME_MIN_POSTS.to_string())]),
+            recommended,
+            inbox: inbox_rows(&d.inbox, &word),
+            incidents_head: words(&["channel", "opened", "closed", "negatives", "usually"]),
+            incidents,
+            incidents_none: fill(&word("incidents_none"), &[("previous", &previous)]),
+            incidents_previous: fill(&word("incidents_previous"), &[("previous", &previous)]),
+            failed_head: words(&["channel", "scheduled", "attempts", "reason"]),
+            failed,
+            definitions: vec![d.engagement_rate_definition.clone(), word("definitions_more")],
+            items_read: fill(&word("items_read"), &[("items", &d.items_read.total().to_string())]),
+        }
+    }
+}
+
+impl Chart {
+    fn new(name: &str, f: &Figure) -> Self {
+        let alt = svg_label(&f.svg).unwrap_or_else(|| name.to_owned());
+        Chart { file: format!("/charts/{name}.svg"), alt, caption: runs(&f.caption) }
+    }
+}
+
+fn cards(k: &Compared<Kpis>, inbox: &Compared<InboxStats>, word: &dyn Fn(&str) -> String) -> Vec<Card> {
+    let (c, p) = (&k.current, &k.previous);
+    let f = |v: Option<u64>| v.map(|v| v as f64);
+    let previous = |value: String| fill(&word("previous_value"), &[("value", &value)]);
+    [
+        ("posts_published", group(c.posts_published), delta(Some(c.posts_published as f64), Some(p.posts_published as f64), false)),
+        ("impressions", num(c.impressions), delta(f(c.impressions), f(p.impressions), false)),
+        ("reach", num(c.reach), delta(f(c.reach), f(p.reach), false)),
+        ("engagements", num(c.engagements), delta(f(c.engagements), f(p.engagements), false)),
+        ("engagement_rate", pct(c.engagement_rate), delta(c.engagement_rate, p.engagement_rate, true)),
+        ("follower_growth", signed(c.follower_growth), previous(signed(p.follower_growth))),
+        ("interactions", group(inbox.current.total), delta(Some(inbox.current.total as f64), Some(inbox.previous.total as f64), false)),
+        (
+            "median_first_response",
+            duration_words(inbox.current.median_first_response_seconds),
+            previous(duration_words(inbox.previous.median_first_response_seconds)),
+        ),
+        ("failed_deliveries", group(c.failed_deliveries), previous(group(p.failed_deliveries))),
+    ]
+    .into_iter()
+    .map(|(label, value, change)| Card { label: word(label), value, change })
+    .collect()
+}
+
+fn post_row(r: &PostRow) -> Vec<String> {
+    let mut text: String = r.text.chars().take(140).collect();
+    if r.text.chars().count() > 140 {
+        text.push('…');
+    }
+    vec![
+        r.published_local.clone(),
+        r.channel.clone(),
+        text,
+        num(r.counters.likes),
+        num(r.counters.reposts),
+        num(r.counters.replies),
+        num(other_engagements(&r.counters)),
+        num(r.engagements),
+        pct(r.engagement_rate),
+    ]
+}
+
+fn inbox_rows(i: &Compared<InboxStats>, word: &dyn Fn(&str) -> String) -> Vec<Vec<String>> {
+    let (c, p) = (&i.current, &i.previous);
+    let kinds = |s: &InboxStats| match s.by_kind.is_empty() {
+        true => "—".to_owned(),
+        false => s.by_kind.iter().map(|(k, n)| format!("{} {n}", k.replace('_', " "))).collect::<Vec<_>>().join(", "),
+    };
+    vec![
+        vec![word("interactions_received"), group(c.total), group(p.total)],
+        vec![word("by_kind"), kinds(c), kinds(p)],
+        vec![word("answered"), group(c.answered), group(p.answered)],
+        vec![
+            word("median_first_response"),
+            duration_words(c.median_first_response_seconds),
+            duration_words(p.median_first_response_seconds),
+        ],
+        vec![word("open_items"), group(c.open_items), group(p.open_items)],
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// From the charts' HTML captions to text
+
+/// A chart's `aria-label`, its description for the PDF's alternative text.
+fn svg_label(svg: &str) -> Option<String> {
+    let start = svg.find("aria-label=\"")? + "aria-label=\"".len();
+    let len = svg.get(start..)?.find('"')?;
+    Some(plain(svg.get(start..start + len)?))
+}
+
+/// A caption's HTML (as charts.rs writes it: text, entities, and `<span style="color:#rrggbb">`
+/// swatches) as runs of plain text, the swatches keeping their colour. Other tags are dropped.
+fn runs(html: &str) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut color: Option<String> = None;
+    let mut rest = html;
+    while !rest.is_empty() {
+        let (text, tag) = match rest.find('<') {
+            Some(i) => (&rest[..i], rest.get(i..).and_then(|t| t.find('>').map(|j| &t[..=j]))),
+            None => (rest, None),
+        };
+        if !text.is_empty() {
+            let text = plain(text);
+            match out.last_mut() {
+                Some(last) if last.color == color => last.text.push_str(&text),
+                _ => out.push(Run { text, color: color.clone() }),
+            }
+        }
+        let Some(tag) = tag else { break };
+        if tag.starts_with("<span") {
+            color = tag.split("color:").nth(1).map(|c| c.chars().take(7).collect::<String>()).filter(|c| is_hex_colour(c));
+        } else if tag == "</span>" {
+            color = None;
+        }
+        rest = rest.get(text.len() + tag.len()..).unwrap_or("");
+    }
+    out
+}
+
+fn is_hex_colour(c: &str) -> bool {
+    c.len() == 7 && c.starts_with('#') && c.chars().skip(1).all(|ch| ch.is_ascii_hexdigit())
+}
+
+/// HTML text (entities of `esc` and `&nbsp;`) as plain text.
+fn plain(html: &str) -> String {
+    html.replace("&nbsp;", "\u{a0}")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The World: the template, the virtual files, the fonts
+
+static FONTS: LazyLock<(LazyHash<FontBook>, Vec<Font>)> = LazyLock::new(|| {
+    let fonts: Vec<Font> = [include_bytes!("fonts/DejaVuSans.ttf").as_slice(), include_bytes!("fonts/DejaVuSans-Bold.ttf").as_slice()]
+        .into_iter()
+        .flat_map(|data| Font::iter(Bytes::new(data)))
+        .collect();
+    (LazyHash::new(FontBook::from_fonts(&fonts)), fonts)
+});
+
+static LIBRARY: LazyLock<LazyHash<Library>> = LazyLock::new(|| LazyHash::new(Library::default()));
+
+/// Everything typst may read: nothing from the disk or the network.
+struct ReportWorld {
+    main: Source,
+    files: HashMap<FileId, Bytes>,
+}
+
+fn file_id(path: &str) -> Result<FileId, PdfError> {
+    let vpath = VirtualPath::new(path).map_err(|e| PdfError(format!("virtual path {path}: {e:?}")))?;
+    Ok(RootedPath::new(VirtualRoot::Project, vpath).intern())
+}
+
+impl ReportWorld {
+    fn new(files: BTreeMap<String, Bytes>) -> Result<Self, PdfError> {
+        let main = Source::new(file_id("/report.typ")?, TEMPLATE.to_owned());
+        let files = files.into_iter().map(|(path, bytes)| Ok((file_id(&path)?, bytes))).collect::<Result<_, PdfError>>()?;
+        Ok(Self { main, files })
+    }
+}
+
+impl World for ReportWorld {
+    fn library(&self) -> &LazyHash<Library> {
+        &LIBRARY
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        &FONTS.0
+    }
+
+    fn main(&self) -> FileId {
+        self.main.id()
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        match id == self.main.id() {
+            true => Ok(self.main.clone()),
+            false => Err(FileError::NotSource),
+        }
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        match self.files.get(&id) {
+            Some(bytes) => Ok(bytes.clone()),
+            None if id == self.main.id() => Ok(Bytes::from_string(self.main.clone())),
+            None => Err(FileError::NotFound(id.vpath().get_with_slash().into())),
+        }
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        FONTS.1.get(index).cloned()
+    }
+
+    /// No `datetime.today()` in the template: a report says when it was made from its data.
+    fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+    use super::*;
+    use crate::domain::{ChannelId, DeliveryId, MetricCounters, Platform, PostId, TeamId};
+    use crate::services::reports::data::{BestTime, Cell, ChannelReport, DayRow, FailedRow, IncidentRow, ItemsRead, Period};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).expect("test instant")
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test day")
+    }
+
+    /// A week like the demo's: three channels, 21 posts (one whose text is typst markup),
+    /// an inbox, an incident and a failed delivery.
+    pub(crate) fn sample(post_text: &str) -> ReportData {
+        let zone = chrono_tz::Europe::Paris;
+        let period = Period::new(day("2027-01-04"), day("2027-01-10"), zone).expect("period");
+        let channels: Vec<ChannelReport> = [("Café Lumière", Platform::Mastodon, 1200), ("@lumiere.bsky", Platform::Bluesky, 640), ("Lumière on X", Platform::X, 3100)]
+            .into_iter()
+            .map(|(name, platform, base)| ChannelReport {
+                channel_id: ChannelId::new(),
+                name: name.to_owned(),
+                platform,
+                time_zone: "Europe/Paris".to_owned(),
+                kpis: Compared {
+                    current: Kpis { posts_published: 7, impressions: Some(base * 9), engagements: Some(base / 4), engagement_rate: Some(0.0281), followers_start: Some(base), followers_end: Some(base + 37), follower_growth: Some(37), ..Kpis::default() },
+                    previous: Kpis { posts_published: 6, impressions: Some(base * 8), engagements: Some(base / 5), ..Kpis::default() },
+                },
+                followers: (0..7).map(|i| (period.from + Duration::days(i), base + 5 * i as u64)).collect(),
+                best_time: BestTime { time_zone: "Europe/Paris".to_owned(), sample: 13, cells: vec![], recommended: vec![Cell { weekday: 1, hour: 18, posts: 3, mean_engagements: 41.3 }], note: None },
+            })
+            .collect();
+        let posts: Vec<PostRow> = (0..21)
+            .map(|i| {
+                let at = period.start + Duration::hours(9 + 8 * i);
+                let c = &channels[i as usize % 3];
+                PostRow {
+                    delivery_id: DeliveryId::new(),
+                    post_id: PostId::new(),
+                    channel_id: c.channel_id,
+                    channel: c.name.clone(),
+                    platform: c.platform,
+                    published_at: at,
+                    published_local: at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string(),
+                    text: match i {
+                        0 => post_text.to_owned(),
+                        _ => format!("Post {i}: our new seasonal menu, with a long enough sentence to wrap in the table's text column."),
+                    },
+                    url: Some(format!("https://example.social/@lumiere/{i}")),
+                    counters: MetricCounters { likes: Some(40 + i as u64), reposts: Some(5), replies: Some(3), quotes: Some(1), impressions: Some(900), ..MetricCounters::default() },
+                    engagements: Some(49 + i as u64),
+                    engagement_rate: Some((49 + i) as f64 / 900.0),
+                    rate_basis: Some("impressions".to_owned()),
+                }
+            })
+            .collect();
+        let cells = (0..7).flat_map(|d| [9, 13, 18].map(|h| Cell { weekday: d, hour: h, posts: 1 + (d as usize + h as usize) % 4, mean_engagements: f64::from(d * 3 + h) })).collect();
+        ReportData {
+            team_id: TeamId::parse("team", "cafe").expect("team"),
+            team_name: "Café Lumière".to_owned(),
+            time_zone: "Europe/Paris".to_owned(),
+            previous_period: period.previous(zone),
+            period: period.clone(),
+            generated_at: utc("2027-01-11T07:00:00Z"),
+            measured_until: utc("2027-01-11T07:00:00Z"),
+            engagement_rate_definition: super::super::data::ENGAGEMENT_RATE_DEFINITION.to_owned(),
+            overall: Compared {
+                current: Kpis { posts_published: 21, impressions: Some(44_460), reach: Some(30_000), engagements: Some(1_235), engagement_rate: Some(0.0278), follower_growth: Some(111), failed_deliveries: 1, ..Kpis::default() },
+                previous: Kpis { posts_published: 18, impressions: Some(40_000), engagements: Some(1_100), engagement_rate: Some(0.0275), follower_growth: Some(80), ..Kpis::default() },
+            },
+            top_posts: posts.iter().rev().take(5).cloned().collect(),
+            bottom_posts: posts.iter().take(5).cloned().collect(),
+            daily: (0..7).map(|i| DayRow { day: period.from + Duration::days(i), posts: 3, engagements: 150 + 20 * i as u64 }).collect(),
+            best_time: BestTime { time_zone: "Europe/Paris".to_owned(), sample: 39, recommended: vec![Cell { weekday: 1, hour: 18, posts: 3, mean_engagements: 21.0 }], cells, note: None },
+            inbox: Compared {
+                current: InboxStats {
+                    total: 48,
+                    by_kind: [("comment".to_owned(), 30), ("direct_message".to_owned(), 18)].into(),
+                    by_sentiment: [("positive".to_owned(), 25), ("neutral".to_owned(), 15), ("negative".to_owned(), 8)].into(),
+                    answered: 40,
+                    median_first_response_seconds: Some(2_700),
+                    open_items: 3,
+                },
+                previous: InboxStats { total: 41, answered: 30, median_first_response_seconds: Some(3_600), ..InboxStats::default() },
+            },
+            incidents: vec![IncidentRow {
+                id: "inc-1".to_owned(),
+                channel_id: channels[0].channel_id,
+                channel: channels[0].name.clone(),
+                opened_at: utc("2027-01-07T17:00:00Z"),
+                closed_at: Some(utc("2027-01-07T19:00:00Z")),
+                negatives_in_window: 9,
+                expected: 0.02,
+            }],
+            incidents_previous: 0,
+            failed_deliveries: vec![FailedRow {
+                delivery_id: DeliveryId::new(),
+                post_id: PostId::new(),
+                channel: channels[2].name.clone(),
+                publish_at: utc("2027-01-08T11:00:00Z"),
+                attempts: 3,
+                reason: Some("the network said: rate limited (429)".to_owned()),
+            }],
+            items_read: ItemsRead { channels: 3, deliveries: 40, posts: 40, rollups: 21, interactions: 89, incidents: 1 },
+            channels,
+            posts,
+        }
+    }
+
+    #[test]
+    fn writes_a_sample_for_the_eye() {
+        let started = std::time::Instant::now();
+        let pdf = render_pdf(&sample("Hello #world $x$ *bold* ] [ \\ // not a comment"), &english_words()).expect("pdf");
+        eprintln!("rendered in {:?}, {} bytes", started.elapsed(), pdf.len());
+        std::fs::write("/tmp/pdf-sample.pdf", &pdf).expect("write");
+    }
+}
