@@ -110,6 +110,13 @@ pub struct PdfError(pub String);
 
 /// The report as an A4 PDF.
 pub fn render_pdf(d: &ReportData, words: &PdfWords) -> Result<Vec<u8>, PdfError> {
+    let document = layout(d, words)?;
+    let options = typst_pdf::PdfOptions { ident: typst::foundations::Smart::Custom(d.team_id.to_string()), ..Default::default() };
+    typst_pdf::pdf(&document, &options).map_err(|errors| PdfError(describe(None, &errors)))
+}
+
+/// The report laid out on pages, before it is written as a PDF.
+fn layout(d: &ReportData, words: &PdfWords) -> Result<PagedDocument, PdfError> {
     let figures = [
         ("followers", charts::follower_chart(d)),
         ("engagement", charts::engagement_bars(d)),
@@ -128,19 +135,17 @@ pub fn render_pdf(d: &ReportData, words: &PdfWords) -> Result<Vec<u8>, PdfError>
     let compiled = typst::compile::<PagedDocument>(&world);
     // typst memoises across compilations; a long-running `herald serve` keeps none of it.
     typst::comemo::evict(0);
-    let document = compiled.output.map_err(|errors| PdfError(describe(&world, &errors)))?;
-    let options = typst_pdf::PdfOptions { ident: typst::foundations::Smart::Custom(d.team_id.to_string()), ..Default::default() };
-    typst_pdf::pdf(&document, &options).map_err(|errors| PdfError(describe(&world, &errors)))
+    compiled.output.map_err(|errors| PdfError(describe(Some(&world), &errors)))
 }
 
 /// typst's errors in one line, each with where it is when that is the template.
-fn describe(world: &ReportWorld, errors: &[SourceDiagnostic]) -> String {
+fn describe(world: Option<&ReportWorld>, errors: &[SourceDiagnostic]) -> String {
     errors
         .iter()
         .map(|e| {
-            let line = (e.span.id() == Some(world.main.id()))
-                .then(|| world.range(e.span))
-                .flatten()
+            let line = world
+                .filter(|world| e.span.id() == Some(world.main.id()))
+                .and_then(|world| world.range(e.span))
                 .and_then(|range| TEMPLATE.get(..range.start))
                 .map(|before| format!(" (report.typ line {})", before.lines().count()));
             format!("{}{}", e.message, line.unwrap_or_default())
@@ -625,11 +630,124 @@ mod tests {
         }
     }
 
+    /// The pages' count and each page's size in points, read from the PDF's page objects.
+    fn pages(pdf: &[u8]) -> Vec<(f64, f64)> {
+        let text = String::from_utf8_lossy(pdf);
+        let page_objects = text.match_indices("/Type/Page").filter(|(i, _)| text.get(i + 10..i + 11) != Some("s")).count();
+        let boxes: Vec<(f64, f64)> = text
+            .split("/MediaBox[")
+            .skip(1)
+            .filter_map(|rest| {
+                let numbers: Vec<f64> = rest.split(']').next()?.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+                match numbers[..] {
+                    [0.0, 0.0, w, h] => Some((w, h)),
+                    _ => None,
+                }
+            })
+            .collect();
+        assert_eq!(boxes.len(), page_objects, "one MediaBox per page");
+        boxes
+    }
+
+    /// Everything written on the laid-out pages, without white space (a cell wraps its text).
+    fn written(d: &ReportData) -> String {
+        fn walk(frame: &typst::layout::Frame, out: &mut String) {
+            for (_, item) in frame.items() {
+                match item {
+                    typst::layout::FrameItem::Text(t) => out.push_str(&t.text),
+                    typst::layout::FrameItem::Group(g) => walk(&g.frame, out),
+                    _ => {}
+                }
+            }
+        }
+        let document = layout(d, &english_words()).expect("laid out");
+        let mut out = String::new();
+        for page in document.pages() {
+            walk(&page.frame, &mut out);
+        }
+        out.split_whitespace().collect()
+    }
+
     #[test]
-    fn writes_a_sample_for_the_eye() {
+    fn a_week_like_the_demos_is_a_four_page_a4_pdf() {
         let started = std::time::Instant::now();
-        let pdf = render_pdf(&sample("Hello #world $x$ *bold* ] [ \\ // not a comment"), &english_words()).expect("pdf");
-        eprintln!("rendered in {:?}, {} bytes", started.elapsed(), pdf.len());
-        std::fs::write("/tmp/pdf-sample.pdf", &pdf).expect("write");
+        let pdf = render_pdf(&sample("Our brunch is back on Sunday."), &english_words()).expect("a PDF");
+        eprintln!("rendered in {:?}: {} bytes", started.elapsed(), pdf.len());
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF header");
+        assert!(pdf.trim_ascii_end().ends_with(b"%%EOF"), "a complete PDF");
+        let pages = pages(&pdf);
+        // Key figures and channels; the two charts; top and bottom posts; best time, inbox,
+        // incidents, failures and definitions.
+        assert_eq!(pages.len(), 4, "{pages:?}");
+        for (w, h) in pages {
+            assert!((w - 595.28).abs() < 0.01 && (h - 841.89).abs() < 0.01, "A4 is 595.28 x 841.89 pt, not {w} x {h}");
+        }
+    }
+
+    /// A post is text, whatever it says: typst markup and code in it are printed, not run.
+    #[test]
+    fn typst_markup_in_a_post_is_printed_as_text() {
+        let hostile = r#"#pagebreak() #set page(width: 1pt) $x^2$ *b* _i_ ] [ \ // @ref <l> #panic("no")"#;
+        let plain = written(&sample("Our brunch is back on Sunday."));
+        let written = written(&sample(hostile));
+        let expected: String = hostile.split_whitespace().collect();
+        assert!(written.contains(&expected), "{written}");
+        let pdf = render_pdf(&sample(hostile), &english_words()).expect("a PDF");
+        assert_eq!(pages(&pdf).len(), 4, "no page break, no page size change");
+        assert_eq!(written.replace(&expected, ""), plain.replace("Ourbrunchisbackon" , "").replace("Sunday.", ""), "nothing else changed");
+    }
+
+    #[test]
+    fn every_word_comes_from_the_words_and_a_missing_one_is_named() {
+        let mut words = english_words();
+        words.insert("followers", "Abonnés".to_owned());
+        let d = sample("Bonjour");
+        let layout = layout(&d, &words).expect("laid out");
+        assert!(!layout.pages().is_empty());
+        words.remove("inbox");
+        let e = render_pdf(&d, &words).expect_err("a word is missing");
+        assert!(e.0.contains("\"inbox\"") && e.0.contains("report.typ line"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_period_is_a_pdf_that_says_so() {
+        let mut d = sample("");
+        d.channels.clear();
+        d.posts.clear();
+        d.top_posts.clear();
+        d.bottom_posts.clear();
+        d.daily.clear();
+        d.best_time = BestTime::default();
+        d.inbox = Compared { current: InboxStats::default(), previous: InboxStats::default() };
+        d.incidents.clear();
+        d.failed_deliveries.clear();
+        assert!(d.is_empty());
+        let written = written(&d);
+        assert!(written.contains("Nothinghappenedinthisperiod"), "{written}");
+        assert!(written.contains("Theteamhasnochannels."), "{written}");
+        assert!(written.contains("Nomeasuredpostinthisperiod."), "{written}");
+        let pdf = render_pdf(&d, &english_words()).expect("a PDF");
+        assert_eq!(pages(&pdf).len(), 4, "the same sections, each saying it has nothing");
+    }
+
+    #[test]
+    fn render_all_gives_the_pdf_beside_the_other_files() {
+        let files = super::super::render_all(&sample("Hello"));
+        let formats: Vec<_> = files.iter().map(|(f, _)| *f).collect();
+        assert_eq!(formats, crate::domain::ReportFormat::ALL);
+        let (_, pdf) = files.iter().find(|(f, _)| *f == crate::domain::ReportFormat::Pdf).expect("a PDF");
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
+
+    #[test]
+    fn a_captions_swatches_keep_their_colour_and_its_entities_are_text() {
+        let html = r#"<span style="color:#2563eb">■</span> Caf&eacute; &lt;Lumière&gt; (+37) &nbsp; <span style="color:red">■</span> X &amp; Y"#;
+        let runs = runs(html);
+        let expected = [
+            Run { text: "■".into(), color: Some("#2563eb".into()) },
+            Run { text: " Caf&eacute; <Lumière> (+37) \u{a0} ■ X & Y".into(), color: None },
+        ];
+        assert_eq!(runs, expected, "a colour that is not #rrggbb is left out");
+        assert_eq!(svg_label(r#"<svg role="img" aria-label="Followers &amp; more">"#).as_deref(), Some("Followers & more"));
     }
 }
