@@ -10,6 +10,7 @@
 //! | `deploy_config` | samconfig.toml, template.yaml (as the SAM transform makes it), the README and docs/deploy.md agree: parameters, the credentials key, environment variables, events |
 //! | `bluesky_network` | the Bluesky adapter against a real Bluesky network on loopback |
 //! | `reports` | reports' figures against a hand-worked dataset, looked at in headless Chromium |
+//! | `report_pdf` | report.pdf's pages drawn by poppler's `pdftoppm`: A4, not blank, the charts in colour |
 
 mod common;
 
@@ -37,6 +38,7 @@ mod publisher;
 mod publishing_e2e;
 mod readme_walkthrough;
 mod reliability;
+mod report_pdf;
 mod reports;
 mod serve;
 mod store_contract;

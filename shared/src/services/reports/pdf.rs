@@ -675,6 +675,8 @@ mod tests {
         eprintln!("rendered in {:?}: {} bytes", started.elapsed(), pdf.len());
         assert!(pdf.starts_with(b"%PDF-"), "a PDF header");
         assert!(pdf.trim_ascii_end().ends_with(b"%%EOF"), "a complete PDF");
+        let again = render_pdf(&sample("Our brunch is back on Sunday."), &english_words()).expect("a PDF");
+        assert!(again == pdf, "the same report, the same bytes (no clock, no random id)");
         let pages = pages(&pdf);
         // Key figures and channels; the two charts; top and bottom posts; best time, inbox,
         // incidents, failures and definitions.
