@@ -14,11 +14,11 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use typst::diag::{FileError, FileResult, SourceDiagnostic};
 use typst::foundations::{Bytes, Datetime};
-use typst_layout::PagedDocument;
 use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
 use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World, WorldExt};
+use typst_layout::PagedDocument;
 
 use super::charts::{self, Figure};
 use super::data::{BEST_TIME_MIN_POSTS, Compared, InboxStats, Kpis, PostRow, ReportData};
@@ -252,7 +252,7 @@ impl View {
             })
             .collect();
         let charts = figures.iter().map(|(name, f)| (*name, Chart::new(name, f))).collect();
-        let post_rows = |rows: &[PostRow]| rows.iter().map(|r| post_row(r)).collect::<Vec<_>>();
+        let post_rows = |rows: &[PostRow]| rows.iter().map(post_row).collect::<Vec<_>>();
         let recommended = d
             .channels
             .iter()
