@@ -68,9 +68,12 @@ enum Command {
         /// Last day, inclusive (2027-01-10).
         #[arg(long)]
         to: String,
-        /// Folder to write the three files into (created if needed).
+        /// Folder to write the files into (created if needed).
         #[arg(long)]
         out: PathBuf,
+        /// The language to write it in (en, fr); the team's when left out.
+        #[arg(long)]
+        language: Option<String>,
         /// The report as it could be made at this RFC 3339 instant (default: now): counters
         /// measured after it are left out, as a scheduled report made then would have them.
         #[arg(long)]
@@ -236,8 +239,8 @@ async fn main() -> Result<()> {
         Command::Serve { addr, data_dir, publishing, first_run } => {
             serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.timers(), first_run).await
         }
-        Command::Report { data_dir, team, from, to, out, as_of } => {
-            report(&data_dir, &team, &from, &to, &out, as_of.as_deref()).await
+        Command::Report { data_dir, team, from, to, out, language, as_of } => {
+            report(&data_dir, &team, &from, &to, &out, language.as_deref(), as_of.as_deref()).await
         }
         Command::Demo { addr, data_dir } => demo(addr, &data_dir).await,
         Command::Keys { command: KeysCommand::Create { team, role, name, data_dir } } => {
@@ -449,7 +452,7 @@ async fn metrics_timer(poller: MetricsPoller, period: Duration) {
 }
 
 /// `herald report`: builds the report from the data directory and writes its files.
-async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path, as_of: Option<&str>) -> Result<()> {
+async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path, language: Option<&str>, as_of: Option<&str>) -> Result<()> {
     use herald_core::clock::Clock;
     use herald_core::services::reports;
     let team = TeamId::parse("--team", team)?;
@@ -464,7 +467,9 @@ async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path, a
     let dir = DataDir::open(data_dir).with_context(|| format!("opening data directory {}", data_dir.display()))?;
     let found = herald_core::store::TeamStore::get_team(&*dir.store, &team).await?;
     let Some(found) = found else { bail!("no team `{team}` in {}", data_dir.display()) };
-    let data = reports::build(&*dir.store, &found, from, to, now).await?;
+    let language = language.map(|l| herald_core::domain::Language::parse("--language", l)).transpose()?;
+    let files = herald_core::services::reports::DirReportFiles::new(dir.path.clone());
+    let data = reports::build_branded(&*dir.store, &files, &found, reports::Asked { from, to, language }, now).await?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut written = Vec::new();
     for (format, bytes) in reports::render_all(&data) {

@@ -452,7 +452,7 @@ async fn main() {
             (store, meter, DYNAMO_WRITES_IN_FLIGHT)
         }
     };
-    let team = Team { language: Default::default(), logo: None, version: 0,
+    let team = Team { language: Default::default(), logo: None, brand: Default::default(), version: 0,
         id: TeamId::parse("team", "reference").unwrap(),
         name: "Reference team".into(),
         time_zone: chrono_tz::Europe::Paris,

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod i18n;
 pub mod intake;
 pub mod listening;
 pub mod logging;

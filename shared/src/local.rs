@@ -157,7 +157,7 @@ mod tests {
     }
 
     fn team() -> Team {
-        Team { language: Default::default(), logo: None, version: 0,
+        Team { language: Default::default(), logo: None, brand: Default::default(), version: 0,
             id: TeamId::parse("team", "cafe").unwrap(),
             name: "Café".into(),
             time_zone: chrono_tz::Europe::Paris,

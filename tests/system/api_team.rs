@@ -69,12 +69,50 @@ async fn only_admins_change_the_team_and_bad_settings_are_422_naming_them() {
         (json!({"logo": svg}), "logo"),
         (json!({"logo": "https://example.org/logo.png"}), "logo"),
         (json!({"id": "other"}), "id"),
+        (json!({"accent_color": "teal"}), "accent_color"),
+        (json!({"accent_color": "#fde047"}), "accent_color"),
+        (json!({"white_label": "yes"}), "white_label"),
     ] {
         let (status, err) = app.patch("/v1/team", &admin, body.clone()).await;
         assert_eq!((status, error_of(&err).1.as_deref()), (422, Some(field)), "{body} → {err}");
     }
     let (_, team) = app.get("/v1/team", &admin).await;
     assert_eq!((team["name"].as_str(), team["version"].as_u64()), (Some("cafe"), Some(0)), "nothing was written");
+}
+
+/// The team's colour, logo, language and white label reach the reports it makes through the API;
+/// a report may be asked for in another language.
+#[tokio::test]
+async fn a_team_brands_its_reports_and_asks_for_one_in_another_language() {
+    let app = App::new();
+    let admin = app.key("cafe", Role::Admin).await;
+    let (status, team) = app
+        .patch("/v1/team", &admin, json!({"language": "fr", "logo": png_url(), "accent_color": " #0F766E", "white_label": true}))
+        .await;
+    assert_eq!(status, 200, "{team}");
+    assert_eq!((team["accent_color"].as_str(), team["white_label"].as_bool()), (Some("#0f766e"), Some(true)));
+
+    let page = |id: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move { String::from_utf8(app.raw(Method::GET, &format!("/v1/reports/{id}/report.html"), Some(&admin), None, None).await.body).unwrap() }
+    };
+    let (status, made) = app.post("/v1/reports", &admin, json!({"from": "2026-12-28", "to": "2027-01-03"})).await;
+    assert_eq!(status, 201, "{made}");
+    let html = page(made["id"].as_str().unwrap().to_owned()).await;
+    assert!(html.contains(r#"<html lang="fr">"#) && html.contains("du 28 déc. 2026 au 3 janv. 2027"), "the team's language");
+    assert!(html.contains("--accent: #0f766e") && html.contains(r#"<img src="data:image/png;base64,"#), "its colour and logo");
+    assert!(!html.to_lowercase().contains("herald"), "white label");
+
+    let (status, made) = app.post("/v1/reports", &admin, json!({"from": "2026-12-28", "to": "2027-01-03", "language": "en"})).await;
+    assert_eq!(status, 201, "{made}");
+    assert!(page(made["id"].as_str().unwrap().to_owned()).await.contains("28 Dec 2026 to 3 Jan 2027"), "asked in English");
+    let (status, err) = app.post("/v1/reports", &admin, json!({"from": "2026-12-28", "to": "2027-01-03", "language": "de"})).await;
+    assert_eq!((status, error_of(&err).1.as_deref()), (422, Some("language")), "{err}");
+
+    // Back to Herald's colour and name.
+    let (_, team) = app.patch("/v1/team", &admin, json!({"accent_color": null, "white_label": false})).await;
+    assert_eq!((team["accent_color"].is_null(), team["white_label"].as_bool()), (true, Some(false)));
 }
 
 /// The schedule is read in the team's zone: changing the zone moves the next runs, and a run

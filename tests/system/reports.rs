@@ -72,9 +72,50 @@ async fn the_three_renderings_say_the_same() {
     assert!(html.starts_with("<!doctype html>"));
     assert_eq!(html.matches("<svg").count(), 4, "followers, engagement bars, heatmap, sentiment");
     assert!(!html.contains("No follower counts") && !html.contains("No engagement measured"));
-    assert!(html.contains("3.32\u{a0}%"), "overall engagement rate 112/3370");
+    assert!(html.contains("3.32%"), "overall engagement rate 112/3370");
+    assert!(html.contains("Made with Herald"), "Herald is named unless white-labelled");
     assert!(!html.contains("<script"), "self-contained, no scripts");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http://"), "no external resources");
+}
+
+/// The café's look: its teal, its logo, no mention of Herald, in French.
+async fn french_branded(f: &Fixture) -> ReportData {
+    let files = reports::MemoryReportFiles::default();
+    let mut team = f.team.clone();
+    team.language = Language::Fr;
+    team.brand = Brand { accent_color: Some(AccentColor::parse("accent_color", "#0f766e").unwrap()), white_label: true };
+    team.logo = Some(Logo { key: "teams/t/logo-cafe.png".into(), content_type: "image/png".into() });
+    reports::ReportFiles::put(&files, "teams/t/logo-cafe.png", include_bytes!("fixtures/logo-cafe.png").to_vec()).await.unwrap();
+    reports::build_branded(&*f.store, &files, &team, reports::Asked::days(day("2027-01-04"), day("2027-01-10")), utc("2027-01-12T08:00:00Z")).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_report_speaks_the_teams_language_and_wears_its_brand() {
+    let (f, english) = dataset().await;
+    let d = french_branded(&f).await;
+    assert_eq!((d.overall.clone(), d.posts.clone(), d.inbox.clone()), (english.overall.clone(), english.posts.clone(), english.inbox.clone()), "the same figures in either language");
+    assert!(d.engagement_rate_definition.starts_with("Les interactions sont"), "{}", d.engagement_rate_definition);
+    let html = reports::render_html(&d);
+    assert!(html.contains(r#"<html lang="fr">"#));
+    assert!(html.contains("du 4 janv. 2027 au 10 janv. 2027"), "French dates in the title");
+    assert!(html.contains("3,32\u{a0}%"), "the overall rate written the French way");
+    for heading in ["Taux d’engagement", "Meilleures publications", "Publications les moins engageantes", "Messagerie", "Alertes de crise", "Comment les chiffres sont calculés"] {
+        assert!(html.contains(heading), "{heading}");
+    }
+    for english_word in ["Engagement rate", "Top posts", "Bottom posts", "Inbox", "Read ", "Usually", "eng./post"] {
+        assert!(!html.contains(english_word), "English left in the French report: {english_word}");
+    }
+    assert!(html.contains(r#"<img src="data:image/png;base64,"#), "the logo, inline");
+    assert!(html.contains("--accent: #0f766e"), "the team's colour");
+    assert!(!html.to_lowercase().contains("herald"), "white label: Herald is not named");
+    // The JSON keeps the language and the brand, not the logo's bytes.
+    let json: serde_json::Value = serde_json::from_slice(&reports::render_json(&d)).unwrap();
+    assert_eq!((&json["language"], &json["brand"]), (&json!("fr"), &json!({"accent": "#0f766e", "white_label": true})));
+
+    // Asked in English, the same team's report is in English, still branded.
+    let team = Team { language: Language::Fr, ..f.team.clone() };
+    let en = reports::build_branded(&*f.store, &reports::MemoryReportFiles::default(), &team, reports::Asked { from: day("2027-01-04"), to: day("2027-01-10"), language: Some(Language::En) }, utc("2027-01-12T08:00:00Z")).await.unwrap();
+    assert!(reports::render_html(&en).contains("Top posts"));
 }
 
 #[tokio::test]
@@ -415,8 +456,9 @@ fn assert_looks_right(browser: &crate::common::browser::Browser, html: &str, nam
 #[tokio::test]
 async fn the_hand_checked_report_has_no_empty_chart_and_fits_the_page_in_chromium() {
     let Some(browser) = crate::common::browser::Browser::find() else { return };
-    let (_, d) = dataset().await;
+    let (hand_checked, d) = dataset().await;
     assert_looks_right(&browser, &reports::render_html(&d), "hand-checked");
+    assert_looks_right(&browser, &reports::render_html(&french_branded(&hand_checked).await), "hand-checked-fr-branded");
 
     // An empty period: no chart is drawn as if it had data, and nothing overflows.
     let f = Fixture::new(Arc::new(SqliteStore::in_memory().unwrap())).await;
@@ -489,6 +531,19 @@ async fn herald_demo_writes_a_report_worth_sending() {
     let (status, list_again) = client.call(reqwest::Method::GET, "/v1/reports", None).await;
     assert_eq!((status, list_again["items"].as_array().map(Vec::len)), (200, list["items"].as_array().map(Vec::len)));
 
+    // The café's report wears its brand; the same period asked for in French says the same.
+    let english = std::fs::read_to_string(&report).unwrap();
+    assert!(english.contains("--accent: #9a3412") && english.contains(r#"<img src="data:image/png;base64,"#), "the demo café's brand");
+    let period = json!({"from": data["period"]["from"], "to": data["period"]["to"], "language": "fr"});
+    let (status, made) = client.call(reqwest::Method::POST, "/v1/reports", Some(period)).await;
+    assert_eq!(status, 201, "{made}");
+    let posts = |overall: &serde_json::Value| overall["current"]["posts_published"].as_u64();
+    assert_eq!(posts(&made["summary"]["overall"]), posts(&data["overall"]), "the same period, in French: {made}");
+    let (status, french) = client.text(&format!("/v1/reports/{}/report.html", made["id"].as_str().unwrap())).await;
+    assert_eq!(status, 200);
+    assert!(french.contains(r#"<html lang="fr">"#) && french.contains("rapport réseaux sociaux"), "in French");
+
     let Some(browser) = crate::common::browser::Browser::find() else { return };
-    assert_looks_right(&browser, &std::fs::read_to_string(&report).unwrap(), "demo");
+    assert_looks_right(&browser, &english, "demo");
+    assert_looks_right(&browser, &french, "demo-fr");
 }

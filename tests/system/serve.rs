@@ -252,7 +252,7 @@ async fn report_writes_the_four_files_of_a_teams_period() {
 async fn seeded_data_dir(dir: &Path) -> (String, Channel, Delivery) {
     let store = SqliteStore::open(dir.join("herald.db")).unwrap();
     let made = Utc::now() - chrono::Duration::days(60);
-    let team = Team { version: 0, language: Default::default(), logo: None,
+    let team = Team { version: 0, language: Default::default(), logo: None, brand: Default::default(),
         id: TeamId::parse("team", "cafe").unwrap(),
         name: "Café du coin".into(),
         time_zone: chrono_tz::Europe::Paris,

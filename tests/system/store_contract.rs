@@ -15,7 +15,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn team(id: &str) -> Team {
-    Team { language: Default::default(), logo: None, version: 0,
+    Team { language: Default::default(), logo: None, brand: Default::default(), version: 0,
         id: TeamId::parse("team", id).unwrap(),
         name: id.into(),
         time_zone: chrono_tz::Europe::Paris,

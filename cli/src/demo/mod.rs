@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use base64::Engine as _;
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use herald_core::clock::{Clock, ManualClock, SystemClock};
 use herald_core::domain::{ChannelName, Platform, PostText, PublishAt, Report, ReportFormat, Role, TeamId};
@@ -101,6 +102,17 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
     herald_core::store::TeamStore::update_team(&*dir.store, &team).await?;
     let (key, secret) = keys::create_key(&*dir.store, &*past_clock, &team_id, Role::Admin, "demo").await?;
     let actor = Actor { team_id: team_id.clone(), role: Role::Admin, key_id: key.id };
+    // The café's look on its reports: its logo and its coffee brown.
+    let files = DirReportFiles::new(dir.path.clone());
+    let logo = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(include_bytes!("logo.png")));
+    let brand = herald_core::services::team::TeamChanges {
+        logo: Some(Some(herald_core::services::team::LogoUpload::from_data_url("logo", &logo)?)),
+        accent_color: Some(Some(herald_core::domain::AccentColor::parse("accent_color", "#9a3412")?)),
+        ..Default::default()
+    };
+    let team = herald_core::services::team::update(&*dir.store, &files, &actor, brand)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo team's brand: {e}"))?;
     let mut channels = vec![];
     for name in CHANNELS {
         let channel = create_channel(
@@ -161,8 +173,7 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
     // The report you would send a client: the last four full weeks, against the four before.
     let to = today - Duration::days(1);
     let from = to - Duration::days(REPORT_DAYS - 1);
-    let files = DirReportFiles::new(dir.path.clone());
-    let (report, _) = reports::generate(&*dir.store, &files, &actor, from, to, now)
+    let (report, _) = reports::generate(&*dir.store, &files, &actor, reports::Asked::days(from, to), now)
         .await
         .map_err(|e| anyhow::anyhow!("the demo report: {e}"))?;
     let html = report.files.get(&ReportFormat::Html).context("the report has no HTML file")?;

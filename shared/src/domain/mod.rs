@@ -32,7 +32,7 @@ pub use schedule::{
     LocalTimeInput, PAST_GRACE, PublishAt, PublishAtInput, check_not_past, next_free_slot, parse_local, parse_slot_time, parse_weekday, resolve_local,
     slot_time_text, weekday_name,
 };
-pub use team::{ApiKey, ApiKeySecret, CalendarToken, KeyHash, Language, Logo, Role, Team, TeamId};
+pub use team::{AccentColor, ApiKey, ApiKeySecret, Brand, CalendarToken, HERALD_ACCENT, KeyHash, Language, Logo, Role, Team, TeamId};
 pub use time::{HORIZON_YEARS, MAX_YEAR, MIN_YEAR, check_local, check_within_horizon, check_year, parse_date, parse_instant};
 
 use chrono::{DateTime, Utc};

@@ -88,6 +88,93 @@ pub struct Team {
     /// The team's logo, shown on its reports: where the file is kept and what it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo: Option<Logo>,
+    /// How the team's reports look: its accent colour, and whether they mention Herald. Not
+    /// stored while it is Herald's own look, so a team item stays what `infra/first-key`
+    /// writes.
+    #[serde(default, skip_serializing_if = "Brand::is_herald")]
+    pub brand: Brand,
+}
+
+/// Herald's own accent colour, used when a team has chosen none.
+pub const HERALD_ACCENT: &str = "#2563eb";
+
+/// A team's look on its reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Brand {
+    /// Headings, rules and the main chart colour; Herald's blue when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accent_color: Option<AccentColor>,
+    /// Reports carry no mention of Herald (white label).
+    #[serde(default)]
+    pub white_label: bool,
+}
+
+impl Brand {
+    /// Herald's own look: no colour of the team's, Herald named.
+    pub fn is_herald(&self) -> bool {
+        *self == Brand::default()
+    }
+
+    /// The accent colour to draw with.
+    pub fn accent(&self) -> &str {
+        self.accent_color.as_ref().map_or(HERALD_ACCENT, AccentColor::as_str)
+    }
+}
+
+/// A colour as `#rrggbb` (lower case), dark enough to be read on white.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, pattern = "^#[0-9a-fA-F]{6}$", example = "#0f766e")]
+pub struct AccentColor(String);
+
+impl AccentColor {
+    /// Headings and chart marks in this colour must stand out from the white page: WCAG's 3:1
+    /// for graphics and large text.
+    pub const MIN_CONTRAST: f64 = 3.0;
+
+    pub fn parse(field: &str, s: &str) -> Result<Self, ValidationError> {
+        let t = s.trim();
+        let hex = t
+            .strip_prefix('#')
+            .filter(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()))
+            .ok_or_else(|| ValidationError::new(field, "must be a colour written #rrggbb, like #0f766e"))?;
+        let colour = Self(format!("#{}", hex.to_ascii_lowercase()));
+        let contrast = colour.contrast_with_white();
+        if contrast < Self::MIN_CONTRAST {
+            return Err(ValidationError::new(
+                field,
+                format!("is too light to read on white (contrast {contrast:.1}:1, at least {:.0}:1 is needed)", Self::MIN_CONTRAST),
+            ));
+        }
+        Ok(colour)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// WCAG 2 contrast ratio against white.
+    pub fn contrast_with_white(&self) -> f64 {
+        let channel = |i: usize| {
+            let v = f64::from(u8::from_str_radix(self.0.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0)) / 255.0;
+            if v <= 0.03928 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        };
+        let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+        1.05 / (luminance + 0.05)
+    }
+}
+
+impl TryFrom<String> for AccentColor {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse("accent_color", &s)
+    }
+}
+
+impl From<AccentColor> for String {
+    fn from(c: AccentColor) -> Self {
+        c.0
+    }
 }
 
 /// A language Herald speaks: English and French for now.
@@ -106,6 +193,14 @@ impl Language {
         match self {
             Language::En => "en",
             Language::Fr => "fr",
+        }
+    }
+
+    /// The language's name in itself, as a language menu shows it.
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Fr => "Français",
         }
     }
 
@@ -259,6 +354,22 @@ pub struct ApiKey {
     pub name: String,
     pub hash: KeyHash,
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod brand_tests {
+    use super::*;
+
+    #[test]
+    fn an_accent_colour_is_hex_and_dark_enough_for_a_white_page() {
+        assert_eq!(AccentColor::parse("accent_color", " #0F766E ").map(|c| c.as_str().to_owned()), Ok("#0f766e".to_owned()));
+        assert!(AccentColor::parse("accent_color", "#2563eb").is_ok(), "Herald's blue (5.2:1)");
+        let e = AccentColor::parse("accent_color", "#ffff00").unwrap_err();
+        assert!(e.rule.contains("too light") && e.rule.contains("1.1:1"), "{}", e.rule);
+        assert!(AccentColor::parse("accent_color", "teal").unwrap_err().rule.contains("#rrggbb"));
+        assert!(AccentColor::parse("accent_color", "#12345").is_err());
+        assert!((AccentColor::parse("c", "#000000").expect("black").contrast_with_white() - 21.0).abs() < 0.01);
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use super::listing::PageParams;
 use super::views::{self, Page};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::domain::{
-    ChannelId, MONTHLY_REPORT_LAST_DAY, MonthlyReport, ReportFormat, ReportId, ValidationError, WeeklyReport,
+    ChannelId, Language, MONTHLY_REPORT_LAST_DAY, MonthlyReport, ReportFormat, ReportId, ValidationError, WeeklyReport,
     parse_weekday,
 };
 use crate::services::reports as service;
@@ -31,6 +31,10 @@ pub struct CreateReportBody {
     /// Last day, inclusive; at most 366 days after `from`.
     #[schema(schema_with = super::schemas::date)]
     to: String,
+    /// The language to write it in; the team's when left out.
+    #[serde(default)]
+    #[schema(value_type = Option<Language>)]
+    language: Option<String>,
 }
 
 fn day(field: &str, s: &str) -> Result<NaiveDate, ValidationError> {
@@ -66,13 +70,13 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateReportBody>,
 ) -> Result<(StatusCode, Json<views::NewReport>), ApiError> {
     let (from, to) = (day("from", &body.from)?, day("to", &body.to)?);
+    let language = body.language.as_deref().map(|l| Language::parse("language", l)).transpose()?;
     let (report, data) = service::generate_on_demand(
         &*state.store,
         &*state.report_files,
         &*state.events,
         &caller.actor(),
-        from,
-        to,
+        service::Asked { from, to, language },
         state.clock.now(),
     )
     .await?;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::views;
 use super::{ApiError, ApiJson, AppState, Caller};
-use crate::domain::{Language, parse_time_zone};
+use crate::domain::{AccentColor, Language, parse_time_zone};
 use crate::services::team::{self as service, LogoUpload, TeamChanges};
 
 /// `PATCH /v1/team`: a key left out is unchanged.
@@ -32,6 +32,14 @@ pub struct PatchTeamBody {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<String>, pattern = "^data:image/(png|jpeg|jpg|webp);base64,[A-Za-z0-9+/=\\\\s]+$", max_length = 350_000)]
     logo: Option<Option<String>>,
+    /// The colour reports are drawn in, `#rrggbb`, dark enough to read on white (contrast at
+    /// least 3:1); `null` goes back to Herald's blue.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>, pattern = "^\\s*#[0-9a-fA-F]{6}\\s*$")]
+    accent_color: Option<Option<String>>,
+    /// `true`: reports carry no mention of Herald.
+    #[serde(default)]
+    white_label: Option<bool>,
 }
 
 #[utoipa::path(
@@ -57,7 +65,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> Result<Json<v
     path = "/v1/team",
     tag = "team",
     operation_id = "update_team",
-    summary = "Change the team's name, time zone, language or logo (admin)",
+    summary = "Change the team's name, time zone, language, logo, accent colour or white label (admin)",
     request_body = PatchTeamBody,
     security(("ApiKey" = [])),
     responses(
@@ -84,6 +92,12 @@ pub async fn update(
             Some(None) => Some(None),
             Some(Some(url)) => Some(Some(LogoUpload::from_data_url("logo", &url)?)),
         },
+        accent_color: match body.accent_color {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(c)) => Some(Some(AccentColor::parse("accent_color", &c)?)),
+        },
+        white_label: body.white_label,
     };
     let team = service::update(&*state.store, &*state.report_files, &caller.actor(), changes).await?;
     Ok(Json(views::Team::from(&team)))

@@ -124,6 +124,10 @@ pub struct Team {
     pub language: domain::Language,
     /// Where the logo is served (`/v1/team/logo`), or `null` when there is none.
     pub logo: Option<String>,
+    /// The colour the team's reports are drawn in (`#rrggbb`), or `null` for Herald's.
+    pub accent_color: Option<String>,
+    /// The team's reports carry no mention of Herald.
+    pub white_label: bool,
     pub created_at: DateTime<Utc>,
     /// Bumped by every change of the team.
     pub version: u64,
@@ -137,6 +141,8 @@ impl From<&domain::Team> for Team {
             time_zone: t.time_zone.name().to_owned(),
             language: t.language,
             logo: t.logo.as_ref().map(|_| "/v1/team/logo".to_owned()),
+            accent_color: t.brand.accent_color.as_ref().map(|c| c.as_str().to_owned()),
+            white_label: t.brand.white_label,
             created_at: t.created_at,
             version: t.version,
         }

@@ -245,7 +245,6 @@ pub fn check_first_comment(platform: Platform, comment: &str) -> Option<LimitVio
     })
 }
 
-/// The platform's name as its users write it.
 /// The network's name as people write it: `Bluesky`, `LinkedIn`.
 pub fn display_name(platform: Platform) -> &'static str {
     match platform {

@@ -23,7 +23,7 @@ pub async fn ensure_team(
         return Ok((team, false));
     }
     let team =
-        Team { language: Default::default(), logo: None, version: 0, id: id.clone(), name: id.to_string(), time_zone, created_at: clock.now(), calendar_token_hash: None, watch_terms: vec![], report_schedule: Default::default() };
+        Team { language: Default::default(), logo: None, brand: Default::default(), version: 0, id: id.clone(), name: id.to_string(), time_zone, created_at: clock.now(), calendar_token_hash: None, watch_terms: vec![], report_schedule: Default::default() };
     match store.create_team(&team).await {
         Ok(()) => Ok((team, true)),
         // Someone created it between our read and our write: theirs stands.

@@ -662,7 +662,7 @@ mod tests {
             let events = Arc::new(MemorySink::default());
             let adapter = Arc::new(Batched::default());
             let tokens = Arc::new(Renewing::default());
-            let team = Team { language: Default::default(), logo: None, version: 0,
+            let team = Team { language: Default::default(), logo: None, brand: Default::default(), version: 0,
                 id: TeamId::parse("team", "cafe").unwrap(),
                 name: "Café".into(),
                 time_zone: chrono_tz::Europe::Paris,

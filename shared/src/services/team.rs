@@ -1,4 +1,4 @@
-//! The team's own settings: its name, time zone, language and logo (`GET/PATCH /v1/team`).
+//! The team's own settings: its name, time zone, language, logo and brand (accent colour, white label) (`GET/PATCH /v1/team`).
 //!
 //! The zone is the one reports and schedules are read in: changing it moves the next scheduled
 //! reports with it (a report's id comes from its period, so a run already made in the old zone
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::reports::ReportFiles;
 use super::{Actor, ServiceError};
-use crate::domain::{Language, Logo, Role, Team, ValidationError};
+use crate::domain::{AccentColor, Language, Logo, Role, Team, ValidationError};
 use crate::store::{Store, StoreError};
 
 /// The largest logo Herald keeps.
@@ -30,6 +30,9 @@ pub struct TeamChanges {
     pub language: Option<Language>,
     /// `Some(None)` removes the logo; `Some(Some(_))` replaces it.
     pub logo: Option<Option<LogoUpload>>,
+    /// `Some(None)` goes back to Herald's colour.
+    pub accent_color: Option<Option<AccentColor>>,
+    pub white_label: Option<bool>,
 }
 
 /// A logo as it arrives: its bytes and media type, checked.
@@ -101,6 +104,12 @@ pub async fn update(
     }
     if let Some(language) = changes.language {
         team.language = language;
+    }
+    if let Some(accent) = changes.accent_color {
+        team.brand.accent_color = accent;
+    }
+    if let Some(white_label) = changes.white_label {
+        team.brand.white_label = white_label;
     }
     match changes.logo {
         None => {}

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::WebError;
 use super::form::{PageForm, csrf_field};
 use super::page::{Refusal, Screen, problem, refusal, respond, see_other, shell_signed_in, status_line};
-use crate::domain::{MonthlyReport, ReportFormat, ReportId, ReportSchedule, WeeklyReport, parse_date, parse_weekday};
+use crate::domain::{Language, MonthlyReport, ReportFormat, ReportId, ReportSchedule, WeeklyReport, parse_date, parse_weekday};
 use crate::http::{ApiError, AppState, Caller};
 use crate::services::reports::{self as service, MAX_PERIOD_DAYS, ScheduleChange, schedule::upcoming};
 use crate::store::PageRequest;
@@ -61,6 +61,9 @@ pub struct MakeForm {
     from: String,
     #[serde(default)]
     to: String,
+    /// `en`, `fr`, or empty for the team's language.
+    #[serde(default)]
+    language: String,
 }
 
 /// What the schedule form sends: a checkbox per report (absent: switched off), its day and hour.
@@ -123,6 +126,7 @@ async fn render(
     let default_make = MakeForm {
         from: (today - Duration::days(7)).format("%Y-%m-%d").to_string(),
         to: (today - Duration::days(1)).format("%Y-%m-%d").to_string(),
+        language: String::new(),
     };
     let (make, make_refusal) = match &forms.make {
         Some((f, r)) => (f, Some(r)),
@@ -185,6 +189,13 @@ async fn render(
                     label for="to" { "Last day" }
                     input #to type="date" name="to" value=(make.to) required;
                     p.hint { "Both days included, on the team's clock; at most " (MAX_PERIOD_DAYS) " days." }
+                    label for="report-language" { "Language" }
+                    select #report-language name="language" {
+                        option value="" selected[make.language.is_empty()] { "The team's language" }
+                        @for l in Language::ALL {
+                            option value=(l.as_str()) selected[make.language == l.as_str()] { (l.own_name()) }
+                        }
+                    }
                     button type="submit" { "Make the report" }
                 }
             }
@@ -287,13 +298,16 @@ async fn make(State(state): State<AppState>, PageForm { caller, form }: PageForm
     let actor = caller.actor();
     let made = async {
         let (from, to) = (parse_date("from", &form.from)?, parse_date("to", &form.to)?);
+        let language = match form.language.as_str() {
+            "" => None,
+            l => Some(Language::parse("language", l)?),
+        };
         let (report, _) = service::generate_on_demand(
             &*state.store,
             &*state.report_files,
             &*state.events,
             &actor,
-            from,
-            to,
+            service::Asked { from, to, language },
             state.clock.now(),
         )
         .await?;

@@ -22,7 +22,7 @@ use super::form::{EmptyForm, PageForm, csrf_field};
 use super::page::{Screen, respond, shell_signed_in};
 use super::page::{Refusal, problem, refusal, see_other, status_line};
 use super::reports::when;
-use crate::domain::{ApiKey, ApiKeyId, Email, Language, Member, MemberId, Role, ValidationError, parse_time_zone};
+use crate::domain::{AccentColor, ApiKey, ApiKeyId, Email, HERALD_ACCENT, Language, Member, MemberId, Role, ValidationError, parse_time_zone};
 use crate::http::{ApiError, AppState, Caller};
 use crate::services::{ServiceError, calendar, inbox, keys, people, team};
 
@@ -56,6 +56,11 @@ pub struct TeamForm {
     time_zone: String,
     #[serde(default)]
     language: String,
+    #[serde(default)]
+    accent_color: String,
+    /// A checkbox: present ("on") when ticked.
+    #[serde(default)]
+    white_label: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,8 +168,20 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
     let api_keys = allowed(keys::list_keys(&*state.store, &actor).await)?;
     let me = caller.session.as_ref().map(|s| s.member_id);
     let team_form = shown.team.as_ref().map_or_else(
-        || TeamForm { name: team.name.clone(), time_zone: tz.name().to_owned(), language: team.language.as_str().to_owned() },
-        |f| TeamForm { name: f.name.clone(), time_zone: f.time_zone.clone(), language: f.language.clone() },
+        || TeamForm {
+            name: team.name.clone(),
+            time_zone: tz.name().to_owned(),
+            language: team.language.as_str().to_owned(),
+            accent_color: team.brand.accent_color.as_ref().map_or(HERALD_ACCENT, |c| c.as_str()).to_owned(),
+            white_label: team.brand.white_label.then(|| "on".to_owned()),
+        },
+        |f| TeamForm {
+            name: f.name.clone(),
+            time_zone: f.time_zone.clone(),
+            language: f.language.clone(),
+            accent_color: f.accent_color.clone(),
+            white_label: f.white_label.clone(),
+        },
     );
     let invite_form = shown.invite.as_ref().map_or(("", "editor"), |f| (f.email.as_str(), f.role.as_str()));
     let key_form = shown.key.as_ref().map_or(("", "editor"), |f| (f.name.as_str(), f.role.as_str()));
@@ -195,8 +212,15 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
                     label for="team-language" { "Language" }
                     select #team-language name="language" {
                         @for l in Language::ALL {
-                            option value=(l.as_str()) selected[team_form.language == l.as_str()] { (language_name(l)) }
+                            option value=(l.as_str()) selected[team_form.language == l.as_str()] { (l.own_name()) }
                         }
+                    }
+                    label for="team-accent" { "Report colour" }
+                    input #team-accent type="color" name="accent_color" value=(team_form.accent_color);
+                    p.hint { "Headings and charts of the team's reports; dark enough to read on white." }
+                    label.check for="team-white-label" {
+                        input #team-white-label type="checkbox" name="white_label" checked[team_form.white_label.is_some()];
+                        " White label: reports do not mention Herald"
                     }
                     button type="submit" { "Save" }
                 }
@@ -316,13 +340,6 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
     Ok(respond(status, shell_signed_in("Settings", Some(Screen::Settings), csrf, main)))
 }
 
-fn language_name(l: Language) -> &'static str {
-    match l {
-        Language::En => "English",
-        Language::Fr => "Français",
-    }
-}
-
 fn role_select(id: &str, selected: &str) -> Markup {
     html! {
         select id=(id) name="role" {
@@ -391,7 +408,8 @@ async fn reveal(state: &AppState, caller: &Caller, secret: Secret) -> Result<Res
     render(state, caller, None, Shown { secret: Some(secret), ..Shown::default() }, StatusCode::OK).await
 }
 
-/// `POST /settings/team`: as `PATCH /v1/team` with `name`, `time_zone`, `language`.
+/// `POST /settings/team`: as `PATCH /v1/team` with `name`, `time_zone`, `language`,
+/// `accent_color` and `white_label`.
 async fn set_team(State(state): State<AppState>, PageForm { caller, form }: PageForm<TeamForm>) -> Result<Response, WebError> {
     let changes = || -> Result<team::TeamChanges, ValidationError> {
         Ok(team::TeamChanges {
@@ -399,6 +417,13 @@ async fn set_team(State(state): State<AppState>, PageForm { caller, form }: Page
             time_zone: Some(parse_time_zone("time_zone", form.time_zone.trim())?),
             language: Some(Language::parse("language", &form.language)?),
             logo: None,
+            // Herald's own colour is stored as none, so a later change of it reaches the team.
+            accent_color: Some(match form.accent_color.trim() {
+                "" => None,
+                c if c.eq_ignore_ascii_case(HERALD_ACCENT) => None,
+                c => Some(AccentColor::parse("accent_color", c)?),
+            }),
+            white_label: Some(form.white_label.is_some()),
         })
     };
     let saved = match changes() {

@@ -43,7 +43,7 @@ pub fn day(s: &str) -> NaiveDate {
 }
 
 pub fn team() -> Team {
-    Team { language: Default::default(), logo: None, version: 0,
+    Team { language: Default::default(), logo: None, brand: Default::default(), version: 0,
         id: TeamId::parse("team", "cafe").unwrap(),
         name: "Café du coin".into(),
         time_zone: chrono_tz::Europe::Paris,

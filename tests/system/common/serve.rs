@@ -124,4 +124,10 @@ impl Client {
         let text = resp.text().await.expect("a body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
+
+    /// A GET whose answer is text (a report's page).
+    pub async fn text(&self, path: &str) -> (u16, String) {
+        let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.expect("serve answers");
+        (resp.status().as_u16(), resp.text().await.expect("a body"))
+    }
 }

@@ -7,10 +7,25 @@
 use std::fmt::Write as _;
 
 use super::data::{BEST_TIME_MIN_POSTS, BestTime, InboxStats, ReportData};
-use super::html::{WEEKDAYS, esc, group, signed};
+use super::escape::esc;
+use crate::domain::Language;
+use crate::i18n::Tr;
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 const PALETTE: [&str; 10] =
     ["#2563eb", "#db2777", "#16a34a", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#dc2626", "#4b5563", "#65a30d"];
+
+/// Digits grouped with a narrow no-break space (`1 234`): the charts' axis labels until they
+/// speak the report's language.
+fn group(n: u64) -> String {
+    Tr::of(Language::Fr).int(n)
+}
+
+/// `+12`, `−3`, `0`, `—`.
+fn signed(n: Option<i64>) -> String {
+    n.map_or_else(|| "—".to_owned(), |n| Tr::of(Language::En).signed(n))
+}
 
 /// One chart: the SVG document and its caption (HTML, may be empty).
 pub struct Figure {

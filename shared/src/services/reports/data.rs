@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ChannelId, DeliveryId, MetricCounters, Platform, PostId, TeamId, ValidationError};
+use crate::domain::{ChannelId, DeliveryId, HERALD_ACCENT, Language, MetricCounters, Platform, PostId, TeamId, ValidationError};
 
 /// A weekday × hour cell needs at least this many posts before it may be recommended.
 pub const BEST_TIME_MIN_POSTS: usize = 3;
@@ -24,12 +24,6 @@ pub const MEASURE_WINDOW_DAYS: i64 = 7;
 /// The longest period a report covers.
 pub const MAX_PERIOD_DAYS: i64 = 366;
 
-/// The words the report uses for its key figure, shown in every rendering.
-pub const ENGAGEMENT_RATE_DEFINITION: &str = "Engagements are likes + reposts + replies + quotes + bookmarks + clicks, \
-whichever the network reports. A post's engagement rate is its engagements divided by its impressions where the \
-network reports impressions, otherwise by the channel's followers on the day it went out. The rate of a set of posts \
-is the sum of their engagements divided by the sum of those denominators; a post without a rate of its own (no \
-denominator, or 0 impressions) is left out of it.";
 
 /// First and last day, inclusive, in the team's zone, and the instants they span.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +93,7 @@ pub struct Kpis {
     pub impressions: Option<u64>,
     pub reach: Option<u64>,
     pub engagements: Option<u64>,
-    /// A fraction (0.034 = 3.4 %); see [`ENGAGEMENT_RATE_DEFINITION`].
+    /// A fraction (0.034 = 3.4 %); see `def-engagement-rate` in the translation files.
     pub engagement_rate: Option<f64>,
     /// Followers at the end of the day before the period (or its first measure inside it).
     pub followers_start: Option<u64>,
@@ -231,11 +225,33 @@ impl ItemsRead {
     }
 }
 
+/// How the report looks: the team's colour, logo and whether it names Herald.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportBrand {
+    /// `#rrggbb`.
+    pub accent: String,
+    pub white_label: bool,
+    /// The team's logo as a `data:` URL, drawn on the page; not in report.json.
+    #[serde(skip)]
+    pub logo_data_url: Option<String>,
+}
+
+impl Default for ReportBrand {
+    fn default() -> Self {
+        Self { accent: HERALD_ACCENT.to_owned(), white_label: false, logo_data_url: None }
+    }
+}
+
 /// Everything in a report: `report.json` is this.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportData {
     pub team_id: TeamId,
     pub team_name: String,
+    /// The language it is written in: the team's, or the one asked for.
+    #[serde(default)]
+    pub language: Language,
+    #[serde(default)]
+    pub brand: ReportBrand,
     pub time_zone: String,
     pub period: Period,
     pub previous_period: Period,
@@ -243,6 +259,8 @@ pub struct ReportData {
     /// Counters are taken as of this instant: the period's end plus the measuring window, or
     /// the generation time if earlier.
     pub measured_until: DateTime<Utc>,
+    /// The definition of the engagement rate, in the report's language (`def-engagement-rate`
+    /// in the translation files), shown in every rendering.
     pub engagement_rate_definition: String,
     pub overall: Compared<Kpis>,
     pub channels: Vec<ChannelReport>,

@@ -6,341 +6,400 @@
 use std::fmt::Write as _;
 
 use super::charts;
+use super::escape::esc;
 use super::data::{BEST_TIME_MIN_POSTS, Compared, InboxStats, Kpis, PostRow, ReportData};
+use crate::i18n::Tr;
+use crate::platforms::limits::display_name;
 
-pub(super) const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// A count, or `—` when the network does not report it.
+pub(super) fn num(tr: &Tr, n: Option<u64>) -> String {
+    n.map_or_else(|| "—".to_owned(), |n| tr.int(n))
 }
 
-pub(super) fn num(n: Option<u64>) -> String {
-    n.map_or_else(|| "—".to_owned(), group)
-}
-
-pub(super) fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push('\u{202f}');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `Thu 19 Nov 19:42` in the report's zone (UTC, said so, if the zone cannot be read).
-pub(super) fn local_time(t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+/// `28 nov. 2026 18:00` in the report's zone (UTC, said so, if the zone cannot be read).
+pub(super) fn local_time(tr: &Tr, t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
     match zone.parse::<chrono_tz::Tz>() {
-        Ok(tz) => t.with_timezone(&tz).format("%a %-d %b %H:%M").to_string(),
-        Err(_) => t.format("%a %-d %b %H:%M UTC").to_string(),
+        Ok(tz) => tr.datetime(t.with_timezone(&tz)),
+        Err(_) => format!("{} UTC", tr.datetime(t)),
     }
 }
 
-pub(super) fn pct(r: Option<f64>) -> String {
-    // A no-break space keeps "14.41 %" on one line in narrow table cells.
-    r.map_or_else(|| "—".to_owned(), |r| format!("{:.2}\u{a0}%", r * 100.0))
+pub(super) fn pct(tr: &Tr, r: Option<f64>) -> String {
+    r.map_or_else(|| "—".to_owned(), |r| tr.pct(r, 2))
 }
 
-pub(super) fn signed(n: Option<i64>) -> String {
-    match n {
-        Some(n) if n > 0 => format!("+{}", group(n as u64)),
-        Some(n) if n < 0 => format!("−{}", group(n.unsigned_abs())),
-        Some(_) => "0".to_owned(),
-        None => "—".to_owned(),
-    }
-}
-
-/// "+12 % vs previous" (or the point change for rates), empty when it cannot be said.
-pub(super) fn delta(cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
+/// "+12 % vs the previous period" (points for rates), empty when it cannot be said.
+pub(super) fn delta(tr: &Tr, cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
     match (cur, prev) {
-        (Some(c), Some(p)) if rate => format!("{:+.2} pts vs previous", (c - p) * 100.0),
-        (Some(c), Some(p)) if p != 0.0 => format!("{:+.0} % vs previous", (c - p) / p * 100.0),
-        (Some(_), Some(_)) => "previous: 0".to_owned(),
-        (Some(_), None) => "no previous figure".to_owned(),
+        (Some(c), Some(p)) if rate => tr.t_with("delta-points", &[("change", signed_dec(tr, (c - p) * 100.0, 2).into())]),
+        (Some(c), Some(p)) if p != 0.0 => tr.t_with("delta-percent", &[("change", signed_pct(tr, (c - p) / p).into())]),
+        (Some(_), Some(_)) => tr.t("delta-previous-zero"),
+        (Some(_), None) => tr.t("delta-no-previous"),
         _ => String::new(),
     }
 }
 
-pub(super) fn duration_words(secs: Option<i64>) -> String {
+/// `+1,25` / `−0,50` / `0,00`.
+fn signed_dec(tr: &Tr, x: f64, places: usize) -> String {
+    let shown = tr.dec(x, places);
+    if x > 0.0 && shown.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("+{shown}") } else { shown }
+}
+
+/// `+12 %` / `−3 %`.
+fn signed_pct(tr: &Tr, fraction: f64) -> String {
+    let shown = tr.pct(fraction, 0);
+    if fraction > 0.0 && shown.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("+{shown}") } else { shown }
+}
+
+pub(super) fn duration_words(tr: &Tr, secs: Option<i64>) -> String {
     match secs {
         None => "—".to_owned(),
-        Some(s) if s < 60 => format!("{s} s"),
-        Some(s) if s < 3600 => format!("{} min", s / 60),
-        Some(s) if s < 86_400 => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
-        Some(s) => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+        Some(s) if s < 60 => tr.t_with("duration-seconds", &[("s", s.into())]),
+        Some(s) if s < 3600 => tr.t_with("duration-minutes", &[("m", (s / 60).into())]),
+        Some(s) if s < 86_400 => tr.t_with("duration-hours", &[("h", (s / 3600).into()), ("m", format!("{:02}", s % 3600 / 60).into())]),
+        Some(s) => tr.t_with("duration-days", &[("d", (s / 86_400).into()), ("h", (s % 86_400 / 3600).into())]),
     }
 }
 
+/// A table inside a box that scrolls on narrow screens (so the page never does).
+fn table_open(h: &mut String, label: &str, headings: &[(String, bool)]) {
+    let _ = write!(h, r#"<div class="wide" tabindex="0" role="region" aria-label="{}"><table><thead><tr>"#, esc(label));
+    for (heading, numeric) in headings {
+        let class = if *numeric { r#" class="n""# } else { "" };
+        let _ = write!(h, "<th{class}>{}</th>", esc(heading));
+    }
+    h.push_str("</tr></thead><tbody>");
+}
+
+const TABLE_CLOSE: &str = "</tbody></table></div>";
+
+/// report.html in the report's language, with the team's brand.
 pub fn render_html(d: &ReportData) -> String {
+    let tr = Tr::of(d.language);
     let mut h = String::with_capacity(64 * 1024);
-    let title = format!(
-        "{} — social media report, {} to {}",
-        d.team_name,
-        d.period.from.format("%-d %b %Y"),
-        d.period.to.format("%-d %b %Y")
+    let title = tr.t_with(
+        "report-title",
+        &[("team", d.team_name.as_str().into()), ("from", tr.date(d.period.from).into()), ("to", tr.date(d.period.to).into())],
     );
+    let accent = esc(&d.brand.accent);
+    let generator = if d.brand.white_label { String::new() } else { r#"<meta name="generator" content="Herald">"#.to_owned() };
     let _ = write!(
         h,
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">{generator}
 <title>{t}</title>
 <style>
-:root {{ color-scheme: light; }}
+:root {{ color-scheme: light; --accent: {accent}; }}
 body {{ font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111827; margin: 0; background: #f9fafb; }}
-main {{ max-width: 960px; margin: 0 auto; padding: 24px; background: #fff; }}
-h1 {{ font-size: 22px; margin: 0 0 4px; }} h2 {{ font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }}
+main {{ max-width: 960px; margin: 0 auto; padding: 24px; background: #fff; border-top: 6px solid var(--accent); }}
+header.brand {{ display: flex; align-items: center; gap: 14px; }} header.brand img {{ max-height: 56px; max-width: 160px; object-fit: contain; }}
+h1 {{ font-size: 22px; margin: 0 0 4px; color: var(--accent); }} h2 {{ font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid var(--accent); padding-bottom: 4px; }}
 .muted {{ color: #6b7280; }} .small {{ font-size: 12px; }}
+.summary {{ border-left: 4px solid var(--accent); background: #f9fafb; padding: 8px 14px; margin: 12px 0; }} .summary p {{ margin: 4px 0; }}
 .cards {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 10px; }}
 .card {{ border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px; }}
 .card .v {{ font-size: 20px; font-weight: 600; }} .card .l {{ font-size: 12px; color: #6b7280; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
 th, td {{ text-align: left; padding: 4px 6px; border-bottom: 1px solid #f3f4f6; vertical-align: top; }}
 .wide {{ overflow-x: auto; }}
-.wide:focus-visible {{ outline: 3px solid #2563eb; outline-offset: 2px; }}
+.wide:focus-visible {{ outline: 3px solid var(--accent); outline-offset: 2px; }}
 @media (max-width: 760px) {{ main {{ padding: 12px; }} table {{ font-size: 12px; }} th, td {{ padding: 3px 4px; }} }}
 th {{ color: #374151; font-weight: 600; }} td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td.text {{ min-width: 180px; max-width: 360px; overflow-wrap: anywhere; }}
 svg {{ width: 100%; height: auto; display: block; }}
 figure {{ margin: 8px 0 16px; break-inside: avoid; page-break-inside: avoid; }} figcaption {{ font-size: 12px; color: #6b7280; }}
 section, table, .cards {{ break-inside: avoid; page-break-inside: avoid; }}
+footer {{ margin-top: 24px; font-size: 12px; color: #6b7280; }}
 @media print {{ body {{ background: #fff; }} main {{ padding: 0; max-width: none; }} .wide {{ overflow: visible; }} table {{ font-size: 11px; }} h2 {{ break-after: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
 @page {{ size: A4; margin: 14mm; }}
 </style></head><body><main>
-<h1>{t}</h1>
-<p class="muted">Times in {zone} · compared with {pf} to {pt} · generated {gen} · counters as measured until {mu}</p>
 "#,
+        lang = d.language.as_str(),
         t = esc(&title),
-        zone = esc(&d.time_zone),
-        pf = d.previous_period.from.format("%-d %b %Y"),
-        pt = d.previous_period.to.format("%-d %b %Y"),
-        gen = d.generated_at.format("%Y-%m-%d %H:%M UTC"),
-        mu = d.measured_until.format("%Y-%m-%d %H:%M UTC"),
+    );
+    h.push_str(r#"<header class="brand">"#);
+    if let Some(logo) = d.brand.logo_data_url.as_deref().filter(|u| u.starts_with("data:image/")) {
+        let _ = write!(h, r#"<img src="{}" alt="{}">"#, esc(logo), esc(&tr.t_with("logo-alt", &[("team", d.team_name.as_str().into())])));
+    }
+    let _ = write!(
+        h,
+        r#"<div><h1>{}</h1><p class="muted">{}</p></div></header>"#,
+        esc(&title),
+        esc(&tr.t_with(
+            "report-subtitle",
+            &[
+                ("zone", d.time_zone.as_str().into()),
+                ("prev_from", tr.date(d.previous_period.from).into()),
+                ("prev_to", tr.date(d.previous_period.to).into()),
+                ("generated", format!("{} UTC", tr.datetime(d.generated_at)).into()),
+                ("measured", format!("{} UTC", tr.datetime(d.measured_until)).into()),
+            ],
+        ))
     );
     if d.is_empty() {
-        h.push_str(r#"<p class="card"><strong>Nothing happened in this period:</strong> no post was published, no interaction came in, no incident was opened and no delivery failed.</p>"#);
+        let _ = write!(h, r#"<p class="card"><strong>{}</strong> {}</p>"#, esc(&tr.t("nothing-happened")), esc(&tr.t("nothing-happened-detail")));
     }
 
-    kpi_cards(&mut h, &d.overall, &d.inbox);
+    kpi_cards(&mut h, tr, &d.overall, &d.inbox);
 
-    h.push_str("<h2>Channels</h2>");
+    section(&mut h, tr, "section-channels");
     if d.channels.is_empty() {
-        h.push_str(r#"<p class="muted">The team has no channels.</p>"#);
+        let _ = write!(h, r#"<p class="muted">{}</p>"#, esc(&tr.t("no-channels")));
     } else {
-        h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Channels"><table><thead><tr><th>Channel</th><th>Network</th><th class="n">Posts</th><th class="n">Impressions</th><th class="n">Engagements</th><th class="n">Eng. rate</th><th class="n">Followers</th><th class="n">Growth</th><th class="n">Failed</th></tr></thead><tbody>"#);
+        let headings: Vec<(String, bool)> = [
+            ("col-channel", false),
+            ("col-network", false),
+            ("col-posts", true),
+            ("col-impressions", true),
+            ("col-engagements", true),
+            ("col-rate", true),
+            ("col-followers", true),
+            ("col-growth", true),
+            ("col-failed", true),
+        ]
+        .into_iter()
+        .map(|(id, n)| (tr.t(id), n))
+        .collect();
+        table_open(&mut h, &tr.t("section-channels"), &headings);
         for c in &d.channels {
             let k = &c.kpis.current;
             let _ = write!(
                 h,
                 r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
                 esc(&c.name),
-                c.platform.as_str(),
-                group(k.posts_published),
-                num(k.impressions),
-                num(k.engagements),
-                pct(k.engagement_rate),
-                num(k.followers_end),
-                signed(k.follower_growth),
-                k.failed_deliveries
+                esc(display_name(c.platform)),
+                tr.int(k.posts_published),
+                num(tr, k.impressions),
+                num(tr, k.engagements),
+                pct(tr, k.engagement_rate),
+                num(tr, k.followers_end),
+                k.follower_growth.map_or_else(|| "—".to_owned(), |g| tr.signed(g)),
+                tr.int(k.failed_deliveries)
             );
         }
-        h.push_str("</tbody></table></div>");
+        h.push_str(TABLE_CLOSE);
     }
 
-    h.push_str("<h2>Followers</h2>");
+    section(&mut h, tr, "section-followers");
     h.push_str(&charts::follower_chart(d).html());
-    h.push_str("<h2>Engagement per day</h2>");
+    section(&mut h, tr, "section-daily");
     h.push_str(&charts::engagement_bars(d).html());
 
-    h.push_str("<h2>Top posts</h2>");
-    post_table(&mut h, &d.top_posts, "No measured post in this period.");
-    h.push_str("<h2>Bottom posts</h2>");
-    post_table(&mut h, &d.bottom_posts, "Too few measured posts to list bottom ones apart from the top.");
+    section(&mut h, tr, "section-top");
+    post_table(&mut h, tr, &d.top_posts, &tr.t("top-empty"));
+    section(&mut h, tr, "section-bottom");
+    post_table(&mut h, tr, &d.bottom_posts, &tr.t("bottom-empty"));
 
-    h.push_str("<h2>Best time to post</h2>");
-    let _ = write!(
-        h,
-        r#"<p class="small muted">Mean engagements per post by weekday and hour, over this period and the previous one. A slot is recommended only when at least {BEST_TIME_MIN_POSTS} posts went out in it; paler cells have fewer.</p>"#
-    );
+    section(&mut h, tr, "section-best-time");
+    let _ = write!(h, r#"<p class="small muted">{}</p>"#, esc(&tr.t_with("best-time-about", &[("min", BEST_TIME_MIN_POSTS.into())])));
     h.push_str(&charts::heatmap(&d.best_time).html());
-    h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Recommended times"><table><thead><tr><th>Channel</th><th>Recommended (local time)</th></tr></thead><tbody>"#);
+    table_open(&mut h, &tr.t("col-recommended"), &[(tr.t("col-channel"), false), (tr.t("col-recommended"), false)]);
     for c in &d.channels {
         let rec = if c.best_time.recommended.is_empty() {
-            esc(c.best_time.note.as_deref().unwrap_or(""))
+            tr.t_with("best-time-not-enough", &[("min", BEST_TIME_MIN_POSTS.into()), ("sample", c.best_time.sample.into())])
         } else {
             c.best_time
                 .recommended
                 .iter()
                 .map(|cell| {
-                    format!(
-                        "{} {:02}:00 ({:.1} eng./post, {} posts)",
-                        WEEKDAYS[cell.weekday as usize % 7],
-                        cell.hour,
-                        cell.mean_engagements,
-                        cell.posts
+                    tr.t_with(
+                        "recommended-slot",
+                        &[
+                            ("weekday", tr.weekday_short(cell.weekday).into()),
+                            ("hour", format!("{:02}:00", cell.hour).into()),
+                            ("mean", tr.dec(cell.mean_engagements, 1).into()),
+                            ("posts", cell.posts.into()),
+                        ],
                     )
                 })
                 .collect::<Vec<_>>()
                 .join(" · ")
         };
-        let _ = write!(h, "<tr><td>{}</td><td>{rec} <span class=\"muted small\">{}</span></td></tr>", esc(&c.name), esc(&c.best_time.time_zone));
+        let _ = write!(h, "<tr><td>{}</td><td>{} <span class=\"muted small\">{}</span></td></tr>", esc(&c.name), esc(&rec), esc(&c.best_time.time_zone));
     }
-    h.push_str("</tbody></table></div>");
+    h.push_str(TABLE_CLOSE);
 
-    h.push_str("<h2>Inbox</h2>");
-    inbox(&mut h, &d.inbox);
+    section(&mut h, tr, "section-inbox");
+    inbox(&mut h, tr, &d.inbox);
     h.push_str(&charts::sentiment_bar(&d.inbox.current).html());
 
-    h.push_str("<h2>Crisis incidents</h2>");
+    section(&mut h, tr, "section-incidents");
     if d.incidents.is_empty() {
-        let _ = write!(h, r#"<p>None in this period <span class="muted">(previous period: {}).</span></p>"#, d.incidents_previous);
+        let _ = write!(h, "<p>{}</p>", esc(&tr.t_with("incidents-none", &[("previous", d.incidents_previous.into())])));
     } else {
-        h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Crisis incidents"><table><thead><tr><th>Channel</th><th>Opened</th><th>Closed</th><th class="n">Negatives</th><th class="n">Usually</th></tr></thead><tbody>"#);
+        let headings = [
+            (tr.t("col-channel"), false),
+            (tr.t("col-opened"), false),
+            (tr.t("col-closed"), false),
+            (tr.t("col-negatives"), true),
+            (tr.t("col-usual"), true),
+        ];
+        table_open(&mut h, &tr.t("section-incidents"), &headings);
         for i in &d.incidents {
             let _ = write!(
                 h,
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
                 esc(&i.channel),
-                local_time(i.opened_at, &d.time_zone),
-                i.closed_at.map_or_else(|| "still open".to_owned(), |t| local_time(t, &d.time_zone)),
-                i.negatives_in_window,
-                usually(i.expected)
+                esc(&local_time(tr, i.opened_at, &d.time_zone)),
+                esc(&i.closed_at.map_or_else(|| tr.t("still-open"), |t| local_time(tr, t, &d.time_zone))),
+                tr.int(u64::from(i.negatives_in_window)),
+                esc(&usually(tr, i.expected))
             );
         }
-        let _ = write!(h, r#"</tbody></table></div><p class="small muted">Previous period: {}.</p>"#, d.incidents_previous);
+        h.push_str(TABLE_CLOSE);
+        let _ = write!(h, r#"<p class="small muted">{}</p>"#, esc(&tr.t_with("incidents-previous", &[("previous", d.incidents_previous.into())])));
     }
 
-    h.push_str("<h2>Failed deliveries</h2>");
+    section(&mut h, tr, "section-failed");
     if d.failed_deliveries.is_empty() {
-        h.push_str("<p>None.</p>");
+        let _ = write!(h, "<p>{}</p>", esc(&tr.t("failed-none")));
     } else {
-        h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Failed deliveries"><table><thead><tr><th>Channel</th><th>Scheduled</th><th class="n">Attempts</th><th>Reason</th></tr></thead><tbody>"#);
+        let headings = [(tr.t("col-channel"), false), (tr.t("col-scheduled"), false), (tr.t("col-attempts"), true), (tr.t("col-reason"), false)];
+        table_open(&mut h, &tr.t("section-failed"), &headings);
         for f in &d.failed_deliveries {
             let _ = write!(
                 h,
                 r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td></tr>"#,
                 esc(&f.channel),
-                local_time(f.publish_at, &d.time_zone),
+                esc(&local_time(tr, f.publish_at, &d.time_zone)),
                 f.attempts,
                 esc(f.reason.as_deref().unwrap_or(""))
             );
         }
-        h.push_str("</tbody></table></div>");
+        h.push_str(TABLE_CLOSE);
     }
 
+    section(&mut h, tr, "section-definitions");
     let _ = write!(
         h,
-        r#"<h2>Definitions</h2><p class="small">{}</p><p class="small">Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Answered and median first response count the answers given through Herald before the period ended, so making the same period again later gives the same figures; half the answered interactions got their first answer faster than the median. Open items: interactions of the period still open or assigned when the report was made. The per-post table is in report.csv; everything is in report.json.</p>
-<p class="small muted">Read {} items to make this report.</p>
-</main></body></html>
-"#,
+        r#"<p class="small">{}</p><p class="small">{}</p><p class="small">{}</p>"#,
         esc(&d.engagement_rate_definition),
-        d.items_read.total()
+        esc(&tr.t("definitions")),
+        esc(&tr.t("definitions-files"))
     );
+    if !d.brand.white_label {
+        let _ = write!(h, "<footer>{}</footer>", esc(&tr.t("made-with-herald")));
+    }
+    h.push_str("\n</main></body></html>\n");
     h
 }
 
-fn kpi_cards(h: &mut String, k: &Compared<Kpis>, inbox: &Compared<InboxStats>) {
+fn section(h: &mut String, tr: &Tr, id: &str) {
+    let _ = write!(h, "<h2>{}</h2>", esc(&tr.t(id)));
+}
+
+fn kpi_cards(h: &mut String, tr: &Tr, k: &Compared<Kpis>, inbox: &Compared<InboxStats>) {
     let (c, p) = (&k.current, &k.previous);
     let f = |v: Option<u64>| v.map(|v| v as f64);
+    let previous = |value: String| tr.t_with("previous-value", &[("value", value.into())]);
     let cards = [
-        ("Posts published", group(c.posts_published), delta(Some(c.posts_published as f64), Some(p.posts_published as f64), false)),
-        ("Impressions", num(c.impressions), delta(f(c.impressions), f(p.impressions), false)),
-        ("Reach", num(c.reach), delta(f(c.reach), f(p.reach), false)),
-        ("Engagements", num(c.engagements), delta(f(c.engagements), f(p.engagements), false)),
-        ("Engagement rate", pct(c.engagement_rate), delta(c.engagement_rate, p.engagement_rate, true)),
-        ("Follower growth", signed(c.follower_growth), format!("previous: {}", signed(p.follower_growth))),
+        ("kpi-posts", tr.int(c.posts_published), delta(tr, Some(c.posts_published as f64), Some(p.posts_published as f64), false)),
+        ("kpi-impressions", num(tr, c.impressions), delta(tr, f(c.impressions), f(p.impressions), false)),
+        ("kpi-reach", num(tr, c.reach), delta(tr, f(c.reach), f(p.reach), false)),
+        ("kpi-engagements", num(tr, c.engagements), delta(tr, f(c.engagements), f(p.engagements), false)),
+        ("kpi-rate", pct(tr, c.engagement_rate), delta(tr, c.engagement_rate, p.engagement_rate, true)),
         (
-            "Interactions",
-            group(inbox.current.total),
-            delta(Some(inbox.current.total as f64), Some(inbox.previous.total as f64), false),
+            "kpi-growth",
+            c.follower_growth.map_or_else(|| "—".to_owned(), |g| tr.signed(g)),
+            previous(p.follower_growth.map_or_else(|| "—".to_owned(), |g| tr.signed(g))),
         ),
         (
-            "Median first response",
-            duration_words(inbox.current.median_first_response_seconds),
-            format!("previous: {}", duration_words(inbox.previous.median_first_response_seconds)),
+            "kpi-interactions",
+            tr.int(inbox.current.total),
+            delta(tr, Some(inbox.current.total as f64), Some(inbox.previous.total as f64), false),
         ),
-        ("Failed deliveries", group(c.failed_deliveries), format!("previous: {}", p.failed_deliveries)),
+        (
+            "kpi-median-response",
+            duration_words(tr, inbox.current.median_first_response_seconds),
+            previous(duration_words(tr, inbox.previous.median_first_response_seconds)),
+        ),
+        ("kpi-failed", tr.int(c.failed_deliveries), previous(tr.int(p.failed_deliveries))),
     ];
     h.push_str(r#"<section class="cards">"#);
     for (label, value, change) in cards {
-        let _ = write!(h, r#"<div class="card"><div class="l">{label}</div><div class="v">{value}</div><div class="small muted">{}</div></div>"#, esc(&change));
+        let _ = write!(
+            h,
+            r#"<div class="card"><div class="l">{}</div><div class="v">{}</div><div class="small muted">{}</div></div>"#,
+            esc(&tr.t(label)),
+            esc(&value),
+            esc(&change)
+        );
     }
     h.push_str("</section>");
 }
 
-fn post_table(h: &mut String, rows: &[PostRow], empty: &str) {
+fn post_table(h: &mut String, tr: &Tr, rows: &[PostRow], empty: &str) {
     if rows.is_empty() {
         let _ = write!(h, r#"<p class="muted">{}</p>"#, esc(empty));
         return;
     }
-    h.push_str(r#"<div class="wide" tabindex="0" role="region" aria-label="Posts"><table><thead><tr><th>Published</th><th>Channel</th><th>Post</th><th class="n">Likes</th><th class="n">Reposts</th><th class="n">Replies</th><th class="n">Quotes, saves, clicks</th><th class="n">Engagements</th><th class="n">Rate</th></tr></thead><tbody>"#);
+    let headings: Vec<(String, bool)> = [
+        ("col-published", false),
+        ("col-channel", false),
+        ("col-post", false),
+        ("col-likes", true),
+        ("col-reposts", true),
+        ("col-replies", true),
+        ("col-other", true),
+        ("col-engagements", true),
+        ("col-rate", true),
+    ]
+    .into_iter()
+    .map(|(id, n)| (tr.t(id), n))
+    .collect();
+    table_open(h, &tr.t("col-post"), &headings);
     for r in rows {
         let text: String = r.text.chars().take(140).collect();
         let text = if r.text.chars().count() > 140 { format!("{text}…") } else { text };
         let link = match &r.url {
-            Some(u) if u.starts_with("https://") => format!(r#" <a href="{}">link</a>"#, esc(u)),
+            Some(u) if u.starts_with("https://") => {
+                format!(r#" <a href="{}">{}</a>"#, esc(u), esc(&tr.t_with("view-post", &[("network", display_name(r.platform).into())])))
+            }
             _ => String::new(),
         };
         let _ = write!(
             h,
             r#"<tr><td>{}</td><td>{}</td><td class="text">{}{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
-            esc(&r.published_local),
+            esc(&chrono::NaiveDateTime::parse_from_str(&r.published_local, "%Y-%m-%d %H:%M").map_or_else(|_| r.published_local.clone(), |t| tr.naive_datetime(t))),
             esc(&r.channel),
             esc(&text),
-            num(r.counters.likes),
-            num(r.counters.reposts),
-            num(r.counters.replies),
-            num(other_engagements(&r.counters)),
-            num(r.engagements),
-            pct(r.engagement_rate)
+            num(tr, r.counters.likes),
+            num(tr, r.counters.reposts),
+            num(tr, r.counters.replies),
+            num(tr, other_engagements(&r.counters)),
+            num(tr, r.engagements),
+            pct(tr, r.engagement_rate)
         );
     }
-    h.push_str("</tbody></table></div>");
+    h.push_str(TABLE_CLOSE);
 }
 
-fn inbox(h: &mut String, i: &Compared<InboxStats>) {
+fn inbox(h: &mut String, tr: &Tr, i: &Compared<InboxStats>) {
     let (c, p) = (&i.current, &i.previous);
     let kinds = |s: &InboxStats| {
         if s.by_kind.is_empty() {
             "—".to_owned()
         } else {
-            s.by_kind.iter().map(|(k, n)| format!("{} {n}", k.replace('_', " "))).collect::<Vec<_>>().join(", ")
+            s.by_kind
+                .iter()
+                .map(|(k, n)| tr.t_with(&format!("kind-{}", k.replace('_', "-")), &[("n", (*n).into())]))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
-    let _ = write!(
-        h,
-        r#"<div class="wide" tabindex="0" role="region" aria-label="This period against the previous one"><table><thead><tr><th></th><th class="n">This period</th><th class="n">Previous</th></tr></thead><tbody>
-<tr><td>Interactions received</td><td class="n">{}</td><td class="n">{}</td></tr>
-<tr><td>By kind</td><td class="n">{}</td><td class="n">{}</td></tr>
-<tr><td>Answered through Herald</td><td class="n">{}</td><td class="n">{}</td></tr>
-<tr><td>Median first response</td><td class="n">{}</td><td class="n">{}</td></tr>
-<tr><td>Still open or assigned (when made)</td><td class="n">{}</td><td class="n">{}</td></tr>
-</tbody></table></div>"#,
-        c.total,
-        p.total,
-        esc(&kinds(c)),
-        esc(&kinds(p)),
-        c.answered,
-        p.answered,
-        duration_words(c.median_first_response_seconds),
-        duration_words(p.median_first_response_seconds),
-        c.open_items,
-        p.open_items
-    );
+    table_open(h, &tr.t("section-inbox"), &[(String::new(), false), (tr.t("this-period"), true), (tr.t("previous-period"), true)]);
+    let rows = [
+        ("inbox-received", tr.int(c.total), tr.int(p.total)),
+        ("inbox-by-kind", kinds(c), kinds(p)),
+        ("inbox-answered", tr.int(c.answered), tr.int(p.answered)),
+        ("inbox-median", duration_words(tr, c.median_first_response_seconds), duration_words(tr, p.median_first_response_seconds)),
+        ("inbox-open", tr.int(c.open_items), tr.int(p.open_items)),
+    ];
+    for (label, now, before) in rows {
+        let _ = write!(h, r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#, esc(&tr.t(label)), esc(&now), esc(&before));
+    }
+    h.push_str(TABLE_CLOSE);
 }
 
 /// What a post's engagements count beyond its likes, reposts and replies (quotes, saves,
@@ -349,14 +408,15 @@ pub(super) fn other_engagements(c: &crate::domain::MetricCounters) -> Option<u64
     [c.quotes, c.bookmarks, c.clicks].into_iter().flatten().reduce(u64::saturating_add)
 }
 
-/// The negatives a channel usually has in the window, as the incidents table says it (HTML).
-pub(super) fn usually(expected: f64) -> String {
-    if expected < 0.1 { "&lt;\u{a0}0.1".to_owned() } else { format!("{expected:.1}") }
+/// The negatives a channel usually has in the crisis window, in words ("almost none" below 0.1).
+pub(super) fn usually(tr: &Tr, expected: f64) -> String {
+    if expected < 0.1 { tr.t("usual-almost-none") } else { tr.dec(expected, 1) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Language;
 
     #[test]
     fn a_post_row_adds_up_to_its_engagements() {
@@ -376,17 +436,22 @@ mod tests {
     }
 
     #[test]
-    fn an_almost_zero_expectation_is_said_in_escaped_html() {
-        assert_eq!(usually(0.02), "&lt;\u{a0}0.1");
-        assert_eq!(usually(2.345), "2.3");
+    fn an_almost_zero_expectation_is_said_in_words() {
+        let (en, fr) = (Tr::of(Language::En), Tr::of(Language::Fr));
+        assert_eq!(usually(en, 0.02), "almost none");
+        assert_eq!(usually(fr, 0.02), "presque aucun");
+        assert_eq!(usually(fr, 2.345), "2,3");
     }
 
     #[test]
     fn text_is_escaped_and_numbers_grouped() {
         assert_eq!(esc(r#"<script>"a" & 'b'"#), "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;");
-        assert_eq!(group(1234567), "1\u{202f}234\u{202f}567");
-        assert_eq!(signed(Some(-12)), "−12");
-        assert_eq!(pct(Some(0.0345)), "3.45\u{a0}%");
-        assert_eq!(duration_words(Some(5400)), "1 h 30 min");
+        let (en, fr) = (Tr::of(Language::En), Tr::of(Language::Fr));
+        assert_eq!(pct(en, Some(0.0345)), "3.45%");
+        assert_eq!(pct(fr, Some(0.0345)), "3,45\u{a0}%");
+        assert_eq!(duration_words(en, Some(5400)), "1 h 30 min");
+        assert_eq!(duration_words(fr, Some(2 * 86_400 + 3600)), "2 j 1 h");
+        assert_eq!(delta(en, Some(0.05), Some(0.04), true), "+1.00 pts vs the previous period");
+        assert_eq!(delta(fr, Some(95.0), Some(100.0), false), "−5\u{a0}% par rapport à la période précédente");
     }
 }

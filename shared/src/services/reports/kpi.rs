@@ -3,7 +3,7 @@
 //! ([`Kpis`]), best times, top and bottom posts, engagement day by day, follower counts from the
 //! roll-ups ([`Measures`]) and the inbox figures ([`Tally`]). Every rate in a report comes from
 //! [`engagement_rate`]; the report's words for it are
-//! [`ENGAGEMENT_RATE_DEFINITION`](super::ENGAGEMENT_RATE_DEFINITION).
+//! the definition in the translation files (`def-engagement-rate`).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -13,6 +13,7 @@
 mod charts;
 mod csv;
 mod data;
+mod escape;
 pub(crate) use data::midnight;
 mod files;
 mod html;
@@ -27,7 +28,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::domain::{ChannelId, Report, ReportFormat, ReportId};
+use crate::domain::{ChannelId, Language, Report, ReportFormat, ReportId};
 use crate::store::{PageRequest, Store};
 
 use super::{Actor, ServiceError};
@@ -35,8 +36,8 @@ use super::{Actor, ServiceError};
 pub use self::csv::render_csv;
 pub use self::data::{
     BEST_TIME_MIN_POSTS, BEST_TIME_RECOMMENDATIONS, BestTime, Cell, ChannelReport, Compared, DayRow,
-    ENGAGEMENT_RATE_DEFINITION, FailedRow, InboxStats, IncidentRow, ItemsRead, Kpis, MAX_PERIOD_DAYS, MEASURE_WINDOW_DAYS,
-    Period, PostRow, ReportData, TOP_POSTS,
+    FailedRow, InboxStats, IncidentRow, ItemsRead, Kpis, MAX_PERIOD_DAYS, MEASURE_WINDOW_DAYS,
+    Period, PostRow, ReportBrand, ReportData, TOP_POSTS,
 };
 #[cfg(feature = "aws")]
 pub use self::files::S3ReportFiles;
@@ -114,11 +115,10 @@ pub async fn generate(
     store: &dyn Store,
     files: &dyn ReportFiles,
     actor: &Actor,
-    from: NaiveDate,
-    to: NaiveDate,
+    asked: Asked,
     now: DateTime<Utc>,
 ) -> Result<(Report, ReportData), ServiceError> {
-    generate_as(store, files, actor, from, to, now, ReportId::new()).await
+    generate_as(store, files, actor, asked, now, ReportId::new()).await
 }
 
 /// A report asked for now (`POST /v1/reports`, the Reports page's form): contributors and
@@ -128,12 +128,12 @@ pub async fn generate_on_demand(
     files: &dyn ReportFiles,
     events: &dyn crate::events::EventSink,
     actor: &Actor,
-    from: NaiveDate,
-    to: NaiveDate,
+    asked: Asked,
     now: DateTime<Utc>,
 ) -> Result<(Report, ReportData), ServiceError> {
     actor.require(crate::domain::Role::Contributor, "viewers can read reports but not generate them")?;
-    let (report, data) = generate(store, files, actor, from, to, now).await?;
+    let (report, data) = generate(store, files, actor, asked, now).await?;
+    let Asked { from, to, .. } = asked;
     let links: BTreeMap<&str, String> = ReportFormat::ALL
         .into_iter()
         .filter(|f| report.files.contains_key(f))
@@ -153,18 +153,19 @@ pub fn file_link(id: ReportId, format: ReportFormat) -> String {
 }
 
 /// [`generate`] under a chosen id (the scheduled round derives it from the team and period,
-/// so a second run of the same hour finds the report it made).
+/// so a second run of the same hour finds the report it made), in the team's language unless
+/// another is asked for.
 async fn generate_as(
     store: &dyn Store,
     files: &dyn ReportFiles,
     actor: &Actor,
-    from: NaiveDate,
-    to: NaiveDate,
+    asked: Asked,
     now: DateTime<Utc>,
     id: ReportId,
 ) -> Result<(Report, ReportData), ServiceError> {
     let team = actor.team(store).await?;
-    let data = build(store, &team, from, to, now).await?;
+    let data = build_branded(store, files, &team, asked, now).await?;
+    let Asked { from, to, .. } = asked;
     let mut stored = BTreeMap::new();
     for (format, bytes) in render_all(&data) {
         let key = format!("reports/{}/{id}/{}", team.id, format.file_name());
@@ -174,6 +175,58 @@ async fn generate_as(
     let report = Report { id, team_id: team.id.clone(), period_start: from, period_end: to, created_at: now, files: stored };
     store.put_report(&report).await?;
     Ok((report, data))
+}
+
+/// What a report is asked for: its days (inclusive, in the team's zone) and, when not the
+/// team's, its language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub language: Option<Language>,
+}
+
+impl Asked {
+    /// `[from, to]` in the team's language.
+    pub fn days(from: NaiveDate, to: NaiveDate) -> Self {
+        Self { from, to, language: None }
+    }
+}
+
+/// [`build`] in the language asked for (the team's by default), with the team's logo read for
+/// the page.
+pub async fn build_branded(
+    store: &dyn Store,
+    files: &dyn ReportFiles,
+    team: &crate::domain::Team,
+    asked: Asked,
+    now: DateTime<Utc>,
+) -> Result<ReportData, ServiceError> {
+    let mut team = team.clone();
+    if let Some(language) = asked.language {
+        team.language = language;
+    }
+    let mut data = build(store, &team, asked.from, asked.to, now).await?;
+    data.brand.logo_data_url = logo_data_url(files, &team).await;
+    Ok(data)
+}
+
+/// The team's logo as a `data:` URL for the page. A logo that cannot be read leaves the report
+/// without it (and says so in the log) rather than failing the report.
+async fn logo_data_url(files: &dyn ReportFiles, team: &crate::domain::Team) -> Option<String> {
+    use base64::Engine as _;
+    let logo = team.logo.as_ref()?;
+    match files.get(&logo.key).await {
+        Ok(Some(bytes)) => Some(format!("data:{};base64,{}", logo.content_type, base64::engine::general_purpose::STANDARD.encode(bytes))),
+        Ok(None) => {
+            tracing::warn!(key = %logo.key, "the team's logo file is missing; the report is made without it");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(key = %logo.key, error = %e, "the team's logo could not be read; the report is made without it");
+            None
+        }
+    }
 }
 
 /// One rendering of a stored report: its bytes, or `NotFound`.
@@ -352,7 +405,7 @@ pub async fn scheduled_round(
                 role: crate::domain::Role::Admin,
                 key_id: crate::domain::ApiKeyId::derived("report-generator"),
             };
-            match generate_as(store, files, &actor, run.from, run.to, now, id).await {
+            match generate_as(store, files, &actor, Asked::days(run.from, run.to), now, id).await {
                 Ok((report, _)) => {
                     summary.generated += 1;
                     let files: BTreeMap<&str, &String> = report.files.iter().map(|(f, k)| (f.file_name(), k)).collect();

@@ -22,9 +22,39 @@ use typst_layout::PagedDocument;
 
 use super::charts::{self, Figure};
 use super::data::{BEST_TIME_MIN_POSTS, Compared, InboxStats, Kpis, PostRow, ReportData};
-use super::html::{WEEKDAYS, delta, duration_words, group, local_time, num, other_engagements, pct, signed, usually};
+use super::html::{self, other_engagements};
+use crate::domain::Language;
+use crate::i18n::Tr;
 
 const TEMPLATE: &str = include_str!("report.typ");
+
+// The PDF speaks English for now, its numbers and dates too, as its words do ([`english_words`]):
+// report.html's formatting in English. To follow the report's language, give `Tr::of(d.language)`
+// here and fill the words from the translator.
+fn en() -> &'static Tr {
+    Tr::of(Language::En)
+}
+fn group(n: u64) -> String {
+    en().int(n)
+}
+fn signed(n: Option<i64>) -> String {
+    n.map_or_else(|| "—".to_owned(), |n| en().signed(n))
+}
+fn num(n: Option<u64>) -> String {
+    html::num(en(), n)
+}
+fn pct(r: Option<f64>) -> String {
+    html::pct(en(), r)
+}
+fn delta(cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
+    html::delta(en(), cur, prev, rate)
+}
+fn duration_words(secs: Option<i64>) -> String {
+    html::duration_words(en(), secs)
+}
+fn local_time(t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+    html::local_time(en(), t, zone)
+}
 
 /// Every word of the PDF, by key, as `/words.json` gives them to the template. Some carry
 /// `{placeholders}` that are filled here, before the values go into `/data.json`.
@@ -38,6 +68,7 @@ pub fn english_words() -> PdfWords {
         ("heading", "Social media report, {from} to {to}"),
         ("subtitle", "Times in {zone} · compared with {prev_from} to {prev_to} · counters as measured until {measured}"),
         ("generated", "Made by Herald on {at}"),
+        ("generated_white_label", "Made on {at}"),
         ("page", "Page {n} of {total}"),
         ("date", "%-d %b %Y"),
         ("nothing_happened", "Nothing happened in this period: no post was published, no interaction came in, no incident was opened and no delivery failed."),
@@ -80,7 +111,6 @@ pub fn english_words() -> PdfWords {
         ("previous", "Previous"),
         ("interactions_received", "Interactions received"),
         ("by_kind", "By kind"),
-        ("answered", "Answered through Herald"),
         ("open_items", "Still open or assigned (when made)"),
         ("incidents", "Crisis incidents"),
         ("incidents_none", "None in this period (previous period: {previous})."),
@@ -95,11 +125,15 @@ pub fn english_words() -> PdfWords {
         ("reason", "Reason"),
         ("none", "None."),
         ("definitions", "Definitions"),
-        ("definitions_more", "Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Answered and median first response count the answers given through Herald before the period ended, so making the same period again later gives the same figures; half the answered interactions got their first answer faster than the median. Open items: interactions of the period still open or assigned when the report was made. The per-post table is in report.csv; everything is in report.json."),
         ("items_read", "Read {items} items to make this report."),
     ]
     .into_iter()
     .map(|(k, v)| (k, v.to_owned()))
+    .chain([
+        // Said as report.html says them (and naming no product: a white-label report is read too).
+        ("answered", en().t("inbox-answered")),
+        ("definitions_more", format!("{} {}", en().t("definitions"), en().t("definitions-files"))),
+    ])
     .collect()
 }
 
@@ -162,6 +196,8 @@ fn describe(world: Option<&ReportWorld>, errors: &[SourceDiagnostic]) -> String 
 #[derive(Serialize)]
 struct View {
     lang: &'static str,
+    /// The team's accent colour, `#rrggbb`: headings' rules and the top border.
+    accent: String,
     title: String,
     team: String,
     period: String,
@@ -263,8 +299,8 @@ impl View {
                     .iter()
                     .map(|cell| {
                         let (mean, posts) = (format!("{:.1}", cell.mean_engagements), cell.posts.to_string());
-                        let day = WEEKDAYS.get(cell.weekday as usize).copied().unwrap_or("?");
-                        fill(&word("slot"), &[("day", day), ("hour", &format!("{:02}", cell.hour)), ("mean", &mean), ("posts", &posts)])
+                        let day = en().weekday_short(cell.weekday);
+                        fill(&word("slot"), &[("day", &day), ("hour", &format!("{:02}", cell.hour)), ("mean", &mean), ("posts", &posts)])
                     })
                     .collect::<Vec<_>>();
                 let said = match slots.is_empty() {
@@ -284,7 +320,7 @@ impl View {
                     local_time(i.opened_at, &d.time_zone),
                     i.closed_at.map_or_else(|| word("still_open"), |t| local_time(t, &d.time_zone)),
                     i.negatives_in_window.to_string(),
-                    plain(&usually(i.expected)),
+                    html::usually(en(), i.expected),
                 ]
             })
             .collect();
@@ -297,12 +333,17 @@ impl View {
             .collect();
         View {
             lang: "en",
+            accent: Some(d.brand.accent.clone()).filter(|c| is_hex_colour(c)).unwrap_or_else(|| "#2563eb".to_owned()),
             title: format!("{} — {heading}", d.team_name),
             team: d.team_name.clone(),
             period: format!("{from} – {to}"),
             heading,
             subtitle,
-            generated: fill(&word("generated"), &[("at", &d.generated_at.format("%Y-%m-%d %H:%M UTC").to_string())]),
+            // A white-label report does not name Herald.
+            generated: fill(
+                &word(if d.brand.white_label { "generated_white_label" } else { "generated" }),
+                &[("at", &d.generated_at.format("%Y-%m-%d %H:%M UTC").to_string())],
+            ),
             empty: d.is_empty().then(|| word("nothing_happened")),
             cards: cards(&d.overall, &d.inbox, &word),
             channels_head: words(&["channel", "network", "posts", "impressions", "engagements", "rate", "followers", "growth", "failed"]),
@@ -581,12 +622,14 @@ mod tests {
         ReportData {
             team_id: TeamId::parse("team", "cafe").expect("team"),
             team_name: "Café Lumière".to_owned(),
+            language: Language::En,
+            brand: crate::services::reports::data::ReportBrand::default(),
             time_zone: "Europe/Paris".to_owned(),
             previous_period: period.previous(zone),
             period: period.clone(),
             generated_at: utc("2027-01-11T07:00:00Z"),
             measured_until: utc("2027-01-11T07:00:00Z"),
-            engagement_rate_definition: super::super::data::ENGAGEMENT_RATE_DEFINITION.to_owned(),
+            engagement_rate_definition: en().t("def-engagement-rate"),
             overall: Compared {
                 current: Kpis { posts_published: 21, impressions: Some(44_460), reach: Some(30_000), engagements: Some(1_235), engagement_rate: Some(0.0278), follower_growth: Some(111), failed_deliveries: 1, ..Kpis::default() },
                 previous: Kpis { posts_published: 18, impressions: Some(40_000), engagements: Some(1_100), engagement_rate: Some(0.0275), follower_growth: Some(80), ..Kpis::default() },
@@ -730,6 +773,17 @@ mod tests {
         assert!(written.contains("Nomeasuredpostinthisperiod."), "{written}");
         let pdf = render_pdf(&d, &english_words()).expect("a PDF");
         assert_eq!(pages(&pdf).len(), 4, "the same sections, each saying it has nothing");
+    }
+
+    #[test]
+    fn a_white_label_report_does_not_name_herald() {
+        let mut d = sample("Hello");
+        assert!(written(&d).contains("MadebyHerald"));
+        d.brand.white_label = true;
+        d.brand.accent = "#7c2d12".to_owned();
+        let written = written(&d);
+        assert!(!written.contains("Herald"), "{written}");
+        assert!(written.contains("Madeon2027-01-11"), "{written}");
     }
 
     #[test]

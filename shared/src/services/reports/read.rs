@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures_util::stream::{StreamExt, TryStreamExt};
 
 use super::data::{
-    ChannelReport, Compared, ENGAGEMENT_RATE_DEFINITION, FailedRow, IncidentRow, ItemsRead, MEASURE_WINDOW_DAYS, Period,
-    PostRow, ReportData,
+    ChannelReport, Compared, FailedRow, IncidentRow, ItemsRead, MEASURE_WINDOW_DAYS, Period,
+    PostRow, ReportBrand, ReportData,
 };
 use super::kpi::{self, Measured, Measures, PostRate, Tally};
 use crate::domain::{Channel, ChannelId, DeliveryState, InteractionStatus, Platform, PostId, Team};
@@ -227,12 +227,18 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
     Ok(ReportData {
         team_id: team.id.clone(),
         team_name: team.name.clone(),
+        language: team.language,
+        brand: ReportBrand {
+            accent: team.brand.accent().to_owned(),
+            white_label: team.brand.white_label,
+            logo_data_url: None,
+        },
         time_zone: zone.name().to_owned(),
         period,
         previous_period: previous,
         generated_at: now,
         measured_until,
-        engagement_rate_definition: ENGAGEMENT_RATE_DEFINITION.to_owned(),
+        engagement_rate_definition: crate::i18n::Tr::of(team.language).t("def-engagement-rate"),
         overall,
         channels: channel_reports,
         posts: current.into_iter().map(|m| m.row).collect(),

@@ -1,0 +1,120 @@
+# English. How this locale writes numbers and dates (chrono patterns; month and day names come
+# from `locale-chrono`).
+locale-chrono = en_GB
+locale-decimal-separator = .
+locale-group-separator = ,
+locale-percent = {"{"}value{"}"}%
+locale-minus = −
+locale-date = %-d %b %Y
+locale-day-month = %-d %b
+locale-datetime = %-d %b %Y %H:%M
+
+posts-count = { $n ->
+    [one] { $n } post
+   *[other] { $n } posts
+}
+
+## report
+report-title = { $team } — social media report, { $from } to { $to }
+report-subtitle = Times in { $zone } · compared with { $prev_from } to { $prev_to } · made { $generated } · counters as measured until { $measured }
+logo-alt = { $team } logo
+nothing-happened = Nothing happened in this period:
+nothing-happened-detail = no post was published, no message or comment came in, no crisis alert was raised and no post failed to publish.
+this-period = This period
+previous-period = Previous period
+previous-value = previous period: { $value }
+delta-percent = { $change } vs the previous period
+delta-points = { $change } pts vs the previous period
+delta-previous-zero = previous period: 0
+delta-no-previous = no previous figure
+duration-seconds = { $s } s
+duration-minutes = { $m } min
+duration-hours = { $h } h { $m } min
+duration-days = { $d } d { $h } h
+
+kpi-posts = Posts published
+kpi-impressions = Impressions
+kpi-reach = Reach
+kpi-engagements = Engagements
+kpi-rate = Engagement rate
+kpi-growth = Follower growth
+kpi-interactions = Messages and comments
+kpi-median-response = Median first response
+kpi-failed = Posts that failed
+
+section-channels = Channels
+no-channels = The team has no channels.
+col-channel = Channel
+col-network = Network
+col-posts = Posts
+col-impressions = Impressions
+col-engagements = Engagements
+col-rate = Engagement rate
+col-followers = Followers
+col-growth = Growth
+col-failed = Failed
+
+section-followers = Followers
+section-daily = Engagement per day
+section-top = Top posts
+section-bottom = Posts that engaged least
+top-empty = No measured post in this period.
+bottom-empty = Too few measured posts to list the least engaging apart from the top ones.
+col-published = Published
+col-post = Post
+col-likes = Likes
+col-reposts = Reposts
+col-replies = Replies
+col-other = Quotes, saves, clicks
+view-post = View on { $network }
+
+section-best-time = Best time to post
+best-time-about = Average engagements per post by weekday and hour, over this period and the previous one. A time is recommended only when at least { $min } posts went out then; paler cells have fewer.
+best-time-not-enough = Not enough posts yet: no weekday and hour has { $min } measured posts ({ $sample } measured so far).
+col-recommended = Recommended times (local time)
+recommended-slot = { $weekday } { $hour } ({ $mean } engagements per post over { $posts } posts)
+
+section-inbox = Inbox
+inbox-received = Messages and comments received
+inbox-by-kind = By kind
+inbox-answered = Answered from the shared inbox
+inbox-median = Median time to a first answer
+inbox-open = Still open or assigned when the report was made
+kind-comment = { $n ->
+    [one] { $n } comment
+   *[other] { $n } comments
+}
+kind-mention = { $n ->
+    [one] { $n } mention
+   *[other] { $n } mentions
+}
+kind-reply = { $n ->
+    [one] { $n } reply
+   *[other] { $n } replies
+}
+kind-direct-message = { $n ->
+    [one] { $n } direct message
+   *[other] { $n } direct messages
+}
+
+section-incidents = Crisis alerts
+incidents-none = None in this period (previous period: { $previous }).
+incidents-previous = Previous period: { $previous }.
+col-opened = Started
+col-closed = Ended
+col-negatives = Negative messages
+col-usual = Usual level
+still-open = still open
+usual-almost-none = almost none
+
+section-failed = Posts that failed to publish
+failed-none = None.
+col-scheduled = Scheduled for
+col-attempts = Attempts
+col-reason = Reason
+
+section-definitions = How the figures are counted
+def-engagement-rate = Engagements are likes + reposts + replies + quotes + bookmarks + clicks, whichever the network reports. A post's engagement rate is its engagements divided by its impressions where the network reports impressions, otherwise by the channel's followers on the day it went out. The rate of a set of posts is the sum of their engagements divided by the sum of those denominators; a post without a rate of its own (no denominator, or 0 impressions) is left out of it.
+definitions = Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Answered and median first response count the answers given from the shared inbox before the period ended, so making the same period again later gives the same figures; half the answered messages got their first answer faster than the median. Open items: messages of the period still open or assigned when the report was made.
+definitions-files = The per-post table is in report.csv; everything is in report.json.
+made-with-herald = Made with Herald, open-source social media management.

@@ -1,0 +1,120 @@
+# Français. Comment cette langue écrit nombres et dates (motifs chrono ; noms des mois et des
+# jours par `locale-chrono`).
+locale-chrono = fr_FR
+locale-decimal-separator = ,
+locale-group-separator = {"\u202F"}
+locale-percent = {"{"}value{"}"}{"\u00A0"}%
+locale-minus = −
+locale-date = %-d %b %Y
+locale-day-month = %-d %b
+locale-datetime = %-d %b %Y %H:%M
+
+posts-count = { $n ->
+    [one] { $n } publication
+   *[other] { $n } publications
+}
+
+## report
+report-title = { $team } — rapport réseaux sociaux, du { $from } au { $to }
+report-subtitle = Heures de { $zone } · comparé au { $prev_from } – { $prev_to } · établi le { $generated } · compteurs mesurés jusqu’au { $measured }
+logo-alt = logo de { $team }
+nothing-happened = Rien ne s’est passé sur cette période :
+nothing-happened-detail = aucune publication, aucun message ni commentaire reçu, aucune alerte de crise et aucune publication en échec.
+this-period = Cette période
+previous-period = Période précédente
+previous-value = période précédente : { $value }
+delta-percent = { $change } par rapport à la période précédente
+delta-points = { $change } pts par rapport à la période précédente
+delta-previous-zero = période précédente : 0
+delta-no-previous = pas de chiffre précédent
+duration-seconds = { $s } s
+duration-minutes = { $m } min
+duration-hours = { $h } h { $m } min
+duration-days = { $d } j { $h } h
+
+kpi-posts = Publications
+kpi-impressions = Impressions
+kpi-reach = Portée
+kpi-engagements = Interactions
+kpi-rate = Taux d’engagement
+kpi-growth = Nouveaux abonnés
+kpi-interactions = Messages et commentaires
+kpi-median-response = Délai médian de réponse
+kpi-failed = Publications en échec
+
+section-channels = Comptes
+no-channels = L’équipe n’a aucun compte.
+col-channel = Compte
+col-network = Réseau
+col-posts = Publications
+col-impressions = Impressions
+col-engagements = Interactions
+col-rate = Taux d’engagement
+col-followers = Abonnés
+col-growth = Évolution
+col-failed = En échec
+
+section-followers = Abonnés
+section-daily = Interactions par jour
+section-top = Meilleures publications
+section-bottom = Publications les moins engageantes
+top-empty = Aucune publication mesurée sur cette période.
+bottom-empty = Trop peu de publications mesurées pour lister les moins engageantes en plus des meilleures.
+col-published = Publiée le
+col-post = Publication
+col-likes = J’aime
+col-reposts = Partages
+col-replies = Réponses
+col-other = Citations, enregistrements, clics
+view-post = Voir sur { $network }
+
+section-best-time = Meilleurs moments pour publier
+best-time-about = Interactions moyennes par publication selon le jour et l’heure, sur cette période et la précédente. Un créneau n’est recommandé que si au moins { $min } publications y sont parties ; les cases plus pâles en ont moins.
+best-time-not-enough = Pas encore assez de publications : aucun jour et heure ne compte { $min } publications mesurées ({ $sample } mesurées jusqu’ici).
+col-recommended = Créneaux recommandés (heure locale)
+recommended-slot = { $weekday } { $hour } ({ $mean } interactions par publication sur { $posts } publications)
+
+section-inbox = Messagerie
+inbox-received = Messages et commentaires reçus
+inbox-by-kind = Par type
+inbox-answered = Répondus depuis la messagerie partagée
+inbox-median = Délai médian avant une première réponse
+inbox-open = Encore ouverts ou attribués à la date du rapport
+kind-comment = { $n ->
+    [one] { $n } commentaire
+   *[other] { $n } commentaires
+}
+kind-mention = { $n ->
+    [one] { $n } mention
+   *[other] { $n } mentions
+}
+kind-reply = { $n ->
+    [one] { $n } réponse
+   *[other] { $n } réponses
+}
+kind-direct-message = { $n ->
+    [one] { $n } message privé
+   *[other] { $n } messages privés
+}
+
+section-incidents = Alertes de crise
+incidents-none = Aucune sur cette période (période précédente : { $previous }).
+incidents-previous = Période précédente : { $previous }.
+col-opened = Début
+col-closed = Fin
+col-negatives = Messages négatifs
+col-usual = Niveau habituel
+still-open = toujours en cours
+usual-almost-none = presque aucun
+
+section-failed = Publications en échec
+failed-none = Aucune.
+col-scheduled = Prévue le
+col-attempts = Tentatives
+col-reason = Raison
+
+section-definitions = Comment les chiffres sont calculés
+def-engagement-rate = Les interactions sont les j’aime + partages + réponses + citations + enregistrements + clics, selon ce que le réseau fournit. Le taux d’engagement d’une publication est le nombre de ses interactions divisé par ses impressions quand le réseau les fournit, sinon par le nombre d’abonnés du compte le jour de sa parution. Le taux d’un ensemble de publications est la somme de leurs interactions divisée par la somme de ces dénominateurs ; une publication sans taux propre (pas de dénominateur, ou 0 impression) n’y entre pas.
+definitions = Impressions et portée sont additionnées sur les publications dont le réseau les fournit (— quand aucun ne le fait). L’évolution des abonnés est le dernier compte de la période moins le dernier compte d’avant, sur les comptes mesurés aux deux bouts. Les réponses et le délai médian comptent les réponses faites depuis la messagerie partagée avant la fin de la période : refaire le même rapport plus tard donne les mêmes chiffres ; la moitié des messages répondus l’ont été plus vite que la médiane. Ouverts : messages de la période encore ouverts ou attribués quand le rapport a été établi.
+definitions-files = Le tableau par publication est dans report.csv ; tout le rapport est dans report.json.
+made-with-herald = Établi avec Herald, l’outil libre de gestion des réseaux sociaux.
