@@ -125,10 +125,11 @@ async fn the_hand_checked_reports_pdf_has_four_a4_pages_with_its_charts_in_colou
     assert_eq!(pages.len(), 4, "{pages:#?}");
     assert_a4_and_inked(&pages, "hand-checked");
     // The charts drawn as report.html draws them, in colour: the followers' lines and the day
-    // bars on page 2, the heatmap and the sentiment bar on page 4. Page 1 has no chart.
+    // bars on page 2, the heatmap and the sentiment bar on page 4. Page 1 has no chart (only
+    // the title and its rule in the team's accent colour).
     assert!(pages[1].coloured > 2_000, "page 2's charts: {:?}", pages[1]);
     assert!(pages[3].coloured > 2_000, "page 4's heatmap and sentiment: {:?}", pages[3]);
-    assert!(pages[0].coloured < pages[1].coloured / 10, "page 1 is figures and a table: {:?}", pages[0]);
+    assert!(pages[0].coloured * 2 < pages[1].coloured, "page 1 is figures and a table: {:?} {:?}", pages[0], pages[1]);
 }
 
 /// The check can fail: a page with nothing on it is seen as blank.
