@@ -434,20 +434,21 @@ fn screenshots() -> std::path::PathBuf {
     dir
 }
 
-/// A desktop browser window, the width of an A4 page's printable area (182 mm at 96 dpi), and
-/// the narrowest window headless Chromium opens, near a phone's (wide tables scroll inside
-/// their own box there; the page itself must not).
-const WIDTHS: [u32; 3] = [1280, 688, 500];
+/// A desktop browser window, the width of an A4 page's printable area (182 mm at 96 dpi), the
+/// narrowest window headless Chromium opens, and a phone's (390 px, laid out in a frame of that
+/// width): wide tables scroll inside their own box there, the page itself must not, and chart
+/// text stays readable.
+const WIDTHS: [u32; 4] = [1280, 688, 500, 390];
 
-fn assert_looks_right(browser: &crate::common::browser::Browser, html: &str, name: &str) {
+/// The charts' names, as a screen reader says them, in English and in French.
+const CHARTS_EN: [&str; 4] = ["Followers per channel", "Engagements per day", "Engagement by weekday and hour", "Sentiment mix"];
+const CHARTS_FR: [&str; 4] = ["Abonnés par compte", "Interactions par jour", "Interactions par jour et par heure", "Tonalité des messages"];
+
+fn assert_looks_right(browser: &crate::common::browser::Browser, html: &str, name: &str, charts: [&str; 4]) {
     for width in WIDTHS {
         let seen = browser.inspect(html, width, &screenshots(), name);
         let labels: Vec<&str> = seen.charts.iter().map(|c| c.label.as_str()).collect();
-        assert_eq!(
-            labels,
-            ["Followers per channel", "Engagements per day", "Engagement by weekday and hour", "Sentiment mix"],
-            "{name} at {width} px"
-        );
+        assert_eq!(labels, charts, "{name} at {width} px");
         assert!(seen.problems().is_empty(), "{name} at {width} px: {:#?}\nscreenshot: {}", seen.problems(), seen.screenshot.display());
         eprintln!("{name} at {width} px: fine, screenshot {}", seen.screenshot.display());
     }
@@ -457,8 +458,8 @@ fn assert_looks_right(browser: &crate::common::browser::Browser, html: &str, nam
 async fn the_hand_checked_report_has_no_empty_chart_and_fits_the_page_in_chromium() {
     let Some(browser) = crate::common::browser::Browser::find() else { return };
     let (hand_checked, d) = dataset().await;
-    assert_looks_right(&browser, &reports::render_html(&d), "hand-checked");
-    assert_looks_right(&browser, &reports::render_html(&french_branded(&hand_checked).await), "hand-checked-fr-branded");
+    assert_looks_right(&browser, &reports::render_html(&d), "hand-checked", CHARTS_EN);
+    assert_looks_right(&browser, &reports::render_html(&french_branded(&hand_checked).await), "hand-checked-fr-branded", CHARTS_FR);
 
     // An empty period: no chart is drawn as if it had data, and nothing overflows.
     let f = Fixture::new(Arc::new(SqliteStore::in_memory().unwrap())).await;
@@ -479,6 +480,7 @@ fn the_browser_check_sees_an_empty_chart_and_an_overflowing_page() {
 <figure><svg viewBox="0 0 300 100" role="img" aria-label="Axes only"><line x1="0" y1="99" x2="300" y2="99" stroke="#9ca3af"/></svg></figure>
 <figure><svg viewBox="0 0 300 100" role="img" aria-label="Grey bars"><rect x="10" y="10" width="50" height="90" fill="#d1d5db"><title>bar</title></rect></svg></figure>
 <figure><svg viewBox="0 0 300 100" role="img" aria-label="Blue bars"><rect x="10" y="10" width="50" height="90" fill="#2563eb"><title>bar</title></rect></svg></figure>
+<figure><svg viewBox="0 0 3000 100" role="img" aria-label="Tiny text"><rect x="10" y="10" width="500" height="90" fill="#2563eb"><title>bar</title></rect><text x="600" y="50" font-size="20">small</text></svg></figure>
 <table style="width:2000px"><tr><td>a table wider than the window</td></tr></table>
 </body></html>"##;
     let seen = browser.inspect(html, 800, &screenshots(), "broken");
@@ -486,6 +488,8 @@ fn the_browser_check_sees_an_empty_chart_and_an_overflowing_page() {
     assert!(problems.contains("chart 'Axes only' is empty"), "{problems}");
     assert!(problems.contains("chart 'Grey bars' shows no data on screen"), "{problems}");
     assert!(!problems.contains("Blue bars"), "{problems}");
+    assert!(problems.lines().any(|p| p.starts_with("chart 'Tiny text' has text") && p.contains("too small to read")), "{problems}");
+    assert!(!problems.contains("chart 'Blue bars' has text"), "{problems}");
     assert!(problems.contains("the page overflows at 800 px"), "{problems}");
     assert!(seen.overflowing.iter().any(|e| e.starts_with("table")), "{:?}", seen.overflowing);
 }
@@ -544,6 +548,6 @@ async fn herald_demo_writes_a_report_worth_sending() {
     assert!(french.contains(r#"<html lang="fr">"#) && french.contains("rapport réseaux sociaux"), "in French");
 
     let Some(browser) = crate::common::browser::Browser::find() else { return };
-    assert_looks_right(&browser, &english, "demo");
-    assert_looks_right(&browser, &french, "demo-fr");
+    assert_looks_right(&browser, &english, "demo", CHARTS_EN);
+    assert_looks_right(&browser, &french, "demo-fr", CHARTS_FR);
 }

@@ -56,6 +56,28 @@ async fn send_form(app: &App, path: &str, cookie: Option<&str>, body: &str) -> R
     app.send(req.body(Body::from(body.to_owned())).unwrap()).await
 }
 
+/// `who` uploads `file` (its media type and bytes) as the `logo` field of a multipart form, with
+/// `csrf` as the token and `extra` fields.
+async fn upload_logo(app: &App, who: &Person, csrf: &str, file: Option<(&str, &[u8])>, extra: &[(&str, &str)]) -> Raw {
+    const B: &str = "herald-test-boundary";
+    let mut body: Vec<u8> = format!("--{B}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").into_bytes();
+    for (name, value) in extra {
+        body.extend(format!("--{B}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").into_bytes());
+    }
+    if let Some((media_type, bytes)) = file {
+        body.extend(format!("--{B}\r\nContent-Disposition: form-data; name=\"logo\"; filename=\"logo\"\r\nContent-Type: {media_type}\r\n\r\n").into_bytes());
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{B}--\r\n").into_bytes());
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/settings/logo")
+        .header("content-type", format!("multipart/form-data; boundary={B}"))
+        .header("cookie", format!("herald_session={}", who.cookie));
+    app.send(req.body(Body::from(body)).unwrap()).await
+}
+
 /// `who` posts the form `body` to `path` with their CSRF token.
 async fn post(app: &App, path: &str, who: &Person, body: &str) -> Raw {
     let body = if body.is_empty() { format!("csrf={}", who.csrf) } else { format!("csrf={}&{body}", who.csrf) };
@@ -519,6 +541,27 @@ async fn the_watch_list_team_and_calendar_feed_change_from_the_page_and_non_admi
     assert!(bad_zone.text().contains("<code>time_zone</code>") && bad_zone.text().contains("value=\"Nowhere\""), "{}", bad_zone.text());
     assert_eq!(app.get("/v1/team", &admin).await.1["name"], "Café du Port", "nothing changed");
 
+    // The reports' look: a colour (too light is refused), white label, and the logo from a file.
+    redirected(&post(&app, "/settings/team", &ada, "name=Caf%C3%A9+du+Port&time_zone=America%2FMontreal&language=fr&accent_color=%230f766e&white_label=on").await, "/settings?done=team");
+    let (_, team) = app.get("/v1/team", &admin).await;
+    assert_eq!((team["accent_color"].as_str(), team["white_label"].as_bool()), (Some("#0f766e"), Some(true)), "{team}");
+    let pale = post(&app, "/settings/team", &ada, "name=X&time_zone=Europe%2FParis&language=en&accent_color=%23fef9c3").await;
+    assert_eq!(pale.status, 422);
+    assert!(pale.text().contains("<code>accent_color</code>") && pale.text().contains("too light"), "{}", pale.text());
+    let logo: &[u8] = include_bytes!("fixtures/logo-cafe.png");
+    redirected(&upload_logo(&app, &ada, &ada.csrf, Some(("image/png", logo)), &[]).await, "/settings?done=logo");
+    let stored = app.raw(Method::GET, "/v1/team/logo", Some(&admin), None, None).await;
+    assert_eq!((stored.status, stored.body.as_slice()), (200, logo), "the file's bytes are the team's logo");
+    assert!(page(&app, "/settings", &ada).await.contains(r#"<img class="logo" src="/v1/team/logo""#));
+    let svg = upload_logo(&app, &ada, &ada.csrf, Some(("image/svg+xml", b"<svg onload=alert(1)/>")), &[]).await;
+    assert_eq!(svg.status, 422);
+    assert!(svg.text().contains("<code>logo</code>") && svg.text().contains("SVG is not accepted"), "{}", svg.text());
+    assert_eq!(upload_logo(&app, &ada, &ada.csrf, None, &[]).await.status, 422, "no file chosen");
+    assert_eq!(upload_logo(&app, &ada, "forged", Some(("image/png", logo)), &[("remove", "1")]).await.status, 403, "no CSRF token, nothing changes");
+    assert!(app.get("/v1/team", &admin).await.1["logo"].is_string(), "still there");
+    redirected(&upload_logo(&app, &ada, &ada.csrf, None, &[("remove", "1")]).await, "/settings?done=logo");
+    assert!(app.get("/v1/team", &admin).await.1["logo"].is_null(), "removed");
+
     let feed = shown_secret(&post(&app, "/settings/calendar-token", &ada, "").await);
     assert!(feed.starts_with("/v1/calendar.ics?token="), "{feed}");
     let ics = app.raw(Method::GET, &feed.replace("&amp;", "&"), None, None, None).await;
@@ -542,6 +585,7 @@ async fn the_watch_list_team_and_calendar_feed_change_from_the_page_and_non_admi
         assert_eq!(refused.status, 403, "{path}: {}", refused.text());
         assert!(!refused.text().contains("class=\"secret\""), "{path}");
     }
+    assert_eq!(upload_logo(&app, &lea, &lea.csrf, Some(("image/png", include_bytes!("fixtures/logo-cafe.png"))), &[]).await.status, 403, "an editor sets no logo");
     let vic = person(&app, &admin, "vic@cafe.example", "viewer").await;
     assert_eq!(post(&app, "/settings/watchlist", &vic, "terms=anything").await.status, 403);
     assert_eq!(send_form(&app, "/settings/watchlist", Some(&ada.cookie), "terms=forged").await.status, 403);

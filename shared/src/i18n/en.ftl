@@ -69,7 +69,7 @@ col-other = Quotes, saves, clicks
 view-post = View on { $network }
 
 section-best-time = Best time to post
-best-time-about = Average engagements per post by weekday and hour, over this period and the previous one. A time is recommended only when at least { $min } posts went out then; paler cells have fewer.
+best-time-about = Average engagements per post by weekday and hour, over this period and the previous one. A time is recommended only when at least { $min } posts went out then; crossed cells have fewer.
 best-time-not-enough = Not enough posts yet: no weekday and hour has { $min } measured posts ({ $sample } measured so far).
 col-recommended = Recommended times (local time)
 recommended-slot = { $weekday } { $hour } ({ $mean } engagements per post over { $posts } posts)
@@ -118,3 +118,48 @@ def-engagement-rate = Engagements are likes + reposts + replies + quotes + bookm
 definitions = Impressions and reach are summed over the posts whose network reports them (— when none does). Follower growth is the last count of the period minus the last count before it, over channels measured at both ends. Answered and median first response count the answers given from the shared inbox before the period ended, so making the same period again later gives the same figures; half the answered messages got their first answer faster than the median. Open items: messages of the period still open or assigned when the report was made.
 definitions-files = The per-post table is in report.csv; everything is in report.json.
 made-with-herald = Made with Herald, open-source social media management.
+
+## charts: the report's charts (shared/src/services/reports/charts.rs)
+chart-weekday-day = { $weekday } { $day }
+chart-followers-label = Followers per channel
+chart-followers-empty = No follower counts measured in this period.
+chart-followers-axis = Followers gained or lost since the end of { $date }
+chart-followers-point = { $channel }, { $date }: { $count } followers ({ $change })
+chart-followers-legend = { $channel }: { $change } ({ $from } → { $to })
+chart-followers-caption = Each line is one channel's change in followers since the end of { $date }: small and large accounts on one scale.
+chart-engagement-label = Engagements per day
+chart-engagement-empty = No engagement measured on posts of this period.
+chart-engagement-y = Engagements (likes, reposts, replies…)
+chart-engagement-x = Day the posts were published
+chart-engagement-bar = { $date }: { $engagements } { $n ->
+        [one] engagement
+       *[other] engagements
+    } on { $posts ->
+        [0] no post
+        [one] 1 post
+       *[other] { $posts } posts
+    }
+chart-engagement-caption = Each bar: the engagements of the posts published that day, as measured.
+chart-heatmap-label = Engagement by weekday and hour
+chart-heatmap-empty = No measured posts yet: no best time to show.
+chart-heatmap-cell = { $weekday } { $hour }: { $mean } engagements per post ({ $posts ->
+        [one] 1 post
+       *[other] { $posts } posts
+    })
+chart-heatmap-scale = { $max } engagements per post
+chart-heatmap-recommended = recommended
+chart-heatmap-few = crossed: fewer than { $n } posts
+chart-heatmap-caption = Times in { $zone }; { $n ->
+        [one] 1 measured post
+       *[other] { $posts } measured posts
+    }, this period and the previous one.
+chart-sentiment-label = Sentiment mix
+chart-sentiment-empty = No comments or messages came in this period.
+chart-sentiment-positive = Positive
+chart-sentiment-neutral = Neutral
+chart-sentiment-negative = Negative
+chart-sentiment-unscored = Not scored
+chart-sentiment-part = { $label }: { $n } of { $total } ({ $share })
+chart-sentiment-legend = { $label }: { $n }
+chart-sentiment-caption = The tone of the comments, mentions and messages received in the period.
+

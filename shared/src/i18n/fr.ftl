@@ -69,7 +69,7 @@ col-other = Citations, enregistrements, clics
 view-post = Voir sur { $network }
 
 section-best-time = Meilleurs moments pour publier
-best-time-about = Interactions moyennes par publication selon le jour et l’heure, sur cette période et la précédente. Un créneau n’est recommandé que si au moins { $min } publications y sont parties ; les cases plus pâles en ont moins.
+best-time-about = Interactions moyennes par publication selon le jour et l’heure, sur cette période et la précédente. Un créneau n’est recommandé que si au moins { $min } publications y sont parties ; les cases barrées en ont moins.
 best-time-not-enough = Pas encore assez de publications : aucun jour et heure ne compte { $min } publications mesurées ({ $sample } mesurées jusqu’ici).
 col-recommended = Créneaux recommandés (heure locale)
 recommended-slot = { $weekday } { $hour } ({ $mean } interactions par publication sur { $posts } publications)
@@ -118,3 +118,48 @@ def-engagement-rate = Les interactions sont les j’aime + partages + réponses 
 definitions = Impressions et portée sont additionnées sur les publications dont le réseau les fournit (— quand aucun ne le fait). L’évolution des abonnés est le dernier compte de la période moins le dernier compte d’avant, sur les comptes mesurés aux deux bouts. Les réponses et le délai médian comptent les réponses faites depuis la messagerie partagée avant la fin de la période : refaire le même rapport plus tard donne les mêmes chiffres ; la moitié des messages répondus l’ont été plus vite que la médiane. Ouverts : messages de la période encore ouverts ou attribués quand le rapport a été établi.
 definitions-files = Le tableau par publication est dans report.csv ; tout le rapport est dans report.json.
 made-with-herald = Établi avec Herald, l’outil libre de gestion des réseaux sociaux.
+
+## charts: the report's charts (shared/src/services/reports/charts.rs)
+chart-weekday-day = { $weekday } { $day }
+chart-followers-label = Abonnés par compte
+chart-followers-empty = Aucun nombre d’abonnés mesuré sur cette période.
+chart-followers-axis = Abonnés gagnés ou perdus depuis le { $date } au soir
+chart-followers-point = { $channel }, { $date } : { $count } abonnés ({ $change })
+chart-followers-legend = { $channel } : { $change } ({ $from } → { $to })
+chart-followers-caption = Chaque ligne suit les abonnés gagnés ou perdus par un compte depuis le { $date } au soir : petits et grands comptes sur la même échelle.
+chart-engagement-label = Interactions par jour
+chart-engagement-empty = Aucune interaction mesurée sur les publications de cette période.
+chart-engagement-y = Interactions (j’aime, partages, réponses…)
+chart-engagement-x = Jour de publication
+chart-engagement-bar = { $date } : { $engagements } { $n ->
+        [one] interaction
+       *[other] interactions
+    } sur { $posts ->
+        [0] aucune publication
+        [one] 1 publication
+       *[other] { $posts } publications
+    }
+chart-engagement-caption = Chaque barre : les interactions des publications parues ce jour-là, telles que mesurées.
+chart-heatmap-label = Interactions par jour et par heure
+chart-heatmap-empty = Aucune publication mesurée : pas encore de meilleur moment à montrer.
+chart-heatmap-cell = { $weekday } { $hour } : { $mean } interactions par publication ({ $posts ->
+        [one] 1 publication
+       *[other] { $posts } publications
+    })
+chart-heatmap-scale = { $max } interactions par publication
+chart-heatmap-recommended = recommandé
+chart-heatmap-few = barré : moins de { $n } publications
+chart-heatmap-caption = Heures de { $zone } ; { $n ->
+        [one] 1 publication mesurée
+       *[other] { $posts } publications mesurées
+    }, sur cette période et la précédente.
+chart-sentiment-label = Tonalité des messages
+chart-sentiment-empty = Aucun commentaire ni message reçu sur cette période.
+chart-sentiment-positive = Positifs
+chart-sentiment-neutral = Neutres
+chart-sentiment-negative = Négatifs
+chart-sentiment-unscored = Non évalués
+chart-sentiment-part = { $label } : { $n } sur { $total } ({ $share })
+chart-sentiment-legend = { $label } : { $n }
+chart-sentiment-caption = La tonalité des commentaires, mentions et messages reçus sur la période.
+

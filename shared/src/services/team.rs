@@ -51,10 +51,22 @@ impl LogoUpload {
             .strip_prefix("data:")
             .ok_or_else(|| invalid("must be a data URL: data:image/png;base64,… (PNG, JPEG or WebP)"))?;
         let (media, data) = rest.split_once(";base64,").ok_or_else(|| invalid("must be base64: data:image/png;base64,…"))?;
-        let content_type = match media.trim().to_ascii_lowercase().as_str() {
+        // Base64 of MAX_LOGO_BYTES is about 4/3 of it: refuse longer text before decoding it.
+        if data.len() > MAX_LOGO_BYTES / 3 * 4 + 8 {
+            return Err(ValidationError::new(field, format!("is over {} KiB", MAX_LOGO_BYTES / 1024)));
+        }
+        let bytes = BASE64.decode(data.trim()).map_err(|_| invalid("is not valid base64"))?;
+        Self::from_file(field, media, bytes)
+    }
+
+    /// A file as a form uploads it: its media type (a PNG, JPEG or WebP) and its bytes, which
+    /// must be what the type says, at most [`MAX_LOGO_BYTES`].
+    pub fn from_file(field: &str, media_type: &str, bytes: Vec<u8>) -> Result<Self, ValidationError> {
+        let content_type = match media_type.trim().to_ascii_lowercase().as_str() {
             "image/png" => "image/png",
             "image/jpeg" | "image/jpg" => "image/jpeg",
             "image/webp" => "image/webp",
+            "" | "application/octet-stream" => return Err(ValidationError::new(field, "choose a PNG, JPEG or WebP image")),
             other => {
                 return Err(ValidationError::new(
                     field,
@@ -62,11 +74,6 @@ impl LogoUpload {
                 ));
             }
         };
-        // Base64 of MAX_LOGO_BYTES is about 4/3 of it: refuse longer text before decoding it.
-        if data.len() > MAX_LOGO_BYTES / 3 * 4 + 8 {
-            return Err(ValidationError::new(field, format!("is over {} KiB", MAX_LOGO_BYTES / 1024)));
-        }
-        let bytes = BASE64.decode(data.trim()).map_err(|_| invalid("is not valid base64"))?;
         if bytes.len() > MAX_LOGO_BYTES {
             return Err(ValidationError::new(field, format!("is over {} KiB", MAX_LOGO_BYTES / 1024)));
         }

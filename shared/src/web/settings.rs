@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings", axum::routing::get(page))
         .route("/settings/team", post(set_team))
+        .route("/settings/logo", post(set_logo))
         .route("/settings/invites", post(invite))
         .route("/settings/members/{id}/remove", post(remove_member))
         .route("/settings/members/{id}/reset-link", post(reset_link))
@@ -97,6 +98,7 @@ pub struct RemoveForm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
     Team,
+    Logo,
     Invite,
     Key,
     Watch,
@@ -143,6 +145,7 @@ async fn page(
     let Query(query) = query.map_err(|e| WebError::BadParameter { name: "query", message: e.body_text() })?;
     let done = match query.done.as_deref() {
         Some("team") => Some("The team's settings are saved."),
+        Some("logo") => Some("The logo is saved; the next reports show it."),
         Some("removed") => Some("The member is removed; their sessions are ended."),
         Some("revoked") => Some("The key is revoked: it no longer works."),
         Some("watchlist") => Some("The watch list is saved; new messages are tagged with it from now on."),
@@ -223,6 +226,21 @@ async fn render(state: &AppState, caller: &Caller, done: Option<Markup>, shown: 
                         " White label: reports do not mention Herald"
                     }
                     button type="submit" { "Save" }
+                }
+                h3 #logo-h { "Logo" }
+                p.hint { "Shown at the top of the team's reports. A PNG, JPEG or WebP of at most " (team::MAX_LOGO_BYTES / 1024) " KiB." }
+                @if team.logo.is_some() {
+                    img.logo src="/v1/team/logo" alt={ "The logo of " (team.name) };
+                }
+                (shown.problem(Which::Logo))
+                form.stack method="post" action="/settings/logo" enctype="multipart/form-data" aria-labelledby="logo-h" {
+                    (csrf_field(caller))
+                    label for="team-logo" { "Image" }
+                    input #team-logo type="file" name="logo" accept="image/png,image/jpeg,image/webp";
+                    button type="submit" { "Upload the logo" }
+                    @if team.logo.is_some() {
+                        button type="submit" name="remove" value="1" { "Remove the logo" }
+                    }
                 }
             }
             section.panel aria-labelledby="watch-h" {
@@ -433,6 +451,49 @@ async fn set_team(State(state): State<AppState>, PageForm { caller, form }: Page
     match saved {
         Ok(_) => Ok(see_other("/settings?done=team")),
         Err(e) => again(&state, &caller, Which::Team, e, |s| s.team = Some(form)).await,
+    }
+}
+
+/// `POST /settings/logo` (multipart): the team's logo from a file, as `PATCH /v1/team` with
+/// `logo`; `remove` takes it away. The CSRF token comes as a field like any form's, read before
+/// anything is kept.
+async fn set_logo(State(state): State<AppState>, req: axum::extract::Request) -> Result<Response, WebError> {
+    use axum::extract::FromRequest as _;
+    let headers = req.headers().clone();
+    let bad = |message: String| WebError::BadParameter { name: "form", message };
+    let mut multipart = axum::extract::Multipart::from_request(req, &state).await.map_err(|e| bad(e.body_text()))?;
+    let (mut csrf, mut file, mut remove) = (String::new(), None, false);
+    while let Some(field) = multipart.next_field().await.map_err(|e| bad(e.body_text()))? {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.map_err(|e| bad(e.body_text()))?,
+            Some("remove") => remove = true,
+            Some("logo") => {
+                let media_type = field.content_type().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+                // A file input left empty still sends an empty part.
+                if !bytes.is_empty() {
+                    file = Some((media_type, bytes.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let caller = crate::http::authenticate(&headers, &state, crate::http::Csrf::Sent(&csrf)).await?;
+    let change = match (remove, file) {
+        (true, _) => Ok(None),
+        (false, Some((media_type, bytes))) => team::LogoUpload::from_file("logo", &media_type, bytes).map(Some),
+        (false, None) => Err(ValidationError::new("logo", "choose a PNG, JPEG or WebP image")),
+    };
+    let saved = match change {
+        Ok(logo) => {
+            let changes = team::TeamChanges { logo: Some(logo), ..Default::default() };
+            team::update(&*state.store, &*state.report_files, &caller.actor(), changes).await.map_err(ApiError::from)
+        }
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => Ok(see_other("/settings?done=logo")),
+        Err(e) => again(&state, &caller, Which::Logo, e, |_| {}).await,
     }
 }
 

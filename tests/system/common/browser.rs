@@ -42,8 +42,16 @@ const MEASURE: &str = r#"<script>
       const b = m.getBoundingClientRect();
       if (b.width > 0.5 && b.height > 0.5 && getComputedStyle(m).visibility !== 'hidden') marks++;
     }
+    // The smallest text as drawn: its size in the chart's units times the chart's scale.
+    const box = svg.viewBox && svg.viewBox.baseVal;
+    const scale = box && box.width > 0 ? r.width / box.width : 1;
+    let minText = null;
+    for (const t of svg.querySelectorAll('text')) {
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      if ((t.textContent || '').trim() && (minText === null || px < minText)) minText = px;
+    }
     return { label: svg.getAttribute('aria-label') || '(unlabelled)', x: r.left + window.scrollX,
-             y: r.top + window.scrollY, width: r.width, height: r.height, marks };
+             y: r.top + window.scrollY, width: r.width, height: r.height, marks, min_text_px: minText };
   });
   const out = { client_width: width, scroll_width: de.scrollWidth, scroll_height: de.scrollHeight, overflowing, charts };
   const pre = document.createElement('pre');
@@ -79,6 +87,8 @@ const CHROMIUM_LIMIT: Duration = Duration::from_secs(60);
 const COLOUR_SPREAD: u8 = 60;
 /// A chart must show at least this many coloured pixels.
 const MIN_COLOURED_PIXELS: usize = 40;
+/// A chart's smallest text, as drawn, in CSS px: readable on a phone.
+const MIN_TEXT_PX: f64 = 11.0;
 
 pub struct Browser {
     exe: PathBuf,
@@ -95,6 +105,8 @@ pub struct Chart {
     pub marks: u64,
     /// Coloured pixels inside the chart's box on the screenshot.
     pub coloured_pixels: usize,
+    /// Its smallest text as drawn, CSS px (`None`: no text).
+    pub min_text_px: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -119,6 +131,12 @@ impl Inspection {
             ));
         }
         for c in &self.charts {
+            if let Some(px) = c.min_text_px.filter(|px| *px < MIN_TEXT_PX) {
+                problems.push(format!(
+                    "chart '{}' has text {px:.1} px high at {} px: too small to read (at least {MIN_TEXT_PX} px)",
+                    c.label, self.window_width
+                ));
+            }
             if c.width < 1.0 || c.height < 1.0 {
                 problems.push(format!("chart '{}' has no size ({} × {})", c.label, c.width, c.height));
             } else if c.marks == 0 {
@@ -248,6 +266,7 @@ impl Browser {
                     height: h,
                     marks: c["marks"].as_u64().unwrap_or(0),
                     coloured_pixels: image.coloured_in(x, y, w, h),
+                    min_text_px: c["min_text_px"].as_f64(),
                 }
             })
             .collect();

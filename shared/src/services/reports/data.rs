@@ -122,6 +122,11 @@ pub struct PostRow {
     pub published_local: String,
     pub text: String,
     pub url: Option<String>,
+    /// The post's first picture when it was given by an `https` URL (what the networks fetched
+    /// it from), for a client to show beside the row; `None` for an upload (it has no lasting
+    /// public address) or a post without one. Absent in reports made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
     pub counters: MetricCounters,
     pub engagements: Option<u64>,
     pub engagement_rate: Option<f64>,

@@ -182,9 +182,9 @@ footer {{ margin-top: 24px; font-size: 12px; color: #6b7280; }}
     }
 
     section(&mut h, tr, "section-followers");
-    h.push_str(&charts::follower_chart(d).html());
+    h.push_str(&charts::follower_chart(d, tr).html());
     section(&mut h, tr, "section-daily");
-    h.push_str(&charts::engagement_bars(d).html());
+    h.push_str(&charts::engagement_bars(d, tr).html());
 
     section(&mut h, tr, "section-top");
     post_table(&mut h, tr, &d.top_posts, &tr.t("top-empty"));
@@ -193,7 +193,7 @@ footer {{ margin-top: 24px; font-size: 12px; color: #6b7280; }}
 
     section(&mut h, tr, "section-best-time");
     let _ = write!(h, r#"<p class="small muted">{}</p>"#, esc(&tr.t_with("best-time-about", &[("min", BEST_TIME_MIN_POSTS.into())])));
-    h.push_str(&charts::heatmap(&d.best_time).html());
+    h.push_str(&charts::heatmap(&d.best_time, tr).html());
     table_open(&mut h, &tr.t("col-recommended"), &[(tr.t("col-channel"), false), (tr.t("col-recommended"), false)]);
     for c in &d.channels {
         let rec = if c.best_time.recommended.is_empty() {
@@ -222,7 +222,7 @@ footer {{ margin-top: 24px; font-size: 12px; color: #6b7280; }}
 
     section(&mut h, tr, "section-inbox");
     inbox(&mut h, tr, &d.inbox);
-    h.push_str(&charts::sentiment_bar(&d.inbox.current).html());
+    h.push_str(&charts::sentiment_bar(&d.inbox.current, tr).html());
 
     section(&mut h, tr, "section-incidents");
     if d.incidents.is_empty() {

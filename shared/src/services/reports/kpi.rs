@@ -304,6 +304,7 @@ mod tests {
                 published_local: String::new(),
                 text: String::new(),
                 url: None,
+                thumbnail_url: None,
                 counters,
                 engagements,
                 engagement_rate: rate.rate,

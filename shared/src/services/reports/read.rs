@@ -69,16 +69,17 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         }
     }
     let team_id = &team.id;
-    let fetched: Vec<(PostId, String)> = futures_util::stream::iter(wanted)
+    let fetched: Vec<(PostId, (String, Option<String>))> = futures_util::stream::iter(wanted)
         .map(|(id, platform)| async move {
             let post = store.get_post(team_id, id).await?;
-            Ok::<_, crate::store::StoreError>((id, post.map(|p| p.text_for(platform).as_str().to_owned()).unwrap_or_default()))
+            let text = post.as_ref().map(|p| p.text_for(platform).as_str().to_owned()).unwrap_or_default();
+            Ok::<_, crate::store::StoreError>((id, (text, post.as_ref().and_then(|p| thumbnail_url(&p.media)))))
         })
         .buffer_unordered(store.parallel_reads().max(1))
         .try_collect()
         .await?;
     read.posts += fetched.len();
-    let texts: HashMap<PostId, String> = fetched.into_iter().collect();
+    let texts: HashMap<PostId, (String, Option<String>)> = fetched.into_iter().collect();
     let mut current: Vec<Measured> = Vec::new();
     let mut before: Vec<Measured> = Vec::new();
     for (d, at) in published {
@@ -97,8 +98,9 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
             platform: d.platform,
             published_at: at,
             published_local: at.with_timezone(&channel_zone).format("%Y-%m-%d %H:%M").to_string(),
-            text: texts.get(&d.post_id).cloned().unwrap_or_default(),
+            text: texts.get(&d.post_id).map(|(text, _)| text.clone()).unwrap_or_default(),
             url: d.url.clone(),
+            thumbnail_url: texts.get(&d.post_id).and_then(|(_, thumbnail)| thumbnail.clone()),
             counters,
             engagements,
             engagement_rate: rate,
@@ -252,4 +254,35 @@ pub async fn build(store: &dyn Store, team: &Team, from: NaiveDate, to: NaiveDat
         failed_deliveries: failed_rows,
         items_read: read,
     })
+}
+
+/// The post's first picture, when it was given by an `https` URL that names an image file
+/// (`.jpg`, `.png`, `.gif`, `.webp`): a video or an upload has none to show.
+fn thumbnail_url(media: &[crate::domain::MediaRef]) -> Option<String> {
+    let first = media.first()?;
+    if first.upload.is_some() || !first.url.starts_with("https://") {
+        return None;
+    }
+    let path = first.url.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
+    [".jpg", ".jpeg", ".png", ".gif", ".webp"].iter().any(|ext| path.ends_with(ext)).then(|| first.url.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MediaRef, Upload};
+
+    fn media(url: &str) -> MediaRef {
+        MediaRef { url: url.to_owned(), alt: None, upload: None }
+    }
+
+    #[test]
+    fn a_thumbnail_is_the_first_media_when_it_is_an_https_image() {
+        assert_eq!(thumbnail_url(&[media("https://img.example/a.JPG?w=800"), media("https://img.example/b.png")]).as_deref(), Some("https://img.example/a.JPG?w=800"));
+        assert_eq!(thumbnail_url(&[media("https://img.example/clip.mp4"), media("https://img.example/b.png")]), None, "a video first: none");
+        assert_eq!(thumbnail_url(&[media("http://img.example/a.png")]), None, "not https");
+        let upload = MediaRef { upload: Some(Upload { content_type: "image/png".into(), bytes: 10, fetchable: false }), ..media("herald-media:t/x.png") };
+        assert_eq!(thumbnail_url(&[upload]), None, "an upload has no lasting public address");
+        assert_eq!(thumbnail_url(&[]), None);
+    }
 }
