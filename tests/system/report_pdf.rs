@@ -116,19 +116,19 @@ fn assert_a4_and_inked(pages: &[Page], name: &str) {
 }
 
 #[tokio::test]
-async fn the_hand_checked_reports_pdf_has_four_a4_pages_with_its_charts_in_colour() {
+async fn the_hand_checked_reports_pdf_has_five_a4_pages_with_its_charts_in_colour() {
     let f = report_dataset::seed(Arc::new(SqliteStore::in_memory().unwrap())).await;
     let d = reports::build(&*f.store, &f.team, day(report_dataset::FROM), day(report_dataset::TO), utc("2027-01-12T08:00:00Z")).await.unwrap();
     let pages = draw(&pdf_of(&d), &screenshots(), "hand-checked");
     // Key figures and channels; followers and engagement per day; top and bottom posts; best
-    // time, inbox, incidents, failed deliveries and definitions.
-    assert_eq!(pages.len(), 4, "{pages:#?}");
+    // time (heatmap and recommended times); inbox, incidents, failed deliveries, definitions.
+    assert_eq!(pages.len(), 5, "{pages:#?}");
     assert_a4_and_inked(&pages, "hand-checked");
     // The charts drawn as report.html draws them, in colour: the followers' lines and the day
-    // bars on page 2, the heatmap and the sentiment bar on page 4. Page 1 has no chart (only
+    // bars on page 2, the heatmap on page 4. Page 1 has no chart (only
     // the title and its rule in the team's accent colour).
     assert!(pages[1].coloured > 2_000, "page 2's charts: {:?}", pages[1]);
-    assert!(pages[3].coloured > 2_000, "page 4's heatmap and sentiment: {:?}", pages[3]);
+    assert!(pages[3].coloured > 2_000, "page 4's heatmap: {:?}", pages[3]);
     assert!(pages[0].coloured * 2 < pages[1].coloured, "page 1 is figures and a table: {:?} {:?}", pages[0], pages[1]);
 }
 

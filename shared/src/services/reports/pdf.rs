@@ -152,10 +152,10 @@ pub fn render_pdf(d: &ReportData, words: &PdfWords) -> Result<Vec<u8>, PdfError>
 /// The report laid out on pages, before it is written as a PDF.
 fn layout(d: &ReportData, words: &PdfWords) -> Result<PagedDocument, PdfError> {
     let figures = [
-        ("followers", charts::follower_chart(d)),
-        ("engagement", charts::engagement_bars(d)),
-        ("heatmap", charts::heatmap(&d.best_time)),
-        ("sentiment", charts::sentiment_bar(&d.inbox.current)),
+        ("followers", charts::follower_chart(d, en())),
+        ("engagement", charts::engagement_bars(d, en())),
+        ("heatmap", charts::heatmap(&d.best_time, en())),
+        ("sentiment", charts::sentiment_bar(&d.inbox.current, en())),
     ];
     let view = View::new(d, words, &figures);
     let json = |e: serde_json::Error| PdfError(format!("serialising the report: {e}"));
@@ -611,6 +611,7 @@ mod tests {
                         _ => format!("Post {i}: our new seasonal menu, with a long enough sentence to wrap in the table's text column."),
                     },
                     url: Some(format!("https://example.social/@lumiere/{i}")),
+                    thumbnail_url: None,
                     counters: MetricCounters { likes: Some(40 + i as u64), reposts: Some(5), replies: Some(3), quotes: Some(1), impressions: Some(900), ..MetricCounters::default() },
                     engagements: Some(49 + i as u64),
                     engagement_rate: Some((49 + i) as f64 / 900.0),
@@ -712,7 +713,7 @@ mod tests {
     }
 
     #[test]
-    fn a_week_like_the_demos_is_a_four_page_a4_pdf() {
+    fn a_week_like_the_demos_is_a_six_page_a4_pdf() {
         let started = std::time::Instant::now();
         let pdf = render_pdf(&sample("Our brunch is back on Sunday."), &english_words()).expect("a PDF");
         eprintln!("rendered in {:?}: {} bytes", started.elapsed(), pdf.len());
@@ -721,9 +722,9 @@ mod tests {
         let again = render_pdf(&sample("Our brunch is back on Sunday."), &english_words()).expect("a PDF");
         assert!(again == pdf, "the same report, the same bytes (no clock, no random id)");
         let pages = pages(&pdf);
-        // Key figures and channels; the two charts; top and bottom posts; best time, inbox,
-        // incidents, failures and definitions.
-        assert_eq!(pages.len(), 4, "{pages:?}");
+        // Key figures and channels; the two charts; top posts; bottom posts (ten rows of
+        // wrapped text); best time; inbox, incidents, failures and definitions.
+        assert_eq!(pages.len(), 6, "{pages:?}");
         for (w, h) in pages {
             assert!((w - 595.28).abs() < 0.01 && (h - 841.89).abs() < 0.01, "A4 is 595.28 x 841.89 pt, not {w} x {h}");
         }
@@ -738,7 +739,7 @@ mod tests {
         let expected: String = hostile.split_whitespace().collect();
         assert!(written.contains(&expected), "{written}");
         let pdf = render_pdf(&sample(hostile), &english_words()).expect("a PDF");
-        assert_eq!(pages(&pdf).len(), 4, "no page break, no page size change");
+        assert_eq!(pages(&pdf).len(), 6, "no page break, no page size change");
         assert_eq!(written.replace(&expected, ""), plain.replace("Ourbrunchisbackon" , "").replace("Sunday.", ""), "nothing else changed");
     }
 
