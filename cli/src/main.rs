@@ -55,7 +55,7 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Write a team's report for a period: report.html, report.csv and report.json.
+    /// Write a team's report for a period: report.html, report.csv, report.json and report.pdf.
     Report {
         #[arg(long, default_value = "./herald-data", env = "HERALD_DATA_DIR")]
         data_dir: PathBuf,
@@ -474,7 +474,7 @@ async fn metrics_timer(poller: MetricsPoller, period: Duration) {
     .await
 }
 
-/// `herald report`: builds the report from the data directory and writes its three files.
+/// `herald report`: builds the report from the data directory and writes its files.
 async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path, language: Option<&str>, as_of: Option<&str>) -> Result<()> {
     use herald_core::clock::Clock;
     use herald_core::services::reports;
@@ -494,12 +494,15 @@ async fn report(data_dir: &Path, team: &str, from: &str, to: &str, out: &Path, l
     let files = herald_core::services::reports::DirReportFiles::new(dir.path.clone());
     let data = reports::build_branded(&*dir.store, &files, &found, reports::Asked { from, to, language }, now).await?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut written = Vec::new();
     for (format, bytes) in reports::render_all(&data) {
         let path = out.join(format.file_name());
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        written.push(format.file_name());
     }
     eprintln!(
-        "wrote the report's files to {} ({} posts, {} interactions, {} items read)",
+        "wrote {} to {} ({} posts, {} interactions, {} items read)",
+        written.join(", "),
         out.display(),
         data.posts.len(),
         data.inbox.current.total,

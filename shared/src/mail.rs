@@ -54,8 +54,9 @@ pub struct MailSettings {
     pub attach: Vec<ReportFormat>,
 }
 
-/// What a report's mail carries: its HTML page for now (the PDF when there is one).
-pub const DEFAULT_ATTACHMENTS: &[ReportFormat] = &[ReportFormat::Html];
+/// What a report's mail carries: its PDF (a report whose PDF could not be made is mailed
+/// without an attachment; the share link still opens its page).
+pub const DEFAULT_ATTACHMENTS: &[ReportFormat] = &[ReportFormat::Pdf];
 
 impl MailSettings {
     /// Settings with the default attachments.

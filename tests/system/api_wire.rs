@@ -63,6 +63,7 @@ impl Recorder {
         let body = match raw.content_type.as_deref() {
             Some(ct) if ct.starts_with("application/json") => raw.json(),
             Some(ct) if ct.starts_with("text/html") && !raw.body.is_empty() => Value::String("<HTML page>".into()),
+            Some("application/pdf") if raw.body.starts_with(b"%PDF-") => Value::String("<PDF document>".into()),
             _ if raw.body.is_empty() => Value::Null,
             _ => Value::String(raw.text()),
         };

@@ -1007,6 +1007,13 @@ async fn report_generator_makes_the_hand_checked_report_from_dynamodb_into_s3() 
         herald_core::services::reports::render_html(&stored),
         "report.html renders report.json"
     );
+    // report.pdf is made on Lambda too (typst in the binary, fonts embedded): the same bytes.
+    let pdf_key = keys.iter().find(|k| k.ends_with("report.pdf")).expect("report.pdf in S3").clone();
+    assert_eq!(
+        get(pdf_key).await.to_vec(),
+        herald_core::services::reports::render_pdf(&stored, &herald_core::services::reports::english_words()).unwrap(),
+        "report.pdf renders report.json"
+    );
 
     // Listed and served by the API function, from the table and the bucket.
     let admin = moto.admin_key("cafe").await;

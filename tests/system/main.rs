@@ -11,6 +11,7 @@
 //! | `bluesky_network` | the Bluesky adapter against a real Bluesky network on loopback |
 //! | `report_mail` | scheduled reports e-mailed by `herald serve` into a local SMTP sink, once per recipient; their share link opened with no key, then revoked |
 //! | `reports` | reports' figures against a hand-worked dataset, looked at in headless Chromium |
+//! | `report_pdf` | report.pdf's pages drawn by poppler's `pdftoppm`: A4, not blank, the charts in colour |
 
 mod common;
 
@@ -39,6 +40,7 @@ mod publishing_e2e;
 mod readme_walkthrough;
 mod reliability;
 mod report_mail;
+mod report_pdf;
 mod reports;
 mod serve;
 mod store_contract;

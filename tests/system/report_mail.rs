@@ -13,7 +13,7 @@ use crate::serve::{seeded_data_dir, within};
 
 /// `HERALD_SMTP_URL` at the sink, `HERALD_MAIL_FROM` set, rounds every second. Once the admin
 /// schedules a weekly report for today with two recipients, each gets one message (subject with
-/// the team and period, the summary, the share link, report.html attached), and later rounds
+/// the team and period, the summary, the share link, report.pdf attached), and later rounds
 /// send nothing more. The link opens the report's HTML with no key and the headers a private
 /// page needs; revoked, it is 404.
 #[tokio::test]
@@ -59,21 +59,27 @@ async fn serve_mails_a_scheduled_report_to_each_recipient_once_with_a_working_sh
     let report = list["items"][0].clone();
     let report_id = report["id"].as_str().expect("the report's id").to_owned();
     let html_file = std::fs::read(dir.path().join(format!("reports/cafe/{report_id}/report.html"))).expect("the report's HTML file");
+    let pdf_file = std::fs::read(dir.path().join(format!("reports/cafe/{report_id}/report.pdf"))).expect("the report's PDF file");
+    let data: herald_core::services::reports::ReportData =
+        serde_json::from_slice(&std::fs::read(dir.path().join(format!("reports/cafe/{report_id}/report.json"))).expect("report.json")).expect("its data");
+    let summary = herald_core::services::reports::summary::sentences(&data.summary, herald_core::i18n::Tr::of(data.language));
+    assert!(!summary.is_empty());
 
     let mut link = String::new();
     for r in &received {
         let mail = Mail::parse(&r.data);
         assert!(mail.subject.starts_with("Café du coin: weekly report, "), "{}", mail.subject);
         let text = mail.text();
-        assert!(text.contains("Posts published: ") && text.contains("Inbox: "), "the summary's figures: {text}");
-        assert!(text.contains("Engagement rate: "), "{text}");
+        for sentence in &summary {
+            assert!(text.contains(sentence.as_str()), "the report's summary, {sentence:?}, in: {text}");
+        }
         let found = text.split_whitespace().find(|w| w.starts_with(&format!("{}/share/", serve.url))).expect("a share link in the text").to_owned();
         assert!(mail.html().contains(&format!("href=\"{found}\"")), "the HTML part links it too: {}", mail.html());
         assert!(link.is_empty() || link == found, "one link for the report");
         link = found;
         let (name, kind, bytes) = mail.attachments.first().expect("an attachment");
-        assert_eq!((name.as_str(), kind.starts_with("text/html")), ("report.html", true));
-        assert_eq!(bytes, &html_file, "the report's own file");
+        assert_eq!((name.as_str(), kind.starts_with("application/pdf")), ("report.pdf", true));
+        assert_eq!(bytes, &pdf_file, "the report's own PDF");
     }
 
     // The link, with no key.

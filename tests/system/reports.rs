@@ -360,13 +360,14 @@ async fn reports_through_the_api() {
     let (status, one) = app.get(&format!("/v1/reports/{id}"), &viewer).await;
     assert_eq!((status, one["from"].as_str()), (200, Some("2027-01-04")));
 
-    for (file, ct) in [("report.html", "text/html"), ("report.csv", "text/csv"), ("report.json", "application/json")] {
+    assert_eq!(made["files"]["pdf"], format!("/v1/reports/{id}/report.pdf"));
+    for (file, ct) in [("report.html", "text/html"), ("report.csv", "text/csv"), ("report.json", "application/json"), ("report.pdf", "application/pdf")] {
         let raw = app.raw(Method::GET, &format!("/v1/reports/{id}/{file}"), Some(&viewer), None, None).await;
         assert_eq!(raw.status, 200, "{file}");
         assert!(raw.content_type.as_deref().unwrap_or("").starts_with(ct), "{file}: {:?}", raw.content_type);
         assert!(!raw.body.is_empty());
     }
-    let raw = app.raw(Method::GET, &format!("/v1/reports/{id}/report.pdf"), Some(&viewer), None, None).await;
+    let raw = app.raw(Method::GET, &format!("/v1/reports/{id}/report.xlsx"), Some(&viewer), None, None).await;
     assert_eq!(raw.status, 404);
     // Another team sees none of it.
     let other = app.key("other", Role::Admin).await;

@@ -189,12 +189,12 @@ async fn demo_publishes_its_first_posts_within_the_minute() {
 // herald report
 
 /// `herald report` on a data directory holding the hand-checked dataset
-/// (tests/system/common/report_dataset.rs): the three files, every figure of report.json the
+/// (tests/system/common/report_dataset.rs): the four files, every figure of report.json the
 /// hand-worked one (as the report of 12 January 2027 would have them: `--as-of`, so the test
 /// means the same on any date), report.html and report.csv rendered from those same figures.
 /// Without `--as-of` it reports as of now; bad input is said by its flag.
 #[tokio::test]
-async fn report_writes_the_three_files_of_a_teams_period() {
+async fn report_writes_the_four_files_of_a_teams_period() {
     use crate::common::report_dataset::{self, FROM, TO, check_every_figure, utc};
     use herald_core::services::reports::{self, ReportData};
     let dir = tempfile::tempdir().unwrap();
@@ -206,15 +206,16 @@ async fn report_writes_the_three_files_of_a_teams_period() {
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{stderr}");
     assert!(done.stdout.is_empty(), "stdout stays empty: {}", String::from_utf8_lossy(&done.stdout));
-    assert!(stderr.contains(&format!("wrote the report's files to {outs}")), "{stderr}");
+    assert!(stderr.contains(&format!("wrote report.html, report.csv, report.json, report.pdf to {outs}")), "{stderr}");
     let mut files: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
-    assert_eq!(files, ["report.csv", "report.html", "report.json"]);
+    assert_eq!(files, ["report.csv", "report.html", "report.json", "report.pdf"]);
     let data: ReportData = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).expect("report.json reads back");
     assert_eq!(data.generated_at, utc("2027-01-12T08:00:00Z"));
     check_every_figure(&fixture, &data);
     assert_eq!(std::fs::read_to_string(out.join("report.html")).unwrap(), reports::render_html(&data));
     assert_eq!(std::fs::read(out.join("report.csv")).unwrap(), reports::render_csv(&data));
+    assert_eq!(std::fs::read(out.join("report.pdf")).unwrap(), reports::render_pdf(&data, &reports::english_words()).unwrap());
     assert!(stderr.contains(&format!("({} posts,", data.posts.len())), "{stderr}");
 
     // As of now (whatever the date): the same period and posts.

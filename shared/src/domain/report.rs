@@ -13,6 +13,7 @@ pub enum ReportFormat {
     Html,
     Csv,
     Json,
+    Pdf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,7 +55,7 @@ fn report_id(s: &str) -> Result<ReportId, ApiError> {
     request_body = CreateReportBody,
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "the report record with links to report.html, report.csv and report.json, and `summary` (the overall figures)", body = views::NewReport, links(
+        (status = 201, description = "the report record with links to report.html, report.csv, report.json and report.pdf, and `summary` (the overall figures)", body = views::NewReport, links(
             ("get_report" = (operation_id = "get_report", parameters(("id" = "$response.body#/id")))),
             ("get_report_file" = (operation_id = "get_report_file", parameters(("id" = "$response.body#/id")))),
         )),
@@ -139,10 +139,10 @@ pub async fn get(
     path = "/v1/reports/{id}/{file}",
     tag = "reports",
     operation_id = "get_report_file",
-    summary = "A report's file: report.html (self-contained page with SVG charts), report.csv (per-post table) or report.json (everything)",
+    summary = "A report's file: report.html (self-contained page with SVG charts), report.csv (per-post table), report.json (everything) or report.pdf (A4)",
     params(
         ("id" = uuid::Uuid, Path, description = "the report id (a UUID)"),
-        ("file" = String, Path, pattern = "^report\\.(html|csv|json)$", description = "`report.html`, `report.csv` or `report.json`"),
+        ("file" = String, Path, pattern = "^report\\.(html|csv|json|pdf)$", description = "`report.html`, `report.csv`, `report.json` or `report.pdf`"),
     ),
     security(("ApiKey" = [])),
     responses(

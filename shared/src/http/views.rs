@@ -688,6 +688,9 @@ pub struct ReportFiles {
     /// `/v1/reports/{id}/report.json`: everything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<String>,
+    /// `/v1/reports/{id}/report.pdf`: the report on A4 (absent if it could not be made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdf: Option<String>,
 }
 
 impl From<&domain::Report> for Report {
@@ -705,6 +708,7 @@ impl From<&domain::Report> for Report {
                 html: link(ReportFormat::Html),
                 csv: link(ReportFormat::Csv),
                 json: link(ReportFormat::Json),
+                pdf: link(ReportFormat::Pdf),
             },
         }
     }

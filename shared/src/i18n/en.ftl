@@ -250,3 +250,10 @@ mail-read = Read the whole report
 mail-read-until = (no sign-in needed; the link works until { $until }):
 mail-attached = Attached: { $files }.
 mail-no-figures = The figures are in the report.
+
+## pdf
+pdf-heading = Social media report, { $from } to { $to }
+pdf-subtitle = Times in { $zone } · compared with { $prev_from } to { $prev_to } · counters as measured until { $measured }
+pdf-generated = Made with Herald on { $at }
+pdf-generated-plain = Made on { $at }
+pdf-page = Page { $n } of { $total }

@@ -253,3 +253,10 @@ mail-read = Lire le rapport complet
 mail-read-until = (sans connexion ; le lien fonctionne jusqu’au { $until }) :
 mail-attached = Pièces jointes : { $files }.
 mail-no-figures = Les chiffres sont dans le rapport.
+
+## pdf
+pdf-heading = Rapport réseaux sociaux, du { $from } au { $to }
+pdf-subtitle = Heures de { $zone } · comparé au { $prev_from } – { $prev_to } · compteurs mesurés jusqu’au { $measured }
+pdf-generated = Établi avec Herald le { $at }
+pdf-generated-plain = Établi le { $at }
+pdf-page = Page { $n } sur { $total }

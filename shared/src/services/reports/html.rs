@@ -13,24 +13,24 @@ use crate::platforms::limits::display_name;
 
 
 /// A count, or `—` when the network does not report it.
-fn num(tr: &Tr, n: Option<u64>) -> String {
+pub(super) fn num(tr: &Tr, n: Option<u64>) -> String {
     n.map_or_else(|| "—".to_owned(), |n| tr.int(n))
 }
 
 /// `28 nov. 2026 18:00` in the report's zone (UTC, said so, if the zone cannot be read).
-fn local_time(tr: &Tr, t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+pub(super) fn local_time(tr: &Tr, t: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
     match zone.parse::<chrono_tz::Tz>() {
         Ok(tz) => tr.datetime(t.with_timezone(&tz)),
         Err(_) => format!("{} UTC", tr.datetime(t)),
     }
 }
 
-fn pct(tr: &Tr, r: Option<f64>) -> String {
+pub(super) fn pct(tr: &Tr, r: Option<f64>) -> String {
     r.map_or_else(|| "—".to_owned(), |r| tr.pct(r, 2))
 }
 
 /// "+12 % vs the previous period" (points for rates), empty when it cannot be said.
-fn delta(tr: &Tr, cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
+pub(super) fn delta(tr: &Tr, cur: Option<f64>, prev: Option<f64>, rate: bool) -> String {
     match (cur, prev) {
         (Some(c), Some(p)) if rate => tr.t_with("delta-points", &[("change", signed_dec(tr, (c - p) * 100.0, 2).into())]),
         (Some(c), Some(p)) if p != 0.0 => tr.t_with("delta-percent", &[("change", signed_pct(tr, (c - p) / p).into())]),
@@ -52,7 +52,7 @@ fn signed_pct(tr: &Tr, fraction: f64) -> String {
     if fraction > 0.0 && shown.chars().any(|c| c.is_ascii_digit() && c != '0') { format!("+{shown}") } else { shown }
 }
 
-fn duration_words(tr: &Tr, secs: Option<i64>) -> String {
+pub(super) fn duration_words(tr: &Tr, secs: Option<i64>) -> String {
     match secs {
         None => "—".to_owned(),
         Some(s) if s < 60 => tr.t_with("duration-seconds", &[("s", s.into())]),
@@ -412,12 +412,12 @@ fn inbox(h: &mut String, tr: &Tr, i: &Compared<InboxStats>) {
 
 /// What a post's engagements count beyond its likes, reposts and replies (quotes, saves,
 /// clicks), shown beside them so that a row adds up to its engagements.
-fn other_engagements(c: &crate::domain::MetricCounters) -> Option<u64> {
+pub(super) fn other_engagements(c: &crate::domain::MetricCounters) -> Option<u64> {
     [c.quotes, c.bookmarks, c.clicks].into_iter().flatten().reduce(u64::saturating_add)
 }
 
 /// The negatives a channel usually has in the crisis window, in words ("almost none" below 0.1).
-fn usually(tr: &Tr, expected: f64) -> String {
+pub(super) fn usually(tr: &Tr, expected: f64) -> String {
     if expected < 0.1 { tr.t("usual-almost-none") } else { tr.dec(expected, 1) }
 }
 

@@ -340,7 +340,7 @@ mod tests {
         let subject = sent[0].headers().get_raw("Subject").expect("a subject");
         assert_eq!(subject, "cafe: weekly report, 4 Jan – 10 Jan 2027");
         let raw = String::from_utf8_lossy(&sent[0].formatted()).into_owned();
-        assert!(raw.contains("filename=\"report.html\""), "the HTML attached");
+        assert!(raw.contains("filename=\"report.pdf\""), "the PDF attached");
 
         // The link the mail carries is recorded, made by the mail, and opens the report.
         let report = store.list_reports(&team, &PageRequest::first(10)).await.expect("list").items.remove(0);

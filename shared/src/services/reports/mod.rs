@@ -1,13 +1,13 @@
 //! Reports: what a team's social media did over a period, per channel and overall, compared
-//! with the period before, as JSON (everything), CSV (the per-post table) and a self-contained
-//! HTML page with inline SVG charts. Every figure is defined in docs/reports.md (and in the
+//! with the period before, as JSON (everything), CSV (the per-post table), a self-contained
+//! HTML page with inline SVG charts and the same on A4 as a PDF. Every figure is defined in docs/reports.md (and in the
 //! report itself); `tests/system/reports.rs` checks each one against a dataset worked out by hand.
 //!
 //! This module holds the use cases (generate, get a report or one of its files, list, suggest
 //! slots, read and change the report schedule, the scheduled round) and the renderings. The rest is split by kind: `data.rs` the
 //! report's types and constants, `read.rs` the store reads ([`build`]), `kpi.rs` the arithmetic
-//! (pure functions), `files.rs` where the files are kept ([`ReportFiles`]), `csv.rs` and
-//! `html.rs` two of the renderings, [`schedule`] when scheduled reports are due. Everything a
+//! (pure functions), `files.rs` where the files are kept ([`ReportFiles`]), `csv.rs`, `html.rs`
+//! (with `charts.rs`) and `pdf.rs` (with `report.typ`) the renderings, [`schedule`] when scheduled reports are due. Everything a
 //! caller uses is re-exported here.
 
 mod charts;
@@ -19,6 +19,7 @@ mod files;
 mod html;
 mod kpi;
 pub mod mail;
+mod pdf;
 mod read;
 pub mod schedule;
 pub mod share;
@@ -45,6 +46,7 @@ pub use self::data::{
 pub use self::files::S3ReportFiles;
 pub use self::files::{DirReportFiles, FilesError, MemoryReportFiles, ReportFiles};
 pub use self::html::render_html;
+pub use self::pdf::{PdfError, PdfWords, english_words, render_pdf};
 pub use self::read::build;
 
 // ---------------------------------------------------------------------------------------------
@@ -56,13 +58,14 @@ pub fn render_json(data: &ReportData) -> Vec<u8> {
 }
 
 impl ReportFormat {
-    pub const ALL: [ReportFormat; 3] = [ReportFormat::Html, ReportFormat::Csv, ReportFormat::Json];
+    pub const ALL: [ReportFormat; 4] = [ReportFormat::Html, ReportFormat::Csv, ReportFormat::Json, ReportFormat::Pdf];
 
     pub fn file_name(self) -> &'static str {
         match self {
             ReportFormat::Html => "report.html",
             ReportFormat::Csv => "report.csv",
             ReportFormat::Json => "report.json",
+            ReportFormat::Pdf => "report.pdf",
         }
     }
 
@@ -71,15 +74,17 @@ impl ReportFormat {
             ReportFormat::Html => "text/html; charset=utf-8",
             ReportFormat::Csv => "text/csv; charset=utf-8",
             ReportFormat::Json => "application/json",
+            ReportFormat::Pdf => "application/pdf",
         }
     }
 
-    /// Its key in a report's `files`: `html`, `csv`, `json`.
+    /// Its key in a report's `files`: `html`, `csv`, `json`, `pdf`.
     pub fn key(self) -> &'static str {
         match self {
             ReportFormat::Html => "html",
             ReportFormat::Csv => "csv",
             ReportFormat::Json => "json",
+            ReportFormat::Pdf => "pdf",
         }
     }
 
@@ -88,19 +93,26 @@ impl ReportFormat {
     }
 }
 
-/// The three renderings of a report, by format.
+/// The renderings of a report, by format. A PDF that typst cannot make is logged and left
+/// out: the report is still kept and recorded with its HTML, CSV and JSON (its `files` then
+/// have no `pdf`, and `report.pdf` is a 404), rather than lost for want of one of four files.
 pub fn render_all(data: &ReportData) -> Vec<(ReportFormat, Vec<u8>)> {
-    vec![
+    let mut files = vec![
         (ReportFormat::Html, render_html(data).into_bytes()),
         (ReportFormat::Csv, render_csv(data)),
         (ReportFormat::Json, render_json(data)),
-    ]
+    ];
+    match render_pdf(data, &pdf::words(crate::i18n::Tr::of(data.language))) {
+        Ok(pdf) => files.push((ReportFormat::Pdf, pdf)),
+        Err(e) => tracing::error!(team = %data.team_id, from = %data.period.from, to = %data.period.to, error = %e, "report.pdf left out"),
+    }
+    files
 }
 
 // ---------------------------------------------------------------------------------------------
 // Use cases
 
-/// Builds the report, keeps its three files and records it: the on-demand path (API) and the
+/// Builds the report, keeps its files and records it: the on-demand path (API) and the
 /// scheduled one share this.
 pub async fn generate(
     store: &dyn Store,
@@ -328,7 +340,7 @@ pub struct ScheduledSummary {
 }
 
 /// A due report the round could not make. Nothing of it was recorded (a report is recorded
-/// only once its three files are kept), so it is still due at the next round.
+/// only once its files are kept), so it is still due at the next round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunFailure {
     pub team: crate::domain::TeamId,
