@@ -783,7 +783,7 @@ mod tests {
     #[test]
     fn a_white_label_report_does_not_name_herald() {
         let mut d = sample("Hello");
-        assert!(written(&d).contains("MadebyHerald"));
+        assert!(written(&d).contains("MadewithHerald"));
         d.brand.white_label = true;
         d.brand.accent = "#7c2d12".to_owned();
         let written = written(&d);

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::data::ReportData;
+use super::ReportData;
 use super::escape::esc;
 use crate::i18n::{Arg, Tr};
 
