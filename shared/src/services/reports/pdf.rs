@@ -166,6 +166,9 @@ fn layout(d: &ReportData, words: &PdfWords) -> Result<PagedDocument, PdfError> {
     for (name, figure) in figures {
         files.insert(format!("/charts/{name}.svg"), Bytes::new(figure.svg.into_bytes()));
     }
+    if let Some((path, bytes)) = logo(d) {
+        files.insert(path, Bytes::new(bytes));
+    }
     let world = ReportWorld::new(files)?;
     let compiled = typst::compile::<PagedDocument>(&world);
     // typst memoises across compilations; a long-running `herald serve` keeps none of it.
@@ -206,6 +209,10 @@ struct View {
     subtitle: String,
     generated: String,
     empty: Option<String>,
+    /// The plain-words summary, a sentence each (none for an empty period).
+    summary: Vec<String>,
+    /// `/logo.png` (or .jpg, .webp) when the team has a logo.
+    logo: Option<String>,
     cards: Vec<Card>,
     channels_head: Vec<String>,
     channels: Vec<Vec<String>>,
@@ -245,6 +252,21 @@ struct Chart {
 struct Run {
     text: String,
     color: Option<String>,
+}
+
+/// The team's logo as a file of the PDF's world: its path and bytes, from the page's data URL.
+fn logo(d: &ReportData) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let url = d.brand.logo_data_url.as_deref()?;
+    let (media, data) = url.strip_prefix("data:")?.split_once(";base64,")?;
+    let ext = match media {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/webp" => "webp",
+        _ => return None,
+    };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+    Some((format!("/logo.{ext}"), bytes))
 }
 
 /// Fills `{name}` placeholders.
@@ -346,6 +368,8 @@ impl View {
                 &[("at", &d.generated_at.format("%Y-%m-%d %H:%M UTC").to_string())],
             ),
             empty: d.is_empty().then(|| word("nothing_happened")),
+            summary: if d.is_empty() { Vec::new() } else { super::summary::sentences(&d.summary, tr) },
+            logo: logo(d).map(|(path, _)| path),
             cards: cards(tr, &d.overall, &d.inbox, &word),
             channels_head: words(&["channel", "network", "posts", "impressions", "engagements", "rate", "followers", "growth", "failed"]),
             channels,
@@ -778,6 +802,33 @@ mod tests {
         assert!(written.contains("Nomeasuredpostinthisperiod."), "{written}");
         let pdf = render_pdf(&d, &english_words()).expect("a PDF");
         assert_eq!(pages(&pdf).len(), 4, "the same sections, each saying it has nothing");
+    }
+
+    #[test]
+    fn the_summary_and_the_logo_are_on_the_first_page() {
+        use base64::Engine as _;
+        let mut d = sample("Hello");
+        d.summary = super::super::summary::facts(&d);
+        let first = super::super::summary::sentences(&d.summary, Tr::of(Language::En));
+        fn first_page_images(d: &ReportData) -> usize {
+            fn walk(frame: &typst::layout::Frame) -> usize {
+                frame
+                    .items()
+                    .map(|(_, item)| match item {
+                        typst::layout::FrameItem::Image(..) => 1,
+                        typst::layout::FrameItem::Group(g) => walk(&g.frame),
+                        _ => 0,
+                    })
+                    .sum()
+            }
+            layout(d, &english_words()).expect("laid out").pages().first().map_or(0, |p| walk(&p.frame))
+        }
+        let plain = first_page_images(&d);
+        assert!(written(&d).contains("Summary") && written(&d).contains(&first[0].replace(' ', "")), "{first:?}");
+        let png = include_bytes!("../../../../cli/src/demo/logo.png");
+        d.brand.logo_data_url = Some(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)));
+        assert_eq!((plain, first_page_images(&d)), (0, 1), "the logo is the first page's one picture");
+        assert!(render_pdf(&d, &english_words()).is_ok());
     }
 
     #[test]
