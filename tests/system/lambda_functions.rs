@@ -888,7 +888,7 @@ async fn report_generator_puts_last_weeks_report_in_s3_once_and_says_so() {
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.expect("list");
     let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
     keys.sort();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys.len(), 4, "html, pdf, csv, json: {keys:?}");
     assert!(keys.iter().all(|k| k.starts_with("reports/cafe/")), "{keys:?}");
     let html_key = keys.iter().find(|k| k.ends_with("report.html")).expect("an HTML report");
     let html = s3.get_object().bucket(&bucket).key(html_key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
@@ -947,7 +947,7 @@ async fn report_generator_mails_the_report_through_ses_once() {
     for message in &ours {
         let raw = message["raw_data"].as_str().unwrap();
         assert_eq!(message["source"].as_str(), Some(from.as_str()));
-        assert!(raw.contains("filename=\"report.html\""), "the report attached: {raw}");
+        assert!(raw.contains("filename=\"report.pdf\""), "the report's PDF attached: {raw}");
         let mail = crate::common::smtp::Mail::parse(raw);
         assert!(mail.subject.starts_with("cafe: weekly report, 4 Jan"), "{}", mail.subject);
         assert!(mail.text().contains("https://moto-http-api.execute-api.us-east-1.amazonaws.com/share/"), "{}", mail.text());
