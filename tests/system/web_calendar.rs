@@ -227,7 +227,7 @@ async fn pages_are_not_api_operations() {
     let (status, doc) = app.call(Method::GET, "/v1/openapi.json", None, None).await;
     assert_eq!(status, 200);
     let paths: Vec<&String> = doc["paths"].as_object().expect("paths").keys().collect();
-    let api = |p: &str| ["/v1/", "/webhooks/", "/auth/", "/oauth/"].iter().any(|prefix| p.starts_with(prefix)) || p == "/health";
+    let api = |p: &str| ["/v1/", "/webhooks/", "/auth/", "/oauth/", "/share/"].iter().any(|prefix| p.starts_with(prefix)) || p == "/health";
     assert!(paths.iter().all(|p| api(p)), "{paths:?}");
 }
 
