@@ -214,7 +214,7 @@ pub struct ScheduleBody {
     /// The e-mail addresses each scheduled report is sent to (at most 20; `[]` or `null`: none);
     /// absent leaves them.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    #[schema(schema_with = super::schemas::recipients)]
     recipients: Option<Option<Vec<String>>>,
 }
 

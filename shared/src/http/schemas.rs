@@ -77,6 +77,20 @@ pub fn date() -> Schema {
 }
 
 
+/// A report's recipients: up to 20 e-mail addresses, or `null` for none.
+pub fn recipients() -> Schema {
+    let address = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .min_length(Some(3))
+        .max_length(Some(254));
+    ArrayBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(address)
+        .max_items(Some(crate::domain::MAX_REPORT_RECIPIENTS))
+        .into()
+}
+
 /// Optional credentials; `null` removes them.
 pub fn optional_credentials() -> Schema {
     ObjectBuilder::new()

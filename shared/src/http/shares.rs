@@ -25,8 +25,13 @@ pub struct CreateShareBody {
     expires_in_days: Option<u64>,
 }
 
+/// A whole number of days, or `null` (the default).
 fn whole_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    super::whole_number(d).map(Some)
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => super::whole_number(v).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// A share link.
@@ -82,7 +87,7 @@ fn report_id(s: &str) -> Result<ReportId, ApiError> {
     operation_id = "create_report_share",
     summary = "A link to the report's HTML that works without a key, until it expires or is revoked",
     params(("id" = uuid::Uuid, Path, description = "the report id (a UUID)")),
-    request_body(content = CreateShareBody, description = "optional: `{}` or no body gives a 30-day link"),
+    request_body(content = Option<CreateShareBody>, description = "optional: no body, `{}` or `null` days give a 30-day link"),
     security(("ApiKey" = [])),
     responses(
         (status = 201, description = "the link", body = ShareView, links(
