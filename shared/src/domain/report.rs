@@ -113,7 +113,8 @@ pub fn parse_recipients(field: &str, given: &[String]) -> Result<Vec<String>, Va
     let mut out: Vec<String> = Vec::with_capacity(given.len());
     for (i, raw) in given.iter().enumerate() {
         let address = raw.trim();
-        if address.parse::<lettre::Address>().is_err() {
+        // RFC 5321 limits a path to 256 octets: 254 characters of address.
+        if address.len() > 254 || address.parse::<lettre::Address>().is_err() {
             return Err(ValidationError::new(format!("{field}[{i}]"), format!("`{address}` is not an e-mail address")));
         }
         if !out.iter().any(|a| a.eq_ignore_ascii_case(address)) {

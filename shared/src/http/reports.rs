@@ -146,10 +146,11 @@ pub async fn get(
     ),
     security(("ApiKey" = [])),
     responses(
-        (status = 200, description = "the file: the page, the per-post table or everything", content(
+        (status = 200, description = "the file: the page, the per-post table, everything, or the A4 PDF", content(
             (String = "text/html"),
             (String = "text/csv"),
             (views::ReportDocument = "application/json"),
+            (Vec<u8> = "application/pdf"),
         )),
         (status = 401, response = super::error::Unauthorized),
         (status = 404, description = "no such report in your team, or no such file", body = super::error::ApiErrorBody),

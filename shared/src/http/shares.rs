@@ -107,7 +107,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ShareView>), ApiError> {
-    let body: CreateShareBody = match body.iter().all(u8::is_ascii_whitespace) {
+    // No body, and a JSON `null`, are the defaults (the body is optional).
+    let body: CreateShareBody = match body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         true => CreateShareBody::default(),
         false => parse_json(&body)?,
     };
