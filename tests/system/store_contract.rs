@@ -937,6 +937,49 @@ async fn attempts_stop_at_the_limit_across_racers<S: Store + 'static>(s: Arc<S>)
     assert!(!s.take_attempt("signin:address:10.0.0.1:1", 2, ends).await.unwrap());
 }
 
+/// Bucket counters: adds from many writers at once all count (no lost update, no version to
+/// race for), a read sums a bucket whatever it was spread over, and returns only the buckets
+/// asked for, in order, of that series alone.
+async fn bucket_counters_count_every_concurrent_add<S: Store + 'static>(s: Arc<S>) {
+    let keep = t0() + Duration::days(2);
+    let writers: Vec<_> = (0..40u64)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                for k in 0..5u64 {
+                    let add = BucketCounts { interactions: 1, negatives: u64::from((i + k) % 3 == 0) };
+                    s.add_to_bucket("crisis#c1#300", 5_000_000 + (k % 2) as i64, add, keep).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    s.add_to_bucket("crisis#c1#300", 4_999_990, BucketCounts { interactions: 7, negatives: 2 }, keep).await.unwrap();
+    s.add_to_bucket("crisis#c1#300", -3, BucketCounts { interactions: 1, negatives: 1 }, keep).await.unwrap();
+    s.add_to_bucket("crisis#c2#300", 5_000_000, BucketCounts { interactions: 100, negatives: 100 }, keep).await.unwrap();
+
+    // 40 writers × 5 adds: 120 in the even bucket (k = 0, 2, 4), 80 in the odd one.
+    let negatives = |parity: u64| (0..40u64).flat_map(|i| (0..5u64).map(move |k| (i, k))).filter(|(i, k)| k % 2 == parity && (i + k) % 3 == 0).count() as u64;
+    let got = s.buckets("crisis#c1#300", 4_999_995, 5_000_001).await.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (5_000_000, BucketCounts { interactions: 120, negatives: negatives(0) }),
+            (5_000_001, BucketCounts { interactions: 80, negatives: negatives(1) }),
+        ]
+    );
+    assert_eq!(
+        s.buckets("crisis#c1#300", -10, 4_999_990).await.unwrap(),
+        vec![(-3, BucketCounts { interactions: 1, negatives: 1 }), (4_999_990, BucketCounts { interactions: 7, negatives: 2 })],
+        "negative bucket indexes sort before positive ones; both ends are inclusive"
+    );
+    assert_eq!(s.buckets("crisis#c1#300", 5_000_002, 6_000_000).await.unwrap(), vec![]);
+    assert_eq!(s.buckets("crisis#c1#300", 5_000_001, 5_000_000).await.unwrap(), vec![], "an empty range");
+    assert_eq!(s.buckets("crisis#c3#300", 0, i64::MAX).await.unwrap(), vec![], "another series is apart");
+}
+
 /// Generates one `#[tokio::test]` per contract case for a store factory.
 macro_rules! contract_suite {
     ($store:ident, $make:expr) => {
@@ -975,6 +1018,7 @@ macro_rules! contract_suite {
             case!(sessions_end_one_or_all);
             case!(one_time_links_are_taken_once_and_lapse);
             case!(attempts_stop_at_the_limit_across_racers);
+            case!(bucket_counters_count_every_concurrent_add);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn versioned_state_admits_one_writer() {

@@ -56,11 +56,19 @@ pub struct AppState {
     /// Connecting channels with OAuth: the apps' ids and secrets, Herald's public address, the
     /// networks' hosts. Nothing configured by default ([`AppState::with_connect`]).
     pub connect: std::sync::Arc<crate::services::connect::ConnectConfig>,
+    /// Where each channel's crisis detector was last synced, shared by every request's intake.
+    pub crisis_marks: std::sync::Arc<crate::intake::CrisisMarks>,
 }
 
 impl AppState {
     pub fn new(ports: Ports) -> Self {
-        Self { ports, intake: IntakeConfig::default(), sandbox: true, connect: Default::default() }
+        Self {
+            ports,
+            intake: IntakeConfig::default(),
+            sandbox: true,
+            connect: Default::default(),
+            crisis_marks: Default::default(),
+        }
     }
 
     /// This state with the OAuth connect configuration the host read.
@@ -96,7 +104,7 @@ impl AppState {
 
     /// The intake service on these ports.
     pub fn intake(&self) -> Intake {
-        Intake { ports: self.ports.clone(), config: self.intake.clone() }
+        Intake { ports: self.ports.clone(), config: self.intake.clone(), marks: self.crisis_marks.clone() }
     }
 }
 

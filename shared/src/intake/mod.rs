@@ -32,12 +32,12 @@ use crate::domain::{
     Platform, RawEvent, RawEventId, SentimentLabel, Team,
 };
 use crate::events::{Event, EventKind};
-use crate::listening::crisis::{CrisisChange, CrisisRule, CrisisState};
+use crate::listening::crisis::{CrisisChange, CrisisRule, CrisisState, MAX_SYNC_BUCKETS};
 use crate::platforms::inbox::InboxAdapter;
 use crate::platforms::PublishError;
 use crate::listening::sentiment;
 use crate::ports::Ports;
-use crate::store::{PageRequest, StoreError, StoreResult};
+use crate::store::{BucketCounts, PageRequest, StoreError, StoreResult};
 
 pub use webhooks::{EventPayload, GenericInteraction, HandshakeReply, IntakeError, ParsedEvent, WebhookRequest};
 
@@ -116,7 +116,7 @@ impl IngestSummary {
     }
 }
 
-/// Read-change-write attempts on a channel's crisis detector before giving up on one observation.
+/// Read-sync-write attempts on a channel's crisis detector before giving up on one update.
 const CRISIS_ATTEMPTS: u32 = 12;
 
 /// How many channels a poll round reads at once.
@@ -166,13 +166,15 @@ pub enum ReceiveError {
 pub struct Intake {
     pub ports: Ports,
     pub config: IntakeConfig,
+    /// Where each channel's crisis detector was last synced by this process.
+    pub marks: Arc<CrisisMarks>,
 }
 
 impl Intake {
     /// Intake on `ports` with the default settings (14 days of raw bodies, the documented
     /// crisis rule).
     pub fn new(ports: Ports) -> Self {
-        Self { ports, config: IntakeConfig::default() }
+        Self { ports, config: IntakeConfig::default(), marks: Arc::default() }
     }
 
     /// One webhook request to `/webhooks/{platform}/{channel_id}`: handshake, or verify, keep
@@ -430,9 +432,9 @@ impl Intake {
             Err(e) => return Err(e),
         }
         // Best effort: the interaction is stored whatever happens here. A detector that stays
-        // contended (a burst on one channel) loses this one observation, loudly, rather than
-        // failing the delivery, which the platform would retry for nothing.
-        if let Err(e) = self.observe_for_crisis(channel, interaction.created_at.min(now), negative).await {
+        // unavailable loses this one observation, loudly, rather than failing the delivery,
+        // which the platform would retry for nothing.
+        if let Err(e) = self.count_for_crisis(channel, interaction.created_at.min(now), negative).await {
             tracing::warn!(channel = %channel.id, error = %e, "crisis detector not updated for this interaction");
         }
         // `Interaction Received`, for integrations and (later) the web app; best effort like the
@@ -457,10 +459,23 @@ impl Intake {
         Ok(Ingested::Created)
     }
 
-    /// Feeds one interaction to the channel's crisis detector (state kept under
-    /// `crisis#<channel>`, updated with a version check and retried on a race).
-    async fn observe_for_crisis(&self, channel: &Channel, at: DateTime<Utc>, negative: bool) -> StoreResult<()> {
-        self.update_crisis(channel, false, |state, rule| state.observe(rule, at, negative)).await
+    /// Counts one interaction for the channel's crisis detector: one atomic add to its bucket's
+    /// counters (`crisis#<channel>#<bucket seconds>`), and no read, unless the interaction is
+    /// negative (may it open an incident?) or the first this process sees in a new bucket (the
+    /// detector learns the buckets leaving its window); then the detector is brought up to date
+    /// from the counters ([`CrisisState::sync`]). So a busy channel writes its detector's state
+    /// about once a bucket, not once an interaction: no item is read, changed and written back
+    /// by every delivery (docs/crisis.md, "Counting").
+    async fn count_for_crisis(&self, channel: &Channel, at: DateTime<Utc>, negative: bool) -> StoreResult<()> {
+        let rule = &self.config.crisis;
+        let bucket = rule.bucket_of(at);
+        let add = BucketCounts { interactions: 1, negatives: u64::from(negative) };
+        let expires_at = at + Duration::seconds(MAX_SYNC_BUCKETS.saturating_mul(rule.bucket_secs()));
+        self.ports.store.add_to_bucket(&crisis_series(channel.id, rule), bucket, add, expires_at).await?;
+        if negative || self.marks.is_new_bucket(channel.id, bucket) {
+            self.update_crisis(channel, false, at, negative).await?;
+        }
+        Ok(())
     }
 
     /// Lets time pass for a channel's detector, so an incident can close when things calm down.
@@ -468,22 +483,21 @@ impl Intake {
     /// interaction), so the others cost one read and no write.
     pub async fn tick_crisis(&self, channel: &Channel) -> StoreResult<()> {
         let now = self.ports.clock.now();
-        self.update_crisis(channel, true, |state, rule| state.tick(rule, now)).await
+        self.update_crisis(channel, true, now, false).await
     }
 
-    /// Read, `step`, write back if unchanged (retried on a race). With `only_if_open`, a
-    /// detector without an open incident is left as it is, after the one read.
-    async fn update_crisis(
-        &self,
-        channel: &Channel,
-        only_if_open: bool,
-        step: impl Fn(&mut CrisisState, &CrisisRule) -> Option<CrisisChange>,
-    ) -> StoreResult<()> {
+    /// Reads the detector's state and the counters it has not seen, syncs it to `at`
+    /// (`evaluate`: a negative arrived, check for opening), and writes it back, version-checked,
+    /// only when it changed more than its counts ([`CrisisState::needs_saving_since`]). On a
+    /// race the loser reads again: an incident is opened, and closed, by exactly one writer.
+    /// With `only_if_open`, a detector without an open incident is left as it is, after the one read.
+    async fn update_crisis(&self, channel: &Channel, only_if_open: bool, at: DateTime<Utc>, evaluate: bool) -> StoreResult<()> {
         let key = format!("crisis#{}", channel.id);
+        let rule = &self.config.crisis;
         for attempt in 0..CRISIS_ATTEMPTS {
             if attempt > 0 {
-                // Concurrent deliveries to one channel race for its detector: back off a little,
-                // at random, so they stop colliding.
+                // Writers race only at a bucket's end or an incident's edges: back off a
+                // little, at random, so they stop colliding.
                 let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 1..=(2u64 << attempt.min(5)));
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
@@ -501,7 +515,18 @@ impl Intake {
             if only_if_open && !crisis.detector.is_open() {
                 return Ok(());
             }
-            let change = step(&mut crisis.detector, &self.config.crisis);
+            let (first, last) = crisis.detector.wanted(rule, at);
+            let counted: std::collections::HashMap<i64, BucketCounts> =
+                self.ports.store.buckets(&crisis_series(channel.id, rule), first, last).await?.into_iter().collect();
+            let counts = |b: i64| {
+                let c = counted.get(&b).copied().unwrap_or_default();
+                (u32::try_from(c.negatives).unwrap_or(u32::MAX), u32::try_from(c.interactions).unwrap_or(u32::MAX))
+            };
+            let saved = crisis.detector.clone();
+            let change = crisis.detector.sync(rule, at, &counts, evaluate);
+            if change.is_none() && version.is_some() && !crisis.detector.needs_saving_since(&saved) {
+                return Ok(());
+            }
             let (opened, closed) = match change {
                 Some(CrisisChange::Opened { at, negatives_in_window, expected, .. }) => {
                     let incident = Incident {
@@ -555,6 +580,36 @@ impl Intake {
         if let Err(e) = self.ports.events.emit(&event).await {
             tracing::error!(error = %e, kind = kind.detail_type(), "event not delivered");
         }
+    }
+}
+
+/// The counter series of a channel's crisis detector. The bucket length is part of it, so
+/// that changing the rule's never reads counts made with another.
+fn crisis_series(channel: ChannelId, rule: &CrisisRule) -> String {
+    format!("crisis#{channel}#{}", rule.bucket_secs())
+}
+
+/// The newest crisis bucket each channel's detector was synced to by this process, so that the
+/// first interaction of a new bucket syncs it (and the buckets leaving its window are learnt
+/// while their counters are kept) and the others only add. Shared by the clones of an
+/// [`Intake`]; losing it (a new process) costs one extra sync per channel.
+#[derive(Debug, Default)]
+pub struct CrisisMarks(std::sync::Mutex<std::collections::HashMap<ChannelId, i64>>);
+
+impl CrisisMarks {
+    /// Channels remembered at most; past that the marks start over (each channel then syncs once more).
+    const MAX_CHANNELS: usize = 100_000;
+
+    /// Whether `bucket` is newer than the channel's mark, which then moves to it.
+    fn is_new_bucket(&self, channel: ChannelId, bucket: i64) -> bool {
+        let mut marks = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if marks.len() >= Self::MAX_CHANNELS && !marks.contains_key(&channel) {
+            marks.clear();
+        }
+        let mark = marks.entry(channel).or_insert(i64::MIN);
+        let new = bucket > *mark;
+        *mark = (*mark).max(bucket);
+        new
     }
 }
 

@@ -133,8 +133,18 @@ impl Default for CrisisRule {
     }
 }
 
+/// Most buckets one [`CrisisState::sync`] reads: two days of 5-minute buckets. The counters
+/// are kept that long; a state older than that catches up as after a silence.
+pub const MAX_SYNC_BUCKETS: i64 = 576;
+
 impl CrisisRule {
-    fn bucket_secs(&self) -> i64 {
+    /// The bucket `at` falls in, as [`CrisisState::sync`] numbers them.
+    pub fn bucket_of(&self, at: DateTime<Utc>) -> i64 {
+        at.timestamp().div_euclid(self.bucket_secs())
+    }
+
+    /// The bucket length in seconds (1 minute to 1 day).
+    pub fn bucket_secs(&self) -> i64 {
         i64::from(self.bucket_minutes.clamp(1, 1440)) * 60
     }
     fn ring_len(&self) -> usize {
@@ -429,6 +439,87 @@ impl CrisisState {
         }
     }
 
+    /// The buckets [`sync`](Self::sync) at `at` reads, first and last (inclusive): the ring as
+    /// it stands and every bucket up to `at`'s, at most [`MAX_SYNC_BUCKETS`] (older ones read as
+    /// empty, as after a long silence). Bucket `b` covers `[b·len, (b+1)·len)` seconds since
+    /// the epoch, `len` the rule's bucket length ([`CrisisRule::bucket_of`]).
+    pub fn wanted(&self, rule: &CrisisRule, at: DateTime<Utc>) -> (i64, i64) {
+        let mut probe = self.clone();
+        probe.conform(rule, at);
+        let last = probe.head.max(probe.bucket_of(at));
+        let first = (probe.head - probe.neg.len() as i64 + 1).max(last - MAX_SYNC_BUCKETS + 1);
+        (first, last)
+    }
+
+    /// Catches up with counts kept outside the state, so that a busy channel needs no
+    /// read-modify-write per interaction: each interaction adds itself to its bucket's atomic
+    /// counters (`crate::store::CounterStore`), and the state is brought up to date from them
+    /// only when a negative arrives (`evaluate`: may it open an incident?), when time reaches a
+    /// new bucket, or from a timer (`tick`'s role). `counts(b)` is bucket `b`'s
+    /// `(negatives, interactions)` for every `b` in [`wanted`](Self::wanted); they replace the
+    /// ring's own (which only ever grow). `at` is the newest interaction's time (capped at
+    /// when it was received), or now from a timer.
+    ///
+    /// Fed the same interactions, it decides what [`observe`](Self::observe) decides (a test
+    /// below replays streams through both). Two things are counted differently: while an
+    /// incident is open, its `negatives` grow by the counts' increase since the state was last
+    /// saved (nothing is lost when a sync is not saved: the next one counts from the saved
+    /// state again), and its `peak` is taken at each sync and bucket end.
+    pub fn sync(
+        &mut self,
+        rule: &CrisisRule,
+        at: DateTime<Utc>,
+        counts: &dyn Fn(i64) -> (u32, u32),
+        evaluate: bool,
+    ) -> Option<CrisisChange> {
+        self.conform(rule, at);
+        for b in (self.head - self.neg.len() as i64 + 1)..=self.head {
+            let i = self.slot(b);
+            let (neg, all) = counts(b);
+            let (neg, all) = (neg.max(self.neg[i]), all.max(self.all[i]));
+            if let Some(incident) = &mut self.incident {
+                incident.negatives = incident.negatives.saturating_add(u64::from(neg - self.neg[i]));
+            }
+            self.neg[i] = neg;
+            self.all[i] = all;
+        }
+        let b = self.bucket_of(at);
+        if b > self.head
+            && let Some(change) = self.advance_filled(rule, b, counts)
+        {
+            return Some(change);
+        }
+        let short = self.sum_neg(rule.short_len(), self.head);
+        if let Some(incident) = &mut self.incident {
+            incident.peak = incident.peak.max(short);
+            return None;
+        }
+        match evaluate {
+            true => self.check_open(rule, at),
+            false => None,
+        }
+    }
+
+    /// Whether this state, synced from `saved`, holds more than fresher counts: the head
+    /// moved (buckets were learnt), or an incident opened, closed or counted a calm bucket.
+    /// When it does not, saving it would change nothing the counters do not already hold.
+    pub fn needs_saving_since(&self, saved: &CrisisState) -> bool {
+        let durable = |s: &CrisisState| {
+            (
+                s.since,
+                s.bucket_secs,
+                s.head,
+                s.neg.len(),
+                s.base_neg,
+                s.base_all,
+                s.hourly.clone(),
+                s.disp,
+                s.incident.as_ref().map(|i| (i.opened_at, i.calm)),
+            )
+        };
+        durable(self) != durable(saved)
+    }
+
     fn bucket_of(&self, at: DateTime<Utc>) -> i64 {
         at.timestamp().div_euclid(self.bucket_secs.max(1))
     }
@@ -494,8 +585,16 @@ impl CrisisState {
         (n * h.m + HOUR_PRIOR * self.base_neg.m) / (n + HOUR_PRIOR)
     }
 
-    /// Moves the head to bucket `target`, completing every bucket in between.
+    /// Moves the head to bucket `target`, completing every bucket in between; each bucket
+    /// entering the ring starts empty.
     fn advance(&mut self, rule: &CrisisRule, target: i64) -> Option<CrisisChange> {
+        self.advance_filled(rule, target, &|_| (0, 0))
+    }
+
+    /// [`advance`](Self::advance), where each bucket entering the ring starts with
+    /// `counts(bucket)` = `(negatives, interactions)` (counted outside the state, see
+    /// [`sync`](Self::sync)), so that it is complete when it is judged and learnt.
+    fn advance_filled(&mut self, rule: &CrisisRule, target: i64, counts: &dyn Fn(i64) -> (u32, u32)) -> Option<CrisisChange> {
         let max_steps = (4.0 * rule.half_life_hours.max(0.1) * 3600.0 / self.bucket_secs as f64)
             .ceil() as i64
             + self.neg.len() as i64;
@@ -517,8 +616,12 @@ impl CrisisState {
             let leaving = done + 1 - self.neg.len() as i64;
             self.learn(rule, leaving);
             let i = self.slot(done + 1);
-            self.neg[i] = 0;
-            self.all[i] = 0;
+            let (neg, all) = counts(done + 1);
+            self.neg[i] = neg;
+            self.all[i] = all;
+            if let Some(incident) = &mut self.incident {
+                incident.negatives = incident.negatives.saturating_add(u64::from(neg));
+            }
             self.head = done + 1;
         }
         change
@@ -1143,5 +1246,102 @@ mod tests {
         let big = threshold(10_000.0, 1.0, 1e-5);
         assert!((10_380..10_460).contains(&big), "{big}");
         assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-12);
+    }
+
+    /// What a host does with counters (`Intake`): every interaction adds to its bucket; the
+    /// saved state is synced from the counters on a negative or a new bucket, and saved only
+    /// when [`CrisisState::needs_saving_since`] says so (or when it changed something).
+    struct Counted {
+        counts: std::collections::HashMap<i64, (u32, u32)>,
+        saved: CrisisState,
+        synced_bucket: i64,
+    }
+
+    impl Counted {
+        fn sync(&mut self, rule: &CrisisRule, at: DateTime<Utc>, evaluate: bool) -> Option<CrisisChange> {
+            let (first, last) = self.saved.wanted(rule, at);
+            let counts = &self.counts;
+            let lookup = |b: i64| {
+                assert!((first..=last).contains(&b), "bucket {b} outside the wanted {first}..={last}");
+                counts.get(&b).copied().unwrap_or((0, 0))
+            };
+            let mut state = self.saved.clone();
+            let change = state.sync(rule, at, &lookup, evaluate);
+            if change.is_some() || state.needs_saving_since(&self.saved) {
+                self.saved = state;
+            }
+            change
+        }
+
+        fn observe(&mut self, rule: &CrisisRule, at: DateTime<Utc>, negative: bool) -> Option<CrisisChange> {
+            let b = rule.bucket_of(at);
+            let entry = self.counts.entry(b).or_default();
+            entry.0 += u32::from(negative);
+            entry.1 += 1;
+            if negative || b > self.synced_bucket {
+                self.synced_bucket = self.synced_bucket.max(b);
+                return self.sync(rule, at, negative);
+            }
+            None
+        }
+    }
+
+    /// The decisions, without the counts that differ by design (see [`CrisisState::sync`]).
+    fn decisions(changes: &[CrisisChange]) -> Vec<CrisisChange> {
+        changes
+            .iter()
+            .map(|c| match c.clone() {
+                CrisisChange::Closed { at, opened_at, .. } => {
+                    CrisisChange::Closed { at, opened_at, negatives: 0, peak_in_short_window: 0 }
+                }
+                opened => opened,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counters_and_sync_decide_what_observing_each_interaction_decides() {
+        let rule = CrisisRule::default();
+        for seed in 1..=4u64 {
+            let mut rng = Rng(seed * 7919);
+            // Eight days of a channel's life: usual traffic, a wave of negatives on day 7 (10
+            // to 40 a quarter of an hour, by seed) and the calm after; a tenth of the
+            // interactions arrive up to 20 minutes late, a few over an hour late.
+            let mut stream = Vec::new();
+            for m in 0..8 * 1440 {
+                let at = t0() + min(m);
+                let wave = (7 * 1440..7 * 1440 + 45).contains(&m);
+                let (per_minute, neg) = if wave { (1.0 + seed as f64 * 0.7, 0.9) } else { (0.6, 0.15) };
+                for _ in 0..rng.poisson(per_minute) {
+                    let late = match rng.f64() {
+                        x if x < 0.01 => min(70),
+                        x if x < 0.1 => TimeDelta::seconds((rng.f64() * 1200.0) as i64),
+                        _ => TimeDelta::zero(),
+                    };
+                    stream.push((at + TimeDelta::seconds((rng.f64() * 59.0) as i64), late, rng.f64() < neg));
+                }
+            }
+            let mut observed = CrisisState::new(t0());
+            let mut counted = Counted { counts: Default::default(), saved: CrisisState::new(t0()), synced_bucket: i64::MIN };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut saves = 0;
+            for (i, (received, late, negative)) in stream.iter().enumerate() {
+                let at = *received - *late;
+                a.extend(observed.observe(&rule, at, *negative));
+                let before = counted.saved.clone();
+                b.extend(counted.observe(&rule, at, *negative));
+                saves += usize::from(counted.saved != before);
+                if i % 50 == 0 {
+                    a.extend(observed.tick(&rule, *received));
+                    b.extend(counted.sync(&rule, *received, false));
+                }
+            }
+            assert_eq!(opened(&a), 1, "seed {seed}: the wave opens one incident: {a:?}");
+            assert_eq!(closed(&a), 1, "seed {seed}: {a:?}");
+            assert_eq!(decisions(&a), decisions(&b), "seed {seed}");
+            // Saved about once a bucket (8 days: 2,304 buckets), not once an interaction.
+            assert!(saves < 2_304 + 50, "seed {seed}: {saves} saves for {} interactions", stream.len());
+            assert!(stream.len() > 6_000, "{}", stream.len());
+        }
     }
 }

@@ -332,6 +332,26 @@ pub trait StateStore: Send + Sync {
     }
 }
 
+/// One time bucket's counts in a [`CounterStore`] series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketCounts {
+    pub interactions: u64,
+    pub negatives: u64,
+}
+
+/// Counts per time bucket that any number of writers add to at once. An add is one atomic
+/// write, with no read and no version to race for, so a busy series has no read-modify-write
+/// item (the crisis detector's counting, docs/crisis.md "Counting"). DynamoDB spreads each
+/// bucket over shard items and sums them on read, so one bucket is not one hot item either.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Adds `add` to bucket `bucket` of `series`; the bucket may be forgotten after `expires_at`.
+    async fn add_to_bucket(&self, series: &str, bucket: i64, add: BucketCounts, expires_at: DateTime<Utc>) -> StoreResult<()>;
+    /// The buckets of `series` from `first` to `last` (inclusive) that were added to, in order;
+    /// the others are zero.
+    async fn buckets(&self, series: &str, first: i64, last: i64) -> StoreResult<Vec<(i64, BucketCounts)>>;
+}
+
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
     /// Creates or replaces an incident.
@@ -378,6 +398,7 @@ pub trait Store:
     + RawEventStore
     + ErasureStore
     + StateStore
+    + CounterStore
     + IncidentStore
     + MetricStore
     + ReportStore
@@ -394,6 +415,7 @@ impl<T> Store for T where
         + RawEventStore
         + ErasureStore
         + StateStore
+        + CounterStore
         + IncidentStore
         + MetricStore
         + ReportStore

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyStore, PeopleStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore,
+    ApiKeyStore, BucketCounts, CounterStore, PeopleStore, ChannelStore, Cursor, ErasureStore, InboxQuery, IncidentStore, InteractionStore,
     MAX_EXAMINED_PER_PAGE, MetricStore, Page, PageRequest, PostStore, RawEventStore, ReportStore, StateStore,
     StoreError, StoreResult, TeamStore, Versioned,
 };
@@ -160,6 +160,15 @@ CREATE TABLE attempts (
     count       INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
 );
+"#, r#"
+CREATE TABLE counters (
+    series        TEXT NOT NULL,
+    bucket        INTEGER NOT NULL,
+    interactions  INTEGER NOT NULL,
+    negatives     INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    PRIMARY KEY (series, bucket)
+) WITHOUT ROWID;
 "#];
 
 #[derive(Clone)]
@@ -1017,6 +1026,51 @@ impl StateStore for SqliteStore {
         })
         .await
     }
+}
+
+/// SQLite has one writer at a time: an upsert that adds is atomic as it is, with no shards.
+#[async_trait]
+impl CounterStore for SqliteStore {
+    async fn add_to_bucket(&self, series: &str, bucket: i64, add: BucketCounts, expires_at: DateTime<Utc>) -> StoreResult<()> {
+        let series = series.to_owned();
+        let (all, neg) = (sql_count(add.interactions), sql_count(add.negatives));
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO counters (series, bucket, interactions, negatives, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (series, bucket) DO UPDATE SET interactions = interactions + excluded.interactions,
+                     negatives = negatives + excluded.negatives, expires_at = max(expires_at, excluded.expires_at)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![series, bucket, all, neg, expires_at.timestamp()]))
+            .map(drop)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn buckets(&self, series: &str, first: i64, last: i64) -> StoreResult<Vec<(i64, BucketCounts)>> {
+        let series = series.to_owned();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT bucket, interactions, negatives FROM counters
+                     WHERE series = ?1 AND bucket BETWEEN ?2 AND ?3 ORDER BY bucket",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![series, first, last], |r| {
+                    let count = |i| r.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
+                    Ok((r.get::<_, i64>(0)?, BucketCounts { interactions: count(1)?, negatives: count(2)? }))
+                })
+                .map_err(db)?;
+            rows.map(|r| r.map_err(db)).collect()
+        })
+        .await
+    }
+}
+
+/// A count as SQLite's integer (at most `i64::MAX`).
+fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
