@@ -88,21 +88,24 @@ pub trait EventSink: Send + Sync {
 }
 
 /// Appends one JSON object per line to a file (`<data-dir>/events.jsonl` in `herald serve`).
+/// The file stays open between events (opened on the first, again after a failed write), and
+/// each line is one `write` of an append-mode file on the blocking pool: lines never
+/// interleave, and an event costs one hop off the async threads, not an open, a write and a
+/// close.
 pub struct JsonLinesSink {
     path: PathBuf,
-    lock: tokio::sync::Mutex<()>,
+    file: std::sync::Arc<std::sync::Mutex<Option<std::fs::File>>>,
 }
 
 impl JsonLinesSink {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, lock: tokio::sync::Mutex::new(()) }
+        Self { path, file: Default::default() }
     }
 }
 
 #[async_trait]
 impl EventSink for JsonLinesSink {
     async fn emit(&self, event: &Event) -> Result<(), EventError> {
-        use tokio::io::AsyncWriteExt;
         let mut line = serde_json::to_vec(&serde_json::json!({
             "source": SOURCE,
             "detail-type": event.kind.detail_type(),
@@ -111,14 +114,27 @@ impl EventSink for JsonLinesSink {
         }))
         .map_err(|e| EventError(e.to_string()))?;
         line.push(b'\n');
-        let _guard = self.lock.lock().await;
-        let mut f = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await
-            .map_err(|e| EventError(format!("{}: {e}", self.path.display())))?;
-        f.write_all(&line).await.map_err(|e| EventError(e.to_string()))
+        let (path, file) = (self.path.clone(), std::sync::Arc::clone(&self.file));
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let open = match file.take() {
+                Some(f) => f,
+                None => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| EventError(format!("{}: {e}", path.display())))?,
+            };
+            let written = (&open).write_all(&line);
+            // Kept for the next event only when this one went in whole.
+            if written.is_ok() {
+                *file = Some(open);
+            }
+            written.map_err(|e| EventError(format!("{}: {e}", path.display())))
+        })
+        .await
+        .map_err(|e| EventError(e.to_string()))?
     }
 }
 

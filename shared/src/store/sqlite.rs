@@ -173,8 +173,17 @@ CREATE TABLE counters (
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The one connection that writes (SQLite has one writer at a time anyway).
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections to the same file, idle ones on the stack: in WAL mode they read
+    /// the last committed state while the writer writes, so reads (a webhook's channel, team
+    /// and erasure lookups, the API's key) do not queue behind writes. Empty in memory.
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
+
+/// Read-only connections a file-backed store keeps: as many as the blocking pool will usefully
+/// run at once on a small machine; when all are busy a read takes the writer's connection.
+const READERS: usize = 4;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date. On Unix
@@ -188,7 +197,19 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(StoreError::backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
-        Self::init(conn)
+        let store = Self::init(conn)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(StoreError::backend)?;
+            reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+            readers.push(reader);
+        }
+        *store.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = readers;
+        Ok(store)
     }
 
     /// A private in-memory database, for tests.
@@ -200,7 +221,30 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(StoreError::backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: Arc::default() })
+    }
+
+    /// Runs `f`, which only reads, on the blocking pool with an idle read-only connection (the
+    /// writer's when none is idle, or in memory).
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (conn, readers) = (Arc::clone(&self.conn), Arc::clone(&self.readers));
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+            match idle {
+                Some(reader) => {
+                    let result = f(&reader);
+                    readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(reader);
+                    result
+                }
+                None => f(&conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            }
+        })
+        .await
+        .map_err(StoreError::backend)?
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -382,7 +426,7 @@ impl TeamStore for SqliteStore {
 
     async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>> {
         let id = id.to_string();
-        self.with(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
+        self.read(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
     }
 
     async fn update_team(&self, team: &Team) -> StoreResult<Team> {
@@ -404,12 +448,12 @@ impl TeamStore for SqliteStore {
     }
 
     async fn list_teams(&self) -> StoreResult<Vec<Team>> {
-        self.with(|c| bodies(c, "SELECT body FROM teams ORDER BY id", [])).await
+        self.read(|c| bodies(c, "SELECT body FROM teams ORDER BY id", [])).await
     }
 
     async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>> {
         let hash = hash.as_str().to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             one_body(
                 c,
                 "SELECT t.body FROM calendar_tokens k JOIN teams t ON t.id = k.team_id WHERE k.hash = ?1",
@@ -447,12 +491,12 @@ impl ApiKeyStore for SqliteStore {
 
     async fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>> {
         let hash = hash.as_str().to_owned();
-        self.with(move |c| one_body(c, "SELECT body FROM api_keys WHERE hash = ?1", [hash])).await
+        self.read(move |c| one_body(c, "SELECT body FROM api_keys WHERE hash = ?1", [hash])).await
     }
 
     async fn list_api_keys(&self, team: &TeamId) -> StoreResult<Vec<ApiKey>> {
         let team = team.to_string();
-        self.with(move |c| bodies(c, "SELECT body FROM api_keys WHERE team_id = ?1 ORDER BY id", [team])).await
+        self.read(move |c| bodies(c, "SELECT body FROM api_keys WHERE team_id = ?1 ORDER BY id", [team])).await
     }
 
     async fn delete_api_key(&self, team: &TeamId, id: ApiKeyId) -> StoreResult<()> {
@@ -476,23 +520,23 @@ impl ChannelStore for SqliteStore {
 
     async fn get_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<Option<Channel>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.with(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]))
+        self.read(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]))
             .await
     }
 
     async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>> {
         let id = id.to_string();
-        self.with(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1", [id])).await
+        self.read(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1", [id])).await
     }
 
     async fn channels_on(&self, platform: Platform) -> StoreResult<Vec<Channel>> {
-        let all: Vec<Channel> = self.with(|c| bodies(c, "SELECT body FROM channels ORDER BY id", [])).await?;
+        let all: Vec<Channel> = self.read(|c| bodies(c, "SELECT body FROM channels ORDER BY id", [])).await?;
         Ok(all.into_iter().filter(|c| c.platform == platform).collect())
     }
 
     async fn list_channels(&self, team: &TeamId) -> StoreResult<Vec<Channel>> {
         let team = team.to_string();
-        self.with(move |c| bodies(c, "SELECT body FROM channels WHERE team_id = ?1 ORDER BY id", [team])).await
+        self.read(move |c| bodies(c, "SELECT body FROM channels WHERE team_id = ?1 ORDER BY id", [team])).await
     }
 
     async fn update_channel(&self, channel: &Channel) -> StoreResult<()> {
@@ -533,7 +577,7 @@ impl PostStore for SqliteStore {
 
     async fn get_post(&self, team: &TeamId, id: PostId) -> StoreResult<Option<Post>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.with(move |c| one_body(c, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [id, team])).await
+        self.read(move |c| one_body(c, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [id, team])).await
     }
 
     async fn update_post(&self, post: &Post) -> StoreResult<Post> {
@@ -558,7 +602,7 @@ impl PostStore for SqliteStore {
 
     async fn deliveries_of_post(&self, team: &TeamId, post: PostId) -> StoreResult<Vec<Delivery>> {
         let (team, post) = (team.to_string(), post.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             bodies(c, "SELECT body FROM deliveries WHERE post_id = ?1 AND team_id = ?2 ORDER BY id", [post, team])
         })
         .await
@@ -566,7 +610,7 @@ impl PostStore for SqliteStore {
 
     async fn get_delivery(&self, team: &TeamId, post: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>> {
         let (team, post, id) = (team.to_string(), post.to_string(), id.to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             one_body(
                 c,
                 "SELECT body FROM deliveries WHERE id = ?1 AND post_id = ?2 AND team_id = ?3",
@@ -606,7 +650,7 @@ impl PostStore for SqliteStore {
         let limit = page.effective_limit();
         let (after_t, after_id) = start_after(page)?.unwrap_or_default();
         let (team, from, to) = (team.to_string(), sortable_instant(from), sortable_instant(to));
-        self.with(move |c| {
+        self.read(move |c| {
             let rows = positioned(
                 c,
                 "SELECT publish_at, id, body FROM deliveries
@@ -621,7 +665,7 @@ impl PostStore for SqliteStore {
 
     async fn due_deliveries(&self, until: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Delivery>> {
         let until = sortable_instant(until);
-        self.with(move |c| {
+        self.read(move |c| {
             bodies(
                 c,
                 "SELECT body FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
@@ -663,7 +707,7 @@ impl InteractionStore for SqliteStore {
 
     async fn get_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<Option<Interaction>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.with(move |c| one_body(c, "SELECT body FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]))
+        self.read(move |c| one_body(c, "SELECT body FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]))
             .await
     }
 
@@ -692,7 +736,7 @@ impl InteractionStore for SqliteStore {
         let from = query.from.map(sortable_instant).unwrap_or_default();
         let to = query.to.map(sortable_instant).unwrap_or_else(|| "~".into());
         let query = query.clone();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut kept: Vec<(Position, Interaction)> = Vec::new();
             let mut examined = 0usize;
             loop {
@@ -731,7 +775,7 @@ impl InteractionStore for SqliteStore {
 
     async fn thread(&self, team: &TeamId, channel: ChannelId, thread_id: &str) -> StoreResult<Vec<Interaction>> {
         let (team, channel, thread) = (team.to_string(), channel.to_string(), thread_id.to_owned());
-        self.with(move |c| {
+        self.read(move |c| {
             bodies(
                 c,
                 "SELECT body FROM interactions WHERE team_id = ?1 AND channel_id = ?2 AND thread_id = ?3
@@ -761,7 +805,7 @@ impl InteractionStore for SqliteStore {
         let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
         let (team, author) = (team.to_string(), author_id.to_owned());
         let platform = platform.as_str();
-        self.with(move |c| {
+        self.read(move |c| {
             let rows = positioned(
                 c,
                 "SELECT created_at, id, body FROM interactions
@@ -799,7 +843,7 @@ impl RawEventStore for SqliteStore {
 
     async fn get_raw_event(&self, id: RawEventId) -> StoreResult<Option<RawEvent>> {
         let id = id.to_string();
-        self.with(move |c| one_body(c, "SELECT body FROM raw_events WHERE id = ?1", [id])).await
+        self.read(move |c| one_body(c, "SELECT body FROM raw_events WHERE id = ?1", [id])).await
     }
 
     async fn raw_events(
@@ -812,7 +856,7 @@ impl RawEventStore for SqliteStore {
         let limit = page.effective_limit();
         let (after_t, after_id) = start_after(page)?.unwrap_or_default();
         let (channel, from, to) = (channel.to_string(), sortable_instant(from), sortable_instant(to));
-        self.with(move |c| {
+        self.read(move |c| {
             let rows = positioned(
                 c,
                 "SELECT received_at, id, body FROM raw_events
@@ -859,17 +903,17 @@ impl PeopleStore for SqliteStore {
 
     async fn member_by_email(&self, email: &Email) -> StoreResult<Option<Member>> {
         let email = email.as_str().to_owned();
-        self.with(move |c| one_body(c, "SELECT body FROM members WHERE email = ?1", [email])).await
+        self.read(move |c| one_body(c, "SELECT body FROM members WHERE email = ?1", [email])).await
     }
 
     async fn get_member(&self, team: &TeamId, id: MemberId) -> StoreResult<Option<Member>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.with(move |c| one_body(c, "SELECT body FROM members WHERE team_id = ?1 AND id = ?2", [team, id])).await
+        self.read(move |c| one_body(c, "SELECT body FROM members WHERE team_id = ?1 AND id = ?2", [team, id])).await
     }
 
     async fn list_members(&self, team: &TeamId) -> StoreResult<Vec<Member>> {
         let team = team.to_string();
-        self.with(move |c| bodies(c, "SELECT body FROM members WHERE team_id = ?1 ORDER BY id", [team])).await
+        self.read(move |c| bodies(c, "SELECT body FROM members WHERE team_id = ?1 ORDER BY id", [team])).await
     }
 
     async fn delete_member(&self, team: &TeamId, id: MemberId) -> StoreResult<()> {
@@ -896,7 +940,7 @@ impl PeopleStore for SqliteStore {
 
     async fn link_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<OneTimeToken>> {
         let hash = hash.as_str().to_owned();
-        self.with(move |c| one_body(c, "SELECT body FROM links WHERE hash = ?1", [hash])).await
+        self.read(move |c| one_body(c, "SELECT body FROM links WHERE hash = ?1", [hash])).await
     }
 
     async fn take_link(&self, hash: &KeyHash, now: DateTime<Utc>) -> StoreResult<Option<OneTimeToken>> {
@@ -930,7 +974,7 @@ impl PeopleStore for SqliteStore {
 
     async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>> {
         let hash = hash.as_str().to_owned();
-        self.with(move |c| one_body(c, "SELECT body FROM sessions WHERE hash = ?1", [hash])).await
+        self.read(move |c| one_body(c, "SELECT body FROM sessions WHERE hash = ?1", [hash])).await
     }
 
     async fn delete_session(&self, hash: &KeyHash) -> StoreResult<()> {
@@ -985,7 +1029,7 @@ impl ErasureStore for SqliteStore {
 
     async fn erased_event(&self, fingerprint: &str) -> StoreResult<Option<ErasedEvent>> {
         let fingerprint = fingerprint.to_owned();
-        self.with(move |c| one_body(c, "SELECT body FROM erased_events WHERE fingerprint = ?1", [fingerprint])).await
+        self.read(move |c| one_body(c, "SELECT body FROM erased_events WHERE fingerprint = ?1", [fingerprint])).await
     }
 }
 
@@ -993,7 +1037,7 @@ impl ErasureStore for SqliteStore {
 impl StateStore for SqliteStore {
     async fn get_state(&self, key: &str) -> StoreResult<Option<Versioned>> {
         let key = key.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             c.query_row("SELECT value, version FROM state WHERE key = ?1", [key], |r| {
                 Ok(Versioned { value: r.get(0)?, version: r.get::<_, i64>(1)? as u64 })
             })
@@ -1049,7 +1093,7 @@ impl CounterStore for SqliteStore {
 
     async fn buckets(&self, series: &str, first: i64, last: i64) -> StoreResult<Vec<(i64, BucketCounts)>> {
         let series = series.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT bucket, interactions, negatives FROM counters
@@ -1098,7 +1142,7 @@ impl IncidentStore for SqliteStore {
         let limit = page.effective_limit();
         let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
         let team = team.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let rows = positioned(
                 c,
                 "SELECT opened_at, id, body FROM incidents WHERE team_id = ?1 AND (opened_at, id) < (?2, ?3)
@@ -1140,7 +1184,7 @@ impl MetricStore for SqliteStore {
     ) -> StoreResult<Vec<MetricSnapshot>> {
         let (team, subject) = (team.to_string(), subject_key(subject));
         let (from, to) = (sortable_instant(from), sortable_instant(to));
-        self.with(move |c| {
+        self.read(move |c| {
             bodies(
                 c,
                 "SELECT body FROM metric_snapshots
@@ -1174,7 +1218,7 @@ impl MetricStore for SqliteStore {
     async fn rollups(&self, team: &TeamId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MetricRollup>> {
         let team = team.to_string();
         let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
-        self.with(move |c| {
+        self.read(move |c| {
             bodies(
                 c,
                 "SELECT body FROM metric_rollups WHERE team_id = ?1 AND day >= ?2 AND day < ?3 ORDER BY day, subject",
@@ -1204,14 +1248,14 @@ impl ReportStore for SqliteStore {
 
     async fn get_report(&self, team: &TeamId, id: ReportId) -> StoreResult<Option<Report>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.with(move |c| one_body(c, "SELECT body FROM reports WHERE id = ?1 AND team_id = ?2", [id, team])).await
+        self.read(move |c| one_body(c, "SELECT body FROM reports WHERE id = ?1 AND team_id = ?2", [id, team])).await
     }
 
     async fn list_reports(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Report>> {
         let limit = page.effective_limit();
         let (before_t, before_id) = start_after(page)?.unwrap_or_else(|| ("~".into(), String::new()));
         let team = team.to_string();
-        self.with(move |c| {
+        self.read(move |c| {
             let rows = positioned(
                 c,
                 "SELECT created_at, id, body FROM reports WHERE team_id = ?1 AND (created_at, id) < (?2, ?3)
