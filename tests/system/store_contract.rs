@@ -1,7 +1,8 @@
-//! The store contract: one suite, run against both stores. SQLite runs in memory; DynamoDB runs
-//! against the DynamoDB-compatible server that `tests/run` starts (moto), each test on a fresh
-//! table. Without `HERALD_TEST_DYNAMODB_ENDPOINT` the DynamoDB half FAILS rather than skipping:
-//! the contract is never silently half-checked.
+//! The store contract: one suite, run against both stores. SQLite runs in memory, and again on
+//! a file as `herald serve` opens it (WAL, read-only connections beside the writer); DynamoDB
+//! runs against the DynamoDB-compatible server that `tests/run` starts (moto), each test on a
+//! fresh table. Without `HERALD_TEST_DYNAMODB_ENDPOINT` the DynamoDB half FAILS rather than
+//! skipping: the contract is never silently half-checked.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -980,6 +981,39 @@ async fn bucket_counters_count_every_concurrent_add<S: Store + 'static>(s: Arc<S
     assert_eq!(s.buckets("crisis#c3#300", 0, i64::MAX).await.unwrap(), vec![], "another series is apart");
 }
 
+/// Many writes at once, some of them refused: each refused one fails alone, every accepted one
+/// is kept and readable as soon as its caller has its answer (SQLite commits writes that queue
+/// together in one transaction; this is what that must not change).
+async fn concurrent_writes_fail_alone_and_are_readable_once_answered<S: Store + 'static>(s: Arc<S>) {
+    let writers: Vec<_> = (0..120u32)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let key = format!("poll#k{}", i % 60);
+                let written = s.put_state(&key, &format!("v{i}"), None).await;
+                if written.is_ok() {
+                    let read = s.get_state(&key).await.unwrap().expect("readable once answered");
+                    assert_eq!(read.value, format!("v{i}"));
+                }
+                written.map(|_| i)
+            })
+        })
+        .collect();
+    let (mut kept, mut refused) = (Vec::new(), 0);
+    for w in writers {
+        match w.await.unwrap() {
+            Ok(i) => kept.push(i),
+            Err(StoreError::AlreadyExists | StoreError::Conflict) => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((kept.len(), refused), (60, 60), "one writer per key wins");
+    for i in kept {
+        let stored = s.get_state(&format!("poll#k{}", i % 60)).await.unwrap().unwrap();
+        assert_eq!((stored.value, stored.version), (format!("v{i}"), 1));
+    }
+}
+
 /// Generates one `#[tokio::test]` per contract case for a store factory.
 macro_rules! contract_suite {
     ($store:ident, $make:expr) => {
@@ -1019,6 +1053,7 @@ macro_rules! contract_suite {
             case!(one_time_links_are_taken_once_and_lapse);
             case!(attempts_stop_at_the_limit_across_racers);
             case!(bucket_counters_count_every_concurrent_add);
+            case!(concurrent_writes_fail_alone_and_are_readable_once_answered);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn versioned_state_admits_one_writer() {
@@ -1043,6 +1078,15 @@ async fn sqlite_store() -> herald_core::store::sqlite::SqliteStore {
 }
 
 contract_suite!(sqlite, sqlite_store());
+
+/// A file, as `herald serve` opens it: WAL, read-only connections beside the writer, so reads
+/// see only what is committed. The folder is kept, under the build's temp dir (a few KB each).
+async fn sqlite_file_store() -> herald_core::store::sqlite::SqliteStore {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temp dir").keep();
+    herald_core::store::sqlite::SqliteStore::open(dir.join("herald.db")).expect("SQLite file opens")
+}
+
+contract_suite!(sqlite_file, sqlite_file_store());
 
 mod dynamo_support {
     use herald_core::store::dynamo::{DynamoStore, client_for_endpoint};

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -173,8 +173,11 @@ CREATE TABLE counters (
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    /// The one connection that writes (SQLite has one writer at a time anyway).
+    /// The one connection that writes (SQLite has one writer at a time anyway), used by the
+    /// writer thread ([`write_loop`]) and by reads when no reader is idle.
     conn: Arc<Mutex<Connection>>,
+    /// Writes, queued for the writer thread, which commits what queued together at once.
+    writes: std::sync::mpsc::Sender<WriteJob>,
     /// Read-only connections to the same file, idle ones on the stack: in WAL mode they read
     /// the last committed state while the writer writes, so reads (a webhook's channel, team
     /// and erasure lookups, the API's key) do not queue behind writes. Empty in memory.
@@ -221,7 +224,15 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(StoreError::backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), readers: Arc::default() })
+        let conn = Arc::new(Mutex::new(conn));
+        let (writes, queue) = std::sync::mpsc::channel();
+        let writer = Arc::clone(&conn);
+        // Ends when the last clone of the store is dropped (the queue's senders with it).
+        std::thread::Builder::new()
+            .name("herald-sqlite-writer".into())
+            .spawn(move || write_loop(&writer, &queue))
+            .map_err(StoreError::backend)?;
+        Ok(Self { conn, writes, readers: Arc::default() })
     }
 
     /// Runs `f`, which only reads, on the blocking pool with an idle read-only connection (the
@@ -247,20 +258,98 @@ impl SqliteStore {
         .map_err(StoreError::backend)?
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f`, which writes, on the writer thread, and answers once what it wrote is
+    /// committed. Writes queued together share one transaction (group commit, [`write_loop`]).
     async fn with<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(StoreError::backend)?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let _ = answer.send(committed.and(result));
+            });
+            (ok, deliver)
+        });
+        self.writes.send(job).map_err(|_| StoreError::Backend("the SQLite writer thread has stopped".into()))?;
+        answered.await.map_err(|_| StoreError::Backend("the SQLite writer dropped a write (it panicked)".into()))?
     }
+}
+
+/// One write for the writer thread: runs on the connection, says whether it succeeded, and
+/// gives back how to answer its caller once the transaction it ran in is settled.
+type WriteJob = Box<dyn FnOnce(&mut Connection) -> (bool, Deliver) + Send>;
+
+/// Answers a write's caller: `Ok(())` when its transaction committed, the commit's error if not.
+type Deliver = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+/// The writer thread: takes the next write, and with it every write queued meanwhile (up to
+/// [`MAX_GROUP`]), and runs them in one transaction, each inside its own savepoint, so one that
+/// fails is rolled back alone and the others commit. Callers are answered only after the
+/// commit: a stored webhook is answered 200 once it is in the database file, as before. One
+/// commit a group instead of one a write is what lets intake's three inserts a delivery keep up
+/// with thousands of deliveries a second: each commit appends every page it changed to the
+/// WAL, and a group changes most pages (an index's last leaf) once. With nothing queued a write
+/// runs alone, in its own transaction, and waits for nobody: there is no batching delay.
+fn write_loop(conn: &Mutex<Connection>, queue: &std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut c = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if group.len() == 1 || c.execute_batch("BEGIN IMMEDIATE").is_err() {
+            // Alone, or no transaction to share: each write commits on its own.
+            for job in group {
+                if let Some((_, deliver)) = run_job(&mut c, job) {
+                    deliver(Ok(()));
+                }
+            }
+            continue;
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            if c.execute_batch("SAVEPOINT write").is_err() {
+                // Cannot isolate it: keep it out of the group (its caller gets an error).
+                drop(job);
+                continue;
+            }
+            let ran = run_job(&mut c, job);
+            let kept = match &ran {
+                Some((true, _)) => c.execute_batch("RELEASE write").is_ok(),
+                _ => false,
+            };
+            if !kept && c.execute_batch("ROLLBACK TO write; RELEASE write").is_err() {
+                // The savepoint is gone with the transaction: what ran so far is undone below.
+                answers.extend(ran.map(|(_, deliver)| deliver));
+                break;
+            }
+            answers.extend(ran.map(|(_, deliver)| deliver));
+        }
+        let committed = c.execute_batch("COMMIT").map_err(db);
+        if committed.is_err() {
+            let _ = c.execute_batch("ROLLBACK");
+        }
+        drop(c);
+        for deliver in answers {
+            deliver(committed.as_ref().map(drop).map_err(|e| StoreError::Backend(e.to_string().into())));
+        }
+    }
+}
+
+/// Runs one write, a panic included: a panicking write is `None` (its caller's answer is
+/// dropped, which it reads as an error) and the writer thread goes on.
+fn run_job(c: &mut Connection, job: WriteJob) -> Option<(bool, Deliver)> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))).ok()
 }
 
 /// Creates the database file empty when it is missing (SQLite takes an empty file for an empty
@@ -393,7 +482,7 @@ fn subject_key(subject: &MetricSubject) -> String {
     }
 }
 
-fn write_delivery(tx: &Transaction<'_>, d: &Delivery) -> StoreResult<()> {
+fn write_delivery(tx: &Connection, d: &Delivery) -> StoreResult<()> {
     insert(
         tx,
         "INSERT INTO deliveries (id, post_id, team_id, publish_at, due_at, version, body)
@@ -416,7 +505,7 @@ impl TeamStore for SqliteStore {
         let (id, body) = (team.id.to_string(), to_json(team)?);
         let token = team.calendar_token_hash.as_ref().map(|h| h.as_str().to_owned());
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c.savepoint().map_err(db)?;
             insert(&tx, "INSERT INTO teams (id, body) VALUES (?1, ?2)", params![id, body])?;
             set_calendar_token(&tx, &id, token.as_deref())?;
             tx.commit().map_err(db)
@@ -434,7 +523,7 @@ impl TeamStore for SqliteStore {
         let (id, body, expected) = (team.id.to_string(), to_json(&next)?, team.version);
         let token = team.calendar_token_hash.as_ref().map(|h| h.as_str().to_owned());
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c.savepoint().map_err(db)?;
             let stored: Team = one_body(&tx, "SELECT body FROM teams WHERE id = ?1", [&id])?.ok_or(StoreError::NotFound)?;
             if stored.version != expected {
                 return Err(StoreError::Conflict);
@@ -465,7 +554,7 @@ impl TeamStore for SqliteStore {
 }
 
 /// Makes `hash` the team's only calendar token (none when `None`).
-fn set_calendar_token(tx: &Transaction<'_>, team: &str, hash: Option<&str>) -> StoreResult<()> {
+fn set_calendar_token(tx: &Connection, team: &str, hash: Option<&str>) -> StoreResult<()> {
     tx.execute("DELETE FROM calendar_tokens WHERE team_id = ?1", [team]).map_err(db)?;
     if let Some(hash) = hash {
         insert(tx, "INSERT INTO calendar_tokens (hash, team_id) VALUES (?1, ?2)", params![hash, team])?;
@@ -565,7 +654,7 @@ impl PostStore for SqliteStore {
         let (id, team, body) = (post.id.to_string(), post.team_id.to_string(), to_json(post)?);
         let deliveries = deliveries.to_vec();
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c.savepoint().map_err(db)?;
             insert(&tx, "INSERT INTO posts (id, team_id, body) VALUES (?1, ?2, ?3)", params![id, team, body])?;
             for d in &deliveries {
                 write_delivery(&tx, d)?;
@@ -584,7 +673,7 @@ impl PostStore for SqliteStore {
         let next = Post { version: post.version.checked_add(1).ok_or(StoreError::Conflict)?, ..post.clone() };
         let (id, team, body, expected) = (post.id.to_string(), post.team_id.to_string(), to_json(&next)?, post.version);
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c.savepoint().map_err(db)?;
             let stored: Post = one_body(&tx, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [&id, &team])?
                 .ok_or(StoreError::NotFound)?;
             if stored.version != expected {
@@ -919,7 +1008,7 @@ impl PeopleStore for SqliteStore {
     async fn delete_member(&self, team: &TeamId, id: MemberId) -> StoreResult<()> {
         let (team, id) = (team.to_string(), id.to_string());
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c.savepoint().map_err(db)?;
             changed_one(tx.execute("DELETE FROM members WHERE team_id = ?1 AND id = ?2", [&team, &id]).map_err(db)?)?;
             tx.execute("DELETE FROM sessions WHERE member_id = ?1", [&id]).map_err(db)?;
             tx.commit().map_err(db)
@@ -946,7 +1035,7 @@ impl PeopleStore for SqliteStore {
     async fn take_link(&self, hash: &KeyHash, now: DateTime<Utc>) -> StoreResult<Option<OneTimeToken>> {
         let hash = hash.as_str().to_owned();
         self.with(move |c| {
-            let tx = c.transaction().map_err(db)?;
+            let tx = c.savepoint().map_err(db)?;
             let link: Option<OneTimeToken> = one_body(&tx, "SELECT body FROM links WHERE hash = ?1", [&hash])?;
             let Some(link) = link.filter(|l| l.is_live(now)) else { return Ok(None) };
             changed_one(tx.execute("DELETE FROM links WHERE hash = ?1", [&hash]).map_err(db)?)?;
