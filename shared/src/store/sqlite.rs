@@ -209,6 +209,7 @@ impl SqliteStore {
             )
             .map_err(StoreError::backend)?;
             reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+            reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             readers.push(reader);
         }
         *store.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = readers;
@@ -223,6 +224,7 @@ impl SqliteStore {
     fn init(mut conn: Connection) -> StoreResult<Self> {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(StoreError::backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
         let (writes, queue) = std::sync::mpsc::channel();
@@ -256,6 +258,27 @@ impl SqliteStore {
         })
         .await
         .map_err(StoreError::backend)?
+    }
+
+    /// Runs `f`, a lookup by key (microseconds), right here on an idle read-only connection;
+    /// as [`read`](Self::read) when none is idle or in memory. A webhook makes several such
+    /// lookups, and a hop to the blocking pool and back costs more than the lookup: the profile
+    /// of the webhook bench was a third thread wake-ups. WAL readers never wait for the writer
+    /// (checkpoints are passive), so this does not block the async thread beyond the lookup.
+    async fn lookup<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let idle = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        match idle {
+            Some(reader) => {
+                let result = f(&reader);
+                self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(reader);
+                result
+            }
+            None => self.read(f).await,
+        }
     }
 
     /// Runs `f`, which writes, on the writer thread, and answers once what it wrote is
@@ -414,12 +437,22 @@ fn bodies<T: DeserializeOwned>(
 }
 
 fn one_body<T: DeserializeOwned>(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<T>> {
-    conn.query_row(sql, params, |r| r.get::<_, String>(0))
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, |r| r.get::<_, String>(0)))
         .optional()
         .map_err(db)?
         .map(|b| from_json(&b))
         .transpose()
 }
+
+/// `execute` through the connection's statement cache: each statement is parsed once per
+/// connection, not once per call (parsing was a visible share of a webhook's time).
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Statements each connection keeps prepared: every statement of this file fits.
+const STATEMENT_CACHE: usize = 128;
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
@@ -430,7 +463,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 /// Insert that maps a key collision to [`StoreError::AlreadyExists`].
 fn insert(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
-    match conn.execute(sql, params) {
+    match exec(conn, sql, params) {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
         Err(e) => Err(db(e)),
@@ -515,7 +548,7 @@ impl TeamStore for SqliteStore {
 
     async fn get_team(&self, id: &TeamId) -> StoreResult<Option<Team>> {
         let id = id.to_string();
-        self.read(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM teams WHERE id = ?1", [id])).await
     }
 
     async fn update_team(&self, team: &Team) -> StoreResult<Team> {
@@ -528,7 +561,7 @@ impl TeamStore for SqliteStore {
             if stored.version != expected {
                 return Err(StoreError::Conflict);
             }
-            changed_one(tx.execute("UPDATE teams SET body = ?2 WHERE id = ?1", params![id, body]).map_err(db)?)?;
+            changed_one(exec(&tx, "UPDATE teams SET body = ?2 WHERE id = ?1", params![id, body]).map_err(db)?)?;
             set_calendar_token(&tx, &id, token.as_deref())?;
             tx.commit().map_err(db)
         })
@@ -542,7 +575,7 @@ impl TeamStore for SqliteStore {
 
     async fn team_by_calendar_token(&self, hash: &KeyHash) -> StoreResult<Option<Team>> {
         let hash = hash.as_str().to_owned();
-        self.read(move |c| {
+        self.lookup(move |c| {
             one_body(
                 c,
                 "SELECT t.body FROM calendar_tokens k JOIN teams t ON t.id = k.team_id WHERE k.hash = ?1",
@@ -555,7 +588,7 @@ impl TeamStore for SqliteStore {
 
 /// Makes `hash` the team's only calendar token (none when `None`).
 fn set_calendar_token(tx: &Connection, team: &str, hash: Option<&str>) -> StoreResult<()> {
-    tx.execute("DELETE FROM calendar_tokens WHERE team_id = ?1", [team]).map_err(db)?;
+    exec(&tx, "DELETE FROM calendar_tokens WHERE team_id = ?1", [team]).map_err(db)?;
     if let Some(hash) = hash {
         insert(tx, "INSERT INTO calendar_tokens (hash, team_id) VALUES (?1, ?2)", params![hash, team])?;
     }
@@ -567,7 +600,7 @@ impl ApiKeyStore for SqliteStore {
     async fn put_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         let (hash, id, team, body) = (key.hash.as_str().to_owned(), key.id.to_string(), key.team_id.to_string(), to_json(key)?);
         self.with(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO api_keys (hash, id, team_id, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (hash) DO UPDATE SET body = excluded.body",
                 params![hash, id, team, body],
@@ -580,7 +613,7 @@ impl ApiKeyStore for SqliteStore {
 
     async fn api_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<ApiKey>> {
         let hash = hash.as_str().to_owned();
-        self.read(move |c| one_body(c, "SELECT body FROM api_keys WHERE hash = ?1", [hash])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM api_keys WHERE hash = ?1", [hash])).await
     }
 
     async fn list_api_keys(&self, team: &TeamId) -> StoreResult<Vec<ApiKey>> {
@@ -591,7 +624,7 @@ impl ApiKeyStore for SqliteStore {
     async fn delete_api_key(&self, team: &TeamId, id: ApiKeyId) -> StoreResult<()> {
         let (team, id) = (team.to_string(), id.to_string());
         self.with(move |c| {
-            changed_one(c.execute("DELETE FROM api_keys WHERE team_id = ?1 AND id = ?2", [team, id]).map_err(db)?)
+            changed_one(exec(c, "DELETE FROM api_keys WHERE team_id = ?1 AND id = ?2", [team, id]).map_err(db)?)
         })
         .await
     }
@@ -609,13 +642,13 @@ impl ChannelStore for SqliteStore {
 
     async fn get_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<Option<Channel>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.read(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]))
+        self.lookup(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]))
             .await
     }
 
     async fn channel_by_id(&self, id: ChannelId) -> StoreResult<Option<Channel>> {
         let id = id.to_string();
-        self.read(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1", [id])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM channels WHERE id = ?1", [id])).await
     }
 
     async fn channels_on(&self, platform: Platform) -> StoreResult<Vec<Channel>> {
@@ -632,7 +665,7 @@ impl ChannelStore for SqliteStore {
         let (id, team, body) = (channel.id.to_string(), channel.team_id.to_string(), to_json(channel)?);
         self.with(move |c| {
             changed_one(
-                c.execute("UPDATE channels SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
+                exec(c, "UPDATE channels SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
                     .map_err(db)?,
             )
         })
@@ -642,7 +675,7 @@ impl ChannelStore for SqliteStore {
     async fn delete_channel(&self, team: &TeamId, id: ChannelId) -> StoreResult<()> {
         let (team, id) = (team.to_string(), id.to_string());
         self.with(move |c| {
-            changed_one(c.execute("DELETE FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]).map_err(db)?)
+            changed_one(exec(c, "DELETE FROM channels WHERE id = ?1 AND team_id = ?2", [id, team]).map_err(db)?)
         })
         .await
     }
@@ -666,7 +699,7 @@ impl PostStore for SqliteStore {
 
     async fn get_post(&self, team: &TeamId, id: PostId) -> StoreResult<Option<Post>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.read(move |c| one_body(c, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [id, team])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM posts WHERE id = ?1 AND team_id = ?2", [id, team])).await
     }
 
     async fn update_post(&self, post: &Post) -> StoreResult<Post> {
@@ -680,7 +713,7 @@ impl PostStore for SqliteStore {
                 return Err(StoreError::Conflict);
             }
             changed_one(
-                tx.execute("UPDATE posts SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
+                exec(&tx, "UPDATE posts SET body = ?3 WHERE id = ?1 AND team_id = ?2", params![id, team, body])
                     .map_err(db)?,
             )?;
             tx.commit().map_err(db)
@@ -699,7 +732,7 @@ impl PostStore for SqliteStore {
 
     async fn get_delivery(&self, team: &TeamId, post: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>> {
         let (team, post, id) = (team.to_string(), post.to_string(), id.to_string());
-        self.read(move |c| {
+        self.lookup(move |c| {
             one_body(
                 c,
                 "SELECT body FROM deliveries WHERE id = ?1 AND post_id = ?2 AND team_id = ?3",
@@ -796,7 +829,7 @@ impl InteractionStore for SqliteStore {
 
     async fn get_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<Option<Interaction>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.read(move |c| one_body(c, "SELECT body FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]))
+        self.lookup(move |c| one_body(c, "SELECT body FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]))
             .await
     }
 
@@ -804,7 +837,7 @@ impl InteractionStore for SqliteStore {
         let cols = interaction_columns(interaction)?;
         self.with(move |c| {
             changed_one(
-                c.execute(
+                exec(c, 
                     "UPDATE interactions SET status = ?3, created_at = ?4, channel_id = ?5, thread_id = ?6,
                          platform = ?7, author_id = ?8, body = ?9
                      WHERE id = ?1 AND team_id = ?2",
@@ -878,7 +911,7 @@ impl InteractionStore for SqliteStore {
     async fn delete_interaction(&self, team: &TeamId, id: InteractionId) -> StoreResult<()> {
         let (team, id) = (team.to_string(), id.to_string());
         self.with(move |c| {
-            changed_one(c.execute("DELETE FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]).map_err(db)?)
+            changed_one(exec(c, "DELETE FROM interactions WHERE id = ?1 AND team_id = ?2", [id, team]).map_err(db)?)
         })
         .await
     }
@@ -919,7 +952,7 @@ impl RawEventStore for SqliteStore {
             to_json(event)?,
         );
         self.with(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO raw_events (id, channel_id, received_at, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
                 params![id, channel, received, expires, body],
@@ -932,7 +965,7 @@ impl RawEventStore for SqliteStore {
 
     async fn get_raw_event(&self, id: RawEventId) -> StoreResult<Option<RawEvent>> {
         let id = id.to_string();
-        self.read(move |c| one_body(c, "SELECT body FROM raw_events WHERE id = ?1", [id])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM raw_events WHERE id = ?1", [id])).await
     }
 
     async fn raw_events(
@@ -960,7 +993,7 @@ impl RawEventStore for SqliteStore {
 
     async fn delete_raw_event(&self, id: RawEventId) -> StoreResult<()> {
         let id = id.to_string();
-        self.with(move |c| c.execute("DELETE FROM raw_events WHERE id = ?1", [id]).map(drop).map_err(db)).await
+        self.with(move |c| exec(c, "DELETE FROM raw_events WHERE id = ?1", [id]).map(drop).map_err(db)).await
     }
 }
 
@@ -980,7 +1013,7 @@ impl PeopleStore for SqliteStore {
             (member.id.to_string(), member.email.as_str().to_owned(), member.team_id.to_string(), to_json(member)?);
         self.with(move |c| {
             changed_one(
-                c.execute(
+                exec(c, 
                     "UPDATE members SET body = ?4 WHERE id = ?1 AND email = ?2 AND team_id = ?3",
                     params![id, email, team, body],
                 )
@@ -992,12 +1025,12 @@ impl PeopleStore for SqliteStore {
 
     async fn member_by_email(&self, email: &Email) -> StoreResult<Option<Member>> {
         let email = email.as_str().to_owned();
-        self.read(move |c| one_body(c, "SELECT body FROM members WHERE email = ?1", [email])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM members WHERE email = ?1", [email])).await
     }
 
     async fn get_member(&self, team: &TeamId, id: MemberId) -> StoreResult<Option<Member>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.read(move |c| one_body(c, "SELECT body FROM members WHERE team_id = ?1 AND id = ?2", [team, id])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM members WHERE team_id = ?1 AND id = ?2", [team, id])).await
     }
 
     async fn list_members(&self, team: &TeamId) -> StoreResult<Vec<Member>> {
@@ -1009,8 +1042,8 @@ impl PeopleStore for SqliteStore {
         let (team, id) = (team.to_string(), id.to_string());
         self.with(move |c| {
             let tx = c.savepoint().map_err(db)?;
-            changed_one(tx.execute("DELETE FROM members WHERE team_id = ?1 AND id = ?2", [&team, &id]).map_err(db)?)?;
-            tx.execute("DELETE FROM sessions WHERE member_id = ?1", [&id]).map_err(db)?;
+            changed_one(exec(&tx, "DELETE FROM members WHERE team_id = ?1 AND id = ?2", [&team, &id]).map_err(db)?)?;
+            exec(&tx, "DELETE FROM sessions WHERE member_id = ?1", [&id]).map_err(db)?;
             tx.commit().map_err(db)
         })
         .await
@@ -1021,7 +1054,7 @@ impl PeopleStore for SqliteStore {
         let now = link.created_at.timestamp();
         self.with(move |c| {
             // Lapsed links are never read again: clear them as new ones come.
-            c.execute("DELETE FROM links WHERE expires_at < ?1", [now]).map_err(db)?;
+            exec(c, "DELETE FROM links WHERE expires_at < ?1", [now]).map_err(db)?;
             insert(c, "INSERT INTO links (hash, expires_at, body) VALUES (?1, ?2, ?3)", params![hash, expires, body])
         })
         .await
@@ -1029,7 +1062,7 @@ impl PeopleStore for SqliteStore {
 
     async fn link_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<OneTimeToken>> {
         let hash = hash.as_str().to_owned();
-        self.read(move |c| one_body(c, "SELECT body FROM links WHERE hash = ?1", [hash])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM links WHERE hash = ?1", [hash])).await
     }
 
     async fn take_link(&self, hash: &KeyHash, now: DateTime<Utc>) -> StoreResult<Option<OneTimeToken>> {
@@ -1038,7 +1071,7 @@ impl PeopleStore for SqliteStore {
             let tx = c.savepoint().map_err(db)?;
             let link: Option<OneTimeToken> = one_body(&tx, "SELECT body FROM links WHERE hash = ?1", [&hash])?;
             let Some(link) = link.filter(|l| l.is_live(now)) else { return Ok(None) };
-            changed_one(tx.execute("DELETE FROM links WHERE hash = ?1", [&hash]).map_err(db)?)?;
+            changed_one(exec(&tx, "DELETE FROM links WHERE hash = ?1", [&hash]).map_err(db)?)?;
             tx.commit().map_err(db)?;
             Ok(Some(link))
         })
@@ -1051,7 +1084,7 @@ impl PeopleStore for SqliteStore {
         let now = session.created_at.timestamp();
         self.with(move |c| {
             // SQLite has no TTL: lapsed sessions go as new ones come.
-            c.execute("DELETE FROM sessions WHERE expires_at < ?1", [now]).map_err(db)?;
+            exec(c, "DELETE FROM sessions WHERE expires_at < ?1", [now]).map_err(db)?;
             insert(
                 c,
                 "INSERT INTO sessions (hash, member_id, expires_at, body) VALUES (?1, ?2, ?3, ?4)",
@@ -1063,17 +1096,17 @@ impl PeopleStore for SqliteStore {
 
     async fn session_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<Session>> {
         let hash = hash.as_str().to_owned();
-        self.read(move |c| one_body(c, "SELECT body FROM sessions WHERE hash = ?1", [hash])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM sessions WHERE hash = ?1", [hash])).await
     }
 
     async fn delete_session(&self, hash: &KeyHash) -> StoreResult<()> {
         let hash = hash.as_str().to_owned();
-        self.with(move |c| c.execute("DELETE FROM sessions WHERE hash = ?1", [hash]).map(drop).map_err(db)).await
+        self.with(move |c| exec(c, "DELETE FROM sessions WHERE hash = ?1", [hash]).map(drop).map_err(db)).await
     }
 
     async fn delete_sessions_of(&self, member: MemberId) -> StoreResult<usize> {
         let member = member.to_string();
-        self.with(move |c| c.execute("DELETE FROM sessions WHERE member_id = ?1", [member]).map_err(db)).await
+        self.with(move |c| exec(c, "DELETE FROM sessions WHERE member_id = ?1", [member]).map_err(db)).await
     }
 
     async fn take_attempt(&self, key: &str, max: u32, expires_at: DateTime<Utc>) -> StoreResult<bool> {
@@ -1094,7 +1127,7 @@ impl PeopleStore for SqliteStore {
     async fn give_back_attempt(&self, key: &str) -> StoreResult<()> {
         let key = key.to_owned();
         self.with(move |c| {
-            c.execute("UPDATE attempts SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map(drop).map_err(db)
+            exec(c, "UPDATE attempts SET count = count - 1 WHERE key = ?1 AND count > 0", [key]).map(drop).map_err(db)
         })
         .await
     }
@@ -1105,7 +1138,7 @@ impl ErasureStore for SqliteStore {
     async fn put_erased_event(&self, event: &ErasedEvent) -> StoreResult<()> {
         let (fingerprint, expires, body) = (event.fingerprint.clone(), event.expires_at.timestamp(), to_json(event)?);
         self.with(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO erased_events (fingerprint, expires_at, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (fingerprint) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body",
                 params![fingerprint, expires, body],
@@ -1118,7 +1151,7 @@ impl ErasureStore for SqliteStore {
 
     async fn erased_event(&self, fingerprint: &str) -> StoreResult<Option<ErasedEvent>> {
         let fingerprint = fingerprint.to_owned();
-        self.read(move |c| one_body(c, "SELECT body FROM erased_events WHERE fingerprint = ?1", [fingerprint])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM erased_events WHERE fingerprint = ?1", [fingerprint])).await
     }
 }
 
@@ -1126,8 +1159,8 @@ impl ErasureStore for SqliteStore {
 impl StateStore for SqliteStore {
     async fn get_state(&self, key: &str) -> StoreResult<Option<Versioned>> {
         let key = key.to_owned();
-        self.read(move |c| {
-            c.query_row("SELECT value, version FROM state WHERE key = ?1", [key], |r| {
+        self.lookup(move |c| {
+            c.prepare_cached("SELECT value, version FROM state WHERE key = ?1").map_err(db)?.query_row([key], |r| {
                 Ok(Versioned { value: r.get(0)?, version: r.get::<_, i64>(1)? as u64 })
             })
             .optional()
@@ -1182,7 +1215,7 @@ impl CounterStore for SqliteStore {
 
     async fn buckets(&self, series: &str, first: i64, last: i64) -> StoreResult<Vec<(i64, BucketCounts)>> {
         let series = series.to_owned();
-        self.read(move |c| {
+        self.lookup(move |c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT bucket, interactions, negatives FROM counters
@@ -1216,7 +1249,7 @@ impl IncidentStore for SqliteStore {
             to_json(incident)?,
         );
         self.with(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO incidents (id, team_id, opened_at, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 params![id, team, opened, body],
@@ -1253,7 +1286,7 @@ impl MetricStore for SqliteStore {
         let expires = snapshot.expires_at.map(|t| t.timestamp());
         let body = to_json(snapshot)?;
         self.with(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO metric_snapshots (team_id, subject, taken_at, expires_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (team_id, subject, taken_at) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body",
                 params![team, subject, taken, expires, body],
@@ -1292,7 +1325,7 @@ impl MetricStore for SqliteStore {
         let body = to_json(rollup)?;
         self.with(move |c| {
             // Keep the day's latest snapshot: an older one arriving late changes nothing.
-            c.execute(
+            exec(c, 
                 "INSERT INTO metric_rollups (team_id, day, subject, taken_at, body) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (team_id, day, subject) DO UPDATE SET taken_at = excluded.taken_at, body = excluded.body
                  WHERE excluded.taken_at >= metric_rollups.taken_at",
@@ -1324,7 +1357,7 @@ impl ReportStore for SqliteStore {
         let (id, team, created, body) =
             (report.id.to_string(), report.team_id.to_string(), sortable_instant(report.created_at), to_json(report)?);
         self.with(move |c| {
-            c.execute(
+            exec(c, 
                 "INSERT INTO reports (id, team_id, created_at, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 params![id, team, created, body],
@@ -1337,7 +1370,7 @@ impl ReportStore for SqliteStore {
 
     async fn get_report(&self, team: &TeamId, id: ReportId) -> StoreResult<Option<Report>> {
         let (team, id) = (team.to_string(), id.to_string());
-        self.read(move |c| one_body(c, "SELECT body FROM reports WHERE id = ?1 AND team_id = ?2", [id, team])).await
+        self.lookup(move |c| one_body(c, "SELECT body FROM reports WHERE id = ?1 AND team_id = ?2", [id, team])).await
     }
 
     async fn list_reports(&self, team: &TeamId, page: &PageRequest) -> StoreResult<Page<Report>> {
