@@ -90,19 +90,22 @@ pub trait EventSink: Send + Sync {
 /// Appends one JSON object per line to a file (`<data-dir>/events.jsonl` in `herald serve`).
 pub struct JsonLinesSink {
     path: PathBuf,
-    lock: tokio::sync::Mutex<()>,
+    /// One writer at a time, so lines never interleave.
+    lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl JsonLinesSink {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, lock: tokio::sync::Mutex::new(()) }
+        Self { path, lock: Default::default() }
     }
 }
 
 #[async_trait]
 impl EventSink for JsonLinesSink {
+    /// Opens and appends in one trip to the blocking pool (a burst publishes thousands of
+    /// events in a second).
     async fn emit(&self, event: &Event) -> Result<(), EventError> {
-        use tokio::io::AsyncWriteExt;
+        use std::io::Write;
         let mut line = serde_json::to_vec(&serde_json::json!({
             "source": SOURCE,
             "detail-type": event.kind.detail_type(),
@@ -111,14 +114,18 @@ impl EventSink for JsonLinesSink {
         }))
         .map_err(|e| EventError(e.to_string()))?;
         line.push(b'\n');
-        let _guard = self.lock.lock().await;
-        let mut f = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await
-            .map_err(|e| EventError(format!("{}: {e}", self.path.display())))?;
-        f.write_all(&line).await.map_err(|e| EventError(e.to_string()))
+        let (path, lock) = (self.path.clone(), std::sync::Arc::clone(&self.lock));
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| EventError(format!("{}: {e}", path.display())))?;
+            f.write_all(&line).map_err(|e| EventError(e.to_string()))
+        })
+        .await
+        .map_err(|e| EventError(e.to_string()))?
     }
 }
 

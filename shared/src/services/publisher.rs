@@ -239,12 +239,22 @@ pub struct Publisher {
     pub config: PublisherConfig,
     /// The publishing slots (`config.concurrency` of them), shared by the clones.
     slots: Arc<Semaphore>,
+    /// Outcomes waiting to be written together, shared by the clones.
+    outcomes: Arc<std::sync::Mutex<OutcomeQueue>>,
+}
+
+/// Outcome writes waiting for the next batch ([`Publisher::store_outcome`]).
+#[derive(Default)]
+struct OutcomeQueue {
+    pending: Vec<(Delivery, tokio::sync::oneshot::Sender<StoreResult<Delivery>>)>,
+    /// A writer task is running: it takes what is pending when its batch is written.
+    writing: bool,
 }
 
 impl Publisher {
     pub fn new(ports: Ports, config: PublisherConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.concurrency.clamp(1, MAX_CONCURRENCY)));
-        Self { ports, config, slots }
+        Self { ports, config, slots, outcomes: Arc::default() }
     }
 
     /// One pass: claim everything due within the lookahead (a page of `batch` at a time, up
@@ -344,7 +354,9 @@ impl Publisher {
         if writes.is_empty() {
             return Ok(vec![]);
         }
+        let started = std::time::Instant::now();
         let written = self.ports.store.update_deliveries(&writes).await?;
+        let claim_ms = started.elapsed().as_millis();
         let mut claims = Vec::with_capacity(written.len());
         for ((start_at, reclaimed, check_only, id), result) in wanted.into_iter().zip(written) {
             match result {
@@ -354,6 +366,15 @@ impl Publisher {
             }
         }
         self.prepare(&mut claims, channels).await;
+        tracing::debug!(
+            due = writes.len(),
+            claimed = claims.len(),
+            ready = claims.iter().filter(|c| c.ready.is_some()).count(),
+            claim_ms,
+            prepare_ms = started.elapsed().as_millis() - claim_ms,
+            first_due = ?claims.first().map(|c| c.start_at),
+            "page claimed"
+        );
         Ok(claims)
     }
 
@@ -691,7 +712,7 @@ impl Publisher {
     /// (a run taking over an expired claim counts one more attempt), so it is this run's, and
     /// its event is still due.
     async fn write(&self, d: &Delivery) -> Written {
-        let error = match self.ports.store.update_delivery(d).await {
+        let error = match self.store_outcome(d).await {
             Ok(d) => return Written::Stored(Box::new(d)),
             Err(e) => e,
         };
@@ -712,6 +733,27 @@ impl Publisher {
                 Written::Unknown(error)
             }
         }
+    }
+
+    /// [`PostStore::update_delivery`](crate::store::PostStore::update_delivery) through a
+    /// group commit: the outcomes that come in while a batch is being written go together in
+    /// the next one (`update_deliveries`: one SQLite transaction). A burst's thousands of
+    /// outcomes would otherwise each take the SQLite connection in turn from its own
+    /// blocking-pool thread — hundreds of threads waking each other up, and the publishes'
+    /// own file calls queued behind them. Each write is still version-checked on its own.
+    /// The writer is a task of its own: a caller that stops waiting does not stop it.
+    async fn store_outcome(&self, d: &Delivery) -> StoreResult<Delivery> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut queue = self.outcomes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queue.pending.push((d.clone(), answer));
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start {
+            let (store, queue) = (Arc::clone(&self.ports.store), Arc::clone(&self.outcomes));
+            tokio::spawn(write_outcomes(store, queue).with_current_subscriber());
+        }
+        answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the outcome writer stopped".into())))
     }
 
     /// Exponential backoff with jitter: base·2^(attempt-1), capped, then scaled by 0.5–1.0.
@@ -744,6 +786,46 @@ impl Publisher {
         let event = Event::new(kind, &d.team_id, self.ports.clock.now(), detail);
         if let Err(e) = self.ports.events.emit(&event).await {
             tracing::error!(delivery = %d.id, kind = kind.detail_type(), error = %e, "event not delivered");
+        }
+    }
+}
+
+/// The outcome writer ([`Publisher::store_outcome`]): writes what is pending, a batch at a
+/// time, until nothing is.
+async fn write_outcomes(store: Arc<dyn crate::store::Store>, queue: Arc<std::sync::Mutex<OutcomeQueue>>) {
+    /// Should the task end unexpectedly (a panic), the next outcome starts another writer.
+    struct Done(Arc<std::sync::Mutex<OutcomeQueue>>);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).writing = false;
+            }
+        }
+    }
+    let _done = Done(Arc::clone(&queue));
+    loop {
+        let batch = {
+            let mut queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if queue.pending.is_empty() {
+                queue.writing = false;
+                return;
+            }
+            std::mem::take(&mut queue.pending)
+        };
+        let (deliveries, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        match store.update_deliveries(&deliveries).await {
+            Ok(written) => {
+                for (answer, result) in answers.into_iter().zip(written) {
+                    let _ = answer.send(result);
+                }
+            }
+            // Nothing of the batch was written: each caller reads back and finds it so.
+            Err(e) => {
+                let reason = e.to_string();
+                for answer in answers {
+                    let _ = answer.send(Err(StoreError::Backend(reason.clone().into())));
+                }
+            }
         }
     }
 }
