@@ -391,11 +391,11 @@ impl Publisher {
         for claim in claims.iter() {
             let d = &claim.delivery;
             let key = (d.team_id.clone(), d.channel_id);
-            if !channels.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = channels.entry(key) {
                 let Ok(open) = tokio::time::timeout_at(until, self.open_channel(&d.team_id, d.channel_id)).await else {
                     return;
                 };
-                channels.insert(key, open.map(Arc::new));
+                slot.insert(open.map(Arc::new));
             }
         }
         let mut wanted: Vec<(TeamId, PostId)> = claims.iter().map(|c| (c.delivery.team_id.clone(), c.delivery.post_id)).collect();
