@@ -8,6 +8,14 @@
 //! ran out mid-publish (a crashed or timed-out run) is first *reconciled*: the adapter is asked
 //! whether the post already exists before anything is published again.
 //!
+//! Bursts (thousands due in the same second): a run claims a page of `batch` in one batch of
+//! version-checked writes ([`PostStore::update_deliveries`](crate::store::PostStore::update_deliveries)),
+//! and keeps claiming while pages come back full, up to [`PublisherConfig::pages`]. It loads
+//! each claim's post, channel and credentials right after claiming, before the second, so
+//! that at the second only the adapter's call is left; outcomes are written by a group commit
+//! ([`Publisher::store_outcome`]). docs/performance.md §4 has the figures and, for AWS, the
+//! sharded fan-out design.
+//!
 //! Bounded, in memory and in time:
 //!
 //! - **At most [`PublisherConfig::concurrency`] deliveries publish at once** (one semaphore per
