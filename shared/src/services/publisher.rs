@@ -13,7 +13,7 @@
 //! and keeps claiming while pages come back full, up to [`PublisherConfig::pages`]. It loads
 //! each claim's post, channel and credentials right after claiming, before the second, so
 //! that at the second only the adapter's call is left; outcomes are written by a group commit
-//! ([`Publisher::store_outcome`]). docs/performance.md §4 has the figures and, for AWS, the
+//! (`Publisher::store_outcome`). docs/performance.md §4 has the figures and, for AWS, the
 //! sharded fan-out design.
 //!
 //! Bounded, in memory and in time:
