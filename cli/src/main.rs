@@ -168,8 +168,11 @@ impl PublishingArgs {
 
     fn config(&self) -> PublisherConfig {
         PublisherConfig {
-            // Runs start every second; looking two seconds ahead leaves time to claim and wait.
-            lookahead: chrono::Duration::seconds(2),
+            // Runs start every second; looking three seconds ahead leaves at least two to claim
+            // a burst and load what its publishes need before its second.
+            lookahead: chrono::Duration::seconds(3),
+            // A burst is claimed whole, 500 at a time (10,000 due within the lookahead at most).
+            pages: 20,
             lease: chrono::Duration::seconds(i64::from(self.publish_lease_secs.max(1))),
             base_backoff: chrono::Duration::milliseconds(i64::from(self.publish_backoff_ms)),
             max_attempts: self.publish_max_attempts.max(1),

@@ -62,7 +62,7 @@ fn deliveries() -> usize {
 static CHECKS: AtomicUsize = AtomicUsize::new(0);
 static LOG_LAGGED: AtomicUsize = AtomicUsize::new(0);
 
-/// `herald serve`'s publisher settings (cli/src/main.rs): 2 s lookahead, default lease, batch
+/// `herald serve`'s publisher settings (cli/src/main.rs): 3 s lookahead, 20 pages, default lease, batch
 /// and concurrency. `HERALD_BENCH_BATCH` overrides the batch (deliveries one run takes on) and
 /// `HERALD_BENCH_CONCURRENCY` the publishing slots (deliveries publishing at once), to see
 /// their effect.
@@ -71,8 +71,9 @@ fn serve_config() -> PublisherConfig {
     let from_env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0);
     let batch = from_env("HERALD_BENCH_BATCH").and_then(|b| u32::try_from(b).ok());
     PublisherConfig {
-        lookahead: Duration::seconds(2),
+        lookahead: Duration::seconds(3),
         batch: batch.unwrap_or(default.batch),
+        pages: 20,
         concurrency: from_env("HERALD_BENCH_CONCURRENCY").unwrap_or(default.concurrency),
         ..default
     }

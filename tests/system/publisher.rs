@@ -418,6 +418,41 @@ async fn concurrent_runs_publish_each_delivery_exactly_once() {
     assert_eq!(rig.events.events().len(), 40);
 }
 
+/// A burst larger than a page is claimed whole by one run, a page at a time (each page one
+/// batch of claim writes), and each delivery is published once; with one page (the AWS
+/// setting), a run takes a page and leaves the rest to the next run.
+#[tokio::test]
+async fn a_burst_larger_than_a_page_is_claimed_whole_a_page_at_a_time() {
+    for (pages, first_run) in [(5, 35), (1, 10)] {
+        let adapter = Scripted::answering(vec![]);
+        let rig = Rig::with(adapter.clone(), |c| {
+            c.batch = 10;
+            c.pages = pages;
+        });
+        let (a, b) = (
+            rig.channel(Platform::Mastodon, serde_json::json!({})).await,
+            rig.channel(Platform::Mastodon, serde_json::json!({})).await,
+        );
+        let mut all = Vec::new();
+        for i in 0..17 {
+            all.extend(rig.schedule(&[&a, &b], t0() - Duration::seconds(17 - i)).await.1);
+        }
+        all.extend(rig.schedule(&[&a], t0()).await.1);
+        let summary = rig.publisher.run_once().await.unwrap();
+        assert_eq!((summary.due, summary.claimed, summary.published), (first_run, first_run, first_run), "pages {pages}: {summary:?}");
+        let mut runs = 1;
+        while rig.publisher.run_once().await.unwrap().published > 0 {
+            runs += 1;
+        }
+        assert_eq!(runs, 35_usize.div_ceil(first_run), "pages {pages}");
+        assert_eq!(adapter.publishes.load(Ordering::SeqCst), 35, "each delivery published once");
+        for d in &all {
+            assert_eq!(rig.reload(d).await.state, DeliveryState::Published);
+        }
+        assert_eq!(rig.events.events().len(), 35);
+    }
+}
+
 #[tokio::test]
 async fn the_publisher_waits_for_the_scheduled_second() {
     // Real time: a delivery 1.2 s ahead is claimed now and published no earlier than its second.

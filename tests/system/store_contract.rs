@@ -306,6 +306,39 @@ async fn delivery_updates_check_versions<S: Store>(s: Arc<S>) {
     assert!(matches!(s.update_delivery(&ghost).await, Err(StoreError::Conflict)));
 }
 
+/// A batch of delivery writes: each version-checked on its own, answered in order; a lost one
+/// takes nothing from the others.
+async fn delivery_batch_updates_check_each_version<S: Store>(s: Arc<S>) {
+    let a = team("alpha").id;
+    let (p, ds) = schedule(&*s, &a, &[10, 20, 30, 40]).await;
+    // The second one changes under the batch: its copy in the batch is stale.
+    let mut moved = ds[1].clone();
+    moved.transition(DeliveryState::Cancelled, t0()).unwrap();
+    s.update_delivery(&moved).await.unwrap();
+    let ghost = delivery(&p, DeliveryState::Scheduled, t0());
+    let lookahead = Duration::seconds(60);
+    let mut batch: Vec<_> = ds.iter().map(|d| d.claimed(t0(), lookahead, Duration::seconds(90)).unwrap()).collect();
+    batch.push(ghost.claimed(t0(), lookahead, Duration::seconds(90)).unwrap());
+    let written = s.update_deliveries(&batch).await.unwrap();
+    assert_eq!(written.len(), 5, "one answer per delivery");
+    for (i, answer) in written.iter().enumerate() {
+        match (i, answer) {
+            (1 | 4, Err(StoreError::Conflict)) => {}
+            (0 | 2 | 3, Ok(d)) => {
+                assert_eq!((d.id, d.version, d.state), (batch[i].id, batch[i].version + 1, DeliveryState::Publishing));
+                assert_eq!(s.get_delivery(&a, p.id, d.id).await.unwrap().as_ref(), Some(d), "stored as answered");
+            }
+            (i, other) => panic!("delivery {i}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(s.get_delivery(&a, p.id, ds[1].id).await.unwrap().unwrap().state, DeliveryState::Cancelled, "the other write stands");
+    // Claimed, they left the due query (their lease is beyond it); the same batch again loses all.
+    assert!(s.due_deliveries(t0() + lookahead, 100).await.unwrap().is_empty());
+    let again = s.update_deliveries(&batch).await.unwrap();
+    assert!(again.iter().all(|w| matches!(w, Err(StoreError::Conflict))));
+    assert!(s.update_deliveries(&[]).await.unwrap().is_empty());
+}
+
 async fn calendar_range_query<S: Store>(s: Arc<S>) {
     let (a, b) = (team("alpha").id, team("beta").id);
     let (_, ds) = schedule(&*s, &a, &[-10, 0, 30, 3600, 7200]).await;
@@ -1036,6 +1069,7 @@ macro_rules! contract_suite {
             case!(posts_and_deliveries_crud);
             case!(create_post_is_all_or_nothing);
             case!(delivery_updates_check_versions);
+            case!(delivery_batch_updates_check_each_version);
             case!(calendar_range_query);
             case!(calendar_paginates_past_one_page);
             case!(due_deliveries_across_teams_with_lookahead);

@@ -65,24 +65,57 @@ impl SandboxAdapter {
 }
 
 impl SandboxAdapter {
-    async fn log_publication(&self, entry: &OutboxEntry) -> Result<(), PublishError> {
-        let line = format!("{} {} {}\n", entry.published_at.to_rfc3339(), entry.delivery_id, entry.channel_id);
-        self.append_log(&line).await
-    }
-
     /// Appends one line to `<outbox>/published.log`.
     async fn append_log(&self, line: &str) -> Result<(), PublishError> {
-        use tokio::io::AsyncWriteExt;
-        let mut log = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.outbox.join("published.log"))
-            .await
-            .map_err(|e| io_error("log", e))?;
-        log.write_all(line.as_bytes()).await.map_err(|e| io_error("log", e))?;
-        // tokio's File writes on a background thread: without a flush the line may be lost.
-        log.flush().await.map_err(|e| io_error("log", e))
+        let (log, line) = (self.outbox.join("published.log"), line.to_owned());
+        blocking(move || append_line(&log, &line)).await
     }
+
+    /// The whole publication, on the calling (blocking-pool) thread: one trip to the pool per
+    /// delivery, not one per file call (seven), which is what a burst of thousands due in the
+    /// same second waited on. The flag: written now (`false`: published before, the file exists).
+    fn write_outbox(&self, mut entry: OutboxEntry, path: &std::path::Path) -> Result<(OutboxEntry, bool), PublishError> {
+        // The same delivery twice is the same file: publishing is idempotent.
+        if let Some(existing) = read_entry(path)? {
+            return Ok((existing, false));
+        }
+        std::fs::create_dir_all(&self.outbox).map_err(|e| io_error("folder", e))?;
+        entry.published_at = self.clock.now();
+        let body = serde_json::to_vec_pretty(&entry).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
+        // Write then rename, so a reader never sees half a file.
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, body).map_err(|e| io_error("write", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_error("rename", e))?;
+        let line = format!("{} {} {}\n", entry.published_at.to_rfc3339(), entry.delivery_id, entry.channel_id);
+        append_line(&self.outbox.join("published.log"), &line)?;
+        Ok((entry, true))
+    }
+}
+
+/// Appends `line` with one `write` on a file opened to append: lines written at the same time
+/// by several threads never interleave.
+fn append_line(log: &std::path::Path, line: &str) -> Result<(), PublishError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| io_error("log", e))?;
+    file.write_all(line.as_bytes()).map_err(|e| io_error("log", e))
+}
+
+/// The outbox entry at `path`, if there is one.
+fn read_entry(path: &std::path::Path) -> Result<Option<OutboxEntry>, PublishError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| PublishError::Permanent { reason: format!("sandbox outbox file unreadable: {e}") }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error("read", e)),
+    }
+}
+
+/// Runs file calls on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, PublishError> + Send + 'static) -> Result<T, PublishError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(PublishError::Transient { reason: format!("sandbox outbox: {e}"), retry_after: None }))
 }
 
 /// Simulated failures from the channel's `fail_with` credential.
@@ -105,11 +138,6 @@ fn io_error(what: &str, e: std::io::Error) -> PublishError {
 impl PlatformAdapter for SandboxAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
         simulated_failure(request.credentials)?;
-        // The same delivery twice is the same file: publishing is idempotent.
-        if let Some(existing) = self.find_published(request).await? {
-            return Ok(existing);
-        }
-        tokio::fs::create_dir_all(&self.outbox).await.map_err(|e| io_error("folder", e))?;
         let entry = OutboxEntry {
             delivery_id: request.delivery.id.to_string(),
             post_id: request.delivery.post_id.to_string(),
@@ -118,16 +146,14 @@ impl PlatformAdapter for SandboxAdapter {
             text: request.text.to_owned(),
             media: request.media.iter().map(|m| m.url.clone()).collect(),
             scheduled_for: request.delivery.publish_at,
+            // Stamped when it is written.
             published_at: self.clock.now(),
         };
-        let body = serde_json::to_vec_pretty(&entry).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
-        // Write then rename, so a reader never sees half a file.
         let path = self.path(request);
-        let tmp = path.with_extension("json.tmp");
-        tokio::fs::write(&tmp, body).await.map_err(|e| io_error("write", e))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error("rename", e))?;
-        self.log_publication(&entry).await?;
-        if let Some(ms) = request.credentials.get("ack_delay_ms").and_then(|v| v.parse::<u64>().ok()) {
+        let this = Self { outbox: self.outbox.clone(), clock: Arc::clone(&self.clock) };
+        let target = path.clone();
+        let (entry, new) = blocking(move || this.write_outbox(entry, &target)).await?;
+        if new && let Some(ms) = request.credentials.get("ack_delay_ms").and_then(|v| v.parse::<u64>().ok()) {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         Ok(Self::published(&entry, &path))
@@ -144,15 +170,8 @@ impl PlatformAdapter for SandboxAdapter {
 
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
         let path = self.path(request);
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => {
-                let entry: OutboxEntry = serde_json::from_slice(&bytes)
-                    .map_err(|e| PublishError::Permanent { reason: format!("sandbox outbox file unreadable: {e}") })?;
-                Ok(Some(Self::published(&entry, &path)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("read", e)),
-        }
+        let target = path.clone();
+        Ok(blocking(move || read_entry(&target)).await?.map(|entry| Self::published(&entry, &path)))
     }
 }
 

@@ -8,6 +8,14 @@
 //! ran out mid-publish (a crashed or timed-out run) is first *reconciled*: the adapter is asked
 //! whether the post already exists before anything is published again.
 //!
+//! Bursts (thousands due in the same second): a run claims a page of `batch` in one batch of
+//! version-checked writes ([`PostStore::update_deliveries`](crate::store::PostStore::update_deliveries)),
+//! and keeps claiming while pages come back full, up to [`PublisherConfig::pages`]. It loads
+//! each claim's post, channel and credentials right after claiming, before the second, so
+//! that at the second only the adapter's call is left; outcomes are written by a group commit
+//! (`Publisher::store_outcome`). docs/performance.md §4 has the figures and, for AWS, the
+//! sharded fan-out design.
+//!
 //! Bounded, in memory and in time:
 //!
 //! - **At most [`PublisherConfig::concurrency`] deliveries publish at once** (one semaphore per
@@ -46,7 +54,12 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use tracing::instrument::WithSubscriber;
 
-use crate::domain::{Delivery, DeliveryState, PostText};
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+
+use crate::crypto::Credentials;
+use crate::domain::{Channel, ChannelId, Delivery, DeliveryState, Post, PostId, PostText, TeamId};
 use crate::events::{Event, EventKind};
 use crate::platforms::{PublishError, PublishRequest, Published};
 use crate::ports::Ports;
@@ -89,8 +102,12 @@ pub struct PublisherConfig {
     /// First retry delay; doubles each attempt, with jitter, up to `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
-    /// Most deliveries one run takes on.
+    /// Most deliveries one page of a run claims (one due query, one batch of claim writes).
     pub batch: u32,
+    /// Most pages one run claims: it keeps claiming, a page at a time, while pages come back
+    /// full (everything due within the lookahead, up to `batch × pages`). One on AWS, where
+    /// the slots of one invocation are the limit; `herald serve` claims a whole burst.
+    pub pages: u32,
     /// Most deliveries publishing at once, across the runs of this publisher
     /// ([`DEFAULT_CONCURRENCY`]; `HERALD_PUBLISH_CONCURRENCY`). Read when the publisher is built.
     pub concurrency: usize,
@@ -112,6 +129,7 @@ impl Default for PublisherConfig {
             base_backoff: Duration::seconds(30),
             max_backoff: Duration::minutes(30),
             batch: 500,
+            pages: 1,
             concurrency: DEFAULT_CONCURRENCY,
             record_margin: Duration::seconds(10),
         }
@@ -199,6 +217,28 @@ struct Claim {
     /// Every attempt was used already: this claim only asks the network whether the last one
     /// published (no attempt is counted).
     check_only: bool,
+    /// The post, channel and open credentials, loaded when the run claimed it, so that at the
+    /// second only the publish is left. `None`: not loaded in time, the attempt loads them.
+    ready: Option<Ready>,
+}
+
+/// What a publish needs besides the delivery, loaded ahead of its second.
+///
+/// Loaded after the claim is stored: from then on the post cannot change (`update_post`
+/// refuses a post with a delivery publishing) nor be cancelled (the cancel's version-checked
+/// write loses to the claim), so the post read ahead is the one that would be read at the
+/// second. A channel disconnected or deleted in between is published to with what it had
+/// when claimed, as a claim taken a second later would have been.
+#[derive(Clone)]
+struct Ready {
+    post: Arc<Post>,
+    channel: Arc<OpenChannel>,
+}
+
+/// A channel and its credentials, opened once per run for all its deliveries.
+struct OpenChannel {
+    channel: Channel,
+    credentials: Credentials,
 }
 
 #[derive(Clone)]
@@ -207,53 +247,67 @@ pub struct Publisher {
     pub config: PublisherConfig,
     /// The publishing slots (`config.concurrency` of them), shared by the clones.
     slots: Arc<Semaphore>,
+    /// Outcomes waiting to be written together, shared by the clones.
+    outcomes: Arc<std::sync::Mutex<OutcomeQueue>>,
+}
+
+/// Outcome writes waiting for the next batch ([`Publisher::store_outcome`]).
+#[derive(Default)]
+struct OutcomeQueue {
+    pending: Vec<(Delivery, tokio::sync::oneshot::Sender<StoreResult<Delivery>>)>,
+    /// A writer task is running: it takes what is pending when its batch is written.
+    writing: bool,
 }
 
 impl Publisher {
     pub fn new(ports: Ports, config: PublisherConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.concurrency.clamp(1, MAX_CONCURRENCY)));
-        Self { ports, config, slots }
+        Self { ports, config, slots, outcomes: Arc::default() }
     }
 
-    /// One pass: claim everything due within the lookahead, publish each at its second (at
-    /// most `concurrency` at once), and return when all of them are settled.
+    /// One pass: claim everything due within the lookahead (a page of `batch` at a time, up
+    /// to `pages`), load what each publish needs, publish each at its second (at most
+    /// `concurrency` at once), and return when all of them are settled.
     pub async fn run_once(&self) -> StoreResult<RunSummary> {
         let now = self.ports.clock.now();
-        let mut due = self.ports.store.due_deliveries(now + self.config.lookahead, self.config.batch).await?;
-        let mut summary = RunSummary { due: due.len(), ..RunSummary::default() };
-        // Publish at the scheduled (or retry) second; an expired claim is taken over now.
-        let start_of = |d: &Delivery| match d.state {
-            DeliveryState::Scheduled => d.due_at().unwrap_or(now).max(now),
-            _ => now,
-        };
-        // Earliest first, whatever order the store answers in: the tasks ask for publishing
-        // slots in the order they wake, and they wake in this order.
-        due.sort_by_key(start_of);
+        let mut summary = RunSummary::default();
         let mut tasks = tokio::task::JoinSet::new();
-        for seen in due {
-            let start_at = start_of(&seen);
-            let lease = (start_at - now) + self.config.lease;
-            let Ok(mut claimed) = seen.claimed(now, self.config.lookahead, lease) else { continue };
-            // Every attempt used (the last one was cut short: a crash, or the bound): this
-            // claim only checks with the network, and counts no attempt.
-            let check_only = seen.attempts >= self.config.max_attempts;
-            if check_only {
-                claimed.attempts = seen.attempts;
-            }
-            match self.ports.store.update_delivery(&claimed).await {
-                Ok(delivery) => {
-                    summary.claimed += 1;
-                    let claim =
-                        Claim { delivery, start_at, reclaimed: seen.state == DeliveryState::Publishing, check_only };
-                    let this = self.clone();
-                    // Logs go where the caller's go (its subscriber, not only the global one),
-                    // each line in a span naming the delivery, inside the caller's (on Lambda,
-                    // the invocation's `requestId`).
-                    let span = tracing::info_span!("delivery", delivery_id = %claim.delivery.id);
-                    tasks.spawn(async move { this.settle(claim).await }.instrument(span).with_current_subscriber());
+        let mut channels = HashMap::new();
+        for page in 0..self.config.pages.max(1) {
+            let due = match self.ports.store.due_deliveries(now + self.config.lookahead, self.config.batch).await {
+                Ok(due) => due,
+                Err(e) if page == 0 => return Err(e),
+                // Later pages: what is claimed already is published; the rest waits for the
+                // next run.
+                Err(e) => {
+                    tracing::error!(error = %e, page, "due query failed; the rest waits for the next run");
+                    break;
                 }
-                Err(StoreError::Conflict) => {} // another run claimed it first
-                Err(e) => tracing::error!(delivery = %seen.id, error = %e, "claim failed"),
+            };
+            let full = due.len() >= self.config.batch as usize;
+            summary.due += due.len();
+            let claimed = match self.claim_page(due, now, &mut channels).await {
+                Ok(claimed) => claimed,
+                Err(e) if page == 0 => return Err(e),
+                Err(e) => {
+                    tracing::error!(error = %e, page, "claim write failed; the rest waits for the next run");
+                    break;
+                }
+            };
+            summary.claimed += claimed.len();
+            let progressed = !claimed.is_empty();
+            for claim in claimed {
+                let this = self.clone();
+                // Logs go where the caller's go (its subscriber, not only the global one),
+                // each line in a span naming the delivery, inside the caller's (on Lambda,
+                // the invocation's `requestId`).
+                let span = tracing::info_span!("delivery", delivery_id = %claim.delivery.id);
+                tasks.spawn(async move { this.settle(claim).await }.instrument(span).with_current_subscriber());
+            }
+            // A short page is the end of what is due; a page of which nothing could be claimed
+            // (live leases, other runs' claims) would come back the same.
+            if !full || !progressed {
+                break;
             }
         }
         while let Some(joined) = tasks.join_next().await {
@@ -272,6 +326,139 @@ impl Publisher {
             tracing::info!(?summary, "publisher run");
         }
         Ok(summary)
+    }
+
+    /// Claims one page of due deliveries in one batch of version-checked writes, then loads
+    /// what their publishes need, and returns the claims won, earliest due first.
+    async fn claim_page(
+        &self,
+        mut due: Vec<Delivery>,
+        now: DateTime<Utc>,
+        channels: &mut HashMap<(TeamId, ChannelId), Result<Arc<OpenChannel>, PublishError>>,
+    ) -> StoreResult<Vec<Claim>> {
+        // Publish at the scheduled (or retry) second; an expired claim is taken over now.
+        let start_of = |d: &Delivery| match d.state {
+            DeliveryState::Scheduled => d.due_at().unwrap_or(now).max(now),
+            _ => now,
+        };
+        // Earliest first, whatever order the store answers in: the tasks ask for publishing
+        // slots in the order they wake, and they wake in this order.
+        due.sort_by_key(start_of);
+        let mut wanted = Vec::with_capacity(due.len());
+        let mut writes = Vec::with_capacity(due.len());
+        for seen in due {
+            let start_at = start_of(&seen);
+            let lease = (start_at - now) + self.config.lease;
+            let Ok(mut claimed) = seen.claimed(now, self.config.lookahead, lease) else { continue };
+            // Every attempt used (the last one was cut short: a crash, or the bound): this
+            // claim only checks with the network, and counts no attempt.
+            let check_only = seen.attempts >= self.config.max_attempts;
+            if check_only {
+                claimed.attempts = seen.attempts;
+            }
+            wanted.push((start_at, seen.state == DeliveryState::Publishing, check_only, seen.id));
+            writes.push(claimed);
+        }
+        if writes.is_empty() {
+            return Ok(vec![]);
+        }
+        let started = std::time::Instant::now();
+        let written = self.ports.store.update_deliveries(&writes).await?;
+        let claim_ms = started.elapsed().as_millis();
+        let mut claims = Vec::with_capacity(written.len());
+        for ((start_at, reclaimed, check_only, id), result) in wanted.into_iter().zip(written) {
+            match result {
+                Ok(delivery) => claims.push(Claim { delivery, start_at, reclaimed, check_only, ready: None }),
+                Err(StoreError::Conflict) => {} // another run claimed it first
+                Err(e) => tracing::error!(delivery = %id, error = %e, "claim failed"),
+            }
+        }
+        self.prepare(&mut claims, channels).await;
+        tracing::debug!(
+            due = writes.len(),
+            claimed = claims.len(),
+            ready = claims.iter().filter(|c| c.ready.is_some()).count(),
+            claim_ms,
+            prepare_ms = started.elapsed().as_millis() - claim_ms,
+            first_due = ?claims.first().map(|c| c.start_at),
+            "page claimed"
+        );
+        Ok(claims)
+    }
+
+    /// Loads the post, channel and open credentials of each claim ahead of its second: each
+    /// channel once per run, each post once per page (`parallel_reads` at a time). Bounded by
+    /// the record margin; a claim not ready by then (or whose load failed) loads at its
+    /// second instead, within its attempt's bound, and meets the same errors there.
+    async fn prepare(
+        &self,
+        claims: &mut [Claim],
+        channels: &mut HashMap<(TeamId, ChannelId), Result<Arc<OpenChannel>, PublishError>>,
+    ) {
+        let until = tokio::time::Instant::now() + self.config.margin().to_std().unwrap_or_default();
+        for claim in claims.iter() {
+            let d = &claim.delivery;
+            let key = (d.team_id.clone(), d.channel_id);
+            if let std::collections::hash_map::Entry::Vacant(slot) = channels.entry(key) {
+                let Ok(open) = tokio::time::timeout_at(until, self.open_channel(&d.team_id, d.channel_id)).await else {
+                    return;
+                };
+                slot.insert(open.map(Arc::new));
+            }
+        }
+        let mut wanted: Vec<(TeamId, PostId)> = claims.iter().map(|c| (c.delivery.team_id.clone(), c.delivery.post_id)).collect();
+        wanted.sort_by_key(|(_, id)| *id);
+        wanted.dedup_by_key(|(_, id)| *id);
+        let store = &self.ports.store;
+        let mut loads = futures_util::stream::iter(wanted)
+            .map(|(team, id)| async move { (id, store.get_post(&team, id).await) })
+            .buffer_unordered(store.parallel_reads().max(1));
+        let mut posts = HashMap::new();
+        while let Ok(Some((id, loaded))) = tokio::time::timeout_at(until, loads.next()).await {
+            if let Ok(Some(post)) = loaded {
+                posts.insert(id, Arc::new(post));
+            }
+        }
+        for claim in claims.iter_mut() {
+            let d = &claim.delivery;
+            let channel = channels.get(&(d.team_id.clone(), d.channel_id)).and_then(|c| c.as_ref().ok());
+            if let (Some(post), Some(channel)) = (posts.get(&d.post_id), channel)
+                && post.team_id == d.team_id
+            {
+                claim.ready = Some(Ready { post: Arc::clone(post), channel: Arc::clone(channel) });
+            }
+        }
+    }
+
+    /// A channel of the team with its credentials opened.
+    async fn open_channel(&self, team: &TeamId, id: ChannelId) -> Result<OpenChannel, PublishError> {
+        let store_err = |e: StoreError| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None };
+        let channel = self
+            .ports.store
+            .get_channel(team, id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| PublishError::Permanent { reason: "the channel was deleted".into() })?;
+        let credentials = match &channel.credentials {
+            Some(sealed) => self
+                .ports.cipher
+                .open(channel.id, sealed)
+                .map_err(|_| PublishError::Auth { reason: "the channel's credentials cannot be opened; reconnect it".into() })?,
+            None => Credentials::default(),
+        };
+        Ok(OpenChannel { channel, credentials })
+    }
+
+    /// What a publish needs, loaded now (the claim was not made ready ahead).
+    async fn load(&self, d: &Delivery) -> Result<Ready, PublishError> {
+        let post = self
+            .ports.store
+            .get_post(&d.team_id, d.post_id)
+            .await
+            .map_err(|e| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None })?
+            .ok_or_else(|| PublishError::Permanent { reason: "the post was deleted".into() })?;
+        let channel = self.open_channel(&d.team_id, d.channel_id).await?;
+        Ok(Ready { post: Arc::new(post), channel: Arc::new(channel) })
     }
 
     /// Publishes one claimed delivery and records what happened: waits for its second, then
@@ -297,7 +484,9 @@ impl Publisher {
             // type never does): unstarted, the claim goes back for the next run.
             Ok(Err(_)) | Err(_) => return self.hand_back(claim, clock.now()).await,
         };
-        let attempt = tokio::time::timeout_at(end, self.attempt(&claim.delivery, claim.reclaimed, claim.check_only)).await;
+        let attempt =
+            tokio::time::timeout_at(end, self.attempt(&claim.delivery, claim.ready.as_ref(), claim.reclaimed, claim.check_only))
+                .await;
         drop(permit);
         let now = clock.now();
         match attempt {
@@ -307,38 +496,34 @@ impl Publisher {
         }
     }
 
-    /// Loads what publishing needs and calls the adapter. `Ok((_, true))`: it already existed.
-    /// With `check_only`, only asks whether it exists, and fails for good when it does not.
-    async fn attempt(&self, d: &Delivery, reclaimed: bool, check_only: bool) -> Result<(Published, bool), PublishError> {
+    /// Calls the adapter with what was loaded ahead (or loads it now). `Ok((_, true))`: it
+    /// already existed. With `check_only`, only asks whether it exists, and fails for good
+    /// when it does not.
+    async fn attempt(
+        &self,
+        d: &Delivery,
+        ready: Option<&Ready>,
+        reclaimed: bool,
+        check_only: bool,
+    ) -> Result<(Published, bool), PublishError> {
         let permanent = |reason: String| PublishError::Permanent { reason };
-        let store_err = |e: StoreError| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None };
-        let post = self
-            .ports.store
-            .get_post(&d.team_id, d.post_id)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| permanent("the post was deleted".into()))?;
-        let channel = self
-            .ports.store
-            .get_channel(&d.team_id, d.channel_id)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| permanent("the channel was deleted".into()))?;
-        let credentials = match &channel.credentials {
-            Some(sealed) => self
-                .ports.cipher
-                .open(channel.id, sealed)
-                .map_err(|_| PublishError::Auth { reason: "the channel's credentials cannot be opened; reconnect it".into() })?,
-            None => crate::crypto::Credentials::default(),
+        let loaded;
+        let Ready { post, channel: open } = match ready {
+            Some(ready) => ready,
+            None => {
+                loaded = self.load(d).await?;
+                &loaded
+            }
         };
+        let OpenChannel { channel, credentials } = &**open;
         let adapter = self
             .ports.adapters
             .get(channel.platform)
             .ok_or_else(|| permanent(format!("publishing to {} is not available yet", channel.platform)))?;
         let request = PublishRequest {
             delivery: d,
-            channel: &channel,
-            credentials: &credentials,
+            channel,
+            credentials,
             text: post.text_for(channel.platform).as_str(),
             media: &post.media,
             media_files: &*self.ports.media,
@@ -535,7 +720,7 @@ impl Publisher {
     /// (a run taking over an expired claim counts one more attempt), so it is this run's, and
     /// its event is still due.
     async fn write(&self, d: &Delivery) -> Written {
-        let error = match self.ports.store.update_delivery(d).await {
+        let error = match self.store_outcome(d).await {
             Ok(d) => return Written::Stored(Box::new(d)),
             Err(e) => e,
         };
@@ -556,6 +741,27 @@ impl Publisher {
                 Written::Unknown(error)
             }
         }
+    }
+
+    /// [`PostStore::update_delivery`](crate::store::PostStore::update_delivery) through a
+    /// group commit: the outcomes that come in while a batch is being written go together in
+    /// the next one (`update_deliveries`: one SQLite transaction). A burst's thousands of
+    /// outcomes would otherwise each take the SQLite connection in turn from its own
+    /// blocking-pool thread — hundreds of threads waking each other up, and the publishes'
+    /// own file calls queued behind them. Each write is still version-checked on its own.
+    /// The writer is a task of its own: a caller that stops waiting does not stop it.
+    async fn store_outcome(&self, d: &Delivery) -> StoreResult<Delivery> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut queue = self.outcomes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queue.pending.push((d.clone(), answer));
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start {
+            let (store, queue) = (Arc::clone(&self.ports.store), Arc::clone(&self.outcomes));
+            tokio::spawn(write_outcomes(store, queue).with_current_subscriber());
+        }
+        answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the outcome writer stopped".into())))
     }
 
     /// Exponential backoff with jitter: base·2^(attempt-1), capped, then scaled by 0.5–1.0.
@@ -588,6 +794,46 @@ impl Publisher {
         let event = Event::new(kind, &d.team_id, self.ports.clock.now(), detail);
         if let Err(e) = self.ports.events.emit(&event).await {
             tracing::error!(delivery = %d.id, kind = kind.detail_type(), error = %e, "event not delivered");
+        }
+    }
+}
+
+/// The outcome writer ([`Publisher::store_outcome`]): writes what is pending, a batch at a
+/// time, until nothing is.
+async fn write_outcomes(store: Arc<dyn crate::store::Store>, queue: Arc<std::sync::Mutex<OutcomeQueue>>) {
+    /// Should the task end unexpectedly (a panic), the next outcome starts another writer.
+    struct Done(Arc<std::sync::Mutex<OutcomeQueue>>);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).writing = false;
+            }
+        }
+    }
+    let _done = Done(Arc::clone(&queue));
+    loop {
+        let batch = {
+            let mut queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if queue.pending.is_empty() {
+                queue.writing = false;
+                return;
+            }
+            std::mem::take(&mut queue.pending)
+        };
+        let (deliveries, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        match store.update_deliveries(&deliveries).await {
+            Ok(written) => {
+                for (answer, result) in answers.into_iter().zip(written) {
+                    let _ = answer.send(result);
+                }
+            }
+            // Nothing of the batch was written: each caller reads back and finds it so.
+            Err(e) => {
+                let reason = e.to_string();
+                for answer in answers {
+                    let _ = answer.send(Err(StoreError::Backend(reason.clone().into())));
+                }
+            }
         }
     }
 }

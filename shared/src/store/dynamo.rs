@@ -995,6 +995,10 @@ impl ChannelStore for DynamoStore {
     }
 }
 
+/// Claim writes in flight at once ([`PostStore::update_deliveries`]): a write takes a few
+/// milliseconds, so 16 claim about 2,000–4,000 deliveries a second from one invocation.
+const CLAIM_WRITES_IN_FLIGHT: usize = 16;
+
 #[async_trait]
 impl PostStore for DynamoStore {
     /// Each read is a network round trip: a report's post reads go 16 at a time.
@@ -1095,6 +1099,16 @@ impl PostStore for DynamoStore {
             true => Ok(next),
             false => Err(StoreError::Conflict),
         }
+    }
+
+    /// One conditional put per delivery, [`CLAIM_WRITES_IN_FLIGHT`] at a time: each claim
+    /// stays version-checked on its own item. (A TransactWriteItems would lose every claim of
+    /// the batch to one conflict, and holds at most 100 items.)
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<Vec<StoreResult<Delivery>>> {
+        use futures_util::StreamExt;
+        // Made first, then driven a few at a time (futures do nothing until polled).
+        let writes: Vec<_> = deliveries.iter().map(|d| self.update_delivery(d)).collect();
+        Ok(futures_util::stream::iter(writes).buffered(CLAIM_WRITES_IN_FLIGHT).collect().await)
     }
 
     async fn calendar(

@@ -183,6 +183,19 @@ pub trait PostStore: Send + Sync {
     /// version bumped. [`StoreError::Conflict`] when someone else wrote first: this is how a
     /// claim is won by exactly one publisher.
     async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<Delivery>;
+    /// [`update_delivery`](Self::update_delivery) for many deliveries at once, each
+    /// version-checked on its own: one answer per delivery, in order (a lost one is
+    /// [`StoreError::Conflict`] and takes nothing from the others). This is how a publisher run
+    /// claims a burst: SQLite writes them all in one transaction (the outer error: none was
+    /// written), DynamoDB sends one conditional write per item, several at a time. By default,
+    /// one `update_delivery` after another.
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<Vec<StoreResult<Delivery>>> {
+        let mut written = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            written.push(self.update_delivery(d).await);
+        }
+        Ok(written)
+    }
     /// The calendar: a team's deliveries with `from <= publish_at < to`, by publish time.
     async fn calendar(
         &self,

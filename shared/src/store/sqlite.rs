@@ -762,6 +762,55 @@ impl PostStore for SqliteStore {
         .await
     }
 
+    /// One transaction for the whole batch: a burst of claims costs one commit (one WAL write)
+    /// and one trip to the blocking pool, not one of each per delivery.
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<Vec<StoreResult<Delivery>>> {
+        let rows = deliveries
+            .iter()
+            .map(|d| {
+                let mut next = d.clone();
+                next.version = d.version.checked_add(1).ok_or(StoreError::Conflict)?;
+                let body = to_json(&next)?;
+                let columns = (
+                    next.id.to_string(),
+                    d.version as i64,
+                    sortable_instant(next.publish_at),
+                    next.due_at().map(sortable_instant),
+                    next.version as i64,
+                    body,
+                );
+                Ok((next, columns))
+            })
+            .collect::<Vec<StoreResult<_>>>();
+        self.with(move |c| {
+            let tx = c.savepoint().map_err(db)?;
+            let mut written = Vec::with_capacity(rows.len());
+            {
+                let mut update = tx
+                    .prepare_cached(
+                        "UPDATE deliveries SET publish_at = ?3, due_at = ?4, version = ?5, body = ?6
+                         WHERE id = ?1 AND version = ?2",
+                    )
+                    .map_err(db)?;
+                for row in rows {
+                    let (next, (id, expected, publish_at, due_at, version, body)) = match row {
+                        Ok(row) => row,
+                        Err(e) => {
+                            written.push(Err(e));
+                            continue;
+                        }
+                    };
+                    // A failing statement fails the batch: nothing is committed.
+                    let n = update.execute(params![id, expected, publish_at, due_at, version, body]).map_err(db)?;
+                    written.push(if n == 0 { Err(StoreError::Conflict) } else { Ok(next) });
+                }
+            }
+            tx.commit().map_err(db)?;
+            Ok(written)
+        })
+        .await
+    }
+
     async fn calendar(
         &self,
         team: &TeamId,
