@@ -692,11 +692,28 @@ async fn a_function_that_cannot_start_reports_an_init_error() {
     assert!(!status.success());
     assert_eq!(api.emulator.next_calls(), 0, "it never asked for work");
 
-    // A credentials key parameter that does not exist: said by name.
-    let mut publisher = moto.start_with("scheduled-publisher", &[("HERALD_CREDENTIALS_KEY_PARAM", Some("/no/such/param"))]).await;
-    let init = publisher.emulator.wait_for_init_error(Duration::from_secs(20)).await.expect("an init error");
-    assert!(init.body["errorMessage"].as_str().unwrap().contains("/no/such/param"), "{}", init.body);
-    assert!(publisher.wait_exit(Duration::from_secs(10)).await.is_some());
+    // A credentials key parameter that does not exist: init reads no parameter (a network call,
+    // made on the first event: `lambda::Deferred`), so the first tick fails, as Herald.Config,
+    // naming it. The process keeps serving and reads it again on the next tick: created
+    // meanwhile, the run succeeds without a new sandbox.
+    let missing = format!("{}-created-late", moto.key_param);
+    let publisher = moto.start_with("scheduled-publisher", &[("HERALD_CREDENTIALS_KEY_PARAM", Some(missing.as_str()))]).await;
+    let outcome = publisher.invoke(&event("eventbridge-scheduled.json")).await;
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Herald.Config", "{outcome:?}");
+    assert!(message.contains(&missing), "{message}");
+    assert!(matches!(&outcome, Outcome::Error { header_type: Some(h), .. } if h == "Herald.Config"), "{outcome:?}");
+    assert!(publisher.emulator.wait_for_init_error(Duration::ZERO).await.is_none(), "no init error");
+    aws_sdk_ssm::Client::new(&moto.sdk)
+        .put_parameter()
+        .name(&missing)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(CredentialCipher::generate_key())
+        .send()
+        .await
+        .expect("SSM parameter");
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!(summary["due"], 0, "the same process, the next tick: {summary}");
 
     // A publishing concurrency that is not a number of deliveries: said, not guessed.
     let mut publisher = moto.start_with("scheduled-publisher", &[("HERALD_PUBLISH_CONCURRENCY", Some("0"))]).await;
