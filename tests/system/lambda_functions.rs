@@ -1631,7 +1631,7 @@ async fn a_function_whose_init_error_gets_no_answer_exits_within_the_bound() {
 
 /// A scheduled report whose files the bucket refuses (S3 PutObject answering 500 InternalError,
 /// every attempt, through the fault proxy in front of moto) fails the invocation as
-/// `Herald.Transient`, naming the report: Lambda's Errors metric and its alarm see it, Lambda
+/// `Herald.Transient`, naming the report: the failures alarm (template.yaml) counts it, Lambda
 /// retries it, the dead-letter queue keeps it. Nothing is recorded, so the next hourly run,
 /// the bucket back, makes the report, once, and announces it once.
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! `Report Ready` event on the bus.
 //!
 //! A due report that could not be made (the bucket or the table failed) fails the invocation
-//! (`Herald.Transient`), after the round has made every other one: the Errors alarm sees it,
+//! (`Herald.Transient`), after the round has made every other one: the failures alarm sees it,
 //! Lambda retries the event (template.yaml: twice), then sends it to the dead-letter queue; the
 //! report was not recorded, so every later round (and a redrive) makes it while it is due.
 //!
