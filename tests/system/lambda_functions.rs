@@ -1791,7 +1791,7 @@ impl FunctionProcess {
 /// this rig's environment (moto), and prints one JSON line per function: the cold start
 /// (process start → its first `GET /runtime/invocation/next`), the first and a warm invocation,
 /// and the peak resident memory. `HERALD_BENCH_FUNCTIONS` is `name=path=event,...` (event a file
-/// of infra/events/, or `-` for `{}`).
+/// of infra/events/, or `-` for `{}`; `name@label` is another build of `name`, e.g. before a change).
 #[tokio::test]
 #[ignore = "a measurement: run by infra/bench/lambda_cold_start.py"]
 async fn cold_start_bench() {
@@ -1803,8 +1803,10 @@ async fn cold_start_bench() {
         let mut parts = entry.splitn(3, '=');
         let (name, path, payload) = (parts.next().unwrap(), parts.next().expect("a path"), parts.next().unwrap_or("-"));
         let payload = if payload == "-" { json!({}) } else { event(payload) };
-        // A Herald function gets its template.yaml environment; another (hello-lambda) the API's.
-        let env = moto.env(if deployed_functions().contains_key(name) { name } else { "api" });
+        // A Herald function gets its template.yaml environment (`api@before`, another build of
+        // `api`, the same); another (hello-lambda) the API's.
+        let function = name.split('@').next().unwrap_or(name);
+        let env = moto.env(if deployed_functions().contains_key(function) { function } else { "api" });
         let (mut cold, mut first, mut warm, mut rss) = (vec![], vec![], vec![], vec![]);
         for _ in 0..runs {
             let f = FunctionProcess::spawn(Path::new(path), name, &env, Output::Discard).await;
