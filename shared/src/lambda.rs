@@ -73,8 +73,8 @@ pub enum FunctionError {
     #[error("{0}")]
     Internal(String),
     /// What the function builds on its first event ([`Deferred`]) could not be built: the
-    /// credentials key unreadable, say. Not retryable until the configuration is fixed (the
-    /// next event tries again).
+    /// credentials key unreadable, say. Not worth a redrive until the configuration is fixed
+    /// (the process itself tries the build again on its next event).
     #[error("{0}")]
     Config(String),
 }
@@ -392,6 +392,25 @@ mod tests {
             "http://127.0.0.1:9000/.rt/api/2018-06-01/runtime/init/error"
         );
         assert_eq!(runtime_api_url("https://rt.example", path), "https://rt.example/2018-06-01/runtime/init/error");
+    }
+
+    #[tokio::test]
+    async fn deferred_is_built_once_and_tried_again_after_a_failure() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let builds = AtomicUsize::new(0);
+        let deferred = Deferred::new(|| async {
+            match builds.fetch_add(1, Ordering::SeqCst) {
+                0 => Err("reading SSM parameter /herald/dev/credentials-key: ParameterNotFound"),
+                n => Ok(n),
+            }
+        });
+        let e = deferred.get().await.unwrap_err();
+        assert_eq!(e.error_type(), "Herald.Config");
+        assert!(!e.retryable());
+        assert!(e.to_string().contains("/herald/dev/credentials-key"), "{e}");
+        assert_eq!(*deferred.get().await.unwrap(), 1, "the next call builds again");
+        assert_eq!(*deferred.get().await.unwrap(), 1, "and keeps what it built");
+        assert_eq!(builds.load(Ordering::SeqCst), 2);
     }
 
     #[test]
