@@ -702,7 +702,6 @@ async fn a_function_that_cannot_start_reports_an_init_error() {
     let (error_type, message) = outcome.error();
     assert_eq!(error_type, "Herald.Config", "{outcome:?}");
     assert!(message.contains(&missing), "{message}");
-    assert!(matches!(&outcome, Outcome::Error { header_type: Some(h), .. } if h == "Herald.Config"), "{outcome:?}");
     assert!(publisher.emulator.wait_for_init_error(Duration::ZERO).await.is_none(), "no init error");
     aws_sdk_ssm::Client::new(&moto.sdk)
         .put_parameter()
