@@ -5,6 +5,8 @@
     python3 infra/bench/lambda_cold_start.py --runs 20 --json cold.json
     python3 infra/bench/lambda_cold_start.py --skip-build     # reuse the bootstraps already built
     python3 infra/bench/lambda_cold_start.py --arm64          # also build for arm64, for the sizes
+    python3 infra/bench/lambda_cold_start.py --only api,webhook-intake \
+        --also api@before=/path/to/old/api/bootstrap          # a subset, and an older build beside it
 
 What it does, in order:
 
@@ -80,11 +82,11 @@ def target_dir():
     return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 
 
-def build(env, arch_flag, lambda_dir):
+def build(env, arch_flag, lambda_dir, functions):
     started = time.monotonic()
-    packages = [arg for name in FUNCTIONS for arg in ("-p", name)]
+    packages = [arg for name in functions for arg in ("-p", name)]
     common = ["cargo", "lambda", "build", "--release", arch_flag, "--lambda-dir", str(lambda_dir)]
-    log(f"{' '.join(common)} (the six functions)")
+    log(f"{' '.join(common)} ({', '.join(functions)})")
     subprocess.run(common + packages, cwd=ROOT, env=env, check=True)
     log("the same for infra/bench/hello-lambda")
     subprocess.run(common + ["--manifest-path", str(ROOT / "infra/bench/hello-lambda/Cargo.toml")], cwd=ROOT, env=env, check=True)
@@ -129,8 +131,10 @@ def start_moto():
     sys.exit("moto did not answer")
 
 
-def measure(env, lambda_dir, runs, moto_url):
-    spec = ",".join(f"{name}={lambda_dir / name / 'bootstrap'}={EVENTS[name]}" for name in FUNCTIONS + ["hello-lambda"])
+def measure(env, lambda_dir, runs, moto_url, functions, also):
+    """`also`: (name@label, path) pairs, other builds of a function measured in the same run."""
+    entries = [(name, lambda_dir / name / "bootstrap") for name in functions + ["hello-lambda"]] + also
+    spec = ",".join(f"{name}={path}={EVENTS[name.split('@')[0]]}" for name, path in entries)
     env = dict(env)
     env.update(
         HERALD_TEST_DYNAMODB_ENDPOINT=moto_url,
@@ -170,7 +174,20 @@ def main():
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--arm64", action="store_true", help="also build for arm64 (sizes only)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--only", help="comma-separated functions to build and measure (default: all six)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME@LABEL=PATH",
+                    help="another bootstrap of NAME (e.g. api@before=old/api/bootstrap), measured in the same run")
     args = ap.parse_args()
+    functions = args.only.split(",") if args.only else FUNCTIONS
+    unknown = [f for f in functions if f not in FUNCTIONS]
+    if unknown:
+        sys.exit(f"--only: not a Herald function: {', '.join(unknown)} (one of {', '.join(FUNCTIONS)})")
+    also = []
+    for spec in args.also:
+        name, sep, path = spec.partition("=")
+        if not sep or "@" not in name or name.split("@")[0] not in EVENTS or not Path(path).is_file():
+            sys.exit(f"--also {spec!r}: want NAME@LABEL=PATH, NAME a function or hello-lambda, PATH a bootstrap")
+        also.append((name, Path(path)))
 
     env = dict(os.environ)
     env["PATH"] = f"{bench_venv()}{os.pathsep}{env['PATH']}"
@@ -180,14 +197,14 @@ def main():
     arm_dir = target_dir() / "lambda-arm64"
     build_s = {}
     if not args.skip_build:
-        build_s["x86_64"] = round(build(env, "--x86-64", x86_dir))
+        build_s["x86_64"] = round(build(env, "--x86-64", x86_dir, functions))
         if args.arm64:
-            build_s["arm64"] = round(build(env, "--arm64", arm_dir))
+            build_s["arm64"] = round(build(env, "--arm64", arm_dir, functions))
     size = {"x86_64": sizes(x86_dir), "arm64": sizes(arm_dir) if arm_dir.exists() else None}
 
     moto, url = start_moto()
     try:
-        results = measure(env, x86_dir, args.runs, url)
+        results = measure(env, x86_dir, args.runs, url, functions, also)
     finally:
         moto.terminate()
         try:
@@ -201,9 +218,11 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         name = r["function"]
-        arm = mib(size["arm64"][name]) if size["arm64"] else "–"
+        base = name.split("@")[0]
+        x86 = mib(size["x86_64"][name]) if name in size["x86_64"] else mib(dict(also)[name].stat().st_size)
+        arm = mib(size["arm64"][name]) if size["arm64"] and name == base else "–"
         c = r["cold_start_ms"]
-        print(f"| {name} | {mib(size['x86_64'][name])} | {arm} | {c['median']:.1f} | {c['p10']:.1f}–{c['p90']:.1f} | "
+        print(f"| {name} | {x86} | {arm} | {c['median']:.1f} | {c['p10']:.1f}–{c['p90']:.1f} | "
               f"{r['first_invoke_ms']['median']:.1f} | {r['warm_invoke_ms']['median']:.1f} | {r['max_rss_mib']['median']:.1f} |")
     if args.json:
         args.json.write_text(json.dumps({"runs": args.runs, "build_seconds": build_s, "sizes_bytes": size, "results": results}, indent=1))

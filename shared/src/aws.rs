@@ -81,20 +81,80 @@ pub fn eventbridge_client(sdk: &aws_config::SdkConfig) -> aws_sdk_eventbridge::C
     aws_sdk_eventbridge::Client::from_conf(aws_sdk_eventbridge::config::Builder::from(sdk).timeout_config(sdk_timeouts()).build())
 }
 
-/// Everything a function needs, built once per cold start.
+/// A function's settings as its environment gives them, read and checked at init. Reading them
+/// opens no file and makes no network call, so a cold start is over in a few milliseconds (a
+/// function that cannot work with its settings still fails at init, as `Herald.Config`), and
+/// everything that needs a call (the SDK's configuration, the credentials key from SSM, the
+/// connect flow's apps, the HTTP clients) waits for the first event: [`FunctionEnv::connect`],
+/// under [`crate::lambda::Deferred`]. docs/performance.md (Lambda) measures the difference.
+#[derive(Debug, Clone)]
+pub struct FunctionEnv {
+    table: String,
+    event_bus: Option<String>,
+    network: NetworkPolicy,
+    reports_bucket: Option<String>,
+    /// The report generator's `HERALD_MAIL_FROM` and `HERALD_PUBLIC_URL`, once checked.
+    mail: Option<(lettre::message::Mailbox, String)>,
+}
+
+impl FunctionEnv {
+    /// `HERALD_TABLE` (required), `HERALD_EVENT_BUS`, `HERALD_ALLOW_PRIVATE_NETWORK`, and
+    /// `HERALD_REPORTS_BUCKET` if set.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let table = std::env::var("HERALD_TABLE").map_err(|_| ConfigError::Missing("HERALD_TABLE"))?;
+        Ok(Self {
+            table,
+            event_bus: std::env::var("HERALD_EVENT_BUS").ok(),
+            network: NetworkPolicy::from_env()?,
+            reports_bucket: std::env::var("HERALD_REPORTS_BUCKET").ok().filter(|b| !b.trim().is_empty()),
+            mail: None,
+        })
+    }
+
+    /// For the functions that keep report files (the API, the report generator): without
+    /// `HERALD_REPORTS_BUCKET` they must not start (report records would point at files kept
+    /// nowhere).
+    pub fn requiring_reports_bucket(self) -> Result<Self, ConfigError> {
+        match self.reports_bucket {
+            Some(_) => Ok(self),
+            None => Err(ConfigError::Missing("HERALD_REPORTS_BUCKET")),
+        }
+    }
+
+    /// The report generator's mail through Amazon SES, when `HERALD_MAIL_FROM` is set (the
+    /// template sets it from `MailFrom`; unset, mail is off and reports are still made). Share
+    /// links in the mail point at `HERALD_PUBLIC_URL`, required with mail.
+    pub fn with_report_mail(mut self) -> Result<Self, ConfigError> {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let Some(from) = set("HERALD_MAIL_FROM") else { return Ok(self) };
+        let from = crate::mail::parse_from(&from)?;
+        let public_url = set("HERALD_PUBLIC_URL").ok_or(ConfigError::Missing("HERALD_PUBLIC_URL (the share links of report mail)"))?;
+        self.mail = Some((from, public_url));
+        Ok(self)
+    }
+
+    /// Loads the SDK's configuration (credentials and region from Lambda's variables) and
+    /// makes the DynamoDB client. No request is made yet.
+    pub async fn connect(&self) -> AwsContext {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let store = Arc::new(DynamoStore::new(dynamodb_client(&sdk), self.table.clone()));
+        AwsContext { sdk, store, table: self.table.clone(), event_bus: self.event_bus.clone(), env: self.clone() }
+    }
+}
+
+/// Everything a function needs, built once per execution environment, on its first event.
 pub struct AwsContext {
     pub sdk: aws_config::SdkConfig,
     pub store: Arc<DynamoStore>,
     pub table: String,
     pub event_bus: Option<String>,
+    env: FunctionEnv,
 }
 
 impl AwsContext {
+    /// [`FunctionEnv::from_env`] then [`FunctionEnv::connect`], in one go.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = std::env::var("HERALD_TABLE").map_err(|_| ConfigError::Missing("HERALD_TABLE"))?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        let store = Arc::new(DynamoStore::new(dynamodb_client(&sdk), table.clone()));
-        Ok(Self { sdk, store, table, event_bus: std::env::var("HERALD_EVENT_BUS").ok() })
+        Ok(FunctionEnv::from_env()?.connect().await)
     }
 
     /// The credentials cipher: `HERALD_CREDENTIALS_KEY` if set, else the SSM parameter.
@@ -152,7 +212,7 @@ impl AwsContext {
             }
         }
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).or_else(|| from_ssm.get(name).cloned());
-        crate::services::connect::ConnectConfig::from_vars(get, NetworkPolicy::from_env()?)
+        crate::services::connect::ConnectConfig::from_vars(get, self.env.network)
             .map(crate::services::connect::ConnectConfig::learning_public_url_from_requests)
             .map_err(|e| ConfigError::Connect(e.to_string()))
     }
@@ -180,8 +240,7 @@ impl AwsContext {
 
     /// [`Self::ports`] with report files in the bucket named by `HERALD_REPORTS_BUCKET`, for the
     /// API (it lists reports, makes them on demand and serves their files). Without the bucket
-    /// this is a configuration error: the function must not start (report records would point at
-    /// files kept nowhere).
+    /// this is a configuration error, found at init ([`FunctionEnv::requiring_reports_bucket`]).
     pub async fn ports_with_reports(&self) -> Result<Ports, ConfigError> {
         let files = self.report_files()?;
         Ok(self.channel_ports().await?.with_report_files(files))
@@ -190,7 +249,7 @@ impl AwsContext {
     /// The networks' clients refuse private addresses unless `HERALD_ALLOW_PRIVATE_NETWORK=1`
     /// (the test rigs' fakes on loopback): this host is where that switch is read.
     async fn channel_ports(&self) -> Result<Ports, ConfigError> {
-        let adapters = network_adapters(Arc::new(SystemClock), NetworkPolicy::from_env()?)
+        let adapters = network_adapters(Arc::new(SystemClock), self.env.network)
             .map_err(|e| ConfigError::Http(e.to_string()))?;
         Ok(Ports::new(self.store.clone(), Arc::new(SystemClock), self.credential_cipher().await?)
             .with_events(self.event_sink())
@@ -218,22 +277,14 @@ impl AwsContext {
 
     /// Report files in the bucket named by `HERALD_REPORTS_BUCKET` (required).
     pub fn report_files(&self) -> Result<Arc<dyn ReportFiles>, ConfigError> {
-        let bucket = std::env::var("HERALD_REPORTS_BUCKET")
-            .ok()
-            .filter(|b| !b.trim().is_empty())
-            .ok_or(ConfigError::Missing("HERALD_REPORTS_BUCKET"))?;
+        let bucket = self.env.reports_bucket.clone().ok_or(ConfigError::Missing("HERALD_REPORTS_BUCKET"))?;
         Ok(Arc::new(crate::services::reports::S3ReportFiles::new(self.s3_client(), bucket)))
     }
 
-    /// The report generator's mail through Amazon SES, when `HERALD_MAIL_FROM` is set (the
-    /// template sets it from `MailFrom`; unset, mail is off and reports are still made). Share
-    /// links in the mail point at `HERALD_PUBLIC_URL` (required with mail) and are signed with
-    /// the credentials key.
+    /// The report generator's mail through Amazon SES, as [`FunctionEnv::with_report_mail`]
+    /// found it (`None`: mail is off); share links are signed with the credentials key.
     pub async fn report_mail(&self) -> Result<Option<crate::mail::MailSettings>, ConfigError> {
-        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let Some(from) = set("HERALD_MAIL_FROM") else { return Ok(None) };
-        let from = crate::mail::parse_from(&from)?;
-        let public_url = set("HERALD_PUBLIC_URL").ok_or(ConfigError::Missing("HERALD_PUBLIC_URL (the share links of report mail)"))?;
+        let Some((from, public_url)) = self.env.mail.clone() else { return Ok(None) };
         let mailer = crate::mail::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk));
         Ok(Some(crate::mail::MailSettings::new(Arc::new(mailer), from, &public_url, self.credential_cipher().await?)))
     }

@@ -258,7 +258,7 @@ impl EventSink for MemorySink {
 
 /// The mark of the one log line (level ERROR) written for an event that could not be put on
 /// the bus: template.yaml's metric filters count the lines carrying it (metric
-/// `Herald/<stage>` `EventsUndelivered`, alarm `EventsUndeliveredAlarm`). The line carries the
+/// `Herald/<stage>` `Failures`, with failed invocations; alarm `FailuresAlarm`). The line carries the
 /// whole entry (bus, source, detail-type, time, detail), so the event can be put again from
 /// the logs (docs/reliability.md says how).
 pub const UNDELIVERED_MARK: &str = "herald.events.undelivered";

@@ -13,7 +13,7 @@
 //! | `Herald.InvalidEvent` | the event is not what the function is wired to (an HTTP function given anything but an API Gateway HTTP API payload 2.0 request; a scheduled function given anything but an EventBridge `Scheduled Event`) | no: the same event fails the same way |
 //! | `Herald.Transient` | a dependency failed or was busy (DynamoDB, EventBridge, SSM unreachable, throttled, a lost race) | yes |
 //! | `Herald.Internal` | a stored item Herald cannot read, or another bug | no, until fixed |
-//! | `Herald.Config` | reported at start-up (`/runtime/init/error`): a missing variable, an unreadable credentials key | no, until the configuration is fixed |
+//! | `Herald.Config` | a missing or wrong variable, reported at start-up (`/runtime/init/error`); what is built on the first event ([`Deferred`]: the credentials key from SSM, …) failing, reported by that event | no, until the configuration is fixed |
 //!
 //! Lambda retries a failed *asynchronous* invocation (the scheduled functions) whatever its type,
 //! as often as the function's `MaximumRetryAttempts` in template.yaml says, then sends its record
@@ -72,6 +72,11 @@ pub enum FunctionError {
     /// A bug or unreadable data. Not retryable.
     #[error("{0}")]
     Internal(String),
+    /// What the function builds on its first event ([`Deferred`]) could not be built: the
+    /// credentials key unreadable, say. Not worth a redrive until the configuration is fixed
+    /// (the process itself tries the build again on its next event).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl FunctionError {
@@ -80,6 +85,7 @@ impl FunctionError {
             FunctionError::InvalidEvent(_) => error_type::INVALID_EVENT,
             FunctionError::Transient(_) => error_type::TRANSIENT,
             FunctionError::Internal(_) => error_type::INTERNAL,
+            FunctionError::Config(_) => error_type::CONFIG,
         }
     }
 
@@ -195,16 +201,56 @@ async fn report_init_error(message: &str) -> Result<(), String> {
     }
 }
 
+/// What a function builds on its first event rather than at init: whatever needs a network
+/// call (the credentials key from SSM, the connect flow's apps) or more than reading variables
+/// (the SDK's configuration, the networks' HTTP clients and their TLS roots). Init then ends in
+/// about the time of a hello-world function (docs/performance.md, Lambda), and a failure to
+/// build is the event's `Herald.Config` error, logged; the next event tries again, so a
+/// parameter created after the deployment, or SSM back from an outage, needs no new sandbox.
+/// Built once: concurrent first events of one process wait for the same build.
+pub struct Deferred<T, F> {
+    value: tokio::sync::OnceCell<T>,
+    build: F,
+}
+
+impl<T, F, Fut, E> Deferred<T, F>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send,
+    E: Display,
+{
+    pub fn new(build: F) -> Self {
+        Self { value: tokio::sync::OnceCell::new(), build }
+    }
+
+    /// The value, built on the first call that succeeds.
+    pub async fn get(&self) -> Result<&T, FunctionError> {
+        // Boxed: the build's future type (the SDK, SSM, every adapter) would otherwise nest inside
+        // each invocation's and exceed the compiler's depth limit for a type's layout.
+        let build = || -> std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Send + '_>> { Box::pin((self.build)()) };
+        self.value.get_or_try_init(build).await.map_err(|e| {
+            let message = format!("the function could not start: {e}");
+            tracing::error!(error_type = error_type::CONFIG, error = %message, "first-event setup failed");
+            FunctionError::Config(message)
+        })
+    }
+}
+
 /// Serves an axum router behind API Gateway (HTTP API, payload format 2.0): the same router
-/// `herald serve` binds to a port. Anything else is refused as `Herald.InvalidEvent`.
-pub async fn run_http(router: axum::Router) -> Result<(), Error> {
-    let adapter = lambda_http::Adapter::from(router);
+/// `herald serve` binds to a port, built on the first request ([`Deferred`]). Anything else is
+/// refused as `Herald.InvalidEvent`.
+pub async fn run_http<F, Fut, E>(router: &Deferred<axum::Router, F>) -> Result<(), Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<axum::Router, E>> + Send,
+    E: Display,
+{
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let adapter = adapter.clone();
         let invocation = crate::logging::invocation(&event.context.request_id);
         async move {
             let _invocation = invocation;
             let request = http_request(event.payload)?;
+            let adapter = lambda_http::Adapter::from(router.get().await?.clone());
             let response = adapter.oneshot(LambdaEvent::new(LambdaRequest::ApiGatewayV2(request), event.context)).await;
             Ok::<_, FunctionError>(response.unwrap_or_else(|never| match never {}))
         }
@@ -346,6 +392,25 @@ mod tests {
             "http://127.0.0.1:9000/.rt/api/2018-06-01/runtime/init/error"
         );
         assert_eq!(runtime_api_url("https://rt.example", path), "https://rt.example/2018-06-01/runtime/init/error");
+    }
+
+    #[tokio::test]
+    async fn deferred_is_built_once_and_tried_again_after_a_failure() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let builds = AtomicUsize::new(0);
+        let deferred = Deferred::new(|| async {
+            match builds.fetch_add(1, Ordering::SeqCst) {
+                0 => Err("reading SSM parameter /herald/dev/credentials-key: ParameterNotFound"),
+                n => Ok(n),
+            }
+        });
+        let e = deferred.get().await.unwrap_err();
+        assert_eq!(e.error_type(), "Herald.Config");
+        assert!(!e.retryable());
+        assert!(e.to_string().contains("/herald/dev/credentials-key"), "{e}");
+        assert_eq!(*deferred.get().await.unwrap(), 1, "the next call builds again");
+        assert_eq!(*deferred.get().await.unwrap(), 1, "and keeps what it built");
+        assert_eq!(builds.load(Ordering::SeqCst), 2);
     }
 
     #[test]

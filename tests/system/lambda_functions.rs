@@ -692,11 +692,27 @@ async fn a_function_that_cannot_start_reports_an_init_error() {
     assert!(!status.success());
     assert_eq!(api.emulator.next_calls(), 0, "it never asked for work");
 
-    // A credentials key parameter that does not exist: said by name.
-    let mut publisher = moto.start_with("scheduled-publisher", &[("HERALD_CREDENTIALS_KEY_PARAM", Some("/no/such/param"))]).await;
-    let init = publisher.emulator.wait_for_init_error(Duration::from_secs(20)).await.expect("an init error");
-    assert!(init.body["errorMessage"].as_str().unwrap().contains("/no/such/param"), "{}", init.body);
-    assert!(publisher.wait_exit(Duration::from_secs(10)).await.is_some());
+    // A credentials key parameter that does not exist: init reads no parameter (a network call,
+    // made on the first event: `lambda::Deferred`), so the first tick fails, as Herald.Config,
+    // naming it. The process keeps serving and reads it again on the next tick: created
+    // meanwhile, the run succeeds without a new sandbox.
+    let missing = format!("{}-created-late", moto.key_param);
+    let publisher = moto.start_with("scheduled-publisher", &[("HERALD_CREDENTIALS_KEY_PARAM", Some(missing.as_str()))]).await;
+    let outcome = publisher.invoke(&event("eventbridge-scheduled.json")).await;
+    let (error_type, message) = outcome.error();
+    assert_eq!(error_type, "Herald.Config", "{outcome:?}");
+    assert!(message.contains(&missing), "{message}");
+    assert!(publisher.emulator.wait_for_init_error(Duration::ZERO).await.is_none(), "no init error");
+    aws_sdk_ssm::Client::new(&moto.sdk)
+        .put_parameter()
+        .name(&missing)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(CredentialCipher::generate_key())
+        .send()
+        .await
+        .expect("SSM parameter");
+    let summary = publisher.invoke(&event("eventbridge-scheduled.json")).await.json();
+    assert_eq!(summary["due"], 0, "the same process, the next tick: {summary}");
 
     // A publishing concurrency that is not a number of deliveries: said, not guessed.
     let mut publisher = moto.start_with("scheduled-publisher", &[("HERALD_PUBLISH_CONCURRENCY", Some("0"))]).await;
@@ -1614,7 +1630,7 @@ async fn a_function_whose_init_error_gets_no_answer_exits_within_the_bound() {
 
 /// A scheduled report whose files the bucket refuses (S3 PutObject answering 500 InternalError,
 /// every attempt, through the fault proxy in front of moto) fails the invocation as
-/// `Herald.Transient`, naming the report: Lambda's Errors metric and its alarm see it, Lambda
+/// `Herald.Transient`, naming the report: the failures alarm (template.yaml) counts it, Lambda
 /// retries it, the dead-letter queue keeps it. Nothing is recorded, so the next hourly run,
 /// the bucket back, makes the report, once, and announces it once.
 #[tokio::test]
@@ -1774,7 +1790,7 @@ impl FunctionProcess {
 /// this rig's environment (moto), and prints one JSON line per function: the cold start
 /// (process start → its first `GET /runtime/invocation/next`), the first and a warm invocation,
 /// and the peak resident memory. `HERALD_BENCH_FUNCTIONS` is `name=path=event,...` (event a file
-/// of infra/events/, or `-` for `{}`).
+/// of infra/events/, or `-` for `{}`; `name@label` is another build of `name`, e.g. before a change).
 #[tokio::test]
 #[ignore = "a measurement: run by infra/bench/lambda_cold_start.py"]
 async fn cold_start_bench() {
@@ -1786,8 +1802,10 @@ async fn cold_start_bench() {
         let mut parts = entry.splitn(3, '=');
         let (name, path, payload) = (parts.next().unwrap(), parts.next().expect("a path"), parts.next().unwrap_or("-"));
         let payload = if payload == "-" { json!({}) } else { event(payload) };
-        // A Herald function gets its template.yaml environment; another (hello-lambda) the API's.
-        let env = moto.env(if deployed_functions().contains_key(name) { name } else { "api" });
+        // A Herald function gets its template.yaml environment (`api@before`, another build of
+        // `api`, the same); another (hello-lambda) the API's.
+        let function = name.split('@').next().unwrap_or(name);
+        let env = moto.env(if deployed_functions().contains_key(function) { function } else { "api" });
         let (mut cold, mut first, mut warm, mut rss) = (vec![], vec![], vec![], vec![]);
         for _ in 0..runs {
             let f = FunctionProcess::spawn(Path::new(path), name, &env, Output::Discard).await;

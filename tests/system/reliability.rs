@@ -958,10 +958,11 @@ async fn eventbridge_call_throttling_and_5xx_are_retried() {
     measured("PutEvents always 500", format!("{calls} requests (4 puts × 3 SDK attempts), given up after {took:.1?}"));
 }
 
-/// Every function's log group has the metric filter counting undelivered-event lines, and an
-/// alarm watches the metric.
+/// Every function's log group has two metric filters counting into the one `Failures` metric:
+/// undelivered-event lines, and Lambda's reports of invocations and inits that did not succeed;
+/// one alarm watches the metric and mails the alerts topic.
 #[test]
-fn the_template_counts_undelivered_events_in_every_function_log_and_alarms() {
+fn the_template_counts_undelivered_events_and_failed_invocations_in_every_function_log_and_alarms() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
     let template = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = template.lines().collect();
@@ -971,21 +972,33 @@ fn the_template_counts_undelivered_events_in_every_function_log_and_alarms() {
         .filter_map(|l| l.trim().strip_prefix("LogGroup: !Ref "))
         .collect();
     assert_eq!(groups.len(), 6, "six functions, each with its log group: {groups:?}");
-    let pattern = format!("FilterPattern: '\"{UNDELIVERED_MARK}\"'");
+    let undelivered = format!("FilterPattern: '\"{UNDELIVERED_MARK}\"'");
+    let failed = r#"FilterPattern: '{ ($.type = "platform.report" || $.type = "platform.initReport") && $.record.status != "success" }'"#;
     for group in groups {
-        let at = lines
+        // Every metric filter on this group: the lines around each `LogGroupName: !Ref <group>`.
+        let filters: Vec<&[&str]> = lines
             .iter()
-            .position(|l| l.trim() == format!("LogGroupName: !Ref {group}"))
-            .unwrap_or_else(|| panic!("no metric filter on {group}"));
-        let filter = &lines[at.saturating_sub(3)..(at + 7).min(lines.len())];
-        assert!(filter.iter().any(|l| l.contains("Type: AWS::Logs::MetricFilter")), "{group}: {filter:?}");
-        assert!(filter.iter().any(|l| l.trim() == pattern), "{group}: {filter:?}");
-        assert!(filter.iter().any(|l| l.trim() == "MetricName: EventsUndelivered"), "{group}: {filter:?}");
+            .enumerate()
+            .filter(|(_, l)| l.trim() == format!("LogGroupName: !Ref {group}"))
+            .map(|(at, _)| &lines[at.saturating_sub(3)..(at + 7).min(lines.len())])
+            .filter(|f| f.iter().any(|l| l.contains("Type: AWS::Logs::MetricFilter")))
+            .collect();
+        for pattern in [undelivered.as_str(), failed] {
+            let filter = filters
+                .iter()
+                .find(|f| f.iter().any(|l| l.trim() == pattern))
+                .unwrap_or_else(|| panic!("{group}: no filter {pattern}: {filters:?}"));
+            assert!(filter.iter().any(|l| l.trim() == "MetricName: Failures"), "{group}: {filter:?}");
+        }
     }
-    let alarm = lines.iter().position(|l| l.trim() == "EventsUndeliveredAlarm:").expect("the alarm");
-    let body = &lines[alarm..(alarm + 20).min(lines.len())];
-    assert!(body.iter().any(|l| l.trim() == "MetricName: EventsUndelivered"), "{body:?}");
+    let alarm = lines.iter().position(|l| l.trim() == "FailuresAlarm:").expect("the alarm");
+    let body = &lines[alarm..(alarm + 24).min(lines.len())];
+    assert!(body.iter().any(|l| l.trim() == "MetricName: Failures"), "{body:?}");
     assert!(body.iter().any(|l| l.trim() == "- !Ref AlertsTopic"), "{body:?}");
+    // Three alarm metrics in all ($0.30 a month at list price; docs/performance.md, Lambda).
+    let alarms = lines.iter().filter(|l| l.trim() == "Type: AWS::CloudWatch::Alarm").count();
+    assert_eq!(alarms, 3, "FailuresAlarm, ThrottlesAlarm, DeadLettersAlarm");
+    assert!(!template.contains("AWS::CloudWatch::CompositeAlarm") && !template.contains("Metrics:"), "no composite or metric-math alarm");
 }
 
 // ------------------------------------------------------------------------------------------
