@@ -200,7 +200,17 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(StoreError::backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
+        // Checkpoints are not made by the writer (inline, fsync included, in whichever commit
+        // crossed 1,000 pages, while every write waited) but by a thread of their own.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(StoreError::backend)?;
         let store = Self::init(conn)?;
+        let checkpointer = Connection::open(path).map_err(StoreError::backend)?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        let alive = Arc::downgrade(&store.readers);
+        std::thread::Builder::new()
+            .name("herald-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpointer, &alive))
+            .map_err(StoreError::backend)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -299,6 +309,22 @@ impl SqliteStore {
         });
         self.writes.send(job).map_err(|_| StoreError::Backend("the SQLite writer thread has stopped".into()))?;
         answered.await.map_err(|_| StoreError::Backend("the SQLite writer dropped a write (it panicked)".into()))?
+    }
+}
+
+/// How often the checkpoint thread copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The checkpoint thread: every [`CHECKPOINT_EVERY`], a passive checkpoint on its own
+/// connection, which copies what the WAL holds into the database file (and syncs it) alongside
+/// the writer and the readers instead of stopping them; SQLite then writes the WAL from its
+/// start again. Ends with the store (`alive` is a weak handle to it).
+fn checkpoint_loop(conn: &Connection, alive: &std::sync::Weak<Mutex<Vec<Connection>>>) {
+    while alive.strong_count() > 0 {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; trying again");
+        }
     }
 }
 
