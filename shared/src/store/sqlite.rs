@@ -614,7 +614,7 @@ impl TeamStore for SqliteStore {
 
 /// Makes `hash` the team's only calendar token (none when `None`).
 fn set_calendar_token(tx: &Connection, team: &str, hash: Option<&str>) -> StoreResult<()> {
-    exec(&tx, "DELETE FROM calendar_tokens WHERE team_id = ?1", [team]).map_err(db)?;
+    exec(tx, "DELETE FROM calendar_tokens WHERE team_id = ?1", [team]).map_err(db)?;
     if let Some(hash) = hash {
         insert(tx, "INSERT INTO calendar_tokens (hash, team_id) VALUES (?1, ?2)", params![hash, team])?;
     }
