@@ -237,7 +237,7 @@ const DEFAULT_TEAM: &str = "default";
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    herald_core::logging::init_human();
+    let _log_writer = herald_core::logging::init_human();
     match Cli::parse().command {
         Command::Serve { addr, data_dir, publishing, first_run } => {
             serve(addr, &data_dir, publishing.config(), publishing.webhooks()?, publishing.timers(), first_run).await

@@ -97,13 +97,25 @@ pub fn init_json() {
 
 /// Readable lines on stderr, for a person at a terminal.
 /// Colours only when stderr is a terminal: a log file or a pipe gets plain text.
-pub fn init_human() {
+///
+/// Lines are written by a thread of their own, not by the task that logs: `herald serve` logs
+/// every webhook it stores, and writing each line to stderr on the request's path was a
+/// visible share of the intake's p99 (docs/performance.md, "Webhook intake"). Nothing is
+/// dropped (a full queue of 128,000 lines makes the logger wait); keep the returned guard until
+/// the process ends: dropping it writes what is still queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_human() -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("herald-log")
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter())
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+    guard
 }
 
 /// Readable lines on stderr, warnings and errors only: for work a person should not have to
