@@ -470,7 +470,8 @@ impl Intake {
         let rule = &self.config.crisis;
         let bucket = rule.bucket_of(at);
         let add = BucketCounts { interactions: 1, negatives: u64::from(negative) };
-        let expires_at = at + Duration::seconds(MAX_SYNC_BUCKETS.saturating_mul(rule.bucket_secs()));
+        let keep = Duration::seconds(MAX_SYNC_BUCKETS.saturating_mul(rule.bucket_secs()));
+        let expires_at = at.checked_add_signed(keep).unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.ports.store.add_to_bucket(&crisis_series(channel.id, rule), bucket, add, expires_at).await?;
         if negative || self.marks.is_new_bucket(channel.id, bucket) {
             self.update_crisis(channel, false, at, negative).await?;

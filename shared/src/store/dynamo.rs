@@ -241,14 +241,18 @@ impl Item {
 
     /// DynamoDB deletes the item some time (up to days) after this instant.
     fn expires(self, at: DateTime<Utc>) -> Item {
-        let secs = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
-        self.with("ttl", AttributeValue::N(secs.to_string()))
+        self.with("ttl", AttributeValue::N(ttl_secs(at).to_string()))
     }
 
     fn with(mut self, name: &str, value: AttributeValue) -> Item {
         self.0.insert(name.to_owned(), value);
         self
     }
+}
+
+/// `at` as the table's `ttl`: epoch seconds, rounded up.
+fn ttl_secs(at: DateTime<Utc>) -> i64 {
+    at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0)
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -1417,7 +1421,7 @@ pub const COUNTER_SHARDS: u32 = 8;
 impl CounterStore for DynamoStore {
     async fn add_to_bucket(&self, series: &str, bucket: i64, add: BucketCounts, expires_at: DateTime<Utc>) -> StoreResult<()> {
         let shard = rand::Rng::gen_range(&mut rand::thread_rng(), 0..COUNTER_SHARDS);
-        let ttl = expires_at.timestamp() + i64::from(expires_at.timestamp_subsec_nanos() > 0);
+        let ttl = ttl_secs(expires_at);
         self.client
             .update_item()
             .table_name(&self.table)

@@ -255,16 +255,9 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (conn, readers) = (Arc::clone(&self.conn), Arc::clone(&self.readers));
-        tokio::task::spawn_blocking(move || {
-            let idle = readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-            match idle {
-                Some(reader) => {
-                    let result = f(&reader);
-                    readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(reader);
-                    result
-                }
-                None => f(&conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
-            }
+        tokio::task::spawn_blocking(move || match on_idle_reader(&readers, f) {
+            Ok(result) => result,
+            Err(f) => f(&conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
         })
         .await
         .map_err(StoreError::backend)?
@@ -280,14 +273,9 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let idle = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        match idle {
-            Some(reader) => {
-                let result = f(&reader);
-                self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(reader);
-                result
-            }
-            None => self.read(f).await,
+        match on_idle_reader(&self.readers, f) {
+            Ok(result) => result,
+            Err(f) => self.read(f).await,
         }
     }
 
@@ -399,6 +387,17 @@ fn write_loop(conn: &Mutex<Connection>, queue: &std::sync::mpsc::Receiver<WriteJ
 /// dropped, which it reads as an error) and the writer thread goes on.
 fn run_job(c: &mut Connection, job: WriteJob) -> Option<(bool, Deliver)> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))).ok()
+}
+
+/// Runs `f` on an idle read-only connection, which goes back on the stack after; `Err(f)`
+/// untouched when none is idle.
+fn on_idle_reader<T, F: FnOnce(&Connection) -> T>(readers: &Mutex<Vec<Connection>>, f: F) -> Result<T, F> {
+    let Some(reader) = readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop() else {
+        return Err(f);
+    };
+    let result = f(&reader);
+    readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(reader);
+    Ok(result)
 }
 
 /// Creates the database file empty when it is missing (SQLite takes an empty file for an empty
