@@ -355,7 +355,10 @@ async fn demo(addr: SocketAddr, data_dir: &Path) -> Result<()> {
             }
         }
     }
-    println!("Published posts appear as files in {}/ and below as they go out.", dir.outbox().display());
+    println!(
+        "Published posts are written to {} (one line each) and shown below as they go out.",
+        dir.outbox().join(herald_core::platforms::sandbox::JOURNAL).display()
+    );
     tokio::spawn({
         let outbox = dir.outbox();
         async move { demo::watch_outbox(&outbox).await }

@@ -16,8 +16,9 @@ What it does (Python 3.11+, standard library only, loopback only):
    published, failed or cancelled, or until the timeout; then lets serve run 3 s more so that
    a late duplicate would show, and stops serve by its PID (SIGTERM, then SIGKILL);
 4. reports publish lateness = published_at - publish_at (from the API) as p50/p90/p99/max in
-   ms, deliveries published early (must be 0), duplicates (lines of <data-dir>/outbox/
-   published.log per delivery id > 1, must be 0) and missing (not published, or no log line).
+   ms, deliveries published early (must be 0), duplicates (lines of the sandbox's journal
+   <data-dir>/outbox/published.jsonl per delivery id > 1, must be 0; published.log from builds
+   before it) and missing (not published, or no line).
 
 Exit status: 0 when nothing is duplicated or missing; 1 otherwise (also with --strict when
 p99 >= 1000 ms or a delivery went out early); 2 when the run itself could not be made.
@@ -174,6 +175,24 @@ class Api:
         raise Failure("the calendar did not end after 100 pages")
 
 
+def publications(outbox: Path) -> collections.Counter:
+    """How many times the sandbox network holds each delivery: the lines of its journal
+    (`published.jsonl`, one JSON object per publication), or of `published.log` ("<time>
+    <delivery id> <channel id>") written by builds before the journal."""
+    journal, log = outbox / "published.jsonl", outbox / "published.log"
+    if journal.exists():
+        keys = []
+        for line in journal.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            keys.append(entry.get("delivery_id") or entry.get("id"))
+        return collections.Counter(k for k in keys if k)
+    lines = log.read_text().splitlines() if log.exists() else []
+    return collections.Counter(parts[1] for parts in (line.split() for line in lines) if len(parts) >= 2)
+
+
 def percentile(sorted_xs: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of sorted values: a value that was measured."""
     rank = max(1, -(-len(sorted_xs) * p // 100))  # ceil
@@ -238,10 +257,7 @@ def run(args: argparse.Namespace) -> int:
                     early.append(did)
             elif d and d["state"] == "failed":
                 failed.append(f"{did}: {d.get('last_error')}")
-        log = data_dir / "outbox" / "published.log"
-        lines = collections.Counter(
-            parts[1] for parts in (line.split() for line in (log.read_text().splitlines() if log.exists() else [])) if len(parts) >= 2
-        )
+        lines = publications(data_dir / "outbox")
         duplicates = {did: n for did, n in lines.items() if n > 1}
         missing = sorted(did for did in wanted if lines.get(did, 0) == 0 or did not in seen or seen[did]["state"] != "published")
         strangers = sorted(did for did in lines if did not in wanted)

@@ -4,7 +4,7 @@
 //! <data-dir>/herald.db         the SQLite store
 //! <data-dir>/credentials.key   the AES-256 key sealing channel credentials (0600, made on first run)
 //! <data-dir>/events.jsonl      every event (Post Published, Post Failed…), one JSON object a line
-//! <data-dir>/outbox/           what the sandbox network "published", one JSON file per delivery
+//! <data-dir>/outbox/published.jsonl  what the sandbox network "published", one JSON line each
 //! <data-dir>/reports/<team>/<report id>/report.{html,csv,json}   generated reports
 //! <data-dir>/media/<team>/<id>.<ext>  pictures and videos uploaded for posts
 //! ```

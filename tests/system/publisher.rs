@@ -11,7 +11,7 @@ use herald_core::clock::{Clock, ManualClock, SystemClock};
 use herald_core::crypto::{CredentialCipher, Credentials};
 use herald_core::domain::*;
 use herald_core::events::{EventKind, MemorySink};
-use herald_core::platforms::sandbox::SandboxAdapter;
+use herald_core::platforms::sandbox::{self, SandboxAdapter};
 use herald_core::ports::Ports;
 use herald_core::platforms::{Adapters, PlatformAdapter, PublishError, PublishRequest, Published};
 use herald_core::services::publisher::{Publisher, PublisherConfig};
@@ -124,12 +124,9 @@ impl PlatformAdapter for Scripted {
     }
 }
 
-/// Published posts in a sandbox outbox (one JSON file each, beside its publication log).
+/// Posts in a sandbox outbox's journal (one line each).
 fn outbox_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
-        .count()
+    sandbox::read_journal(dir).unwrap().iter().filter(|p| matches!(p, sandbox::Publication::Post(_))).count()
 }
 
 struct Rig {

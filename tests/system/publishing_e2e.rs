@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use herald_core::platforms::sandbox::{OutboxEntry, Publication, read_journal};
 
 /// Fast publisher settings so retries and lease expiry happen within a test.
 const FAST: &[(&str, &str)] =
@@ -95,13 +96,21 @@ fn state(d: &Value) -> &str {
     d["state"].as_str().unwrap_or("")
 }
 
-/// Lines of the sandbox's publication log for one delivery: more than one is a duplicate.
+/// Lines of the sandbox's journal for one delivery: more than one is a duplicate.
 fn publications(data_dir: &Path, delivery: &str) -> usize {
-    std::fs::read_to_string(data_dir.join("outbox/published.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(delivery))
-        .count()
+    read_journal(&data_dir.join("outbox")).unwrap().iter().filter(|p| p.key() == delivery).count()
+}
+
+/// The sandbox's post of one delivery.
+fn outbox_entry(data_dir: &Path, delivery: &str) -> OutboxEntry {
+    read_journal(&data_dir.join("outbox"))
+        .unwrap()
+        .into_iter()
+        .find_map(|p| match p {
+            Publication::Post(entry) if entry.delivery_id == delivery => Some(entry),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("delivery {delivery} is not in the sandbox's journal"))
 }
 
 fn events(data_dir: &Path, kind: &str) -> Vec<Value> {
@@ -146,12 +155,11 @@ async fn approval_then_exactly_once_at_its_second() {
     assert!(d["platform_post_id"].as_str().is_some_and(|p| p.contains(&delivery)));
     assert!(d["url"].as_str().is_some());
 
-    // Once: one outbox file, one publication, one event, even after more publisher runs.
+    // Once: one journal line, one publication, one event, even after more publisher runs.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let file: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join(format!("outbox/{delivery}.json"))).unwrap()).unwrap();
-    assert_eq!(file["text"], "Galettes today ✨");
-    assert_eq!(file["delivery_id"], delivery.as_str());
+    let entry = outbox_entry(dir.path(), &delivery);
+    assert_eq!(entry.text, "Galettes today ✨");
+    assert_eq!(entry.published_at, published_at, "the API says when the network says");
     assert_eq!(publications(dir.path(), &delivery), 1);
     assert_eq!(events(dir.path(), "Post Published").len(), 1);
 }
@@ -178,7 +186,7 @@ async fn a_failing_channel_fails_with_a_reason_and_retry_touches_only_it() {
     assert_eq!(failed["last_error"], "gave up after 3 attempts: sandbox: simulated outage");
     assert_eq!(events(dir.path(), "Post Failed").len(), 1);
     let good_delivery = ok["id"].as_str().unwrap().to_owned();
-    let good_file = std::fs::read(dir.path().join(format!("outbox/{good_delivery}.json"))).unwrap();
+    let good_entry = outbox_entry(dir.path(), &good_delivery);
 
     // The network recovers; retrying the post republishes the failed channel only.
     let (status, body) = api
@@ -190,7 +198,7 @@ async fn a_failing_channel_fails_with_a_reason_and_retry_touches_only_it() {
     let again = api.wait_for(&id, &admin, 20, |d| state(d) == "published").await;
     assert_eq!(again["deliveries"].as_array().unwrap().len(), 2);
     assert_eq!(publications(dir.path(), &good_delivery), 1, "the good channel was not published again");
-    assert_eq!(std::fs::read(dir.path().join(format!("outbox/{good_delivery}.json"))).unwrap(), good_file);
+    assert_eq!(outbox_entry(dir.path(), &good_delivery), good_entry);
     assert_eq!(publications(dir.path(), failed["id"].as_str().unwrap()), 1);
 }
 

@@ -184,32 +184,27 @@ async fn seed_quietly(dir: &DataDir) -> Result<Option<Seeded>> {
 /// The demo report's length in days.
 pub const REPORT_DAYS: i64 = 28;
 
-/// Prints each sandbox publication as its outbox file appears (not the demo's past ones).
+/// Prints each sandbox post as its journal line appears (not the demo's past ones).
 pub async fn watch_outbox(outbox: &Path) {
+    use herald_core::platforms::sandbox::{JOURNAL, Publication, parse_lines};
     let since = Utc::now();
-    let mut seen = std::collections::HashSet::new();
+    let path = outbox.join(JOURNAL);
+    let mut read_to = 0;
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(300));
     loop {
         tick.tick().await;
-        let Ok(mut entries) = tokio::fs::read_dir(outbox).await else { continue };
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json") || !seen.insert(path.clone()) {
-                continue;
-            }
-            let Ok(bytes) = tokio::fs::read(&path).await else { continue };
-            let Ok(post) = serde_json::from_slice::<herald_core::platforms::sandbox::OutboxEntry>(&bytes) else { continue };
+        let Ok(bytes) = tokio::fs::read(&path).await else { continue };
+        // A journal made again from scratch (deleted by hand) is read from its start.
+        let new = bytes.get(read_to..).unwrap_or(&bytes[..]);
+        let (read, used) = parse_lines(new);
+        read_to = bytes.len() - new.len() + used;
+        for publication in read {
+            let Publication::Post(post) = publication else { continue };
             if post.published_at < since {
                 continue;
             }
             let late_ms = (post.published_at - post.scheduled_for).num_milliseconds();
-            println!(
-                "📤 {} → {}  \"{}\"  (+{late_ms} ms, {})",
-                post.published_at.format("%H:%M:%S"),
-                post.channel_name,
-                post.text,
-                path.display()
-            );
+            println!("📤 {} → {}  \"{}\"  (+{late_ms} ms)", post.published_at.format("%H:%M:%S"), post.channel_name, post.text);
         }
     }
 }

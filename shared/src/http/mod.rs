@@ -85,7 +85,7 @@ impl AppState {
     /// Lambda (422 naming `platform`, saying what to do instead), rather than accepting the
     /// channel and failing every one of its posts at publishing time.
     ///
-    /// The sandbox "publishes" into a folder of the machine Herald runs on (`<data-dir>/outbox`)
+    /// The sandbox "publishes" into a file of the machine Herald runs on (`<data-dir>/outbox`)
     /// and is for trying Herald with no account, which `herald serve` does with the same code
     /// and no AWS at all. A Lambda function has no such folder (each execution environment has
     /// its own /tmp, seen by nobody and gone when it is recycled); giving the sandbox an outbox

@@ -1,25 +1,36 @@
-//! The sandbox network: "publishes" by writing one JSON file per delivery into an outbox
-//! folder. For the demo, for tests, and for trying Herald without any account.
+//! The sandbox network: "publishes" by appending one JSON line per publication to
+//! `<outbox>/published.jsonl`. For the demo, for tests, and for trying Herald without any account.
 //!
-//! Every real publication also appends one line to `<outbox>/published.log`, so a duplicate
-//! (the same delivery posted twice) would show as two lines.
+//! The journal is what the sandbox network holds: a line is a post made (`"kind": "post"`, an
+//! [`OutboxEntry`]) or a reply made (`"kind": "reply"`, a [`ReplyEntry`]), in the order they were
+//! made. Publishing is idempotent (the same delivery twice is its first line, nothing written),
+//! so a duplicate, the same delivery posted twice, can only come from two processes racing,
+//! and would show as two lines. Read it with [`read_journal`]; watch it with `tail -f`.
+//!
+//! One file, not one file per delivery: a burst of thousands due in the same second spent
+//! most of its time in the file system allocating their inodes (docs/performance.md, Bursts),
+//! where an append to a file kept open costs microseconds. Each line is one `write` on a file
+//! opened to append, so lines written together (by this process or another) never interleave,
+//! and a process killed between two publications leaves whole lines only.
 //!
 //! A sandbox channel's credentials may hold, to rehearse what happens when a network misbehaves:
 //! - `fail_with`: `transient`, `permanent` or `auth`;
 //! - `ack_delay_ms`: the post is made at once but the answer comes that much later (a slow
 //!   network whose reply may be lost if Herald dies meanwhile).
 //!
-//! Inbox ([`InboxAdapter`]): a reply is written like a publication, to
-//! `<outbox>/reply-<interaction id>-<hash of the text>.json` (the same reply twice is the same
-//! file) plus a `published.log` line. Polling reads `<outbox>/../inbox-in/*.json`, files that
-//! someone (a demo, a test) drops there, each one interaction ([`InboxFile`]), taken in file
-//! name order: name them so that they sort in arrival order (a timestamp first). The cursor is
-//! the last file name taken. Write them atomically (write elsewhere, then rename).
+//! Inbox ([`InboxAdapter`]): a reply is a journal line too, once per interaction and text
+//! (the same reply twice is its first line). Polling reads `<outbox>/../inbox-in/*.json`, files
+//! that someone (a demo, a test) drops there, each one interaction ([`InboxFile`]), taken in
+//! file name order: name them so that they sort in arrival order (a timestamp first). The
+//! cursor is the last file name taken. Write them atomically (write elsewhere, then rename).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::inbox::{InboxAdapter, Polled, reply_digest};
@@ -28,12 +39,16 @@ use crate::clock::Clock;
 use crate::crypto::Credentials;
 use crate::domain::{Channel, Interaction, InteractionDraft, InteractionKind};
 
+/// The sandbox network's journal, in the outbox folder.
+pub const JOURNAL: &str = "published.jsonl";
+
 pub struct SandboxAdapter {
     outbox: PathBuf,
     clock: Arc<dyn Clock>,
+    journal: Arc<Journal>,
 }
 
-/// One published delivery, as written to `<outbox>/<delivery id>.json`.
+/// One published delivery: a `"kind": "post"` line of the journal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OutboxEntry {
     pub delivery_id: String,
@@ -42,72 +57,182 @@ pub struct OutboxEntry {
     pub channel_name: String,
     pub text: String,
     pub media: Vec<String>,
-    pub scheduled_for: chrono::DateTime<chrono::Utc>,
-    pub published_at: chrono::DateTime<chrono::Utc>,
+    pub scheduled_for: DateTime<Utc>,
+    pub published_at: DateTime<Utc>,
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Publication {
+    Post(OutboxEntry),
+    Reply(ReplyEntry),
+}
+
+impl Publication {
+    /// What makes two lines the same publication: the delivery, or the reply's id.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Post(entry) => &entry.delivery_id,
+            Self::Reply(entry) => &entry.id,
+        }
+    }
+
+    pub fn published_at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Post(entry) => entry.published_at,
+            Self::Reply(entry) => entry.published_at,
+        }
+    }
+}
+
+/// Every whole line of the journal in `outbox`, in the order they were written; none when there
+/// is no journal yet. A line that is not a publication (edited by hand) is skipped.
+pub fn read_journal(outbox: &Path) -> std::io::Result<Vec<Publication>> {
+    match std::fs::read(outbox.join(JOURNAL)) {
+        Ok(bytes) => Ok(parse_lines(&bytes).0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(e) => Err(e),
+    }
+}
+
+/// The publications of the whole lines in `bytes`, and how many bytes those lines take (a last
+/// line without its newline is still being written, and is left for the next read).
+pub fn parse_lines(bytes: &[u8]) -> (Vec<Publication>, usize) {
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let lines = bytes[..whole].split(|b| *b == b'\n').filter(|line| !line.is_empty());
+    (lines.filter_map(|line| serde_json::from_slice(line).ok()).collect(), whole)
+}
+
+/// The journal file and what this process knows is in it, behind one lock: checking whether a
+/// publication was made and making it is one step.
+struct Journal {
+    path: PathBuf,
+    state: Mutex<JournalState>,
+}
+
+#[derive(Default)]
+struct JournalState {
+    /// Open to read and append; `None` until the first use, or after the file went away.
+    file: Option<File>,
+    /// Bytes of the file already read into `made`.
+    read_to: u64,
+    /// Each publication made (by any process writing this journal), by key: when.
+    made: HashMap<String, DateTime<Utc>>,
+}
+
+impl Journal {
+    fn new(outbox: &Path) -> Self {
+        Self { path: outbox.join(JOURNAL), state: Mutex::default() }
+    }
+
+    /// When the publication `key` was made, if it was. Blocking (file calls).
+    fn find(&self, key: &str) -> Result<Option<DateTime<Utc>>, PublishError> {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.catch_up(&self.path)?;
+        Ok(state.made.get(key).copied())
+    }
+
+    /// Makes the publication `make(now)` unless `key` was made already. The time it was made,
+    /// and whether that was now. Blocking (file calls).
+    fn make(
+        &self,
+        key: &str,
+        now: impl FnOnce() -> DateTime<Utc>,
+        make: impl FnOnce(DateTime<Utc>) -> Publication,
+    ) -> Result<(DateTime<Utc>, bool), PublishError> {
+        use std::io::Write;
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.catch_up(&self.path)?;
+        if let Some(at) = state.made.get(key) {
+            return Ok((*at, false));
+        }
+        let Some(file) = &state.file else { return Err(io_error("open", std::io::Error::other("the journal is not open"))) };
+        let at = now();
+        let mut line = serde_json::to_vec(&make(at)).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
+        line.push(b'\n');
+        // One write on a file opened to append: whole lines, never interleaved. Not counted as
+        // read (`read_to` stays): lines other processes appended before it are read next time.
+        (&*file).write_all(&line).map_err(|e| io_error("write", e))?;
+        state.made.insert(key.to_owned(), at);
+        Ok((at, true))
+    }
+}
+
+impl JournalState {
+    /// Opens the journal (again, if it was deleted or replaced since: one `stat` tells) and
+    /// reads the lines written since the last call, by this process or another.
+    fn catch_up(&mut self, path: &Path) -> Result<(), PublishError> {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let on_disk = match std::fs::metadata(path) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_error("stat", e)),
+        };
+        let open = self.file.as_ref().and_then(|f| f.metadata().ok());
+        let same = matches!((&open, &on_disk), (Some(o), Some(d)) if o.ino() == d.ino() && o.dev() == d.dev());
+        let len = match (same, on_disk) {
+            (true, Some(meta)) => meta.len(),
+            _ => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| io_error("folder", e))?;
+                }
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .create(true)
+                    .open(path)
+                    .map_err(|e| io_error("open", e))?;
+                let len = file.metadata().map_err(|e| io_error("stat", e))?.len();
+                *self = Self { file: Some(file), ..Self::default() };
+                len
+            }
+        };
+        let Some(file) = &self.file else { return Ok(()) };
+        let Some(unread) = len.checked_sub(self.read_to).filter(|n| *n > 0) else { return Ok(()) };
+        let mut bytes = vec![0; usize::try_from(unread).map_err(|e| io_error("read", std::io::Error::other(e)))?];
+        file.read_exact_at(&mut bytes, self.read_to).map_err(|e| io_error("read", e))?;
+        let (read, used) = parse_lines(&bytes);
+        for publication in read {
+            self.made.entry(publication.key().to_owned()).or_insert_with(|| publication.published_at());
+        }
+        self.read_to += used as u64;
+        Ok(())
+    }
 }
 
 impl SandboxAdapter {
     pub fn new(outbox: PathBuf, clock: Arc<dyn Clock>) -> Self {
-        Self { outbox, clock }
+        let journal = Arc::new(Journal::new(&outbox));
+        Self { outbox, clock, journal }
     }
 
-    fn path(&self, request: &PublishRequest<'_>) -> PathBuf {
-        self.outbox.join(format!("{}.json", request.delivery.id))
+    /// Where a publication is: the journal, at its key.
+    fn url(&self, key: &str) -> String {
+        format!("file://{}#{key}", self.journal.path.display())
     }
 
-    fn published(entry: &OutboxEntry, path: &std::path::Path) -> Published {
+    fn published(&self, delivery_id: &str, published_at: DateTime<Utc>) -> Published {
         Published {
-            platform_post_id: format!("sandbox-{}", entry.delivery_id),
-            url: Some(format!("file://{}", path.display())),
-            published_at: Some(entry.published_at),
+            platform_post_id: format!("sandbox-{delivery_id}"),
+            url: Some(self.url(delivery_id)),
+            published_at: Some(published_at),
         }
     }
-}
 
-impl SandboxAdapter {
-    /// Appends one line to `<outbox>/published.log`.
-    async fn append_log(&self, line: &str) -> Result<(), PublishError> {
-        let (log, line) = (self.outbox.join("published.log"), line.to_owned());
-        blocking(move || append_line(&log, &line)).await
+    /// [`Journal::make`] on tokio's blocking pool: one trip per publication.
+    async fn make(
+        &self,
+        key: String,
+        make: impl FnOnce(DateTime<Utc>) -> Publication + Send + 'static,
+    ) -> Result<(DateTime<Utc>, bool), PublishError> {
+        let (journal, clock) = (Arc::clone(&self.journal), Arc::clone(&self.clock));
+        blocking(move || journal.make(&key, || clock.now(), make)).await
     }
 
-    /// The whole publication, on the calling (blocking-pool) thread: one trip to the pool per
-    /// delivery, not one per file call (seven), which is what a burst of thousands due in the
-    /// same second waited on. The flag: written now (`false`: published before, the file exists).
-    fn write_outbox(&self, mut entry: OutboxEntry, path: &std::path::Path) -> Result<(OutboxEntry, bool), PublishError> {
-        // The same delivery twice is the same file: publishing is idempotent.
-        if let Some(existing) = read_entry(path)? {
-            return Ok((existing, false));
-        }
-        std::fs::create_dir_all(&self.outbox).map_err(|e| io_error("folder", e))?;
-        entry.published_at = self.clock.now();
-        let body = serde_json::to_vec_pretty(&entry).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
-        // Write then rename, so a reader never sees half a file.
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, body).map_err(|e| io_error("write", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_error("rename", e))?;
-        let line = format!("{} {} {}\n", entry.published_at.to_rfc3339(), entry.delivery_id, entry.channel_id);
-        append_line(&self.outbox.join("published.log"), &line)?;
-        Ok((entry, true))
-    }
-}
-
-/// Appends `line` with one `write` on a file opened to append: lines written at the same time
-/// by several threads never interleave.
-fn append_line(log: &std::path::Path, line: &str) -> Result<(), PublishError> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| io_error("log", e))?;
-    file.write_all(line.as_bytes()).map_err(|e| io_error("log", e))
-}
-
-/// The outbox entry at `path`, if there is one.
-fn read_entry(path: &std::path::Path) -> Result<Option<OutboxEntry>, PublishError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| PublishError::Permanent { reason: format!("sandbox outbox file unreadable: {e}") }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_error("read", e)),
+    async fn find(&self, key: String) -> Result<Option<DateTime<Utc>>, PublishError> {
+        let journal = Arc::clone(&self.journal);
+        blocking(move || journal.find(&key)).await
     }
 }
 
@@ -115,7 +240,7 @@ fn read_entry(path: &std::path::Path) -> Result<Option<OutboxEntry>, PublishErro
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, PublishError> + Send + 'static) -> Result<T, PublishError> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(PublishError::Transient { reason: format!("sandbox outbox: {e}"), retry_after: None }))
+        .unwrap_or_else(|e| Err(PublishError::Transient { reason: format!("sandbox journal: {e}"), retry_after: None }))
 }
 
 /// Simulated failures from the channel's `fail_with` credential.
@@ -131,15 +256,16 @@ fn simulated_failure(credentials: &Credentials) -> Result<(), PublishError> {
 }
 
 fn io_error(what: &str, e: std::io::Error) -> PublishError {
-    PublishError::Transient { reason: format!("sandbox outbox {what}: {e}"), retry_after: None }
+    PublishError::Transient { reason: format!("sandbox journal {what}: {e}"), retry_after: None }
 }
 
 #[async_trait]
 impl PlatformAdapter for SandboxAdapter {
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<Published, PublishError> {
         simulated_failure(request.credentials)?;
+        let delivery_id = request.delivery.id.to_string();
         let entry = OutboxEntry {
-            delivery_id: request.delivery.id.to_string(),
+            delivery_id: delivery_id.clone(),
             post_id: request.delivery.post_id.to_string(),
             channel_id: request.channel.id.to_string(),
             channel_name: request.channel.name.as_str().to_owned(),
@@ -147,16 +273,14 @@ impl PlatformAdapter for SandboxAdapter {
             media: request.media.iter().map(|m| m.url.clone()).collect(),
             scheduled_for: request.delivery.publish_at,
             // Stamped when it is written.
-            published_at: self.clock.now(),
+            published_at: request.delivery.publish_at,
         };
-        let path = self.path(request);
-        let this = Self { outbox: self.outbox.clone(), clock: Arc::clone(&self.clock) };
-        let target = path.clone();
-        let (entry, new) = blocking(move || this.write_outbox(entry, &target)).await?;
+        // The same delivery twice is its first line: publishing is idempotent.
+        let (at, new) = self.make(delivery_id.clone(), move |at| Publication::Post(OutboxEntry { published_at: at, ..entry })).await?;
         if new && let Some(ms) = request.credentials.get("ack_delay_ms").and_then(|v| v.parse::<u64>().ok()) {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        Ok(Self::published(&entry, &path))
+        Ok(self.published(&delivery_id, at))
     }
 
     /// The sandbox takes any credentials of the right shape; `fail_with: auth` is refused as a
@@ -169,9 +293,8 @@ impl PlatformAdapter for SandboxAdapter {
     }
 
     async fn find_published(&self, request: &PublishRequest<'_>) -> Result<Option<Published>, PublishError> {
-        let path = self.path(request);
-        let target = path.clone();
-        Ok(blocking(move || read_entry(&target)).await?.map(|entry| Self::published(&entry, &path)))
+        let delivery_id = request.delivery.id.to_string();
+        Ok(self.find(delivery_id.clone()).await?.map(|at| self.published(&delivery_id, at)))
     }
 }
 
@@ -208,9 +331,11 @@ pub struct InboxFile {
     pub post_url: Option<String>,
 }
 
-/// A reply, as written to `<outbox>/reply-<interaction id>-<hash>.json`.
+/// A reply made: a `"kind": "reply"` line of the journal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReplyEntry {
+    /// `reply-<interaction id>-<hash of the text>`: the same reply twice is the same id.
+    pub id: String,
     pub interaction_id: String,
     pub channel_id: String,
     pub channel_name: String,
@@ -296,44 +421,21 @@ impl InboxAdapter for SandboxAdapter {
     ) -> Result<Published, PublishError> {
         simulated_failure(credentials)?;
         let digest = hex::encode(&reply_digest(to, text)[..8]);
-        let path = self.outbox.join(format!("reply-{}-{digest}.json", to.id));
-        let published = |entry: &ReplyEntry| Published {
-            platform_post_id: format!("sandbox-reply-{}-{digest}", entry.interaction_id),
-            url: Some(format!("file://{}", path.display())),
-            published_at: Some(entry.published_at),
-        };
-        // The same reply twice is the same file.
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => {
-                let entry: ReplyEntry = serde_json::from_slice(&bytes)
-                    .map_err(|e| PublishError::Permanent { reason: format!("sandbox reply file unreadable: {e}") })?;
-                return Ok(published(&entry));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error("read", e)),
-        }
-        tokio::fs::create_dir_all(&self.outbox).await.map_err(|e| io_error("folder", e))?;
+        let id = format!("reply-{}-{digest}", to.id);
         let entry = ReplyEntry {
+            id: id.clone(),
             interaction_id: to.id.to_string(),
             channel_id: channel.id.to_string(),
             channel_name: channel.name.as_str().to_owned(),
             in_reply_to: to.external_id.clone(),
             thread_id: to.thread_id.clone(),
             text: text.to_owned(),
-            published_at: self.clock.now(),
+            // Stamped when it is written.
+            published_at: to.received_at,
         };
-        let body = serde_json::to_vec_pretty(&entry).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
-        let tmp = path.with_extension("json.tmp");
-        tokio::fs::write(&tmp, body).await.map_err(|e| io_error("write", e))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error("rename", e))?;
-        self.append_log(&format!(
-            "{} reply-{}-{digest} {}\n",
-            entry.published_at.to_rfc3339(),
-            entry.interaction_id,
-            entry.channel_id
-        ))
-        .await?;
-        Ok(published(&entry))
+        // The same reply twice is its first line.
+        let (at, _) = self.make(id.clone(), move |at| Publication::Reply(ReplyEntry { published_at: at, ..entry })).await?;
+        Ok(Published { platform_post_id: format!("sandbox-{id}"), url: Some(self.url(&id)), published_at: Some(at) })
     }
 }
 
@@ -509,14 +611,103 @@ mod tests {
         let again = sandbox.reply(&cafe, &none, &to, "Oui, dès 8 h").await.unwrap();
         assert_eq!(first, again);
         assert_eq!(first.published_at, Some(at()));
-        let path = first.url.as_deref().unwrap().strip_prefix("file://").unwrap().to_owned();
-        let entry: ReplyEntry = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!((entry.in_reply_to.as_str(), entry.text.as_str()), ("sandbox-002-bob", "Oui, dès 8 h"));
+        assert_eq!(first.platform_post_id, format!("sandbox-reply-{}-{}", to.id, hex::encode(&reply_digest(&to, "Oui, dès 8 h")[..8])));
+        assert!(first.url.as_deref().is_some_and(|u| u.starts_with("file://") && u.ends_with(&first.platform_post_id["sandbox-".len()..])));
         sandbox.reply(&cafe, &none, &to, "Autre réponse").await.unwrap();
-        let log = std::fs::read_to_string(outbox.join("published.log")).unwrap();
-        assert_eq!(log.lines().count(), 2, "{log}");
-        assert!(log.lines().all(|l| l.contains(&format!("reply-{}", to.id))), "{log}");
+        let journal = read_journal(&outbox).unwrap();
+        let replies: Vec<_> = journal
+            .iter()
+            .map(|p| match p {
+                Publication::Reply(r) => (r.in_reply_to.as_str(), r.text.as_str(), r.published_at),
+                Publication::Post(_) => panic!("{p:?}"),
+            })
+            .collect();
+        assert_eq!(replies, [("sandbox-002-bob", "Oui, dès 8 h", at()), ("sandbox-002-bob", "Autre réponse", at())]);
         let failing = creds(json!({"fail_with": "transient"}));
         assert!(matches!(sandbox.reply(&cafe, &failing, &to, "x").await, Err(PublishError::Transient { .. })));
+    }
+
+    fn request_parts(cafe: &Channel) -> (crate::domain::Delivery, crate::crypto::Credentials) {
+        let delivery = crate::domain::Delivery {
+            id: crate::domain::DeliveryId::new(),
+            team_id: cafe.team_id.clone(),
+            post_id: crate::domain::PostId::new(),
+            channel_id: cafe.id,
+            platform: crate::domain::Platform::Sandbox,
+            state: crate::domain::DeliveryState::Publishing,
+            publish_at: at(),
+            attempts: 1,
+            retry_at: None,
+            lease_until: None,
+            platform_post_id: None,
+            url: None,
+            published_at: None,
+            last_error: None,
+            version: 2,
+            created_at: at(),
+            updated_at: at(),
+        };
+        (delivery, creds(json!({})))
+    }
+
+    #[tokio::test]
+    async fn a_delivery_is_one_journal_line_whoever_publishes_it_and_whenever() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        let clock = Arc::new(ManualClock::new(at()));
+        let (one, other) = (SandboxAdapter::new(outbox.clone(), clock.clone()), SandboxAdapter::new(outbox.clone(), clock.clone()));
+        let cafe = channel("Café");
+        let (delivery, none) = request_parts(&cafe);
+        let files = crate::media::NoMediaFiles;
+        let request = PublishRequest {
+            delivery: &delivery,
+            channel: &cafe,
+            credentials: &none,
+            text: "Galettes ✨",
+            media: &[],
+            media_files: &files,
+            first_comment: None,
+            reply_control: None,
+        };
+        assert_eq!(one.find_published(&request).await.unwrap(), None, "nothing published yet, no journal yet");
+        let first = one.publish(&request).await.unwrap();
+        assert_eq!(first.published_at, Some(at()));
+        clock.advance(chrono::Duration::seconds(5));
+        // Again, from this adapter and from another one on the same outbox (a second process,
+        // or serve after a restart): the first publication, nothing written.
+        assert_eq!(one.publish(&request).await.unwrap(), first);
+        assert_eq!(other.publish(&request).await.unwrap(), first);
+        assert_eq!(other.find_published(&request).await.unwrap(), Some(first.clone()));
+        let journal = read_journal(&outbox).unwrap();
+        assert_eq!(journal.len(), 1, "{journal:?}");
+        let Publication::Post(entry) = &journal[0] else { panic!("{journal:?}") };
+        assert_eq!((entry.text.as_str(), entry.delivery_id.clone(), entry.published_at), ("Galettes ✨", delivery.id.to_string(), at()));
+
+        // The journal deleted by hand: a new one, and the delivery is no longer known there.
+        std::fs::remove_dir_all(&outbox).unwrap();
+        assert_eq!(one.find_published(&request).await.unwrap(), None);
+        let again = one.publish(&request).await.unwrap();
+        assert_eq!(again.published_at, Some(at() + chrono::Duration::seconds(5)));
+        assert_eq!(read_journal(&outbox).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_line_still_being_written_is_left_for_the_next_read() {
+        let post = Publication::Post(OutboxEntry {
+            delivery_id: "d1".into(),
+            post_id: "p1".into(),
+            channel_id: "c1".into(),
+            channel_name: "Café".into(),
+            text: "Bonjour".into(),
+            media: vec![],
+            scheduled_for: at(),
+            published_at: at(),
+        });
+        let line = serde_json::to_string(&post).unwrap();
+        let bytes = format!("{line}\nnot a publication\n{}", &line[..10]);
+        let (read, used) = parse_lines(bytes.as_bytes());
+        assert_eq!(read, [post]);
+        assert_eq!(used, line.len() + 1 + "not a publication".len() + 1);
+        assert!(line.contains(r#""kind":"post""#), "{line}");
     }
 }
