@@ -13,7 +13,8 @@ What it does, in order:
 1. makes (or reuses) a venv with cargo-lambda (infra/bench/requirements.txt) at
    $HERALD_CACHE_DIR/venv-bench (default ~/.cache/herald/venv-bench);
 2. builds the six functions with `cargo lambda build --release --x86-64` (Herald's release
-   profile: LTO, one codegen unit, abort on panic, stripped) and infra/bench/hello-lambda the
+   profile: LTO, one codegen unit, abort on panic, stripped; the functions linked
+   position-dependent by functions/no-pie.rs) and infra/bench/hello-lambda the
    same way; with --arm64 also for arm64 (what template.yaml deploys; needs the Rust target
    aarch64-unknown-linux-gnu), for the sizes only: arm64 binaries do not run on this machine.
    On 2 cores a cold release build of the six takes 15 to 30 minutes: run it in the background;
