@@ -117,6 +117,10 @@ struct JournalState {
     file: Option<File>,
     /// Bytes of the file already read into `made`.
     read_to: u64,
+    /// The file ends in a line without its newline: one being written by another process, or
+    /// the torn end of a write that failed (a full disk). A new line then starts with a newline
+    /// of its own, so that it is never glued to it.
+    unfinished: bool,
     /// Each publication made (by any process writing this journal), by key: when.
     made: HashMap<String, DateTime<Utc>>,
 }
@@ -149,7 +153,8 @@ impl Journal {
         }
         let Some(file) = &state.file else { return Err(io_error("open", std::io::Error::other("the journal is not open"))) };
         let at = now();
-        let mut line = serde_json::to_vec(&make(at)).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
+        let mut line = if state.unfinished { vec![b'\n'] } else { vec![] };
+        serde_json::to_writer(&mut line, &make(at)).map_err(|e| PublishError::Permanent { reason: e.to_string() })?;
         line.push(b'\n');
         // One write on a file opened to append: whole lines, never interleaved. Not counted as
         // read (`read_to` stays): lines other processes appended before it are read next time.
@@ -172,7 +177,8 @@ impl JournalState {
         let open = self.file.as_ref().and_then(|f| f.metadata().ok());
         let same = matches!((&open, &on_disk), (Some(o), Some(d)) if o.ino() == d.ino() && o.dev() == d.dev());
         let len = match (same, on_disk) {
-            (true, Some(meta)) => meta.len(),
+            // (Shorter than what was read: cut by hand; read again from its start.)
+            (true, Some(meta)) if meta.len() >= self.read_to => meta.len(),
             _ => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| io_error("folder", e))?;
@@ -189,7 +195,10 @@ impl JournalState {
             }
         };
         let Some(file) = &self.file else { return Ok(()) };
-        let Some(unread) = len.checked_sub(self.read_to).filter(|n| *n > 0) else { return Ok(()) };
+        let Some(unread) = len.checked_sub(self.read_to).filter(|n| *n > 0) else {
+            self.unfinished = false;
+            return Ok(());
+        };
         let mut bytes = vec![0; usize::try_from(unread).map_err(|e| io_error("read", std::io::Error::other(e)))?];
         file.read_exact_at(&mut bytes, self.read_to).map_err(|e| io_error("read", e))?;
         let (read, used) = parse_lines(&bytes);
@@ -197,6 +206,7 @@ impl JournalState {
             self.made.entry(publication.key().to_owned()).or_insert_with(|| publication.published_at());
         }
         self.read_to += used as u64;
+        self.unfinished = used < bytes.len();
         Ok(())
     }
 }
@@ -521,6 +531,7 @@ impl super::metrics::MetricsAdapter for SandboxAdapter {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::domain::Delivery;
     use chrono::TimeZone;
     use serde_json::json;
 
@@ -627,8 +638,8 @@ mod tests {
         assert!(matches!(sandbox.reply(&cafe, &failing, &to, "x").await, Err(PublishError::Transient { .. })));
     }
 
-    fn request_parts(cafe: &Channel) -> (crate::domain::Delivery, crate::crypto::Credentials) {
-        let delivery = crate::domain::Delivery {
+    fn request_parts(cafe: &Channel) -> (Delivery, Credentials) {
+        let delivery = Delivery {
             id: crate::domain::DeliveryId::new(),
             team_id: cafe.team_id.clone(),
             post_id: crate::domain::PostId::new(),
@@ -650,6 +661,21 @@ mod tests {
         (delivery, creds(json!({})))
     }
 
+    use crate::media::NoMediaFiles;
+
+    fn request<'a>(delivery: &'a Delivery, cafe: &'a Channel, none: &'a Credentials, files: &'a NoMediaFiles) -> PublishRequest<'a> {
+        PublishRequest {
+            delivery,
+            channel: cafe,
+            credentials: none,
+            text: "Galettes ✨",
+            media: &[],
+            media_files: files,
+            first_comment: None,
+            reply_control: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_delivery_is_one_journal_line_whoever_publishes_it_and_whenever() {
         let dir = tempfile::tempdir().unwrap();
@@ -658,17 +684,8 @@ mod tests {
         let (one, other) = (SandboxAdapter::new(outbox.clone(), clock.clone()), SandboxAdapter::new(outbox.clone(), clock.clone()));
         let cafe = channel("Café");
         let (delivery, none) = request_parts(&cafe);
-        let files = crate::media::NoMediaFiles;
-        let request = PublishRequest {
-            delivery: &delivery,
-            channel: &cafe,
-            credentials: &none,
-            text: "Galettes ✨",
-            media: &[],
-            media_files: &files,
-            first_comment: None,
-            reply_control: None,
-        };
+        let files = NoMediaFiles;
+        let request = request(&delivery, &cafe, &none, &files);
         assert_eq!(one.find_published(&request).await.unwrap(), None, "nothing published yet, no journal yet");
         let first = one.publish(&request).await.unwrap();
         assert_eq!(first.published_at, Some(at()));
@@ -688,6 +705,25 @@ mod tests {
         assert_eq!(one.find_published(&request).await.unwrap(), None);
         let again = one.publish(&request).await.unwrap();
         assert_eq!(again.published_at, Some(at() + chrono::Duration::seconds(5)));
+        assert_eq!(read_journal(&outbox).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_torn_line_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("outbox");
+        std::fs::create_dir_all(&outbox).unwrap();
+        // The end of a write that failed half-way (a full disk), or one still being written.
+        std::fs::write(outbox.join(JOURNAL), r#"{"kind":"post","delivery_id":"torn"#).unwrap();
+        let clock = Arc::new(ManualClock::new(at()));
+        let cafe = channel("Café");
+        let (delivery, none) = request_parts(&cafe);
+        let files = NoMediaFiles;
+        let request = request(&delivery, &cafe, &none, &files);
+        let published = SandboxAdapter::new(outbox.clone(), clock.clone()).publish(&request).await.unwrap();
+        // Another process (or serve after a restart) reads it back: it was not glued to the torn line.
+        let found = SandboxAdapter::new(outbox.clone(), clock).find_published(&request).await.unwrap();
+        assert_eq!(found, Some(published));
         assert_eq!(read_journal(&outbox).unwrap().len(), 1);
     }
 
