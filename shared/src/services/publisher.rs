@@ -12,9 +12,9 @@
 //! version-checked writes ([`PostStore::update_deliveries`](crate::store::PostStore::update_deliveries)),
 //! and keeps claiming while pages come back full, up to [`PublisherConfig::pages`]. It loads
 //! each claim's post, channel and credentials right after claiming, before the second, so
-//! that at the second only the adapter's call is left; outcomes are written by a group commit
-//! (`Publisher::store_outcome`). docs/performance.md §4 has the figures and, for AWS, the
-//! sharded fan-out design.
+//! that at the second only the adapter's call is left; outcomes are written one by one (the
+//! SQLite store commits the writes that reach it together in one transaction). docs/performance.md
+//! §4 has the figures and, for AWS, the sharded fan-out design.
 //!
 //! Bounded, in memory and in time:
 //!
@@ -247,22 +247,12 @@ pub struct Publisher {
     pub config: PublisherConfig,
     /// The publishing slots (`config.concurrency` of them), shared by the clones.
     slots: Arc<Semaphore>,
-    /// Outcomes waiting to be written together, shared by the clones.
-    outcomes: Arc<std::sync::Mutex<OutcomeQueue>>,
-}
-
-/// Outcome writes waiting for the next batch ([`Publisher::store_outcome`]).
-#[derive(Default)]
-struct OutcomeQueue {
-    pending: Vec<(Delivery, tokio::sync::oneshot::Sender<StoreResult<Delivery>>)>,
-    /// A writer task is running: it takes what is pending when its batch is written.
-    writing: bool,
 }
 
 impl Publisher {
     pub fn new(ports: Ports, config: PublisherConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.concurrency.clamp(1, MAX_CONCURRENCY)));
-        Self { ports, config, slots, outcomes: Arc::default() }
+        Self { ports, config, slots }
     }
 
     /// One pass: claim everything due within the lookahead (a page of `batch` at a time, up
@@ -432,12 +422,11 @@ impl Publisher {
 
     /// A channel of the team with its credentials opened.
     async fn open_channel(&self, team: &TeamId, id: ChannelId) -> Result<OpenChannel, PublishError> {
-        let store_err = |e: StoreError| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None };
         let channel = self
             .ports.store
             .get_channel(team, id)
             .await
-            .map_err(store_err)?
+            .map_err(store_unavailable)?
             .ok_or_else(|| PublishError::Permanent { reason: "the channel was deleted".into() })?;
         let credentials = match &channel.credentials {
             Some(sealed) => self
@@ -455,7 +444,7 @@ impl Publisher {
             .ports.store
             .get_post(&d.team_id, d.post_id)
             .await
-            .map_err(|e| PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None })?
+            .map_err(store_unavailable)?
             .ok_or_else(|| PublishError::Permanent { reason: "the post was deleted".into() })?;
         let channel = self.open_channel(&d.team_id, d.channel_id).await?;
         Ok(Ready { post: Arc::new(post), channel: Arc::new(channel) })
@@ -720,7 +709,7 @@ impl Publisher {
     /// (a run taking over an expired claim counts one more attempt), so it is this run's, and
     /// its event is still due.
     async fn write(&self, d: &Delivery) -> Written {
-        let error = match self.store_outcome(d).await {
+        let error = match self.ports.store.update_delivery(d).await {
             Ok(d) => return Written::Stored(Box::new(d)),
             Err(e) => e,
         };
@@ -741,27 +730,6 @@ impl Publisher {
                 Written::Unknown(error)
             }
         }
-    }
-
-    /// [`PostStore::update_delivery`](crate::store::PostStore::update_delivery) through a
-    /// group commit: the outcomes that come in while a batch is being written go together in
-    /// the next one (`update_deliveries`: one SQLite transaction). A burst's thousands of
-    /// outcomes would otherwise each take the SQLite connection in turn from its own
-    /// blocking-pool thread — hundreds of threads waking each other up, and the publishes'
-    /// own file calls queued behind them. Each write is still version-checked on its own.
-    /// The writer is a task of its own: a caller that stops waiting does not stop it.
-    async fn store_outcome(&self, d: &Delivery) -> StoreResult<Delivery> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let start = {
-            let mut queue = self.outcomes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            queue.pending.push((d.clone(), answer));
-            !std::mem::replace(&mut queue.writing, true)
-        };
-        if start {
-            let (store, queue) = (Arc::clone(&self.ports.store), Arc::clone(&self.outcomes));
-            tokio::spawn(write_outcomes(store, queue).with_current_subscriber());
-        }
-        answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the outcome writer stopped".into())))
     }
 
     /// Exponential backoff with jitter: base·2^(attempt-1), capped, then scaled by 0.5–1.0.
@@ -798,44 +766,9 @@ impl Publisher {
     }
 }
 
-/// The outcome writer ([`Publisher::store_outcome`]): writes what is pending, a batch at a
-/// time, until nothing is.
-async fn write_outcomes(store: Arc<dyn crate::store::Store>, queue: Arc<std::sync::Mutex<OutcomeQueue>>) {
-    /// Should the task end unexpectedly (a panic), the next outcome starts another writer.
-    struct Done(Arc<std::sync::Mutex<OutcomeQueue>>);
-    impl Drop for Done {
-        fn drop(&mut self) {
-            if std::thread::panicking() {
-                self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).writing = false;
-            }
-        }
-    }
-    let _done = Done(Arc::clone(&queue));
-    loop {
-        let batch = {
-            let mut queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if queue.pending.is_empty() {
-                queue.writing = false;
-                return;
-            }
-            std::mem::take(&mut queue.pending)
-        };
-        let (deliveries, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match store.update_deliveries(&deliveries).await {
-            Ok(written) => {
-                for (answer, result) in answers.into_iter().zip(written) {
-                    let _ = answer.send(result);
-                }
-            }
-            // Nothing of the batch was written: each caller reads back and finds it so.
-            Err(e) => {
-                let reason = e.to_string();
-                for answer in answers {
-                    let _ = answer.send(Err(StoreError::Backend(reason.clone().into())));
-                }
-            }
-        }
-    }
+/// A store error met while loading what a publish needs: transient, the attempt is retried.
+fn store_unavailable(e: StoreError) -> PublishError {
+    PublishError::Transient { reason: format!("store unavailable: {e}"), retry_after: None }
 }
 
 /// "110 s", "2.25 s": a bound in words.
